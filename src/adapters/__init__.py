@@ -1,0 +1,1 @@
+"""Adapters: fakes, HTTP vendor adapters, resilience decorators, stores. Nothing public here."""

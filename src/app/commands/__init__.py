@@ -1,0 +1,1 @@
+"""Subcommands of the ``portico`` CLI, one module each."""

@@ -1,0 +1,124 @@
+"""
+Domain events: what inbound webhooks tell us happened, in our words rather than vendor JSON.
+
+Every event carries ``event_id``, the provider's identity for the occurrence (the replay store's
+dedup key), ``provider`` and ``occurred_at``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import attrs
+
+from domain.crm import LifecycleStage
+from domain.messaging import DeliveryStatus, InboundMessage
+from domain.payments import PaymentStatus
+from domain.values import Money
+from domain.voice import CallOutcome, CallStatus
+
+
+__all__ = [
+    "CallEnded",
+    "CallStatusChanged",
+    "CheckoutCompleted",
+    "ContactChanged",
+    "DomainEvent",
+    "MessageReceived",
+    "MessageStatusChanged",
+    "PaymentFailed",
+    "PaymentSucceeded",
+    "RefundIssued",
+]
+
+
+@attrs.frozen(kw_only=True)
+class DomainEvent:
+    """Base of every event."""
+
+    event_id: str
+    provider: str
+    occurred_at: datetime
+
+
+@attrs.frozen(kw_only=True)
+class MessageReceived(DomainEvent):
+    """A patient wrote to us."""
+
+    message: InboundMessage
+
+
+@attrs.frozen(kw_only=True)
+class MessageStatusChanged(DomainEvent):
+    """An outbound message moved on (sent, delivered, read) or failed."""
+
+    message_id: str
+    status: DeliveryStatus
+    error_code: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class PaymentSucceeded(DomainEvent):
+    """Money was collected."""
+
+    payment_intent_id: str
+    amount: Money
+    patient_ref: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class PaymentFailed(DomainEvent):
+    """A payment attempt failed; the intent may still be paid with another method."""
+
+    payment_intent_id: str
+    amount: Money
+    status: PaymentStatus = PaymentStatus.REQUIRES_PAYMENT_METHOD
+    failure_code: str | None = None
+    patient_ref: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class RefundIssued(DomainEvent):
+    """Money went back to the patient."""
+
+    refund_id: str
+    payment_intent_id: str | None
+    amount: Money
+
+
+@attrs.frozen(kw_only=True)
+class CheckoutCompleted(DomainEvent):
+    """A patient finished a hosted checkout page."""
+
+    session_id: str
+    payment_intent_id: str | None
+    amount: Money | None
+    patient_ref: str | None = None
+    paid: bool = True
+
+
+@attrs.frozen(kw_only=True)
+class ContactChanged(DomainEvent):
+    """A CRM contact was created, changed or deleted (``change`` names which)."""
+
+    contact_id: str
+    change: str  # "created", "property_changed", "deleted", "merged", ...
+    property_name: str | None = None
+    property_value: str | None = attrs.field(default=None, repr=False)
+    lifecycle_stage: LifecycleStage | None = None
+
+
+@attrs.frozen(kw_only=True)
+class CallStatusChanged(DomainEvent):
+    """A call moved on (queued, ringing, in progress, ended)."""
+
+    call_id: str
+    status: CallStatus
+    ended_reason: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class CallEnded(DomainEvent):
+    """A call finished, with its summary and transcript."""
+
+    outcome: CallOutcome

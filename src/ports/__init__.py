@@ -1,0 +1,22 @@
+"""
+The ports: what Portico's application services need from the outside world, as Protocols.
+
+Ports speak domain types only, and raise only `domain.errors` errors.
+"""
+
+from ports.crm import CRMPort
+from ports.messaging import MessagingPort
+from ports.payments import PaymentPort
+from ports.voice import VoicePort
+from ports.webhooks import ReplayStore, WebhookParser, WebhookVerifier
+
+
+__all__ = [
+    "CRMPort",
+    "MessagingPort",
+    "PaymentPort",
+    "ReplayStore",
+    "VoicePort",
+    "WebhookParser",
+    "WebhookVerifier",
+]

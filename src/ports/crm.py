@@ -1,0 +1,94 @@
+"""The port to a CRM (HubSpot)."""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from domain.crm import Contact, ContactDraft, Deal, DealDraft, Note
+from domain.values import Email, PhoneNumber
+
+
+__all__ = ["CRMPort"]
+
+
+@runtime_checkable
+class CRMPort(Protocol):
+    """Keep leads and patients in the CRM: contacts, deals, notes."""
+
+    async def upsert_contact(self, draft: ContactDraft) -> Contact:
+        """
+        Create the contact, or update the one that already has the draft's phone or email.
+
+        Matching is by phone first, then by email. Fields the draft leaves as None are kept; the
+        draft's properties are merged over the stored ones.
+
+        Returns:
+            The stored contact, with its CRM id.
+
+        Raises:
+            InvalidRequest: the CRM refused a property.
+            Conflict: the phone and the email belong to two different contacts.
+
+        Idempotent: upserting the same draft twice leaves one contact and returns the same id.
+        """
+        ...
+
+    async def get_contact(self, contact_id: str) -> Contact:
+        """
+        The contact with this id.
+
+        Raises:
+            NotFound: no such contact.
+
+        Idempotent (a read).
+        """
+        ...
+
+    async def find_contact(
+        self, *, phone: PhoneNumber | None = None, email: Email | None = None
+    ) -> Contact | None:
+        """
+        The contact with this phone or this email (phone is tried first), or None.
+
+        Raises:
+            InvalidRequest: neither phone nor email was given.
+
+        Idempotent (a read).
+        """
+        ...
+
+    async def create_deal(self, draft: DealDraft) -> Deal:
+        """
+        Open a deal associated with the draft's contact.
+
+        Raises:
+            NotFound: the contact does not exist.
+            InvalidRequest: the CRM refused the stage or pipeline.
+
+        Not idempotent: each call opens a new deal.
+        """
+        ...
+
+    async def move_deal(self, deal_id: str, stage: str) -> Deal:
+        """
+        Move a deal to ``stage``.
+
+        Raises:
+            NotFound: no such deal.
+            InvalidRequest: the CRM refused the stage.
+
+        Idempotent: moving to the stage the deal is in changes nothing.
+        """
+        ...
+
+    async def add_note(self, contact_id: str, body: str) -> Note:
+        """
+        Add a note to a contact's timeline.
+
+        Raises:
+            NotFound: the contact does not exist.
+            InvalidRequest: the body is empty.
+
+        Not idempotent: each call adds a note.
+        """
+        ...

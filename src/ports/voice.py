@@ -1,0 +1,55 @@
+"""The port to an AI voice-agent platform (Vapi)."""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from domain.voice import Call, CallRequest
+
+
+__all__ = ["VoicePort"]
+
+
+@runtime_checkable
+class VoicePort(Protocol):
+    """Have a voice assistant call patients back."""
+
+    async def start_call(self, request: CallRequest) -> Call:
+        """
+        Place an outbound call from the assistant to ``request.to``.
+
+        Returns:
+            The call, in status QUEUED (or later), with the platform's id.
+
+        Raises:
+            InvalidRequest: the platform refused the number or the assistant.
+            NotFound: the assistant does not exist.
+
+        Not idempotent: each call rings the patient again.
+        """
+        ...
+
+    async def get_call(self, call_id: str) -> Call:
+        """
+        The call with this id.
+
+        Raises:
+            NotFound: no such call.
+
+        Idempotent (a read).
+        """
+        ...
+
+    async def end_call(self, call_id: str) -> Call:
+        """
+        Hang up a call that is still live.
+
+        Returns:
+            The call in status ENDED.
+
+        Raises:
+            NotFound: no such call.
+
+        Idempotent: ending an ended call returns it unchanged.
+        """
+        ...
