@@ -30,6 +30,7 @@ from domain.errors import (
     TimedOut,
     TransientError,
     Unavailable,
+    UnexpectedResponse,
     WebhookRejected,
 )
 from domain.events import (
@@ -133,6 +134,7 @@ __all__ = [
     "TimedOut",
     "TransientError",
     "Unavailable",
+    "UnexpectedResponse",
     "WebhookRejected",
     "WebhookRequest",
     "mask_text",

@@ -19,6 +19,7 @@ tree is the contract between adapters (which raise) and policies (which decide):
     │   │   ├── NotFound                      404
     │   │   └── Conflict                      409, idempotency key reused with another request
     │   ├── OutcomeUnknown                    a non-idempotent call may or may not have been applied
+    │   ├── UnexpectedResponse                the vendor answered, but not as it documents
     │   ├── RetryExhaustedError               every attempt failed; keeps the last error
     │   └── LocalRejection                    refused here, before anything was sent
     │       ├── CircuitOpenError              the integration's breaker is open
@@ -62,6 +63,7 @@ __all__ = [
     "TimedOut",
     "TransientError",
     "Unavailable",
+    "UnexpectedResponse",
     "WebhookRejected",
 ]
 
@@ -188,6 +190,13 @@ class OutcomeUnknown(IntegrationError):
 
     Raised instead of retrying, so nothing is ever sent twice. Reconcile (look the object up) or
     park the command in the outbox, which re-sends it with the same idempotency key.
+    """
+
+
+class UnexpectedResponse(IntegrationError):
+    """
+    The vendor answered in a shape it does not document (an HTML error page, truncated JSON, a
+    missing field). Neither retried nor counted by breakers; on a 2xx the request was applied.
     """
 
 

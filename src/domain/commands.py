@@ -1,0 +1,268 @@
+"""
+Outbound commands as durable values: what the outbox stores and the relay replays.
+
+A command is one call to one port, frozen with its arguments and an idempotency key chosen once,
+when the command is created. The key travels with the command through every redelivery, so a
+vendor that honours keys (Stripe, the voice platform, our CRM upserts) applies it at most once.
+
+Each command also names:
+
+* ``integration``: the port it goes through ("messaging", "crm", "payments", "voice");
+* ``ordering_key``: the subject whose commands must reach the vendor in order (a recipient, a
+  contact, a deal, a patient); it is a hash, so the outbox never indexes patient data in clear;
+* ``redeliverable``: whether sending it again after an *unknown* outcome is safe at the vendor.
+
+`domain.command_codec` turns commands into JSON and back.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import attrs
+
+from domain import _validation as v
+from domain.crm import ContactDraft, DealDraft
+from domain.errors import InvalidValue
+from domain.messaging import OutboundMessage, TemplateMessage, TextMessage
+from domain.payments import CheckoutRequest, PaymentRequest, RefundRequest
+from domain.values import IdempotencyKey
+from domain.voice import CallRequest
+
+
+__all__ = [
+    "AddNote",
+    "Command",
+    "CreateCheckoutLink",
+    "CreateDeal",
+    "CreatePaymentIntent",
+    "IssueRefund",
+    "MoveDeal",
+    "SendMessage",
+    "StartCall",
+    "UpsertContact",
+]
+
+
+def _subject(integration: str, *parts: str) -> str:
+    """A stable, opaque ordering key: hashed so no phone or email sits in an index in clear."""
+    return f"{integration}:{IdempotencyKey.derive(*parts).value}"
+
+
+def _same_key(inner: IdempotencyKey | None, outer: IdempotencyKey) -> None:
+    if inner is not None and inner != outer:
+        raise InvalidValue("idempotency_key", "differs from the key of the wrapped request")
+
+
+@attrs.frozen
+class SendMessage:
+    """Send a text or template message; ordered per recipient."""
+
+    kind: ClassVar[str] = "send_message"
+    integration: ClassVar[str] = "messaging"
+    # WhatsApp has no idempotency key: after an unknown outcome a resend may reach the patient twice.
+    redeliverable: ClassVar[bool] = False
+
+    message: OutboundMessage = attrs.field(validator=v.of_type(TextMessage, TemplateMessage))
+    idempotency_key: IdempotencyKey = attrs.field(validator=v.of_type(IdempotencyKey))
+
+    @idempotency_key.default
+    def _key(self) -> IdempotencyKey:
+        return self.message.idempotency_key or IdempotencyKey.new()
+
+    def __attrs_post_init__(self) -> None:
+        _same_key(self.message.idempotency_key, self.idempotency_key)
+
+    @property
+    def ordering_key(self) -> str:
+        """Messages to one phone number go out in the order they were accepted."""
+        return _subject(self.integration, "phone", self.message.to.e164)
+
+    def keyed_message(self) -> OutboundMessage:
+        """The message carrying the command's key, for adapters that can pass it on."""
+        return attrs.evolve(self.message, idempotency_key=self.idempotency_key)
+
+
+@attrs.frozen
+class UpsertContact:
+    """Create or update a contact; ordered per phone (or email when there is no phone)."""
+
+    kind: ClassVar[str] = "upsert_contact"
+    integration: ClassVar[str] = "crm"
+    redeliverable: ClassVar[bool] = True  # upsert is idempotent by the port's contract
+
+    draft: ContactDraft = attrs.field(validator=v.of_type(ContactDraft))
+    idempotency_key: IdempotencyKey = attrs.field(
+        factory=IdempotencyKey.new, validator=v.of_type(IdempotencyKey)
+    )
+
+    @property
+    def ordering_key(self) -> str:
+        """Keyed by the identity the CRM matches on: phone first, then email."""
+        if self.draft.phone is not None:
+            return _subject(self.integration, "phone", self.draft.phone.e164)
+        assert self.draft.email is not None  # ContactDraft guarantees one of the two
+        return _subject(self.integration, "email", self.draft.email.address)
+
+
+@attrs.frozen
+class CreateDeal:
+    """Open a deal for a contact; ordered per contact."""
+
+    kind: ClassVar[str] = "create_deal"
+    integration: ClassVar[str] = "crm"
+    redeliverable: ClassVar[bool] = False  # each call opens a new deal
+
+    draft: DealDraft = attrs.field(validator=v.of_type(DealDraft))
+    idempotency_key: IdempotencyKey = attrs.field(
+        factory=IdempotencyKey.new, validator=v.of_type(IdempotencyKey)
+    )
+
+    @property
+    def ordering_key(self) -> str:
+        """Keyed by the CRM contact id."""
+        return _subject(self.integration, "contact", self.draft.contact_id)
+
+
+@attrs.frozen
+class MoveDeal:
+    """Move a deal to a stage; ordered per deal, so stage changes land in the order made."""
+
+    kind: ClassVar[str] = "move_deal"
+    integration: ClassVar[str] = "crm"
+    redeliverable: ClassVar[bool] = True  # moving to the same stage twice changes nothing
+
+    deal_id: str = attrs.field(validator=v.text(max_length=64))
+    stage: str = attrs.field(validator=v.text(max_length=100))
+    idempotency_key: IdempotencyKey = attrs.field(
+        factory=IdempotencyKey.new, validator=v.of_type(IdempotencyKey)
+    )
+
+    @property
+    def ordering_key(self) -> str:
+        """Keyed by the deal id."""
+        return _subject(self.integration, "deal", self.deal_id)
+
+
+@attrs.frozen
+class AddNote:
+    """Add a note to a contact's timeline; ordered per contact."""
+
+    kind: ClassVar[str] = "add_note"
+    integration: ClassVar[str] = "crm"
+    redeliverable: ClassVar[bool] = False  # each call adds a note
+
+    contact_id: str = attrs.field(validator=v.text(max_length=64))
+    body: str = attrs.field(validator=v.text(max_length=65536), repr=False)
+    idempotency_key: IdempotencyKey = attrs.field(
+        factory=IdempotencyKey.new, validator=v.of_type(IdempotencyKey)
+    )
+
+    @property
+    def ordering_key(self) -> str:
+        """Keyed by the CRM contact id."""
+        return _subject(self.integration, "contact", self.contact_id)
+
+
+@attrs.frozen
+class CreatePaymentIntent:
+    """Create a payment intent; its key is the request's, reused on every attempt."""
+
+    kind: ClassVar[str] = "create_payment_intent"
+    integration: ClassVar[str] = "payments"
+    redeliverable: ClassVar[bool] = True  # idempotent by key at the vendor
+
+    request: PaymentRequest = attrs.field(validator=v.of_type(PaymentRequest))
+
+    @property
+    def idempotency_key(self) -> IdempotencyKey:
+        """The request's own key (Stripe's ``Idempotency-Key``)."""
+        return self.request.idempotency_key
+
+    @property
+    def ordering_key(self) -> str:
+        """Keyed by the patient reference."""
+        return _subject(self.integration, "patient", self.request.patient_ref)
+
+
+@attrs.frozen
+class CreateCheckoutLink:
+    """Create a hosted payment page; its key is the request's."""
+
+    kind: ClassVar[str] = "create_checkout_link"
+    integration: ClassVar[str] = "payments"
+    redeliverable: ClassVar[bool] = True
+
+    request: CheckoutRequest = attrs.field(validator=v.of_type(CheckoutRequest))
+
+    @property
+    def idempotency_key(self) -> IdempotencyKey:
+        """The request's own key."""
+        return self.request.idempotency_key
+
+    @property
+    def ordering_key(self) -> str:
+        """Keyed by the patient reference."""
+        return _subject(self.integration, "patient", self.request.patient_ref)
+
+
+@attrs.frozen
+class IssueRefund:
+    """Refund a payment; its key is the request's, so money moves at most once."""
+
+    kind: ClassVar[str] = "issue_refund"
+    integration: ClassVar[str] = "payments"
+    redeliverable: ClassVar[bool] = True
+
+    request: RefundRequest = attrs.field(validator=v.of_type(RefundRequest))
+
+    @property
+    def idempotency_key(self) -> IdempotencyKey:
+        """The request's own key."""
+        return self.request.idempotency_key
+
+    @property
+    def ordering_key(self) -> str:
+        """Keyed by the payment intent refunded."""
+        return _subject(self.integration, "intent", self.request.payment_intent_id)
+
+
+@attrs.frozen
+class StartCall:
+    """Have the voice agent call a patient; ordered per number, one key on every attempt."""
+
+    kind: ClassVar[str] = "start_call"
+    integration: ClassVar[str] = "voice"
+    redeliverable: ClassVar[bool] = True  # the platform recognises a call it started by the key
+
+    request: CallRequest = attrs.field(validator=v.of_type(CallRequest))
+    idempotency_key: IdempotencyKey = attrs.field(validator=v.of_type(IdempotencyKey))
+
+    @idempotency_key.default
+    def _key(self) -> IdempotencyKey:
+        return self.request.idempotency_key or IdempotencyKey.new()
+
+    def __attrs_post_init__(self) -> None:
+        _same_key(self.request.idempotency_key, self.idempotency_key)
+
+    @property
+    def ordering_key(self) -> str:
+        """Keyed by the number called."""
+        return _subject(self.integration, "phone", self.request.to.e164)
+
+    def keyed_request(self) -> CallRequest:
+        """The request carrying the command's key."""
+        return attrs.evolve(self.request, idempotency_key=self.idempotency_key)
+
+
+Command = (
+    SendMessage
+    | UpsertContact
+    | CreateDeal
+    | MoveDeal
+    | AddNote
+    | CreatePaymentIntent
+    | CreateCheckoutLink
+    | IssueRefund
+    | StartCall
+)
