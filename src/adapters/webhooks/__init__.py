@@ -1,0 +1,1 @@
+"""Inbound webhooks: signature verifiers and payload parsers per provider."""
