@@ -76,6 +76,8 @@ class VendorError:
         retry_after: seconds to wait, from vendor-specific headers or body.
         permanent_kind: a permanent error type to raise instead of the status's default (e.g.
             WhatsApp's outside-the-window error is an `InvalidRequest` whatever its status).
+        rate_limited: the body says "slow down" whatever the status (Meta's 130429 / 131056
+            arrive as HTTP 400): raise `RateLimited` as for a 429.
     """
 
     code: str | None = None
@@ -83,6 +85,7 @@ class VendorError:
     retryable: bool | None = None
     retry_after: float | None = None
     permanent_kind: type[PermanentError] | None = None
+    rate_limited: bool = False
 
 
 VendorErrorParser = Callable[[httpx.Response, Any], VendorError]
@@ -166,7 +169,7 @@ def error_from_response(
     if vendor.retryable is False or vendor.permanent_kind is not None:
         kind = vendor.permanent_kind or _PERMANENT_BY_STATUS.get(status, InvalidRequest)
         return kind(message, **common)
-    if status == 429:
+    if status == 429 or vendor.rate_limited:
         return RateLimited(message, retry_after=retry_after, **common)
     if status == 503:
         return Unavailable(message, request_sent=False, **common)

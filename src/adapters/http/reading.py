@@ -109,6 +109,10 @@ class Fields:
         value = self._get(key, dict, required=False) or {}
         return {k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, str)}
 
+    def strings(self) -> dict[str, str]:
+        """Every string value of this object (HubSpot properties); other values are skipped."""
+        return {k: v for k, v in self._data.items() if isinstance(v, str)}
+
     def _child(self, key: str, value: Mapping[str, Any]) -> Fields:
         return Fields(
             value, integration=self._integration, operation=self._operation, path=self._name(key)

@@ -1,0 +1,210 @@
+"""
+`VapiVoice`: the `VoicePort` over Vapi's REST API (``https://api.vapi.ai``, Bearer private key).
+
+- start: ``POST /call`` ``{"assistantId", "phoneNumberId", "customer": {"number": "+E164"}}``
+  (our metadata rides in ``assistantOverrides.metadata``) -> the call object.
+- get: ``GET /call/{id}``.
+- end: Vapi has no REST hang-up (``DELETE /call/{id}`` deletes the call's *data*, ``PATCH``
+  only renames it). A live call is ended through its Live Call Control URL,
+  ``monitor.controlUrl``, with ``POST {"type": "end-call"}`` (docs.vapi.ai/calls/call-features).
+  That URL is on another host, so it gets no Authorization header and must be on ``vapi.ai`` (or
+  on the API's own origin, as a simulator is); a call without one cannot be ended: `Conflict`.
+
+Vapi takes no idempotency key: a retried start may ring the patient twice.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import attrs
+import httpx
+
+from adapters.http.client import VendorClient, build_client
+from adapters.http.errors import error_from_response, translate_transport_errors, unexpected
+from adapters.http.reading import Fields
+from adapters.vapi.errors import parse_vapi_error
+from domain.errors import Conflict, InvalidValue, NotFound, UnexpectedResponse
+from domain.values import PhoneNumber
+from domain.voice import Call, CallRequest, CallStatus
+from ports.voice import VoicePort
+
+
+__all__ = ["BASE_URL", "VapiVoice", "call_from_vapi"]
+
+PROVIDER = "vapi"
+BASE_URL = "https://api.vapi.ai"
+_CONTROL_HOST = re.compile(r"(?:[a-z0-9-]+\.)*vapi\.ai")
+
+
+def _uuid(value: str) -> bool:
+    try:
+        return str(uuid.UUID(value)) == value.lower()
+    except ValueError:
+        return False
+
+
+def call_from_vapi(fields: Fields, operation: str) -> Call:
+    """A `Call` from Vapi's call object; a missing or unknown field is `UnexpectedResponse`."""
+    try:
+        status = CallStatus(fields.text("status"))
+    except ValueError:
+        raise unexpected(PROVIDER, operation, "status is not a Vapi call status") from None
+    customer = fields.opt_obj("customer")
+    number = customer.opt_text("number") if customer else None
+    overrides = fields.opt_obj("assistantOverrides")
+    created = fields.opt_text("createdAt")
+    try:
+        return Call(
+            id=fields.text("id"),
+            status=status,
+            to=PhoneNumber.parse(number, field="customer.number") if number else None,
+            assistant_id=fields.opt_text("assistantId"),
+            ended_reason=fields.opt_text("endedReason"),
+            created_at=datetime.fromisoformat(created) if created else None,
+            metadata=overrides.text_map("metadata") if overrides else {},
+        )
+    except (InvalidValue, ValueError) as err:
+        field = err.field if isinstance(err, InvalidValue) else "createdAt"
+        raise unexpected(PROVIDER, operation, f"{field} is malformed") from None
+
+
+@attrs.define
+class VapiVoice(VoicePort):
+    """
+    Places outbound calls from one Vapi phone number.
+
+    Args:
+        http: the client to send with (base URL ``https://api.vapi.ai`` or a simulator).
+        api_key: Vapi's private API key (never logged or printed).
+        phone_number_id: the Vapi id of the number that calls out.
+    """
+
+    http: httpx.AsyncClient = attrs.field(repr=False)
+    api_key: str = attrs.field(repr=False)
+    phone_number_id: str
+    _client: VendorClient = attrs.field(init=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        if not self.phone_number_id.strip():
+            raise InvalidValue("phone_number_id", "must not be empty")
+        self._client = VendorClient(PROVIDER, self.http, parse_vapi_error)
+
+    @classmethod
+    def build(
+        cls, *, api_key: str, phone_number_id: str, http: httpx.AsyncClient | None = None
+    ) -> VapiVoice:
+        """An adapter with its own client for api.vapi.ai unless ``http`` is given."""
+        return cls(http or build_client(BASE_URL), api_key, phone_number_id)
+
+    def _auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+    def payload(self, request: CallRequest) -> dict[str, Any]:
+        """The JSON body of ``POST /call``."""
+        body: dict[str, Any] = {
+            "assistantId": request.assistant_id,
+            "phoneNumberId": self.phone_number_id,
+            "customer": {"number": request.to.e164},
+        }
+        if request.metadata:
+            body["assistantOverrides"] = {"metadata": dict(request.metadata)}
+        return body
+
+    async def start_call(self, request: CallRequest) -> Call:
+        """
+        Ask Vapi to call the patient; the call starts QUEUED.
+
+        Raises:
+            InvalidRequest: Vapi refused the number or the body (400).
+            NotFound: the assistant or phone number does not exist.
+        """
+        fields = await self._client.request(
+            "start call", "POST", "/call", json=self.payload(request), headers=self._auth()
+        )
+        return call_from_vapi(fields, "start call")
+
+    async def get_call(self, call_id: str) -> Call:
+        """
+        The call as Vapi sees it now.
+
+        Raises:
+            NotFound: no such call (or the id is not a Vapi UUID).
+        """
+        return call_from_vapi(await self._fetch(call_id, "get call"), "get call")
+
+    async def end_call(self, call_id: str) -> Call:
+        """
+        Hang up a live call through its control URL; an ended call is returned unchanged.
+
+        Vapi applies the hang-up asynchronously: when the read that follows still shows the call
+        live, the call is returned as ENDED anyway, since Vapi accepted the end-call command,
+        and a later `get_call` converges.
+
+        Raises:
+            NotFound: no such call.
+            Conflict: the call is not ended and has no control URL yet (e.g. scheduled).
+        """
+        fields = await self._fetch(call_id, "end call")
+        call = call_from_vapi(fields, "end call")
+        if call.status is CallStatus.ENDED:
+            return call
+        monitor = fields.opt_obj("monitor")
+        control_url = monitor.opt_text("controlUrl") if monitor else None
+        if control_url is None:
+            raise Conflict(
+                "call has no monitor.controlUrl, and Vapi offers no other way to hang up; "
+                "end it once it is ringing",
+                integration=PROVIDER,
+            )
+        await self._control(control_url, {"type": "end-call"}, "end call")
+        after = call_from_vapi(await self._fetch(call_id, "end call"), "end call")
+        if after.status is CallStatus.ENDED:
+            return after
+        return attrs.evolve(after, status=CallStatus.ENDED)
+
+    async def _fetch(self, call_id: str, operation: str) -> Fields:
+        if not _uuid(call_id):
+            raise NotFound("not a Vapi call id (a UUID)", integration=PROVIDER)
+        return await self._client.request(
+            operation, "GET", f"/call/{call_id}", headers=self._auth()
+        )
+
+    async def _control(self, url: str, command: Mapping[str, str], operation: str) -> None:
+        """POST a Live Call Control command: no API key on the wire, only to Vapi's hosts."""
+        target = httpx.URL(url)
+        if not self._control_url_allowed(target):
+            raise UnexpectedResponse(
+                f"{operation}: monitor.controlUrl is not on a Vapi host",
+                integration=PROVIDER,
+                request_sent=False,
+            )
+        request = self.http.build_request("POST", target, json=dict(command))
+        request.headers.pop("Authorization", None)
+        with translate_transport_errors(PROVIDER, operation):
+            response = await self.http.send(request)
+        if not response.is_success:
+            raise error_from_response(
+                response,
+                integration=PROVIDER,
+                operation=operation,
+                parse_vendor_error=parse_vapi_error,
+            )
+
+    def _control_url_allowed(self, target: httpx.URL) -> bool:
+        base = self.http.base_url
+        same_origin = (target.scheme, target.host, target.port) == (
+            base.scheme,
+            base.host,
+            base.port,
+        )
+        on_vapi = target.scheme == "https" and bool(_CONTROL_HOST.fullmatch(target.host))
+        return same_origin or on_vapi
+
+    async def aclose(self) -> None:
+        """Close the HTTP connection pool."""
+        await self.http.aclose()

@@ -1,0 +1,18 @@
+"""The WhatsApp Cloud API adapter (Meta directly, or through 360dialog)."""
+
+from adapters.whatsapp.adapter import WhatsAppMessaging, message_payload
+from adapters.whatsapp.errors import parse_meta_error
+from adapters.whatsapp.flavours import DEFAULT_GRAPH_VERSION, DIALOG360, WhatsAppFlavour, meta_cloud
+from adapters.whatsapp.status_log import DeliveryStatusLog
+
+
+__all__ = [
+    "DEFAULT_GRAPH_VERSION",
+    "DIALOG360",
+    "DeliveryStatusLog",
+    "WhatsAppFlavour",
+    "WhatsAppMessaging",
+    "message_payload",
+    "meta_cloud",
+    "parse_meta_error",
+]

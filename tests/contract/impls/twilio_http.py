@@ -1,0 +1,58 @@
+"""`TwilioMessaging` over HTTP against `TwilioSimulator`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import attrs
+import httpx
+
+from adapters.twilio import TwilioMessaging
+from domain.messaging import DeliveryStatus
+from domain.values import PhoneNumber
+from tests.contract.harness import Harness, Registry
+from tests.simulators.twilio import TwilioSimulator
+
+
+# The Twilio status the carrier reports for each domain status.
+TWILIO_STATUS = {
+    DeliveryStatus.QUEUED: "queued",
+    DeliveryStatus.SENT: "sent",
+    DeliveryStatus.DELIVERED: "delivered",
+    DeliveryStatus.READ: "read",
+    DeliveryStatus.FAILED: "undelivered",
+}
+HELLO_WORLD = "HX" + "a1" * 16
+
+
+@attrs.frozen
+class TwilioControls:
+    """The carrier's status reports, applied to the simulated Message resource."""
+
+    sim: TwilioSimulator
+
+    async def advance(self, message_id: str, status: DeliveryStatus) -> None:
+        """Move the message at Twilio (forward only, as Twilio does)."""
+        self.sim.advance(message_id, TWILIO_STATUS[status])
+
+
+@asynccontextmanager
+async def twilio_http() -> AsyncIterator[Harness[Any]]:
+    """SMS from a Twilio number; the "hello_world" template is a Content API template."""
+    sim = TwilioSimulator()
+    transport = httpx.ASGITransport(app=sim)
+    async with httpx.AsyncClient(base_url="https://api.twilio.com", transport=transport) as http:
+        port = TwilioMessaging(
+            http=http,
+            account_sid=sim.account_sid,
+            auth_token=sim.auth_token,
+            sender=PhoneNumber("+15017122661"),
+            status_callback="https://hooks.example.org/webhooks/twilio",
+            content_sids={"hello_world": HELLO_WORLD},
+        )
+        yield Harness(port, TwilioControls(sim))
+
+
+FACTORIES: Registry = {"messaging": {"twilio-http": twilio_http}}

@@ -1,0 +1,198 @@
+"""
+`TwilioSimulator`: Programmable Messaging's Messages resource (API 2010-04-01): basic auth,
+form-encoded creates, ``SM`` sids, Twilio's statuses (forward only) and its error JSON.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import secrets
+from email.utils import formatdate
+from typing import Any
+
+import attrs
+
+from tests.simulators.sim_base import Faults, SimRequest, SimResponse, Simulator, json_response
+
+
+__all__ = ["SimSms", "TwilioSimulator"]
+
+_E164 = re.compile(r"\+[1-9]\d{7,14}")
+_CREATE = re.compile(r"/2010-04-01/Accounts/(AC[0-9a-f]{32})/Messages\.json")
+_FETCH = re.compile(r"/2010-04-01/Accounts/(AC[0-9a-f]{32})/Messages/((?:SM|MM)[0-9a-f]{32})\.json")
+_RANK = {
+    "accepted": 0,
+    "scheduled": 0,
+    "queued": 0,
+    "sending": 1,
+    "sent": 2,
+    "partially_delivered": 3,
+    "delivered": 3,
+    "read": 4,
+    "undelivered": 5,
+    "failed": 5,
+    "canceled": 5,
+}
+_FINAL = {"read", "undelivered", "failed", "canceled"}
+
+
+@attrs.define
+class SimSms:
+    """A message the simulator created."""
+
+    sid: str
+    to: str
+    sender: str | None
+    service_sid: str | None
+    body: str | None
+    content_sid: str | None
+    content_variables: dict[str, str] | None
+    status_callback: str | None
+    status: str
+    date_created: str
+
+
+def _error(status: int, code: int, message: str) -> SimResponse:
+    return json_response(
+        status,
+        {
+            "code": code,
+            "message": message,
+            "more_info": f"https://www.twilio.com/docs/errors/{code}",
+            "status": status,
+        },
+    )
+
+
+class TwilioSimulator(Simulator):
+    """
+    One Twilio account's Messages resource, stateful.
+
+    Args:
+        account_sid: the account (``AC`` + 32 hex); also the basic-auth user.
+        auth_token: the basic-auth password Twilio accepts.
+        invalid_numbers: well-formed numbers Twilio still refuses (21211, quoting the number).
+    """
+
+    def __init__(
+        self,
+        *,
+        account_sid: str = "AC" + "0123456789abcdef" * 2,
+        auth_token: str = "twilio-test-auth-token",
+        invalid_numbers: set[str] | None = None,
+        faults: Faults | None = None,
+    ) -> None:
+        super().__init__(faults=faults)
+        self.invalid_numbers = invalid_numbers or set()
+        self.account_sid = account_sid
+        self.auth_token = auth_token
+        self.messages: dict[str, SimSms] = {}
+
+    def fault_body(self, status: int) -> Any:
+        """Twilio's bodies for throttling and outages."""
+        if status == 429:
+            return {
+                "code": 20429,
+                "message": "Too Many Requests",
+                "more_info": "https://www.twilio.com/docs/errors/20429",
+                "status": 429,
+            }
+        return {
+            "code": 20503,
+            "message": "Service Unavailable",
+            "more_info": "https://www.twilio.com/docs/errors/20503",
+            "status": status,
+        }
+
+    def handle(self, request: SimRequest) -> SimResponse:
+        """Route, authenticate, create or fetch."""
+        if not self._authorised(request):
+            return _error(401, 20003, "Authenticate")
+        create = _CREATE.fullmatch(request.path)
+        fetch = _FETCH.fullmatch(request.path)
+        matched = create or fetch
+        if matched is not None and matched.group(1) != self.account_sid:
+            return _error(403, 20003, "Permission Denied")
+        if create and request.method == "POST":
+            return self._create(request.form())
+        if fetch and request.method == "GET":
+            message = self.messages.get(fetch.group(2))
+            if message is None:
+                return _error(404, 20404, f"The requested resource {request.path} was not found")
+            return json_response(200, self._resource(message))
+        return _error(404, 20404, f"The requested resource {request.path} was not found")
+
+    def _authorised(self, request: SimRequest) -> bool:
+        header = request.headers.get("authorization", "")
+        expected = base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
+        return header == f"Basic {expected}"
+
+    def _create(self, form: dict[str, str]) -> SimResponse:
+        to = form.get("To", "")
+        if not _E164.fullmatch(to) or to in self.invalid_numbers:
+            return _error(400, 21211, f"The 'To' number {to} is not a valid phone number.")
+        sender, service = form.get("From"), form.get("MessagingServiceSid")
+        if not sender and not service:
+            return _error(400, 21603, "A 'From' phone number is required.")
+        body, content_sid = form.get("Body"), form.get("ContentSid")
+        if not body and not content_sid:
+            return _error(400, 21602, "Message body is required.")
+        if body and len(body) > 1600:
+            return _error(
+                400, 21617, "The concatenated message body exceeds the 1600 character limit."
+            )
+        variables = None
+        if "ContentVariables" in form:
+            try:
+                variables = json.loads(form["ContentVariables"])
+            except ValueError:
+                return _error(400, 21656, "The ContentVariables Parameter is invalid.")
+        sid = "SM" + secrets.token_hex(16)
+        message = SimSms(
+            sid=sid,
+            to=to,
+            sender=sender,
+            service_sid=service,
+            body=body,
+            content_sid=content_sid,
+            content_variables=variables,
+            status_callback=form.get("StatusCallback"),
+            status="accepted" if service else "queued",
+            date_created=formatdate(usegmt=True),
+        )
+        self.messages[sid] = message
+        return json_response(201, self._resource(message))
+
+    def _resource(self, message: SimSms) -> dict[str, Any]:
+        return {
+            "sid": message.sid,
+            "account_sid": self.account_sid,
+            "messaging_service_sid": message.service_sid,
+            "to": message.to,
+            "from": message.sender,
+            "body": message.body or "",
+            "status": message.status,
+            "direction": "outbound-api",
+            "num_segments": "1",
+            "num_media": "0",
+            "price": None,
+            "price_unit": "USD",
+            "error_code": 30003 if message.status == "undelivered" else None,
+            "error_message": None,
+            "api_version": "2010-04-01",
+            "date_created": message.date_created,
+            "date_updated": formatdate(usegmt=True),
+            "date_sent": None,
+            "uri": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{message.sid}.json",
+        }
+
+    def advance(self, sid: str, status: str) -> str:
+        """The carrier reports ``status`` (a Twilio status): applied only if it moves forward."""
+        message = self.messages[sid]
+        if status not in _RANK:
+            raise ValueError(f"not a Twilio message status: {status}")
+        if message.status not in _FINAL and _RANK[status] > _RANK[message.status]:
+            message.status = status
+        return message.status

@@ -1,0 +1,163 @@
+"""
+`VapiSimulator`: Vapi's ``/call`` API and Live Call Control: Bearer auth, UUID call ids, call
+statuses (queued -> ringing -> in-progress -> ended, forward only), ``monitor.controlUrl`` on the
+request's own origin, and Vapi's NestJS-style error bodies.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from tests.simulators.sim_base import Faults, SimRequest, SimResponse, Simulator, json_response
+
+
+__all__ = ["VapiSimulator"]
+
+_E164 = re.compile(r"\+[1-9]\d{7,14}")
+_CALL = re.compile(r"/call/([0-9a-f-]{36})")
+_CONTROL = re.compile(r"/([0-9a-f-]{36})/control")
+_RANK = {"scheduled": 0, "queued": 1, "ringing": 2, "in-progress": 3, "forwarding": 4, "ended": 5}
+
+
+def _error(status: int, message: str | list[str], error: str) -> SimResponse:
+    return json_response(status, {"message": message, "error": error, "statusCode": status})
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class VapiSimulator(Simulator):
+    """
+    One Vapi org, stateful.
+
+    Args:
+        api_key: the private key Vapi accepts as ``Authorization: Bearer``.
+        assistants: assistant ids that exist; None accepts any.
+        phone_numbers: phone number ids that exist; None accepts any.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str = "vapi-test-private-key",
+        assistants: set[str] | None = None,
+        phone_numbers: set[str] | None = None,
+        faults: Faults | None = None,
+    ) -> None:
+        super().__init__(faults=faults)
+        self.api_key = api_key
+        self.assistants = assistants
+        self.phone_numbers = phone_numbers
+        self.calls: dict[str, dict[str, Any]] = {}
+        self.controls: list[tuple[str, dict[str, Any]]] = []
+
+    def fault_body(self, status: int) -> Any:
+        """Vapi's bodies for throttling and outages."""
+        if status == 429:
+            return {"message": "Too Many Requests", "error": "Too Many Requests", "statusCode": 429}
+        return {
+            "message": "Service Unavailable",
+            "error": "Service Unavailable",
+            "statusCode": status,
+        }
+
+    def handle(self, request: SimRequest) -> SimResponse:
+        """Route: the REST API needs the key, the control URL is its own capability."""
+        control = _CONTROL.fullmatch(request.path)
+        if control and request.method == "POST":
+            return self._control(control.group(1), request.json())
+        if request.headers.get("authorization") != f"Bearer {self.api_key}":
+            return _error(
+                401,
+                "Invalid Key. Hot tip, you may be using the private key instead of the public "
+                "key, or vice versa.",
+                "Unauthorized",
+            )
+        if request.path == "/call" and request.method == "POST":
+            return self._create(request)
+        fetch = _CALL.fullmatch(request.path)
+        if fetch and request.method == "GET":
+            call = self.calls.get(fetch.group(1))
+            if call is None:
+                return _error(404, "Couldn't Get Call. Call Not Found.", "Not Found")
+            return json_response(200, call)
+        return _error(404, f"Cannot {request.method} {request.path}", "Not Found")
+
+    def _create(self, request: SimRequest) -> SimResponse:
+        body = request.json()
+        if not isinstance(body, dict):
+            return _error(400, ["body must be a JSON object"], "Bad Request")
+        customer = body.get("customer")
+        number = customer.get("number") if isinstance(customer, dict) else None
+        if not isinstance(number, str) or not _E164.fullmatch(number):
+            return _error(
+                400,
+                [f"customer.number must be a valid phone number in the E.164 format. Got {number}"],
+                "Bad Request",
+            )
+        assistant = body.get("assistantId")
+        if not isinstance(assistant, str):
+            return _error(400, ["assistantId or assistant or squad is required"], "Bad Request")
+        if self.assistants is not None and assistant not in self.assistants:
+            return _error(404, "Couldn't Get Assistant. Assistant Not Found.", "Not Found")
+        phone = body.get("phoneNumberId")
+        if not isinstance(phone, str) or (
+            self.phone_numbers is not None and phone not in self.phone_numbers
+        ):
+            return _error(400, ["phoneNumberId must be an existing phone number id"], "Bad Request")
+        call_id = str(uuid.uuid4())
+        origin = request.origin
+        now = _now()
+        call: dict[str, Any] = {
+            "id": call_id,
+            "orgId": "3f0a6a1e-7b1c-4c55-9d0e-5d6f2b1c0a99",
+            "type": "outboundPhoneCall",
+            "status": "queued",
+            "createdAt": now,
+            "updatedAt": now,
+            "assistantId": assistant,
+            "phoneNumberId": phone,
+            "customer": {"number": number},
+            "phoneCallProvider": "twilio",
+            "phoneCallTransport": "pstn",
+            "monitor": {
+                "listenUrl": f"{origin.replace('http', 'ws', 1)}/{call_id}/listen",
+                "controlUrl": f"{origin}/{call_id}/control",
+            },
+        }
+        if isinstance(body.get("assistantOverrides"), dict):
+            call["assistantOverrides"] = body["assistantOverrides"]
+        self.calls[call_id] = call
+        return json_response(201, call)
+
+    def _control(self, call_id: str, command: Any) -> SimResponse:
+        call = self.calls.get(call_id)
+        if call is None:
+            return _error(404, "Call not found", "Not Found")
+        if not isinstance(command, dict) or not isinstance(command.get("type"), str):
+            return _error(400, "type is required", "Bad Request")
+        if call["status"] == "ended":
+            return _error(400, "Call has ended", "Bad Request")
+        self.controls.append((call_id, command))
+        if command["type"] == "end-call":
+            self.progress(call_id, "ended", ended_reason="manually-canceled")
+        elif command["type"] not in {"say", "add-message", "control", "transfer", "handoff"}:
+            return _error(400, f"Unknown control type {command['type']}", "Bad Request")
+        return SimResponse(200, b"OK", (("content-type", "text/plain"),))
+
+    def progress(self, call_id: str, status: str, *, ended_reason: str | None = None) -> None:
+        """The phone line moves on: applied only forward; ending sets ``endedReason``."""
+        call = self.calls[call_id]
+        if _RANK[status] <= _RANK[call["status"]]:
+            return
+        call["status"] = status
+        call["updatedAt"] = _now()
+        if status == "in-progress":
+            call["startedAt"] = call["updatedAt"]
+        if status == "ended":
+            call["endedAt"] = call["updatedAt"]
+            call["endedReason"] = ended_reason or "customer-ended-call"

@@ -1,0 +1,229 @@
+"""
+`WhatsAppSimulator`: the Cloud API send endpoint, as Meta (``/v23.0/{id}/messages``, Bearer) and
+as 360dialog (``/messages``, ``D360-API-KEY``), with wamid ids, Meta's error bodies, the 24-hour
+window, approved templates, and the status webhooks Meta would send.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import secrets
+import time
+from typing import Any
+
+import attrs
+
+from domain.messaging import DeliveryStatus
+from tests.simulators.sim_base import Faults, SimRequest, SimResponse, Simulator, json_response
+
+
+__all__ = ["SimMessage", "WhatsAppSimulator"]
+
+_META_PATH = re.compile(r"/(v\d+\.\d+)/(\d+)/messages")
+_DIGITS = re.compile(r"[1-9]\d{7,14}")
+
+
+@attrs.define
+class SimMessage:
+    """A message the simulator accepted."""
+
+    id: str
+    to: str
+    type: str
+    payload: dict[str, Any]
+    status: DeliveryStatus = DeliveryStatus.QUEUED
+
+
+def _meta_error(status: int, code: int, message: str, details: str | None = None) -> SimResponse:
+    error: dict[str, Any] = {
+        "message": message,
+        "type": "OAuthException",
+        "code": code,
+        "fbtrace_id": "A" + secrets.token_hex(10),
+    }
+    if details:
+        error["error_data"] = {"messaging_product": "whatsapp", "details": details}
+    return json_response(status, {"error": error})
+
+
+class WhatsAppSimulator(Simulator):
+    """
+    Meta's Cloud API (and 360dialog's hosting of it), stateful.
+
+    Args:
+        token: the Bearer token Meta accepts.
+        api_key: the ``D360-API-KEY`` 360dialog accepts.
+        phone_number_id: the sending number's id in Meta's path.
+        enforce_window: refuse free-form text (131047) unless `open_window` was called.
+        approved_templates: template names that exist; None accepts any.
+    """
+
+    def __init__(
+        self,
+        *,
+        token: str = "EAAG-test-token",
+        api_key: str = "d360-test-key",
+        phone_number_id: str = "106540352242922",
+        enforce_window: bool = False,
+        approved_templates: set[str] | None = None,
+        faults: Faults | None = None,
+    ) -> None:
+        super().__init__(faults=faults)
+        self.token = token
+        self.api_key = api_key
+        self.phone_number_id = phone_number_id
+        self.enforce_window = enforce_window
+        self.approved_templates = approved_templates
+        self.messages: dict[str, SimMessage] = {}
+        self.windows: set[str] = set()
+
+    def open_window(self, digits: str) -> None:
+        """The patient wrote to us: free-form text to them is allowed."""
+        self.windows.add(digits.lstrip("+"))
+
+    def fault_body(self, status: int) -> Any:
+        """Meta's bodies for throttling and outages."""
+        if status == 429:
+            return {
+                "error": {
+                    "message": "(#130429) Rate limit hit",
+                    "type": "OAuthException",
+                    "code": 130429,
+                    "fbtrace_id": "Afault",
+                }
+            }
+        return {
+            "error": {
+                "message": "Service temporarily unavailable",
+                "type": "OAuthException",
+                "code": 2,
+                "is_transient": True,
+                "fbtrace_id": "Afault",
+            }
+        }
+
+    def handle(self, request: SimRequest) -> SimResponse:
+        """Route, authenticate and send."""
+        if request.method != "POST":
+            return _meta_error(400, 100, "Unsupported request - method type: get")
+        match = _META_PATH.fullmatch(request.path)
+        if match:
+            if request.headers.get("authorization") != f"Bearer {self.token}":
+                return _meta_error(
+                    401, 190, "Invalid OAuth access token - Cannot parse access token"
+                )
+            if match.group(2) != self.phone_number_id:
+                return _meta_error(400, 100, "Unsupported post request. Object does not exist")
+        elif request.path == "/messages":
+            if request.headers.get("d360-api-key") != self.api_key:
+                return json_response(
+                    401,
+                    {
+                        "meta": {
+                            "success": False,
+                            "http_code": 401,
+                            "developer_message": "Invalid api_key",
+                        }
+                    },
+                )
+        else:
+            return _meta_error(404, 100, "Unknown path components")
+        return self._send(request.json())
+
+    def _send(self, body: Any) -> SimResponse:
+        if not isinstance(body, dict) or body.get("messaging_product") != "whatsapp":
+            return _meta_error(400, 100, "(#100) The parameter messaging_product is required.")
+        to = body.get("to")
+        if not isinstance(to, str) or not _DIGITS.fullmatch(to):
+            return _meta_error(400, 100, "(#100) Invalid parameter", "to must be a phone number")
+        kind = body.get("type")
+        if kind == "text":
+            text = body.get("text")
+            if not isinstance(text, dict) or not isinstance(text.get("body"), str):
+                return _meta_error(400, 100, "(#100) The parameter text['body'] is required.")
+            if self.enforce_window and to not in self.windows:
+                return _meta_error(
+                    400,
+                    131047,
+                    "(#131047) Re-engagement message",
+                    "Message failed to send because more than 24 hours have passed since the "
+                    "customer last replied to this number.",
+                )
+        elif kind == "template":
+            template = body.get("template")
+            if not isinstance(template, dict) or not isinstance(template.get("name"), str):
+                return _meta_error(400, 100, "(#100) The parameter template['name'] is required.")
+            language = template.get("language")
+            if not isinstance(language, dict) or not isinstance(language.get("code"), str):
+                return _meta_error(
+                    400, 100, "(#100) The parameter template['language'] is required."
+                )
+            if (
+                self.approved_templates is not None
+                and template["name"] not in self.approved_templates
+            ):
+                return _meta_error(
+                    404,
+                    132001,
+                    "(#132001) Template name does not exist in the translation",
+                    "template name not found in the language",
+                )
+        else:
+            return _meta_error(400, 131051, "(#131051) Unsupported message type")
+        message_id = self._new_id()
+        self.messages[message_id] = SimMessage(message_id, to, kind, body)
+        return json_response(
+            200,
+            {
+                "messaging_product": "whatsapp",
+                "contacts": [{"input": to, "wa_id": to}],
+                "messages": [{"id": message_id}],
+            },
+        )
+
+    def advance(self, message_id: str, status: DeliveryStatus) -> dict[str, Any]:
+        """
+        Meta reports a status: moves the message forward (never back) and returns the webhook
+        body Meta would POST (``entry[].changes[].value.statuses[]``).
+        """
+        message = self.messages[message_id]
+        if not message.status.is_final() and status.rank > message.status.rank:
+            message.status = status
+        return self.status_webhook(message_id, status)
+
+    def status_webhook(self, message_id: str, status: DeliveryStatus) -> dict[str, Any]:
+        """The webhook body of one status event."""
+        message = self.messages[message_id]
+        event: dict[str, Any] = {
+            "id": message_id,
+            "status": status.value,
+            "timestamp": str(int(time.time())),
+            "recipient_id": message.to,
+        }
+        if status is DeliveryStatus.FAILED:
+            event["errors"] = [{"code": 131026, "title": "Message undeliverable"}]
+        return {
+            "object": "whatsapp_business_account",
+            "entry": [
+                {
+                    "id": "102290129340398",
+                    "changes": [
+                        {
+                            "field": "messages",
+                            "value": {
+                                "messaging_product": "whatsapp",
+                                "metadata": {"phone_number_id": self.phone_number_id},
+                                "statuses": [event],
+                            },
+                        }
+                    ],
+                }
+            ],
+        }
+
+    @staticmethod
+    def _new_id() -> str:
+        # Meta's ids are base64 of a small binary blob (which embeds the recipient): ours do not.
+        raw = b"\x15\x02\x00\x11\x18\x12" + secrets.token_hex(10).upper().encode()
+        return "wamid.HBgL" + base64.b64encode(raw).decode()
