@@ -165,6 +165,10 @@ def _currency(raw: object) -> str:
     return code
 
 
+# No vendor takes an amount anywhere near this (Stripe: 8 digits of minor units).
+_MAX_MAJOR_DIGITS = 18
+
+
 def _amount_minor(_inst: object, _attr: attrs.Attribute[Any], value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidValue(
@@ -198,6 +202,9 @@ class Money:
             raise InvalidValue("amount", "must be a decimal number such as '150.00'") from None
         if not major.is_finite():
             raise InvalidValue("amount", "must be finite")
+        if major and major.adjusted() >= _MAX_MAJOR_DIGITS:
+            # Also keeps scaleb from overflowing and int() from building a huge number.
+            raise InvalidValue("amount", f"must be less than 10^{_MAX_MAJOR_DIGITS}")
         scaled = major.scaleb(exponent(code))
         if scaled != scaled.to_integral_value():
             raise InvalidValue("amount", f"has more decimals than {code} allows")

@@ -1,0 +1,168 @@
+"""
+`FakeVoice`: an in-memory Vapi (outbound phone calls placed by an AI assistant).
+
+Like Vapi: calls have UUID ids, start QUEUED, move forward through ringing and in-progress to
+ended (never back), carry an ``endedReason`` once ended, and end with a report (summary,
+transcript, recording) delivered by the end-of-call webhook.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+
+import attrs
+
+from adapters.fakes._support import FakeBase
+from domain.errors import InvalidRequest, NotFound
+from domain.events import CallEnded, CallStatusChanged
+from domain.voice import Call, CallOutcome, CallRequest, CallStatus
+from ports.voice import VoicePort
+
+
+__all__ = ["FakeVoice"]
+
+PROVIDER = "vapi"
+_ORDER = (
+    CallStatus.SCHEDULED,
+    CallStatus.QUEUED,
+    CallStatus.RINGING,
+    CallStatus.IN_PROGRESS,
+    CallStatus.FORWARDING,
+    CallStatus.ENDED,
+)
+
+
+def _not_found() -> NotFound:
+    return NotFound("no such call", integration=PROVIDER, status_code=404)
+
+
+@attrs.define(repr=False)
+class FakeVoice(FakeBase, VoicePort):
+    """
+    Vapi as a test double you can ship. Drive calls with `progress` and `finish`.
+
+    Args:
+        assistants: assistant ids that exist; None accepts any id.
+        blocked_prefixes: E.164 prefixes the platform refuses to dial (premium numbers...).
+    """
+
+    assistants: Collection[str] | None = attrs.field(default=None, kw_only=True)
+    blocked_prefixes: Collection[str] = attrs.field(default=("+900",), kw_only=True)
+    calls_made: dict[str, Call] = attrs.field(factory=dict, init=False)
+    outcomes: dict[str, CallOutcome] = attrs.field(factory=dict, init=False)
+    _answered_at: dict[str, datetime] = attrs.field(factory=dict, init=False)
+
+    async def start_call(self, request: CallRequest) -> Call:
+        """Queue a call from the assistant to the patient."""
+        await self.faults.before("start_call", request)
+        if self.assistants is not None and request.assistant_id not in self.assistants:
+            raise NotFound("no such assistant", integration=PROVIDER, status_code=404)
+        if any(request.to.e164.startswith(p) for p in self.blocked_prefixes):
+            raise InvalidRequest(
+                "the platform does not dial this number range",
+                integration=PROVIDER,
+                status_code=400,
+            )
+        call = Call(
+            id=self._ids.uuid4(),
+            status=CallStatus.QUEUED,
+            to=request.to,
+            assistant_id=request.assistant_id,
+            created_at=self.clock(),
+            metadata=request.metadata,
+        )
+        self.calls_made[call.id] = call
+        return call
+
+    async def get_call(self, call_id: str) -> Call:
+        """The call with this id."""
+        await self.faults.before("get_call", call_id)
+        return self._call(call_id)
+
+    async def end_call(self, call_id: str) -> Call:
+        """Hang up a live call; an ended call is returned unchanged."""
+        await self.faults.before("end_call", call_id)
+        call = self._call(call_id)
+        if call.status is CallStatus.ENDED:
+            return call
+        self.finish(call_id, ended_reason="manually-canceled")
+        return self.calls_made[call_id]
+
+    # ---------------------------------------------------------------- vendor-side controls
+
+    def progress(
+        self, call_id: str, status: CallStatus, *, ended_reason: str | None = None
+    ) -> CallStatusChanged:
+        """
+        Vapi reports a new status: the stored status moves forward only; returns the webhook.
+        """
+        call = self._call(call_id)
+        if _ORDER.index(status) > _ORDER.index(call.status):
+            if status is CallStatus.IN_PROGRESS:
+                self._answered_at[call_id] = self.clock()
+            reason = (ended_reason or "customer-ended-call") if status is CallStatus.ENDED else None
+            call = attrs.evolve(call, status=status, ended_reason=reason)
+            self.calls_made[call_id] = call
+        return self._emit(
+            CallStatusChanged(
+                event_id=f"{call_id}:{status.value}",
+                provider=PROVIDER,
+                occurred_at=self.clock(),
+                call_id=call_id,
+                status=status,
+                ended_reason=call.ended_reason,
+            )
+        )
+
+    def finish(
+        self,
+        call_id: str,
+        *,
+        summary: str | None = None,
+        transcript: str | None = None,
+        ended_reason: str = "customer-ended-call",
+    ) -> CallEnded:
+        """The call ends with a report: returns the end-of-call-report webhook's event."""
+        call = self._call(call_id)
+        if call.status is not CallStatus.ENDED:
+            self.progress(call_id, CallStatus.ENDED, ended_reason=ended_reason)
+            call = self.calls_made[call_id]
+        answered = self._answered_at.get(call_id)
+        outcome = CallOutcome(
+            call_id=call_id,
+            ended_reason=call.ended_reason,
+            duration_seconds=(self.clock() - answered).total_seconds() if answered else 0.0,
+            summary=summary,
+            transcript=transcript,
+            recording_url=(
+                f"https://storage.vapi.ai/{call_id}-{self._ids.token(13, '0123456789')}-mono.wav"
+                if answered
+                else None
+            ),
+        )
+        self.outcomes[call_id] = outcome
+        return self._emit(
+            CallEnded(
+                event_id=f"{call_id}:end-of-call-report",
+                provider=PROVIDER,
+                occurred_at=self.clock(),
+                outcome=outcome,
+            )
+        )
+
+    def _counts(self) -> dict[str, int]:
+        return {"calls_made": len(self.calls_made), **super()._counts()}
+
+    def reset(self) -> None:
+        """Forget calls, outcomes, faults and events."""
+        super().reset()
+        self.calls_made.clear()
+        self.outcomes.clear()
+        self._answered_at.clear()
+
+    def _call(self, call_id: str) -> Call:
+        try:
+            return self.calls_made[call_id]
+        except KeyError:
+            raise _not_found() from None

@@ -1,0 +1,1 @@
+"""Application services: use cases that see domain and ports only, never adapters."""

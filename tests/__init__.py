@@ -1,0 +1,1 @@
+"""Portico's test suite (a package, so shared helpers import as ``tests.<module>``)."""
