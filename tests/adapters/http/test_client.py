@@ -1,0 +1,122 @@
+"""VendorClient: decoded bodies, errors for bad bodies, form encoding, quiet logs."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from adapters.http import Fields, VendorClient, VendorError, build_client, encode_form
+from domain.errors import NetworkError, Unavailable, UnexpectedResponse
+
+
+def _client(http: httpx.AsyncClient) -> VendorClient:
+    return VendorClient("vendor", http, lambda r, b: VendorError())
+
+
+@pytest.fixture(name="http")
+async def _http() -> Any:
+    async with build_client("https://v.test") as http:
+        yield http
+
+
+@respx.mock
+async def test_a_2xx_json_object_is_returned_as_fields(http: httpx.AsyncClient) -> None:
+    """A 2xx JSON object comes back as Fields."""
+    respx.get("https://v.test/thing").respond(200, json={"id": "t1", "n": 2})
+    fields = await _client(http).request("get thing", "GET", "/thing")
+    assert (fields.text("id"), fields.integer("n")) == ("t1", 2)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"[1, 2]", b'{"id": "t1"', b"<html>ok</html>", b""],
+    ids=["list", "truncated", "html", "empty"],
+)
+@respx.mock
+async def test_a_2xx_that_is_not_a_json_object_is_unexpected(
+    http: httpx.AsyncClient, content: bytes
+) -> None:
+    """A 2xx whose body is not a JSON object raises UnexpectedResponse, never a decode error."""
+    respx.get("https://v.test/thing").respond(200, content=content)
+    with pytest.raises(UnexpectedResponse, match="get thing"):
+        await _client(http).request("get thing", "GET", "/thing")
+
+
+@respx.mock
+async def test_a_form_body_is_urlencoded_with_its_content_type(http: httpx.AsyncClient) -> None:
+    """data= pairs are sent form-encoded with the form content type."""
+    route = respx.post("https://v.test/pay").respond(200, json={})
+    await _client(http).request(
+        "pay", "POST", "/pay", data=encode_form({"metadata": {"ref": "a b&c"}, "n": 1})
+    )
+    sent = route.calls.last.request
+    assert sent.headers["content-type"] == "application/x-www-form-urlencoded"
+    assert sent.content == b"metadata%5Bref%5D=a+b%26c&n=1"
+
+
+@respx.mock
+async def test_a_connect_error_is_a_network_error_not_sent(http: httpx.AsyncClient) -> None:
+    """A refused connection is a NetworkError with request_sent False."""
+    respx.get("https://v.test/thing").mock(side_effect=httpx.ConnectError("refused"))
+    with pytest.raises(NetworkError) as caught:
+        await _client(http).request("get thing", "GET", "/thing")
+    assert caught.value.request_sent is False
+
+
+@respx.mock
+async def test_logs_name_the_path_but_never_the_query_or_headers(
+    http: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The debug line has the method, path and status, not the query string or the token."""
+    respx.get("https://v.test/thing").respond(503, text="down")
+    caplog.set_level(logging.DEBUG, logger="portico.http")
+    with pytest.raises(Unavailable):
+        await _client(http).request(
+            "get thing",
+            "GET",
+            "/thing",
+            params={"email": "ana@example.com"},
+            headers={"Authorization": "Bearer sekret"},
+        )
+    assert "GET /thing -> 503" in caplog.text
+    assert "ana@example.com" not in caplog.text
+    assert "sekret" not in caplog.text
+
+
+def test_encode_form_nests_lists_and_drops_none() -> None:
+    """Nested keys as Stripe wants them; booleans as true/false; None left out."""
+    assert encode_form(
+        {"a": {"b": [{"c": 1}, {"d": True}]}, "skip": None, "e": False, "s": "x"}
+    ) == [("a[b][0][c]", "1"), ("a[b][1][d]", "true"), ("e", "false"), ("s", "x")]
+
+
+def _fields(data: dict[str, Any]) -> Fields:
+    return Fields(data, integration="vendor", operation="read")
+
+
+@pytest.mark.parametrize(
+    ("data", "read", "names"),
+    [
+        ({}, lambda f: f.text("id"), "missing id"),
+        ({"id": 3}, lambda f: f.text("id"), "id has a bad type"),
+        ({"n": True}, lambda f: f.integer("n"), "n not a number"),
+        ({"o": {"p": {}}}, lambda f: f.obj("o").obj("p").text("q"), "missing o.p.q"),
+        ({"l": [1]}, lambda f: f.objects("l"), "l[0] not an object"),
+        ({"b": "yes"}, lambda f: f.opt_flag("b"), "b not a bool"),
+    ],
+)
+def test_fields_name_the_bad_field(data: dict[str, Any], read: Any, names: str) -> None:
+    """A missing or mistyped field raises UnexpectedResponse naming it, never KeyError."""
+    with pytest.raises(UnexpectedResponse, match=names.replace("[", r"\[").replace("]", r"\]")):
+        read(_fields(data))
+
+
+def test_fields_strings_and_text_map_skip_non_strings() -> None:
+    """Property maps keep string values only."""
+    fields = _fields({"a": "1", "b": None, "m": {"x": "y", "z": 2}})
+    assert fields.strings() == {"a": "1"}
+    assert fields.text_map("m") == {"x": "y"}

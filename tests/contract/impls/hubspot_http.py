@@ -1,0 +1,25 @@
+"""`HubSpotCRM` under the CRM contract, against the HubSpot simulator, as ``hubspot-http``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+
+from adapters.hubspot import HubSpotCRM
+from tests.contract.harness import Harness, Registry
+from tests.simulators.hubspot import HubSpotSimulator
+
+
+@asynccontextmanager
+async def hubspot_harness() -> AsyncIterator[Harness[Any]]:
+    """The real adapter over httpx, the vendor played by the ASGI simulator."""
+    simulator = HubSpotSimulator(token="pat-na1-contract")
+    transport = httpx.ASGITransport(app=simulator)
+    async with httpx.AsyncClient(transport=transport, base_url="https://api.hubapi.com") as http:
+        yield Harness(HubSpotCRM(http=http, token="pat-na1-contract"))
+
+
+FACTORIES: Registry = {"crm": {"hubspot-http": hubspot_harness}}
