@@ -1,0 +1,78 @@
+"""
+``portico serve``: the webhook endpoint on uvicorn, built from the container's configuration.
+
+On the embedded defaults (environment ``fake``) it serves every provider with the published
+development secrets of `app.webhooks_wiring.DEV_SECRETS` (each logged as a warning) and remembers
+processed events in ``./portico-replay.sqlite3``. Any other environment demands real secrets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import socket
+import sys
+from typing import Any
+
+import uvicorn
+
+from app.asgi import create_webhook_app
+from app.container import ConfigurationError, create_container
+from app.services.webhook_ingress import WebhookIngress
+from app.webhooks_wiring import close_webhook_ingress
+
+
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+    """Add ``portico serve``."""
+    parser = subparsers.add_parser("serve", help="serve the webhook endpoint with uvicorn")
+    parser.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="TCP port; 0 picks a free one")
+    parser.add_argument("--config", metavar="YAML", help="configuration file (else defaults)")
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build the ingress, bind, print where it listens, serve until interrupted."""
+    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    try:
+        container = create_container({"config_file": args.config} if args.config else None)
+        ingress = container.webhook_ingress()
+    except (ConfigurationError, ValueError) as exc:
+        sys.stderr.write(f"portico serve: {exc}\n")
+        return 1
+    try:
+        sock = socket.create_server((args.host, args.port))
+    except OSError as exc:
+        sys.stderr.write(f"portico serve: cannot listen on {args.host}:{args.port} ({exc})\n")
+        return 1
+    # asyncio sets TCP_NODELAY only on sockets it created itself; without it every answer waits
+    # ~40 ms for a delayed ACK (measured: 45 ms -> 1.8 ms per request). Accepted sockets inherit it.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    host, port = sock.getsockname()[:2]
+    base = f"http://{host}:{port}"
+    sys.stdout.write(
+        f"Portico webhooks listening on {base}\n"
+        + "".join(f"  POST {base}/webhooks/{name}\n" for name in ingress.providers)
+        + f"  GET  {base}/healthz\n"
+    )
+    sys.stdout.flush()
+    config = uvicorn.Config(
+        create_webhook_app(ingress),
+        log_level=args.log_level,
+        lifespan="on",
+        server_header=False,
+    )
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: uvicorn already shut down cleanly
+        asyncio.run(_serve(uvicorn.Server(config), sock, ingress))
+    return 0
+
+
+async def _serve(server: uvicorn.Server, sock: socket.socket, ingress: WebhookIngress) -> None:
+    try:
+        await server.serve(sockets=[sock])
+    finally:
+        await close_webhook_ingress(ingress)
+        sock.close()

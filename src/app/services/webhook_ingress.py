@@ -1,0 +1,342 @@
+"""
+Webhook ingress: size check -> verify -> parse -> claim -> dispatch -> complete, and the answer.
+
+The provider learns only what it needs to decide whether to retry: 2xx when processed or already
+processed, 4xx when the delivery itself is wrong (retrying cannot help), 5xx when we failed (a
+handler raised, another worker holds the event, the replay store is down) so that it retries.
+Nothing a caller sees, and nothing logged, contains a traceback, a secret or patient data.
+
+An event held by another worker (``ClaimOutcome.IN_FLIGHT``) is answered **503 with Retry-After**,
+not 409: every provider retries a 5xx, while several treat a 4xx as final; if the other worker then
+fails and releases its claim, the retry is what processes the event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping
+from enum import Enum
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+import attrs
+
+from domain.errors import PayloadTooLarge, WebhookRejected
+from domain.events import DomainEvent
+from domain.webhooks import ClaimOutcome, WebhookRequest
+from ports.webhooks import ReplayStore, WebhookParser, WebhookVerifier
+
+
+__all__ = [
+    "DEFAULT_MAX_BODY",
+    "ProviderCounters",
+    "SubscriptionHandshake",
+    "WebhookEndpoint",
+    "WebhookIngress",
+    "WebhookResponse",
+]
+
+DEFAULT_MAX_BODY = 1024 * 1024  # 1 MiB: far above any documented vendor payload
+logger = logging.getLogger("portico.webhooks")
+
+EventT = TypeVar("EventT", bound=DomainEvent)
+_AnyHandler = Callable[[Any], Awaitable[None]]
+
+
+@runtime_checkable
+class SubscriptionHandshake(Protocol):
+    """A verifier that also answers the provider's GET subscription check (Meta's ``hub.*``)."""
+
+    def handshake(self, request: WebhookRequest) -> str:
+        """The challenge to echo; raises `WebhookRejected` when the verify token is wrong."""
+        ...
+
+
+@attrs.frozen
+class WebhookEndpoint:
+    """How one provider's deliveries are checked and read."""
+
+    verifier: WebhookVerifier
+    parser: WebhookParser
+
+
+@attrs.frozen
+class WebhookResponse:
+    """
+    The answer to a delivery: a JSON object (or, for a handshake, plain text), status and headers.
+
+    Transport-neutral so that the ASGI app, a test or another framework can send it.
+    """
+
+    status: int
+    body: Mapping[str, object] | str
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+@attrs.define
+class ProviderCounters:
+    """What one provider sent us, for ``portico health``."""
+
+    received: int = 0
+    processed: int = 0
+    duplicates: int = 0
+    in_flight: int = 0
+    unknown_types: int = 0
+    handler_failures: int = 0
+    rejected: Counter[str] = attrs.Factory(Counter)
+
+    def snapshot(self) -> dict[str, object]:
+        """A plain, JSON-ready copy."""
+        data: dict[str, object] = attrs.asdict(self)
+        data["rejected"] = dict(sorted(self.rejected.items()))
+        return data
+
+
+_POST_ONLY = WebhookResponse(
+    405, {"received": False, "error": "deliveries are POSTed"}, (("allow", "POST"),)
+)
+
+
+class _Outcome(Enum):
+    PROCESSED = "processed"
+    DUPLICATE = "duplicate"
+    IN_FLIGHT = "in_flight"
+    FAILED = "failed"
+    STORE_DOWN = "store_down"
+
+
+def _reason_key(error: WebhookRejected) -> str:
+    """``InvalidSignature`` -> ``invalid_signature``: a bounded set of counter names."""
+    name = type(error).__name__
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
+
+
+def _copy_endpoints(endpoints: Mapping[str, WebhookEndpoint]) -> dict[str, WebhookEndpoint]:
+    return dict(endpoints)
+
+
+def _handler_name(handler: _AnyHandler) -> str:
+    return str(getattr(handler, "__qualname__", type(handler).__qualname__))
+
+
+@attrs.define
+class WebhookIngress:
+    """
+    Receives every provider's deliveries and turns them into domain events for the host's handlers.
+
+    Args:
+        endpoints: verifier and parser per provider name (the ``{provider}`` of the URL).
+        replay_store: remembers processed events; the key is ``"{provider}:{event_id}"``.
+        max_body: larger bodies are refused with 413 before anything else looks at them.
+        lease_seconds: how long a claim lasts before a crashed worker's event is retried.
+        retry_after: seconds suggested to the provider when another worker holds the event.
+        public_base_url: the scheme and host the providers call (behind a proxy it differs from
+            what the server sees); signed URLs are rebuilt from it.
+    """
+
+    endpoints: dict[str, WebhookEndpoint] = attrs.field(converter=_copy_endpoints)
+    replay_store: ReplayStore
+    max_body: int = DEFAULT_MAX_BODY
+    lease_seconds: float = 120.0
+    retry_after: int = 5
+    public_base_url: str | None = None
+    unknown_provider: int = attrs.field(default=0, init=False)
+    _handlers: dict[type[DomainEvent], list[_AnyHandler]] = attrs.field(factory=dict, init=False)
+    _counters: dict[str, ProviderCounters] = attrs.field(init=False)
+
+    @_counters.default
+    def _make_counters(self) -> dict[str, ProviderCounters]:
+        return {name: ProviderCounters() for name in self.endpoints}
+
+    @property
+    def providers(self) -> tuple[str, ...]:
+        """The provider names this ingress accepts, sorted."""
+        return tuple(sorted(self.endpoints))
+
+    def on(self, event_type: type[EventT], handler: Callable[[EventT], Awaitable[None]]) -> None:
+        """
+        Call ``handler`` for every processed event of ``event_type`` (or a subclass).
+
+        Several handlers per type run in registration order; if one raises, the event is released
+        and the provider is told to retry, so handlers must be idempotent per ``event_id``.
+        """
+        self._handlers.setdefault(event_type, []).append(handler)
+
+    def counters(self, provider: str) -> ProviderCounters:
+        """The live counters of one provider (KeyError-free: unknown names get zeros)."""
+        return self._counters.get(provider, ProviderCounters())
+
+    def snapshot(self) -> dict[str, dict[str, object]]:
+        """Every provider's counters, JSON-ready."""
+        return {name: self._counters[name].snapshot() for name in self.providers}
+
+    async def handle(self, provider: str, request: WebhookRequest) -> WebhookResponse:
+        """Process one delivery and decide the answer. Never raises (except on cancellation)."""
+        try:
+            return await self._handle(provider, request)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback escapes
+            return self._internal_error(provider, "delivery", exc)
+
+    async def handshake(self, provider: str, request: WebhookRequest) -> WebhookResponse:
+        """Answer a GET subscription check (Meta): the challenge as plain text, or a refusal."""
+        endpoint = self.endpoints.get(provider)
+        if endpoint is None:
+            return self._unknown_provider()
+        verifier = endpoint.verifier
+        if not isinstance(verifier, SubscriptionHandshake):
+            return _POST_ONLY
+        try:
+            challenge = verifier.handshake(request)
+        except WebhookRejected as exc:
+            return self.refuse(provider, exc)
+        except Exception as exc:  # noqa: BLE001 - a verifier bug must not leak a traceback
+            return self._internal_error(provider, "handshake", exc)
+        logger.info("webhook %s: subscription handshake accepted", provider)
+        return WebhookResponse(200, challenge)
+
+    def refuse(self, provider: str, error: WebhookRejected) -> WebhookResponse:
+        """Count and answer a rejected delivery (also used by transports that refuse early)."""
+        counters = self._counters.get(provider)
+        if counters is not None:
+            counters.rejected[_reason_key(error)] += 1
+        logger.warning(
+            "webhook %s: rejected (%s, %d): %s",
+            provider if counters is not None else "<unknown>",
+            type(error).__name__,
+            error.status_code,
+            error.reason,
+        )
+        return WebhookResponse(error.status_code, {"received": False, "error": error.reason})
+
+    async def _handle(self, provider: str, request: WebhookRequest) -> WebhookResponse:
+        endpoint = self.endpoints.get(provider)
+        if endpoint is None:
+            return self._unknown_provider()
+        counters = self._counters[provider]
+        counters.received += 1
+        if request.method != "POST":
+            counters.rejected["method_not_allowed"] += 1
+            return _POST_ONLY
+        if len(request.body) > self.max_body:
+            too_large = PayloadTooLarge(
+                f"body is over the {self.max_body}-byte limit", integration=provider
+            )
+            return self.refuse(provider, too_large)
+        try:
+            endpoint.verifier.verify(request)
+            delivery = endpoint.parser.parse(request)
+        except WebhookRejected as exc:
+            return self.refuse(provider, exc)
+        if delivery.unknown_types:
+            counters.unknown_types += len(delivery.unknown_types)
+            logger.info(
+                "webhook %s: acknowledged %d event(s) of unhandled type(s) %s",
+                provider,
+                len(delivery.unknown_types),
+                sorted({t[:80] for t in delivery.unknown_types}),
+            )
+        outcomes = [await self._process(provider, event, counters) for event in delivery.events]
+        return self._decide(outcomes, len(delivery.unknown_types))
+
+    async def _process(
+        self, provider: str, event: DomainEvent, counters: ProviderCounters
+    ) -> _Outcome:
+        key = f"{provider}:{event.event_id}"
+        try:
+            claim = await self.replay_store.claim(key, lease_seconds=self.lease_seconds)
+        except Exception as exc:  # noqa: BLE001 - any store failure means "try again later"
+            logger.error("webhook %s: replay store unavailable (%s)", provider, type(exc).__name__)
+            return _Outcome.STORE_DOWN
+        if claim is ClaimOutcome.DUPLICATE:
+            counters.duplicates += 1
+            return _Outcome.DUPLICATE
+        if claim is ClaimOutcome.IN_FLIGHT:
+            counters.in_flight += 1
+            return _Outcome.IN_FLIGHT
+        handler_name = ""
+        try:
+            for handler in self._handlers_for(type(event)):
+                handler_name = _handler_name(handler)
+                await handler(event)
+        except asyncio.CancelledError:
+            await self._release(provider, key)
+            raise
+        except Exception as exc:  # noqa: BLE001 - a failed handler means "retry", never a crash
+            counters.handler_failures += 1
+            # The exception's message may quote patient data: its type names the failure.
+            logger.error(
+                "webhook %s: handler %s failed on %s %s (%s); released for the provider's retry",
+                provider,
+                handler_name,
+                type(event).__name__,
+                event.event_id,
+                type(exc).__name__,
+            )
+            await self._release(provider, key)
+            return _Outcome.FAILED
+        try:
+            await self.replay_store.complete(key)
+        except Exception as exc:  # noqa: BLE001 - processed already: acknowledge, claim expires
+            logger.error(
+                "webhook %s: %s processed but not marked complete (%s)",
+                provider,
+                event.event_id,
+                type(exc).__name__,
+            )
+        counters.processed += 1
+        return _Outcome.PROCESSED
+
+    def _handlers_for(self, event_type: type[DomainEvent]) -> list[_AnyHandler]:
+        found: list[_AnyHandler] = []
+        for cls in event_type.__mro__:
+            found.extend(self._handlers.get(cls, ()))
+        return found
+
+    async def _release(self, provider: str, key: str) -> None:
+        try:
+            await self.replay_store.release(key)
+        except Exception as exc:  # noqa: BLE001 - the claim's lease expires instead
+            logger.error("webhook %s: could not release a claim (%s)", provider, type(exc).__name__)
+
+    def _decide(self, outcomes: list[_Outcome], unknown: int) -> WebhookResponse:
+        if _Outcome.FAILED in outcomes:
+            return WebhookResponse(500, {"received": False, "error": "a handler failed; retry"})
+        retry = (("retry-after", str(self.retry_after)),)
+        if _Outcome.STORE_DOWN in outcomes:
+            return WebhookResponse(
+                503, {"received": False, "error": "temporarily unavailable; retry"}, retry
+            )
+        if _Outcome.IN_FLIGHT in outcomes:
+            busy = {"received": False, "in_flight": True, "error": "being processed; retry"}
+            return WebhookResponse(503, busy, retry)
+        if outcomes and all(o is _Outcome.DUPLICATE for o in outcomes):
+            return WebhookResponse(200, {"received": True, "duplicate": True})
+        processed = outcomes.count(_Outcome.PROCESSED)
+        duplicates = outcomes.count(_Outcome.DUPLICATE)
+        body: dict[str, object] = {
+            "received": True,
+            "processed": processed,
+            "duplicates": duplicates,
+        }
+        if unknown:
+            body["unknown_types"] = unknown
+        return WebhookResponse(200, body)
+
+    def _unknown_provider(self) -> WebhookResponse:
+        self.unknown_provider += 1
+        return WebhookResponse(404, {"received": False, "error": "unknown webhook provider"})
+
+    def _internal_error(self, provider: str, stage: str, exc: Exception) -> WebhookResponse:
+        counters = self._counters.get(provider)
+        if counters is not None:
+            counters.rejected["internal_error"] += 1
+        logger.error(
+            "webhook %s: internal error in %s (%s)",
+            provider if counters is not None else "<unknown>",
+            stage,
+            type(exc).__name__,
+        )
+        return WebhookResponse(500, {"received": False, "error": "internal error; retry"})

@@ -1,0 +1,212 @@
+"""
+Builds the `WebhookIngress` from configuration: verifier and parser per provider, replay store.
+
+The ``webhooks`` section (YAML, or ``PORTICO_WEBHOOKS__...`` variables)::
+
+    webhooks:
+      public_base_url: https://hooks.example.org   # what the providers call (behind a proxy)
+      max_body: 1048576                            # bytes; larger deliveries are answered 413
+      lease_seconds: 120                           # a crashed worker's claim is retried after this
+      replay: {kind: sqlite, path: ./portico-replay.sqlite3}  # or memory, or redis with url
+      stripe: {secret: whsec_...}                  # several, comma-separated, while rolling
+      whatsapp: {app_secret: ..., verify_token: ...}
+      hubspot: {client_secret: ...}
+      twilio: {auth_token: ...}
+      vapi: {secret: ..., header: X-Vapi-Secret}
+
+Outside the ``fake`` environment a provider is served only when its section is present, and then
+every secret it needs is required (a `ConfigurationError` names the missing key); development
+secrets are refused there. In the ``fake`` environment every provider is served and a missing
+secret is replaced by the fixed `DEV_SECRETS` value, with a warning in the log, so ``portico
+serve`` works out of the box and a developer can sign test deliveries with known values.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from adapters.stores.memory import MemoryReplayStore
+from adapters.stores.sqlite import SQLiteReplayStore
+from adapters.webhooks.parsers.hubspot import HubSpotParser
+from adapters.webhooks.parsers.stripe import StripeParser
+from adapters.webhooks.parsers.twilio import TwilioParser
+from adapters.webhooks.parsers.vapi import VapiParser
+from adapters.webhooks.parsers.whatsapp import WhatsAppParser
+from adapters.webhooks.verifiers.hubspot import HubSpotWebhookVerifier
+from adapters.webhooks.verifiers.meta import MetaWebhookVerifier
+from adapters.webhooks.verifiers.stripe import StripeWebhookVerifier
+from adapters.webhooks.verifiers.twilio import TwilioWebhookVerifier
+from adapters.webhooks.verifiers.vapi import VapiWebhookVerifier
+from app.services.webhook_ingress import DEFAULT_MAX_BODY, WebhookEndpoint, WebhookIngress
+from domain.errors import InvalidValue
+from ports.webhooks import ReplayStore
+
+
+__all__ = [
+    "DEFAULT_REPLAY_PATH",
+    "DEV_SECRETS",
+    "PROVIDERS",
+    "build_replay_store",
+    "build_webhook_ingress",
+    "close_webhook_ingress",
+]
+
+logger = logging.getLogger("portico.webhooks")
+
+DEFAULT_REPLAY_PATH = "./portico-replay.sqlite3"
+PROVIDERS = ("hubspot", "stripe", "twilio", "vapi", "whatsapp")
+
+# Published on purpose: only ever used in the "fake" environment, refused everywhere else.
+DEV_SECRETS: Mapping[str, Mapping[str, str]] = {
+    "stripe": {"secret": "whsec_portico_development_only"},
+    "whatsapp": {"app_secret": "portico-development-only", "verify_token": "portico-dev-token"},
+    "hubspot": {"client_secret": "portico-development-only"},
+    "twilio": {"auth_token": "portico-development-only"},
+    "vapi": {"secret": "portico-development-only"},
+}
+_REQUIRED = {
+    "stripe": ("secret",),
+    "whatsapp": ("app_secret",),
+    "hubspot": ("client_secret",),
+    "twilio": ("auth_token",),
+    "vapi": ("secret",),
+}
+_DEV_VALUES = frozenset(value for section in DEV_SECRETS.values() for value in section.values())
+
+
+def _fail(message: str) -> Exception:
+    from app.container import ConfigurationError  # the container imports this module
+
+    return ConfigurationError(message)
+
+
+def _section(value: object, where: str) -> Mapping[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise _fail(f"{where} must be a mapping")
+    return value
+
+
+def _number(settings: Mapping[str, Any], key: str, default: float) -> float:
+    raw = settings.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise _fail(f"webhooks.{key} must be a number") from None
+    if value <= 0:
+        raise _fail(f"webhooks.{key} must be positive")
+    return value
+
+
+def _secrets(name: str, section: Mapping[str, Any], dev: bool) -> dict[str, str]:
+    """The provider's settings as strings, development values filled in or refused."""
+    values = {key: str(value) for key, value in section.items() if value not in (None, "")}
+    for key in _REQUIRED[name]:
+        if key in values:
+            continue
+        if not dev:
+            raise _fail(f"webhooks.{name}.{key} is required to serve {name} webhooks")
+        values[key] = DEV_SECRETS[name][key]
+        logger.warning(
+            "webhooks.%s.%s not set: using the published DEVELOPMENT value (environment "
+            "'fake' only; never in production; see app.webhooks_wiring.DEV_SECRETS)",
+            name,
+            key,
+        )
+    if dev:
+        for key, value in DEV_SECRETS[name].items():
+            values.setdefault(key, value)
+    elif _DEV_VALUES & set(values.values()):
+        raise _fail(f"webhooks.{name}: a published development secret is refused here")
+    return values
+
+
+def _endpoint(name: str, values: Mapping[str, str]) -> WebhookEndpoint:
+    """
+    One provider's verifier and parser.
+
+    The verifiers get no ``public_base_url``: the ASGI app already hands them the public URL, and
+    rebasing twice would repeat a path prefix.
+    """
+    if name == "stripe":
+        rotation = tuple(s.strip() for s in values["secret"].split(",") if s.strip())
+        return WebhookEndpoint(StripeWebhookVerifier(rotation), StripeParser())
+    if name == "whatsapp":
+        meta = MetaWebhookVerifier(values["app_secret"], verify_token=values.get("verify_token"))
+        return WebhookEndpoint(meta, WhatsAppParser())
+    if name == "hubspot":
+        return WebhookEndpoint(HubSpotWebhookVerifier(values["client_secret"]), HubSpotParser())
+    if name == "twilio":
+        return WebhookEndpoint(TwilioWebhookVerifier(values["auth_token"]), TwilioParser())
+    vapi = VapiWebhookVerifier(values["secret"], header=values.get("header", "X-Vapi-Secret"))
+    return WebhookEndpoint(vapi, VapiParser())
+
+
+def build_replay_store(settings: Mapping[str, Any]) -> ReplayStore:
+    """The replay store named by ``webhooks.replay.kind`` (default: SQLite at the default path)."""
+    replay = settings.get("replay")
+    section = {"kind": replay} if isinstance(replay, str) else _section(replay, "webhooks.replay")
+    kind = str(section.get("kind") or "sqlite").lower()
+    if kind == "memory":
+        return MemoryReplayStore()
+    if kind == "sqlite":
+        return SQLiteReplayStore(str(section.get("path") or DEFAULT_REPLAY_PATH))
+    if kind == "redis":
+        url = section.get("url")
+        if not url:
+            raise _fail("webhooks.replay.url is required when webhooks.replay.kind is redis")
+        from adapters.stores.redis_store import RedisReplayStore  # only when used
+
+        return RedisReplayStore(str(url))
+    raise _fail("webhooks.replay.kind must be memory, sqlite or redis")
+
+
+def build_webhook_ingress(
+    config: Mapping[str, Any] | None = None,
+    *,
+    environment: str = "fake",
+    store_factory: Callable[[Mapping[str, Any]], ReplayStore] = build_replay_store,
+) -> WebhookIngress:
+    """
+    The ingress for the whole configuration tree (its ``webhooks`` section is read).
+
+    Raises:
+        ConfigurationError: a required secret is missing, a setting has the wrong type, or no
+            provider is configured outside the ``fake`` environment.
+    """
+    settings = _section((config or {}).get("webhooks"), "webhooks")
+    dev = environment == "fake"
+    public_base_url = settings.get("public_base_url") or None
+    endpoints: dict[str, WebhookEndpoint] = {}
+    for name in PROVIDERS:
+        section = _section(settings.get(name), f"webhooks.{name}")
+        if not section and not dev:
+            continue
+        try:
+            endpoints[name] = _endpoint(name, _secrets(name, section, dev))
+        except InvalidValue as exc:
+            raise _fail(f"webhooks.{name}.{exc.field}: {exc.rule}") from None
+    if not endpoints:
+        raise _fail(
+            f"webhooks: no provider configured for environment {environment!r}; add a section "
+            f"for one of {', '.join(PROVIDERS)} with its secret"
+        )
+    return WebhookIngress(
+        endpoints,
+        replay_store=store_factory(settings),
+        max_body=int(_number(settings, "max_body", DEFAULT_MAX_BODY)),
+        lease_seconds=_number(settings, "lease_seconds", 120.0),
+        public_base_url=str(public_base_url) if public_base_url else None,
+    )
+
+
+async def close_webhook_ingress(ingress: WebhookIngress) -> None:
+    """Close the ingress's replay store, when it holds a connection or a file."""
+    close = getattr(ingress.replay_store, "close", None)
+    if close is not None:
+        await close()

@@ -1,0 +1,263 @@
+"""The ASGI app driven directly: routing, URL rebuilding, streaming body limit, lifespan."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from adapters.stores.memory import MemoryReplayStore
+from app.asgi import create_webhook_app
+from app.services.webhook_ingress import WebhookEndpoint, WebhookIngress
+from domain.errors import InvalidSignature
+from domain.webhooks import ParsedDelivery, WebhookRequest
+
+
+class _Recorder:
+    """Verifier and parser in one: records what it was handed, accepts when signed 'ok'."""
+
+    def __init__(self) -> None:
+        self.requests: list[WebhookRequest] = []
+
+    def verify(self, request: WebhookRequest) -> None:
+        """Accept only X-Sig: ok."""
+        self.requests.append(request)
+        if request.headers.get("x-sig") != "ok":
+            raise InvalidSignature("X-Sig is not ok", integration="rec")
+
+    def parse(self, request: WebhookRequest) -> ParsedDelivery:
+        """No events."""
+        return ParsedDelivery("rec")
+
+
+def _ingress(recorder: _Recorder, **kwargs: Any) -> WebhookIngress:
+    return WebhookIngress(
+        {"rec": WebhookEndpoint(recorder, recorder)}, replay_store=MemoryReplayStore(), **kwargs
+    )
+
+
+async def _call(
+    app: Any,
+    method: str,
+    path: str,
+    *,
+    chunks: list[bytes] = (),  # type: ignore[assignment]
+    headers: list[tuple[bytes, bytes]] = (),  # type: ignore[assignment]
+    scope_extra: dict[str, Any] | None = None,
+) -> tuple[int, dict[bytes, bytes], bytes, int]:
+    """Run one request; returns status, headers, body and how many body chunks were read."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"internal:8000"), *headers],
+        "server": ("127.0.0.1", 8000),
+        **(scope_extra or {}),
+    }
+    pending = list(chunks) or [b""]
+    read = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal read
+        chunk = pending[read]
+        read += 1
+        return {"type": "http.request", "body": chunk, "more_body": read < len(pending)}
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    start, body = sent[0], sent[1]
+    return start["status"], dict(start["headers"]), body["body"], read
+
+
+async def test_healthz_is_ok():
+    """GET /healthz answers 200 {"status": "ok"}."""
+    app = create_webhook_app(_ingress(_Recorder()))
+    status, headers, body, _ = await _call(app, "GET", "/healthz")
+    assert status == 200
+    assert json.loads(body) == {"status": "ok"}
+    assert headers[b"cache-control"] == b"no-store"
+
+
+async def test_unknown_route_is_404_and_bad_method_405():
+    """Other paths are 404; PUT on a webhook route is 405 with Allow."""
+    app = create_webhook_app(_ingress(_Recorder()))
+    assert (await _call(app, "GET", "/admin"))[0] == 404
+    assert (await _call(app, "GET", "/webhooks/../etc"))[0] == 404
+    status, headers, _, _ = await _call(app, "PUT", "/webhooks/rec")
+    assert status == 405
+    assert headers[b"allow"] == b"GET, POST"
+
+
+async def test_url_is_rebuilt_from_host_header():
+    """Without a public base URL the verifier sees scheme + Host + raw path + query."""
+    recorder = _Recorder()
+    app = create_webhook_app(_ingress(recorder))
+    await _call(
+        app,
+        "POST",
+        "/webhooks/rec",
+        scope_extra={"query_string": b"a=1&b=%20"},
+        headers=[(b"x-sig", b"ok")],
+    )
+    assert recorder.requests[0].url == "http://internal:8000/webhooks/rec?a=1&b=%20"
+
+
+async def test_url_uses_public_base_url_when_configured():
+    """Behind a proxy the verifier sees the public URL the provider called."""
+    recorder = _Recorder()
+    app = create_webhook_app(_ingress(recorder), public_base_url="https://hooks.example.org/")
+    await _call(app, "POST", "/webhooks/rec", headers=[(b"x-sig", b"ok")])
+    assert recorder.requests[0].url == "https://hooks.example.org/webhooks/rec"
+
+
+async def test_public_base_url_defaults_to_the_ingress_setting():
+    """create_webhook_app takes the ingress's public_base_url when none is given."""
+    recorder = _Recorder()
+    app = create_webhook_app(_ingress(recorder, public_base_url="https://a.example"))
+    await _call(app, "POST", "/webhooks/rec", headers=[(b"x-sig", b"ok")])
+    assert recorder.requests[0].url == "https://a.example/webhooks/rec"
+
+
+async def test_mounted_under_a_prefix_routes_below_root_path():
+    """Mounted at /hooks (Starlette keeps the full path, sets root_path), routes still match."""
+    recorder = _Recorder()
+    app = create_webhook_app(_ingress(recorder))
+    status, _, _, _ = await _call(
+        app,
+        "POST",
+        "/hooks/webhooks/rec",
+        headers=[(b"x-sig", b"ok")],
+        scope_extra={"root_path": "/hooks"},
+    )
+    assert status == 200
+    assert recorder.requests[0].url == "http://internal:8000/hooks/webhooks/rec"
+
+
+async def test_body_over_limit_stops_reading_and_answers_413():
+    """A streamed body over max_body is refused without reading (or buffering) the rest."""
+    recorder = _Recorder()
+    ingress = _ingress(recorder)
+    app = create_webhook_app(ingress, max_body=100)
+    status, _, body, read = await _call(app, "POST", "/webhooks/rec", chunks=[b"x" * 60] * 50)
+    assert status == 413
+    assert read == 2
+    assert recorder.requests == []
+    assert json.loads(body)["received"] is False
+    assert ingress.counters("rec").rejected["payload_too_large"] == 1
+
+
+async def test_declared_content_length_over_limit_is_refused_unread():
+    """A Content-Length over the limit is 413 before any body is read."""
+    app = create_webhook_app(_ingress(_Recorder()), max_body=100)
+    status, _, _, read = await _call(
+        app, "POST", "/webhooks/rec", headers=[(b"content-length", b"5000")], chunks=[b"x"]
+    )
+    assert (status, read) == (413, 0)
+
+
+async def test_body_at_the_limit_is_accepted():
+    """A body of exactly max_body bytes, in chunks, reaches the ingress whole."""
+    recorder = _Recorder()
+    app = create_webhook_app(_ingress(recorder), max_body=100)
+    status, _, _, _ = await _call(
+        app, "POST", "/webhooks/rec", chunks=[b"a" * 50, b"b" * 50], headers=[(b"x-sig", b"ok")]
+    )
+    assert status == 200
+    assert recorder.requests[0].body == b"a" * 50 + b"b" * 50
+
+
+async def test_forged_delivery_is_401_json():
+    """A refused signature is a 401 with a JSON reason."""
+    app = create_webhook_app(_ingress(_Recorder()))
+    status, headers, body, _ = await _call(app, "POST", "/webhooks/rec")
+    assert status == 401
+    assert headers[b"content-type"] == b"application/json"
+    assert json.loads(body) == {"received": False, "error": "X-Sig is not ok"}
+
+
+async def test_container_like_source_is_accepted():
+    """Anything with a webhook_ingress provider (the DI container) can be passed."""
+    ingress = _ingress(_Recorder())
+
+    class _Container:
+        def webhook_ingress(self) -> WebhookIngress:
+            return ingress
+
+    app = create_webhook_app(_Container())
+    assert app.ingress is ingress
+
+
+async def test_lifespan_startup_and_shutdown_complete():
+    """The lifespan protocol is answered, so servers with lifespan=on start and stop cleanly."""
+    app = create_webhook_app(_ingress(_Recorder()))
+    incoming = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return incoming.pop(0)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app({"type": "lifespan"}, receive, send)
+    assert [m["type"] for m in sent] == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+
+
+async def test_ingress_crash_outside_handle_is_500_json():
+    """Even an exception outside the ingress's own guard becomes a 500 JSON answer."""
+
+    class _Broken(WebhookIngress):
+        async def handshake(self, provider: str, request: WebhookRequest) -> Any:
+            raise RuntimeError("boom")
+
+    recorder = _Recorder()
+    ingress = _Broken(
+        {"rec": WebhookEndpoint(recorder, recorder)}, replay_store=MemoryReplayStore()
+    )
+    app = create_webhook_app(ingress)
+    status, _, body, _ = await _call(app, "GET", "/webhooks/rec")
+    assert status == 500
+    assert b"boom" not in body
+
+
+_header_bytes = st.binary(max_size=40)
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    method=st.sampled_from(["GET", "POST", "PUT", "HEAD", "OPTIONS"]) | st.text(max_size=6),
+    path=st.sampled_from(["/webhooks/stripe", "/webhooks/whatsapp", "/healthz", "/"])
+    | st.text(max_size=30).map(lambda p: "/" + p),
+    query=st.binary(max_size=40),
+    headers=st.lists(
+        st.tuples(
+            st.sampled_from([b"host", b"content-length", b"stripe-signature"]) | _header_bytes,
+            _header_bytes,
+        ),
+        max_size=5,
+    ),
+    chunks=st.lists(st.binary(max_size=80), max_size=4),
+)
+async def test_arbitrary_asgi_requests_always_get_one_answer(method, path, query, headers, chunks):
+    """Any method, path, query, header bytes and body get one 2xx/4xx/5xx answer, no exception."""
+    from app.webhooks_wiring import build_webhook_ingress
+
+    ingress = build_webhook_ingress({"webhooks": {"replay": "memory"}}, environment="fake")
+    app = create_webhook_app(ingress, max_body=200)
+    status, _, body, _ = await _call(
+        app, method, path, chunks=chunks, headers=headers, scope_extra={"query_string": query}
+    )
+    assert status // 100 in {2, 4, 5}
+    assert b"Traceback" not in body

@@ -1,0 +1,100 @@
+"""`portico serve` as a real process: prints where it listens, serves, remembers across restarts."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from adapters.webhooks.verifiers.testing import sign_stripe
+from app.cli import build_parser
+from app.webhooks_wiring import DEV_SECRETS
+
+
+EVENT = {
+    "id": "evt_serve_1",
+    "object": "event",
+    "created": 1686089970,
+    "type": "payment_intent.succeeded",
+    "data": {
+        "object": {
+            "id": "pi_serve_1",
+            "object": "payment_intent",
+            "amount": 2500,
+            "amount_received": 2500,
+            "currency": "eur",
+            "status": "succeeded",
+            "metadata": {},
+        }
+    },
+}
+
+
+@contextmanager
+def _portico_serve(workdir: Path) -> Iterator[tuple[str, list[str]]]:
+    """Start ``portico serve --port 0`` in ``workdir``; yield its base URL and printed lines."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTICO_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", "0", "--log-level", "warning"],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert first.startswith("Portico webhooks listening on http://127.0.0.1:"), first
+        lines = [first]
+        while not lines[-1].lstrip().startswith("GET"):
+            lines.append(proc.stdout.readline())
+        yield first.rsplit(" ", 1)[1].strip(), lines
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 0, stderr
+    assert "DEVELOPMENT value" in stderr
+    assert DEV_SECRETS["stripe"]["secret"] not in stderr
+
+
+def test_serve_is_registered():
+    """`portico serve` parses --host and --port with loopback and 8000 as defaults."""
+    args = build_parser().parse_args(["serve"])
+    assert (args.host, args.port) == ("127.0.0.1", 8000)
+
+
+def test_serve_processes_deliveries_and_remembers_them_across_restarts(tmp_path):
+    """A dev-signed Stripe event is processed, then a duplicate, even after a restart."""
+    body = json.dumps(EVENT).encode()
+    secret = DEV_SECRETS["stripe"]["secret"]
+    with _portico_serve(tmp_path) as (base, lines):
+        assert any(line.strip().endswith("/webhooks/stripe") for line in lines)
+        assert httpx.get(f"{base}/healthz").json() == {"status": "ok"}
+        first = httpx.post(
+            f"{base}/webhooks/stripe", content=body, headers=sign_stripe(body, secret)
+        )
+        assert first.json()["processed"] == 1
+    assert (tmp_path / "portico-replay.sqlite3").exists()
+    with _portico_serve(tmp_path) as (base, _):
+        again = httpx.post(
+            f"{base}/webhooks/stripe", content=body, headers=sign_stripe(body, secret)
+        )
+        assert again.json() == {"received": True, "duplicate": True}
+
+
+def test_serve_fails_cleanly_on_a_bad_config_file(tmp_path, capsys):
+    """A missing config file is exit code 1 with a one-line reason, no traceback."""
+    from app.cli import main
+
+    assert main(["serve", "--config", str(tmp_path / "missing.yaml")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("portico serve: ")
+    assert "Traceback" not in err

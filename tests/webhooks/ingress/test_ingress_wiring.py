@@ -1,0 +1,136 @@
+"""Building the ingress from configuration: development secrets, demanded secrets, stores."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from adapters.stores.memory import MemoryReplayStore
+from adapters.stores.redis_store import RedisReplayStore
+from adapters.stores.sqlite import SQLiteReplayStore
+from adapters.webhooks.verifiers.meta import MetaWebhookVerifier
+from adapters.webhooks.verifiers.stripe import StripeWebhookVerifier
+from app.container import ConfigurationError, create_container
+from app.webhooks_wiring import DEV_SECRETS, build_replay_store, build_webhook_ingress
+
+
+def test_fake_environment_serves_every_provider_with_logged_dev_secrets(caplog):
+    """With no secrets in 'fake', every provider is served and each dev secret is logged."""
+    with caplog.at_level(logging.WARNING, logger="portico.webhooks"):
+        ingress = build_webhook_ingress({}, environment="fake")
+    assert ingress.providers == ("hubspot", "stripe", "twilio", "vapi", "whatsapp")
+    assert "webhooks.stripe.secret not set" in caplog.text
+    for section in DEV_SECRETS.values():
+        for value in section.values():
+            assert value not in caplog.text
+
+
+def test_production_serves_only_configured_providers():
+    """Outside 'fake', a provider is served only when its section is present."""
+    ingress = build_webhook_ingress(
+        {"webhooks": {"replay": "memory", "stripe": {"secret": "whsec_a, whsec_b"}}},
+        environment="production",
+    )
+    assert ingress.providers == ("stripe",)
+    verifier = ingress.endpoints["stripe"].verifier
+    assert isinstance(verifier, StripeWebhookVerifier)
+    assert verifier.secrets == ("whsec_a", "whsec_b")
+
+
+def test_production_demands_the_secret_it_needs():
+    """A provider section without its secret is a ConfigurationError naming the key."""
+    with pytest.raises(ConfigurationError, match=r"webhooks\.whatsapp\.app_secret is required"):
+        build_webhook_ingress(
+            {"webhooks": {"whatsapp": {"verify_token": "t"}}}, environment="production"
+        )
+
+
+def test_production_refuses_development_secrets():
+    """The published development secrets are refused outside 'fake'."""
+    with pytest.raises(ConfigurationError, match="development secret"):
+        build_webhook_ingress(
+            {"webhooks": {"stripe": dict(DEV_SECRETS["stripe"])}}, environment="sandbox"
+        )
+
+
+def test_production_without_any_provider_fails_loudly():
+    """No provider at all outside 'fake' is a ConfigurationError, not an empty endpoint."""
+    with pytest.raises(ConfigurationError, match="no provider configured"):
+        build_webhook_ingress({"webhooks": {}}, environment="production")
+
+
+def test_configured_secret_wins_over_dev_default():
+    """In 'fake', a configured secret is used instead of the development one."""
+    ingress = build_webhook_ingress(
+        {"webhooks": {"replay": "memory", "whatsapp": {"app_secret": "real"}}}, environment="fake"
+    )
+    verifier = ingress.endpoints["whatsapp"].verifier
+    assert isinstance(verifier, MetaWebhookVerifier)
+    assert verifier.app_secret == "real"
+    assert verifier.verify_token == DEV_SECRETS["whatsapp"]["verify_token"]
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"max_body": "lots"}, r"webhooks\.max_body must be a number"),
+        ({"lease_seconds": -1}, r"webhooks\.lease_seconds must be positive"),
+        ({"replay": {"kind": "mongo"}}, r"webhooks\.replay\.kind must be"),
+        ({"replay": {"kind": "redis"}}, r"webhooks\.replay\.url is required"),
+        ({"stripe": "whsec_x"}, r"webhooks\.stripe must be a mapping"),
+    ],
+)
+def test_bad_settings_name_the_key(settings, message):
+    """Every bad setting is a ConfigurationError naming its key, never a KeyError."""
+    with pytest.raises(ConfigurationError, match=message):
+        build_webhook_ingress({"webhooks": settings}, environment="fake")
+
+
+def test_limits_and_public_url_reach_the_ingress():
+    """max_body, lease_seconds and public_base_url are read (strings from env vars too)."""
+    ingress = build_webhook_ingress(
+        {
+            "webhooks": {
+                "replay": "memory",
+                "max_body": "2048",
+                "lease_seconds": "30",
+                "public_base_url": "https://hooks.example.org",
+            }
+        }
+    )
+    assert (ingress.max_body, ingress.lease_seconds) == (2048, 30.0)
+    assert ingress.public_base_url == "https://hooks.example.org"
+
+
+async def test_replay_store_kinds(tmp_path, redis_url):
+    """memory, sqlite (default path) and redis build the matching store."""
+    assert isinstance(build_replay_store({"replay": "memory"}), MemoryReplayStore)
+    sqlite = build_replay_store({"replay": {"path": str(tmp_path / "r.sqlite3")}})
+    assert isinstance(sqlite, SQLiteReplayStore)
+    await sqlite.close()
+    default = build_replay_store({})
+    assert isinstance(default, SQLiteReplayStore)
+    assert "portico-replay.sqlite3" in repr(default)
+    await default.close()
+    redis = build_replay_store({"replay": {"kind": "redis", "url": redis_url}})
+    assert isinstance(redis, RedisReplayStore)
+    await redis.close()
+
+
+def test_container_provides_one_ingress_from_its_config():
+    """The container's webhook_ingress is a singleton built from config['webhooks']."""
+    container = create_container({"webhooks": {"replay": "memory", "max_body": 4096}}, env={})
+    ingress = container.webhook_ingress()
+    assert ingress is container.webhook_ingress()
+    assert ingress.max_body == 4096
+
+
+def test_container_reads_webhook_secrets_from_environment_variables():
+    """PORTICO_WEBHOOKS__STRIPE__SECRET configures the Stripe secret."""
+    container = create_container(
+        env={"PORTICO_WEBHOOKS__STRIPE__SECRET": "whsec_env", "PORTICO_WEBHOOKS__REPLAY": "memory"}
+    )
+    verifier = container.webhook_ingress().endpoints["stripe"].verifier
+    assert isinstance(verifier, StripeWebhookVerifier)
+    assert verifier.secrets == ("whsec_env",)
