@@ -1,0 +1,130 @@
+"""
+The distributed replay store: Redis, for many workers on many hosts.
+
+A claim is ``SET key <token> NX PX <lease>``; when that fails, the same Lua script reads the
+value to tell a completed key (DUPLICATE) from another worker's claim (IN_FLIGHT), all in one
+atomic round trip. `complete` overwrites the value with a marker and the retention TTL. `release`
+is a compare-and-delete script: the key goes only while it still holds *our* token, so a worker
+whose lease expired (and whose key another worker has since claimed, or completed) frees nothing
+that is not its own. Expiry is Redis's own clock, so worker clocks never matter.
+"""
+
+from __future__ import annotations
+
+import secrets
+from types import TracebackType
+from typing import Any, Self
+
+from redis.asyncio import BlockingConnectionPool, Redis
+
+from domain.webhooks import ClaimOutcome
+
+
+__all__ = ["RedisReplayStore"]
+
+DEFAULT_RETENTION_SECONDS = 7 * 24 * 3600.0
+_DONE = "done"
+
+# Returns 1 CLAIMED, 2 DUPLICATE, 3 IN_FLIGHT.
+_CLAIM = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+if redis.call('GET', KEYS[1]) == ARGV[3] then return 2 end
+return 3
+"""
+
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+_OUTCOMES = {1: ClaimOutcome.CLAIMED, 2: ClaimOutcome.DUPLICATE, 3: ClaimOutcome.IN_FLIGHT}
+
+
+def _ms(seconds: float) -> int:
+    return max(1, round(seconds * 1000))
+
+
+class RedisReplayStore:
+    """
+    `ReplayStore` in Redis, from a ``url`` or an existing ``redis.asyncio`` client.
+
+    Args:
+        url: ``redis://host:port/db``; the store then owns (and `close` closes) its client, whose
+            pool blocks (up to 20 s) for a free connection rather than failing a burst.
+        client: a client to share instead (left open by `close`); give it a
+            `BlockingConnectionPool` too if bursts may exceed its connection limit.
+        max_connections: size of the pool built from ``url``.
+        prefix: namespace of the keys, so several apps can share one Redis.
+        retention_seconds: how long a completed key answers DUPLICATE (default 7 days).
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        client: Redis | None = None,
+        prefix: str = "portico:replay:",
+        retention_seconds: float = DEFAULT_RETENTION_SECONDS,
+        max_connections: int = 50,
+    ) -> None:
+        if (url is None) == (client is None):
+            raise ValueError("give exactly one of url or client")
+        if retention_seconds <= 0:
+            raise ValueError("retention_seconds must be positive")
+        self._owns_client = client is None
+        if client is None:
+            pool = BlockingConnectionPool.from_url(url or "", max_connections=max_connections)
+            client = Redis(connection_pool=pool)
+        self._client: Redis = client
+        self._prefix = prefix
+        self._retention_ms = _ms(retention_seconds)
+        self._tokens: dict[str, str] = {}  # our live claims: key -> token
+        self._claim_script: Any = self._client.register_script(_CLAIM)
+        self._release_script: Any = self._client.register_script(_RELEASE)
+
+    def __repr__(self) -> str:
+        # The URL may carry a password: never shown.
+        return f"<RedisReplayStore prefix={self._prefix!r}>"
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def redis_key(self, key: str) -> str:
+        """The Redis key that holds ``key``'s state."""
+        return self._prefix + key
+
+    async def claim(self, key: str, *, lease_seconds: float) -> ClaimOutcome:
+        """Take ``key`` with ``SET NX PX`` unless it is completed or claimed and unexpired."""
+        token = "claim:" + secrets.token_hex(16)
+        result = await self._claim_script(
+            keys=[self.redis_key(key)], args=[token, _ms(lease_seconds), _DONE]
+        )
+        outcome = _OUTCOMES[int(result)]
+        if outcome is ClaimOutcome.CLAIMED:
+            self._tokens[key] = token
+        return outcome
+
+    async def complete(self, key: str) -> None:
+        """Mark ``key`` processed; it answers DUPLICATE until the retention TTL runs out."""
+        self._tokens.pop(key, None)
+        await self._client.set(self.redis_key(key), _DONE, px=self._retention_ms)
+
+    async def release(self, key: str) -> None:
+        """Delete ``key`` only while it still holds this instance's claim token."""
+        token = self._tokens.pop(key, None)
+        if token is not None:
+            await self._release_script(keys=[self.redis_key(key)], args=[token])
+
+    async def close(self) -> None:
+        """Close the client if this store created it."""
+        if self._owns_client:
+            await self._client.aclose()
+            await self._client.connection_pool.disconnect()

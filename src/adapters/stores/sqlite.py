@@ -1,0 +1,217 @@
+"""
+The embedded replay store: one SQLite file, surviving restarts, shared by a host's processes.
+
+Each claim is one ``BEGIN IMMEDIATE`` transaction around an ``INSERT ... ON CONFLICT DO UPDATE
+... WHERE expires_at <= now``: the row is taken over only when its lease (or retention) has run
+out, so of many concurrent claims, in one process or several, exactly one is CLAIMED. The file is
+in WAL mode (readers never block the writer) with ``synchronous=FULL``, so a completion that was
+acknowledged survives a power cut.
+
+Every claim carries a random token that this instance remembers; `release` deletes the row only
+while it still holds that token, so a worker whose lease expired cannot free another's claim.
+
+All SQLite work runs on one worker thread that owns the connection: the event loop never waits
+on disk or on another process's lock. Times are wall-clock seconds (``time.time``): they must
+mean the same thing after a restart and in every process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import sqlite3
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from os import PathLike
+from types import TracebackType
+from typing import Self, TypeVar
+
+from domain.webhooks import ClaimOutcome
+
+
+__all__ = ["SQLiteReplayStore"]
+
+_T = TypeVar("_T")
+
+DEFAULT_RETENTION_SECONDS = 7 * 24 * 3600.0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS portico_replay (
+    key        TEXT PRIMARY KEY,
+    token      TEXT,             -- the claimant's token; NULL once completed
+    done       INTEGER NOT NULL, -- 0 claimed, 1 completed
+    expires_at REAL NOT NULL     -- lease end while claimed, retention end once completed
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS portico_replay_expiry ON portico_replay (expires_at);
+"""
+
+_CLAIM = """
+INSERT INTO portico_replay (key, token, done, expires_at) VALUES (?, ?, 0, ?)
+ON CONFLICT (key) DO UPDATE
+    SET token = excluded.token, done = 0, expires_at = excluded.expires_at
+    WHERE portico_replay.expires_at <= ?
+RETURNING token
+"""
+
+_COMPLETE = """
+INSERT INTO portico_replay (key, token, done, expires_at) VALUES (?, NULL, 1, ?)
+ON CONFLICT (key) DO UPDATE SET token = NULL, done = 1, expires_at = excluded.expires_at
+"""
+
+
+class SQLiteReplayStore:
+    """
+    `ReplayStore` in an SQLite file. Use ``async with`` or call `close` when done.
+
+    Args:
+        path: the database file (created if missing; its directory must exist).
+        retention_seconds: how long a completed key answers DUPLICATE (default 7 days).
+        clock: wall-clock seconds since the epoch; injectable for tests.
+        busy_timeout: seconds to wait for another process's write lock before failing.
+        purge_every: delete expired rows after this many completions.
+    """
+
+    def __init__(
+        self,
+        path: str | PathLike[str],
+        *,
+        retention_seconds: float = DEFAULT_RETENTION_SECONDS,
+        clock: Callable[[], float] = time.time,
+        busy_timeout: float = 30.0,
+        purge_every: int = 1000,
+    ) -> None:
+        if retention_seconds <= 0:
+            raise ValueError("retention_seconds must be positive")
+        self._path = path
+        self._retention = retention_seconds
+        self._clock = clock
+        self._busy_ms = int(busy_timeout * 1000)
+        self._purge_every = purge_every
+        self._completions = 0
+        self._tokens: dict[str, str] = {}  # our live claims: key -> token
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="portico-sqlite")
+        self._conn: sqlite3.Connection | None = None
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"<SQLiteReplayStore path={str(self._path)!r} closed={self._closed}>"
+
+    async def __aenter__(self) -> Self:
+        await self._run(self._connection)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def claim(self, key: str, *, lease_seconds: float) -> ClaimOutcome:
+        """Take ``key`` in one transaction unless it is completed or claimed and unexpired."""
+        token = secrets.token_hex(16)
+        outcome = await self._run(lambda: self._claim(key, token, lease_seconds))
+        if outcome is ClaimOutcome.CLAIMED:
+            self._tokens[key] = token
+        return outcome
+
+    async def complete(self, key: str) -> None:
+        """Mark ``key`` processed for the retention period."""
+        self._tokens.pop(key, None)
+        await self._run(lambda: self._complete(key))
+
+    async def release(self, key: str) -> None:
+        """Delete our claim on ``key``; a claim taken over by another worker is left alone."""
+        token = self._tokens.pop(key, None)
+        if token is not None:
+            await self._run(lambda: self._release(key, token))
+
+    async def purge(self) -> int:
+        """Delete expired claims and completions now; returns how many rows went."""
+        return await self._run(self._purge)
+
+    async def close(self) -> None:
+        """Close the connection and stop the worker thread (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self._close_connection)
+        self._executor.shutdown(wait=True)
+
+    # -- on the worker thread ------------------------------------------------------------------
+
+    async def _run(self, work: Callable[[], _T]) -> _T:
+        if self._closed:
+            raise RuntimeError("SQLiteReplayStore is closed")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, work)
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=True)
+            conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+            conn.execute("PRAGMA synchronous = FULL")
+            self._setup(conn)
+            self._conn = conn
+        return self._conn
+
+    def _setup(self, conn: sqlite3.Connection) -> None:
+        # Switching a new file to WAL takes an exclusive lock, and SQLite answers "locked" at
+        # once (without its busy handler) when processes open a fresh file together: retry.
+        deadline = time.monotonic() + self._busy_ms / 1000
+        pause = 0.005
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.executescript(_SCHEMA)
+            except sqlite3.OperationalError as err:
+                if "locked" not in str(err) or time.monotonic() > deadline:
+                    raise
+                time.sleep(pause)  # on the worker thread, never on the event loop
+                pause = min(pause * 2, 0.2)
+            else:
+                return
+
+    def _claim(self, key: str, token: str, lease_seconds: float) -> ClaimOutcome:
+        conn = self._connection()
+        now = self._clock()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            row = conn.execute(_CLAIM, (key, token, now + lease_seconds, now)).fetchone()
+            if row is not None:
+                outcome = ClaimOutcome.CLAIMED
+            else:
+                (done,) = conn.execute(
+                    "SELECT done FROM portico_replay WHERE key = ?", (key,)
+                ).fetchone()
+                outcome = ClaimOutcome.DUPLICATE if done else ClaimOutcome.IN_FLIGHT
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return outcome
+
+    def _complete(self, key: str) -> None:
+        conn = self._connection()
+        conn.execute(_COMPLETE, (key, self._clock() + self._retention))
+        self._completions += 1
+        if self._completions % self._purge_every == 0:
+            self._purge()
+
+    def _release(self, key: str, token: str) -> None:
+        self._connection().execute(
+            "DELETE FROM portico_replay WHERE key = ? AND done = 0 AND token = ?", (key, token)
+        )
+
+    def _purge(self) -> int:
+        cursor = self._connection().execute(
+            "DELETE FROM portico_replay WHERE expires_at <= ?", (self._clock(),)
+        )
+        return cursor.rowcount
+
+    def _close_connection(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None

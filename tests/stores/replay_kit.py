@@ -1,0 +1,32 @@
+"""Shared pieces of the replay-store tests: a fake clock and the per-store harness."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import attrs
+
+from ports.webhooks import ReplayStore
+
+
+RETENTION = 3600.0
+
+
+@attrs.define
+class FakeClock:
+    """Seconds that move only when a test says so."""
+
+    now: float = 1_700_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@attrs.define
+class StoreKit:
+    """A store under test, a way to let time pass for it, and a second worker on its backend."""
+
+    store: ReplayStore
+    advance: Callable[[float], Awaitable[None]]
+    peer: Callable[[], Awaitable[ReplayStore]] | None  # None: the store is not shared
+    name: str
