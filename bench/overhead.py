@@ -1,0 +1,277 @@
+"""
+Per-call overhead of Portico's resilience pipeline against tenacity, purgatory and pybreaker.
+
+Not a test: run it by hand (``python bench/overhead.py``; ``--quick`` for a smoke run). Every
+candidate wraps the same no-op coroutine in the same process; each figure is the best over
+interleaved rounds of ns per call. It prints the machine, the versions, the figures and the ratios
+against the targets, and writes the same text to ``bench/results/overhead.txt``.
+
+Targets (issue 3): full-pipeline overhead <= 0.25x tenacity + purgatory's; an open breaker's
+rejection <= 0.3x pybreaker's; memory flat across 1,000,000 rejections.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import importlib.metadata
+import os
+import platform
+import sys
+import time
+import tracemalloc
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+import pybreaker
+import tenacity
+from purgatory import AsyncCircuitBreakerFactory
+from purgatory.domain.model import OpenedState
+
+from adapters.resilience import (
+    CircuitBreaker,
+    ResiliencePolicy,
+    Timeout,
+    build_pipeline,
+)
+from domain.errors import CircuitOpenError, Unavailable
+
+
+Step = Callable[[], Awaitable[object]]
+RESULTS = Path(__file__).resolve().parent / "results" / "overhead.txt"
+
+
+async def noop() -> int:
+    """The vendor call: does nothing, so only the wrapper's cost is measured."""
+    return 1
+
+
+async def measure(steps: dict[str, Step], calls: int, rounds: int) -> dict[str, float]:
+    """
+    Best-of-``rounds`` ns per call of ``await step()`` for each step, rounds interleaved.
+
+    Interleaving spreads background load over every candidate alike, and the minimum is the
+    figure least disturbed by it (as `timeit` advises).
+    """
+    for step in steps.values():
+        for _ in range(min(calls, 2000)):
+            await step()
+    samples: dict[str, list[float]] = {name: [] for name in steps}
+    for _ in range(rounds):
+        for name, step in steps.items():
+            gc.collect()
+            start = time.perf_counter_ns()
+            for _ in range(calls):
+                await step()
+            samples[name].append((time.perf_counter_ns() - start) / calls)
+    return {name: min(values) for name, values in samples.items()}
+
+
+def rejecting(step: Step, errors: tuple[type[BaseException], ...]) -> Step:
+    """A step that expects ``step`` to be refused with one of ``errors``."""
+
+    async def run() -> None:
+        try:
+            await step()
+        except errors:
+            return
+        raise AssertionError("the breaker let a call through")
+
+    return run
+
+
+def rss_kib() -> int:
+    """The process's resident set size now, in KiB (Linux), or 0 where unknown."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
+    except OSError:
+        return 0
+
+
+async def memory_growth(step: Step, count: int) -> tuple[int, int]:
+    """(RSS growth KiB, traced Python heap growth KiB) across ``count`` calls of ``step``."""
+    for _ in range(1000):
+        await step()
+    gc.collect()
+    rss = rss_kib()
+    tracemalloc.start()
+    heap = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    before = rss
+    for _ in range(count):
+        await step()
+    gc.collect()
+    after = rss_kib()
+    tracemalloc.start()
+    for _ in range(10_000):
+        await step()
+    grown = tracemalloc.get_traced_memory()[0] - heap
+    tracemalloc.stop()
+    return after - before, max(grown, 0) // 1024
+
+
+async def purgatory_open() -> Step:
+    """A purgatory breaker forced open (threshold 1, long TTL)."""
+    factory = AsyncCircuitBreakerFactory(default_threshold=1, default_ttl=1e9)
+    try:
+        async with await factory.get_breaker("bench"):
+            raise Unavailable("503")
+    except Unavailable:
+        pass
+
+    async def step() -> None:
+        async with await factory.get_breaker("bench"):
+            await noop()
+
+    return step
+
+
+async def run(calls: int, rounds: int, rejections: int) -> str:
+    """Measure every candidate and return the report."""
+    lines: list[str] = []
+    out = lines.append
+    versions = {
+        name: importlib.metadata.version(name) for name in ("tenacity", "purgatory", "pybreaker")
+    }
+    out("Portico resilience overhead benchmark")
+    out(f"machine : {platform.machine()} {platform.processor() or ''} cpus={os.cpu_count()}")
+    out(f"system  : {platform.system()} {platform.release()}")
+    out(f"python  : {platform.python_implementation()} {platform.python_version()}")
+    out("peers   : " + ", ".join(f"{k} {v}" for k, v in versions.items()))
+    out(f"method  : best of {rounds} interleaved rounds x {calls:,} awaited calls of a no-op")
+    out("")
+
+    pipeline = build_pipeline(
+        "bench",
+        ResiliencePolicy(rate=1e12, burst=10**12, max_concurrent=1000, timeout=10.0),
+    )
+    purgatory = AsyncCircuitBreakerFactory(default_threshold=5, default_ttl=60)
+
+    @tenacity.retry(
+        stop=tenacity.stop_after_attempt(3),
+        wait=tenacity.wait_random_exponential(multiplier=1, max=30),
+        retry=tenacity.retry_if_exception_type(Unavailable),
+        reraise=True,
+    )
+    async def tenacity_only() -> int:
+        return await noop()
+
+    @tenacity.retry(
+        stop=tenacity.stop_after_attempt(3),
+        wait=tenacity.wait_random_exponential(multiplier=1, max=30),
+        retry=tenacity.retry_if_exception_type(Unavailable),
+        reraise=True,
+    )
+    async def tenacity_purgatory() -> int:
+        async with await purgatory.get_breaker("bench"):
+            return await noop()
+
+    async def purgatory_only() -> int:
+        async with await purgatory.get_breaker("bench"):
+            return await noop()
+
+    async def timeout_only() -> int:
+        async with asyncio.timeout(10.0):
+            return await noop()
+
+    shared_timeout = Timeout("bench", 10.0)
+    pybreaker_closed = pybreaker.CircuitBreaker(fail_max=5, reset_timeout=60)
+    breaker_closed = CircuitBreaker("bench-closed")
+
+    success: dict[str, Step] = {
+        "bare call": noop,
+        "portico pipeline (retry+breaker+bulkhead+limiter+timeout)": lambda: pipeline.call(
+            "noop", noop, idempotent=True
+        ),
+        "portico breaker alone": lambda: breaker_closed.call(noop),
+        "portico timeout alone": lambda: shared_timeout.call(noop),
+        "asyncio.timeout alone": timeout_only,
+        "tenacity retry": tenacity_only,
+        "purgatory alone": purgatory_only,
+        "tenacity + purgatory": tenacity_purgatory,
+        "pybreaker alone (call of a coroutine fn)": lambda: pybreaker_closed.call(noop),
+    }
+    ns = await measure(success, calls, rounds)
+    out("Success path (ns per call; overhead = minus the bare call)")
+    for name in success:
+        out(f"  {name:<60} {ns[name]:>9.0f}  overhead {ns[name] - ns['bare call']:>9.0f}")
+    bare = ns["bare call"]
+    ours = ns["portico pipeline (retry+breaker+bulkhead+limiter+timeout)"] - bare
+    theirs = ns["tenacity + purgatory"] - bare
+    ratio = ours / theirs
+    out(f"  ratio pipeline / (tenacity + purgatory) overhead: {ratio:.3f}  (target <= 0.25)")
+    out("")
+
+    open_breaker = CircuitBreaker("bench-open", failure_threshold=1, reset_timeout=1e9)
+    open_breaker.on_error(open_breaker.acquire(), Unavailable("503"))
+    open_pipeline = build_pipeline(
+        "bench-open-pipeline", ResiliencePolicy(failure_threshold=1, reset_timeout=1e9)
+    )
+    open_pipeline.breaker.on_error(open_pipeline.breaker.acquire(), Unavailable("503"))
+    pyb_open = pybreaker.CircuitBreaker(fail_max=1, reset_timeout=1e9)
+    pyb_open.open()
+
+    async def pybreaker_reject() -> None:
+        try:
+            pyb_open.call(noop)
+        except pybreaker.CircuitBreakerError:
+            return
+
+    async def portico_reject() -> None:
+        try:
+            await open_breaker.call(noop)
+        except CircuitOpenError:
+            return
+
+    async def pipeline_reject() -> None:
+        try:
+            await open_pipeline.call("noop", noop, idempotent=True)
+        except CircuitOpenError:
+            return
+
+    rejection: dict[str, Step] = {
+        "portico breaker.call": portico_reject,
+        "portico full pipeline": pipeline_reject,
+        "pybreaker": pybreaker_reject,
+        "purgatory": rejecting(await purgatory_open(), (OpenedState,)),
+    }
+    rejected = await measure(rejection, calls, rounds)
+    ns.update({f"reject {name}": value for name, value in rejected.items()})
+    out("Open-breaker rejection (ns per rejected call)")
+    for name in rejection:
+        out(f"  {name:<60} {ns[f'reject {name}']:>9.0f}")
+    for name in ("portico breaker.call", "portico full pipeline"):
+        reject_ratio = ns[f"reject {name}"] / ns["reject pybreaker"]
+        out(f"  ratio {name} / pybreaker: {reject_ratio:.3f}  (target <= 0.3)")
+    out("")
+
+    out(f"Memory across {rejections:,} rejections (RSS growth; traced heap growth per 10k after)")
+    for name in ("portico breaker.call", "purgatory"):
+        count = rejections if name.startswith("portico") else min(rejections, 200_000)
+        rss, heap = await memory_growth(rejection[name], count)
+        out(f"  {name:<28} {count:>9,} rejections: RSS {rss:+,} KiB, heap {heap:+,} KiB")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    """Run the benchmark and write the report."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
+    parser.add_argument("--quick", action="store_true", help="a fast smoke run")
+    args = parser.parse_args()
+    calls, rounds, rejections = (2_000, 3, 20_000) if args.quick else (20_000, 15, 1_000_000)
+    report = asyncio.run(run(calls, rounds, rejections))
+    print(report, end="")
+    if not args.quick:
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(report)
+        print(f"written to {RESULTS}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""
+Resilience policies for vendor calls, and decorators that wrap each port in them.
+
+Each policy works on its own (`CircuitBreaker`, `RetryPolicy`, `RateLimiter`, `Timeout`,
+`Bulkhead`); `Pipeline` composes them in one documented order; `build_pipeline` makes one from a
+`ResiliencePolicy`; the ``Resilient*`` decorators implement the ports through a pipeline.
+Every policy takes an injectable clock and sleep: `FakeClock` makes tests instant.
+"""
+
+from adapters.resilience._breaker import (
+    BreakerStats,
+    CircuitBreaker,
+    CircuitState,
+    Listener,
+    counts_as_failure,
+)
+from adapters.resilience._bulkhead import Bulkhead
+from adapters.resilience._clock import (
+    CallLater,
+    Clock,
+    FakeClock,
+    Sleep,
+    TimerHandle,
+    loop_call_later,
+)
+from adapters.resilience._config import (
+    DEFAULT_POLICIES,
+    ResiliencePolicy,
+    build_pipeline,
+    pipeline_from_config,
+)
+from adapters.resilience._decorators import (
+    ResilientCRM,
+    ResilientMessaging,
+    ResilientPayments,
+    ResilientVoice,
+)
+from adapters.resilience._limiter import VENDOR_LIMITS, RateLimiter, VendorLimit
+from adapters.resilience._pipeline import Pipeline
+from adapters.resilience._registry import BreakerRegistry, IntegrationHealth, render_health
+from adapters.resilience._retry import RetryPolicy
+from adapters.resilience._timeout import Timeout, timed_out
+
+
+__all__ = [
+    "DEFAULT_POLICIES",
+    "VENDOR_LIMITS",
+    "BreakerRegistry",
+    "BreakerStats",
+    "Bulkhead",
+    "CallLater",
+    "CircuitBreaker",
+    "CircuitState",
+    "Clock",
+    "FakeClock",
+    "IntegrationHealth",
+    "Listener",
+    "Pipeline",
+    "RateLimiter",
+    "ResiliencePolicy",
+    "ResilientCRM",
+    "ResilientMessaging",
+    "ResilientPayments",
+    "ResilientVoice",
+    "RetryPolicy",
+    "Sleep",
+    "Timeout",
+    "TimerHandle",
+    "VendorLimit",
+    "build_pipeline",
+    "counts_as_failure",
+    "loop_call_later",
+    "pipeline_from_config",
+    "render_health",
+    "timed_out",
+]

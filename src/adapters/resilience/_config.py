@@ -1,0 +1,233 @@
+"""
+Per-integration resilience settings, their defaults, and the factory that makes a pipeline.
+
+Defaults follow the design card (breaker 5 failures / 60 s, Stripe 3 / 30 s; 3 attempts, 1 s base,
+30 s cap, multiplier 2) and each vendor's published rate limit (`VENDOR_LIMITS`). The container
+overrides any field from its configuration with `ResiliencePolicy.with_overrides`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from adapters.resilience._breaker import CircuitBreaker
+from adapters.resilience._bulkhead import Bulkhead
+from adapters.resilience._clock import CallLater, Clock, Sleep, loop_call_later
+from adapters.resilience._limiter import VENDOR_LIMITS, RateLimiter
+from adapters.resilience._pipeline import Pipeline
+from adapters.resilience._registry import BreakerRegistry
+from adapters.resilience._retry import RetryPolicy
+from adapters.resilience._timeout import Timeout
+
+
+__all__ = ["DEFAULT_POLICIES", "ResiliencePolicy", "build_pipeline", "pipeline_from_config"]
+
+
+def _positive(_inst: object, attr: attrs.Attribute[Any], value: float | None) -> None:
+    if value is not None and not value > 0:
+        msg = f"{attr.name} must be > 0, got {value}"
+        raise ValueError(msg)
+
+
+def _non_negative(_inst: object, attr: attrs.Attribute[Any], value: float) -> None:
+    if value < 0:
+        msg = f"{attr.name} must be >= 0, got {value}"
+        raise ValueError(msg)
+
+
+@attrs.frozen
+class ResiliencePolicy:
+    """
+    Everything that shapes one integration's pipeline; every field has a safe default.
+
+    ``rate`` None disables the limiter, ``max_concurrent`` None the bulkhead, ``timeout`` None the
+    per-attempt timeout, ``retry_deadline`` None the overall deadline, ``window_size`` 0 the
+    failure-rate window, ``slow_call_duration`` None slow-call counting.
+    """
+
+    failure_threshold: int = attrs.field(default=5, validator=_positive)
+    reset_timeout: float = attrs.field(default=60.0, validator=_positive)
+    half_open_max_calls: int = attrs.field(default=1, validator=_positive)
+    success_threshold: int = attrs.field(default=1, validator=_positive)
+    window_size: int = attrs.field(default=0, validator=_non_negative)
+    minimum_calls: int = attrs.field(default=10, validator=_positive)
+    failure_rate: float = attrs.field(default=0.5, validator=_positive)
+    slow_call_duration: float | None = attrs.field(default=None, validator=_positive)
+    retry_attempts: int = attrs.field(default=3, validator=_positive)
+    retry_base: float = attrs.field(default=1.0, validator=_non_negative)
+    retry_cap: float = attrs.field(default=30.0, validator=_non_negative)
+    retry_multiplier: float = attrs.field(default=2.0, validator=_positive)
+    retry_deadline: float | None = attrs.field(default=60.0, validator=_positive)
+    rate: float | None = attrs.field(default=None, validator=_positive)
+    burst: int = attrs.field(default=10, validator=_positive)
+    rate_max_wait: float = attrs.field(default=1.0, validator=_non_negative)
+    max_concurrent: int | None = attrs.field(default=20, validator=_positive)
+    bulkhead_max_wait: float = attrs.field(default=1.0, validator=_non_negative)
+    timeout: float | None = attrs.field(default=10.0, validator=_positive)
+
+    def with_overrides(self, overrides: Mapping[str, object] | None) -> ResiliencePolicy:
+        """
+        A copy with ``overrides`` applied (e.g. from the container's configuration).
+
+        Raises:
+            ValueError: an unknown field (named), or a value of the wrong type or range.
+        """
+        if not overrides:
+            return self
+        fields = attrs.fields_dict(ResiliencePolicy)
+        changes: dict[str, object] = {}
+        for key, value in overrides.items():
+            field = fields.get(key)
+            if field is None:
+                msg = f"{key}: not a resilience setting (known: {', '.join(sorted(fields))})"
+                raise ValueError(msg)
+            changes[key] = _coerce(key, value, field.default)
+        return attrs.evolve(self, **changes)  # type: ignore[arg-type]
+
+    def backoff_summary(self) -> str:
+        """The retry schedule in a few words, for the health report."""
+        return f"exp x{self.retry_multiplier:g} {self.retry_base:g}s..{self.retry_cap:g}s jitter"
+
+
+def _coerce(key: str, value: object, default: object) -> object:
+    """Config files give strings and ints; turn them into the field's type or refuse clearly."""
+    if value is None:
+        return None
+    wants_int = isinstance(default, int) and not isinstance(default, bool)
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        if isinstance(value, str | int | float):
+            number = float(value)
+            if wants_int:
+                if not number.is_integer():
+                    raise TypeError
+                return int(number)
+            return number
+    except (TypeError, ValueError):
+        pass
+    msg = f"{key}: expected {'an integer' if wants_int else 'a number'}, got {type(value).__name__}"
+    raise ValueError(msg)
+
+
+DEFAULT_POLICIES: Mapping[str, ResiliencePolicy] = {
+    name: ResiliencePolicy(
+        failure_threshold=threshold,
+        reset_timeout=reset,
+        rate=VENDOR_LIMITS[name].rate,
+        burst=VENDOR_LIMITS[name].burst,
+    )
+    for name, threshold, reset in (
+        ("whatsapp", 5, 60.0),
+        ("hubspot", 5, 60.0),
+        ("stripe", 3, 30.0),
+        ("vapi", 5, 60.0),
+        ("twilio", 5, 60.0),
+    )
+}
+
+
+def build_pipeline(
+    integration: str,
+    policy: ResiliencePolicy | None = None,
+    *,
+    registry: BreakerRegistry | None = None,
+    clock: Clock = time.monotonic,
+    sleep: Sleep = asyncio.sleep,
+    call_later: CallLater = loop_call_later,
+) -> Pipeline:
+    """
+    The pipeline for ``integration``, from ``policy`` (default: `DEFAULT_POLICIES` or the defaults).
+
+    Tests pass ``clock=fake, sleep=fake.sleep, call_later=fake.call_later`` (a `FakeClock`).
+    The breaker is taken from ``registry`` when it already has one of that name (so every pipeline
+    of an integration shares its breaker), else created and registered there.
+    """
+    if policy is None:
+        policy = DEFAULT_POLICIES.get(integration, ResiliencePolicy())
+    registry = registry if registry is not None else BreakerRegistry()
+    breaker = registry.get(integration)
+    if breaker is None:
+        breaker = CircuitBreaker(
+            integration,
+            failure_threshold=policy.failure_threshold,
+            reset_timeout=policy.reset_timeout,
+            half_open_max_calls=policy.half_open_max_calls,
+            success_threshold=policy.success_threshold,
+            window_size=policy.window_size,
+            minimum_calls=policy.minimum_calls,
+            failure_rate=policy.failure_rate,
+            slow_call_duration=policy.slow_call_duration,
+            clock=clock,
+        )
+        registry.register(breaker, policy)
+    return Pipeline(
+        integration,
+        breaker=breaker,
+        retry=RetryPolicy(
+            attempts=policy.retry_attempts,
+            base_delay=policy.retry_base,
+            max_delay=policy.retry_cap,
+            multiplier=policy.retry_multiplier,
+            deadline=policy.retry_deadline,
+            clock=clock,
+            sleep=sleep,
+        ),
+        bulkhead=None
+        if policy.max_concurrent is None
+        else Bulkhead(
+            integration,
+            max_concurrent=policy.max_concurrent,
+            max_wait=policy.bulkhead_max_wait,
+            call_later=call_later,
+        ),
+        limiter=None
+        if policy.rate is None
+        else RateLimiter(
+            integration,
+            rate=policy.rate,
+            burst=policy.burst,
+            max_wait=policy.rate_max_wait,
+            clock=clock,
+            sleep=sleep,
+        ),
+        timeout=None
+        if policy.timeout is None
+        else Timeout(integration, policy.timeout, clock=clock, call_later=call_later),
+        clock=clock,
+        sleep=sleep,
+    )
+
+
+def pipeline_from_config(
+    integration: str, config: Mapping[str, Any], *, registry: BreakerRegistry
+) -> Pipeline:
+    """
+    The pipeline for ``integration`` from an application's configuration tree.
+
+    Settings in ``config["resilience"][integration]`` override that integration's entry in
+    `DEFAULT_POLICIES` field by field (``PORTICO_RESILIENCE__STRIPE__FAILURE_THRESHOLD=4``).
+
+    Raises:
+        ValueError: the section is not a mapping, or names an unknown or invalid setting.
+    """
+    section = config.get("resilience") or {}
+    if not isinstance(section, Mapping):
+        msg = "resilience: expected a mapping of integration -> settings"
+        raise ValueError(msg)
+    overrides = section.get(integration) or {}
+    if not isinstance(overrides, Mapping):
+        msg = f"resilience.{integration}: expected a mapping of settings"
+        raise ValueError(msg)
+    base = DEFAULT_POLICIES.get(integration, ResiliencePolicy())
+    try:
+        policy = base.with_overrides(overrides)
+    except ValueError as exc:
+        msg = f"resilience.{integration}.{exc}"
+        raise ValueError(msg) from None
+    return build_pipeline(integration, policy, registry=registry)

@@ -1,0 +1,130 @@
+"""
+An async token bucket: at most ``burst + rate * t`` calls in any window of ``t`` seconds.
+
+Waiters *reserve* their token (the balance may go negative) and sleep until it exists, so
+concurrent callers are served in arrival order and never over-admit. A caller whose token would
+take longer than ``max_wait`` is refused at once with `RateLimitExceeded` and reserves nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import attrs
+
+from adapters.resilience._clock import Clock, Sleep
+from domain.errors import RateLimitExceeded
+
+
+__all__ = ["VENDOR_LIMITS", "RateLimiter", "VendorLimit"]
+
+T = TypeVar("T")
+
+
+@attrs.frozen
+class VendorLimit:
+    """A vendor's published throughput limit, as a bucket that never exceeds it."""
+
+    rate: float
+    burst: int
+    source: str
+
+
+# Each bucket keeps burst + rate * window at or under the published number for its window.
+VENDOR_LIMITS: dict[str, VendorLimit] = {
+    "hubspot": VendorLimit(9.0, 10, "private apps: 100 requests per 10 s"),
+    "stripe": VendorLimit(90.0, 10, "live mode: 100 requests per second"),
+    "whatsapp": VendorLimit(70.0, 10, "Cloud API: about 80 messages per second per number"),
+    "twilio": VendorLimit(90.0, 10, "account queue: about 100 requests per second"),
+    "vapi": VendorLimit(5.0, 5, "no published number; kept modest"),
+}
+
+
+class RateLimiter:
+    """
+    Spend one token per call; wait up to ``max_wait`` seconds for one, else refuse.
+
+    Args:
+        name: the integration, named in `RateLimitExceeded`.
+        rate: tokens added per second.
+        burst: the bucket's size (and its initial content).
+        max_wait: the longest a caller may wait for its token (0 refuses instead of waiting).
+        clock: monotonic seconds. sleep: async wait.
+    """
+
+    __slots__ = ("_last", "_tokens", "burst", "clock", "max_wait", "name", "rate", "sleep")
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        rate: float,
+        burst: int,
+        max_wait: float = 1.0,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        if not rate > 0:
+            msg = f"rate must be > 0, got {rate}"
+            raise ValueError(msg)
+        if burst < 1:
+            msg = f"burst must be >= 1, got {burst}"
+            raise ValueError(msg)
+        if max_wait < 0:
+            msg = f"max_wait must be >= 0, got {max_wait}"
+            raise ValueError(msg)
+        self.name = name
+        self.rate = rate
+        self.burst = burst
+        self.max_wait = max_wait
+        self.clock = clock
+        self.sleep = sleep
+        self._tokens = float(burst)
+        self._last = clock()
+
+    def __repr__(self) -> str:
+        return f"<RateLimiter {self.name!r} rate={self.rate}/s burst={self.burst}>"
+
+    def _refill(self) -> float:
+        now = self.clock()
+        tokens = self._tokens + (now - self._last) * self.rate
+        self._last = now
+        self._tokens = tokens = min(tokens, self.burst)
+        return tokens
+
+    def try_acquire(self) -> bool:
+        """Take a token if one is there now; never waits."""
+        if self._refill() >= 1.0:
+            self._tokens -= 1.0
+            return True
+        return False
+
+    async def acquire(self) -> None:
+        """
+        Take a token, waiting for it if it comes within ``max_wait``.
+
+        Raises:
+            RateLimitExceeded: the token would come later than ``max_wait`` from now.
+        """
+        tokens = self._refill() - 1.0
+        if tokens >= 0.0:
+            self._tokens = tokens
+            return
+        wait = -tokens / self.rate
+        if wait > self.max_wait:
+            raise RateLimitExceeded(
+                f"no token within {self.max_wait:g}s (limit {self.rate:g}/s, burst {self.burst})",
+                integration=self.name,
+            )
+        # Reserved now, spent at wake-up; a cancelled waiter forfeits it (never over-admits).
+        self._tokens = tokens
+        await self.sleep(wait)
+
+    async def call(self, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+        """Take a token (see `acquire`), then run ``fn(*args, **kwargs)``."""
+        if not self.try_acquire():
+            await self.acquire()
+        return await fn(*args, **kwargs)

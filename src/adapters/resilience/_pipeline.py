@@ -1,0 +1,163 @@
+"""
+The one place the policies are composed, in this order (outermost first)::
+
+    retry -> breaker -> bulkhead -> limiter -> timeout -> call
+
+- **retry** is outermost so every attempt goes through everything below it, and its backoff sleep
+  holds no slot and no token. It stops at once on any `LocalRejection`, so an open circuit ends
+  the retry loop immediately.
+- **breaker** is checked first on each attempt: while open, it rejects before a bulkhead slot is
+  taken or a rate token is spent, which keeps rejection cheap and leaves tokens for healthy
+  integrations. It sees the outcome of every attempt. Bulkhead and limiter refusals below it are
+  local, so they count neither for nor against the vendor (and free a probe slot).
+- **bulkhead** before **limiter**: a caller queues for a slot before it takes a token, so tokens
+  are spent only by calls about to go out.
+- **timeout** wraps only the vendor call, not the queueing above it; its TimeoutError becomes
+  `TimedOut` (``request_sent=True``), which the breaker counts and retry treats as maybe-applied.
+
+The policies' fast paths are synchronous (`CircuitBreaker.acquire`, `Bulkhead.try_enter`,
+`RateLimiter.try_acquire`), so a successful call costs one coroutine and no allocations beyond
+one dict entry in the shared timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from adapters.resilience._breaker import CircuitBreaker
+from adapters.resilience._bulkhead import Bulkhead
+from adapters.resilience._clock import Clock, Sleep
+from adapters.resilience._limiter import RateLimiter
+from adapters.resilience._retry import RetryPolicy
+from adapters.resilience._timeout import Timeout, timed_out
+from domain.errors import RetryExhaustedError, TransientError
+
+
+__all__ = ["Pipeline"]
+
+T = TypeVar("T")
+
+
+class Pipeline:
+    """
+    Run vendor calls through retry, breaker, bulkhead, limiter and timeout (any may be None).
+
+    Args:
+        integration: the vendor's name, as in errors and the health report.
+        breaker: required; the breaker sees each attempt.
+        retry: None makes one attempt.
+        bulkhead, limiter: None disables them.
+        timeout: the per-attempt `Timeout`; None disables it.
+        clock: monotonic seconds (retry's deadline, slow-call timing). sleep: the backoff wait.
+    """
+
+    __slots__ = (
+        "breaker",
+        "bulkhead",
+        "clock",
+        "decorators",
+        "integration",
+        "limiter",
+        "retry",
+        "sleep",
+        "timeout",
+    )
+
+    def __init__(
+        self,
+        integration: str,
+        *,
+        breaker: CircuitBreaker,
+        retry: RetryPolicy | None = None,
+        bulkhead: Bulkhead | None = None,
+        limiter: RateLimiter | None = None,
+        timeout: Timeout | None = None,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.integration = integration
+        self.breaker = breaker
+        self.retry = retry
+        self.bulkhead = bulkhead
+        self.limiter = limiter
+        self.timeout = timeout
+        self.clock = clock
+        self.sleep = sleep
+        self.decorators: dict[type, object] = {}  # port decorators over this pipeline (`around`)
+
+    def __repr__(self) -> str:
+        return f"<Pipeline {self.integration!r}>"
+
+    async def call(self, operation: str, fn: Callable[[], Awaitable[T]], *, idempotent: bool) -> T:
+        """
+        Run ``fn()`` with every policy; ``operation`` names it in errors.
+
+        Raises:
+            CircuitOpenError, BulkheadFull, RateLimitExceeded: refused locally, nothing was sent.
+            RetryExhaustedError: every attempt failed transiently (carries the last error).
+            OutcomeUnknown: a non-idempotent call failed after its request may have been applied.
+            PermanentError: as raised by ``fn``, at once.
+        """
+        rejection = self.breaker.rejection()
+        if rejection is not None:  # raised from this frame: the cheapest possible refusal
+            raise rejection
+        retry = self.retry
+        if retry is None:
+            return await self._attempt(operation, fn)
+        started = self.clock()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await self._attempt(operation, fn)
+            except TransientError as exc:
+                delay = retry.next_delay(
+                    exc, attempt, self.clock() - started, idempotent=idempotent
+                )
+                if self.breaker.open_for() > delay:
+                    # This failure opened the circuit: the next attempt would be refused.
+                    raise RetryExhaustedError(exc, attempts=attempt) from exc
+            await self.sleep(delay)
+
+    async def _attempt(self, operation: str, fn: Callable[[], Awaitable[T]]) -> T:
+        breaker = self.breaker
+        permit = breaker.acquire()
+        slow = breaker.slow_call_duration is not None
+        started = 0.0
+        try:
+            bulkhead = self.bulkhead
+            if bulkhead is not None and not bulkhead.try_enter():
+                await bulkhead.enter()
+            try:
+                limiter = self.limiter
+                if limiter is not None and not limiter.try_acquire():
+                    await limiter.acquire()
+                if slow:
+                    started = self.clock()
+                timeout = self.timeout
+                if timeout is None:
+                    result = await fn()
+                else:
+                    task = timeout.enter()
+                    try:
+                        result = await fn()
+                    except asyncio.CancelledError:
+                        if timeout.expired(task):
+                            raise timed_out(self.integration, operation, timeout.seconds) from None
+                        raise
+                    finally:
+                        timeout.leave(task)
+            finally:
+                if bulkhead is not None:
+                    bulkhead.leave()
+        except Exception as exc:
+            breaker.on_error(permit, exc)
+            raise
+        except BaseException:
+            breaker.release(permit)
+            raise
+        breaker.on_success(permit, self.clock() - started if slow else 0.0)
+        return result

@@ -1,0 +1,157 @@
+"""
+The breakers of every integration by name, and the "Integrations Audit Report" drawn from them.
+
+The registry is what `portico health` reads: one row per integration with its circuit state,
+failures, last success and the retry and breaker settings that shape it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Literal
+
+import attrs
+
+from adapters.resilience._breaker import BreakerStats, CircuitBreaker, CircuitState
+
+
+if TYPE_CHECKING:
+    from adapters.resilience._config import ResiliencePolicy
+
+
+__all__ = ["BreakerRegistry", "IntegrationHealth", "render_health"]
+
+
+@attrs.frozen
+class IntegrationHealth:
+    """One row of the audit report."""
+
+    stats: BreakerStats
+    now: float
+    retry_max: int | None
+    backoff: str
+
+    @property
+    def name(self) -> str:
+        """The integration."""
+        return self.stats.name
+
+
+@attrs.define
+class BreakerRegistry:
+    """Breakers by integration name, each with the policy it was built from."""
+
+    _breakers: dict[str, CircuitBreaker] = attrs.field(factory=dict, init=False)
+    _policies: dict[str, ResiliencePolicy | None] = attrs.field(factory=dict, init=False)
+
+    def __repr__(self) -> str:
+        return f"<BreakerRegistry {sorted(self._breakers)}>"
+
+    def register(self, breaker: CircuitBreaker, policy: ResiliencePolicy | None = None) -> None:
+        """
+        Add ``breaker`` under its name.
+
+        Raises:
+            ValueError: another breaker already has that name.
+        """
+        if breaker.name in self._breakers and self._breakers[breaker.name] is not breaker:
+            msg = f"name: a breaker named {breaker.name!r} is already registered"
+            raise ValueError(msg)
+        self._breakers[breaker.name] = breaker
+        self._policies[breaker.name] = policy
+
+    def get(self, name: str) -> CircuitBreaker | None:
+        """The breaker named ``name``, or None."""
+        return self._breakers.get(name)
+
+    def __getitem__(self, name: str) -> CircuitBreaker:
+        try:
+            return self._breakers[name]
+        except KeyError:
+            msg = f"no breaker for integration {name!r} (known: {sorted(self._breakers)})"
+            raise LookupError(msg) from None
+
+    def __iter__(self) -> Iterator[CircuitBreaker]:
+        return iter(self._breakers.values())
+
+    def __len__(self) -> int:
+        return len(self._breakers)
+
+    def snapshot(self) -> tuple[IntegrationHealth, ...]:
+        """Every integration's health now, sorted by name."""
+        rows = []
+        for name in sorted(self._breakers):
+            breaker = self._breakers[name]
+            policy = self._policies[name]
+            rows.append(
+                IntegrationHealth(
+                    stats=breaker.stats(),
+                    now=breaker.clock(),
+                    retry_max=None if policy is None else policy.retry_attempts,
+                    backoff="-" if policy is None else policy.backoff_summary(),
+                )
+            )
+        return tuple(rows)
+
+
+_HEADERS = (
+    "Integration",
+    "Circuit",
+    "Failures",
+    "Last success",
+    "Retry max",
+    "Backoff",
+    "Circuit threshold",
+)
+
+
+def _ago(seconds: float | None, now: float) -> str:
+    if seconds is None:
+        return "never"
+    delta = max(now - seconds, 0.0)
+    if delta < 60:
+        return f"{delta:.0f}s ago"
+    if delta < 3600:
+        return f"{delta // 60:.0f}m ago"
+    return f"{delta / 3600:.1f}h ago"
+
+
+def _circuit(stats: BreakerStats) -> str:
+    if stats.state is CircuitState.OPEN:
+        return f"OPEN (probe in {stats.retry_in:.0f}s)"
+    return stats.state.name
+
+
+def _cells(row: IntegrationHealth) -> tuple[str, ...]:
+    stats = row.stats
+    return (
+        stats.name,
+        _circuit(stats),
+        f"{stats.failures} ({stats.rejections} rejected)",
+        _ago(stats.last_success, row.now),
+        "-" if row.retry_max is None else str(row.retry_max),
+        row.backoff,
+        f"{stats.failure_threshold} / {stats.reset_timeout:g}s",
+    )
+
+
+def render_health(
+    rows: Sequence[IntegrationHealth], *, fmt: Literal["markdown", "text"] = "markdown"
+) -> str:
+    """The Integrations Audit Report as a Markdown table or aligned plain text."""
+    table = [_HEADERS, *(_cells(row) for row in rows)]
+    if fmt == "markdown":
+        lines = ["## Integrations Audit Report", ""]
+        lines.append("| " + " | ".join(_HEADERS) + " |")
+        lines.append("|" + "|".join("---" for _ in _HEADERS) + "|")
+        lines.extend("| " + " | ".join(cells) + " |" for cells in table[1:])
+        return "\n".join(lines) + "\n"
+    widths = [max(len(cells[i]) for cells in table) for i in range(len(_HEADERS))]
+    lines = ["Integrations Audit Report", ""]
+    for n, cells in enumerate(table):
+        lines.append(
+            "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip()
+        )
+        if n == 0:
+            lines.append("  ".join("-" * width for width in widths))
+    return "\n".join(lines) + "\n"

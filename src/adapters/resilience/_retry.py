@@ -1,0 +1,143 @@
+"""
+Retry with exponential backoff and full jitter, safe for operations that must not happen twice.
+
+Only `TransientError` is retried. Everything else propagates unchanged and at once: a
+`PermanentError` will fail the same way again, and a `LocalRejection` (an open circuit, a full
+bulkhead, an empty token bucket) means *we* decided not to call. A non-idempotent operation is
+retried only when the error proves the request never reached the vendor (``request_sent`` is
+False); otherwise the caller gets `OutcomeUnknown`, chained from the error, and decides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from adapters.resilience._clock import Clock, Sleep
+from domain.errors import OutcomeUnknown, RateLimited, RetryExhaustedError, TransientError
+
+
+__all__ = ["RetryPolicy"]
+
+T = TypeVar("T")
+
+
+class RetryPolicy:
+    """
+    When and how long to wait before trying again.
+
+    Args:
+        attempts: total attempts, the first included (1 disables retrying).
+        base_delay: the backoff cap of the first retry, in seconds.
+        max_delay: no backoff delay exceeds this.
+        multiplier: the cap grows by this factor per retry.
+        deadline: when set, no wait may end more than this many seconds after the first attempt
+            started; a retry that would is not made (`RetryExhaustedError` instead).
+        clock: monotonic seconds. sleep: async wait. uniform: ``uniform(a, b)`` for the jitter.
+
+    A backoff delay is drawn uniformly from ``[0, min(max_delay, base_delay * multiplier**n)]``
+    (AWS's "full jitter", which spreads retrying clients best). `RateLimited.retry_after`, when
+    the vendor sent one, is the delay instead: never less, even above ``max_delay``, and if it
+    does not fit before the deadline the policy gives up at once rather than sleep in vain.
+    """
+
+    __slots__ = (
+        "attempts",
+        "base_delay",
+        "clock",
+        "deadline",
+        "max_delay",
+        "multiplier",
+        "sleep",
+        "uniform",
+    )
+
+    def __init__(
+        self,
+        *,
+        attempts: int = 3,
+        base_delay: float = 1.0,
+        max_delay: float = 30.0,
+        multiplier: float = 2.0,
+        deadline: float | None = None,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+        uniform: Callable[[float, float], float] = random.uniform,
+    ) -> None:
+        checks = (
+            ("attempts", attempts >= 1),
+            ("base_delay", base_delay >= 0),
+            ("max_delay", max_delay >= 0),
+            ("multiplier", multiplier >= 1),
+            ("deadline", deadline is None or deadline > 0),
+        )
+        for field, ok in checks:
+            if not ok:
+                msg = f"{field}: out of range"
+                raise ValueError(msg)
+        self.attempts = attempts
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self.multiplier = multiplier
+        self.deadline = deadline
+        self.clock = clock
+        self.sleep = sleep
+        self.uniform = uniform
+
+    def __repr__(self) -> str:
+        return (
+            f"RetryPolicy(attempts={self.attempts}, base_delay={self.base_delay}, "
+            f"max_delay={self.max_delay}, multiplier={self.multiplier}, "
+            f"deadline={self.deadline})"
+        )
+
+    def backoff(self, retry: int) -> float:
+        """The jittered delay before retry number ``retry`` (1 for the first retry)."""
+        ceiling = min(self.max_delay, self.base_delay * self.multiplier ** (retry - 1))
+        return self.uniform(0.0, ceiling)
+
+    def next_delay(
+        self, exc: TransientError, attempt: int, elapsed: float, *, idempotent: bool
+    ) -> float:
+        """
+        The wait before attempt ``attempt + 1``, or the error that ends the operation.
+
+        Args:
+            exc: the transient error attempt number ``attempt`` (1-based) ended with.
+            elapsed: seconds since the first attempt started.
+            idempotent: whether sending the request twice is harmless.
+
+        Raises:
+            OutcomeUnknown: the operation is not idempotent and the request may have been applied.
+            RetryExhaustedError: no attempts left, or the wait would end past the deadline.
+        """
+        if not idempotent and exc.request_sent:
+            raise OutcomeUnknown(
+                f"{type(exc).__name__} after the request was sent; not retried, so it cannot be "
+                "applied twice",
+                integration=exc.integration,
+                vendor_code=exc.vendor_code,
+                status_code=exc.status_code,
+            ) from exc
+        if attempt >= self.attempts:
+            raise RetryExhaustedError(exc, attempts=attempt) from exc
+        retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
+        delay = retry_after if retry_after is not None else self.backoff(attempt)
+        if self.deadline is not None and elapsed + delay > self.deadline:
+            raise RetryExhaustedError(exc, attempts=attempt) from exc
+        return delay
+
+    async def call(self, fn: Callable[[], Awaitable[T]], *, idempotent: bool) -> T:
+        """Run ``fn()`` until it succeeds or the policy gives up (see `next_delay`)."""
+        started = self.clock()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await fn()
+            except TransientError as exc:
+                delay = self.next_delay(exc, attempt, self.clock() - started, idempotent=idempotent)
+            await self.sleep(delay)

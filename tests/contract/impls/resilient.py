@@ -1,0 +1,72 @@
+"""The shipped fakes wrapped in their resilient decorators, under contract as ``resilient-fake``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from adapters.fakes import FakeCRM, FakeMessaging, FakePayments, FakeVoice
+from adapters.resilience import (
+    BreakerRegistry,
+    FakeClock,
+    Pipeline,
+    ResilientCRM,
+    ResilientMessaging,
+    ResilientPayments,
+    ResilientVoice,
+    build_pipeline,
+)
+from tests.contract.harness import Harness, Registry
+from tests.contract.impls.fakes import (
+    FakeMessagingControls,
+    FakePaymentControls,
+    FakeVoiceControls,
+)
+
+
+def _pipeline(integration: str) -> Pipeline:
+    """The integration's default pipeline, on a fake clock so no test waits real time."""
+    clock = FakeClock()
+    return build_pipeline(
+        integration,
+        registry=BreakerRegistry(),
+        clock=clock,
+        sleep=clock.sleep,
+        call_later=clock.call_later,
+    )
+
+
+@asynccontextmanager
+async def resilient_messaging() -> AsyncIterator[Harness[Any]]:
+    """FakeMessaging (any text allowed) behind the WhatsApp pipeline."""
+    fake = FakeMessaging(enforce_window=False)
+    yield Harness(ResilientMessaging(fake, _pipeline("whatsapp")), FakeMessagingControls(fake))
+
+
+@asynccontextmanager
+async def resilient_crm() -> AsyncIterator[Harness[Any]]:
+    """FakeCRM behind the HubSpot pipeline."""
+    yield Harness(ResilientCRM(FakeCRM(), _pipeline("hubspot")))
+
+
+@asynccontextmanager
+async def resilient_payments() -> AsyncIterator[Harness[Any]]:
+    """FakePayments behind the Stripe pipeline."""
+    fake = FakePayments()
+    yield Harness(ResilientPayments(fake, _pipeline("stripe")), FakePaymentControls(fake))
+
+
+@asynccontextmanager
+async def resilient_voice() -> AsyncIterator[Harness[Any]]:
+    """FakeVoice behind the Vapi pipeline."""
+    fake = FakeVoice()
+    yield Harness(ResilientVoice(fake, _pipeline("vapi")), FakeVoiceControls(fake))
+
+
+FACTORIES: Registry = {
+    "messaging": {"resilient-fake": resilient_messaging},
+    "crm": {"resilient-fake": resilient_crm},
+    "payments": {"resilient-fake": resilient_payments},
+    "voice": {"resilient-fake": resilient_voice},
+}

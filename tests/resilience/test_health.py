@@ -1,0 +1,130 @@
+"""The breaker registry, the audit report, the container wiring and `portico health`."""
+
+from __future__ import annotations
+
+import pytest
+
+from adapters.fakes import FakeCRM
+from adapters.resilience import (
+    BreakerRegistry,
+    CircuitBreaker,
+    FakeClock,
+    ResilientCRM,
+    ResilientMessaging,
+    ResilientPayments,
+    ResilientVoice,
+    render_health,
+)
+from app.cli import main
+from app.commands.health import probe
+from app.container import create_container
+from domain.errors import AuthenticationFailed, Unavailable
+
+
+def registry_with_an_open_circuit(clock: FakeClock) -> BreakerRegistry:
+    """Stripe open after three failures, HubSpot healthy with a success 90 s ago."""
+    registry = BreakerRegistry()
+    stripe = CircuitBreaker("stripe", failure_threshold=3, reset_timeout=30, clock=clock)
+    hubspot = CircuitBreaker("hubspot", clock=clock)
+    registry.register(stripe)
+    registry.register(hubspot)
+    hubspot.on_success(hubspot.acquire())
+    clock.advance(90)
+    for _ in range(3):
+        stripe.on_error(stripe.acquire(), Unavailable("503", integration="stripe"))
+    return registry
+
+
+class TestReport:
+    def test_markdown_report_has_one_row_per_integration(self) -> None:
+        """The Markdown table lists integrations by name with state, failures and last success."""
+        clock = FakeClock()
+        text = render_health(registry_with_an_open_circuit(clock).snapshot())
+        lines = text.splitlines()
+        assert lines[0] == "## Integrations Audit Report"
+        assert lines[2].startswith("| Integration | Circuit | Failures | Last success |")
+        assert lines[4].startswith("| hubspot | CLOSED | 0 (0 rejected) | 1m ago |")
+        assert lines[5].startswith("| stripe | OPEN (probe in 30s) | 3 (0 rejected) | never |")
+
+    def test_text_report_is_aligned(self) -> None:
+        """The plain-text table pads every column to one width."""
+        text = render_health(registry_with_an_open_circuit(FakeClock()).snapshot(), fmt="text")
+        header, rule, *rows = text.splitlines()[2:]
+        assert header.startswith("Integration  Circuit")
+        assert set(rule.replace(" ", "")) == {"-"}
+        assert rows[0].index("CLOSED") == rows[1].index("OPEN")
+
+    def test_registry_refuses_two_breakers_with_one_name(self) -> None:
+        """Registering a second, different breaker under a taken name is a clear error."""
+        registry = BreakerRegistry()
+        registry.register(CircuitBreaker("stripe"))
+        with pytest.raises(ValueError, match="stripe"):
+            registry.register(CircuitBreaker("stripe"))
+        with pytest.raises(LookupError, match="hubspot"):
+            registry["hubspot"]
+
+
+class TestContainer:
+    def test_every_exposed_port_is_wrapped(self) -> None:
+        """The container's ports are the resilient decorators around the raw adapters."""
+        container = create_container(env={})
+        assert isinstance(container.messaging(), ResilientMessaging)
+        assert isinstance(container.crm(), ResilientCRM)
+        assert isinstance(container.payments(), ResilientPayments)
+        assert isinstance(container.voice(), ResilientVoice)
+        assert container.crm().inner is container.crm_adapter()
+        assert container.crm() is container.crm()
+        assert {b.name for b in container.breakers()} == {"whatsapp", "hubspot", "stripe", "vapi"}
+
+    def test_an_adapter_override_is_wrapped_too(self) -> None:
+        """Overriding the raw adapter keeps the pipeline and wraps the replacement."""
+        from dependency_injector import providers
+
+        container = create_container(env={})
+        replacement = FakeCRM()
+        with container.crm_adapter.override(providers.Object(replacement)):
+            assert container.crm().inner is replacement
+            assert container.crm().pipeline is container.crm_pipeline()
+
+    def test_configuration_overrides_the_defaults(self) -> None:
+        """Settings under resilience.<integration> from config or env reach the breaker."""
+        container = create_container(
+            {"resilience": {"stripe": {"failure_threshold": "4"}}},
+            env={"PORTICO_RESILIENCE__HUBSPOT__RESET_TIMEOUT": "15"},
+        )
+        assert container.breakers()["stripe"].failure_threshold == 4
+        assert container.breakers()["hubspot"].reset_timeout == 15.0
+
+    def test_a_bad_setting_fails_at_start_up_naming_it(self) -> None:
+        """A misspelt resilience setting fails create_container with its full path."""
+        with pytest.raises(ValueError, match=r"resilience\.stripe\.failure_treshold"):
+            create_container({"resilience": {"stripe": {"failure_treshold": 4}}}, env={})
+
+
+class TestCommand:
+    def test_health_prints_the_report(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """`portico health` prints every integration and exits 0 when all is well."""
+        assert main(["health"]) == 0
+        out = capsys.readouterr().out
+        assert "Integrations Audit Report" in out
+        for name in ("whatsapp", "hubspot", "stripe", "vapi"):
+            assert f"| {name} | CLOSED |" in out
+
+    def test_probe_passes_when_fakes_answer(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """With --probe, each fake answers 'not found' and the report shows a fresh success."""
+        assert main(["health", "--probe", "--format", "text"]) == 0
+        out = capsys.readouterr().out
+        assert "never" not in out
+        assert "probe failed" not in out
+
+    async def test_probe_reports_a_vendor_that_does_not_answer(self) -> None:
+        """A port whose vendor is down or refuses our credentials is reported by name."""
+        container = create_container({"resilience": {"hubspot": {"retry_attempts": 1}}}, env={})
+        container.fake_crm().faults.fail_next(1, Unavailable("503", integration="hubspot"))
+        container.fake_payments().faults.fail_next(
+            1, AuthenticationFailed("bad key", integration="stripe", status_code=401)
+        )
+        problems = await probe(container)
+        assert [p.split(":")[0] for p in problems] == ["crm", "payments"]
+        assert "RetryExhaustedError" in problems[0]
+        assert "AuthenticationFailed" in problems[1]
