@@ -23,6 +23,7 @@ from adapters.twilio.adapter import BASE_URL as TWILIO_BASE_URL
 from adapters.vapi import BASE_URL as VAPI_BASE_URL
 from adapters.vapi import VapiVoice
 from adapters.whatsapp import DIALOG360, WhatsAppMessaging, meta_cloud
+from app.errors import ConfigurationError
 from domain.errors import InvalidValue
 from domain.values import PhoneNumber
 from ports.crm import CRMPort
@@ -39,6 +40,7 @@ __all__ = [
     "build_payments",
     "build_voice",
     "check_production_config",
+    "messaging_integration",
     "missing_hubspot",
     "missing_messaging",
     "missing_stripe",
@@ -91,6 +93,12 @@ def _provider(config: Mapping[str, Any]) -> str:
     return (setting(config, "messaging_provider") or "whatsapp").lower()
 
 
+def messaging_integration(config: Mapping[str, Any]) -> str:
+    """The integration name of the messaging provider in use (names its breaker and policy)."""
+    provider = _provider(config)
+    return provider if provider in MESSAGING_PROVIDERS else "whatsapp"
+
+
 def missing_messaging(config: Mapping[str, Any]) -> list[str]:
     """
     The variables the chosen ``PORTICO_MESSAGING_PROVIDER`` (whatsapp, the default; 360dialog;
@@ -130,8 +138,6 @@ def _require(config: Mapping[str, Any], check: Callable[[Mapping[str, Any]], lis
     """Fail naming the variables one adapter lacks (`check_production_config` lists them all)."""
     missing = check(config)
     if missing:
-        from app.container import ConfigurationError  # the container imports this module
-
         environment = config.get("environment", "production")
         raise ConfigurationError(
             f"environment {environment!r} needs these variables: {', '.join(missing)}"
@@ -139,8 +145,6 @@ def _require(config: Mapping[str, Any], check: Callable[[Mapping[str, Any]], lis
 
 
 def _fail(message: str) -> Exception:
-    from app.container import ConfigurationError  # the container imports this module
-
     return ConfigurationError(message)
 
 

@@ -11,10 +11,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from app.commands import demo
+from app.commands import demo, health, outbox, serve
 
 
-COMMANDS = (demo,)
+COMMANDS = (demo, serve, health, outbox)
 
 
 def build_parser() -> argparse.ArgumentParser:

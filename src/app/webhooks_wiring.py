@@ -39,6 +39,7 @@ from adapters.webhooks.verifiers.meta import MetaWebhookVerifier
 from adapters.webhooks.verifiers.stripe import StripeWebhookVerifier
 from adapters.webhooks.verifiers.twilio import TwilioWebhookVerifier
 from adapters.webhooks.verifiers.vapi import VapiWebhookVerifier
+from app.errors import ConfigurationError
 from app.services.webhook_ingress import DEFAULT_MAX_BODY, WebhookEndpoint, WebhookIngress
 from domain.errors import InvalidValue
 from ports.webhooks import ReplayStore
@@ -77,8 +78,6 @@ _DEV_VALUES = frozenset(value for section in DEV_SECRETS.values() for value in s
 
 
 def _fail(message: str) -> Exception:
-    from app.container import ConfigurationError  # the container imports this module
-
     return ConfigurationError(message)
 
 

@@ -30,7 +30,7 @@ from domain.crm import ContactDraft, DealDraft, LifecycleStage
 from domain.errors import InvalidValue
 from domain.messaging import OutboundMessage, TemplateMessage, TextMessage
 from domain.payments import CheckoutRequest, PaymentRequest, RefundRequest
-from domain.values import Email, IdempotencyKey, Money, PhoneNumber
+from domain.values import IdempotencyKey, Money
 from domain.voice import CallRequest
 
 
@@ -142,11 +142,15 @@ def to_dict(command: Command) -> dict[str, Any]:
 
 
 def encode_command(command: Command) -> str:
-    """The command as compact JSON text (UTF-8 safe, sorted keys, so equal commands encode equal)."""
+    """The command as compact JSON (sorted keys: equal commands encode to equal text)."""
     return json.dumps(to_dict(command), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
 # ------------------------------------------------------------------ decoding
+
+
+class _PathError(InvalidValue):
+    """An error that already names the full dotted path of its field."""
 
 
 class _Reader:
@@ -154,190 +158,175 @@ class _Reader:
 
     def __init__(self, data: object, path: str) -> None:
         if not isinstance(data, Mapping):
-            raise InvalidValue(path or "command", "must be a JSON object")
+            raise _PathError(path or "command", "must be a JSON object")
         self.data: Obj = data
         self.path = path
 
-    def _name(self, field: str) -> str:
+    def name(self, field: str) -> str:
         return f"{self.path}.{field}" if self.path else field
 
-    def get(self, field: str, kind: type[T], *, optional: bool = False) -> T:
-        if field not in self.data or self.data[field] is None:
-            if optional:
-                return None  # type: ignore[return-value]
-            raise InvalidValue(self._name(field), "is required")
-        value = self.data[field]
+    def get(self, field: str, kind: type[T]) -> T:
+        value = self.opt(field, kind)
+        if value is None:
+            raise _PathError(self.name(field), "is required")
+        return value
+
+    def opt(self, field: str, kind: type[T]) -> T | None:
+        value = self.data.get(field)
+        if value is None:
+            return None
         if isinstance(value, bool) and kind is not bool:
-            raise InvalidValue(self._name(field), f"must be {kind.__name__}, not bool")
+            raise _PathError(self.name(field), f"must be {kind.__name__}, not bool")
         if not isinstance(value, kind):
-            raise InvalidValue(
-                self._name(field), f"must be {kind.__name__}, not {type(value).__name__}"
+            raise _PathError(
+                self.name(field), f"must be {kind.__name__}, not {type(value).__name__}"
             )
         return value
 
-    def obj(self, field: str, *, optional: bool = False) -> _Reader | None:
-        if optional and self.data.get(field) is None:
-            return None
-        return _Reader(self.get(field, dict), self._name(field))
+    def sub(self, field: str) -> _Reader:
+        return _Reader(self.get(field, dict), self.name(field))
 
-    def build(self, field: str, fn: Callable[[Any], T], value: object) -> T:
-        """Run a domain constructor, re-labelling its error with this field's path."""
+    def build(self, fn: Callable[[], T]) -> T:
+        """Run a domain constructor, prefixing the field its error names with this object's path."""
         try:
-            return fn(value)
+            return fn()
+        except _PathError:
+            raise
         except InvalidValue as err:
-            raise InvalidValue(self._name(field), err.rule) from None
+            raise _PathError(self.name(err.field), err.rule) from None
 
-    def key(self, field: str, *, optional: bool = False) -> IdempotencyKey | None:
-        raw = self.get(field, str, optional=optional)
-        return None if raw is None else self.build(field, IdempotencyKey, raw)
+    def key(self, field: str) -> IdempotencyKey:
+        raw = self.get(field, str)
+        try:
+            return IdempotencyKey(raw)
+        except InvalidValue as err:
+            raise _PathError(self.name(field), err.rule) from None
+
+    def opt_key(self, field: str) -> IdempotencyKey | None:
+        return None if self.data.get(field) is None else self.key(field)
 
     def enum(self, field: str, kind: type[E]) -> E | None:
-        raw = self.get(field, str, optional=True)
+        raw = self.opt(field, str)
         if raw is None:
             return None
         try:
             return kind(raw)
         except ValueError:
-            raise InvalidValue(self._name(field), f"is not a known {kind.__name__}") from None
+            raise _PathError(self.name(field), f"is not a known {kind.__name__}") from None
 
-    def money(self, field: str, *, optional: bool = False) -> Money | None:
-        sub = self.obj(field, optional=optional)
-        if sub is None:
-            return None
-        amount = sub.get("amount_minor", int)
-        currency = sub.get("currency", str)
-        return self.build(field, lambda _: Money(amount, currency), None)
+    def money(self, field: str) -> Money:
+        sub = self.sub(field)
+        amount, currency = sub.get("amount_minor", int), sub.get("currency", str)
+        return sub.build(lambda: Money(amount, currency))
+
+    def opt_money(self, field: str) -> Money | None:
+        return None if self.data.get(field) is None else self.money(field)
 
     def strings(self, field: str) -> dict[str, str]:
-        raw = self.get(field, dict, optional=True) or {}
+        raw = self.opt(field, dict) or {}
         if not all(isinstance(k, str) and isinstance(x, str) for k, x in raw.items()):
-            raise InvalidValue(self._name(field), "must map str to str")
+            raise _PathError(self.name(field), "must map str to str")
         return dict(raw)
 
+    def texts(self, field: str) -> tuple[str, ...]:
+        raw = self.opt(field, list) or []
+        if not all(isinstance(x, str) for x in raw):
+            raise _PathError(self.name(field), "must be a list of str")
+        return tuple(raw)
 
-def _required_key(r: _Reader, field: str) -> IdempotencyKey:
-    key = r.key(field)
-    assert key is not None
-    return key
 
-
-def _decode_message(r: _Reader) -> OutboundMessage:
-    kind = r.get("type", str)
-    to = r.get("to", str)
-    key = r.key("key", optional=True)
+def _read_message(r: _Reader) -> OutboundMessage:
+    kind, to, key = r.get("type", str), r.get("to", str), r.opt_key("key")
     if kind == "text":
         body = r.get("body", str)
-        return r.build("body", lambda _: TextMessage(to, body, key), None)
+        return r.build(lambda: TextMessage(to, body, key))
     if kind == "template":
-        params = r.get("parameters", list, optional=True) or []
-        return r.build(
-            "template",
-            lambda _: TemplateMessage(
-                to, r.get("template", str), r.get("language", str), tuple(params), key
-            ),
-            None,
+        template, language, params = (
+            r.get("template", str),
+            r.get("language", str),
+            r.texts("parameters"),
         )
-    raise InvalidValue(r._name("type"), "must be 'text' or 'template'")
+        return r.build(lambda: TemplateMessage(to, template, language, params, key))
+    raise _PathError(r.name("type"), "must be 'text' or 'template'")
+
+
+def _contact(d: _Reader) -> ContactDraft:
+    phone, email = d.opt("phone", str), d.opt("email", str)
+    first, last = d.opt("first_name", str), d.opt("last_name", str)
+    stage, props = d.enum("lifecycle_stage", LifecycleStage), d.strings("properties")
+    return d.build(lambda: ContactDraft(phone, email, first, last, stage, props))
+
+
+def _deal(d: _Reader) -> DealDraft:
+    contact, name, stage = d.get("contact_id", str), d.get("name", str), d.get("stage", str)
+    amount, pipeline = d.opt_money("amount"), d.get("pipeline", str)
+    return d.build(lambda: DealDraft(contact, name, stage, amount, pipeline))
+
+
+def _payment(q: _Reader) -> PaymentRequest:
+    amount, description = q.money("amount"), q.get("description", str)
+    patient, key, metadata = q.get("patient_ref", str), q.key("key"), q.strings("metadata")
+    return q.build(lambda: PaymentRequest(amount, description, patient, key, metadata))
+
+
+def _checkout(q: _Reader) -> CheckoutRequest:
+    amount, description, patient = (
+        q.money("amount"),
+        q.get("description", str),
+        q.get("patient_ref", str),
+    )
+    success, cancel = q.get("success_url", str), q.opt("cancel_url", str)
+    key, expires, metadata = q.key("key"), q.get("expires_in_seconds", int), q.strings("metadata")
+    return q.build(
+        lambda: CheckoutRequest(
+            amount, description, patient, success, cancel, key, expires, metadata
+        )
+    )
+
+
+def _refund(q: _Reader) -> RefundRequest:
+    intent, key = q.get("payment_intent_id", str), q.key("key")
+    amount, reason = q.opt_money("amount"), q.opt("reason", str)
+    return q.build(lambda: RefundRequest(intent, key, amount, reason))
+
+
+def _call(q: _Reader) -> CallRequest:
+    to, assistant = q.get("to", str), q.get("assistant_id", str)
+    metadata, key = q.strings("metadata"), q.opt_key("key")
+    return q.build(lambda: CallRequest(to, assistant, metadata, key))
 
 
 def _decode(r: _Reader, kind: str) -> Command:
-    key = _required_key(r, "key")
+    key = r.key("key")
     if kind == SendMessage.kind:
-        message = _decode_message(_sub(r, "message"))
-        return r.build("message", lambda _: SendMessage(message, key), None)
+        message = _read_message(r.sub("message"))
+        return r.build(lambda: SendMessage(message, key))
     if kind == UpsertContact.kind:
-        d = _sub(r, "draft")
-        draft = d.build(
-            "phone",
-            lambda _: ContactDraft(
-                phone=d.get("phone", str, optional=True),
-                email=d.get("email", str, optional=True),
-                first_name=d.get("first_name", str, optional=True),
-                last_name=d.get("last_name", str, optional=True),
-                lifecycle_stage=d.enum("lifecycle_stage", LifecycleStage),
-                properties=d.strings("properties"),
-            ),
-            None,
-        )
-        return UpsertContact(draft, key)
+        return UpsertContact(_contact(r.sub("draft")), key)
     if kind == CreateDeal.kind:
-        d = _sub(r, "draft")
-        amount = d.money("amount", optional=True)
-        deal = d.build(
-            "contact_id",
-            lambda _: DealDraft(
-                d.get("contact_id", str), d.get("name", str), d.get("stage", str), amount,
-                d.get("pipeline", str),
-            ),
-            None,
-        )
-        return CreateDeal(deal, key)
+        return CreateDeal(_deal(r.sub("draft")), key)
     if kind == MoveDeal.kind:
-        return r.build("deal_id", lambda _: MoveDeal(r.get("deal_id", str), r.get("stage", str), key), None)
+        deal, stage = r.get("deal_id", str), r.get("stage", str)
+        return r.build(lambda: MoveDeal(deal, stage, key))
     if kind == AddNote.kind:
-        return r.build(
-            "contact_id", lambda _: AddNote(r.get("contact_id", str), r.get("body", str), key), None
-        )
-    q = _sub(r, "request")
+        contact, body = r.get("contact_id", str), r.get("body", str)
+        return r.build(lambda: AddNote(contact, body, key))
     if kind == CreatePaymentIntent.kind:
-        amount = q.money("amount")
-        return CreatePaymentIntent(
-            q.build(
-                "amount",
-                lambda _: PaymentRequest(
-                    amount, q.get("description", str), q.get("patient_ref", str),  # type: ignore[arg-type]
-                    _required_key(q, "key"), q.strings("metadata"),
-                ),
-                None,
-            )
-        )
+        return _same(CreatePaymentIntent(_payment(r.sub("request"))), key)
     if kind == CreateCheckoutLink.kind:
-        amount = q.money("amount")
-        return CreateCheckoutLink(
-            q.build(
-                "amount",
-                lambda _: CheckoutRequest(
-                    amount,  # type: ignore[arg-type]
-                    q.get("description", str),
-                    q.get("patient_ref", str),
-                    q.get("success_url", str),
-                    q.get("cancel_url", str, optional=True),
-                    _required_key(q, "key"),
-                    q.get("expires_in_seconds", int),
-                    q.strings("metadata"),
-                ),
-                None,
-            )
-        )
+        return _same(CreateCheckoutLink(_checkout(r.sub("request"))), key)
     if kind == IssueRefund.kind:
-        amount = q.money("amount", optional=True)
-        return IssueRefund(
-            q.build(
-                "payment_intent_id",
-                lambda _: RefundRequest(
-                    q.get("payment_intent_id", str), _required_key(q, "key"), amount,
-                    q.get("reason", str, optional=True),
-                ),
-                None,
-            )
-        )
+        return _same(IssueRefund(_refund(r.sub("request"))), key)
     if kind == StartCall.kind:
-        call_key = q.key("key", optional=True)
-        call = q.build(
-            "to",
-            lambda _: CallRequest(
-                q.get("to", str), q.get("assistant_id", str), q.strings("metadata"), call_key
-            ),
-            None,
-        )
-        return r.build("request", lambda _: StartCall(call, key), None)
-    raise InvalidValue("kind", "is not a known command kind")
+        call = _call(r.sub("request"))
+        return r.build(lambda: StartCall(call, key))
+    raise _PathError("kind", "is not a known command kind")
 
 
-def _sub(r: _Reader, field: str) -> _Reader:
-    sub = r.obj(field)
-    assert sub is not None
-    return sub
+def _same(command: Command, key: IdempotencyKey) -> Command:
+    if command.idempotency_key != key:
+        raise _PathError("key", "differs from request.key")
+    return command
 
 
 def from_dict(data: object) -> Command:
@@ -345,7 +334,7 @@ def from_dict(data: object) -> Command:
     r = _Reader(data, "")
     version = r.get("v", int)
     if version != FORMAT_VERSION:
-        raise InvalidValue("v", f"unsupported command format version (expected {FORMAT_VERSION})")
+        raise _PathError("v", f"unsupported command format version (expected {FORMAT_VERSION})")
     return _decode(r, r.get("kind", str))
 
 

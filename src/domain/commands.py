@@ -60,7 +60,7 @@ class SendMessage:
 
     kind: ClassVar[str] = "send_message"
     integration: ClassVar[str] = "messaging"
-    # WhatsApp has no idempotency key: after an unknown outcome a resend may reach the patient twice.
+    # WhatsApp has no idempotency key: after an unknown outcome a resend may arrive twice.
     redeliverable: ClassVar[bool] = False
 
     message: OutboundMessage = attrs.field(validator=v.of_type(TextMessage, TemplateMessage))

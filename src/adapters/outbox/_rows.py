@@ -1,0 +1,106 @@
+"""Row mapping shared by the SQL outboxes: one column list, one row-to-entry function."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from domain.command_codec import encode_command
+from domain.commands import Command
+from domain.errors import Conflict, InvalidValue
+from domain.outbox import EntryState, IntegrationBacklog, OutboxEntry, OutboxStatus
+
+
+__all__ = [
+    "COLUMNS",
+    "NewRow",
+    "backlog",
+    "check_table_name",
+    "conflict",
+    "new_row",
+    "to_entry",
+]
+
+COLUMNS = (
+    "id, seq, kind, integration, ordering_key, idempotency_key, payload, state, attempts, "
+    "enqueued_at, available_at, lease_token, lease_until, last_error, finished_at"
+)
+_TABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?")
+# Reasons and errors are stored for operators; cap them so a vendor's essay cannot bloat a row.
+MAX_REASON = 2000
+
+
+def check_table_name(name: str) -> str:
+    """Allow only plain (optionally schema-qualified) identifiers: they are spliced into SQL."""
+    if not _TABLE.fullmatch(name):
+        raise InvalidValue("outbox.table", "must be an identifier like portico_outbox or s.t")
+    return name
+
+
+NewRow = tuple[str, str, str, str, str, str, float, float]
+
+
+def new_row(command: Command, now: float, delay: float) -> NewRow:
+    """The values of a fresh pending row (id, kind, integration, order, key, payload, times)."""
+    return (
+        uuid.uuid4().hex,
+        command.kind,
+        command.integration,
+        command.ordering_key,
+        command.idempotency_key.value,
+        encode_command(command),
+        now,
+        now + max(delay, 0.0),
+    )
+
+
+def conflict() -> Conflict:
+    """The error for an idempotency key already stored with a different command."""
+    return Conflict("idempotency key already stored with a different command", integration="outbox")
+
+
+def clip(text: str) -> str:
+    """A reason or error cut to what the outbox stores."""
+    return text if len(text) <= MAX_REASON else text[: MAX_REASON - 1] + "…"
+
+
+def to_entry(row: Sequence[Any]) -> OutboxEntry:
+    """One row, in `COLUMNS` order, as an entry."""
+    return OutboxEntry(
+        id=row[0],
+        seq=int(row[1]),
+        kind=row[2],
+        integration=row[3],
+        ordering_key=row[4],
+        idempotency_key=row[5],
+        payload=row[6],
+        state=EntryState(row[7]),
+        attempts=int(row[8]),
+        enqueued_at=float(row[9]),
+        available_at=float(row[10]),
+        lease_token=row[11],
+        lease_until=None if row[12] is None else float(row[12]),
+        last_error=row[13],
+        finished_at=None if row[14] is None else float(row[14]),
+    )
+
+
+def backlog(now: float, rows: Iterable[Sequence[Any]]) -> OutboxStatus:
+    """
+    Assemble the status from ``(integration, state, count, leased, oldest)`` group rows.
+
+    ``leased`` counts pending rows whose lease is still running at ``now``.
+    """
+    acc: dict[str, dict[str, Any]] = {}
+    for integration, state, count, leased, oldest in rows:
+        b = acc.setdefault(integration, {"integration": integration})
+        b[state] = int(count)
+        if state == EntryState.PENDING.value:
+            b["in_flight"] = int(leased or 0)
+            b["oldest_pending_at"] = None if oldest is None else float(oldest)
+    return OutboxStatus(
+        now=now,
+        integrations=tuple(IntegrationBacklog(**acc[name]) for name in sorted(acc)),
+    )

@@ -1,0 +1,281 @@
+"""
+The outbox on PostgreSQL (psycopg 3, async), for several relays on several machines.
+
+Claims use ``FOR UPDATE SKIP LOCKED``: concurrent relays never take the same row, and never wait
+on each other. `PostgresOutbox.enqueue` accepts a ``connection=`` so a host application can write
+its own row and the outbox row in one transaction (the transactional-outbox pattern).
+"""
+
+# ruff: noqa: S608 - spliced fragments are constants of this module; names go through sql.Identifier
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Collection
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from adapters.outbox._rows import (
+    COLUMNS,
+    backlog,
+    check_table_name,
+    clip,
+    conflict,
+    new_row,
+    to_entry,
+)
+from domain.commands import Command
+from domain.outbox import OutboxEntry, OutboxStatus
+from ports.outbox import Outbox
+
+
+__all__ = ["PostgresOutbox"]
+
+_COLS = sql.SQL(COLUMNS)
+
+
+class PostgresOutbox(Outbox):
+    """
+    `Outbox` on a PostgreSQL table.
+
+    Args:
+        url: a libpq connection string; never logged (it may hold a password).
+        table: ``name`` or ``schema.name``; the schema is created when missing.
+        clock: wall-clock seconds (``time.time``); tests pass a fake. Relays on several machines
+            should run NTP: leases and due times compare their clocks.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        table: str = "portico_outbox",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._url = url
+        self.table = check_table_name(table)
+        schema, _, name = self.table.rpartition(".")
+        self._schema = schema or None
+        self._t = sql.Identifier(schema, name) if schema else sql.Identifier(name)
+        self._index = name
+        self._clock = clock
+        self._conn: psycopg.AsyncConnection[Any] | None = None
+        self._lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        return f"PostgresOutbox(table={self.table!r})"
+
+    async def _connection(self) -> psycopg.AsyncConnection[Any]:
+        if self._conn is None or self._conn.closed:
+            conn = await psycopg.AsyncConnection.connect(self._url, autocommit=True)
+            await self.create_schema(conn)
+            self._conn = conn
+        return self._conn
+
+    async def create_schema(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """Create the schema, table and indexes if missing."""
+        t, name = self._t, self._index
+        async with conn.transaction():
+            if self._schema:
+                await conn.execute(
+                    sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self._schema))
+                )
+            await conn.execute(
+                sql.SQL(
+                    """
+                    CREATE TABLE IF NOT EXISTS {t} (
+                        seq BIGSERIAL PRIMARY KEY,
+                        id TEXT NOT NULL UNIQUE,
+                        kind TEXT NOT NULL,
+                        integration TEXT NOT NULL,
+                        ordering_key TEXT NOT NULL,
+                        idempotency_key TEXT NOT NULL UNIQUE,
+                        payload TEXT NOT NULL,
+                        state TEXT NOT NULL DEFAULT 'pending',
+                        attempts INTEGER NOT NULL DEFAULT 0,
+                        enqueued_at DOUBLE PRECISION NOT NULL,
+                        available_at DOUBLE PRECISION NOT NULL,
+                        lease_token TEXT,
+                        lease_until DOUBLE PRECISION,
+                        last_error TEXT,
+                        finished_at DOUBLE PRECISION
+                    )"""
+                ).format(t=t)
+            )
+            for suffix, body in (
+                ("line", "(ordering_key, seq) WHERE state = 'pending'"),
+                ("due", "(available_at) WHERE state = 'pending'"),
+                ("state", "(state, integration)"),
+            ):
+                await conn.execute(
+                    sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} " + body).format(
+                        sql.Identifier(f"{name}_{suffix}"), t
+                    )
+                )
+
+    async def _exec(self, query: sql.SQL | sql.Composed, params: Any = ()) -> list[tuple[Any, ...]]:
+        async with self._lock:
+            conn = await self._connection()
+            cur = await conn.execute(query, params)
+            return await cur.fetchall() if cur.description else [(cur.rowcount,)]
+
+    # ------------------------------------------------------------ enqueue
+
+    async def enqueue(
+        self,
+        command: Command,
+        *,
+        delay: float = 0.0,
+        connection: psycopg.AsyncConnection[Any] | None = None,
+    ) -> str:
+        """
+        Store ``command``; see `Outbox.enqueue`.
+
+        With ``connection``, the insert runs on the caller's connection inside the caller's open
+        transaction and commits (or rolls back) with it; the table must already exist.
+        """
+        row = new_row(command, self._clock(), delay)
+        insert = sql.SQL(
+            "WITH ins AS (INSERT INTO {t} (id, kind, integration, ordering_key, idempotency_key, "
+            "payload, enqueued_at, available_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, payload) "
+            "SELECT id, payload FROM ins UNION ALL "
+            "SELECT id, payload FROM {t} WHERE idempotency_key = %s"
+        ).format(t=self._t)
+        params = (*row, row[4])
+        if connection is not None:
+            cur = await connection.execute(insert, params)
+            found = await cur.fetchall()
+        else:
+            found = await self._exec(insert, params)
+        if not found or found[0][1] != row[5]:
+            raise conflict()
+        return str(found[0][0])
+
+    # ------------------------------------------------------------ relay side
+
+    async def claim(
+        self, *, limit: int, lease_seconds: float, integrations: Collection[str] | None = None
+    ) -> list[OutboxEntry]:
+        """Lease due entries, one per ordering key, skipping rows other relays hold."""
+        if integrations is not None and not integrations:
+            return []
+        now = self._clock()
+        query = sql.SQL(
+            "WITH due AS (SELECT o.seq FROM {t} o WHERE o.state = 'pending' "
+            "AND o.available_at <= %(now)s AND (o.lease_until IS NULL OR o.lease_until <= %(now)s) "
+            "AND (%(all)s OR o.integration = ANY(%(only)s)) "
+            "AND NOT EXISTS (SELECT 1 FROM {t} p WHERE p.state = 'pending' "
+            "AND p.ordering_key = o.ordering_key AND p.seq < o.seq) "
+            "ORDER BY o.seq LIMIT %(limit)s FOR UPDATE SKIP LOCKED) "
+            "UPDATE {t} SET lease_token = md5(random()::text || clock_timestamp()::text), "
+            "lease_until = %(until)s, attempts = {t}.attempts + 1 "
+            "FROM due WHERE {t}.seq = due.seq RETURNING {cols}"
+        ).format(
+            t=self._t,
+            cols=sql.SQL(", ").join(
+                sql.SQL("{t}.{c}").format(t=self._t, c=sql.Identifier(c.strip()))
+                for c in COLUMNS.split(",")
+            ),
+        )
+        rows = await self._exec(
+            query,
+            {
+                "now": now,
+                "all": integrations is None,
+                "only": list(integrations or ()),
+                "limit": limit,
+                "until": now + lease_seconds,
+            },
+        )
+        return sorted((to_entry(r) for r in rows), key=lambda e: e.seq)
+
+    async def _finish(self, entry: OutboxEntry, sets: str, params: tuple[Any, ...]) -> bool:
+        query = sql.SQL(
+            "UPDATE {t} SET " + sets + ", lease_token = NULL, lease_until = NULL "
+            "WHERE id = %s AND state = 'pending' AND lease_token = %s"
+        ).format(t=self._t)
+        rows = await self._exec(query, (*params, entry.id, entry.lease_token))
+        return bool(rows[0][0] == 1)
+
+    async def mark_delivered(self, entry: OutboxEntry) -> bool:
+        """Record success under the current lease."""
+        sets = "state = 'delivered', finished_at = %s, last_error = NULL"
+        return await self._finish(entry, sets, (self._clock(),))
+
+    async def schedule_retry(
+        self, entry: OutboxEntry, *, delay: float, error: str, attempted: bool = True
+    ) -> bool:
+        """Release the lease; due again after ``delay``."""
+        back = "" if attempted else ", attempts = GREATEST(attempts - 1, 0)"
+        sets = "available_at = %s, last_error = %s" + back
+        return await self._finish(entry, sets, (self._clock() + max(delay, 0.0), clip(error)))
+
+    async def dead_letter(self, entry: OutboxEntry, *, reason: str) -> bool:
+        """Park as a dead letter with ``reason``."""
+        sets = "state = 'dead', finished_at = %s, last_error = %s"
+        return await self._finish(entry, sets, (self._clock(), clip(reason)))
+
+    # ------------------------------------------------------------ operators
+
+    async def _select(self, where: str, params: tuple[Any, ...]) -> list[OutboxEntry]:
+        query = sql.SQL("SELECT {cols} FROM {t} " + where).format(cols=_COLS, t=self._t)
+        return [to_entry(r) for r in await self._exec(query, params)]
+
+    async def get(self, entry_id: str) -> OutboxEntry | None:
+        """The entry with this id, or None."""
+        found = await self._select("WHERE id = %s", (entry_id,))
+        return found[0] if found else None
+
+    async def dead_letters(
+        self, *, limit: int = 100, integration: str | None = None
+    ) -> list[OutboxEntry]:
+        """Dead letters, oldest first."""
+        where = (
+            "WHERE state = 'dead' AND (%s::text IS NULL OR integration = %s) ORDER BY seq LIMIT %s"
+        )
+        return await self._select(where, (integration, integration, limit))
+
+    async def _update(self, text: str, params: tuple[Any, ...]) -> int:
+        rows = await self._exec(sql.SQL(text).format(t=self._t), params)
+        return int(rows[0][0])
+
+    async def requeue(self, entry_id: str) -> bool:
+        """Make one dead letter pending again with its attempts reset."""
+        text = (
+            "UPDATE {t} SET state = 'pending', attempts = 0, available_at = %s, "
+            "finished_at = NULL WHERE id = %s AND state = 'dead'"
+        )
+        return await self._update(text, (self._clock(), entry_id)) == 1
+
+    async def requeue_all(self, *, integration: str | None = None) -> int:
+        """Requeue every dead letter (of one integration)."""
+        text = (
+            "UPDATE {t} SET state = 'pending', attempts = 0, available_at = %s, "
+            "finished_at = NULL WHERE state = 'dead' AND (%s::text IS NULL OR integration = %s)"
+        )
+        return await self._update(text, (self._clock(), integration, integration))
+
+    async def purge_dead(self, entry_id: str | None = None) -> int:
+        """Delete one dead letter, or all."""
+        text = "DELETE FROM {t} WHERE state = 'dead' AND (%s::text IS NULL OR id = %s)"
+        return await self._update(text, (entry_id, entry_id))
+
+    async def status(self) -> OutboxStatus:
+        """Counts per integration."""
+        now = self._clock()
+        query = sql.SQL(
+            "SELECT integration, state, COUNT(*), "
+            "SUM(CASE WHEN lease_until > %s THEN 1 ELSE 0 END), MIN(enqueued_at) "
+            "FROM {t} GROUP BY integration, state"
+        ).format(t=self._t)
+        return backlog(now, await self._exec(query, (now,)))
+
+    async def close(self) -> None:
+        """Close the connection."""
+        async with self._lock:
+            if self._conn is not None:
+                await self._conn.close()
+                self._conn = None

@@ -1,0 +1,314 @@
+"""
+The embedded outbox: one SQLite file in WAL mode, the default when no server is configured.
+
+Every write commits before the call returns. Enqueues and operator actions commit with
+``synchronous=FULL`` (an accepted command survives ``kill -9`` and power loss); the relay's
+bookkeeping (claims, outcomes) commits with ``NORMAL``, which in WAL mode survives ``kill -9`` and
+may lose only the last outcomes on power loss: those commands are then sent again with their
+idempotency key (at-least-once, like a crash between send and mark). Claims run in
+``BEGIN IMMEDIATE`` transactions, so several relay processes may share one file (SQLite serialises
+their writes). All I/O runs on one private worker thread, never on the event loop.
+"""
+
+# ruff: noqa: S608 - the only spliced names are table names checked by check_table_name
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+import uuid
+from collections.abc import Callable, Collection
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+
+from adapters.outbox._rows import (
+    COLUMNS,
+    backlog,
+    check_table_name,
+    clip,
+    conflict,
+    new_row,
+    to_entry,
+)
+from domain.commands import Command
+from domain.outbox import OutboxEntry, OutboxStatus
+from ports.outbox import Outbox
+
+
+__all__ = ["SqliteOutbox"]
+
+T = TypeVar("T")
+
+
+class SqliteOutbox(Outbox):
+    """
+    `Outbox` on a SQLite file.
+
+    Args:
+        path: the database file (created with its directory); ``":memory:"`` for throwaway use.
+        table: the table name, so several outboxes can share a file.
+        clock: wall-clock seconds (``time.time``); tests pass a fake.
+        busy_timeout: seconds to wait for another process's write lock before failing.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        table: str = "portico_outbox",
+        clock: Callable[[], float] = time.time,
+        busy_timeout: float = 10.0,
+    ) -> None:
+        self.path = str(path)
+        self.table = check_table_name(table)
+        self._clock = clock
+        self._busy_timeout = busy_timeout
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="portico-outbox")
+        self._conn: sqlite3.Connection | None = None
+        self._closed = False
+        self._sync = "FULL"
+
+    def __repr__(self) -> str:
+        return f"SqliteOutbox(path={self.path!r}, table={self.table!r})"
+
+    # ------------------------------------------------------------ plumbing
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._conn is None:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                self.path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False
+            )
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            self._sync = "FULL"
+            self.create_schema(conn)
+            self._conn = conn
+        return self._conn
+
+    def create_schema(self, conn: sqlite3.Connection) -> None:
+        """Create the table and indexes if missing (also usable on a host app's connection)."""
+        t = self.table
+        conn.executescript(
+            f"""
+            CREATE TABLE IF NOT EXISTS {t} (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                id TEXT NOT NULL UNIQUE,
+                kind TEXT NOT NULL,
+                integration TEXT NOT NULL,
+                ordering_key TEXT NOT NULL,
+                idempotency_key TEXT NOT NULL UNIQUE,
+                payload TEXT NOT NULL,
+                state TEXT NOT NULL DEFAULT 'pending',
+                attempts INTEGER NOT NULL DEFAULT 0,
+                enqueued_at REAL NOT NULL,
+                available_at REAL NOT NULL,
+                lease_token TEXT,
+                lease_until REAL,
+                last_error TEXT,
+                finished_at REAL
+            );
+            CREATE INDEX IF NOT EXISTS {t}_line ON {t} (ordering_key, seq) WHERE state = 'pending';
+            CREATE INDEX IF NOT EXISTS {t}_due ON {t} (available_at) WHERE state = 'pending';
+            CREATE INDEX IF NOT EXISTS {t}_state ON {t} (state, integration);
+            """
+        )
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, partial(fn, *args))
+
+    def _write(self, fn: Callable[[sqlite3.Connection], T], *, durable: bool = True) -> T:
+        conn = self._connect()
+        sync = "FULL" if durable else "NORMAL"
+        if sync != self._sync:
+            conn.execute(f"PRAGMA synchronous={sync}")
+            self._sync = sync
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = fn(conn)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return result
+
+    # ------------------------------------------------------------ enqueue
+
+    def enqueue_with(
+        self, conn: sqlite3.Connection, command: Command, *, delay: float = 0.0
+    ) -> str:
+        """
+        Insert ``command`` on the caller's connection, inside the caller's transaction.
+
+        The transactional-outbox form for SQLite: the host app writes its own row and this one,
+        then commits both or neither. The connection must open this outbox's file, and the
+        table must exist (`create_schema` once at setup: it commits, so not inside the transaction).
+        """
+        row = new_row(command, self._clock(), delay)
+        cur = conn.execute(
+            f"INSERT INTO {self.table} (id, kind, integration, ordering_key, idempotency_key, "
+            "payload, enqueued_at, available_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (idempotency_key) DO NOTHING",
+            row,
+        )
+        if cur.rowcount == 1:
+            return row[0]
+        found = conn.execute(
+            f"SELECT id, payload FROM {self.table} WHERE idempotency_key = ?", (row[4],)
+        ).fetchone()
+        if found is None or found[1] != row[5]:
+            raise conflict()
+        return str(found[0])
+
+    async def enqueue(self, command: Command, *, delay: float = 0.0) -> str:
+        """Store ``command`` and commit; see `Outbox.enqueue`."""
+        return await self._run(self._write, lambda c: self.enqueue_with(c, command, delay=delay))
+
+    # ------------------------------------------------------------ relay side
+
+    def _claim(
+        self, limit: int, lease_seconds: float, integrations: Collection[str] | None
+    ) -> list[OutboxEntry]:
+        now = self._clock()
+        t = self.table
+        only = ""
+        params: list[Any] = [now, now]
+        if integrations is not None:
+            if not integrations:
+                return []
+            only = f" AND o.integration IN ({','.join('?' * len(integrations))})"
+            params.extend(integrations)
+        params.append(limit)
+
+        def tx(conn: sqlite3.Connection) -> list[OutboxEntry]:
+            seqs = [
+                r[0]
+                for r in conn.execute(
+                    f"SELECT o.seq FROM {t} o WHERE o.state = 'pending' AND o.available_at <= ? "
+                    f"AND (o.lease_until IS NULL OR o.lease_until <= ?){only} "
+                    f"AND NOT EXISTS (SELECT 1 FROM {t} p WHERE p.state = 'pending' "
+                    "AND p.ordering_key = o.ordering_key AND p.seq < o.seq) "
+                    "ORDER BY o.seq LIMIT ?",
+                    params,
+                )
+            ]
+            claimed = []
+            for seq in seqs:
+                row = conn.execute(
+                    f"UPDATE {t} SET lease_token = ?, lease_until = ?, attempts = attempts + 1 "
+                    f"WHERE seq = ? RETURNING {COLUMNS}",
+                    (uuid.uuid4().hex, now + lease_seconds, seq),
+                ).fetchone()
+                claimed.append(to_entry(row))
+            return claimed
+
+        return self._write(tx, durable=False)
+
+    async def claim(
+        self, *, limit: int, lease_seconds: float, integrations: Collection[str] | None = None
+    ) -> list[OutboxEntry]:
+        """Lease due entries, one per ordering key; see `Outbox.claim`."""
+        return await self._run(self._claim, limit, lease_seconds, integrations)
+
+    def _finish(self, entry: OutboxEntry, sets: str, params: tuple[Any, ...]) -> bool:
+        def tx(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                f"UPDATE {self.table} SET {sets}, lease_token = NULL, lease_until = NULL "
+                "WHERE id = ? AND state = 'pending' AND lease_token = ?",
+                (*params, entry.id, entry.lease_token),
+            )
+            return cur.rowcount == 1
+
+        return self._write(tx, durable=False)
+
+    async def mark_delivered(self, entry: OutboxEntry) -> bool:
+        """Record success under the current lease."""
+        sets = "state = 'delivered', finished_at = ?, last_error = NULL"
+        return await self._run(self._finish, entry, sets, (self._clock(),))
+
+    async def schedule_retry(
+        self, entry: OutboxEntry, *, delay: float, error: str, attempted: bool = True
+    ) -> bool:
+        """Release the lease; due again after ``delay``."""
+        back = "" if attempted else ", attempts = MAX(attempts - 1, 0)"
+        sets = f"available_at = ?, last_error = ?{back}"
+        params = (self._clock() + max(delay, 0.0), clip(error))
+        return await self._run(self._finish, entry, sets, params)
+
+    async def dead_letter(self, entry: OutboxEntry, *, reason: str) -> bool:
+        """Park as a dead letter with ``reason``."""
+        sets = "state = 'dead', finished_at = ?, last_error = ?"
+        return await self._run(self._finish, entry, sets, (self._clock(), clip(reason)))
+
+    # ------------------------------------------------------------ operators
+
+    def _select(self, where: str, params: tuple[Any, ...]) -> list[OutboxEntry]:
+        rows = self._connect().execute(f"SELECT {COLUMNS} FROM {self.table} {where}", params)
+        return [to_entry(r) for r in rows]
+
+    async def get(self, entry_id: str) -> OutboxEntry | None:
+        """The entry with this id, or None."""
+        found = await self._run(self._select, "WHERE id = ?", (entry_id,))
+        return found[0] if found else None
+
+    async def dead_letters(
+        self, *, limit: int = 100, integration: str | None = None
+    ) -> list[OutboxEntry]:
+        """Dead letters, oldest first."""
+        where = "WHERE state = 'dead' AND (? IS NULL OR integration = ?) ORDER BY seq LIMIT ?"
+        return await self._run(self._select, where, (integration, integration, limit))
+
+    def _update(self, sql: str, params: tuple[Any, ...]) -> int:
+        return self._write(lambda c: c.execute(sql, params).rowcount)
+
+    async def requeue(self, entry_id: str) -> bool:
+        """Make one dead letter pending again with its attempts reset."""
+        sql = (
+            f"UPDATE {self.table} SET state = 'pending', attempts = 0, available_at = ?, "
+            "finished_at = NULL WHERE id = ? AND state = 'dead'"
+        )
+        return await self._run(self._update, sql, (self._clock(), entry_id)) == 1
+
+    async def requeue_all(self, *, integration: str | None = None) -> int:
+        """Requeue every dead letter (of one integration)."""
+        sql = (
+            f"UPDATE {self.table} SET state = 'pending', attempts = 0, available_at = ?, "
+            "finished_at = NULL WHERE state = 'dead' AND (? IS NULL OR integration = ?)"
+        )
+        return await self._run(self._update, sql, (self._clock(), integration, integration))
+
+    async def purge_dead(self, entry_id: str | None = None) -> int:
+        """Delete one dead letter, or all."""
+        sql = f"DELETE FROM {self.table} WHERE state = 'dead' AND (? IS NULL OR id = ?)"
+        return await self._run(self._update, sql, (entry_id, entry_id))
+
+    def _status(self) -> OutboxStatus:
+        now = self._clock()
+        rows = self._connect().execute(
+            f"SELECT integration, state, COUNT(*), "
+            "SUM(CASE WHEN lease_until > ? THEN 1 ELSE 0 END), MIN(enqueued_at) "
+            f"FROM {self.table} GROUP BY integration, state",
+            (now,),
+        )
+        return backlog(now, rows.fetchall())
+
+    async def status(self) -> OutboxStatus:
+        """Counts per integration."""
+        return await self._run(self._status)
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    async def close(self) -> None:
+        """Close the connection and the worker thread; closing twice is harmless."""
+        if self._closed:
+            return
+        self._closed = True
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._close)
+        self._executor.shutdown(wait=True)

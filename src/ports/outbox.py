@@ -1,0 +1,96 @@
+"""The port to a durable outbox: commands accepted here survive vendor outages and crashes."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Protocol, runtime_checkable
+
+from domain.commands import Command
+from domain.outbox import OutboxEntry, OutboxStatus
+
+
+__all__ = ["Outbox"]
+
+
+@runtime_checkable
+class Outbox(Protocol):
+    """
+    A durable queue of outbound commands with leases and dead letters.
+
+    Order: `claim` hands out, per ``ordering_key``, only the oldest pending entry, and only when it
+    is not leased; the next one waits until it is delivered or dead. So commands for one subject
+    reach the vendor in the order they were enqueued, even with several relays. A dead letter does
+    not block its line (one poisoned command must not silence a patient forever).
+    """
+
+    async def enqueue(self, command: Command, *, delay: float = 0.0) -> str:
+        """
+        Store ``command`` durably (committed before this returns) and return its entry id.
+
+        Enqueueing a command whose idempotency key is already stored returns the existing id and
+        stores nothing (the same operation is accepted once).
+
+        Raises:
+            Conflict: the key is already stored with a different command.
+        """
+        ...
+
+    async def claim(
+        self, *, limit: int, lease_seconds: float, integrations: Collection[str] | None = None
+    ) -> list[OutboxEntry]:
+        """
+        Lease up to ``limit`` due entries (at most one per ordering key), oldest first.
+
+        Each claim counts one attempt. A lease that expires (its relay crashed) makes the entry
+        claimable again. ``integrations`` restricts the claim (a relay skips paused ones).
+        """
+        ...
+
+    async def mark_delivered(self, entry: OutboxEntry) -> bool:
+        """Record success; False (and no change) when ``entry``'s lease is no longer current."""
+        ...
+
+    async def schedule_retry(
+        self, entry: OutboxEntry, *, delay: float, error: str, attempted: bool = True
+    ) -> bool:
+        """
+        Release the lease and make the entry due again in ``delay`` seconds.
+
+        ``attempted=False`` gives the claim's attempt back (nothing reached the vendor, e.g. an
+        open breaker). False when the lease is no longer current.
+        """
+        ...
+
+    async def dead_letter(self, entry: OutboxEntry, *, reason: str) -> bool:
+        """Park the entry as a dead letter with ``reason``; False when the lease is not current."""
+        ...
+
+    async def get(self, entry_id: str) -> OutboxEntry | None:
+        """The entry with this id in whatever state, or None."""
+        ...
+
+    async def dead_letters(
+        self, *, limit: int = 100, integration: str | None = None
+    ) -> list[OutboxEntry]:
+        """Dead letters, oldest first."""
+        ...
+
+    async def requeue(self, entry_id: str) -> bool:
+        """Make a dead letter pending again, attempts reset; False when no such dead letter."""
+        ...
+
+    async def requeue_all(self, *, integration: str | None = None) -> int:
+        """Requeue every dead letter (of one integration); returns how many."""
+        ...
+
+    async def purge_dead(self, entry_id: str | None = None) -> int:
+        """Delete one dead letter, or all when ``entry_id`` is None; returns how many."""
+        ...
+
+    async def status(self) -> OutboxStatus:
+        """Pending, in-flight, dead and delivered counts and the oldest pending, per integration."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections and threads; the stored entries stay."""
+        ...

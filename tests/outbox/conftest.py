@@ -1,0 +1,67 @@
+"""Fixtures for the outbox tests: a settable clock and one factory per outbox implementation."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from adapters.outbox.postgres import PostgresOutbox
+from adapters.outbox.sqlite import SqliteOutbox
+from ports.outbox import Outbox
+
+
+class ManualClock:
+    """Wall-clock seconds that move only when a test says so."""
+
+    def __init__(self, start: float = 1_700_000_000.0) -> None:
+        self.now = start
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += max(seconds, 0.0)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    """A clock at a fixed epoch."""
+    return ManualClock()
+
+
+OutboxFactory = Callable[[], Outbox]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def make_outbox(
+    request: pytest.FixtureRequest, tmp_path: Path, clock: ManualClock
+) -> AsyncIterator[OutboxFactory]:
+    """Open outboxes on one store (a SQLite file, or a PostgreSQL table private to the test)."""
+    opened: list[Outbox] = []
+    table = f"ob_{uuid.uuid4().hex[:10]}"
+    if request.param == "postgres":
+        url = request.getfixturevalue("postgres_url")
+
+        def make() -> Outbox:
+            box = PostgresOutbox(url, table=f"t_{table}.outbox", clock=clock)
+            opened.append(box)
+            return box
+    else:
+        path = tmp_path / "outbox.sqlite3"
+
+        def make() -> Outbox:
+            box = SqliteOutbox(path, table=table, clock=clock)
+            opened.append(box)
+            return box
+
+    yield make
+    for box in opened:
+        await box.close()

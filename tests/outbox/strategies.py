@@ -1,0 +1,82 @@
+"""Hypothesis strategies for every outbound command (valid values only)."""
+
+from __future__ import annotations
+
+from hypothesis import strategies as st
+
+from domain.commands import (
+    AddNote,
+    CreateCheckoutLink,
+    CreateDeal,
+    CreatePaymentIntent,
+    IssueRefund,
+    MoveDeal,
+    SendMessage,
+    StartCall,
+    UpsertContact,
+)
+from domain.crm import ContactDraft, DealDraft, LifecycleStage
+from domain.messaging import TemplateMessage, TextMessage
+from domain.payments import CheckoutRequest, PaymentRequest, RefundRequest
+from domain.values import Email, IdempotencyKey, Money, PhoneNumber
+from domain.voice import CallRequest
+
+
+phones = st.from_regex(r"\+[1-9][0-9]{7,14}", fullmatch=True).map(PhoneNumber)
+emails = st.from_regex(r"[a-z0-9]{1,10}@[a-z]{1,10}\.(com|ro|org)", fullmatch=True).map(Email)
+keys = st.from_regex(r"[!-~]{1,40}", fullmatch=True).map(IdempotencyKey)
+opt_keys = st.none() | keys
+words = st.text(min_size=1, max_size=30).filter(lambda s: s.strip() != "")
+ids = st.from_regex(r"[A-Za-z0-9_-]{1,20}", fullmatch=True)
+money = st.builds(
+    Money,
+    st.integers(min_value=1, max_value=10**9),
+    st.sampled_from(["EUR", "RON", "USD", "JPY", "KWD"]),
+)
+meta = st.dictionaries(st.text(min_size=1, max_size=10), st.text(max_size=20), max_size=4)
+
+text_messages = st.builds(TextMessage, phones, words, opt_keys)
+template_messages = st.builds(
+    TemplateMessage,
+    phones,
+    words,
+    st.sampled_from(["en", "ro", "en_US"]),
+    st.lists(st.text(max_size=10), max_size=3).map(tuple),
+    opt_keys,
+)
+contact_drafts = st.builds(
+    ContactDraft,
+    phone=phones,
+    email=st.none() | emails,
+    first_name=st.none() | words,
+    last_name=st.none() | words,
+    lifecycle_stage=st.none() | st.sampled_from(LifecycleStage),
+    properties=meta,
+) | st.builds(ContactDraft, phone=st.none(), email=emails)
+deal_drafts = st.builds(DealDraft, ids, words, words, st.none() | money, words)
+payment_requests = st.builds(PaymentRequest, money, words, ids, keys, meta)
+checkout_requests = st.builds(
+    CheckoutRequest,
+    money,
+    words,
+    ids,
+    st.just("https://example.com/ok"),
+    st.none() | st.just("https://example.com/cancel"),
+    keys,
+    st.integers(min_value=1800, max_value=86400),
+    meta,
+)
+refund_requests = st.builds(RefundRequest, ids, keys, st.none() | money, st.none() | words)
+call_requests = st.builds(CallRequest, phones, ids, meta, opt_keys)
+
+commands = st.one_of(
+    st.builds(SendMessage, text_messages | template_messages),
+    st.builds(UpsertContact, contact_drafts, keys),
+    st.builds(CreateDeal, deal_drafts, keys),
+    st.builds(MoveDeal, ids, words, keys),
+    st.builds(AddNote, ids, words, keys),
+    st.builds(CreatePaymentIntent, payment_requests),
+    st.builds(CreateCheckoutLink, checkout_requests),
+    st.builds(IssueRefund, refund_requests),
+    st.builds(StartCall, call_requests),
+)

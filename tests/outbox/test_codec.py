@@ -1,0 +1,99 @@
+"""The command codec: lossless round trips and clear errors on bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given
+
+from domain.command_codec import decode_command, encode_command, from_dict, to_dict
+from domain.commands import CreatePaymentIntent, SendMessage, StartCall
+from domain.errors import InvalidValue
+from domain.messaging import TextMessage
+from domain.payments import PaymentRequest
+from domain.values import IdempotencyKey, Money
+from domain.voice import CallRequest
+from tests.outbox.strategies import commands
+
+
+@given(commands)
+def test_every_command_round_trips_through_json(command):
+    """decode(encode(c)) == c, and the key, kind and ordering key survive."""
+    back = decode_command(encode_command(command))
+    assert back == command
+    assert back.idempotency_key == command.idempotency_key
+    assert back.ordering_key == command.ordering_key
+
+
+@given(commands)
+def test_encoding_is_canonical(command):
+    """Equal commands encode to equal text (the outbox compares payloads on key reuse)."""
+    assert encode_command(decode_command(encode_command(command))) == encode_command(command)
+
+
+def _payment() -> CreatePaymentIntent:
+    return CreatePaymentIntent(
+        PaymentRequest(Money(15000, "RON"), "Consult", "pat-1", IdempotencyKey("k-1"))
+    )
+
+
+def test_payment_command_reuses_the_request_key():
+    """A payment command's key is the request's, so every attempt sends the same key."""
+    assert _payment().idempotency_key == IdempotencyKey("k-1")
+
+
+def test_message_key_is_fixed_at_creation_and_passed_on():
+    """A message command picks a key once and hands it to the adapter on every attempt."""
+    command = SendMessage(TextMessage("+40712345678", "hello"))
+    assert command.keyed_message().idempotency_key == command.idempotency_key
+    assert decode_command(encode_command(command)).idempotency_key == command.idempotency_key
+
+
+def test_wrapped_request_key_must_match():
+    """A command whose key differs from its request's key is refused, naming the field."""
+    call = CallRequest("+40712345678", "asst", idempotency_key=IdempotencyKey("a"))
+    with pytest.raises(InvalidValue) as info:
+        StartCall(call, IdempotencyKey("b"))
+    assert info.value.field == "idempotency_key"
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field"),
+    [
+        (lambda d: d.pop("kind"), "kind"),
+        (lambda d: d.update(kind="launch_rocket"), "kind"),
+        (lambda d: d.update(v=99), "v"),
+        (lambda d: d["request"].pop("patient_ref"), "request.patient_ref"),
+        (lambda d: d["request"]["amount"].update(currency="XXX"), "request.amount.currency"),
+        (lambda d: d["request"]["amount"].update(amount_minor="12"), "request.amount.amount_minor"),
+        (lambda d: d["request"]["amount"].update(amount_minor=True), "request.amount.amount_minor"),
+        (lambda d: d["request"].update(metadata={"a": 1}), "request.metadata"),
+        (lambda d: d.update(key="with space"), "key"),
+        (lambda d: d.update(request=[]), "request"),
+    ],
+)
+def test_bad_payload_names_the_field(mutate, field):
+    """Every malformed payload raises InvalidValue naming the dotted field, never KeyError."""
+    data = to_dict(_payment())
+    mutate(data)
+    with pytest.raises(InvalidValue) as info:
+        from_dict(data)
+    assert info.value.field == field
+
+
+def test_bad_phone_error_names_the_path_and_hides_the_number():
+    """A bad phone in a stored message names message.to and does not echo the digits."""
+    data = to_dict(SendMessage(TextMessage("+40712345678", "hi")))
+    data["message"]["to"] = "0712-bad"
+    with pytest.raises(InvalidValue) as info:
+        from_dict(data)
+    assert info.value.field == "message.to"
+    assert "0712" not in str(info.value)
+
+
+@pytest.mark.parametrize("text", ["", "not json", "[]", "null", json.dumps({"v": 1})])
+def test_garbage_text_is_refused_cleanly(text):
+    """Garbage is refused with InvalidValue, not a JSON or key error."""
+    with pytest.raises(InvalidValue):
+        decode_command(text)

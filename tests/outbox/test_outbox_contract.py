@@ -1,0 +1,176 @@
+"""One contract for every Outbox: SQLite (embedded) and PostgreSQL run the same tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from domain.command_codec import decode_command
+from domain.commands import AddNote, SendMessage
+from domain.errors import Conflict
+from domain.messaging import TextMessage
+from domain.outbox import EntryState
+from domain.values import IdempotencyKey
+
+
+def msg(to: str = "+40712345678", body: str = "hi", key: str | None = None) -> SendMessage:
+    return SendMessage(TextMessage(to, body), IdempotencyKey(key) if key else IdempotencyKey.new())
+
+
+def note(contact: str = "c1", key: str | None = None) -> AddNote:
+    return AddNote(contact, "call summary", IdempotencyKey(key) if key else IdempotencyKey.new())
+
+
+async def test_enqueued_command_is_claimed_intact(make_outbox):
+    """A claimed entry decodes to the command enqueued, with one attempt and a lease."""
+    box = make_outbox()
+    command = msg()
+    entry_id = await box.enqueue(command)
+    [entry] = await box.claim(limit=10, lease_seconds=30)
+    assert entry.id == entry_id
+    assert decode_command(entry.payload) == command
+    assert entry.attempts == 1
+    assert entry.lease_token is not None
+    assert entry.state is EntryState.PENDING
+    assert entry.integration == "messaging"
+
+
+async def test_same_key_is_accepted_once(make_outbox):
+    """Enqueueing the same command twice stores it once; another command on the key conflicts."""
+    box = make_outbox()
+    first = await box.enqueue(msg(key="k1"))
+    assert await box.enqueue(msg(key="k1")) == first
+    with pytest.raises(Conflict):
+        await box.enqueue(msg(body="other", key="k1"))
+    assert (await box.status()).pending == 1
+
+
+async def test_lease_is_exclusive_until_it_expires(make_outbox, clock):
+    """A leased entry is not claimed again until the lease expires; the stale lease loses."""
+    box = make_outbox()
+    await box.enqueue(msg())
+    [first] = await box.claim(limit=10, lease_seconds=30)
+    assert await box.claim(limit=10, lease_seconds=30) == []
+    clock.advance(31)
+    [second] = await box.claim(limit=10, lease_seconds=30)
+    assert second.id == first.id
+    assert second.attempts == 2
+    assert not await box.mark_delivered(first)
+    assert await box.mark_delivered(second)
+    assert (await box.get(first.id)).state is EntryState.DELIVERED
+
+
+async def test_one_entry_per_subject_in_enqueue_order(make_outbox):
+    """Claims hand out only the oldest pending command per recipient, in order."""
+    box = make_outbox()
+    a1, a2, a3 = msg(body="1"), msg(body="2"), msg(body="3")
+    b1 = msg(to="+40799999999")
+    for c in (a1, a2, b1, a3):
+        await box.enqueue(c)
+    batch = await box.claim(limit=10, lease_seconds=30)
+    assert [decode_command(e.payload) for e in batch] == [a1, b1]
+    assert await box.claim(limit=10, lease_seconds=30) == []
+    await box.mark_delivered(batch[0])
+    [nxt] = await box.claim(limit=10, lease_seconds=30)
+    assert decode_command(nxt.payload) == a2
+
+
+async def test_retry_waits_for_its_delay_and_keeps_the_line(make_outbox, clock):
+    """A retried entry is due only after its delay, and the next one of its subject waits too."""
+    box = make_outbox()
+    await box.enqueue(msg(body="1"))
+    await box.enqueue(msg(body="2"))
+    [entry] = await box.claim(limit=10, lease_seconds=30)
+    assert await box.schedule_retry(entry, delay=60, error="Unavailable: 503")
+    assert await box.claim(limit=10, lease_seconds=30) == []
+    clock.advance(60)
+    [again] = await box.claim(limit=10, lease_seconds=30)
+    assert again.id == entry.id
+    assert again.attempts == 2
+    assert again.last_error == "Unavailable: 503"
+
+
+async def test_unattempted_release_refunds_the_attempt(make_outbox):
+    """A release with attempted=False (breaker open) does not count as an attempt."""
+    box = make_outbox()
+    await box.enqueue(msg())
+    [entry] = await box.claim(limit=10, lease_seconds=30)
+    await box.schedule_retry(entry, delay=0, error="circuit open", attempted=False)
+    [again] = await box.claim(limit=10, lease_seconds=30)
+    assert again.attempts == 1
+
+
+async def test_dead_letters_keep_reason_release_the_line_and_requeue(make_outbox):
+    """A dead letter is listed with its reason, unblocks its subject and can be requeued."""
+    box = make_outbox()
+    await box.enqueue(note(key="n1"))
+    await box.enqueue(note(key="n2"))
+    [entry] = await box.claim(limit=10, lease_seconds=30)
+    assert await box.dead_letter(entry, reason="hubspot: contact not found [404]")
+    [dead] = await box.dead_letters()
+    assert dead.id == entry.id
+    assert dead.last_error == "hubspot: contact not found [404]"
+    [nxt] = await box.claim(limit=10, lease_seconds=30)
+    assert nxt.idempotency_key == "n2"
+    await box.mark_delivered(nxt)
+    assert await box.requeue(entry.id)
+    assert not await box.requeue(entry.id)
+    [again] = await box.claim(limit=10, lease_seconds=30)
+    assert again.id == entry.id
+    assert again.attempts == 1
+
+
+async def test_requeue_all_and_purge(make_outbox):
+    """requeue_all revives every dead letter of an integration; purge deletes dead letters only."""
+    box = make_outbox()
+    for i in range(3):
+        await box.enqueue(note(contact=f"c{i}"))
+    await box.enqueue(msg())
+    for entry in await box.claim(limit=10, lease_seconds=30):
+        await box.dead_letter(entry, reason="boom")
+    assert len(await box.dead_letters(integration="crm")) == 3
+    assert await box.requeue_all(integration="crm") == 3
+    assert len(await box.dead_letters()) == 1
+    [dead] = await box.dead_letters()
+    assert await box.purge_dead(dead.id) == 1
+    assert await box.get(dead.id) is None
+    assert await box.purge_dead() == 0
+    assert (await box.status()).pending == 3
+
+
+async def test_status_counts_per_integration(make_outbox, clock):
+    """Status reports pending, in flight, dead, delivered and the oldest age per integration."""
+    box = make_outbox()
+    await box.enqueue(msg(body="1"))
+    await box.enqueue(msg(to="+40799999999"))
+    await box.enqueue(note())
+    clock.advance(90)
+    entries = await box.claim(limit=10, lease_seconds=30, integrations=["messaging"])
+    assert {e.integration for e in entries} == {"messaging"}
+    await box.mark_delivered(entries[0])
+    status = await box.status()
+    by = {b.integration: b for b in status.integrations}
+    assert (by["messaging"].pending, by["messaging"].in_flight) == (1, 1)
+    assert by["messaging"].delivered == 1
+    assert by["crm"].pending == 1
+    assert status.pending == 2
+    assert status.oldest_age == pytest.approx(90)
+    assert await box.claim(limit=10, lease_seconds=30, integrations=[]) == []
+
+
+async def test_entries_survive_reopening(make_outbox):
+    """A new outbox on the same store sees what an earlier one accepted."""
+    first = make_outbox()
+    entry_id = await first.enqueue(msg())
+    await first.close()
+    second = make_outbox()
+    [entry] = await second.claim(limit=10, lease_seconds=30)
+    assert entry.id == entry_id
+
+
+async def test_entry_repr_hides_the_payload(make_outbox):
+    """An entry's repr never shows the message body or the phone number."""
+    box = make_outbox()
+    await box.enqueue(msg(body="secret diagnosis"))
+    [entry] = await box.claim(limit=1, lease_seconds=30)
+    assert "secret" not in repr(entry)
+    assert "712345678" not in repr(entry)
