@@ -4,6 +4,19 @@ Portico's pure domain: values, entities, events and errors.
 No I/O; only the standard library and attrs.
 """
 
+from domain.command_codec import decode_command, encode_command
+from domain.commands import (
+    AddNote,
+    Command,
+    CreateCheckoutLink,
+    CreateDeal,
+    CreatePaymentIntent,
+    IssueRefund,
+    MoveDeal,
+    SendMessage,
+    StartCall,
+    UpsertContact,
+)
 from domain.crm import Contact, ContactDraft, Deal, DealDraft, LifecycleStage, Note
 from domain.errors import (
     AuthenticationFailed,
@@ -53,6 +66,7 @@ from domain.messaging import (
     TemplateMessage,
     TextMessage,
 )
+from domain.outbox import EntryState, IntegrationBacklog, OutboxEntry, OutboxStatus
 from domain.payments import (
     CheckoutLink,
     CheckoutRequest,
@@ -69,6 +83,7 @@ from domain.webhooks import ClaimOutcome, Headers, ParsedDelivery, WebhookReques
 
 
 __all__ = [
+    "AddNote",
     "AuthenticationFailed",
     "BulkheadFull",
     "Call",
@@ -82,22 +97,29 @@ __all__ = [
     "CheckoutRequest",
     "CircuitOpenError",
     "ClaimOutcome",
+    "Command",
     "Conflict",
     "Contact",
     "ContactChanged",
     "ContactDraft",
+    "CreateCheckoutLink",
+    "CreateDeal",
+    "CreatePaymentIntent",
     "Deal",
     "DealDraft",
     "DeliveryStatus",
     "DomainEvent",
     "Email",
+    "EntryState",
     "Headers",
     "IdempotencyKey",
     "InboundMessage",
+    "IntegrationBacklog",
     "IntegrationError",
     "InvalidRequest",
     "InvalidSignature",
     "InvalidValue",
+    "IssueRefund",
     "LifecycleStage",
     "LocalRejection",
     "MalformedWebhook",
@@ -105,10 +127,13 @@ __all__ = [
     "MessageReceived",
     "MessageStatusChanged",
     "Money",
+    "MoveDeal",
     "NetworkError",
     "NotFound",
     "Note",
     "OutboundMessage",
+    "OutboxEntry",
+    "OutboxStatus",
     "OutcomeUnknown",
     "ParsedDelivery",
     "PayloadTooLarge",
@@ -128,14 +153,19 @@ __all__ = [
     "RefundRequest",
     "RefundStatus",
     "RetryExhaustedError",
+    "SendMessage",
     "StaleTimestamp",
+    "StartCall",
     "TemplateMessage",
     "TextMessage",
     "TimedOut",
     "TransientError",
     "Unavailable",
     "UnexpectedResponse",
+    "UpsertContact",
     "WebhookRejected",
     "WebhookRequest",
+    "decode_command",
+    "encode_command",
     "mask_text",
 ]

@@ -5,7 +5,9 @@ Ports speak domain types only, and raise only `domain.errors` errors.
 """
 
 from ports.crm import CRMPort
+from ports.execute import CommandPorts, execute
 from ports.messaging import MessagingPort
+from ports.outbox import Outbox
 from ports.payments import PaymentPort
 from ports.voice import VoicePort
 from ports.webhooks import ReplayStore, WebhookParser, WebhookVerifier
@@ -13,10 +15,13 @@ from ports.webhooks import ReplayStore, WebhookParser, WebhookVerifier
 
 __all__ = [
     "CRMPort",
+    "CommandPorts",
     "MessagingPort",
+    "Outbox",
     "PaymentPort",
     "ReplayStore",
     "VoicePort",
     "WebhookParser",
     "WebhookVerifier",
+    "execute",
 ]
