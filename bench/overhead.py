@@ -2,12 +2,19 @@
 Per-call overhead of Portico's resilience pipeline against tenacity, purgatory and pybreaker.
 
 Not a test: run it by hand (``python bench/overhead.py``; ``--quick`` for a smoke run). Every
-candidate wraps the same no-op coroutine in the same process; each figure is the best over
-interleaved rounds of ns per call. It prints the machine, the versions, the figures and the ratios
-against the targets, and writes the same text to ``bench/results/overhead.txt``.
+candidate wraps the same no-op coroutine in the same process, in interleaved rounds (background
+load on a shared machine then hits every candidate alike). Each figure is the median and the best
+of those rounds in ns per call; every target gets a PASS or MISS line, judged on the medians. It
+writes the same text to ``bench/results/overhead.txt``.
 
 Targets (issue 3): full-pipeline overhead <= 0.25x tenacity + purgatory's; an open breaker's
-rejection <= 0.3x pybreaker's; memory flat across 1,000,000 rejections.
+rejection <= 0.3x pybreaker's, both for ``breaker.call`` and through the full ``Pipeline.call``;
+memory flat across 1,000,000 rejections (RSS growth under 1 MiB, traced heap growth under 64 KiB
+per 10,000 more).
+
+The pipeline's rejection once cost 800 ns (0.41x pybreaker's 1,966; medians, 2-core machine): a
+local held the error it raised, a frame -> error -> traceback -> frame cycle only the cyclic GC
+frees. Raised inside the ``raise`` itself it costs within ~10% of ``breaker.call``'s.
 """
 
 from __future__ import annotations
@@ -18,11 +25,13 @@ import gc
 import importlib.metadata
 import os
 import platform
+import statistics
 import sys
 import time
 import tracemalloc
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import NamedTuple
 
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
@@ -50,12 +59,31 @@ async def noop() -> int:
     return 1
 
 
-async def measure(steps: dict[str, Step], calls: int, rounds: int) -> dict[str, float]:
-    """
-    Best-of-``rounds`` ns per call of ``await step()`` for each step, rounds interleaved.
+class Timing(NamedTuple):
+    """ns per call over the rounds: the median (what targets are judged on) and the best."""
 
-    Interleaving spreads background load over every candidate alike, and the minimum is the
-    figure least disturbed by it (as `timeit` advises).
+    median: float
+    best: float
+
+    def __sub__(self, other: Timing) -> Timing:
+        return Timing(self.median - other.median, self.best - other.best)
+
+    def __truediv__(self, other: Timing) -> Timing:
+        return Timing(self.median / other.median, self.best / other.best)
+
+
+def verdict(label: str, ratio: Timing, target: float) -> str:
+    """One target's line: the ratio of medians (and of bests), and PASS or MISS on the median."""
+    mark = "PASS" if ratio.median <= target else "MISS"
+    return f"  {mark} {label}: {ratio.median:.3f} (best {ratio.best:.3f}; target <= {target})"
+
+
+async def measure(steps: dict[str, Step], calls: int, rounds: int) -> dict[str, Timing]:
+    """
+    ns per call of ``await step()`` for each step over ``rounds`` interleaved rounds.
+
+    Interleaving spreads background load over every candidate alike; the best is the figure least
+    disturbed by it (as `timeit` advises), the median the one a shared machine reproduces.
     """
     for step in steps.values():
         for _ in range(min(calls, 2000)):
@@ -68,7 +96,7 @@ async def measure(steps: dict[str, Step], calls: int, rounds: int) -> dict[str, 
             for _ in range(calls):
                 await step()
             samples[name].append((time.perf_counter_ns() - start) / calls)
-    return {name: min(values) for name, values in samples.items()}
+    return {name: Timing(statistics.median(v), min(v)) for name, v in samples.items()}
 
 
 def rejecting(step: Step, errors: tuple[type[BaseException], ...]) -> Step:
@@ -143,7 +171,7 @@ async def run(calls: int, rounds: int, rejections: int) -> str:
     out(f"system  : {platform.system()} {platform.release()}")
     out(f"python  : {platform.python_implementation()} {platform.python_version()}")
     out("peers   : " + ", ".join(f"{k} {v}" for k, v in versions.items()))
-    out(f"method  : best of {rounds} interleaved rounds x {calls:,} awaited calls of a no-op")
+    out(f"method  : {rounds} interleaved rounds x {calls:,} awaited calls of a no-op")
     out("")
 
     pipeline = build_pipeline(
@@ -197,14 +225,16 @@ async def run(calls: int, rounds: int, rejections: int) -> str:
         "pybreaker alone (call of a coroutine fn)": lambda: pybreaker_closed.call(noop),
     }
     ns = await measure(success, calls, rounds)
-    out("Success path (ns per call; overhead = minus the bare call)")
+    targets: list[str] = []
+    out("Success path (ns per call, median / best; overhead = minus the bare call)")
     for name in success:
-        out(f"  {name:<60} {ns[name]:>9.0f}  overhead {ns[name] - ns['bare call']:>9.0f}")
+        t, over = ns[name], ns[name] - ns["bare call"]
+        out(f"  {name:<58} {t.median:>6.0f} /{t.best:>6.0f}  overhead {over.median:>6.0f}")
     bare = ns["bare call"]
     ours = ns["portico pipeline (retry+breaker+bulkhead+limiter+timeout)"] - bare
     theirs = ns["tenacity + purgatory"] - bare
-    ratio = ours / theirs
-    out(f"  ratio pipeline / (tenacity + purgatory) overhead: {ratio:.3f}  (target <= 0.25)")
+    targets.append(verdict("pipeline / (tenacity + purgatory) overhead", ours / theirs, 0.25))
+    out(targets[-1])
     out("")
 
     open_breaker = CircuitBreaker("bench-open", failure_threshold=1, reset_timeout=1e9)
@@ -218,7 +248,7 @@ async def run(calls: int, rounds: int, rejections: int) -> str:
 
     async def pybreaker_reject() -> None:
         try:
-            pyb_open.call(noop)
+            pyb_open.call(noop)  # type: ignore[unused-coroutine]  # open: raises, never calls
         except pybreaker.CircuitBreakerError:
             return
 
@@ -242,19 +272,27 @@ async def run(calls: int, rounds: int, rejections: int) -> str:
     }
     rejected = await measure(rejection, calls, rounds)
     ns.update({f"reject {name}": value for name, value in rejected.items()})
-    out("Open-breaker rejection (ns per rejected call)")
+    out("Open-breaker rejection (ns per rejected call, median / best)")
     for name in rejection:
-        out(f"  {name:<60} {ns[f'reject {name}']:>9.0f}")
+        t = ns[f"reject {name}"]
+        out(f"  {name:<58} {t.median:>6.0f} /{t.best:>6.0f}")
     for name in ("portico breaker.call", "portico full pipeline"):
         reject_ratio = ns[f"reject {name}"] / ns["reject pybreaker"]
-        out(f"  ratio {name} / pybreaker: {reject_ratio:.3f}  (target <= 0.3)")
+        targets.append(verdict(f"{name} rejection / pybreaker's", reject_ratio, 0.3))
+        out(targets[-1])
     out("")
 
     out(f"Memory across {rejections:,} rejections (RSS growth; traced heap growth per 10k after)")
-    for name in ("portico breaker.call", "purgatory"):
+    for name in ("portico breaker.call", "portico full pipeline", "purgatory"):
         count = rejections if name.startswith("portico") else min(rejections, 200_000)
         rss, heap = await memory_growth(rejection[name], count)
         out(f"  {name:<28} {count:>9,} rejections: RSS {rss:+,} KiB, heap {heap:+,} KiB")
+        if name.startswith("portico"):
+            mark = "PASS" if rss < 1024 and heap < 64 else "MISS"
+            targets.append(f"  {mark} {name} memory flat: RSS {rss:+,} KiB, heap {heap:+,} KiB")
+    out("")
+    out("Targets (judged on medians)")
+    lines.extend(targets)
     return "\n".join(lines) + "\n"
 
 

@@ -1,7 +1,9 @@
 """
 `VapiSimulator`: Vapi's ``/call`` API and Live Call Control: Bearer auth, UUID call ids, call
 statuses (queued -> ringing -> in-progress -> ended, forward only), ``monitor.controlUrl`` on the
-request's own origin, and Vapi's NestJS-style error bodies.
+request's own origin, ``assistantOverrides`` (and its ``metadata``) kept on the call, List Calls
+(``GET /call``, newest first, filtered by ``id``, ``assistantId``, ``phoneNumberId``,
+``createdAt{Gt,Ge,Lt,Le}`` and ``limit`` <= 1000) and Vapi's NestJS-style error bodies.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl
 
 from tests.simulators.sim_base import Faults, SimRequest, SimResponse, Simulator, json_response
 
@@ -19,11 +22,24 @@ __all__ = ["VapiSimulator"]
 _E164 = re.compile(r"\+[1-9]\d{7,14}")
 _CALL = re.compile(r"/call/([0-9a-f-]{36})")
 _CONTROL = re.compile(r"/([0-9a-f-]{36})/control")
+_DATE_FILTERS = {
+    "createdAtGt": lambda at, bound: at > bound,
+    "createdAtGe": lambda at, bound: at >= bound,
+    "createdAtLt": lambda at, bound: at < bound,
+    "createdAtLe": lambda at, bound: at <= bound,
+}
 _RANK = {"scheduled": 0, "queued": 1, "ringing": 2, "in-progress": 3, "forwarding": 4, "ended": 5}
 
 
 def _error(status: int, message: str | list[str], error: str) -> SimResponse:
     return json_response(status, {"message": message, "error": error, "statusCode": status})
+
+
+def _instant(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError("a date without a time zone")
+    return moment
 
 
 def _now() -> str:
@@ -79,6 +95,8 @@ class VapiSimulator(Simulator):
             )
         if request.path == "/call" and request.method == "POST":
             return self._create(request)
+        if request.path == "/call" and request.method == "GET":
+            return self._list(dict(parse_qsl(request.query)))
         fetch = _CALL.fullmatch(request.path)
         if fetch and request.method == "GET":
             call = self.calls.get(fetch.group(1))
@@ -133,6 +151,30 @@ class VapiSimulator(Simulator):
             call["assistantOverrides"] = body["assistantOverrides"]
         self.calls[call_id] = call
         return json_response(201, call)
+
+    def _list(self, query: dict[str, str]) -> SimResponse:
+        """List Calls: every filter given must hold; newest first; at most ``limit`` (100)."""
+        try:
+            limit = float(query.get("limit", "100"))
+            bounds = {k: _instant(v) for k, v in query.items() if k in _DATE_FILTERS}
+        except ValueError:
+            return _error(400, ["limit must be a number; dates must be ISO 8601"], "Bad Request")
+        if not 0 <= limit <= 1000:
+            return _error(400, ["limit must not be greater than 1000"], "Bad Request")
+        calls = [
+            call
+            for call in self.calls.values()
+            if all(
+                call.get(k) == query[k]
+                for k in ("id", "assistantId", "phoneNumberId")
+                if k in query
+            )
+            and all(
+                _DATE_FILTERS[k](_instant(call["createdAt"]), bound) for k, bound in bounds.items()
+            )
+        ]
+        calls.sort(key=lambda call: _instant(call["createdAt"]), reverse=True)
+        return json_response(200, calls[: int(limit)])
 
     def _control(self, call_id: str, command: Any) -> SimResponse:
         call = self.calls.get(call_id)

@@ -1,0 +1,169 @@
+"""
+Webhook ingress: Stripe deliveries verified, parsed and replay-checked, versus stripe-python.
+
+1. In process, on the same 20,000 distinct signed ``payment_intent.succeeded`` deliveries:
+   Portico's `WebhookIngress.handle` (size check, signature, parse to a domain event, replay
+   claim + complete in `MemoryReplayStore`, dispatch to a no-op handler, the response) against
+   ``stripe.Webhook.construct_event`` (signature, JSON, an ``Event`` object; no replay
+   protection). Target: at least the SDK's rate. Also Portico on the same deliveries again
+   (every one a duplicate, the path a retry storm takes).
+2. Through uvicorn (its own process, h11): requests/s of the webhook app on 64 keep-alive
+   connections from a minimal asyncio client (so the client is not the bottleneck), against a
+   minimal ASGI app answering 200 on the same server: the share of the server's ceiling kept.
+
+Run: ``.venv/bin/python -m bench.webhook_ingress`` (``BENCH_DELIVERIES`` overrides the count).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import stripe
+from tests.chaos.storm import payment_body
+
+from adapters.stores.memory import MemoryReplayStore
+from adapters.webhooks.parsers.stripe import StripeParser
+from adapters.webhooks.verifiers.stripe import StripeWebhookVerifier
+from adapters.webhooks.verifiers.testing import sign_stripe
+from app.asgi import create_webhook_app
+from app.services.webhook_ingress import WebhookEndpoint, WebhookIngress
+from bench._common import header, post_load, ratio, uvicorn_process
+from domain.events import PaymentSucceeded
+from domain.webhooks import WebhookRequest
+
+
+DELIVERIES = int(os.environ.get("BENCH_DELIVERIES", "20000"))
+CONCURRENCY = 64
+SECRET = "whsec_bench_0123456789abcdef"  # noqa: S105 - a throwaway signing secret
+URL = "https://hooks.example.org/webhooks/stripe"
+
+
+def make_ingress() -> WebhookIngress:
+    """The ingress as `portico serve` builds it for Stripe, with a no-op host handler."""
+    ingress = WebhookIngress(
+        {"stripe": WebhookEndpoint(StripeWebhookVerifier(SECRET), StripeParser())},
+        replay_store=MemoryReplayStore(),
+    )
+
+    async def handled(_event: PaymentSucceeded) -> None:
+        return None
+
+    ingress.on(PaymentSucceeded, handled)
+    return ingress
+
+
+def ingress_app() -> Any:
+    """The uvicorn factory: the webhook app around `make_ingress`."""
+    return create_webhook_app(make_ingress())
+
+
+async def ok_app(
+    scope: MutableMapping[str, Any],
+    receive: Callable[[], Awaitable[MutableMapping[str, Any]]],
+    send: Callable[[MutableMapping[str, Any]], Awaitable[None]],
+) -> None:
+    """The ceiling: read the body, answer ``{"ok":true}``."""
+    if scope["type"] != "http":
+        return
+    while (await receive()).get("more_body"):
+        pass
+    body = b'{"ok":true}'
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"11")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def ok_factory() -> Any:
+    """The uvicorn factory for `ok_app`."""
+    return ok_app
+
+
+def deliveries(count: int, tag: str) -> list[tuple[bytes, dict[str, str]]]:
+    """Distinct signed deliveries, timestamped now (inside the 300 s tolerance)."""
+    now = int(time.time())
+    out = []
+    for n in range(count):
+        body = payment_body(f"evt_bench{tag}{n:09d}", n)
+        out.append((body, sign_stripe(body, SECRET, timestamp=now)))
+    return out
+
+
+async def portico_rate(requests: list[WebhookRequest], ingress: WebhookIngress) -> float:
+    """Deliveries per second through `WebhookIngress.handle`; every answer must be 200."""
+    started = time.perf_counter()
+    for request in requests:
+        response = await ingress.handle("stripe", request)
+        if response.status != 200:
+            msg = f"unexpected {response.status}: {response.body}"
+            raise RuntimeError(msg)
+    return len(requests) / (time.perf_counter() - started)
+
+
+def sdk_rate(payloads: list[tuple[bytes, dict[str, str]]]) -> float:
+    """Deliveries per second through ``stripe.Webhook.construct_event``."""
+    started = time.perf_counter()
+    for body, headers in payloads:
+        stripe.Webhook.construct_event(body, headers["Stripe-Signature"], SECRET)
+    return len(payloads) / (time.perf_counter() - started)
+
+
+def in_process() -> None:
+    """Part 1: best of 3 rounds each, interleaved."""
+    payloads = deliveries(DELIVERIES, "a")
+    requests = [WebhookRequest("POST", URL, headers, body) for body, headers in payloads]
+    ours, dupes, theirs = [], [], []
+    for _ in range(3):
+        ingress = make_ingress()  # a fresh replay store: every delivery is new
+        ours.append(asyncio.run(portico_rate(requests, ingress)))
+        dupes.append(asyncio.run(portico_rate(requests, ingress)))
+        theirs.append(sdk_rate(payloads))
+    print(
+        f"in process, {DELIVERIES:,} distinct deliveries of {len(payloads[0][0])} bytes, best of 3"
+    )
+    print(f"  portico verify+parse+replay+dispatch {max(ours):10,.0f} /s")
+    print(f"  portico, all duplicates              {max(dupes):10,.0f} /s")
+    print(f"  stripe.Webhook.construct_event       {max(theirs):10,.0f} /s  (no replay check)")
+    print(ratio("portico / stripe-python (deliveries/s)", max(ours), max(theirs), target=1.0))
+
+
+async def post_all(url: str, payloads: list[tuple[bytes, dict[str, str]]]) -> float:
+    """POST every payload on ``CONCURRENCY`` connections; requests/s, every answer must be 200."""
+    typed = [(body, {**headers, "content-type": "application/json"}) for body, headers in payloads]
+    rate, statuses = await post_load(url, "/webhooks/stripe", typed, connections=CONCURRENCY)
+    if set(statuses) != {200}:
+        msg = f"unexpected statuses {statuses}"
+        raise RuntimeError(msg)
+    return rate
+
+
+def over_uvicorn() -> None:
+    """Part 2: the webhook app and the minimal app on the same server, same client."""
+    count = max(DELIVERIES // 2, 1000)
+    with uvicorn_process("bench.webhook_ingress:ok_factory") as url:
+        asyncio.run(post_all(url, deliveries(1000, "w")))
+        ceiling = asyncio.run(post_all(url, deliveries(count, "c")))
+    with uvicorn_process("bench.webhook_ingress:ingress_app") as url:
+        asyncio.run(post_all(url, deliveries(1000, "w")))
+        served = asyncio.run(post_all(url, deliveries(count, "s")))
+    print(
+        f"through uvicorn (h11, own process), {count:,} POSTs on {CONCURRENCY} keep-alive "
+        "connections (minimal asyncio client)"
+    )
+    print(f"  webhook app (full ingress)           {served:10,.0f} req/s")
+    print(f"  minimal ASGI app (server ceiling)    {ceiling:10,.0f} req/s")
+    print(ratio("webhook app / minimal app (req/s)", served, ceiling))
+
+
+def main() -> None:
+    """Measure and print the report."""
+    print(header("webhook ingress: Stripe deliveries", ["stripe", "uvicorn", "h11"]))
+    in_process()
+    over_uvicorn()
+
+
+if __name__ == "__main__":
+    main()
