@@ -3,7 +3,8 @@ Outbound commands as durable values: what the outbox stores and the relay replay
 
 A command is one call to one port, frozen with its arguments and an idempotency key chosen once,
 when the command is created. The key travels with the command through every redelivery, so a
-vendor that honours keys (Stripe, the voice platform, our CRM upserts) applies it at most once.
+vendor that honours keys (Stripe, our CRM upserts), or an adapter that reconciles by key where the
+vendor has none (Vapi calls), applies it at most once.
 
 Each command also names:
 
@@ -233,7 +234,11 @@ class StartCall:
 
     kind: ClassVar[str] = "start_call"
     integration: ClassVar[str] = "voice"
-    redeliverable: ClassVar[bool] = True  # the platform recognises a call it started by the key
+    # Vapi takes no idempotency key, but the voice adapter writes ours into the call's metadata
+    # and, before ringing, returns the call that key already started (looking back 24 h), so a
+    # resend after an unknown outcome rings the patient once. The outbox sends one command per
+    # number at a time, so the check and the create never race with themselves.
+    redeliverable: ClassVar[bool] = True
 
     request: CallRequest = attrs.field(validator=v.of_type(CallRequest))
     idempotency_key: IdempotencyKey = attrs.field(validator=v.of_type(IdempotencyKey))

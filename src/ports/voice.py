@@ -24,8 +24,11 @@ class VoicePort(Protocol):
         Raises:
             InvalidRequest: the platform refused the number or the assistant.
             NotFound: the assistant does not exist.
+            Conflict: the idempotency key was already used for a different request.
 
-        Not idempotent: each call rings the patient again.
+        Idempotent per ``request.idempotency_key`` for 24 hours: repeating a key returns the
+        call it started (as it is now) and rings no one; the same key on a different request
+        raises Conflict. Without a key, each call rings the patient again.
         """
         ...
 

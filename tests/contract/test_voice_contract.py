@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from domain.errors import NotFound
+from domain.errors import Conflict, NotFound
+from domain.values import IdempotencyKey
 from domain.voice import CallRequest, CallStatus
 from ports.voice import VoicePort
 from tests.contract.harness import Harness, VoiceControls
@@ -22,8 +23,8 @@ def _port(harness: Harness[Any]) -> VoicePort:
     return port
 
 
-def _request() -> CallRequest:
-    return CallRequest("+40712345678", ASSISTANT, metadata={"deal": "D-1"})
+def _request(key: IdempotencyKey | None = None, to: str = "+40712345678") -> CallRequest:
+    return CallRequest(to, ASSISTANT, metadata={"deal": "D-1"}, idempotency_key=key)
 
 
 async def test_start_call_returns_a_queued_call_with_an_id(voice: Harness[Any]) -> None:
@@ -34,10 +35,47 @@ async def test_start_call_returns_a_queued_call_with_an_id(voice: Harness[Any]) 
 
 
 async def test_start_call_is_not_idempotent(voice: Harness[Any]) -> None:
-    """Starting the same request twice places two calls."""
+    """Starting the same request twice without an idempotency key places two calls."""
     first = await _port(voice).start_call(_request())
     second = await _port(voice).start_call(_request())
     assert first.id != second.id
+
+
+async def test_start_call_with_an_idempotency_key_returns_the_same_call_when_repeated(
+    voice: Harness[Any],
+) -> None:
+    """start_call with an idempotency key returns the same call when repeated."""
+    key = IdempotencyKey.new()
+    first = await _port(voice).start_call(_request(key))
+    second = await _port(voice).start_call(_request(key))
+    assert second.id == first.id
+    assert dict(second.metadata) == {"deal": "D-1"}
+
+
+async def test_a_repeated_key_returns_the_call_as_it_is_now(voice: Harness[Any]) -> None:
+    """A repeated keyed start returns the call with its current status, not a new one."""
+    controls: VoiceControls = voice.controls
+    key = IdempotencyKey.new()
+    call = await _port(voice).start_call(_request(key))
+    await controls.progress(call.id, CallStatus.IN_PROGRESS)
+    again = await _port(voice).start_call(_request(key))
+    assert again.id == call.id
+    assert again.status is CallStatus.IN_PROGRESS
+
+
+async def test_different_keys_place_different_calls(voice: Harness[Any]) -> None:
+    """Two keys for the same patient are two calls."""
+    first = await _port(voice).start_call(_request(IdempotencyKey.new()))
+    second = await _port(voice).start_call(_request(IdempotencyKey.new()))
+    assert first.id != second.id
+
+
+async def test_a_key_reused_for_another_request_raises_conflict(voice: Harness[Any]) -> None:
+    """The same key with a different number raises Conflict."""
+    key = IdempotencyKey.new()
+    await _port(voice).start_call(_request(key))
+    with pytest.raises(Conflict):
+        await _port(voice).start_call(_request(key, to="+40798765432"))
 
 
 async def test_get_call_returns_the_call(voice: Harness[Any]) -> None:

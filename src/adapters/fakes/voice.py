@@ -4,17 +4,22 @@
 Like Vapi: calls have UUID ids, start QUEUED, move forward through ringing and in-progress to
 ended (never back), carry an ``endedReason`` once ended, and end with a report (summary,
 transcript, recording) delivered by the end-of-call webhook.
+
+Like `adapters.vapi.VapiVoice` (which reconciles, since Vapi takes no key): a start with an
+idempotency key seen in the last 24 hours returns that key's call as it is now and rings nobody;
+the same key on a different request (number, assistant, metadata) is `Conflict`. Without a key
+every start places a new call.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from datetime import datetime
+from collections.abc import Collection, Mapping
+from datetime import datetime, timedelta
 
 import attrs
 
 from adapters.fakes._support import FakeBase
-from domain.errors import InvalidRequest, NotFound
+from domain.errors import Conflict, InvalidRequest, NotFound
 from domain.events import CallEnded, CallStatusChanged
 from domain.voice import Call, CallOutcome, CallRequest, CallStatus
 from ports.voice import VoicePort
@@ -23,6 +28,7 @@ from ports.voice import VoicePort
 __all__ = ["FakeVoice"]
 
 PROVIDER = "vapi"
+KEY_LIFETIME = timedelta(hours=24)  # VapiVoice's default look-back window
 _ORDER = (
     CallStatus.SCHEDULED,
     CallStatus.QUEUED,
@@ -31,6 +37,14 @@ _ORDER = (
     CallStatus.FORWARDING,
     CallStatus.ENDED,
 )
+
+
+_Fingerprint = tuple[str, str, Mapping[str, str]]
+
+
+def _fingerprint(request: CallRequest) -> _Fingerprint:
+    """What a repeated keyed start must match: number, assistant and metadata."""
+    return (request.to.e164, request.assistant_id, dict(request.metadata))
 
 
 def _not_found() -> NotFound:
@@ -52,10 +66,14 @@ class FakeVoice(FakeBase, VoicePort):
     calls_made: dict[str, Call] = attrs.field(factory=dict, init=False)
     outcomes: dict[str, CallOutcome] = attrs.field(factory=dict, init=False)
     _answered_at: dict[str, datetime] = attrs.field(factory=dict, init=False)
+    _keys: dict[str, tuple[_Fingerprint, str, datetime]] = attrs.field(factory=dict, init=False)
 
     async def start_call(self, request: CallRequest) -> Call:
-        """Queue a call from the assistant to the patient."""
+        """Queue a call from the assistant to the patient; a known key returns its call."""
         await self.faults.before("start_call", request)
+        started = self._started_with(request)
+        if started is not None:
+            return started
         if self.assistants is not None and request.assistant_id not in self.assistants:
             raise NotFound("no such assistant", integration=PROVIDER, status_code=404)
         if any(request.to.e164.startswith(p) for p in self.blocked_prefixes):
@@ -73,7 +91,28 @@ class FakeVoice(FakeBase, VoicePort):
             metadata=request.metadata,
         )
         self.calls_made[call.id] = call
+        if request.idempotency_key is not None:
+            self._keys[request.idempotency_key.value] = (
+                _fingerprint(request),
+                call.id,
+                self.clock(),
+            )
         return call
+
+    def _started_with(self, request: CallRequest) -> Call | None:
+        if request.idempotency_key is None:
+            return None
+        remembered = self._keys.get(request.idempotency_key.value)
+        if remembered is None or self.clock() - remembered[2] >= KEY_LIFETIME:
+            return None
+        fingerprint, call_id, _ = remembered
+        if fingerprint != _fingerprint(request):
+            raise Conflict(
+                "this idempotency key already started a call for a different request",
+                integration=PROVIDER,
+                request_sent=False,
+            )
+        return self.calls_made[call_id]
 
     async def get_call(self, call_id: str) -> Call:
         """The call with this id."""
@@ -155,11 +194,12 @@ class FakeVoice(FakeBase, VoicePort):
         return {"calls_made": len(self.calls_made), **super()._counts()}
 
     def reset(self) -> None:
-        """Forget calls, outcomes, faults and events."""
+        """Forget calls, outcomes, idempotency keys, faults and events."""
         super().reset()
         self.calls_made.clear()
         self.outcomes.clear()
         self._answered_at.clear()
+        self._keys.clear()
 
     def _call(self, call_id: str) -> Call:
         try:

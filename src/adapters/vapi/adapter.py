@@ -10,15 +10,23 @@
   That URL is on another host, so it gets no Authorization header and must be on ``vapi.ai`` (or
   on the API's own origin, as a simulator is); a call without one cannot be ended: `Conflict`.
 
-Vapi takes no idempotency key: a retried start may ring the patient twice.
+Idempotent per key where Vapi allows it. Vapi takes no idempotency key, so when the
+`CallRequest` carries one the adapter reconciles (`adapters.vapi.reconcile`): the key rides in
+``assistantOverrides.metadata`` (``porticoIdempotencyKey``), and before ringing the adapter lists
+the calls this assistant and number started in the look-back window (24 h by default, as long as
+Stripe keeps a key) and returns the one carrying the key, as it is now, instead of ringing again;
+the same key on a different request (number, assistant, metadata) is `Conflict`. The check and the
+create are two requests, so two *concurrent* starts with one key could both ring: the outbox
+sends one command per subject at a time, which is what makes redelivery safe. Without a key a
+start is not idempotent: every call rings the patient again.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import attrs
@@ -28,8 +36,9 @@ from adapters.http.client import VendorClient, build_client
 from adapters.http.errors import error_from_response, translate_transport_errors, unexpected
 from adapters.http.reading import Fields
 from adapters.vapi.errors import parse_vapi_error
+from adapters.vapi.reconcile import KEY_FIELD, find_started_call
 from domain.errors import Conflict, InvalidValue, NotFound, UnexpectedResponse
-from domain.values import PhoneNumber
+from domain.values import IdempotencyKey, PhoneNumber
 from domain.voice import Call, CallRequest, CallStatus
 from ports.voice import VoicePort
 
@@ -39,6 +48,11 @@ __all__ = ["BASE_URL", "VapiVoice", "call_from_vapi"]
 PROVIDER = "vapi"
 BASE_URL = "https://api.vapi.ai"
 _CONTROL_HOST = re.compile(r"(?:[a-z0-9-]+\.)*vapi\.ai")
+KEY_LOOKBACK = timedelta(hours=24)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _uuid(value: str) -> bool:
@@ -66,11 +80,17 @@ def call_from_vapi(fields: Fields, operation: str) -> Call:
             assistant_id=fields.opt_text("assistantId"),
             ended_reason=fields.opt_text("endedReason"),
             created_at=datetime.fromisoformat(created) if created else None,
-            metadata=overrides.text_map("metadata") if overrides else {},
+            metadata=_ours(overrides.text_map("metadata")) if overrides else {},
         )
     except (InvalidValue, ValueError) as err:
         field = err.field if isinstance(err, InvalidValue) else "createdAt"
         raise unexpected(PROVIDER, operation, f"{field} is malformed") from None
+
+
+def _ours(metadata: dict[str, str]) -> dict[str, str]:
+    """The caller's metadata: the idempotency key is the adapter's business, not the caller's."""
+    metadata.pop(KEY_FIELD, None)
+    return metadata
 
 
 @attrs.define
@@ -82,11 +102,15 @@ class VapiVoice(VoicePort):
         http: the client to send with (base URL ``https://api.vapi.ai`` or a simulator).
         api_key: Vapi's private API key (never logged or printed).
         phone_number_id: the Vapi id of the number that calls out.
+        clock: now, timezone-aware; where the idempotency look-back window ends.
+        key_lookback: how far back a keyed start looks for the call its key already started.
     """
 
     http: httpx.AsyncClient = attrs.field(repr=False)
     api_key: str = attrs.field(repr=False)
     phone_number_id: str
+    clock: Callable[[], datetime] = attrs.field(default=_utc_now, kw_only=True, repr=False)
+    key_lookback: timedelta = attrs.field(default=KEY_LOOKBACK, kw_only=True)
     _client: VendorClient = attrs.field(init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
@@ -111,22 +135,65 @@ class VapiVoice(VoicePort):
             "phoneNumberId": self.phone_number_id,
             "customer": {"number": request.to.e164},
         }
-        if request.metadata:
-            body["assistantOverrides"] = {"metadata": dict(request.metadata)}
+        metadata = dict(request.metadata)
+        if KEY_FIELD in metadata:
+            raise InvalidValue("metadata", f"{KEY_FIELD} is reserved for the idempotency key")
+        if request.idempotency_key is not None:
+            metadata[KEY_FIELD] = request.idempotency_key.value
+        if metadata:
+            body["assistantOverrides"] = {"metadata": metadata}
         return body
 
     async def start_call(self, request: CallRequest) -> Call:
         """
         Ask Vapi to call the patient; the call starts QUEUED.
 
+        With ``request.idempotency_key``, a call this key already started (within
+        ``key_lookback``) is returned as it is now, and nobody is rung again.
+
         Raises:
+            InvalidValue: ``metadata`` uses the reserved ``porticoIdempotencyKey``.
             InvalidRequest: Vapi refused the number or the body (400).
             NotFound: the assistant or phone number does not exist.
+            Conflict: the key already started a call for a different request, or the window
+                holds too many calls to rule that out.
         """
+        body = self.payload(request)
+        if request.idempotency_key is not None:
+            found = await self._started_with(request, request.idempotency_key)
+            if found is not None:
+                return found
         fields = await self._client.request(
-            "start call", "POST", "/call", json=self.payload(request), headers=self._auth()
+            "start call", "POST", "/call", json=body, headers=self._auth()
         )
         return call_from_vapi(fields, "start call")
+
+    async def _started_with(self, request: CallRequest, key: IdempotencyKey) -> Call | None:
+        """The call ``key`` already started, checked to be for the same request."""
+        found = await find_started_call(
+            self.http,
+            self._auth(),
+            key=key.value,
+            assistant_id=request.assistant_id,
+            phone_number_id=self.phone_number_id,
+            since=self.clock() - self.key_lookback,
+        )
+        if found is None:
+            return None
+        call = call_from_vapi(found, "start call")
+        same = (
+            call.to is not None
+            and call.to.e164 == request.to.e164
+            and call.assistant_id == request.assistant_id
+            and dict(call.metadata) == dict(request.metadata)
+        )
+        if not same:
+            raise Conflict(
+                "this idempotency key already started a call for a different request",
+                integration=PROVIDER,
+                request_sent=False,
+            )
+        return call
 
     async def get_call(self, call_id: str) -> Call:
         """
