@@ -6,6 +6,8 @@ Routes::
     POST /webhooks/{provider}   a delivery -> WebhookIngress.handle
     GET  /webhooks/{provider}   a subscription handshake (Meta's hub.challenge) -> .handshake
     GET  /healthz               liveness: {"status": "ok"}
+    GET  /healthz/webhooks      the ingress counters per provider, as JSON (``portico health
+                                --server URL`` renders them); numbers only, nothing secret
 
 Run it alone (``portico serve``, or ``uvicorn`` on ``create_webhook_app(...)``), or mount it in a
 FastAPI / Starlette application: ``app.mount("/", create_webhook_app(container))`` (or under a
@@ -84,14 +86,24 @@ class WebhookApp:
                     await _send(send, WebhookResponse(500, body))
         # websocket and unknown scopes: not served; returning closes them.
 
+    def counters(self) -> dict[str, object]:
+        """The ``/healthz/webhooks`` body: every provider's counters and unknown-provider hits."""
+        return {
+            "status": "ok",
+            "providers": self.ingress.snapshot(),
+            "unknown_provider": self.ingress.unknown_provider,
+        }
+
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = str(scope.get("method", "GET")).upper()
         path = _route_path(scope)
-        if path == "/healthz":
-            if method in {"GET", "HEAD"}:
+        if path in {"/healthz", "/healthz/webhooks"}:
+            if method not in {"GET", "HEAD"}:
+                await _send(send, _not_allowed("GET"))
+            elif path == "/healthz":
                 await _send(send, WebhookResponse(200, {"status": "ok"}))
             else:
-                await _send(send, _not_allowed("GET"))
+                await _send(send, WebhookResponse(200, self.counters()))
             return
         match = _PROVIDER.fullmatch(path)
         if match is None:

@@ -46,7 +46,7 @@ from app.services.follow_up_calls import FollowUpCalls
 from app.services.lead_intake import LeadIntake
 from app.services.outbox_dispatch import OutboxDispatch
 from app.services.payment_collection import PaymentCollection
-from app.webhooks_wiring import build_webhook_ingress
+from app.webhook_subscriptions import build_subscribed_ingress
 
 
 __all__ = [
@@ -185,7 +185,17 @@ class Container(containers.DeclarativeContainer):
     # ---------------------------------------------------------------- webhooks
     # Verifier + parser per provider and the replay store, from config["webhooks"] (see
     # app.webhooks_wiring); built on first use, so an app without webhooks needs no secrets.
-    webhook_ingress = providers.Singleton(build_webhook_ingress, config, environment=environment)
+    # The services below are subscribed to it, and status webhooks feed the messaging adapter's
+    # status log, unless webhooks.subscribe_services is false (app.webhook_subscriptions).
+    webhook_ingress = providers.Singleton(
+        build_subscribed_ingress,
+        config,
+        environment=environment,
+        services=providers.List(
+            lead_intake.provider, payment_collection.provider, follow_up_calls.provider
+        ),
+        messaging=messaging_adapter.provider,
+    )
 
     # ---------------------------------------------------------------- outbox (app.outbox_wiring)
     # config outbox.kind: sqlite (default; outbox.path) | postgres (outbox.postgres_url). The relay

@@ -13,6 +13,8 @@ The ``webhooks`` section (YAML, or ``PORTICO_WEBHOOKS__...`` variables)::
       hubspot: {client_secret: ...}
       twilio: {auth_token: ...}
       vapi: {secret: ..., header: X-Vapi-Secret}
+      subscribe_services: true   # false: the host registers its own handlers (the container's
+                                 # services are then not subscribed; app.webhook_subscriptions)
 
 Outside the ``fake`` environment a provider is served only when its section is present, and then
 every secret it needs is required (a `ConfigurationError` names the missing key); development

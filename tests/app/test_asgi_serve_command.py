@@ -18,20 +18,21 @@ from app.cli import build_parser
 from app.webhooks_wiring import DEV_SECRETS
 
 
+# A refund: no service subscribes to it, so it needs no matching object in the fakes (a payment
+# event for an intent the fake Stripe never created would make PaymentCollection fail: 500).
 EVENT = {
     "id": "evt_serve_1",
     "object": "event",
     "created": 1686089970,
-    "type": "payment_intent.succeeded",
+    "type": "refund.created",
     "data": {
         "object": {
-            "id": "pi_serve_1",
-            "object": "payment_intent",
+            "id": "re_serve_1",
+            "object": "refund",
             "amount": 2500,
-            "amount_received": 2500,
             "currency": "eur",
+            "payment_intent": "pi_serve_1",
             "status": "succeeded",
-            "metadata": {},
         }
     },
 }

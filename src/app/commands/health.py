@@ -6,6 +6,10 @@ breaker's threshold. With ``--probe`` it first makes one harmless read per port 
 resilient pipeline (looking up an id that does not exist: "not found" proves the vendor answered),
 so the table reflects the vendors' health now, not only this process's history.
 Exit code 0 when every probe got an answer and no circuit is open, 1 otherwise.
+
+Webhook counters (received, processed, duplicates, rejected, unknown types, handler failures per
+provider) live in the serving process: ``--server http://127.0.0.1:8000`` reads them from a
+running ``portico serve`` (``GET /healthz/webhooks``); an unreachable server also exits 1.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any
 from adapters.resilience import CircuitState, render_health
 from app.commands.outbox import backlog_line
 from app.container import ConfigurationError, Container, create_container
+from app.webhook_counters import COUNTERS_PATH, fetch_webhook_counters, render_webhook_counters
 from domain.errors import IntegrationError, NotFound, PermanentError
 
 
@@ -32,6 +37,11 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--config", metavar="YAML", help="configuration file (else defaults)")
     parser.add_argument(
         "--probe", action="store_true", help="make one harmless read per port before reporting"
+    )
+    parser.add_argument(
+        "--server",
+        metavar="URL",
+        help="a running `portico serve` (e.g. http://127.0.0.1:8000): show its webhook counters",
     )
     parser.set_defaults(handler=run)
 
@@ -70,7 +80,25 @@ def run(args: argparse.Namespace) -> int:
     rows = container.breakers().snapshot()
     sys.stdout.write(render_health(rows, fmt=args.format))
     sys.stdout.write(backlog_line(container))
+    problems.extend(_webhooks(args))
     for line in problems:
         sys.stdout.write(f"probe failed: {line}\n")
     unhealthy = problems or any(row.stats.state is CircuitState.OPEN for row in rows)
     return 1 if unhealthy else 0
+
+
+def _webhooks(args: argparse.Namespace) -> list[str]:
+    """Print the server's webhook counters (or how to see them); return problems."""
+    server = getattr(args, "server", None)
+    if not server:
+        sys.stdout.write(
+            "webhooks: counters live in the serving process; see them with "
+            f"`portico health --server http://127.0.0.1:8000` (GET {COUNTERS_PATH})\n"
+        )
+        return []
+    try:
+        rows = asyncio.run(fetch_webhook_counters(server))
+    except ValueError as exc:
+        return [f"webhooks: {exc}"]
+    sys.stdout.write(render_webhook_counters(rows, fmt=args.format))
+    return []

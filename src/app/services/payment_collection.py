@@ -16,10 +16,10 @@ import attrs
 from app.services._outreach import Subscription, send_text_or_template
 from app.services.lead_intake import OPEN_DEAL_PROPERTY
 from domain.crm import ContactDraft, Deal, LifecycleStage
-from domain.errors import InvalidValue
+from domain.errors import InvalidValue, NotFound
 from domain.events import CheckoutCompleted, PaymentFailed, PaymentSucceeded
 from domain.messaging import MessageReceipt
-from domain.payments import CheckoutLink, CheckoutRequest
+from domain.payments import CheckoutLink, CheckoutRequest, PaymentIntent
 from domain.values import IdempotencyKey, Money
 from ports.crm import CRMPort
 from ports.messaging import MessagingPort
@@ -109,7 +109,9 @@ class PaymentCollection:
 
         Returns None for a payment that is not ours (no deal in its metadata).
         """
-        intent = await self.payments.get_payment_intent(payment_intent_id)
+        intent = await self._our_intent(payment_intent_id)
+        if intent is None:
+            return None
         deal_id = intent.metadata.get("deal_id")
         contact_id = intent.metadata.get("contact_id") or intent.patient_ref
         if not deal_id or not contact_id:
@@ -142,6 +144,20 @@ class PaymentCollection:
         await self.crm.add_note(contact_id, f"Paid {amount} for {deal.name} ({payment_intent_id}).")
         return Settlement(deal, receipt)
 
+    async def _our_intent(self, payment_intent_id: str) -> PaymentIntent | None:
+        """
+        The intent, or None when this account does not know it.
+
+        A webhook about an unknown intent (another Stripe account's key, a test event) can never
+        succeed, so it is acknowledged and logged rather than failed, which would make the
+        provider retry it for days.
+        """
+        try:
+            return await self.payments.get_payment_intent(payment_intent_id)
+        except NotFound:
+            logger.warning("payment %s is unknown to this account; ignored", payment_intent_id)
+            return None
+
     async def on_payment_succeeded(self, event: PaymentSucceeded) -> None:
         """Webhook handler: a paid intent settles its deal."""
         await self.settle(event.payment_intent_id)
@@ -153,8 +169,8 @@ class PaymentCollection:
 
     async def on_payment_failed(self, event: PaymentFailed) -> None:
         """Webhook handler: note a declined attempt on the contact; the link keeps working."""
-        intent = await self.payments.get_payment_intent(event.payment_intent_id)
-        contact_id = intent.metadata.get("contact_id") or intent.patient_ref
+        intent = await self._our_intent(event.payment_intent_id)
+        contact_id = intent and (intent.metadata.get("contact_id") or intent.patient_ref)
         if contact_id:
             await self.crm.add_note(
                 contact_id,

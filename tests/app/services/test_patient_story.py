@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from adapters.fakes import FakeCRM, FakeMessaging, FakePayments, FakeVoice, ManualClock
@@ -10,6 +12,7 @@ from app.services.lead_intake import OPEN_DEAL_PROPERTY, LeadIntake
 from app.services.payment_collection import PaymentCollection
 from domain.crm import ContactDraft, LifecycleStage
 from domain.errors import InvalidValue, Unavailable
+from domain.events import PaymentFailed, PaymentSucceeded
 from domain.messaging import TemplateMessage, TextMessage
 from domain.payments import PaymentRequest
 from domain.values import Email, IdempotencyKey, Money, PhoneNumber
@@ -242,3 +245,31 @@ class TestFollowUpCalls:
         calls = FollowUpCalls(vapi, crm, assistant_id="asst-1")
         assert await calls.record_outcome(vapi.finish(call.id).outcome) is None
         assert not crm.notes
+
+
+async def test_a_payment_unknown_to_this_account_is_acknowledged_not_failed() -> None:
+    """A webhook about an intent this account never created settles nothing and raises nothing."""
+    crm = FakeCRM()
+    collection = PaymentCollection(
+        payments=FakePayments(), crm=crm, messaging=FakeMessaging(), success_url="https://x.test/ok"
+    )
+    when = datetime(2026, 1, 1, tzinfo=UTC)
+    amount = Money(15000, "RON")
+    succeeded = PaymentSucceeded(
+        event_id="evt_1",
+        provider="stripe",
+        occurred_at=when,
+        payment_intent_id="pi_unknown",
+        amount=amount,
+    )
+    failed = PaymentFailed(
+        event_id="evt_2",
+        provider="stripe",
+        occurred_at=when,
+        payment_intent_id="pi_unknown",
+        amount=amount,
+    )
+    assert await collection.settle("pi_unknown") is None
+    await collection.on_payment_succeeded(succeeded)
+    await collection.on_payment_failed(failed)
+    assert crm.calls == []
