@@ -15,6 +15,7 @@ from typing import Literal
 import attrs
 import httpx
 
+from adapters.report import render_table
 from app.services.webhook_ingress import WebhookIngress
 
 
@@ -92,41 +93,24 @@ def render_webhook_counters(
 ) -> str:
     """The counters as a Markdown table or aligned plain text, like the audit report."""
     rows = rows_from_snapshot(source.snapshot()) if isinstance(source, WebhookIngress) else source
-    table = [
-        _HEADERS,
-        *(
-            (
-                row.provider,
-                *(
-                    str(n)
-                    for n in (
-                        row.received,
-                        row.processed,
-                        row.duplicates,
-                        row.rejected,
-                        row.unknown_types,
-                        row.handler_failures,
-                    )
-                ),
-            )
-            for row in rows
-        ),
-    ]
-    if fmt == "markdown":
-        lines = ["## Webhook ingress", ""]
-        lines.append("| " + " | ".join(_HEADERS) + " |")
-        lines.append("|" + "|".join("---" for _ in _HEADERS) + "|")
-        lines.extend("| " + " | ".join(cells) + " |" for cells in table[1:])
-        return "\n".join(lines) + "\n"
-    widths = [max(len(cells[i]) for cells in table) for i in range(len(_HEADERS))]
-    lines = ["Webhook ingress", ""]
-    for n, cells in enumerate(table):
-        lines.append(
-            "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip()
+    cells = [
+        (
+            row.provider,
+            *(
+                str(n)
+                for n in (
+                    row.received,
+                    row.processed,
+                    row.duplicates,
+                    row.rejected,
+                    row.unknown_types,
+                    row.handler_failures,
+                )
+            ),
         )
-        if n == 0:
-            lines.append("  ".join("-" * width for width in widths))
-    return "\n".join(lines) + "\n"
+        for row in rows
+    ]
+    return render_table("Webhook ingress", _HEADERS, cells, fmt=fmt)
 
 
 async def fetch_webhook_counters(

@@ -26,9 +26,10 @@ class VoicePort(Protocol):
             NotFound: the assistant does not exist.
             Conflict: the idempotency key was already used for a different request.
 
-        Idempotent per ``request.idempotency_key`` for 24 hours: repeating a key returns the
-        call it started (as it is now) and rings no one; the same key on a different request
-        raises Conflict. Without a key, each call rings the patient again.
+        Not idempotent without a key: each call rings the patient again. With
+        ``request.idempotency_key``, repeating the key within 24 hours returns the call it
+        started (as it is now) and rings no one; the same key on a different request raises
+        Conflict.
         """
         ...
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Literal
 
 import attrs
 
+from adapters.report import render_table
 from adapters.resilience._breaker import BreakerStats, CircuitBreaker, CircuitState
 
 
@@ -139,19 +140,6 @@ def render_health(
     rows: Sequence[IntegrationHealth], *, fmt: Literal["markdown", "text"] = "markdown"
 ) -> str:
     """The Integrations Audit Report as a Markdown table or aligned plain text."""
-    table = [_HEADERS, *(_cells(row) for row in rows)]
-    if fmt == "markdown":
-        lines = ["## Integrations Audit Report", ""]
-        lines.append("| " + " | ".join(_HEADERS) + " |")
-        lines.append("|" + "|".join("---" for _ in _HEADERS) + "|")
-        lines.extend("| " + " | ".join(cells) + " |" for cells in table[1:])
-        return "\n".join(lines) + "\n"
-    widths = [max(len(cells[i]) for cells in table) for i in range(len(_HEADERS))]
-    lines = ["Integrations Audit Report", ""]
-    for n, cells in enumerate(table):
-        lines.append(
-            "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip()
-        )
-        if n == 0:
-            lines.append("  ".join("-" * width for width in widths))
-    return "\n".join(lines) + "\n"
+    return render_table(
+        "Integrations Audit Report", _HEADERS, [_cells(row) for row in rows], fmt=fmt
+    )

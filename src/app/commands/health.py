@@ -79,6 +79,11 @@ def run(args: argparse.Namespace) -> int:
     problems = asyncio.run(probe(container)) if args.probe else []
     rows = container.breakers().snapshot()
     sys.stdout.write(render_health(rows, fmt=args.format))
+    if not args.probe:
+        # Breakers live in each process: a fresh CLI process has seen no call yet.
+        sys.stdout.write(
+            "circuits: this process's view, no call made yet; add --probe to try each vendor now\n"
+        )
     sys.stdout.write(backlog_line(container))
     problems.extend(_webhooks(args))
     for line in problems:
