@@ -4,8 +4,8 @@ Per-call overhead of Portico's resilience pipeline against tenacity, purgatory a
 Not a test: run it by hand (``python bench/overhead.py``; ``--quick`` for a smoke run). Every
 candidate wraps the same no-op coroutine in the same process, in interleaved rounds (background
 load on a shared machine then hits every candidate alike). Each figure is the median and the best
-of those rounds in ns per call; every target gets a PASS or MISS line, judged on the medians. It
-writes the same text to ``bench/results/overhead.txt``.
+of those rounds in ns per call; every target gets a PASS or MISS line, judged on the median of the
+ratios taken within each round. It writes the same text to ``bench/results/overhead.txt``.
 
 Targets (issue 3): full-pipeline overhead <= 0.25x tenacity + purgatory's; an open breaker's
 rejection <= 0.3x pybreaker's, both for ``breaker.call`` and through the full ``Pipeline.call``;
@@ -14,7 +14,8 @@ per 10,000 more).
 
 The pipeline's rejection once cost 800 ns (0.41x pybreaker's 1,966; medians, 2-core machine): a
 local held the error it raised, a frame -> error -> traceback -> frame cycle only the cyclic GC
-frees. Raised inside the ``raise`` itself it costs within ~10% of ``breaker.call``'s.
+frees. Raised inside the ``raise`` itself it costs what ``breaker.call``'s does (~540 ns, 0.26x).
+The margin to 0.3x is ~15%: under heavy load from other processes a run can read MISS.
 """
 
 from __future__ import annotations
@@ -60,22 +61,33 @@ async def noop() -> int:
 
 
 class Timing(NamedTuple):
-    """ns per call over the rounds: the median (what targets are judged on) and the best."""
+    """ns per call in each round (rounds line up across candidates: they were interleaved)."""
 
-    median: float
-    best: float
+    rounds: tuple[float, ...]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.rounds)
+
+    @property
+    def best(self) -> float:
+        return min(self.rounds)
 
     def __sub__(self, other: Timing) -> Timing:
-        return Timing(self.median - other.median, self.best - other.best)
-
-    def __truediv__(self, other: Timing) -> Timing:
-        return Timing(self.median / other.median, self.best / other.best)
+        return Timing(tuple(a - b for a, b in zip(self.rounds, other.rounds, strict=True)))
 
 
-def verdict(label: str, ratio: Timing, target: float) -> str:
-    """One target's line: the ratio of medians (and of bests), and PASS or MISS on the median."""
-    mark = "PASS" if ratio.median <= target else "MISS"
-    return f"  {mark} {label}: {ratio.median:.3f} (best {ratio.best:.3f}; target <= {target})"
+def verdict(label: str, ours: Timing, theirs: Timing, target: float) -> str:
+    """
+    One target's line, PASS or MISS on the median of per-round ratios (and the ratio of bests).
+
+    A ratio taken within one round compares candidates under the same background load, so a busy
+    spell on a shared machine cannot flatter or sink either side.
+    """
+    ratio = statistics.median(a / b for a, b in zip(ours.rounds, theirs.rounds, strict=True))
+    mark = "PASS" if ratio <= target else "MISS"
+    bests = ours.best / theirs.best
+    return f"  {mark} {label}: {ratio:.3f} (bests {bests:.3f}; target <= {target})"
 
 
 async def measure(steps: dict[str, Step], calls: int, rounds: int) -> dict[str, Timing]:
@@ -90,26 +102,13 @@ async def measure(steps: dict[str, Step], calls: int, rounds: int) -> dict[str, 
             await step()
     samples: dict[str, list[float]] = {name: [] for name in steps}
     for _ in range(rounds):
+        gc.collect()  # once a round: purgatory's leak makes each full collection slow
         for name, step in steps.items():
-            gc.collect()
             start = time.perf_counter_ns()
             for _ in range(calls):
                 await step()
             samples[name].append((time.perf_counter_ns() - start) / calls)
-    return {name: Timing(statistics.median(v), min(v)) for name, v in samples.items()}
-
-
-def rejecting(step: Step, errors: tuple[type[BaseException], ...]) -> Step:
-    """A step that expects ``step`` to be refused with one of ``errors``."""
-
-    async def run() -> None:
-        try:
-            await step()
-        except errors:
-            return
-        raise AssertionError("the breaker let a call through")
-
-    return run
+    return {name: Timing(tuple(v)) for name, v in samples.items()}
 
 
 def rss_kib() -> int:
@@ -144,7 +143,7 @@ async def memory_growth(step: Step, count: int) -> tuple[int, int]:
 
 
 async def purgatory_open() -> Step:
-    """A purgatory breaker forced open (threshold 1, long TTL)."""
+    """A rejection by a purgatory breaker forced open (threshold 1, long TTL)."""
     factory = AsyncCircuitBreakerFactory(default_threshold=1, default_ttl=1e9)
     try:
         async with await factory.get_breaker("bench"):
@@ -153,8 +152,12 @@ async def purgatory_open() -> Step:
         pass
 
     async def step() -> None:
-        async with await factory.get_breaker("bench"):
-            await noop()
+        try:
+            async with await factory.get_breaker("bench"):
+                await noop()
+        except OpenedState:
+            return
+        raise AssertionError("the breaker let a call through")
 
     return step
 
@@ -233,7 +236,7 @@ async def run(calls: int, rounds: int, rejections: int) -> str:
     bare = ns["bare call"]
     ours = ns["portico pipeline (retry+breaker+bulkhead+limiter+timeout)"] - bare
     theirs = ns["tenacity + purgatory"] - bare
-    targets.append(verdict("pipeline / (tenacity + purgatory) overhead", ours / theirs, 0.25))
+    targets.append(verdict("pipeline / (tenacity + purgatory) overhead", ours, theirs, 0.25))
     out(targets[-1])
     out("")
 
@@ -268,7 +271,7 @@ async def run(calls: int, rounds: int, rejections: int) -> str:
         "portico breaker.call": portico_reject,
         "portico full pipeline": pipeline_reject,
         "pybreaker": pybreaker_reject,
-        "purgatory": rejecting(await purgatory_open(), (OpenedState,)),
+        "purgatory": await purgatory_open(),
     }
     rejected = await measure(rejection, calls, rounds)
     ns.update({f"reject {name}": value for name, value in rejected.items()})
@@ -277,8 +280,8 @@ async def run(calls: int, rounds: int, rejections: int) -> str:
         t = ns[f"reject {name}"]
         out(f"  {name:<58} {t.median:>6.0f} /{t.best:>6.0f}")
     for name in ("portico breaker.call", "portico full pipeline"):
-        reject_ratio = ns[f"reject {name}"] / ns["reject pybreaker"]
-        targets.append(verdict(f"{name} rejection / pybreaker's", reject_ratio, 0.3))
+        ours, theirs = ns[f"reject {name}"], ns["reject pybreaker"]
+        targets.append(verdict(f"{name} rejection / pybreaker's", ours, theirs, 0.3))
         out(targets[-1])
     out("")
 
@@ -291,7 +294,7 @@ async def run(calls: int, rounds: int, rejections: int) -> str:
             mark = "PASS" if rss < 1024 and heap < 64 else "MISS"
             targets.append(f"  {mark} {name} memory flat: RSS {rss:+,} KiB, heap {heap:+,} KiB")
     out("")
-    out("Targets (judged on medians)")
+    out("Targets (median of per-round ratios; ratio of the bests in brackets)")
     lines.extend(targets)
     return "\n".join(lines) + "\n"
 
@@ -301,7 +304,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument("--quick", action="store_true", help="a fast smoke run")
     args = parser.parse_args()
-    calls, rounds, rejections = (2_000, 3, 20_000) if args.quick else (20_000, 15, 1_000_000)
+    calls, rounds, rejections = (500, 5, 20_000) if args.quick else (5_000, 60, 1_000_000)
     report = asyncio.run(run(calls, rounds, rejections))
     print(report, end="")
     if not args.quick:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import inspect
+import weakref
 
 import pytest
 
@@ -189,6 +191,35 @@ class TestPipeline:
         assert pipe.bulkhead is not None
         assert pipe.bulkhead.in_use == 0
         assert pipe.breaker.stats().failures == 0
+
+    async def test_an_open_breaker_refuses_without_retrying_and_leaves_no_cycle(self) -> None:
+        """Each rejection via the pipeline is counted, names the breaker and is freed at once."""
+        clock = FakeClock()
+        pipe = pipeline(clock, "hubspot", failure_threshold=1, reset_timeout=10.0)
+        pipe.breaker.on_error(pipe.breaker.acquire(), Unavailable("503", integration="hubspot"))
+        clock.advance(4.0)
+        called: list[int] = []
+
+        async def spy() -> int:
+            called.append(1)
+            return 1
+
+        refs = []
+        gc.disable()  # only reference counting may free the error: a cycle would keep it alive
+        try:
+            for _ in range(3):
+                with pytest.raises(CircuitOpenError) as info:
+                    await pipe.call("get_contact", spy, idempotent=True)
+                assert info.value.integration == "hubspot"
+                assert info.value.retry_in == pytest.approx(6.0)
+                refs.append(weakref.ref(info.value))
+                del info  # our own reference (the traceback holds this frame)
+            assert [ref() for ref in refs] == [None, None, None]
+        finally:
+            gc.enable()
+        assert called == []
+        assert clock.sleeps == []
+        assert pipe.breaker.stats().rejections == 3
 
 
 class TestDecorators:

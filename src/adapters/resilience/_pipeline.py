@@ -15,6 +15,10 @@ The one place the policies are composed, in this order (outermost first)::
 - **timeout** wraps only the vendor call, not the queueing above it; its TimeoutError becomes
   `TimedOut` (``request_sent=True``), which the breaker counts and retry treats as maybe-applied.
 
+An OPEN breaker is consulted before any of this (`CircuitBreaker.rejecting`): an outage's
+rejection costs one coroutine and one fresh `CircuitOpenError`, raised in its own ``raise`` so that
+no local keeps it (a frame -> error -> traceback -> frame cycle cost 40% more per rejection).
+
 The policies' fast paths are synchronous (`CircuitBreaker.acquire`, `Bulkhead.try_enter`,
 `RateLimiter.try_acquire`), so a successful call costs one coroutine and no allocations beyond
 one dict entry in the shared timeout.
@@ -28,6 +32,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from adapters.resilience._breaker import CircuitBreaker
+from adapters.resilience._breaker_parts import RejectedByBreaker
 from adapters.resilience._bulkhead import Bulkhead
 from adapters.resilience._clock import Clock, Sleep
 from adapters.resilience._limiter import RateLimiter
@@ -101,9 +106,10 @@ class Pipeline:
             OutcomeUnknown: a non-idempotent call failed after its request may have been applied.
             PermanentError: as raised by ``fn``, at once.
         """
-        rejection = self.breaker.rejection()
-        if rejection is not None:  # raised from this frame: the cheapest possible refusal
-            raise rejection
+        breaker = self.breaker
+        retry_in = breaker.rejecting()
+        if retry_in is not None:  # an outage's hot path: no retry machinery, no frame below
+            raise RejectedByBreaker(breaker.name, retry_in)
         retry = self.retry
         if retry is None:
             return await self._attempt(operation, fn)
@@ -117,7 +123,7 @@ class Pipeline:
                 delay = retry.next_delay(
                     exc, attempt, self.clock() - started, idempotent=idempotent
                 )
-                if self.breaker.open_for() > delay:
+                if breaker.open_for() > delay:
                     # This failure opened the circuit: the next attempt would be refused.
                     raise RetryExhaustedError(exc, attempts=attempt) from exc
             await self.sleep(delay)
