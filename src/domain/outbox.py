@@ -30,6 +30,10 @@ class OutboxEntry:
 
     ``lease_token`` is set while a relay holds the entry; the outbox accepts an outcome only with
     the token of the current lease, so a relay whose lease expired cannot overwrite a newer one.
+
+    ``lease_expired`` is True on a claim that took over a lease which ran out without an outcome
+    (a relay killed mid-send, or recording the outcome failed): the previous attempt may have
+    reached the vendor, so only a command the vendor dedupes may be sent again.
     """
 
     id: str
@@ -47,6 +51,7 @@ class OutboxEntry:
     lease_until: float | None = None
     last_error: str | None = None
     finished_at: float | None = None
+    lease_expired: bool = False
 
 
 @attrs.frozen

@@ -42,7 +42,9 @@ class Outbox(Protocol):
         Lease up to ``limit`` due entries (at most one per ordering key), oldest first.
 
         Each claim counts one attempt. A lease that expires (its relay crashed) makes the entry
-        claimable again. ``integrations`` restricts the claim (a relay skips paused ones).
+        claimable again, and that claim returns it with ``lease_expired=True``: the previous
+        attempt may have reached the vendor. ``integrations`` restricts the claim (a relay skips
+        paused ones).
         """
         ...
 

@@ -37,7 +37,12 @@ async def box(tmp_path, clock) -> AsyncIterator[SqliteOutbox]:
 
 def _relay(box: SqliteOutbox, clock: Any, voice: VoicePort) -> OutboxRelay:
     return OutboxRelay(
-        box, voice=voice, clock=clock, sleep=clock.sleep, rng=lambda: 0.5, max_attempts=4
+        box,
+        voice=voice,
+        clock=clock,
+        sleep=clock.sleep,
+        uniform=lambda a, b: (a + b) / 2,
+        max_attempts=4,
     )
 
 

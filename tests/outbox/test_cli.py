@@ -8,6 +8,7 @@ import pytest
 
 from adapters.outbox.sqlite import SqliteOutbox
 from app.cli import main
+from app.outbox_wiring import outbox_settings
 from domain.commands import SendMessage
 from domain.messaging import TemplateMessage, TextMessage
 
@@ -40,7 +41,7 @@ def test_relay_drains_and_the_cli_reports_and_repairs(outbox_path, capsys):
     assert main(["health", "--format", "text"]) == 0
     assert "outbox: 2 pending (0 in flight), 0 dead" in capsys.readouterr().out
 
-    assert main(["relay", "--until-idle"]) == 0
+    assert main(["relay", "--until-idle", "--allow-fake"]) == 0
     assert "relay: delivered 1, retried 0, dead 1" in capsys.readouterr().err
 
     assert main(["outbox", "status"]) == 0
@@ -64,9 +65,56 @@ def test_relay_drains_and_the_cli_reports_and_repairs(outbox_path, capsys):
 def test_purge_all_and_bad_configuration(outbox_path, capsys, monkeypatch):
     """purge --all empties dead letters; a bad outbox.kind fails with a clear message."""
     _enqueue(outbox_path, SendMessage(TextMessage("+40799999999", "x")))
-    assert main(["relay", "--until-idle"]) == 0
+    assert main(["relay", "--until-idle", "--allow-fake"]) == 0
     assert main(["outbox", "purge", "--all"]) == 0
     assert "purged 1 dead letter(s)" in capsys.readouterr().out
     monkeypatch.setenv("PORTICO_OUTBOX__KIND", "mongodb")
     assert main(["outbox", "status"]) == 1
     assert "outbox.kind must be 'sqlite' or 'postgres'" in capsys.readouterr().err
+
+
+def test_relay_refuses_the_fake_environment_without_allow_fake(outbox_path, capsys):
+    """Without --allow-fake the relay leaves the outbox alone and says why."""
+    _enqueue(outbox_path, SendMessage(TemplateMessage("+40712345678", "reminder")))
+    assert main(["relay", "--until-idle"]) == 2
+    assert "--allow-fake" in capsys.readouterr().err
+    assert main(["outbox", "status"]) == 0
+    assert capsys.readouterr().out.splitlines()[1].split()[:2] == ["messaging", "1"]
+
+
+def test_each_environment_has_its_own_default_outbox_file():
+    """fake, sandbox and production never share a default outbox file."""
+    paths = {env: outbox_settings({"environment": env})["path"] for env in ("fake", "sandbox")}
+    paths["production"] = outbox_settings({"environment": "production"})["path"]
+    assert len(set(paths.values())) == 3
+    assert paths["production"] == "./portico-outbox.sqlite3"
+
+
+@pytest.mark.parametrize("action", [["status"], ["dead"]])
+def test_reading_a_missing_outbox_creates_nothing(tmp_path, monkeypatch, capsys, action):
+    """status and dead on a missing outbox say so, exit 0, and create no file or directory."""
+    path = tmp_path / "not" / "there.sqlite3"
+    monkeypatch.setenv("PORTICO_OUTBOX__PATH", str(path))
+    assert main(["outbox", *action]) == 0
+    captured = capsys.readouterr()
+    assert f"no outbox at {path} yet" in captured.out
+    assert str(path) in captured.err  # the store used, by absolute path
+    assert not path.parent.exists()
+
+
+def test_repairing_a_missing_outbox_fails_without_creating_it(tmp_path, monkeypatch, capsys):
+    """requeue --all on a missing outbox exits 1 and leaves no file behind."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PORTICO_OUTBOX__PATH", "relative.sqlite3")
+    assert main(["outbox", "requeue", "--all"]) == 1
+    assert f"no outbox at {tmp_path / 'relative.sqlite3'} yet" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_status_opens_an_existing_outbox_read_only(outbox_path, capsys):
+    """status reads the file without writing it (its bytes and mtime are unchanged)."""
+    _enqueue(outbox_path, SendMessage(TemplateMessage("+40712345678", "reminder")))
+    before = (outbox_path.read_bytes(), outbox_path.stat().st_mtime_ns)
+    assert main(["outbox", "status"]) == 0
+    assert (outbox_path.read_bytes(), outbox_path.stat().st_mtime_ns) == before
+    assert f"SqliteOutbox at {outbox_path}" in capsys.readouterr().err

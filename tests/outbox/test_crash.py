@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
+import asyncio
 import os
 import signal
 import sqlite3
-import subprocess
 import sys
-import time
-import urllib.request
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
@@ -18,71 +16,89 @@ from adapters.outbox.sqlite import SqliteOutbox
 from domain.commands import CreatePaymentIntent
 from domain.payments import PaymentRequest
 from domain.values import IdempotencyKey, Money
-from tests.outbox.simulator import VendorSimulator
+from tests.simulators.server import serve
+from tests.simulators.stripe import StripeSimulator
 
 
 TOTAL = 2000
 PATIENTS = 200
+LEASE = 1.0
 WORKER = Path(__file__).with_name("relay_worker.py")
 SRC = Path(__file__).parents[2] / "src"
 
 
-def _stats(sim: VendorSimulator) -> dict[str, int]:
-    with urllib.request.urlopen(sim.url + "/stats", timeout=5) as response:
-        return json.loads(response.read())
-
-
-def _start(db: Path, sim: VendorSimulator) -> subprocess.Popen[bytes]:
+async def _start(db: Path, url: str) -> asyncio.subprocess.Process:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), str(SRC.parent)])}
-    return subprocess.Popen([sys.executable, str(WORKER), str(db), sim.url, "1.0"], env=env)
+    return await asyncio.create_subprocess_exec(
+        sys.executable, str(WORKER), str(db), url, str(LEASE), env=env
+    )
 
 
-@pytest.mark.slow
-async def test_relay_killed_mid_drain_finishes_without_loss_or_duplicates(tmp_path):
-    """2,000 payments: SIGKILL mid-drain, restart, every one applied exactly once, in order."""
-    db = tmp_path / "outbox.sqlite3"
+async def _until_applied(sim: StripeSimulator, count: int, worker: asyncio.subprocess.Process):
+    """Poll (without blocking the loop) until the simulator applied ``count`` keys."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 30
+    while len(sim.applied) < count:
+        if worker.returncode is not None:
+            pytest.fail("the relay finished before it could be killed")
+        if loop.time() > deadline:
+            pytest.fail(f"the relay applied only {len(sim.applied)} in 30 s")
+        await asyncio.sleep(0.005)
+
+
+def _enqueue_all(db: Path) -> None:
+    """2,000 payments, ten per patient, in one transaction (the transactional-outbox form)."""
     box = SqliteOutbox(db)
-    await box.status()  # creates the schema
-    with sqlite3.connect(db) as conn:  # one transaction: the transactional-outbox form
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA journal_mode=WAL")
+        box.create_schema(conn)
         for i in range(TOTAL):
             patient, n = f"pat{i % PATIENTS}", i // PATIENTS
             request = PaymentRequest(
                 Money(1000 + i, "EUR"), f"{patient}#{n}", patient, IdempotencyKey(f"crash-{i}")
             )
             box.enqueue_with(conn, CreatePaymentIntent(request))
-    await box.close()
 
-    workers: list[subprocess.Popen[bytes]] = []
-    with VendorSimulator() as sim:
+
+@pytest.mark.slow
+async def test_relay_killed_mid_drain_finishes_without_loss_or_duplicates(tmp_path):
+    """2,000 Stripe payments: SIGKILL mid-drain, restart, each applied once, in order."""
+    db = tmp_path / "outbox.sqlite3"
+    _enqueue_all(db)
+    sim = StripeSimulator()
+    workers: list[asyncio.subprocess.Process] = []
+    with serve(sim) as url:
         try:
-            workers.append(first := _start(db, sim))
-            deadline = time.monotonic() + 30
-            while _stats(sim)["applied"] < TOTAL // 4 and time.monotonic() < deadline:
-                if first.poll() is not None:
-                    pytest.fail("the relay finished before it could be killed")
-                time.sleep(0.005)
-            os.kill(first.pid, signal.SIGKILL)
-            first.wait(timeout=10)
-            assert first.returncode == -signal.SIGKILL
-            at_kill = _stats(sim)["applied"]
+            workers.append(first := await _start(db, url))
+            await _until_applied(sim, TOTAL // 4, first)
+            first.send_signal(signal.SIGKILL)
+            assert await asyncio.wait_for(first.wait(), 10) == -signal.SIGKILL
+            at_kill = len(sim.applied)
             assert 0 < at_kill < TOTAL
 
-            workers.append(second := _start(db, sim))
-            assert second.wait(timeout=40) == 0
-            stats = _stats(sim)
+            workers.append(second := await _start(db, url))
+            assert await asyncio.wait_for(second.wait(), 40) == 0
         finally:
             for worker in workers:
-                if worker.poll() is None:
+                if worker.returncode is None:
                     worker.kill()
-                    worker.wait()
+                    await worker.wait()
 
-    assert stats["applied"] == TOTAL  # none lost
-    assert sim.mismatched == 0  # every redelivery carried the same key and body
-    assert set(sim.applied) == {f"crash-{i}" for i in range(TOTAL)}
-    for patient, order in sim.order.items():  # applied in order per patient
-        assert order == sorted(order), patient
-    box = SqliteOutbox(db)
+    posts = Counter(
+        r.headers["idempotency-key"]
+        for r in sim.received
+        if r.method == "POST" and r.path == "/v1/payment_intents"
+    )
+    assert set(sim.applied) == {f"crash-{i}" for i in range(TOTAL)}  # none lost
+    assert len(sim.intents) == TOTAL  # none applied twice: every resend was a replay
+    order: defaultdict[str, list[int]] = defaultdict(list)
+    for intent in sim.intents.values():  # dicts keep creation order
+        patient, _, n = intent["description"].partition("#")
+        order[patient].append(int(n))
+    assert all(seq == sorted(seq) for seq in order.values())  # in order per patient
+    box = SqliteOutbox(db, mode="read_only")
     status = await box.status()
     await box.close()
     assert (status.pending, status.dead) == (0, 0)
-    sys.stderr.write(f"killed at {at_kill}/{TOTAL}; requests {stats['requests']}\n")
+    resent = sum(1 for n in posts.values() if n > 1)
+    sys.stderr.write(f"killed at {at_kill}/{TOTAL}; {sum(posts.values())} POSTs, {resent} resent\n")

@@ -89,3 +89,32 @@ async def test_always_enqueue_mode_never_calls_the_vendor(box, fakes):
     assert done.queued
     assert fakes[1].faults.calls == []
     assert d.mode_of(reminder()) is DeliveryMode.SEND_NOW
+
+
+async def test_an_unknown_outcome_waits_a_settle_delay_before_the_relay_may_take_it(
+    box, fakes, clock
+):
+    """OutcomeUnknown parks the command for settle_delay; a clean outage queues it due now."""
+    _, _, payments = fakes
+    payments.faults.fail_next(1, OutcomeUnknown("read timeout", integration="stripe"))
+    request = PaymentRequest(Money(100, "EUR"), "x", "pat", IdempotencyKey("p-settle"))
+    unknown = await dispatch(box, fakes).submit(CreatePaymentIntent(request))
+    entry = await box.get(unknown.entry_id)
+    assert entry.available_at == clock() + 60.0
+    assert await box.claim(limit=5, lease_seconds=30) == []
+
+    payments.faults.fail_next(1, Unavailable("503", integration="stripe", request_sent=False))
+    request = PaymentRequest(Money(100, "EUR"), "y", "pat2", IdempotencyKey("p-outage"))
+    outage = await dispatch(box, fakes, settle_delay=5).submit(CreatePaymentIntent(request))
+    assert (await box.get(outage.entry_id)).available_at == clock()
+
+
+async def test_the_settle_delay_is_configurable(box, fakes, clock):
+    """settle_delay=5 parks an unknown outcome for five seconds; a negative one is refused."""
+    _, _, payments = fakes
+    payments.faults.fail_next(1, OutcomeUnknown("read timeout", integration="stripe"))
+    request = PaymentRequest(Money(100, "EUR"), "x", "pat", IdempotencyKey("p-five"))
+    done = await dispatch(box, fakes, settle_delay=5).submit(CreatePaymentIntent(request))
+    assert (await box.get(done.entry_id)).available_at == clock() + 5
+    with pytest.raises(ValueError, match="settle_delay"):
+        dispatch(box, fakes, settle_delay=-1)

@@ -52,7 +52,7 @@ async def test_backlog_survives_an_outage_and_drains_in_order(tmp_path):
         messaging=ResilientMessaging(vendor, pipeline),
         clock=clock,
         sleep=clock.sleep,
-        rng=lambda: 0.5,
+        uniform=lambda a, b: (a + b) / 2,
         max_attempts=50,
     )
     await relay.run(until_idle=True)

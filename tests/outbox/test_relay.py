@@ -27,9 +27,13 @@ async def box(tmp_path, clock):
     await outbox.close()
 
 
+def _mid(low, high):
+    return (low + high) / 2
+
+
 def relay(box, clock, **ports):
     return OutboxRelay(
-        box, clock=clock, sleep=clock.sleep, rng=lambda: 0.5, base_delay=1, max_attempts=4, **ports
+        box, clock=clock, sleep=clock.sleep, uniform=_mid, base_delay=1, max_attempts=4, **ports
     )
 
 
@@ -71,8 +75,8 @@ async def test_transient_errors_retry_with_backoff_then_dead_letter(box, clock):
         after = await box.get(entry_id)
         if after.state is EntryState.PENDING:
             delays.append(after.available_at - clock())
-    # equal jitter at rng=0.5: 0.75 x (1, 2, 4) seconds after attempts 1, 2 and 3
-    assert delays == [0.75, 1.5, 3.0]
+    # full jitter pinned at the middle: 0.5 x (1, 2, 4) seconds after attempts 1, 2 and 3
+    assert delays == [0.5, 1.0, 2.0]
     assert len(fake.faults.calls_to("send")) == 4
     [dead] = await box.dead_letters()
     assert "gave up after 4 attempts" in dead.last_error

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from domain.command_codec import encode_command
 from domain.commands import Command
@@ -15,7 +15,10 @@ from domain.outbox import EntryState, IntegrationBacklog, OutboxEntry, OutboxSta
 
 __all__ = [
     "COLUMNS",
+    "MODES",
     "NewRow",
+    "OpenMode",
+    "OutboxNotFound",
     "backlog",
     "check_table_name",
     "conflict",
@@ -37,6 +40,14 @@ def check_table_name(name: str) -> str:
     if not _TABLE.fullmatch(name):
         raise InvalidValue("outbox.table", "must be an identifier like portico_outbox or s.t")
     return name
+
+
+OpenMode = Literal["create", "existing", "read_only"]
+MODES: tuple[OpenMode, ...] = ("create", "existing", "read_only")
+
+
+class OutboxNotFound(FileNotFoundError):
+    """The outbox (file or table) does not exist yet and the store was opened without creating."""
 
 
 NewRow = tuple[str, str, str, str, str, str, float, float]
@@ -66,8 +77,8 @@ def clip(text: str) -> str:
     return text if len(text) <= MAX_REASON else text[: MAX_REASON - 1] + "…"
 
 
-def to_entry(row: Sequence[Any]) -> OutboxEntry:
-    """One row, in `COLUMNS` order, as an entry."""
+def to_entry(row: Sequence[Any], *, lease_expired: bool = False) -> OutboxEntry:
+    """One row, in `COLUMNS` order, as an entry (``lease_expired``: see `OutboxEntry`)."""
     return OutboxEntry(
         id=row[0],
         seq=int(row[1]),
@@ -84,6 +95,7 @@ def to_entry(row: Sequence[Any]) -> OutboxEntry:
         lease_until=None if row[12] is None else float(row[12]),
         last_error=row[13],
         finished_at=None if row[14] is None else float(row[14]),
+        lease_expired=lease_expired,
     )
 
 

@@ -10,15 +10,20 @@ its own row and the outbox row in one transaction (the transactional-outbox patt
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Collection
 from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 
 from adapters.outbox._rows import (
     COLUMNS,
+    MODES,
+    OpenMode,
+    OutboxNotFound,
     backlog,
     check_table_name,
     clip,
@@ -34,6 +39,7 @@ from ports.outbox import Outbox
 __all__ = ["PostgresOutbox"]
 
 _COLS = sql.SQL(COLUMNS)
+log = logging.getLogger("portico.outbox")
 
 
 class PostgresOutbox(Outbox):
@@ -45,6 +51,9 @@ class PostgresOutbox(Outbox):
         table: ``name`` or ``schema.name``; the schema is created when missing.
         clock: wall-clock seconds (``time.time``); tests pass a fake. Relays on several machines
             should run NTP: leases and due times compare their clocks.
+        mode: ``create`` (schema, table and indexes when missing), ``existing`` (never creates)
+            or ``read_only`` (also a read-only session). Without ``create``, a missing table
+            raises `OutboxNotFound` on first use.
     """
 
     def __init__(
@@ -53,8 +62,12 @@ class PostgresOutbox(Outbox):
         *,
         table: str = "portico_outbox",
         clock: Callable[[], float] = time.time,
+        mode: OpenMode = "create",
     ) -> None:
+        if mode not in MODES:
+            raise ValueError("mode must be 'create', 'existing' or 'read_only'")
         self._url = url
+        self.mode = mode
         self.table = check_table_name(table)
         schema, _, name = self.table.rpartition(".")
         self._schema = schema or None
@@ -65,14 +78,37 @@ class PostgresOutbox(Outbox):
         self._lock = asyncio.Lock()
 
     def __repr__(self) -> str:
-        return f"PostgresOutbox(table={self.table!r})"
+        return f"PostgresOutbox(table={self.table!r}, mode={self.mode!r})"
+
+    @property
+    def location(self) -> str:
+        """Server, database and table, without credentials (safe to log)."""
+        info = conninfo_to_dict(self._url)
+        where = f"{info.get('host') or 'localhost'}:{info.get('port') or 5432}"
+        return f"postgresql://{where}/{info.get('dbname') or ''} table {self.table}"
 
     async def _connection(self) -> psycopg.AsyncConnection[Any]:
         if self._conn is None or self._conn.closed:
             conn = await psycopg.AsyncConnection.connect(self._url, autocommit=True)
-            await self.create_schema(conn)
+            try:
+                if self.mode == "create":
+                    await self.create_schema(conn)
+                else:
+                    await self._check_table(conn)
+            except BaseException:
+                await conn.close()
+                raise
+            log.info("outbox: %s (%s)", self.location, self.mode)
             self._conn = conn
         return self._conn
+
+    async def _check_table(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        if self.mode == "read_only":
+            await conn.execute("SET default_transaction_read_only = on")
+        cur = await conn.execute("SELECT to_regclass(%s)", (self._t.as_string(conn),))
+        row = await cur.fetchone()
+        if row is None or row[0] is None:
+            raise OutboxNotFound(f"no outbox table {self.table} at {self.location} yet")
 
     async def create_schema(self, conn: psycopg.AsyncConnection[Any]) -> None:
         """Create the schema, table and indexes if missing."""
@@ -135,6 +171,11 @@ class PostgresOutbox(Outbox):
 
         With ``connection``, the insert runs on the caller's connection inside the caller's open
         transaction and commits (or rolls back) with it; the table must already exist.
+
+        When another transaction inserts the same key concurrently, ``ON CONFLICT DO NOTHING``
+        waits for it, but the statement's own snapshot cannot see the row that won; the key is
+        then read again in a new statement (READ COMMITTED: a fresh snapshot), so a concurrent
+        duplicate returns the winner's id instead of a false `Conflict`.
         """
         row = new_row(command, self._clock(), delay)
         insert = sql.SQL(
@@ -145,11 +186,15 @@ class PostgresOutbox(Outbox):
             "SELECT id, payload FROM {t} WHERE idempotency_key = %s"
         ).format(t=self._t)
         params = (*row, row[4])
+        again = sql.SQL("SELECT id, payload FROM {t} WHERE idempotency_key = %s").format(t=self._t)
         if connection is not None:
-            cur = await connection.execute(insert, params)
-            found = await cur.fetchall()
+            found = await (await connection.execute(insert, params)).fetchall()
+            if not found:
+                found = await (await connection.execute(again, (row[4],))).fetchall()
         else:
             found = await self._exec(insert, params)
+            if not found:
+                found = await self._exec(again, (row[4],))
         if not found or found[0][1] != row[5]:
             raise conflict()
         return str(found[0][0])
@@ -164,7 +209,8 @@ class PostgresOutbox(Outbox):
             return []
         now = self._clock()
         query = sql.SQL(
-            "WITH due AS (SELECT o.seq FROM {t} o WHERE o.state = 'pending' "
+            "WITH due AS (SELECT o.seq, o.lease_token IS NOT NULL AS expired "
+            "FROM {t} o WHERE o.state = 'pending' "
             "AND o.available_at <= %(now)s AND (o.lease_until IS NULL OR o.lease_until <= %(now)s) "
             "AND (%(all)s OR o.integration = ANY(%(only)s)) "
             "AND NOT EXISTS (SELECT 1 FROM {t} p WHERE p.state = 'pending' "
@@ -172,7 +218,7 @@ class PostgresOutbox(Outbox):
             "ORDER BY o.seq LIMIT %(limit)s FOR UPDATE SKIP LOCKED) "
             "UPDATE {t} SET lease_token = md5(random()::text || clock_timestamp()::text), "
             "lease_until = %(until)s, attempts = {t}.attempts + 1 "
-            "FROM due WHERE {t}.seq = due.seq RETURNING {cols}"
+            "FROM due WHERE {t}.seq = due.seq RETURNING {cols}, due.expired"
         ).format(
             t=self._t,
             cols=sql.SQL(", ").join(
@@ -190,7 +236,9 @@ class PostgresOutbox(Outbox):
                 "until": now + lease_seconds,
             },
         )
-        return sorted((to_entry(r) for r in rows), key=lambda e: e.seq)
+        # A pending row that still holds a token had a lease that ran out without an outcome.
+        entries = (to_entry(r, lease_expired=bool(r[-1])) for r in rows)
+        return sorted(entries, key=lambda e: e.seq)
 
     async def _finish(self, entry: OutboxEntry, sets: str, params: tuple[Any, ...]) -> bool:
         query = sql.SQL(

@@ -13,6 +13,8 @@ TransientError, RetryExhausted     retry with backoff (``RateLimited.retry_after
 OutcomeUnknown (or a transient     redeliverable command (payments, calls, upserts): retry with the
 error after the request was sent)  same idempotency key; otherwise dead letter: never send twice
 PermanentError                     dead letter with the vendor's error
+claimed after a lease expired      redeliverable: send again with the same key; otherwise dead
+(``entry.lease_expired``)          letter, unsent: the killed attempt may have reached the vendor
 undecodable payload                dead letter
 attempts >= max_attempts           dead letter with the last error
 =================================  ===============================================================
@@ -20,6 +22,9 @@ attempts >= max_attempts           dead letter with the last error
 Order: the outbox leases only the oldest pending command per ordering key, so one batch holds at
 most one command per subject; the relay sends a batch concurrently and the next command of a
 subject becomes claimable only once the previous one is delivered or dead.
+
+Backoff between attempts is the resilience library's (`RetryPolicy.backoff`: exponential with
+full jitter), so the relay and in-call retries spread load the same way.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from collections.abc import Awaitable, Callable
 
 import attrs
 
+from adapters.resilience import RetryPolicy
 from domain.command_codec import decode_command
 from domain.commands import Command
 from domain.errors import (
@@ -88,10 +94,12 @@ class OutboxRelay:
         batch_size: entries claimed at a time; also the number sent concurrently.
         lease_seconds: how long a claim is exclusive; keep it above the port's overall deadline.
         max_attempts: attempts before a transient failure becomes a dead letter.
-        base_delay, max_delay, multiplier: exponential backoff between attempts (equal jitter:
-            half fixed, half random, so retries spread without collapsing to zero).
+        base_delay, max_delay, multiplier: exponential backoff between attempts, computed by
+            `RetryPolicy.backoff` (a delay drawn from ``[0, min(max_delay, base * mult**n)]``).
         idle_delay: how long to wait when nothing is due.
-        clock, sleep, rng: injectable time and randomness, so tests are instant and deterministic.
+        clock, sleep: injectable time, so tests are instant.
+        uniform: ``uniform(a, b)`` for the jitter (``random.uniform``); tests pin it.
+        rng: alternatively a ``random()``-like source in ``[0, 1)`` for the jitter.
         on_progress: called with the stats after each batch.
     """
 
@@ -112,7 +120,8 @@ class OutboxRelay:
         idle_delay: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        rng: Callable[[], float] = random.random,
+        uniform: Callable[[float, float], float] = random.uniform,
+        rng: Callable[[], float] | None = None,
         on_progress: Callable[[RelayStats], None] | None = None,
     ) -> None:
         self.outbox = outbox
@@ -121,9 +130,15 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.lease_seconds = lease_seconds
         self.max_attempts = max_attempts
-        self.base_delay, self.max_delay, self.multiplier = base_delay, max_delay, multiplier
+        self.backoff = RetryPolicy(
+            attempts=max_attempts,
+            base_delay=base_delay,
+            max_delay=max_delay,
+            multiplier=multiplier,
+            uniform=uniform if rng is None else (lambda a, b: a + (b - a) * rng()),
+        )
         self.idle_delay = idle_delay
-        self._clock, self._sleep, self._rng = clock, sleep, rng
+        self._clock, self._sleep = clock, sleep
         self.on_progress = on_progress
         self._paused_until: dict[str, float] = {}
         self.stats = RelayStats()
@@ -189,6 +204,10 @@ class OutboxRelay:
         except InvalidValue as err:
             await self._settle(entry, _Verdict("dead", f"undecodable command: {err}"))
             return
+        if entry.lease_expired and not command.redeliverable:
+            reason = "outcome unknown after lease expiry (maybe sent); not resent"
+            await self._settle(entry, _Verdict("dead", reason))
+            return
         if self._paused_until.get(command.integration, 0.0) > self._clock():
             delay = self._paused_until[command.integration] - self._clock()
             await self._settle(entry, _Verdict("release", "circuit open", delay))
@@ -211,7 +230,7 @@ class OutboxRelay:
             )
             return _Verdict("pause", str(err), err.retry_in)
         if isinstance(err, LocalRejection):
-            return _Verdict("release", str(err), self._backoff(1))
+            return _Verdict("release", str(err), self.backoff.backoff(1))
         if isinstance(err, PermanentError):
             return _Verdict("dead", str(err))
         root = err.last_error if isinstance(err, RetryExhaustedError) else err
@@ -225,14 +244,10 @@ class OutboxRelay:
         text = str(err) if isinstance(err, IntegrationError) else f"{type(err).__name__}"
         if entry.attempts >= self.max_attempts:
             return _Verdict("dead", f"gave up after {entry.attempts} attempts; last error: {text}")
-        delay = self._backoff(entry.attempts)
+        delay = self.backoff.backoff(max(entry.attempts, 1))
         if isinstance(root, RateLimited) and root.retry_after is not None:
             delay = max(delay, root.retry_after)
         return _Verdict("retry", text, delay)
-
-    def _backoff(self, attempt: int) -> float:
-        ceiling = min(self.max_delay, self.base_delay * self.multiplier ** max(attempt - 1, 0))
-        return ceiling / 2 + self._rng() * ceiling / 2
 
     async def _settle(self, entry: OutboxEntry, verdict: _Verdict) -> None:
         if verdict.kind == "dead":

@@ -14,6 +14,7 @@ their writes). All I/O runs on one private worker thread, never on the event loo
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import time
 import uuid
@@ -25,6 +26,8 @@ from typing import Any, TypeVar
 
 from adapters.outbox._rows import (
     COLUMNS,
+    MODES,
+    OpenMode,
     backlog,
     check_table_name,
     clip,
@@ -32,14 +35,16 @@ from adapters.outbox._rows import (
     new_row,
     to_entry,
 )
+from adapters.outbox._sqlite_open import open_sqlite
 from domain.commands import Command
 from domain.outbox import OutboxEntry, OutboxStatus
 from ports.outbox import Outbox
 
 
-__all__ = ["SqliteOutbox"]
+__all__ = ["OpenMode", "SqliteOutbox"]
 
 T = TypeVar("T")
+log = logging.getLogger("portico.outbox")
 
 
 class SqliteOutbox(Outbox):
@@ -51,6 +56,10 @@ class SqliteOutbox(Outbox):
         table: the table name, so several outboxes can share a file.
         clock: wall-clock seconds (``time.time``); tests pass a fake.
         busy_timeout: seconds to wait for another process's write lock before failing.
+        mode: ``create`` (the file, its directory and the table when missing), ``existing``
+            (read and write, but never create anything) or ``read_only`` (operators' views:
+            nothing is written). Without ``create``, a missing file or table raises
+            `OutboxNotFound` (a `FileNotFoundError`) naming the absolute path on first use.
     """
 
     def __init__(
@@ -60,8 +69,12 @@ class SqliteOutbox(Outbox):
         table: str = "portico_outbox",
         clock: Callable[[], float] = time.time,
         busy_timeout: float = 10.0,
+        mode: OpenMode = "create",
     ) -> None:
+        if mode not in MODES:
+            raise ValueError("mode must be 'create', 'existing' or 'read_only'")
         self.path = str(path)
+        self.mode = mode
         self.table = check_table_name(table)
         self._clock = clock
         self._busy_timeout = busy_timeout
@@ -71,23 +84,28 @@ class SqliteOutbox(Outbox):
         self._sync = "FULL"
 
     def __repr__(self) -> str:
-        return f"SqliteOutbox(path={self.path!r}, table={self.table!r})"
+        return f"SqliteOutbox(path={self.path!r}, table={self.table!r}, mode={self.mode!r})"
+
+    @property
+    def location(self) -> str:
+        """The absolute path of the file (``:memory:`` for a throwaway outbox)."""
+        return self.path if self.path == ":memory:" else str(Path(self.path).resolve())
 
     # ------------------------------------------------------------ plumbing
 
     def _connect(self) -> sqlite3.Connection:
         if self._conn is None:
-            if self.path != ":memory:":
-                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(
-                self.path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False
-            )
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
+            conn = self._open()
             self._sync = "FULL"
-            self.create_schema(conn)
+            log.info("outbox: sqlite %s (table %s, %s)", self.location, self.table, self.mode)
             self._conn = conn
         return self._conn
+
+    def _open(self) -> sqlite3.Connection:
+        conn = open_sqlite(self.path, self.table, self.mode, self._busy_timeout)
+        if self.mode == "create":
+            self.create_schema(conn)
+        return conn
 
     def create_schema(self, conn: sqlite3.Connection) -> None:
         """Create the table and indexes if missing (also usable on a host app's connection)."""
@@ -185,10 +203,12 @@ class SqliteOutbox(Outbox):
         params.append(limit)
 
         def tx(conn: sqlite3.Connection) -> list[OutboxEntry]:
-            seqs = [
-                r[0]
+            # A pending row that still holds a token had a lease that ran out without an outcome.
+            due = [
+                (r[0], bool(r[1]))
                 for r in conn.execute(
-                    f"SELECT o.seq FROM {t} o WHERE o.state = 'pending' AND o.available_at <= ? "
+                    f"SELECT o.seq, o.lease_token IS NOT NULL FROM {t} o "
+                    "WHERE o.state = 'pending' AND o.available_at <= ? "
                     f"AND (o.lease_until IS NULL OR o.lease_until <= ?){only} "
                     f"AND NOT EXISTS (SELECT 1 FROM {t} p WHERE p.state = 'pending' "
                     "AND p.ordering_key = o.ordering_key AND p.seq < o.seq) "
@@ -197,13 +217,13 @@ class SqliteOutbox(Outbox):
                 )
             ]
             claimed = []
-            for seq in seqs:
+            for seq, expired in due:
                 row = conn.execute(
                     f"UPDATE {t} SET lease_token = ?, lease_until = ?, attempts = attempts + 1 "
                     f"WHERE seq = ? RETURNING {COLUMNS}",
                     (uuid.uuid4().hex, now + lease_seconds, seq),
                 ).fetchone()
-                claimed.append(to_entry(row))
+                claimed.append(to_entry(row, lease_expired=expired))
             return claimed
 
         return self._write(tx, durable=False)

@@ -3,6 +3,10 @@
 
 The outbox is the container's (``outbox.kind``: sqlite at ``outbox.path``, or postgres); set it
 with ``--config`` or ``PORTICO_OUTBOX__*`` variables. Output never shows payloads (patient data).
+Every command names the store it uses on stderr. ``status`` and ``dead`` open it read-only and
+``requeue`` / ``purge`` never create it: an operator's typo must not leave an empty outbox behind.
+``relay`` refuses the ``fake`` environment unless ``--allow-fake``: it would mark real commands
+delivered into in-memory fakes.
 """
 
 from __future__ import annotations
@@ -15,12 +19,13 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, TypeVar
 
+from adapters.outbox._rows import OutboxNotFound
 from adapters.outbox.relay import OutboxRelay, RelayStats
+from adapters.outbox.sqlite import OpenMode
 from app.container import ConfigurationError, Container, create_container
-from app.outbox_wiring import outbox_settings
+from app.outbox_wiring import build_outbox, describe
 from domain.outbox import OutboxStatus
 from ports.outbox import Outbox
 
@@ -51,6 +56,11 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     relay.add_argument("--config", metavar="YAML", help="configuration file (else defaults)")
     relay.add_argument("--until-idle", action="store_true", help="exit once nothing is pending")
     relay.add_argument("--batch-size", type=int, default=32)
+    relay.add_argument(
+        "--allow-fake",
+        action="store_true",
+        help="run in the fake environment anyway (deliveries go to in-memory fakes)",
+    )
     relay.set_defaults(handler=run_relay)
 
 
@@ -113,16 +123,21 @@ def render_status(status: OutboxStatus) -> str:
     )
 
 
+def _open(container: Container, mode: OpenMode) -> Outbox:
+    """The configured outbox opened in ``mode``; ValueError for a bad ``outbox`` section."""
+    return build_outbox(container.config(), mode=mode)
+
+
 def backlog_line(container: Container) -> str:
-    """One line for ``portico health``: the outbox backlog, without creating an outbox file."""
+    """One line for ``portico health``: the outbox backlog, read-only (never creates a store)."""
     try:
-        settings = outbox_settings(container.config())
+        outbox = _open(container, "read_only")
     except ValueError as exc:
         return f"outbox: misconfigured: {exc}\n"
-    if settings["kind"] == "sqlite" and not Path(settings["path"]).exists():
-        return "outbox: empty (no outbox file yet)\n"
     try:
-        status = asyncio.run(_using(container.outbox(), lambda o: o.status()))
+        status = asyncio.run(_using(outbox, lambda o: o.status()))
+    except OutboxNotFound:
+        return f"outbox: empty (no outbox yet; {describe(outbox)})\n"
     except Exception as exc:  # noqa: BLE001 - health must report, never crash
         return f"outbox: unreachable ({type(exc).__name__})\n"
     return (
@@ -132,11 +147,24 @@ def backlog_line(container: Container) -> str:
 
 
 def run_outbox(args: argparse.Namespace) -> int:
-    """Run one ``portico outbox`` action."""
+    """Run one ``portico outbox`` action (read-only for ``status`` and ``dead``)."""
     container = _container(args)
     if container is None:
         return 1
-    outbox: Outbox = container.outbox()
+    reading = args.action in ("status", "dead")
+    outbox = _open(container, "read_only" if reading else "existing")
+    sys.stderr.write(f"portico outbox: {describe(outbox)}\n")
+    try:
+        return _outbox_action(args, outbox)
+    except OutboxNotFound as exc:
+        if reading:
+            sys.stdout.write(f"{exc}: nothing pending, no dead letters\n")
+            return 0
+        sys.stderr.write(f"portico outbox {args.action}: {exc}: nothing to {args.action}\n")
+        return 1
+
+
+def _outbox_action(args: argparse.Namespace, outbox: Outbox) -> int:
     out = sys.stdout.write
     if args.action == "status":
         out(render_status(asyncio.run(_using(outbox, lambda o: o.status()))))
@@ -197,13 +225,26 @@ async def _relay(relay: OutboxRelay, until_idle: bool) -> None:
         await relay.outbox.close()
 
 
+FAKE_REFUSAL = (
+    "portico relay: the environment is 'fake': the relay would mark the outbox's commands "
+    "delivered into in-memory fakes, and nothing would reach a vendor. Set PORTICO_ENVIRONMENT "
+    "(sandbox or production), or pass --allow-fake to drain into the fakes on purpose.\n"
+)
+
+
 def run_relay(args: argparse.Namespace) -> int:
     """Run the relay until stopped (or, with ``--until-idle``, until nothing is pending)."""
     container = _container(args)
     if container is None:
         return 1
+    if container.environment() == "fake" and not args.allow_fake:
+        sys.stderr.write(FAKE_REFUSAL)
+        return 2
     progress = _Progress()
     relay: OutboxRelay = container.relay()
+    sys.stderr.write(
+        f"portico relay: {container.environment()} vendors, {describe(relay.outbox)}\n"
+    )
     relay.batch_size = args.batch_size
     relay.on_progress = progress
     asyncio.run(_relay(relay, args.until_idle))

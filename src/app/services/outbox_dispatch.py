@@ -12,12 +12,20 @@ Per command kind the mode is one of:
 A permanent error is raised to the caller (a fix is needed, a retry would fail the same way). An
 unknown outcome is queued only for redeliverable commands (payments, calls, upserts: the vendor
 dedupes the key); for the others it is raised, because a resend might reach the patient twice.
+
+Such an unknown-outcome entry waits ``settle_delay`` seconds (default 60) before the relay may
+take it: a relay that reconciles by listing the vendor's records (Vapi has no idempotency keys;
+the relay looks for the call before dialling again) must not look before the vendor shows the
+first attempt. Remaining race: a vendor that takes longer than ``settle_delay`` to list the first
+attempt can still get a second one from such a reconciling relay; vendors that honour the key
+itself (Stripe, HubSpot upserts) are safe at any delay.
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
+from typing import Protocol
 
 import attrs
 
@@ -34,7 +42,7 @@ from ports.execute import CommandPorts, execute
 from ports.outbox import Outbox
 
 
-__all__ = ["DeliveryMode", "Dispatched", "OutboxDispatch"]
+__all__ = ["CommandDispatch", "DeliveryMode", "Dispatched", "OutboxDispatch"]
 
 
 class DeliveryMode(enum.Enum):
@@ -64,6 +72,26 @@ class Dispatched:
         return not self.sent
 
 
+class CommandDispatch(Protocol):
+    """What the application services need of `OutboxDispatch`: submit one command by mode."""
+
+    async def submit(
+        self,
+        command: Command,
+        *,
+        mode: DeliveryMode | None = None,
+        queue_instead: Command | None = None,
+    ) -> Dispatched:
+        """Send ``command`` now or enqueue it; see `OutboxDispatch.submit`."""
+        ...
+
+
+def _maybe_applied(err: IntegrationError) -> bool:
+    """Whether the vendor may have acted on the request ``err`` ended."""
+    root = err.last_error if isinstance(err, RetryExhaustedError) else err
+    return isinstance(root, OutcomeUnknown) or root.request_sent
+
+
 def _later(err: IntegrationError, command: Command) -> bool:
     if isinstance(err, PermanentError):
         return False
@@ -83,6 +111,8 @@ class OutboxDispatch:
         ports: the (resilient) ports used for send-now.
         modes: per ``command.kind`` overrides, e.g. ``{"add_note": DeliveryMode.ALWAYS_ENQUEUE}``.
         default: the mode of kinds not in ``modes`` (``SEND_NOW``).
+        settle_delay: seconds an unknown-outcome command waits in the outbox before the relay
+            may resend or reconcile it (``outbox.settle_delay``; 60).
     """
 
     def __init__(
@@ -92,7 +122,11 @@ class OutboxDispatch:
         *,
         modes: Mapping[str, DeliveryMode] | None = None,
         default: DeliveryMode = DeliveryMode.SEND_NOW,
+        settle_delay: float = 60.0,
     ) -> None:
+        if settle_delay < 0:
+            raise ValueError("settle_delay must not be negative")
+        self.settle_delay = settle_delay
         self.outbox = outbox
         self.ports = ports
         self.modes = dict(modes or {})
@@ -102,22 +136,35 @@ class OutboxDispatch:
         """The mode that applies to ``command``."""
         return self.modes.get(command.kind, self.default)
 
-    async def submit(self, command: Command, *, mode: DeliveryMode | None = None) -> Dispatched:
+    async def submit(
+        self,
+        command: Command,
+        *,
+        mode: DeliveryMode | None = None,
+        queue_instead: Command | None = None,
+    ) -> Dispatched:
         """
         Send ``command`` now or enqueue it, by ``mode`` (else the configured mode of its kind).
+
+        ``queue_instead`` is what to park when a send-now attempt fails for later (or what to
+        enqueue at once under ``ALWAYS_ENQUEUE``): e.g. a WhatsApp text is tried now, but a
+        template is queued, because the relay cannot fall back and the 24-hour window for free
+        text may have closed by the time the vendor is back.
 
         Raises:
             PermanentError: the vendor refused the command (it is not queued).
             OutcomeUnknown: a non-redeliverable command may have been applied (not queued).
             Conflict: the outbox already holds another command under this idempotency key.
         """
+        parked = queue_instead or command
         if (mode or self.mode_of(command)) is DeliveryMode.ALWAYS_ENQUEUE:
-            return Dispatched(command, sent=False, entry_id=await self.outbox.enqueue(command))
+            return Dispatched(parked, sent=False, entry_id=await self.outbox.enqueue(parked))
         try:
             result = await execute(command, self.ports)
         except IntegrationError as err:
             if not _later(err, command):
                 raise
-            entry_id = await self.outbox.enqueue(command)
-            return Dispatched(command, sent=False, entry_id=entry_id, reason=str(err))
+            delay = self.settle_delay if _maybe_applied(err) else 0.0
+            entry_id = await self.outbox.enqueue(parked, delay=delay)
+            return Dispatched(parked, sent=False, entry_id=entry_id, reason=str(err))
         return Dispatched(command, sent=True, result=result)

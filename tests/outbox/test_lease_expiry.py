@@ -1,0 +1,105 @@
+"""A lease that runs out without an outcome: resend only what the vendor dedupes (both stores)."""
+
+from __future__ import annotations
+
+from adapters.fakes import FakeMessaging, FakePayments
+from adapters.outbox.relay import OutboxRelay
+from domain.commands import CreatePaymentIntent, SendMessage
+from domain.messaging import TemplateMessage
+from domain.outbox import EntryState, OutboxEntry
+from domain.payments import PaymentRequest
+from domain.values import IdempotencyKey, Money
+from ports.outbox import Outbox
+
+
+LEASE = 30.0
+
+
+def message() -> SendMessage:
+    return SendMessage(TemplateMessage("+40712345678", "reminder"), IdempotencyKey("msg-1"))
+
+
+def payment() -> CreatePaymentIntent:
+    return CreatePaymentIntent(
+        PaymentRequest(Money(5000, "EUR"), "consult", "pat1", IdempotencyKey("pay-1"))
+    )
+
+
+def relay(box: Outbox, clock, **ports) -> OutboxRelay:
+    return OutboxRelay(box, clock=clock, sleep=clock.sleep, lease_seconds=LEASE, **ports)
+
+
+class _MarkFails:
+    """An outbox whose `mark_delivered` fails once (the store hiccuped after the send)."""
+
+    def __init__(self, inner: Outbox) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    async def mark_delivered(self, entry: OutboxEntry) -> bool:
+        raise OSError("disk I/O error")
+
+
+async def test_claim_reports_a_lease_that_expired_without_an_outcome(make_outbox, clock):
+    """Only the claim that takes over an expired lease says so; settled leases leave no trace."""
+    box = make_outbox()
+    await box.enqueue(message())
+    [first] = await box.claim(limit=5, lease_seconds=LEASE)
+    assert not first.lease_expired
+    clock.advance(LEASE + 1)
+    [second] = await box.claim(limit=5, lease_seconds=LEASE)
+    assert second.lease_expired
+    assert second.attempts == 2
+    assert await box.schedule_retry(second, delay=0, error="try again")
+    [third] = await box.claim(limit=5, lease_seconds=LEASE)
+    assert not third.lease_expired
+
+
+async def test_a_message_whose_relay_died_mid_send_is_dead_lettered_not_resent(make_outbox, clock):
+    """A killed relay's message may have reached the patient: it is parked, never sent again."""
+    box = make_outbox()
+    entry_id = await box.enqueue(message())
+    await box.claim(limit=5, lease_seconds=LEASE)  # the relay that died holding it
+    clock.advance(LEASE + 1)
+    fake = FakeMessaging()
+    r = relay(box, clock, messaging=fake)
+    await r.run(until_idle=True)
+    assert fake.faults.calls_to("send") == []
+    dead = await box.get(entry_id)
+    assert dead is not None
+    assert dead.state is EntryState.DEAD
+    assert dead.last_error is not None
+    assert dead.last_error.startswith("outcome unknown after lease expiry (maybe sent)")
+    assert r.stats.dead == 1
+
+
+async def test_a_sent_message_whose_outcome_was_not_recorded_is_not_sent_twice(make_outbox, clock):
+    """Sent, then mark_delivered failed: after the lease expires the message is parked, once."""
+    box = make_outbox()
+    entry_id = await box.enqueue(message())
+    fake = FakeMessaging()
+    assert await relay(_MarkFails(box), clock, messaging=fake).run_once() == 1  # type: ignore[arg-type]
+    clock.advance(LEASE + 1)
+    await relay(box, clock, messaging=fake).run(until_idle=True)
+    assert len(fake.faults.calls_to("send")) == 1
+    entry = await box.get(entry_id)
+    assert entry is not None
+    assert entry.state is EntryState.DEAD
+
+
+async def test_a_payment_whose_relay_died_is_resent_with_the_same_key(make_outbox, clock):
+    """Stripe dedupes the key, so an abandoned payment is sent again and applied once."""
+    box = make_outbox()
+    entry_id = await box.enqueue(payment())
+    fake = FakePayments()
+    assert await relay(_MarkFails(box), clock, payments=fake).run_once() == 1  # type: ignore[arg-type]
+    clock.advance(LEASE + 1)
+    await relay(box, clock, payments=fake).run(until_idle=True)
+    calls = fake.faults.calls_to("create_payment_intent")
+    assert len(calls) == 2
+    assert len(fake.intents) == 1  # the second request replayed the first intent
+    entry = await box.get(entry_id)
+    assert entry is not None
+    assert entry.state is EntryState.DELIVERED
