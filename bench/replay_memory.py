@@ -27,8 +27,7 @@ def _rss_mib() -> float:
 async def _fill(store: MemoryReplayStore, count: int, tag: str) -> None:
     for i in range(count):
         key = f"evt_{tag}{i:020d}"
-        await store.claim(key, lease_seconds=30)
-        await store.complete(key)
+        await store.complete(await store.claim(key, lease_seconds=30))
 
 
 async def main() -> None:

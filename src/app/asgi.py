@@ -7,7 +7,8 @@ Routes::
     GET  /webhooks/{provider}   a subscription handshake (Meta's hub.challenge) -> .handshake
     GET  /healthz               liveness: {"status": "ok"}
     GET  /healthz/webhooks      the ingress counters per provider, as JSON (``portico health
-                                --server URL`` renders them); numbers only, nothing secret
+                                --server URL`` renders them), and the recent permanent handler
+                                failures (event ids and type names only); nothing secret
 
 Run it alone (``portico serve``, or ``uvicorn`` on ``create_webhook_app(...)``), or mount it in a
 FastAPI / Starlette application: ``app.mount("/", create_webhook_app(container))`` (or under a
@@ -87,11 +88,12 @@ class WebhookApp:
         # websocket and unknown scopes: not served; returning closes them.
 
     def counters(self) -> dict[str, object]:
-        """The ``/healthz/webhooks`` body: every provider's counters and unknown-provider hits."""
+        """The ``/healthz/webhooks`` body: counters, unknown-provider hits, recent failures."""
         return {
             "status": "ok",
             "providers": self.ingress.snapshot(),
             "unknown_provider": self.ingress.unknown_provider,
+            "recent_failures": self.ingress.recent_failures.snapshot(),
         }
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from domain.webhooks import ClaimOutcome, ParsedDelivery, WebhookRequest
+from domain.replay import Claim
+from domain.webhooks import ParsedDelivery, WebhookRequest
 
 
 __all__ = ["ReplayStore", "WebhookParser", "WebhookVerifier"]
@@ -54,13 +55,18 @@ class ReplayStore(Protocol):
     The protocol is claim, then process, then `complete` (or `release` when processing failed,
     so the provider's retry is processed rather than dropped as a duplicate). A claim expires
     after ``lease_seconds``, so the claim of a worker that crashed is taken over by a retry.
+
+    `claim` returns a `Claim` carrying a token unique to that claim, and `complete` / `release`
+    take it back: a claimant whose lease ran out, and whose key another coroutine (of the same
+    process or not) has since claimed, cannot release the newcomer's claim.
     """
 
-    async def claim(self, key: str, *, lease_seconds: float) -> ClaimOutcome:
+    async def claim(self, key: str, *, lease_seconds: float) -> Claim:
         """
         Try to take ``key`` for processing.
 
         Returns:
+            a `Claim` whose ``outcome`` is
             CLAIMED when it is ours (no one processed it, or a previous claim expired);
             DUPLICATE when it was completed before (within the store's retention);
             IN_FLIGHT when another worker holds an unexpired claim.
@@ -69,10 +75,24 @@ class ReplayStore(Protocol):
         """
         ...
 
-    async def complete(self, key: str) -> None:
-        """Mark a claimed key processed; later claims answer DUPLICATE for the retention period."""
+    async def complete(self, claim: Claim) -> None:
+        """
+        Mark a claimed key processed; later claims answer DUPLICATE for the retention period.
+
+        The key is marked even if the lease ran out meanwhile: the event *was* processed.
+
+        Raises:
+            ValueError: ``claim`` was not CLAIMED.
+        """
         ...
 
-    async def release(self, key: str) -> None:
-        """Give up a claim after a failure, so the next delivery of the key is CLAIMED."""
+    async def release(self, claim: Claim) -> None:
+        """
+        Give up a claim after a failure, so the next delivery of the key is CLAIMED.
+
+        Only this very claim is dropped: a key claimed since by another, or completed, stays so.
+
+        Raises:
+            ValueError: ``claim`` was not CLAIMED.
+        """
         ...

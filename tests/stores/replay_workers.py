@@ -20,7 +20,7 @@ async def _race(store: ReplayStore, keys: list[str]) -> dict[str, int]:
     )
     counts = dict.fromkeys(keys, 0)
     for index, outcome in enumerate(outcomes):
-        if outcome is ClaimOutcome.CLAIMED:
+        if outcome.outcome is ClaimOutcome.CLAIMED:
             counts[keys[index // CLAIMS_PER_KEY]] += 1
     return counts
 

@@ -17,8 +17,9 @@ CLAIMED, DUPLICATE, IN_FLIGHT = (
 
 
 async def _process(store: MemoryReplayStore, key: str) -> None:
-    assert await store.claim(key, lease_seconds=30) is CLAIMED
-    await store.complete(key)
+    claim = await store.claim(key, lease_seconds=30)
+    assert claim.outcome is CLAIMED
+    await store.complete(claim)
 
 
 async def test_bound_evicts_oldest_completed_first() -> None:
@@ -30,9 +31,9 @@ async def test_bound_evicts_oldest_completed_first() -> None:
         await _process(store, key)
     assert len(store) == 3
     assert store.evicted == 1
-    assert await store.claim("b", lease_seconds=30) is DUPLICATE
-    assert await store.claim("d", lease_seconds=30) is DUPLICATE
-    assert await store.claim("a", lease_seconds=30) is CLAIMED  # evicted, so new again
+    assert (await store.claim("b", lease_seconds=30)).outcome is DUPLICATE
+    assert (await store.claim("d", lease_seconds=30)).outcome is DUPLICATE
+    assert (await store.claim("a", lease_seconds=30)).outcome is CLAIMED  # evicted, so new again
 
 
 async def test_bound_holds_over_many_keys() -> None:
@@ -47,13 +48,14 @@ async def test_bound_holds_over_many_keys() -> None:
 async def test_live_claims_are_never_evicted() -> None:
     """When only live claims fill the store, a new key is answered IN_FLIGHT, not stolen."""
     store = MemoryReplayStore(max_entries=2, clock=FakeClock())
-    assert await store.claim("a", lease_seconds=30) is CLAIMED
-    assert await store.claim("b", lease_seconds=30) is CLAIMED
-    assert await store.claim("c", lease_seconds=30) is IN_FLIGHT
-    assert await store.claim("a", lease_seconds=30) is IN_FLIGHT
-    await store.complete("a")
-    assert await store.claim("c", lease_seconds=30) is CLAIMED  # "a" was evictable
-    assert await store.claim("b", lease_seconds=30) is IN_FLIGHT
+    claim_a = await store.claim("a", lease_seconds=30)
+    assert claim_a.outcome is CLAIMED
+    assert (await store.claim("b", lease_seconds=30)).outcome is CLAIMED
+    assert (await store.claim("c", lease_seconds=30)).outcome is IN_FLIGHT
+    assert (await store.claim("a", lease_seconds=30)).outcome is IN_FLIGHT
+    await store.complete(claim_a)
+    assert (await store.claim("c", lease_seconds=30)).outcome is CLAIMED  # "a" was evictable
+    assert (await store.claim("b", lease_seconds=30)).outcome is IN_FLIGHT
 
 
 async def test_expired_claims_make_room() -> None:
@@ -63,7 +65,7 @@ async def test_expired_claims_make_room() -> None:
     await store.claim("a", lease_seconds=10)
     await store.claim("b", lease_seconds=10)
     clock.now += 11
-    assert await store.claim("c", lease_seconds=10) is CLAIMED
+    assert (await store.claim("c", lease_seconds=10)).outcome is CLAIMED
     assert len(store) <= 2
 
 
@@ -77,7 +79,7 @@ async def test_expired_completions_are_purged_before_eviction() -> None:
     clock.now += 31  # "old" has expired, "young" has not
     await _process(store, "new")
     assert store.evicted == 0
-    assert await store.claim("young", lease_seconds=30) is DUPLICATE
+    assert (await store.claim("young", lease_seconds=30)).outcome is DUPLICATE
 
 
 async def test_rereleased_and_recompleted_keys_keep_the_bound() -> None:
@@ -90,7 +92,7 @@ async def test_rereleased_and_recompleted_keys_keep_the_bound() -> None:
     await _process(store, "b")
     await _process(store, "c")
     assert len(store) == 2
-    assert await store.claim("c", lease_seconds=30) is DUPLICATE
+    assert (await store.claim("c", lease_seconds=30)).outcome is DUPLICATE
 
 
 def test_bad_settings_are_refused() -> None:

@@ -19,10 +19,10 @@ async def test_claim_and_completion_carry_the_configured_ttls(redis_url: str) ->
     async with RedisReplayStore(redis_url, prefix=prefix, retention_seconds=3600) as store:
         client = Redis.from_url(redis_url)
         try:
-            await store.claim("evt_1", lease_seconds=30)
+            claim = await store.claim("evt_1", lease_seconds=30)
             lease_ms = await client.pttl(store.redis_key("evt_1"))
             assert 0 < lease_ms <= 30_000
-            await store.complete("evt_1")
+            await store.complete(claim)
             retention_ms = await client.pttl(store.redis_key("evt_1"))
             assert 30_000 < retention_ms <= 3_600_000
         finally:
@@ -32,12 +32,12 @@ async def test_claim_and_completion_carry_the_configured_ttls(redis_url: str) ->
 async def test_lease_expires_in_real_time_on_the_server(redis_url: str) -> None:
     """With a short real lease, Redis itself expires the claim and a retry is CLAIMED."""
     async with RedisReplayStore(redis_url, prefix=f"rt:{uuid.uuid4().hex}:") as store:
-        assert await store.claim("evt_1", lease_seconds=0.2) is ClaimOutcome.CLAIMED
+        assert (await store.claim("evt_1", lease_seconds=0.2)).outcome is ClaimOutcome.CLAIMED
         deadline = time.monotonic() + 10
         outcome = ClaimOutcome.IN_FLIGHT
         while outcome is ClaimOutcome.IN_FLIGHT and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
-            outcome = await store.claim("evt_1", lease_seconds=30)
+            outcome = (await store.claim("evt_1", lease_seconds=30)).outcome
         assert outcome is ClaimOutcome.CLAIMED
 
 

@@ -17,11 +17,12 @@ async def test_completion_survives_a_restart(tmp_path: Path) -> None:
     """Close the store, open the file again: a completed key is still a DUPLICATE."""
     path = tmp_path / "replay.sqlite3"
     async with SQLiteReplayStore(path) as store:
-        assert await store.claim("evt_1", lease_seconds=30) is ClaimOutcome.CLAIMED
-        await store.complete("evt_1")
+        claim = await store.claim("evt_1", lease_seconds=30)
+        assert claim.outcome is ClaimOutcome.CLAIMED
+        await store.complete(claim)
     async with SQLiteReplayStore(path) as reopened:
-        assert await reopened.claim("evt_1", lease_seconds=30) is ClaimOutcome.DUPLICATE
-        assert await reopened.claim("evt_2", lease_seconds=30) is ClaimOutcome.CLAIMED
+        assert (await reopened.claim("evt_1", lease_seconds=30)).outcome is ClaimOutcome.DUPLICATE
+        assert (await reopened.claim("evt_2", lease_seconds=30)).outcome is ClaimOutcome.CLAIMED
 
 
 async def test_a_crashed_workers_claim_is_retried_after_restart(tmp_path: Path) -> None:
@@ -32,7 +33,7 @@ async def test_a_crashed_workers_claim_is_retried_after_restart(tmp_path: Path) 
         await store.claim("evt_1", lease_seconds=30)
     clock.now += 31
     async with SQLiteReplayStore(path, clock=clock) as reopened:
-        assert await reopened.claim("evt_1", lease_seconds=30) is ClaimOutcome.CLAIMED
+        assert (await reopened.claim("evt_1", lease_seconds=30)).outcome is ClaimOutcome.CLAIMED
 
 
 async def test_database_is_in_wal_mode(tmp_path: Path) -> None:
@@ -59,7 +60,7 @@ async def test_event_loop_keeps_running_while_sqlite_waits_for_a_lock(tmp_path: 
         assert not claim.done()  # still waiting on the lock, yet this loop kept ticking
         blocker.execute("COMMIT")
         blocker.close()
-        assert await claim is ClaimOutcome.CLAIMED
+        assert (await claim).outcome is ClaimOutcome.CLAIMED
 
 
 async def test_purge_deletes_only_expired_rows(tmp_path: Path) -> None:
@@ -67,13 +68,12 @@ async def test_purge_deletes_only_expired_rows(tmp_path: Path) -> None:
     clock = FakeClock()
     async with SQLiteReplayStore(tmp_path / "r.sqlite3", clock=clock, retention_seconds=100) as s:
         await s.claim("lease-short", lease_seconds=10)
-        await s.claim("done", lease_seconds=10)
-        await s.complete("done")
+        await s.complete(await s.claim("done", lease_seconds=10))
         await s.claim("lease-long", lease_seconds=1000)
         clock.now += 50
         assert await s.purge() == 1
-        assert await s.claim("done", lease_seconds=10) is ClaimOutcome.DUPLICATE
-        assert await s.claim("lease-long", lease_seconds=10) is ClaimOutcome.IN_FLIGHT
+        assert (await s.claim("done", lease_seconds=10)).outcome is ClaimOutcome.DUPLICATE
+        assert (await s.claim("lease-long", lease_seconds=10)).outcome is ClaimOutcome.IN_FLIGHT
 
 
 async def test_closed_store_refuses_work(tmp_path: Path) -> None:

@@ -14,18 +14,21 @@ IN_FLIGHT, which tells the provider to retry later, so nothing is lost or proces
 then not remembered and counted in ``evicted``: a redelivery would be processed again, never
 lost.)
 
-One store instance is shared by every coroutine of the process, so it cannot tell whose claim a
-`release` gives up; the stores shared between processes (SQLite, Redis) do, with a token.
+One store instance is shared by every coroutine of the process: each claim gets its own token (a
+counter), and `release` drops the claim only while it still holds that token, so a coroutine whose
+lease expired cannot free the claim another coroutine has since taken.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 
+from domain.replay import Claim
 from domain.webhooks import ClaimOutcome
 
 
@@ -65,7 +68,8 @@ class MemoryReplayStore:
         self._retention = retention_seconds
         self._clock = clock
         self._lock = threading.Lock()
-        self._claims: dict[int, float] = {}  # digest -> lease deadline
+        self._claims: dict[int, tuple[float, str]] = {}  # digest -> (lease deadline, token)
+        self._tokens = itertools.count(1)
         self._done: dict[int, float] = {}  # digest -> retention deadline
         # Completion order; an entry is current only while _done still holds that very float.
         self._order_keys: deque[int] = deque()
@@ -81,7 +85,7 @@ class MemoryReplayStore:
     def __len__(self) -> int:
         return len(self._claims) + len(self._done)
 
-    async def claim(self, key: str, *, lease_seconds: float) -> ClaimOutcome:
+    async def claim(self, key: str, *, lease_seconds: float) -> Claim:
         """Take ``key`` unless it is completed (DUPLICATE) or claimed and unexpired (IN_FLIGHT)."""
         digest = _digest(key)
         with self._lock:
@@ -89,19 +93,22 @@ class MemoryReplayStore:
             deadline = self._done.get(digest)
             if deadline is not None:
                 if deadline > now:
-                    return ClaimOutcome.DUPLICATE
+                    return Claim(key, ClaimOutcome.DUPLICATE)
                 del self._done[digest]
-            lease = self._claims.get(digest)
-            if lease is not None and lease > now:
-                return ClaimOutcome.IN_FLIGHT
-            if lease is None and not self._make_room(now):
-                return ClaimOutcome.IN_FLIGHT  # full of live claims: the provider retries later
-            self._claims[digest] = now + lease_seconds
-            return ClaimOutcome.CLAIMED
+            held = self._claims.get(digest)
+            if held is not None and held[0] > now:
+                return Claim(key, ClaimOutcome.IN_FLIGHT)
+            if held is None and not self._make_room(now):
+                # Full of live claims: the provider retries later.
+                return Claim(key, ClaimOutcome.IN_FLIGHT)
+            token = format(next(self._tokens), "x")
+            self._claims[digest] = (now + lease_seconds, token)
+            return Claim(key, ClaimOutcome.CLAIMED, token)
 
-    async def complete(self, key: str) -> None:
-        """Remember ``key`` as processed for the retention period."""
-        digest = _digest(key)
+    async def complete(self, claim: Claim) -> None:
+        """Remember the claimed key as processed for the retention period."""
+        claim.held_token("completed")
+        digest = _digest(claim.key)
         with self._lock:
             now = self._clock()
             if (
@@ -116,10 +123,14 @@ class MemoryReplayStore:
             self._order_keys.append(digest)
             self._order_deadlines.append(deadline)
 
-    async def release(self, key: str) -> None:
-        """Drop the claim on ``key`` (a completed key stays completed)."""
+    async def release(self, claim: Claim) -> None:
+        """Drop this claim, unless the key was claimed again since (or completed)."""
+        token = claim.held_token("released")
+        digest = _digest(claim.key)
         with self._lock:
-            self._claims.pop(_digest(key), None)
+            held = self._claims.get(digest)
+            if held is not None and held[1] == token:
+                del self._claims[digest]
 
     def _make_room(self, now: float) -> bool:
         """Free one slot if the store is full; False when only live claims remain."""
@@ -128,7 +139,7 @@ class MemoryReplayStore:
             return True
         if self._evict_oldest_completed():
             return True
-        expired = [d for d, lease in self._claims.items() if lease <= now]
+        expired = [d for d, (lease, _) in self._claims.items() if lease <= now]
         for digest in expired:
             del self._claims[digest]
         return len(self) < self._max

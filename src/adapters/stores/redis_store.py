@@ -4,9 +4,10 @@ The distributed replay store: Redis, for many workers on many hosts.
 A claim is ``SET key <token> NX PX <lease>``; when that fails, the same Lua script reads the
 value to tell a completed key (DUPLICATE) from another worker's claim (IN_FLIGHT), all in one
 atomic round trip. `complete` overwrites the value with a marker and the retention TTL. `release`
-is a compare-and-delete script: the key goes only while it still holds *our* token, so a worker
-whose lease expired (and whose key another worker has since claimed, or completed) frees nothing
-that is not its own. Expiry is Redis's own clock, so worker clocks never matter.
+is a compare-and-delete script: the key goes only while it still holds the token of the `Claim`
+being released, so a worker (or a coroutine of this process) whose lease expired, and whose key
+another has since claimed or completed, frees nothing that is not its own. Expiry is Redis's own
+clock, so worker clocks never matter.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any, Self
 
 from redis.asyncio import BlockingConnectionPool, Redis
 
+from domain.replay import Claim
 from domain.webhooks import ClaimOutcome
 
 
@@ -78,7 +80,6 @@ class RedisReplayStore:
         self._client: Redis = client
         self._prefix = prefix
         self._retention_ms = _ms(retention_seconds)
-        self._tokens: dict[str, str] = {}  # our live claims: key -> token
         self._claim_script: Any = self._client.register_script(_CLAIM)
         self._release_script: Any = self._client.register_script(_RELEASE)
 
@@ -101,27 +102,24 @@ class RedisReplayStore:
         """The Redis key that holds ``key``'s state."""
         return self._prefix + key
 
-    async def claim(self, key: str, *, lease_seconds: float) -> ClaimOutcome:
+    async def claim(self, key: str, *, lease_seconds: float) -> Claim:
         """Take ``key`` with ``SET NX PX`` unless it is completed or claimed and unexpired."""
         token = "claim:" + secrets.token_hex(16)
         result = await self._claim_script(
             keys=[self.redis_key(key)], args=[token, _ms(lease_seconds), _DONE]
         )
         outcome = _OUTCOMES[int(result)]
-        if outcome is ClaimOutcome.CLAIMED:
-            self._tokens[key] = token
-        return outcome
+        return Claim(key, outcome, token if outcome is ClaimOutcome.CLAIMED else "")
 
-    async def complete(self, key: str) -> None:
-        """Mark ``key`` processed; it answers DUPLICATE until the retention TTL runs out."""
-        self._tokens.pop(key, None)
-        await self._client.set(self.redis_key(key), _DONE, px=self._retention_ms)
+    async def complete(self, claim: Claim) -> None:
+        """Mark the key processed; it answers DUPLICATE until the retention TTL runs out."""
+        claim.held_token("completed")
+        await self._client.set(self.redis_key(claim.key), _DONE, px=self._retention_ms)
 
-    async def release(self, key: str) -> None:
-        """Delete ``key`` only while it still holds this instance's claim token."""
-        token = self._tokens.pop(key, None)
-        if token is not None:
-            await self._release_script(keys=[self.redis_key(key)], args=[token])
+    async def release(self, claim: Claim) -> None:
+        """Delete the key only while it still holds this claim's token."""
+        token = claim.held_token("released")
+        await self._release_script(keys=[self.redis_key(claim.key)], args=[token])
 
     async def close(self) -> None:
         """Close the client if this store created it."""

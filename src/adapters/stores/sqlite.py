@@ -7,8 +7,9 @@ out, so of many concurrent claims, in one process or several, exactly one is CLA
 in WAL mode (readers never block the writer) with ``synchronous=FULL``, so a completion that was
 acknowledged survives a power cut.
 
-Every claim carries a random token that this instance remembers; `release` deletes the row only
-while it still holds that token, so a worker whose lease expired cannot free another's claim.
+Every claim carries a random token, returned in its `Claim`; `release` deletes the row only while
+it still holds that token, so a worker (or coroutine) whose lease expired cannot free another's
+claim.
 
 All SQLite work runs on one worker thread that owns the connection: the event loop never waits
 on disk or on another process's lock. Times are wall-clock seconds (``time.time``): they must
@@ -27,6 +28,7 @@ from os import PathLike
 from types import TracebackType
 from typing import Self, TypeVar
 
+from domain.replay import Claim
 from domain.webhooks import ClaimOutcome
 
 
@@ -89,7 +91,6 @@ class SQLiteReplayStore:
         self._busy_ms = int(busy_timeout * 1000)
         self._purge_every = purge_every
         self._completions = 0
-        self._tokens: dict[str, str] = {}  # our live claims: key -> token
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="portico-sqlite")
         self._conn: sqlite3.Connection | None = None
         self._closed = False
@@ -109,24 +110,21 @@ class SQLiteReplayStore:
     ) -> None:
         await self.close()
 
-    async def claim(self, key: str, *, lease_seconds: float) -> ClaimOutcome:
+    async def claim(self, key: str, *, lease_seconds: float) -> Claim:
         """Take ``key`` in one transaction unless it is completed or claimed and unexpired."""
         token = secrets.token_hex(16)
         outcome = await self._run(lambda: self._claim(key, token, lease_seconds))
-        if outcome is ClaimOutcome.CLAIMED:
-            self._tokens[key] = token
-        return outcome
+        return Claim(key, outcome, token if outcome is ClaimOutcome.CLAIMED else "")
 
-    async def complete(self, key: str) -> None:
-        """Mark ``key`` processed for the retention period."""
-        self._tokens.pop(key, None)
-        await self._run(lambda: self._complete(key))
+    async def complete(self, claim: Claim) -> None:
+        """Mark the claimed key processed for the retention period."""
+        claim.held_token("completed")
+        await self._run(lambda: self._complete(claim.key))
 
-    async def release(self, key: str) -> None:
-        """Delete our claim on ``key``; a claim taken over by another worker is left alone."""
-        token = self._tokens.pop(key, None)
-        if token is not None:
-            await self._run(lambda: self._release(key, token))
+    async def release(self, claim: Claim) -> None:
+        """Delete this claim's row; a claim taken over by another worker is left alone."""
+        token = claim.held_token("released")
+        await self._run(lambda: self._release(claim.key, token))
 
     async def purge(self) -> int:
         """Delete expired claims and completions now; returns how many rows went."""

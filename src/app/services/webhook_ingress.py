@@ -9,23 +9,36 @@ Nothing a caller sees, and nothing logged, contains a traceback, a secret or pat
 An event held by another worker (``ClaimOutcome.IN_FLIGHT``) is answered **503 with Retry-After**,
 not 409: every provider retries a 5xx, while several treat a 4xx as final; if the other worker then
 fails and releases its claim, the retry is what processes the event.
+
+A handler failure is either transient (the default: the claim is released and the answer is 500,
+so the provider retries) or permanent (`PermanentError` or `InvalidValue`, see
+`app.services.webhook_failures`): retrying cannot help, so the event is completed, counted in
+``handler_rejected``, logged at ERROR with its id and type, kept in `WebhookIngress.recent_failures`
+(shown on ``/healthz/webhooks``) and answered ``200 {"received": true, "failed": true}``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from enum import Enum
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, TypeVar
 
 import attrs
 
+from app.services.webhook_failures import DEFAULT_RECENT_FAILURES, RecentFailures, is_permanent
+from app.services.webhook_values import (
+    ProviderCounters,
+    SubscriptionHandshake,
+    WebhookEndpoint,
+    WebhookResponse,
+)
 from domain.errors import PayloadTooLarge, WebhookRejected
 from domain.events import DomainEvent
+from domain.replay import Claim
 from domain.webhooks import ClaimOutcome, WebhookRequest
-from ports.webhooks import ReplayStore, WebhookParser, WebhookVerifier
+from ports.webhooks import ReplayStore
 
 
 __all__ = [
@@ -44,55 +57,6 @@ EventT = TypeVar("EventT", bound=DomainEvent)
 _AnyHandler = Callable[[Any], Awaitable[None]]
 
 
-@runtime_checkable
-class SubscriptionHandshake(Protocol):
-    """A verifier that also answers the provider's GET subscription check (Meta's ``hub.*``)."""
-
-    def handshake(self, request: WebhookRequest) -> str:
-        """The challenge to echo; raises `WebhookRejected` when the verify token is wrong."""
-        ...
-
-
-@attrs.frozen
-class WebhookEndpoint:
-    """How one provider's deliveries are checked and read."""
-
-    verifier: WebhookVerifier
-    parser: WebhookParser
-
-
-@attrs.frozen
-class WebhookResponse:
-    """
-    The answer to a delivery: a JSON object (or, for a handshake, plain text), status and headers.
-
-    Transport-neutral so that the ASGI app, a test or another framework can send it.
-    """
-
-    status: int
-    body: Mapping[str, object] | str
-    headers: tuple[tuple[str, str], ...] = ()
-
-
-@attrs.define
-class ProviderCounters:
-    """What one provider sent us, for ``portico health``."""
-
-    received: int = 0
-    processed: int = 0
-    duplicates: int = 0
-    in_flight: int = 0
-    unknown_types: int = 0
-    handler_failures: int = 0
-    rejected: Counter[str] = attrs.Factory(Counter)
-
-    def snapshot(self) -> dict[str, object]:
-        """A plain, JSON-ready copy."""
-        data: dict[str, object] = attrs.asdict(self)
-        data["rejected"] = dict(sorted(self.rejected.items()))
-        return data
-
-
 _POST_ONLY = WebhookResponse(
     405, {"received": False, "error": "deliveries are POSTed"}, (("allow", "POST"),)
 )
@@ -103,6 +67,7 @@ class _Outcome(Enum):
     DUPLICATE = "duplicate"
     IN_FLIGHT = "in_flight"
     FAILED = "failed"
+    REJECTED = "rejected"
     STORE_DOWN = "store_down"
 
 
@@ -133,6 +98,7 @@ class WebhookIngress:
         retry_after: seconds suggested to the provider when another worker holds the event.
         public_base_url: the scheme and host the providers call (behind a proxy it differs from
             what the server sees); signed URLs are rebuilt from it.
+        recent_failures_limit: how many permanent handler failures `recent_failures` keeps.
     """
 
     endpoints: dict[str, WebhookEndpoint] = attrs.field(converter=_copy_endpoints)
@@ -141,13 +107,24 @@ class WebhookIngress:
     lease_seconds: float = 120.0
     retry_after: int = 5
     public_base_url: str | None = None
+    recent_failures_limit: int = DEFAULT_RECENT_FAILURES
     unknown_provider: int = attrs.field(default=0, init=False)
     _handlers: dict[type[DomainEvent], list[_AnyHandler]] = attrs.field(factory=dict, init=False)
     _counters: dict[str, ProviderCounters] = attrs.field(init=False)
+    _failures: RecentFailures = attrs.field(init=False)
 
     @_counters.default
     def _make_counters(self) -> dict[str, ProviderCounters]:
         return {name: ProviderCounters() for name in self.endpoints}
+
+    @_failures.default
+    def _make_failures(self) -> RecentFailures:
+        return RecentFailures(self.recent_failures_limit)
+
+    @property
+    def recent_failures(self) -> RecentFailures:
+        """The latest events a handler refused for good (permanent errors), newest first."""
+        return self._failures
 
     @property
     def providers(self) -> tuple[str, ...]:
@@ -159,7 +136,9 @@ class WebhookIngress:
         Call ``handler`` for every processed event of ``event_type`` (or a subclass).
 
         Several handlers per type run in registration order; if one raises, the event is released
-        and the provider is told to retry, so handlers must be idempotent per ``event_id``.
+        and the provider is told to retry, so handlers must be idempotent per ``event_id``. A
+        handler that raises `PermanentError` or `InvalidValue` ends the event for good instead: it
+        is completed, counted as ``handler_rejected`` and listed in `recent_failures`.
         """
         self._handlers.setdefault(event_type, []).append(handler)
 
@@ -250,10 +229,10 @@ class WebhookIngress:
         except Exception as exc:  # noqa: BLE001 - any store failure means "try again later"
             logger.error("webhook %s: replay store unavailable (%s)", provider, type(exc).__name__)
             return _Outcome.STORE_DOWN
-        if claim is ClaimOutcome.DUPLICATE:
+        if claim.outcome is ClaimOutcome.DUPLICATE:
             counters.duplicates += 1
             return _Outcome.DUPLICATE
-        if claim is ClaimOutcome.IN_FLIGHT:
+        if claim.outcome is ClaimOutcome.IN_FLIGHT:
             counters.in_flight += 1
             return _Outcome.IN_FLIGHT
         handler_name = ""
@@ -262,9 +241,11 @@ class WebhookIngress:
                 handler_name = _handler_name(handler)
                 await handler(event)
         except asyncio.CancelledError:
-            await self._release(provider, key)
+            await self._release(provider, claim)
             raise
         except Exception as exc:  # noqa: BLE001 - a failed handler means "retry", never a crash
+            if is_permanent(exc):
+                return await self._reject(provider, event, claim, handler_name, exc, counters)
             counters.handler_failures += 1
             # The exception's message may quote patient data: its type names the failure.
             logger.error(
@@ -275,10 +256,40 @@ class WebhookIngress:
                 event.event_id,
                 type(exc).__name__,
             )
-            await self._release(provider, key)
+            await self._release(provider, claim)
             return _Outcome.FAILED
+        await self._complete(provider, event, claim)
+        counters.processed += 1
+        return _Outcome.PROCESSED
+
+    async def _reject(
+        self,
+        provider: str,
+        event: DomainEvent,
+        claim: Claim,
+        handler_name: str,
+        exc: Exception,
+        counters: ProviderCounters,
+    ) -> _Outcome:
+        """A permanent handler failure: complete, count, log and remember it; no retry."""
+        counters.handler_rejected += 1
+        self._failures.record(
+            provider, event.event_id, type(event).__name__, handler_name, type(exc).__name__
+        )
+        logger.error(
+            "webhook %s: handler %s refused %s %s for good (%s); completed, not retried",
+            provider,
+            handler_name,
+            type(event).__name__,
+            event.event_id,
+            type(exc).__name__,
+        )
+        await self._complete(provider, event, claim)
+        return _Outcome.REJECTED
+
+    async def _complete(self, provider: str, event: DomainEvent, claim: Claim) -> None:
         try:
-            await self.replay_store.complete(key)
+            await self.replay_store.complete(claim)
         except Exception as exc:  # noqa: BLE001 - processed already: acknowledge, claim expires
             logger.error(
                 "webhook %s: %s processed but not marked complete (%s)",
@@ -286,8 +297,6 @@ class WebhookIngress:
                 event.event_id,
                 type(exc).__name__,
             )
-        counters.processed += 1
-        return _Outcome.PROCESSED
 
     def _handlers_for(self, event_type: type[DomainEvent]) -> list[_AnyHandler]:
         found: list[_AnyHandler] = []
@@ -295,9 +304,9 @@ class WebhookIngress:
             found.extend(self._handlers.get(cls, ()))
         return found
 
-    async def _release(self, provider: str, key: str) -> None:
+    async def _release(self, provider: str, claim: Claim) -> None:
         try:
-            await self.replay_store.release(key)
+            await self.replay_store.release(claim)
         except Exception as exc:  # noqa: BLE001 - the claim's lease expires instead
             logger.error("webhook %s: could not release a claim (%s)", provider, type(exc).__name__)
 
@@ -312,6 +321,8 @@ class WebhookIngress:
         if _Outcome.IN_FLIGHT in outcomes:
             busy = {"received": False, "in_flight": True, "error": "being processed; retry"}
             return WebhookResponse(503, busy, retry)
+        if _Outcome.REJECTED in outcomes:
+            return WebhookResponse(200, {"received": True, "failed": True})
         if outcomes and all(o is _Outcome.DUPLICATE for o in outcomes):
             return WebhookResponse(200, {"received": True, "duplicate": True})
         processed = outcomes.count(_Outcome.PROCESSED)

@@ -9,6 +9,7 @@ import pytest
 from adapters.stores.memory import MemoryReplayStore
 from domain.errors import PayloadTooLarge
 from domain.events import DomainEvent
+from domain.replay import Claim
 from domain.webhooks import ClaimOutcome, WebhookRequest
 
 
@@ -190,23 +191,23 @@ async def test_batch_with_one_failure_completes_the_others(make_ingress, deliver
 class _HeldStore:
     """A store where another worker holds every key."""
 
-    async def claim(self, key: str, *, lease_seconds: float) -> ClaimOutcome:
+    async def claim(self, key: str, *, lease_seconds: float) -> Claim:
         """Always in flight."""
-        return ClaimOutcome.IN_FLIGHT
+        return Claim(key, ClaimOutcome.IN_FLIGHT)
 
-    async def complete(self, key: str) -> None:
+    async def complete(self, claim: Claim) -> None:
         """Never called."""
-        raise AssertionError(key)
+        raise AssertionError(claim)
 
-    async def release(self, key: str) -> None:
+    async def release(self, claim: Claim) -> None:
         """Never called."""
-        raise AssertionError(key)
+        raise AssertionError(claim)
 
 
 class _DownStore(_HeldStore):
     """A store whose backend is unreachable."""
 
-    async def claim(self, key: str, *, lease_seconds: float) -> ClaimOutcome:
+    async def claim(self, key: str, *, lease_seconds: float) -> Claim:
         """Always fails."""
         raise ConnectionError("redis://:secret@10.0.0.1 refused")
 
@@ -235,7 +236,7 @@ async def test_complete_failure_still_acknowledges(make_ingress, deliver, paid_t
     """When the handler ran but complete() fails, the answer is 200: the work is done."""
 
     class _NoComplete(MemoryReplayStore):
-        async def complete(self, key: str) -> None:
+        async def complete(self, claim: Claim) -> None:
             raise OSError("disk full")
 
     ingress = make_ingress(replay_store=_NoComplete())
@@ -293,6 +294,7 @@ async def test_snapshot_is_json_ready(make_ingress, deliver):
             "in_flight": 0,
             "unknown_types": 0,
             "handler_failures": 0,
+            "handler_rejected": 0,
             "rejected": {},
         }
     }
@@ -304,7 +306,7 @@ async def test_claims_use_the_configured_lease(make_ingress, deliver, lease):
     leases: list[float] = []
 
     class _Recording(MemoryReplayStore):
-        async def claim(self, key: str, *, lease_seconds: float) -> ClaimOutcome:
+        async def claim(self, key: str, *, lease_seconds: float) -> Claim:
             leases.append(lease_seconds)
             return await super().claim(key, lease_seconds=lease_seconds)
 

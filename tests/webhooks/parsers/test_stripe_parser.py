@@ -1,4 +1,4 @@
-"""Stripe events become payment domain events keyed by the Stripe event id."""
+"""Stripe events become payment domain events keyed by the event id (refunds: the refund id)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ from datetime import UTC, datetime
 import pytest
 from tests.webhooks.parsers import payloads as p
 
+from adapters.stores.memory import MemoryReplayStore
 from adapters.webhooks.parsers.stripe import StripeParser
 from domain.errors import MalformedWebhook
 from domain.events import CheckoutCompleted, PaymentFailed, PaymentSucceeded, RefundIssued
 from domain.payments import PaymentStatus
 from domain.values import Money
+from domain.webhooks import ClaimOutcome
 
 
 def _one(event_type: str, obj: dict[str, object]) -> object:
@@ -62,10 +64,11 @@ def test_failed_refund_is_acknowledged_not_announced() -> None:
 
 
 def test_charge_refunded() -> None:
-    """charge.refunded uses the embedded refund id and the cumulative refunded amount."""
+    """charge.refunded uses the embedded refund id and, lacking its amount, the cumulative one."""
     event = _one("charge.refunded", p.CHARGE_REFUNDED)
     assert isinstance(event, RefundIssued)
     assert event.refund_id == "re_3NG8Dt2eZvKYlo2C0rTg4Qe1"
+    assert event.event_id == "refund:re_3NG8Dt2eZvKYlo2C0rTg4Qe1"
     assert event.amount == Money(15000, "RON")
 
 
@@ -75,6 +78,60 @@ def test_charge_refunded_without_embedded_refunds_uses_the_charge() -> None:
     event = _one("charge.refunded", charge)
     assert isinstance(event, RefundIssued)
     assert event.refund_id == "ch_3NG8Dt2eZvKYlo2C0vWHEbVy"
+    assert event.event_id.startswith("evt_")  # no refund identity to share
+
+
+@pytest.mark.parametrize(
+    "event_type", ["refund.created", "refund.updated", "charge.refund.updated"]
+)
+def test_pending_refund_is_acknowledged_not_announced(event_type: str) -> None:
+    """A pending refund is no RefundIssued yet: it is counted as '<type>:pending'."""
+    parsed = StripeParser().parse(
+        p.request(p.stripe_event(event_type, {**p.REFUND, "status": "pending"}))
+    )
+    assert parsed.events == ()
+    assert parsed.unknown_types == (f"{event_type}:pending",)
+
+
+def test_one_refund_is_announced_once_under_its_own_identity() -> None:
+    """refund.created (pending), refund.updated and charge.refunded give one key: refund:<id>."""
+    parser = StripeParser()
+    pending = parser.parse(
+        p.request(p.stripe_event("refund.created", {**p.REFUND, "status": "pending"}))
+    )
+    updated = _one("refund.updated", p.REFUND)
+    embedded = {**p.REFUND, "object": "refund"}
+    charge = {**p.CHARGE_REFUNDED, "refunds": {"object": "list", "data": [embedded]}}
+    via_charge = _one("charge.refunded", charge)
+    assert pending.events == ()
+    assert isinstance(updated, RefundIssued)
+    assert isinstance(via_charge, RefundIssued)
+    assert updated.event_id == via_charge.event_id == "refund:re_3NG8Dt2eZvKYlo2C0rTg4Qe1"
+    assert via_charge.amount == updated.amount == Money(5000, "RON")
+
+
+def test_charge_refunded_with_a_pending_embedded_refund_is_acknowledged() -> None:
+    """charge.refunded whose newest refund is still pending announces nothing yet."""
+    embedded = {**p.REFUND, "status": "pending"}
+    charge = {**p.CHARGE_REFUNDED, "refunds": {"object": "list", "data": [embedded]}}
+    parsed = StripeParser().parse(p.request(p.stripe_event("charge.refunded", charge)))
+    assert parsed.events == ()
+    assert parsed.unknown_types == ("charge.refunded:pending",)
+
+
+async def test_refund_events_for_one_refund_are_processed_once_by_the_ingress() -> None:
+    """Through a replay store, refund.updated then charge.refunded for one refund is one event."""
+    store = MemoryReplayStore()
+    embedded = {**p.REFUND, "object": "refund"}
+    charge = {**p.CHARGE_REFUNDED, "refunds": {"object": "list", "data": [embedded]}}
+    outcomes = []
+    for event in (_one("refund.updated", p.REFUND), _one("charge.refunded", charge)):
+        assert isinstance(event, RefundIssued)
+        claim = await store.claim(f"stripe:{event.event_id}", lease_seconds=30)
+        outcomes.append(claim.outcome)
+        if claim.claimed:
+            await store.complete(claim)
+    assert outcomes == [ClaimOutcome.CLAIMED, ClaimOutcome.DUPLICATE]
 
 
 def test_checkout_completed() -> None:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from tests.webhooks.parsers import payloads as p
 
+from adapters.twilio.statuses import MESSAGE_STATUSES
 from adapters.webhooks.parsers.twilio import TwilioParser
 from domain.errors import MalformedWebhook
 from domain.events import MessageReceived, MessageStatusChanged
@@ -70,9 +71,20 @@ def test_inbound_whatsapp_through_twilio() -> None:
 
 def test_unknown_status_is_counted() -> None:
     """A status we do not map is acknowledged as unknown."""
-    form = {**p.TWILIO_STATUS, "MessageStatus": "partially_delivered"}
+    form = {**p.TWILIO_STATUS, "MessageStatus": "teleported"}
     parsed = _parser().parse(p.request(form, form=True))
-    assert parsed.unknown_types == ("status:partially_delivered",)
+    assert parsed.unknown_types == ("status:teleported",)
+
+
+@pytest.mark.parametrize(("raw", "expected"), sorted(MESSAGE_STATUSES.items()))
+def test_callback_statuses_follow_the_shared_twilio_table(
+    raw: str, expected: DeliveryStatus
+) -> None:
+    """Every outbound Twilio status maps as the REST adapter maps it (one shared table)."""
+    form = {**p.TWILIO_STATUS, "MessageStatus": raw}
+    (event,) = _parser().parse(p.request(form, form=True)).events
+    assert isinstance(event, MessageStatusChanged)
+    assert event.status is expected
 
 
 def test_missing_sid_is_malformed() -> None:

@@ -5,20 +5,24 @@ Follows the event envelope of API versions 2020-08-27 and later: ``{"id": "evt_.
 "created", "data": {"object": {...}}}``. Amounts are integer minor units with a lower-case ISO
 currency, exactly what `Money` holds.
 
-Dedup key (``event_id``): the Stripe ``event.id``. Stripe redelivers the same event with the same
-id; two different events about one object (``payment_intent.succeeded`` then ``charge.refunded``)
-have different ids and are both processed.
+Dedup key (``event_id``): the Stripe ``event.id``, Stripe's redeliveries repeat it; two different
+events about one object (``payment_intent.succeeded`` then ``charge.refunded``) have different ids
+and are both processed. Refunds are the exception: one refund is announced by several events
+(``refund.created`` while pending, ``refund.updated`` once it succeeded, ``charge.refunded``), so
+their key is the refund's identity, ``refund:<refund id>``, and the refund is processed once.
 
 - ``payment_intent.succeeded`` -> `PaymentSucceeded` (``amount_received``, else ``amount``).
 - ``payment_intent.payment_failed`` -> `PaymentFailed` (``last_payment_error.decline_code`` or
   ``.code`` as ``failure_code``).
-- ``refund.created`` / ``refund.updated`` / ``charge.refund.updated`` -> `RefundIssued` while the
-  refund is ``succeeded`` or ``pending`` (money is on its way back); a refund that ``failed`` or
-  was ``canceled`` is acknowledged and listed in ``unknown_types`` as ``refund.updated:failed``.
-- ``charge.refunded`` -> `RefundIssued` for the charge's cumulative ``amount_refunded``; the
-  refund id is the newest in ``charge.refunds`` when Stripe embeds it (API versions before
-  2022-11-15), else the charge id. Subscribe to either refund events or ``charge.refunded``, not
-  both, or a refund is announced twice (with two event ids).
+- ``refund.created`` / ``refund.updated`` / ``charge.refund.updated`` -> `RefundIssued` once the
+  refund is ``succeeded``; any other status (``pending``, ``failed``, ``canceled``...) is
+  acknowledged and listed in ``unknown_types`` as e.g. ``refund.created:pending``.
+- ``charge.refunded`` -> `RefundIssued` for the newest refund in ``charge.refunds`` when Stripe
+  embeds it (API versions before 2022-11-15): its id, its amount (else the charge's cumulative
+  ``amount_refunded``) and, when given, its status (only ``succeeded`` is announced); the key is
+  ``refund:<id>``, shared with the refund events. Newer versions embed no refund: the charge id
+  stands in for the refund id, the amount is cumulative and the key is the ``event.id``, which
+  cannot match a refund event's, so on those versions subscribe to refund events only.
 - ``checkout.session.completed`` -> `CheckoutCompleted` (``paid`` unless ``payment_status`` is
   ``unpaid``).
 
@@ -46,8 +50,9 @@ from domain.webhooks import ParsedDelivery, WebhookRequest
 
 __all__ = ["StripeParser"]
 
-_Builder = Callable[[Node, str, datetime], DomainEvent | None]
-_ISSUED = frozenset({"succeeded", "pending"})
+# A builder returns the event, or the status (a str) for which nothing is announced.
+_Builder = Callable[[Node, str, datetime], DomainEvent | str]
+_SUCCEEDED = "succeeded"
 
 
 def _money(obj: Node, amount_field: str) -> Money:
@@ -94,30 +99,46 @@ def _payment_failed(obj: Node, event_id: str, at: datetime) -> DomainEvent:
     )
 
 
-def _refund(obj: Node, event_id: str, at: datetime) -> DomainEvent | None:
-    if obj.text("status") not in _ISSUED:
-        return None
+def _refund(obj: Node, _event_id: str, at: datetime) -> DomainEvent | str:
+    status = obj.text("status", max_length=40)
+    if status != _SUCCEEDED:
+        return status
+    refund_id = obj.text("id", max_length=255)
     return RefundIssued(
-        event_id=event_id,
+        event_id=f"refund:{refund_id}",
         provider=obj.provider,
         occurred_at=at,
-        refund_id=obj.text("id", max_length=255),
+        refund_id=refund_id,
         payment_intent_id=obj.opt_text("payment_intent", max_length=255),
         amount=_money(obj, "amount"),
     )
 
 
-def _charge_refunded(obj: Node, event_id: str, at: datetime) -> DomainEvent:
+def _charge_refunded(obj: Node, event_id: str, at: datetime) -> DomainEvent | str:
     refunds = obj.opt_child("refunds")
-    newest = refunds.items("data", required=False) if refunds else []
-    refund_id = newest[0].text("id", max_length=255) if newest else obj.text("id", max_length=255)
+    embedded = refunds.items("data", required=False) if refunds else []
+    if not embedded:
+        return RefundIssued(
+            event_id=event_id,
+            provider=obj.provider,
+            occurred_at=at,
+            refund_id=obj.text("id", max_length=255),
+            payment_intent_id=obj.opt_text("payment_intent", max_length=255),
+            amount=_money(obj, "amount_refunded"),
+        )
+    newest = embedded[0]
+    status = newest.opt_text("status", max_length=40)
+    if status not in {None, _SUCCEEDED}:
+        return str(status)
+    refund_id = newest.text("id", max_length=255)
+    has_own_amount = newest.has("amount") and newest.has("currency")
     return RefundIssued(
-        event_id=event_id,
+        event_id=f"refund:{refund_id}",
         provider=obj.provider,
         occurred_at=at,
         refund_id=refund_id,
         payment_intent_id=obj.opt_text("payment_intent", max_length=255),
-        amount=_money(obj, "amount_refunded"),
+        amount=_money(newest, "amount") if has_own_amount else _money(obj, "amount_refunded"),
     )
 
 
@@ -164,8 +185,6 @@ class StripeParser:
             return ParsedDelivery(self.provider, unknown_types=(event_type,))
         obj = envelope.child("data").child("object")
         event = build(obj, event_id, created)
-        if event is None:
-            return ParsedDelivery(
-                self.provider, unknown_types=(f"{event_type}:{obj.text('status')}",)
-            )
+        if isinstance(event, str):
+            return ParsedDelivery(self.provider, unknown_types=(f"{event_type}:{event}",))
         return ParsedDelivery(self.provider, events=(event,))

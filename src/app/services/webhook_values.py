@@ -1,0 +1,65 @@
+"""The values the webhook ingress speaks in: endpoints, counters and transport-neutral answers."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from typing import Protocol, runtime_checkable
+
+import attrs
+
+from domain.webhooks import WebhookRequest
+from ports.webhooks import WebhookParser, WebhookVerifier
+
+
+__all__ = ["ProviderCounters", "SubscriptionHandshake", "WebhookEndpoint", "WebhookResponse"]
+
+
+@runtime_checkable
+class SubscriptionHandshake(Protocol):
+    """A verifier that also answers the provider's GET subscription check (Meta's ``hub.*``)."""
+
+    def handshake(self, request: WebhookRequest) -> str:
+        """The challenge to echo; raises `WebhookRejected` when the verify token is wrong."""
+        ...
+
+
+@attrs.frozen
+class WebhookEndpoint:
+    """How one provider's deliveries are checked and read."""
+
+    verifier: WebhookVerifier
+    parser: WebhookParser
+
+
+@attrs.frozen
+class WebhookResponse:
+    """
+    The answer to a delivery: a JSON object (or, for a handshake, plain text), status and headers.
+
+    Transport-neutral so that the ASGI app, a test or another framework can send it.
+    """
+
+    status: int
+    body: Mapping[str, object] | str
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+@attrs.define
+class ProviderCounters:
+    """What one provider sent us, for ``portico health``."""
+
+    received: int = 0
+    processed: int = 0
+    duplicates: int = 0
+    in_flight: int = 0
+    unknown_types: int = 0
+    handler_failures: int = 0
+    handler_rejected: int = 0
+    rejected: Counter[str] = attrs.Factory(Counter)
+
+    def snapshot(self) -> dict[str, object]:
+        """A plain, JSON-ready copy."""
+        data: dict[str, object] = attrs.asdict(self)
+        data["rejected"] = dict(sorted(self.rejected.items()))
+        return data
