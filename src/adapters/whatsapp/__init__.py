@@ -3,13 +3,14 @@
 from adapters.whatsapp.adapter import WhatsAppMessaging, message_payload
 from adapters.whatsapp.errors import parse_meta_error
 from adapters.whatsapp.flavours import DEFAULT_GRAPH_VERSION, DIALOG360, WhatsAppFlavour, meta_cloud
-from adapters.whatsapp.status_log import DeliveryStatusLog
+from adapters.whatsapp.status_log import DeliveryStatusLog, MemoryDeliveryStatusStore
 
 
 __all__ = [
     "DEFAULT_GRAPH_VERSION",
     "DIALOG360",
     "DeliveryStatusLog",
+    "MemoryDeliveryStatusStore",
     "WhatsAppFlavour",
     "WhatsAppMessaging",
     "message_payload",

@@ -7,12 +7,14 @@ and configurable): ``{"messaging_product": "whatsapp", "to": "<digits, no +>", "
 
 The Cloud API has no idempotency key, so a retried send may deliver twice: resilience retries a
 send only when the request provably never reached Meta. It also has no status lookup, so
-``get_status`` answers from a `DeliveryStatusLog` that this adapter fills on send and that the
-status webhooks update (``adapter.status_log.record(message_id, status)``).
+``get_status`` answers from a `DeliveryStatusStore` that this adapter fills on send and that the
+status webhooks update. The default is an in-process `DeliveryStatusLog`; give the sending and
+the webhook process one durable store (SQLite file or Redis) so each sees the other's records.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import attrs
@@ -22,7 +24,7 @@ from adapters.http.client import VendorClient, build_client
 from adapters.http.errors import unexpected
 from adapters.whatsapp.errors import parse_meta_error
 from adapters.whatsapp.flavours import DIALOG360, WhatsAppFlavour, meta_cloud
-from adapters.whatsapp.status_log import DeliveryStatusLog
+from adapters.whatsapp.status_log import DeliveryStatusLog, as_status_store
 from domain.errors import NotFound
 from domain.messaging import (
     DeliveryStatus,
@@ -31,10 +33,13 @@ from domain.messaging import (
     TemplateMessage,
     TextMessage,
 )
+from ports.delivery_status import DeliveryStatusStore
 from ports.messaging import MessagingPort
 
 
 __all__ = ["WhatsAppMessaging", "message_payload"]
+
+logger = logging.getLogger("portico.whatsapp")
 
 
 def message_payload(message: OutboundMessage) -> dict[str, Any]:
@@ -71,18 +76,24 @@ class WhatsAppMessaging(MessagingPort):
         credential: Meta's access token or 360dialog's API key (never logged or printed).
         flavour: Meta (`meta_cloud`) or 360dialog (`DIALOG360`).
         phone_number_id: Meta's id of the sending number (not used by 360dialog).
-        status_log: where statuses are kept for ``get_status``; share it with the webhook handler.
+        status_log: where statuses are kept for ``get_status``; share it with the webhook
+            handler: a `DeliveryStatusLog` (in-process, the default) or any
+            `DeliveryStatusStore` (``status_sqlite``, ``status_redis``). `aclose` closes it.
     """
 
     http: httpx.AsyncClient = attrs.field(repr=False)
     credential: str = attrs.field(repr=False)
     flavour: WhatsAppFlavour = attrs.field(factory=meta_cloud)
     phone_number_id: str | None = None
-    status_log: DeliveryStatusLog = attrs.field(factory=DeliveryStatusLog, repr=False)
+    status_log: DeliveryStatusLog | DeliveryStatusStore = attrs.field(
+        factory=DeliveryStatusLog, repr=False
+    )
+    _store: DeliveryStatusStore = attrs.field(init=False, repr=False)
     _client: VendorClient = attrs.field(init=False, repr=False)
     _path: str = attrs.field(init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
+        self._store = as_status_store(self.status_log)
         self._path = self.flavour.messages_path(self.phone_number_id)
         self._client = VendorClient(self.flavour.name, self.http, parse_meta_error)
 
@@ -94,7 +105,7 @@ class WhatsAppMessaging(MessagingPort):
         phone_number_id: str,
         graph_version: str | None = None,
         http: httpx.AsyncClient | None = None,
-        status_log: DeliveryStatusLog | None = None,
+        status_log: DeliveryStatusLog | DeliveryStatusStore | None = None,
     ) -> WhatsAppMessaging:
         """Meta's Cloud API; builds a client for graph.facebook.com unless one is given."""
         flavour = meta_cloud(graph_version) if graph_version else meta_cloud()
@@ -103,7 +114,7 @@ class WhatsAppMessaging(MessagingPort):
             credential=token,
             flavour=flavour,
             phone_number_id=phone_number_id,
-            status_log=status_log or DeliveryStatusLog(),
+            status_log=DeliveryStatusLog() if status_log is None else status_log,
         )
 
     @classmethod
@@ -112,15 +123,20 @@ class WhatsAppMessaging(MessagingPort):
         *,
         api_key: str,
         http: httpx.AsyncClient | None = None,
-        status_log: DeliveryStatusLog | None = None,
+        status_log: DeliveryStatusLog | DeliveryStatusStore | None = None,
     ) -> WhatsAppMessaging:
         """360dialog's Cloud API hosting; builds a client for waba-v2.360dialog.io unless given."""
         return cls(
             http=http or build_client(DIALOG360.base_url),
             credential=api_key,
             flavour=DIALOG360,
-            status_log=status_log or DeliveryStatusLog(),
+            status_log=DeliveryStatusLog() if status_log is None else status_log,
         )
+
+    @property
+    def status_store(self) -> DeliveryStatusStore:
+        """The async view of ``status_log`` that sends and ``get_status`` use."""
+        return self._store
 
     @property
     def provider(self) -> str:
@@ -153,8 +169,24 @@ class WhatsAppMessaging(MessagingPort):
         message_id = messages[0].text("id")
         if not message_id.strip() or len(message_id) > 256:  # MessageReceipt.message_id limit
             raise unexpected(self.provider, f"send {kind} message", "messages[0].id is not an id")
-        status = self.status_log.record(message_id, DeliveryStatus.QUEUED)
-        return MessageReceipt(message_id, status, self.provider)
+        return MessageReceipt(message_id, await self._record_queued(message_id), self.provider)
+
+    async def _record_queued(self, message_id: str) -> DeliveryStatus:
+        """
+        Record QUEUED for an accepted message; a failing store must not fail the send.
+
+        Meta has accepted the message: raising now would make the caller retry and deliver it
+        twice. A lost record only means ``get_status`` answers NotFound until a webhook arrives.
+        """
+        try:
+            return await self._store.record(message_id, DeliveryStatus.QUEUED)
+        except Exception as err:  # noqa: BLE001 - any store failure, see the docstring
+            logger.warning(
+                "%s: message accepted but its status could not be recorded (%s)",
+                self.provider,
+                type(err).__name__,
+            )
+            return DeliveryStatus.QUEUED
 
     async def get_status(self, message_id: str) -> MessageReceipt:
         """
@@ -166,15 +198,18 @@ class WhatsAppMessaging(MessagingPort):
         Raises:
             NotFound: the log has never seen this message id.
         """
-        status = self.status_log.get(message_id)
+        status = await self._store.get(message_id)
         if status is None:
             raise NotFound(
                 "no status recorded for this message id (Meta has no status lookup: statuses "
-                "come from sends and status webhooks recorded in this process's log)",
+                "come from sends and status webhooks recorded in the status store)",
                 integration=self.provider,
             )
         return MessageReceipt(message_id, status, self.provider)
 
     async def aclose(self) -> None:
-        """Close the HTTP connection pool."""
+        """Close the HTTP connection pool and the status store (when it holds a connection)."""
         await self.http.aclose()
+        close = getattr(self._store, "close", None)
+        if close is not None:
+            await close()

@@ -6,6 +6,10 @@ webhook (``entry[].changes[].value.statuses[]``). The adapter records QUEUED whe
 message, the webhook handler calls `record` for each status event, and ``get_status`` reads it
 back. Statuses only move forward (a late "sent" never undoes "read"), and the log is bounded: the
 oldest messages are forgotten first, so a busy process cannot grow it without limit.
+
+The log lives in one process's memory; `MemoryDeliveryStatusStore` is its async
+`DeliveryStatusStore` view for tests. Production shares a durable store between the process that
+receives webhooks and the one that sends (`adapters.whatsapp.status_sqlite`, ``status_redis``).
 """
 
 from __future__ import annotations
@@ -15,9 +19,15 @@ from collections import OrderedDict
 import attrs
 
 from domain.messaging import DeliveryStatus
+from ports.delivery_status import DeliveryStatusStore
 
 
-__all__ = ["DeliveryStatusLog"]
+__all__ = ["DeliveryStatusLog", "MemoryDeliveryStatusStore", "advances", "as_status_store"]
+
+
+def advances(current: DeliveryStatus | None, status: DeliveryStatus) -> bool:
+    """Whether ``status`` replaces ``current``: the forward-only rule every store applies."""
+    return current is None or (not current.is_final() and status.rank > current.rank)
 
 
 @attrs.define
@@ -40,7 +50,7 @@ class DeliveryStatusLog:
         which makes webhook redeliveries and out-of-order deliveries harmless.
         """
         current = self._statuses.get(message_id)
-        if current is None or (not current.is_final() and status.rank > current.rank):
+        if current is None or advances(current, status):
             self._statuses[message_id] = status
             current = status
         self._statuses.move_to_end(message_id)
@@ -54,3 +64,28 @@ class DeliveryStatusLog:
 
     def __len__(self) -> int:
         return len(self._statuses)
+
+
+@attrs.define
+class MemoryDeliveryStatusStore(DeliveryStatusStore):
+    """
+    `DeliveryStatusStore` over a `DeliveryStatusLog`: one process, lost on restart (tests, demos).
+
+    Args:
+        log: the bounded log kept; share it to read statuses synchronously too.
+    """
+
+    log: DeliveryStatusLog = attrs.field(factory=DeliveryStatusLog, repr=False)
+
+    async def record(self, message_id: str, status: DeliveryStatus) -> DeliveryStatus:
+        """Apply one status report (forward-only); returns the status now on record."""
+        return self.log.record(message_id, status)
+
+    async def get(self, message_id: str) -> DeliveryStatus | None:
+        """The furthest status recorded for ``message_id``, or None."""
+        return self.log.get(message_id)
+
+
+def as_status_store(log: DeliveryStatusLog | DeliveryStatusStore) -> DeliveryStatusStore:
+    """The async store view of ``log``: a `DeliveryStatusLog` is wrapped, a store kept as is."""
+    return MemoryDeliveryStatusStore(log) if isinstance(log, DeliveryStatusLog) else log

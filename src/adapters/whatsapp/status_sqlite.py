@@ -1,0 +1,214 @@
+"""
+The embedded delivery-status store: one SQLite file shared by the sending and the webhook process.
+
+Each `record` is one ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING`` statement, so the
+forward-only rule is applied atomically under SQLite's write lock, in one process or several,
+and the status now on record comes back in the same statement. The file is in WAL mode (readers
+never block the writer) with ``synchronous=NORMAL``: a status lost in a power cut is reported
+again by the provider's next webhook, or read as the previous status.
+
+Rows untouched for ``retention_seconds`` (default 30 days) count as unknown and are purged now
+and then, so the file stays bounded like the in-memory log. All SQLite work runs on one worker
+thread that owns the connection, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from os import PathLike
+from types import TracebackType
+from typing import Self, TypeVar
+
+from domain.messaging import DeliveryStatus
+from ports.delivery_status import DeliveryStatusStore
+
+
+__all__ = ["DEFAULT_RETENTION_SECONDS", "SQLiteDeliveryStatusStore"]
+
+_T = TypeVar("_T")
+
+DEFAULT_RETENTION_SECONDS = 30 * 24 * 3600.0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS portico_delivery_status (
+    message_id TEXT PRIMARY KEY,
+    status     TEXT NOT NULL,    -- DeliveryStatus.value
+    rank       INTEGER NOT NULL, -- DeliveryStatus.rank
+    final      INTEGER NOT NULL, -- 1 for READ and FAILED: nothing moves it any more
+    updated_at REAL NOT NULL     -- wall-clock seconds of the last report
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS portico_delivery_status_age ON portico_delivery_status (updated_at);
+"""
+
+# A row replaced when the report advances it, or when it is stale (past retention): a stale row
+# counts as absent, like an evicted entry of the in-memory log. Every report refreshes the age.
+_RECORD = """
+INSERT INTO portico_delivery_status AS s (message_id, status, rank, final, updated_at)
+VALUES (:id, :status, :rank, :final, :now)
+ON CONFLICT (message_id) DO UPDATE SET
+    status = CASE WHEN (s.updated_at <= :stale OR (s.final = 0 AND excluded.rank > s.rank))
+        THEN excluded.status ELSE s.status END,
+    rank = CASE WHEN (s.updated_at <= :stale OR (s.final = 0 AND excluded.rank > s.rank))
+        THEN excluded.rank ELSE s.rank END,
+    final = CASE WHEN (s.updated_at <= :stale OR (s.final = 0 AND excluded.rank > s.rank))
+        THEN excluded.final ELSE s.final END,
+    updated_at = excluded.updated_at
+RETURNING status
+"""
+_GET = "SELECT status FROM portico_delivery_status WHERE message_id = ? AND updated_at > ?"
+
+
+def _status(value: str) -> DeliveryStatus:
+    try:
+        return DeliveryStatus(value)
+    except ValueError:
+        msg = "the delivery-status store holds a status this version does not know"
+        raise ValueError(msg) from None
+
+
+class SQLiteDeliveryStatusStore(DeliveryStatusStore):
+    """
+    `DeliveryStatusStore` in an SQLite file. Use ``async with`` or call `close` when done.
+
+    Args:
+        path: the database file (created on first use; its directory must exist).
+        retention_seconds: how long an untouched message is remembered (default 30 days).
+        clock: wall-clock seconds since the epoch; injectable for tests.
+        busy_timeout: seconds to wait for another process's write lock before failing.
+        purge_every: delete stale rows after this many records.
+    """
+
+    def __init__(
+        self,
+        path: str | PathLike[str],
+        *,
+        retention_seconds: float = DEFAULT_RETENTION_SECONDS,
+        clock: Callable[[], float] = time.time,
+        busy_timeout: float = 30.0,
+        purge_every: int = 1000,
+    ) -> None:
+        if retention_seconds <= 0:
+            raise ValueError("retention_seconds must be positive")
+        if purge_every <= 0:
+            raise ValueError("purge_every must be positive")
+        self._path = path
+        self._retention = retention_seconds
+        self._clock = clock
+        self._busy_ms = int(busy_timeout * 1000)
+        self._purge_every = purge_every
+        self._records = 0
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="portico-status")
+        self._conn: sqlite3.Connection | None = None
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"<SQLiteDeliveryStatusStore path={str(self._path)!r} closed={self._closed}>"
+
+    async def __aenter__(self) -> Self:
+        await self._run(self._connection)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def record(self, message_id: str, status: DeliveryStatus) -> DeliveryStatus:
+        """Apply one status report in one statement (forward-only); returns the one on record."""
+        return await self._run(lambda: self._record(message_id, status))
+
+    async def get(self, message_id: str) -> DeliveryStatus | None:
+        """The furthest status recorded for ``message_id`` within retention, or None."""
+        return await self._run(lambda: self._get(message_id))
+
+    async def purge(self) -> int:
+        """Delete the rows past retention now; returns how many went."""
+        return await self._run(self._purge)
+
+    async def close(self) -> None:
+        """Close the connection and stop the worker thread (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self._close_connection)
+        self._executor.shutdown(wait=True)
+
+    # -- on the worker thread ------------------------------------------------------------------
+
+    async def _run(self, work: Callable[[], _T]) -> _T:
+        if self._closed:
+            raise RuntimeError("SQLiteDeliveryStatusStore is closed")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, work)
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=True)
+            conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            self._setup(conn)
+            self._conn = conn
+        return self._conn
+
+    def _setup(self, conn: sqlite3.Connection) -> None:
+        # Switching a fresh file to WAL takes an exclusive lock that SQLite refuses at once
+        # (without its busy handler) when processes open the file together: retry a while.
+        deadline = time.monotonic() + self._busy_ms / 1000
+        pause = 0.005
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.executescript(_SCHEMA)
+            except sqlite3.OperationalError as err:
+                if "locked" not in str(err) or time.monotonic() > deadline:
+                    raise
+                time.sleep(pause)  # on the worker thread, never on the event loop
+                pause = min(pause * 2, 0.2)
+            else:
+                return
+
+    def _record(self, message_id: str, status: DeliveryStatus) -> DeliveryStatus:
+        now = self._clock()
+        row = (
+            self._connection()
+            .execute(
+                _RECORD,
+                {
+                    "id": message_id,
+                    "status": status.value,
+                    "rank": status.rank,
+                    "final": int(status.is_final()),
+                    "now": now,
+                    "stale": now - self._retention,
+                },
+            )
+            .fetchone()
+        )
+        self._records += 1
+        if self._records % self._purge_every == 0:
+            self._purge()
+        return _status(row[0])
+
+    def _get(self, message_id: str) -> DeliveryStatus | None:
+        since = self._clock() - self._retention
+        row = self._connection().execute(_GET, (message_id, since)).fetchone()
+        return None if row is None else _status(row[0])
+
+    def _purge(self) -> int:
+        cursor = self._connection().execute(
+            "DELETE FROM portico_delivery_status WHERE updated_at <= ?",
+            (self._clock() - self._retention,),
+        )
+        return cursor.rowcount
+
+    def _close_connection(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None

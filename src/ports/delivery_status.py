@@ -1,0 +1,36 @@
+"""
+The port of the delivery-status store: what status webhooks reported, for ``get_status``.
+
+Providers such as WhatsApp Cloud have no status lookup: statuses arrive only by webhook, often in
+another process (``portico serve``) than the one that sent the message and later asks. A store
+shared by both, and surviving restarts, closes that gap.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from domain.messaging import DeliveryStatus
+
+
+__all__ = ["DeliveryStatusStore"]
+
+
+@runtime_checkable
+class DeliveryStatusStore(Protocol):
+    """
+    Forward-only message statuses, keyed by the provider's message id.
+
+    A status moves forward only (QUEUED < SENT < DELIVERED < READ; FAILED ends it too, and
+    nothing moves a message out of READ or FAILED), so redelivered and out-of-order webhooks are
+    harmless. Each `record` is atomic: concurrent reports of one message, from one process or
+    several, end on the furthest status, whatever their order.
+    """
+
+    async def record(self, message_id: str, status: DeliveryStatus) -> DeliveryStatus:
+        """Apply one status report; returns the status now on record (maybe a further one)."""
+        ...
+
+    async def get(self, message_id: str) -> DeliveryStatus | None:
+        """The furthest status recorded for ``message_id``, or None if it is unknown."""
+        ...
