@@ -12,7 +12,10 @@ from __future__ import annotations
 import enum
 import json
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any, TypeVar
+
+import attrs
 
 from domain.commands import (
     AddNote,
@@ -117,6 +120,7 @@ def to_dict(command: Command) -> dict[str, Any]:
                     "cancel_url": r.cancel_url,
                     "key": r.idempotency_key.value,
                     "expires_in_seconds": r.expires_in_seconds,
+                    "created_at": r.created_at.isoformat(),
                     "metadata": dict(r.metadata),
                 }
             }
@@ -222,6 +226,16 @@ class _Reader:
     def opt_money(self, field: str) -> Money | None:
         return None if self.data.get(field) is None else self.money(field)
 
+    def instant(self, field: str) -> datetime:
+        raw = self.get(field, str)
+        try:
+            value = datetime.fromisoformat(raw)
+        except ValueError:
+            raise _PathError(self.name(field), "must be an ISO 8601 datetime") from None
+        if value.utcoffset() is None:
+            raise _PathError(self.name(field), "must carry a UTC offset")
+        return value
+
     def strings(self, field: str) -> dict[str, str]:
         raw = self.opt(field, dict) or {}
         if not all(isinstance(k, str) and isinstance(x, str) for k, x in raw.items()):
@@ -277,11 +291,16 @@ def _checkout(q: _Reader) -> CheckoutRequest:
     )
     success, cancel = q.get("success_url", str), q.opt("cancel_url", str)
     key, expires, metadata = q.key("key"), q.get("expires_in_seconds", int), q.strings("metadata")
-    return q.build(
-        lambda: CheckoutRequest(
+    # A row written before ``created_at`` existed gets the decode time (the old behaviour).
+    created = None if q.data.get("created_at") is None else q.instant("created_at")
+
+    def build() -> CheckoutRequest:
+        request = CheckoutRequest(
             amount, description, patient, success, cancel, key, expires, metadata
         )
-    )
+        return request if created is None else attrs.evolve(request, created_at=created)
+
+    return q.build(build)
 
 
 def _refund(q: _Reader) -> RefundRequest:

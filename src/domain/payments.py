@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import attrs
 
@@ -111,9 +111,27 @@ class Refund:
     status: RefundStatus = attrs.field(validator=v.of_type(RefundStatus))
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(_inst: object, attr: attrs.Attribute[datetime], value: object) -> None:
+    from domain.errors import InvalidValue
+
+    if not isinstance(value, datetime) or value.utcoffset() is None:
+        raise InvalidValue(attr.name, "must be a timezone-aware datetime")
+
+
 @attrs.frozen
 class CheckoutRequest:
-    """A hosted payment page for one line item, sent to the patient as a link."""
+    """
+    A hosted payment page for one line item, sent to the patient as a link.
+
+    The link expires ``expires_in_seconds`` (Stripe's 30 minutes to 24 hours) after
+    ``created_at``, so `expires_at` is fixed when the request is made: every delivery of it,
+    even after a restart, asks for the same expiry, as a retry under one idempotency key must.
+    Pass ``created_at=clock()`` to use an injected clock.
+    """
 
     amount: Money = attrs.field(validator=v.of_type(Money))
     description: str = attrs.field(validator=v.text(max_length=500))
@@ -127,6 +145,7 @@ class CheckoutRequest:
     metadata: Mapping[str, str] = attrs.field(
         factory=dict, converter=v.frozen_mapping, validator=_METADATA
     )
+    created_at: datetime = attrs.field(factory=_utc_now, kw_only=True, validator=_aware)
 
     @expires_in_seconds.validator
     def _expiry(self, _attr: object, value: object) -> None:
@@ -135,6 +154,11 @@ class CheckoutRequest:
         # Stripe accepts 30 minutes to 24 hours.
         if isinstance(value, bool) or not isinstance(value, int) or not 1800 <= value <= 86400:
             raise InvalidValue("expires_in_seconds", "must be an int from 1800 to 86400")
+
+    @property
+    def expires_at(self) -> datetime:
+        """When the link stops working: ``created_at + expires_in_seconds``."""
+        return self.created_at + timedelta(seconds=self.expires_in_seconds)
 
 
 @attrs.frozen

@@ -83,7 +83,7 @@ class PaymentPort(Protocol):
         Create a hosted payment page for the patient.
 
         Returns:
-            A link with an https URL that expires ``request.expires_in_seconds`` from now.
+            A link with an https URL that expires at ``request.expires_at``.
 
         Raises:
             InvalidRequest: the provider refused the amount, currency or URLs.

@@ -302,3 +302,39 @@ class TestConfig:
         second = build_pipeline("stripe", registry=registry)
         assert first.breaker is second.breaker
         assert len(registry) == 1
+
+
+async def test_a_crm_says_per_draft_whether_an_upsert_may_be_retried() -> None:
+    """ResilientCRM asks the adapter's upsert_is_idempotent(draft) before retrying blindly."""
+    from adapters.fakes import FakeCRM
+    from adapters.resilience import (
+        DEFAULT_POLICIES,
+        BreakerRegistry,
+        FakeClock,
+        ResilientCRM,
+        build_pipeline,
+    )
+    from domain.crm import ContactDraft
+    from domain.errors import OutcomeUnknown, TimedOut
+
+    class PhoneUnsafeCRM(FakeCRM):
+        def upsert_is_idempotent(self, draft: ContactDraft) -> bool:
+            return draft.email is not None
+
+    clock = FakeClock()
+    inner = PhoneUnsafeCRM()
+    pipeline = build_pipeline(
+        "hubspot",
+        DEFAULT_POLICIES["hubspot"],
+        registry=BreakerRegistry(),
+        clock=clock.now,
+        sleep=clock.sleep,
+        call_later=clock.call_later,
+    )
+    crm = ResilientCRM(inner, pipeline)
+    inner.faults.fail_next(1, TimedOut("read timeout", integration="hubspot"))
+    with pytest.raises(OutcomeUnknown):
+        await crm.upsert_contact(ContactDraft(phone="+40712345678"))
+    inner.faults.fail_next(1, TimedOut("read timeout", integration="hubspot"))
+    contact = await crm.upsert_contact(ContactDraft(email="a@example.com"))
+    assert contact.email is not None

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import attrs
@@ -59,7 +59,9 @@ class VendorClient:
     Sends a request and returns the decoded JSON body, or raises the right domain error.
 
     Never logs bodies, query strings or headers (they carry tokens and patient data): only the
-    method, the path, the status and the time taken.
+    method, the path, the status and the time taken (and not even the path of a ``secret_url``).
+    Every vendor call of an adapter goes through here, so there is one transport translation,
+    one error mapping and one JSON decoding.
     """
 
     integration: str
@@ -70,7 +72,7 @@ class VendorClient:
         self,
         operation: str,
         method: str,
-        url: str,
+        url: str | httpx.URL,
         *,
         json: Any = None,
         data: Mapping[str, str] | list[tuple[str, str]] | None = None,
@@ -78,22 +80,84 @@ class VendorClient:
         headers: Mapping[str, str] | None = None,
     ) -> Fields:
         """Send, map failures to domain errors, and return the JSON object of a 2xx response."""
-        started = time.perf_counter()
-        with translate_transport_errors(self.integration, operation):
-            response = await self.http.request(
-                method,
-                url,
-                json=json,
-                content=_form(data) if data is not None else None,
-                params=params,
-                headers=_with_form_type(headers, data is not None),
+        response = await self.send(
+            operation, method, url, json=json, data=data, params=params, headers=headers
+        )
+        body = json_body(response)
+        if not isinstance(body, dict):
+            raise unexpected(self.integration, operation, "the body is not a JSON object")
+        return Fields(body, integration=self.integration, operation=operation)
+
+    async def request_list(
+        self,
+        operation: str,
+        method: str,
+        url: str | httpx.URL,
+        *,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> list[Fields]:
+        """Like `request`, for an endpoint whose 2xx body is a JSON array of objects."""
+        response = await self.send(operation, method, url, params=params, headers=headers)
+        body = json_body(response)
+        if not isinstance(body, list):
+            raise unexpected(self.integration, operation, "the body is not a JSON array")
+        items = []
+        for index, item in enumerate(body):
+            if not isinstance(item, dict):
+                raise unexpected(self.integration, operation, f"[{index}] is not an object")
+            items.append(
+                Fields(item, integration=self.integration, operation=operation, path=f"[{index}]")
             )
+        return items
+
+    async def send(
+        self,
+        operation: str,
+        method: str,
+        url: str | httpx.URL,
+        *,
+        json: Any = None,
+        data: Mapping[str, str] | list[tuple[str, str]] | None = None,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        without_headers: Collection[str] = (),
+        secret_url: bool = False,
+    ) -> httpx.Response:
+        """
+        Send and return a 2xx response whose body is the caller's business.
+
+        Args:
+            url: a path on the client's base URL, or an absolute URL (another host).
+            headers: per-request headers (e.g. the credential), over the client's defaults.
+            without_headers: client default headers NOT to send (e.g. ``Authorization`` to a
+                host that must not see the credential).
+            secret_url: the URL itself is a capability: its path is not logged either.
+        """
+        started = time.perf_counter()
+        request = self.http.build_request(
+            method,
+            url,
+            json=json,
+            content=_form(data) if data is not None else None,
+            params=params,
+            headers=_with_form_type(headers, data is not None),
+        )
+        for name in without_headers:
+            request.headers.pop(name, None)
+        # A client-level ``auth`` would put the credential back: drop it with the header.
+        no_auth = any(name.lower() == "authorization" for name in without_headers)
+        with translate_transport_errors(self.integration, operation):
+            if no_auth:
+                response = await self.http.send(request, auth=None)
+            else:
+                response = await self.http.send(request)
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
                 "%s %s %s -> %d in %.1f ms",
                 self.integration,
                 method,
-                response.request.url.path,
+                "<capability URL>" if secret_url else response.request.url.path,
                 response.status_code,
                 (time.perf_counter() - started) * 1000,
             )
@@ -104,10 +168,7 @@ class VendorClient:
                 operation=operation,
                 parse_vendor_error=self.parse_vendor_error,
             )
-        body = json_body(response)
-        if not isinstance(body, dict):
-            raise unexpected(self.integration, operation, "the body is not a JSON object")
-        return Fields(body, integration=self.integration, operation=operation)
+        return response
 
     async def aclose(self) -> None:
         """Close the underlying connection pool."""

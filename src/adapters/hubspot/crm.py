@@ -1,12 +1,19 @@
 """
 `HubSpotCRM`: the `CRMPort` over HubSpot's CRM v3 objects API with a private-app token.
 
-Upsert is search-then-create/update rather than ``batch/upsert``: batch upsert needs a *unique*
-``idProperty``, and ``email`` is unique but ``phone`` is not, while the port matches phone first.
-Search is eventually consistent (a new contact can take seconds to be found), so a create that
-races another answers 409 "Contact already exists. Existing ID: N" and is turned into an update
-of N. Two contacts created at once with only the same phone cannot be caught this way: HubSpot
-does not enforce phone uniqueness.
+Upsert matches by search (phone first, then email), then updates by id or creates. Search is
+eventually consistent (a contact created a moment ago, e.g. by an attempt whose answer timed
+out, may not be found yet), so the create must itself refuse a duplicate:
+
+- with an email: HubSpot enforces unique emails on create; the 409 "Contact already exists.
+  Existing ID: N" becomes an update of N. Safe to retry.
+- phone only, with ``phone_id_property`` set: the create is ``POST /contacts/batch/upsert``
+  keyed on that property (``idProperty``), which must be a custom contact property created in
+  the portal with "unique values" on (e.g. ``portico_phone_e164``, single-line text). Every
+  write stores the E.164 phone in it. Safe to retry.
+- phone only, without it: HubSpot does not enforce phone uniqueness, so a retried create can
+  make a second contact. `upsert_is_idempotent` says so, and the resilience layer must not
+  retry such a call blindly.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import attrs
 import httpx
 
 from adapters.http.client import DEFAULT_TIMEOUT, VendorClient, build_client
+from adapters.http.errors import unexpected
 from adapters.http.reading import Fields
 from adapters.hubspot.codec import (
     CONTACT_CORE,
@@ -74,6 +82,8 @@ class HubSpotCRM(CRMPort):
         contact_properties: custom contact properties to read back besides the core ones; those
             this adapter writes are added as it writes them.
         clock: "now", for note timestamps.
+        phone_id_property: a unique-value custom contact property holding the E.164 phone, so
+            a phone-only upsert is idempotent (see the module docstring); None: not set up.
     """
 
     http: httpx.AsyncClient = attrs.field(repr=False)
@@ -82,6 +92,7 @@ class HubSpotCRM(CRMPort):
     default_currency: str = "EUR"
     contact_properties: tuple[str, ...] = ()
     clock: Callable[[], datetime] = attrs.field(default=_utc_now, repr=False)
+    phone_id_property: str | None = None
     _client: VendorClient = attrs.field(init=False, repr=False)
     _known: set[str] = attrs.field(factory=set, init=False, repr=False)
 
@@ -159,9 +170,15 @@ class HubSpotCRM(CRMPort):
         results = fields.objects("results", required=False)
         return results[0] if results else None
 
+    def upsert_is_idempotent(self, draft: ContactDraft) -> bool:
+        """Whether a retried `upsert_contact` of ``draft`` can never create a second contact."""
+        return draft.email is not None or self.phone_id_property is not None
+
     async def upsert_contact(self, draft: ContactDraft) -> Contact:
         """Update the contact with the draft's phone (else email), or create it."""
         props = contact_properties(draft)
+        if self.phone_id_property is not None and draft.phone is not None:
+            props[self.phone_id_property] = draft.phone.e164
         by_phone = await self._search("phone", draft.phone.e164, props) if draft.phone else None
         by_email = await self._search("email", draft.email.address, props) if draft.email else None
         if (
@@ -178,6 +195,8 @@ class HubSpotCRM(CRMPort):
         self._known.update(k for k in draft.properties if k not in CONTACT_CORE)
         if existing is not None:
             return await self._update(existing.text("id"), props, property_map(existing))
+        if draft.email is None and self.phone_id_property is not None:
+            return await self._upsert_by(self.phone_id_property, props)
         try:
             created = await self._call(
                 "create contact", "POST", "/contacts", json={"properties": props}
@@ -188,6 +207,16 @@ class HubSpotCRM(CRMPort):
                 raise
             return await self._update(contact_id, props, {})
         return read_contact(created, self._known)
+
+    async def _upsert_by(self, id_property: str, props: dict[str, str]) -> Contact:
+        """Create or update the one contact whose unique ``id_property`` has this value."""
+        value = props.pop(id_property)
+        body = {"inputs": [{"idProperty": id_property, "id": value, "properties": props}]}
+        fields = await self._call("upsert contact", "POST", "/contacts/batch/upsert", json=body)
+        results = fields.objects("results")
+        if len(results) != 1:
+            raise unexpected(INTEGRATION, "upsert contact", "results is not one contact")
+        return read_contact(results[0], self._known)
 
     async def _update(self, contact_id: str, props: dict[str, str], before: Any) -> Contact:
         updated = await self._call(

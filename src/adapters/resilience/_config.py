@@ -18,7 +18,7 @@ import attrs
 from adapters.resilience._breaker import CircuitBreaker
 from adapters.resilience._bulkhead import Bulkhead
 from adapters.resilience._clock import CallLater, Clock, Sleep, loop_call_later
-from adapters.resilience._limiter import VENDOR_LIMITS, RateLimiter
+from adapters.resilience._limiter import VENDOR_LIMITS, RateLimiter, VendorLimit
 from adapters.resilience._pipeline import Pipeline
 from adapters.resilience._registry import BreakerRegistry
 from adapters.resilience._retry import RetryPolicy
@@ -115,15 +115,23 @@ def _coerce(key: str, value: object, default: object) -> object:
     raise ValueError(msg)
 
 
+# 360dialog hosts numbers on Meta's Cloud API and publishes the same ceiling: "up to 80 messages
+# per second" per number (docs.360dialog.com, Messaging Throughput), so it gets WhatsApp's bucket.
+_LIMITS: Mapping[str, VendorLimit] = {
+    **VENDOR_LIMITS,
+    "360dialog": VendorLimit(70.0, 10, "Cloud API hosting: up to 80 messages per second"),
+}
+
 DEFAULT_POLICIES: Mapping[str, ResiliencePolicy] = {
     name: ResiliencePolicy(
         failure_threshold=threshold,
         reset_timeout=reset,
-        rate=VENDOR_LIMITS[name].rate,
-        burst=VENDOR_LIMITS[name].burst,
+        rate=_LIMITS[name].rate,
+        burst=_LIMITS[name].burst,
     )
     for name, threshold, reset in (
         ("whatsapp", 5, 60.0),
+        ("360dialog", 5, 60.0),
         ("hubspot", 5, 60.0),
         ("stripe", 3, 30.0),
         ("vapi", 5, 60.0),

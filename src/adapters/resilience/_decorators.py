@@ -96,8 +96,18 @@ class ResilientCRM(_Resilient[CRMPort], CRMPort):
     }
 
     async def upsert_contact(self, draft: ContactDraft) -> Contact:
-        """See `CRMPort.upsert_contact`."""
-        return await self._run("upsert_contact", lambda: self.inner.upsert_contact(draft))
+        """
+        See `CRMPort.upsert_contact`.
+
+        An adapter that can only make some upserts retry-safe says so per draft through an
+        ``upsert_is_idempotent(draft)`` method (HubSpot: phone-only drafts without a unique phone
+        property are not); the table's entry is the default for the others.
+        """
+        check = getattr(self.inner, "upsert_is_idempotent", None)
+        idempotent = bool(check(draft)) if callable(check) else self.IDEMPOTENT["upsert_contact"]
+        return await self.pipeline.call(
+            "upsert_contact", lambda: self.inner.upsert_contact(draft), idempotent=idempotent
+        )
 
     async def get_contact(self, contact_id: str) -> Contact:
         """See `CRMPort.get_contact`."""

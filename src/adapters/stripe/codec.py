@@ -68,12 +68,12 @@ def refund_form(request: RefundRequest) -> dict[str, Any]:
     return form
 
 
-def expiry_time(now: datetime, expires_in_seconds: int) -> int:
-    """``now + expires_in_seconds`` as the Unix time Stripe wants in ``expires_at``."""
-    return int(now.timestamp()) + expires_in_seconds
+def expiry_time(request: CheckoutRequest) -> int:
+    """The request's fixed ``expires_at`` as the whole Unix seconds Stripe wants."""
+    return int(request.expires_at.timestamp())
 
 
-def checkout_form(request: CheckoutRequest, *, expires_at: int) -> dict[str, Any]:
+def checkout_form(request: CheckoutRequest) -> dict[str, Any]:
     """The body of ``POST /v1/checkout/sessions``: one line item priced inline."""
     metadata = {**request.metadata, PATIENT_REF: request.patient_ref}
     return {
@@ -90,7 +90,7 @@ def checkout_form(request: CheckoutRequest, *, expires_at: int) -> dict[str, Any
         ],
         "success_url": request.success_url,
         "cancel_url": request.cancel_url,
-        "expires_at": expires_at,
+        "expires_at": expiry_time(request),
         "client_reference_id": request.patient_ref,
         "metadata": metadata,
         "payment_intent_data": {"metadata": metadata},

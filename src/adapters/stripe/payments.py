@@ -9,8 +9,6 @@ idempotency key as ``Idempotency-Key``, so a retried create returns the first re
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
 from urllib.parse import quote
 
 import attrs
@@ -21,7 +19,6 @@ from adapters.http.forms import encode_form
 from adapters.stripe.codec import (
     INTEGRATION,
     checkout_form,
-    expiry_time,
     intent_form,
     read_checkout,
     read_intent,
@@ -29,7 +26,7 @@ from adapters.stripe.codec import (
     refund_form,
 )
 from adapters.stripe.errors import parse_stripe_error
-from domain.errors import InvalidRequest
+from domain.errors import InvalidRequest, NotFound
 from domain.payments import (
     CheckoutLink,
     CheckoutRequest,
@@ -46,17 +43,21 @@ __all__ = ["STRIPE_API_VERSION", "STRIPE_BASE_URL", "StripePayments"]
 
 STRIPE_BASE_URL = "https://api.stripe.com"
 STRIPE_API_VERSION = "2026-10-28.endive"
-_REMEMBERED_EXPIRIES = 1024
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _path_id(value: str) -> str:
-    """An id as one path segment: nothing a caller passes can change the path."""
+    """
+    An id as one path segment: nothing a caller passes can change the path.
+
+    An id Stripe could never have issued names no object: `NotFound`, as the port promises,
+    and nothing was sent.
+    """
     if not value or not value.isascii():
-        raise InvalidRequest("id must be a non-empty ASCII string", integration=INTEGRATION)
+        raise NotFound(
+            "no such object: the id is not a non-empty ASCII string",
+            integration=INTEGRATION,
+            request_sent=False,
+        )
     return quote(value, safe="")
 
 
@@ -69,15 +70,12 @@ class StripePayments(PaymentPort):
         http: the client to send with; its ``base_url`` is Stripe's (or a simulator's).
         api_key: the secret key (``sk_...`` or a restricted ``rk_...``); never printed.
         api_version: sent as ``Stripe-Version`` so an account upgrade cannot change the wire.
-        clock: "now", for checkout expiry times.
     """
 
     http: httpx.AsyncClient = attrs.field(repr=False)
     api_key: str = attrs.field(repr=False)
     api_version: str = STRIPE_API_VERSION
-    clock: Callable[[], datetime] = attrs.field(default=_utc_now, repr=False)
     _client: VendorClient = attrs.field(init=False, repr=False)
-    _expiries: dict[str, int] = attrs.field(factory=dict, init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         self._client = VendorClient(INTEGRATION, self.http, parse_stripe_error)
@@ -183,31 +181,21 @@ class StripePayments(PaymentPort):
         )
         return read_refund(fields, operation)
 
-    def _expiry_for(self, request: CheckoutRequest) -> int:
-        """
-        The expiry first computed for this idempotency key, so every attempt sends it.
-
-        Stripe compares a retried request's parameters with the first one's under the same key;
-        a clock-derived ``expires_at`` would differ on each attempt and turn a safe retry into
-        an ``idempotency_error``. The last `_REMEMBERED_EXPIRIES` keys are kept, in process.
-        """
-        key = request.idempotency_key.value
-        expires_at = self._expiries.pop(key, None)
-        if expires_at is None:
-            expires_at = expiry_time(self.clock(), request.expires_in_seconds)
-        self._expiries[key] = expires_at
-        while len(self._expiries) > _REMEMBERED_EXPIRIES:
-            self._expiries.pop(next(iter(self._expiries)))
-        return expires_at
-
     async def create_checkout_link(self, request: CheckoutRequest) -> CheckoutLink:
-        """Create a Checkout Session in payment mode and return its hosted URL."""
+        """
+        Create a Checkout Session in payment mode and return its hosted URL.
+
+        ``expires_at`` is the request's own (fixed when it was made), so a redelivery under the
+        same idempotency key, in this process or after a restart, sends identical parameters.
+        Stripe refuses a session expiring in under 30 minutes: a request delivered that late
+        is `InvalidRequest` (its link would have been nearly dead anyway).
+        """
         operation = "create checkout session"
         fields = await self._client.request(
             operation,
             "POST",
             "/v1/checkout/sessions",
-            data=encode_form(checkout_form(request, expires_at=self._expiry_for(request))),
+            data=encode_form(checkout_form(request)),
             headers=self._headers(request.idempotency_key.value),
         )
         return read_checkout(fields, operation)

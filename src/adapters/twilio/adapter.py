@@ -24,10 +24,10 @@ import httpx
 from adapters.http.client import VendorClient, build_client
 from adapters.http.errors import unexpected
 from adapters.http.reading import Fields
-from adapters.twilio.errors import parse_twilio_error, twilio_status
+from adapters.twilio.errors import parse_twilio_error
+from adapters.twilio.statuses import delivery_status
 from domain.errors import InvalidRequest, InvalidValue, NotFound
 from domain.messaging import (
-    DeliveryStatus,
     MessageReceipt,
     OutboundMessage,
     TemplateMessage,
@@ -67,6 +67,8 @@ class TwilioMessaging(MessagingPort):
         messaging_service_sid: a Messaging Service (``MG...``) that picks the sender.
         status_callback: where Twilio posts status changes (the webhook endpoint).
         content_sids: template name -> Content API SID (``HX...``) for `TemplateMessage`.
+            Names match case-insensitively (environment variables arrive lower-cased, so
+            ``PORTICO_TWILIO__CONTENT_SIDS__PaymentLink`` must still find ``PaymentLink``).
     """
 
     http: httpx.AsyncClient = attrs.field(repr=False)
@@ -77,6 +79,7 @@ class TwilioMessaging(MessagingPort):
     status_callback: str | None = None
     content_sids: Mapping[str, str] = attrs.field(factory=dict)
     _client: VendorClient = attrs.field(init=False, repr=False)
+    _sids_by_name: dict[str, str] = attrs.field(init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         if (self.sender is None) == (self.messaging_service_sid is None):
@@ -85,9 +88,14 @@ class TwilioMessaging(MessagingPort):
             self.messaging_service_sid
         ):
             raise InvalidValue("messaging_service_sid", "must be 'MG' followed by 32 hex digits")
+        self._sids_by_name = {}
         for name, sid in self.content_sids.items():
             if not _CONTENT_SID.fullmatch(sid):
                 raise InvalidValue(f"content_sids[{name}]", "must be 'HX' followed by 32 hex")
+            if self._sids_by_name.setdefault(name.casefold(), sid) != sid:
+                raise InvalidValue(
+                    f"content_sids[{name}]", "names differing only in case need the same SID"
+                )
         self._client = VendorClient(PROVIDER, self.http, parse_twilio_error)
 
     @classmethod
@@ -148,7 +156,7 @@ class TwilioMessaging(MessagingPort):
     def _content_sid(self, message: TemplateMessage) -> str:
         if _CONTENT_SID.fullmatch(message.template):
             return message.template
-        sid = self.content_sids.get(message.template)
+        sid = self._sids_by_name.get(message.template.casefold())
         if sid is None:
             raise InvalidRequest(
                 "template is not a Content API SID (HX...) and has no entry in content_sids",
@@ -198,10 +206,10 @@ class TwilioMessaging(MessagingPort):
         sid = fields.text("sid")
         if not _MESSAGE_SID.fullmatch(sid):
             raise unexpected(PROVIDER, operation, "sid is not a message SID")
-        status = twilio_status(fields.text("status"))
+        status = delivery_status(fields.text("status"))
         if status is None:
             raise unexpected(PROVIDER, operation, "status is not an outbound message status")
-        return MessageReceipt(sid, DeliveryStatus(status), PROVIDER)
+        return MessageReceipt(sid, status, PROVIDER)
 
     async def aclose(self) -> None:
         """Close the HTTP connection pool."""

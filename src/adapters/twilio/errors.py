@@ -23,7 +23,7 @@ from domain.errors import (
 )
 
 
-__all__ = ["parse_twilio_error", "twilio_status"]
+__all__ = ["parse_twilio_error"]
 
 _RATE_LIMITED = frozenset({20429, 14107})  # too many requests; SMS send rate exceeded
 _TRANSIENT = frozenset({20500, 20503})  # internal error; service unavailable
@@ -53,26 +53,3 @@ def parse_twilio_error(response: httpx.Response, body: Any) -> VendorError:
     if code in _TRANSIENT:
         return VendorError(code=str(code), message=message, retryable=True)
     return VendorError(code=str(code), message=message, permanent_kind=_PERMANENT.get(code))
-
-
-def twilio_status(value: str) -> str | None:
-    """The `DeliveryStatus` value for a Twilio message status, or None when it is not outbound."""
-    return _STATUSES.get(value)
-
-
-# Twilio's Message status values (2010-04-01) for outbound messages. "partially_delivered" is a
-# multi-part message of which some parts arrived: counted as SENT, never as DELIVERED.
-# "receiving" / "received" belong to inbound messages and have no outbound meaning.
-_STATUSES = {
-    "accepted": "queued",
-    "scheduled": "queued",
-    "queued": "queued",
-    "sending": "sent",
-    "sent": "sent",
-    "partially_delivered": "sent",
-    "delivered": "delivered",
-    "read": "read",
-    "undelivered": "failed",
-    "failed": "failed",
-    "canceled": "failed",
-}

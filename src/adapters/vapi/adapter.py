@@ -33,7 +33,7 @@ import attrs
 import httpx
 
 from adapters.http.client import VendorClient, build_client
-from adapters.http.errors import error_from_response, translate_transport_errors, unexpected
+from adapters.http.errors import unexpected
 from adapters.http.reading import Fields
 from adapters.vapi.errors import parse_vapi_error
 from adapters.vapi.reconcile import KEY_FIELD, find_started_call
@@ -171,7 +171,7 @@ class VapiVoice(VoicePort):
     async def _started_with(self, request: CallRequest, key: IdempotencyKey) -> Call | None:
         """The call ``key`` already started, checked to be for the same request."""
         found = await find_started_call(
-            self.http,
+            self._client,
             self._auth(),
             key=key.value,
             assistant_id=request.assistant_id,
@@ -250,17 +250,14 @@ class VapiVoice(VoicePort):
                 integration=PROVIDER,
                 request_sent=False,
             )
-        request = self.http.build_request("POST", target, json=dict(command))
-        request.headers.pop("Authorization", None)
-        with translate_transport_errors(PROVIDER, operation):
-            response = await self.http.send(request)
-        if not response.is_success:
-            raise error_from_response(
-                response,
-                integration=PROVIDER,
-                operation=operation,
-                parse_vendor_error=parse_vapi_error,
-            )
+        await self._client.send(
+            operation,
+            "POST",
+            target,
+            json=dict(command),
+            without_headers=("Authorization",),
+            secret_url=True,
+        )
 
     def _control_url_allowed(self, target: httpx.URL) -> bool:
         base = self.http.base_url

@@ -16,16 +16,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-import httpx
-
-from adapters.http.errors import (
-    error_from_response,
-    json_body,
-    translate_transport_errors,
-    unexpected,
-)
+from adapters.http.client import VendorClient
+from adapters.http.errors import unexpected
 from adapters.http.reading import Fields
-from adapters.vapi.errors import parse_vapi_error
 from domain.errors import Conflict
 
 
@@ -54,7 +47,7 @@ def key_of(call: Fields) -> str | None:
 
 
 async def find_started_call(
-    http: httpx.AsyncClient,
+    client: VendorClient,
     headers: Mapping[str, str],
     *,
     key: str,
@@ -77,7 +70,7 @@ async def find_started_call(
     }
     seen: set[str] = set()
     for _ in range(MAX_PAGES):
-        page = await _list_calls(http, headers, params)
+        page = await client.request_list(_OPERATION, "GET", "/call", params=params, headers=headers)
         fresh = [call for call in page if call.text("id") not in seen]
         for call in fresh:
             if key_of(call) == key:
@@ -93,29 +86,6 @@ async def find_started_call(
         integration=_PROVIDER,
         request_sent=False,
     )
-
-
-async def _list_calls(
-    http: httpx.AsyncClient, headers: Mapping[str, str], params: Mapping[str, str]
-) -> list[Fields]:
-    with translate_transport_errors(_PROVIDER, _OPERATION):
-        response = await http.get("/call", params=dict(params), headers=dict(headers))
-    if not response.is_success:
-        raise error_from_response(
-            response,
-            integration=_PROVIDER,
-            operation=_OPERATION,
-            parse_vendor_error=parse_vapi_error,
-        )
-    body = json_body(response)
-    if not isinstance(body, list):
-        raise unexpected(_PROVIDER, _OPERATION, "the call list is not a JSON array")
-    calls = []
-    for index, item in enumerate(body):
-        if not isinstance(item, dict):
-            raise unexpected(_PROVIDER, _OPERATION, f"calls[{index}] is not an object")
-        calls.append(Fields(item, integration=_PROVIDER, operation=_OPERATION, path=f"[{index}]"))
-    return calls
 
 
 def _created(call: Fields) -> datetime:

@@ -87,6 +87,74 @@ async def test_logs_name_the_path_but_never_the_query_or_headers(
     assert "sekret" not in caplog.text
 
 
+@respx.mock
+async def test_a_json_array_of_objects_is_returned_as_fields(http: httpx.AsyncClient) -> None:
+    """request_list returns each object of a 2xx JSON array as Fields, naming its index."""
+    respx.get("https://v.test/things").respond(200, json=[{"id": "a"}, {"id": "b"}])
+    items = await _client(http).request_list("list things", "GET", "/things")
+    assert [item.text("id") for item in items] == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b'{"id": "a"}', "not a JSON array"),
+        (b'[{"id": "a"}, 3]', r"\[1\] is not an object"),
+        (b"[{", "JSON"),
+    ],
+    ids=["object", "non-object-item", "truncated"],
+)
+@respx.mock
+async def test_a_list_body_that_is_not_an_array_of_objects_is_unexpected(
+    http: httpx.AsyncClient, content: bytes, message: str
+) -> None:
+    """A 2xx list endpoint answering anything but an array of objects is UnexpectedResponse."""
+    respx.get("https://v.test/things").respond(200, content=content)
+    with pytest.raises(UnexpectedResponse, match=message):
+        await _client(http).request_list("list things", "GET", "/things")
+
+
+@respx.mock
+async def test_list_errors_use_the_same_mapping(http: httpx.AsyncClient) -> None:
+    """A 5xx on a list endpoint is Unavailable, as for any other request."""
+    respx.get("https://v.test/things").respond(503, text="down")
+    with pytest.raises(Unavailable):
+        await _client(http).request_list("list things", "GET", "/things")
+
+
+@respx.mock
+async def test_an_absolute_url_can_go_without_the_credential(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """send() reaches another host, drops default Authorization and client auth, logs no URL."""
+    route = respx.post("https://other.test/cap-token-123/control").respond(200, json={})
+    caplog.set_level(logging.DEBUG, logger="portico.http")
+    async with build_client(
+        "https://v.test", headers={"Authorization": "Bearer sekret"}, auth=("user", "pw")
+    ) as http:
+        response = await _client(http).send(
+            "control",
+            "POST",
+            "https://other.test/cap-token-123/control",
+            json={"type": "end-call"},
+            without_headers=("Authorization",),
+            secret_url=True,
+        )
+    assert response.status_code == 200
+    assert "authorization" not in route.calls.last.request.headers
+    assert "cap-token-123" not in caplog.text
+    assert "POST <capability URL> -> 200" in caplog.text
+
+
+@respx.mock
+async def test_send_maps_errors_like_request(http: httpx.AsyncClient) -> None:
+    """A refused connection from send() is a NetworkError, not sent."""
+    respx.post("https://v.test/x").mock(side_effect=httpx.ConnectError("refused"))
+    with pytest.raises(NetworkError) as caught:
+        await _client(http).send("x", "POST", "/x")
+    assert caught.value.request_sent is False
+
+
 def test_encode_form_nests_lists_and_drops_none() -> None:
     """Nested keys as Stripe wants them; booleans as true/false; None left out."""
     assert encode_form(

@@ -7,9 +7,9 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.simulators.faults import FaultInjector
 from tests.simulators.hubspot import HubSpotSimulator
 from tests.simulators.stripe import StripeSimulator
-from tests.simulators.vendor_asgi import Faults
 
 from adapters.hubspot import HubSpotCRM
 from adapters.stripe import StripePayments
@@ -51,14 +51,15 @@ async def test_no_secret_or_patient_data_in_logs_errors_or_reprs(
     """Logs at DEBUG, error messages and reprs of a full scenario never show secrets or PII."""
     caplog.set_level(logging.DEBUG)
     outputs: list[str] = []
-    stripe_sim = StripeSimulator(api_key=STRIPE_KEY, faults=Faults())
-    hubspot_sim = HubSpotSimulator(token=HUBSPOT_TOKEN, faults=Faults())
+    stripe_sim = StripeSimulator(api_key=STRIPE_KEY)
+    hubspot_sim = HubSpotSimulator(token=HUBSPOT_TOKEN)
+    stripe_faults, hubspot_faults = FaultInjector(stripe_sim), FaultInjector(hubspot_sim)
     async with (
         httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=stripe_sim), base_url="https://api.stripe.com"
+            transport=httpx.ASGITransport(app=stripe_faults), base_url="https://api.stripe.com"
         ) as stripe_http,
         httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=hubspot_sim), base_url="https://api.hubapi.com"
+            transport=httpx.ASGITransport(app=hubspot_faults), base_url="https://api.hubapi.com"
         ) as hubspot_http,
     ):
         payments = StripePayments(http=stripe_http, api_key=STRIPE_KEY)
@@ -78,7 +79,7 @@ async def test_no_secret_or_patient_data_in_logs_errors_or_reprs(
             crm.upsert_contact(ContactDraft(phone=PhoneNumber("+40798765432"), email=EMAIL)),
         )
         await _expect_error(outputs, crm.move_deal(deal.id, "no-such-stage"))
-        hubspot_sim.faults.next_statuses += [429, 503]
+        hubspot_faults.fail_next(429, 503)
         await _expect_error(outputs, crm.find_contact(email=EMAIL))
         await _expect_error(outputs, crm.find_contact(email=EMAIL))
         wrong = HubSpotCRM(http=hubspot_http, token=HUBSPOT_TOKEN + "x")
@@ -110,7 +111,7 @@ async def test_no_secret_or_patient_data_in_logs_errors_or_reprs(
             )
         )
         outputs.append(repr(link))
-        stripe_sim.faults.next_statuses += [429, 503]
+        stripe_faults.fail_next(429, 503)
         await _expect_error(outputs, payments.get_payment_intent(intent.id))
         await _expect_error(outputs, payments.get_payment_intent(intent.id))
         wrong_key = StripePayments(http=stripe_http, api_key=STRIPE_KEY + "x")

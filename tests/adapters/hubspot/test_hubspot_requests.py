@@ -131,6 +131,78 @@ async def test_a_create_that_loses_the_race_updates_the_existing_contact(
     assert contact.id == "37765128953"
 
 
+UNIQUE = "portico_phone_e164"
+
+
+@respx.mock
+async def test_a_phone_only_upsert_creates_through_batch_upsert_on_the_unique_property() -> None:
+    """With phone_id_property, a phone-only miss is POST batch/upsert keyed on the E.164 phone."""
+    respx.post(f"{OBJECTS}/contacts/search").respond(200, json=EMPTY_SEARCH)
+    create = respx.post(f"{OBJECTS}/contacts")
+    upsert = respx.post(f"{OBJECTS}/contacts/batch/upsert").respond(
+        200,
+        json={
+            "status": "COMPLETE",
+            "results": [{**_contact("202", phone=PHONE.e164, firstname="Ana"), "new": True}],
+        },
+    )
+    async with httpx.AsyncClient(base_url=API) as http:
+        crm = HubSpotCRM(http=http, token=TOKEN, phone_id_property=UNIQUE)
+        draft = ContactDraft(phone=PHONE, first_name="Ana")
+        assert crm.upsert_is_idempotent(draft)
+        contact = await crm.upsert_contact(draft)
+    assert not create.called
+    assert _body(upsert.calls.last) == {
+        "inputs": [
+            {
+                "idProperty": UNIQUE,
+                "id": PHONE.e164,
+                "properties": {"phone": PHONE.e164, "firstname": "Ana"},
+            }
+        ]
+    }
+    assert upsert.calls.last.request.headers["authorization"] == f"Bearer {TOKEN}"
+    assert (contact.id, contact.phone) == ("202", PHONE)
+    assert UNIQUE not in contact.properties
+
+
+@respx.mock
+async def test_the_unique_phone_is_written_on_updates_too() -> None:
+    """A contact found by search gets the unique phone property in its PATCH."""
+    respx.post(f"{OBJECTS}/contacts/search").respond(
+        200, json={"total": 1, "results": [_contact("101", phone=PHONE.e164)]}
+    )
+    patch = respx.patch(f"{OBJECTS}/contacts/101").respond(200, json=_contact("101"))
+    async with httpx.AsyncClient(base_url=API) as http:
+        crm = HubSpotCRM(http=http, token=TOKEN, phone_id_property=UNIQUE)
+        await crm.upsert_contact(ContactDraft(phone=PHONE))
+    assert _body(patch.calls.last)["properties"] == {"phone": PHONE.e164, UNIQUE: PHONE.e164}
+
+
+@pytest.mark.parametrize("results", [[], [_contact("1"), _contact("2")]], ids=["none", "two"])
+@respx.mock
+async def test_a_batch_upsert_without_exactly_one_result_is_unexpected(
+    results: list[Any],
+) -> None:
+    """A batch upsert answer that is not exactly one contact is UnexpectedResponse."""
+    respx.post(f"{OBJECTS}/contacts/search").respond(200, json=EMPTY_SEARCH)
+    respx.post(f"{OBJECTS}/contacts/batch/upsert").respond(200, json={"results": results})
+    async with httpx.AsyncClient(base_url=API) as http:
+        crm = HubSpotCRM(http=http, token=TOKEN, phone_id_property=UNIQUE)
+        with pytest.raises(UnexpectedResponse):
+            await crm.upsert_contact(ContactDraft(phone=PHONE))
+
+
+def test_only_a_phone_only_upsert_without_a_unique_property_is_not_idempotent() -> None:
+    """Email drafts are deduplicated by HubSpot; phone-only ones only with phone_id_property."""
+    plain = HubSpotCRM(http=httpx.AsyncClient(), token=TOKEN)
+    keyed = HubSpotCRM(http=httpx.AsyncClient(), token=TOKEN, phone_id_property=UNIQUE)
+    assert plain.upsert_is_idempotent(ContactDraft(phone=PHONE, email=EMAIL))
+    assert plain.upsert_is_idempotent(ContactDraft(email=EMAIL))
+    assert not plain.upsert_is_idempotent(ContactDraft(phone=PHONE))
+    assert keyed.upsert_is_idempotent(ContactDraft(phone=PHONE))
+
+
 @respx.mock
 async def test_phone_and_email_of_two_contacts_is_a_conflict(crm: HubSpotCRM) -> None:
     """Different contacts for the phone and the email: Conflict, nothing written."""

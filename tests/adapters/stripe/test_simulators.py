@@ -1,4 +1,4 @@
-"""The Stripe and HubSpot simulators: replay records, fault knobs, and a real socket."""
+"""The Stripe and HubSpot simulators: replay records, their faults' wording, and a real socket."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import httpx
 import pytest
 import uvicorn
 from tests.conftest import free_port
+from tests.simulators.faults import FaultInjector, FaultPlan
 from tests.simulators.hubspot import HubSpotSimulator
 from tests.simulators.stripe import StripeSimulator, nest
-from tests.simulators.vendor_asgi import Faults
 
 from adapters.hubspot import HubSpotCRM
 from adapters.stripe import StripePayments
@@ -31,7 +31,7 @@ def _request(key: str = "k-1") -> PaymentRequest:
 
 
 @asynccontextmanager
-async def _stripe(sim: StripeSimulator) -> AsyncIterator[StripePayments]:
+async def _stripe(sim: StripeSimulator | FaultInjector) -> AsyncIterator[StripePayments]:
     transport = httpx.ASGITransport(app=sim)
     async with httpx.AsyncClient(transport=transport, base_url="https://api.stripe.com") as http:
         yield StripePayments(http=http, api_key=KEY)
@@ -61,8 +61,10 @@ async def test_stripe_replays_a_key_and_records_what_it_applied() -> None:
 
 async def test_stripe_injected_faults_apply_nothing() -> None:
     """A 503 or 429 fault answers before the vendor logic, so nothing is created."""
-    sim = StripeSimulator(api_key=KEY, faults=Faults(next_statuses=[503, 429], retry_after=3))
-    async with _stripe(sim) as stripe:
+    sim = StripeSimulator(api_key=KEY)
+    faults = FaultInjector(sim, FaultPlan(retry_after=3))
+    faults.fail_next(503, 429)
+    async with _stripe(faults) as stripe:
         with pytest.raises(Unavailable) as unavailable:
             await stripe.create_payment_intent(_request())
         with pytest.raises(RateLimited) as limited:
@@ -71,21 +73,16 @@ async def test_stripe_injected_faults_apply_nothing() -> None:
     assert unavailable.value.request_sent is False
     assert limited.value.retry_after == 3.0
     assert list(sim.intents) == [intent.id]
-
-
-def test_fault_shares_are_reproducible() -> None:
-    """The random share of faults is seeded: the same seed gives the same sequence."""
-    first = Faults(unavailable=0.2, rate_limited=0.1, seed=7)
-    second = Faults(unavailable=0.2, rate_limited=0.1, seed=7)
-    sequence = [first.pick() for _ in range(200)]
-    assert sequence == [second.pick() for _ in range(200)]
-    assert {503, 429, None} == set(sequence)
+    assert len(sim.received) == 1
+    assert (faults.counters.unavailable, faults.counters.rate_limited) == (1, 1)
 
 
 async def test_hubspot_rate_limit_fault_carries_the_interval() -> None:
     """HubSpot's 429 fault has rate-limit headers the adapter turns into retry_after."""
-    sim = HubSpotSimulator(token="t", faults=Faults(next_statuses=[429], retry_after=10))
-    transport = httpx.ASGITransport(app=sim)
+    sim = HubSpotSimulator(token="t")
+    faults = FaultInjector(sim, FaultPlan(retry_after=10))
+    faults.fail_next(429)
+    transport = httpx.ASGITransport(app=faults)
     async with httpx.AsyncClient(transport=transport, base_url="https://api.hubapi.com") as http:
         crm = HubSpotCRM(http=http, token="t")
         with pytest.raises(RateLimited) as caught:
@@ -129,4 +126,4 @@ async def test_stripe_keeps_business_errors_but_not_validation_errors_per_key() 
             await stripe.create_payment_intent(too_small)
         assert "k-2" not in sim.applied
         intent = await stripe.create_payment_intent(_request("k-2"))
-    assert sim.applied["k-2"].reply.body["id"] == intent.id
+    assert sim.applied["k-2"].reply.json()["id"] == intent.id

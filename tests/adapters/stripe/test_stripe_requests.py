@@ -12,6 +12,8 @@ import pytest
 import respx
 
 from adapters.stripe import STRIPE_API_VERSION, StripePayments
+from domain.command_codec import decode_command, encode_command
+from domain.commands import CreateCheckoutLink
 from domain.errors import (
     AuthenticationFailed,
     Conflict,
@@ -51,7 +53,7 @@ INTENT = {
 @pytest.fixture(name="stripe")
 async def _stripe() -> AsyncIterator[StripePayments]:
     async with httpx.AsyncClient(base_url=API) as http:
-        yield StripePayments(http=http, api_key=KEY, clock=lambda: NOW)
+        yield StripePayments(http=http, api_key=KEY)
 
 
 def _form(request: httpx.Request) -> dict[str, str]:
@@ -121,6 +123,19 @@ async def test_an_id_cannot_change_the_path(stripe: StripePayments) -> None:
     with pytest.raises(NotFound):
         await stripe.get_payment_intent("../refunds")
     assert route.called
+
+
+@pytest.mark.parametrize("bad_id", ["", "pi_\u00e9t\u00e9"])
+@respx.mock
+async def test_an_id_stripe_never_issues_is_not_found_unsent(
+    stripe: StripePayments, bad_id: str
+) -> None:
+    """An empty or non-ASCII id is NotFound (as the port promises) and nothing is sent."""
+    for call in (stripe.get_payment_intent, stripe.cancel_payment_intent):
+        with pytest.raises(NotFound) as caught:
+            await call(bad_id)
+        assert caught.value.request_sent is False
+    assert not respx.calls
 
 
 @respx.mock
@@ -212,6 +227,7 @@ async def test_checkout_session_form(stripe: StripePayments) -> None:
         IdempotencyKey("co-1"),
         3600,
         {"deal": "D-7"},
+        created_at=NOW,
     )
     link = await stripe.create_checkout_link(request)
     again = await stripe.create_checkout_link(request)
@@ -236,6 +252,34 @@ async def test_checkout_session_form(stripe: StripePayments) -> None:
     assert link == again
     assert link.expires_at == datetime.fromtimestamp(expires, UTC)
     assert link.payment_intent_id is None
+
+
+@respx.mock
+async def test_a_redelivery_after_a_restart_sends_the_same_expiry() -> None:
+    """A checkout command re-read from the outbox by a new process sends identical parameters."""
+    route = respx.post(f"{API}/v1/checkout/sessions").respond(
+        200,
+        json={
+            "id": "cs_test_1",
+            "object": "checkout.session",
+            "url": "https://checkout.stripe.com/c/1",
+            "expires_at": 1,
+            "amount_total": 15000,
+            "currency": "eur",
+        },
+    )
+    command = CreateCheckoutLink(
+        CheckoutRequest(Money.of("150", "EUR"), "Consultation", "P-1", "https://clinic.example/ok")
+    )
+    stored = encode_command(command)
+    for _process in range(2):  # each "process" has its own adapter and decodes the row anew
+        replayed = decode_command(stored)
+        assert isinstance(replayed, CreateCheckoutLink)
+        async with httpx.AsyncClient(base_url=API) as http:
+            await StripePayments(http=http, api_key=KEY).create_checkout_link(replayed.request)
+    first, second = (_form(c.request) for c in route.calls)
+    assert first == second
+    assert first["expires_at"] == str(int(command.request.expires_at.timestamp()))
 
 
 def _stripe_error(kind: str, code: str | None = None, **extra: Any) -> dict[str, Any]:

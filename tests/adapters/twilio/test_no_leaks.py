@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.simulators.sim_base import Faults
+from tests.simulators.faults import FaultInjector
 from tests.simulators.twilio import TwilioSimulator
 from tests.simulators.vapi import VapiSimulator
 from tests.simulators.whatsapp import WhatsAppSimulator
@@ -44,14 +44,15 @@ async def test_no_token_or_full_number_in_logs_errors_or_reprs(
     seen: list[str] = []
     wa = WhatsAppSimulator(token=SECRETS[0], api_key=SECRETS[1], enforce_window=True)
     other = PhoneNumber("+40787654321")
-    tw = TwilioSimulator(auth_token=SECRETS[2], invalid_numbers={other.e164}, faults=Faults())
+    tw = TwilioSimulator(auth_token=SECRETS[2], invalid_numbers={other.e164})
+    tw_faults = FaultInjector(tw)
     va = VapiSimulator(api_key=SECRETS[3])
     clients = [
         httpx.AsyncClient(base_url=base, transport=httpx.ASGITransport(app=sim))
         for base, sim in (
             ("https://graph.facebook.com", wa),
             ("https://waba-v2.360dialog.io", wa),
-            ("https://api.twilio.com", tw),
+            ("https://api.twilio.com", tw_faults),
             ("https://api.vapi.ai", va),
         )
     ]
@@ -77,7 +78,7 @@ async def test_no_token_or_full_number_in_logs_errors_or_reprs(
         await _attempt(bad_meta.send(TemplateMessage(PATIENT, "hello_world")), seen)  # 190
         await _attempt(sms.send(TextMessage(PATIENT, "Your results are ready")), seen)
         await _attempt(sms.send(TextMessage(other, "Hello")), seen)  # 21211 quotes the number
-        tw.faults.fail_next(429)
+        tw_faults.fail_next(429)
         await _attempt(sms.send(TextMessage(PATIENT, "Hello")), seen)
         tw.account_sid = "AC" + "f" * 32  # Twilio now refuses our credentials
         await _attempt(sms.send(TextMessage(PATIENT, "Hello")), seen)

@@ -121,6 +121,23 @@ async def test_a_content_sid_can_be_the_template_name(twilio: Any) -> None:
     assert dict(_form(route.calls.last.request))["ContentSid"] == other
 
 
+@pytest.mark.parametrize("name", ["PaymentLink", "paymentlink", "PAYMENTLINK"])
+@respx.mock
+async def test_content_sid_names_match_case_insensitively(name: str) -> None:
+    """A template name finds its SID whatever the case (env variable names are lower-cased)."""
+    route = respx.post(f"{BASE}.json").mock(return_value=httpx.Response(201, json=_message()))
+    async with httpx.AsyncClient(base_url="https://api.twilio.com") as http:
+        adapter = TwilioMessaging(
+            http=http,
+            account_sid=SID,
+            auth_token=TOKEN,
+            sender=PhoneNumber("+15017122661"),
+            content_sids={"paymentlink": CONTENT},
+        )
+        await adapter.send(TemplateMessage(PATIENT, name))
+    assert dict(_form(route.calls.last.request))["ContentSid"] == CONTENT
+
+
 async def test_refusals_before_sending(twilio: Any) -> None:
     """Too long a body or an unmapped template is InvalidRequest and nothing is sent."""
     with respx.mock(assert_all_called=False) as mock:
@@ -140,7 +157,7 @@ async def test_refusals_before_sending(twilio: Any) -> None:
         ("accepted", DeliveryStatus.QUEUED),
         ("scheduled", DeliveryStatus.QUEUED),
         ("queued", DeliveryStatus.QUEUED),
-        ("sending", DeliveryStatus.SENT),
+        ("sending", DeliveryStatus.QUEUED),
         ("sent", DeliveryStatus.SENT),
         ("partially_delivered", DeliveryStatus.SENT),
         ("delivered", DeliveryStatus.DELIVERED),
@@ -307,6 +324,11 @@ async def test_get_status_of_a_non_sid_is_not_found_without_a_request(twilio: An
             id="bad-service",
         ),
         pytest.param({"content_sids": {"t": "nope"}}, "content_sids", id="bad-content-sid"),
+        pytest.param(
+            {"content_sids": {"Link": CONTENT, "link": "HX" + "c3" * 16}},
+            "content_sids",
+            id="names-clash-by-case",
+        ),
     ],
 )
 def test_bad_configuration_is_refused_naming_the_field(kwargs: dict[str, Any], field: str) -> None:

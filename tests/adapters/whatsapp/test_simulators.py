@@ -1,4 +1,4 @@
-"""The vendor simulators: vendor-like state and answers, the faults knob, and a real socket."""
+"""The vendor simulators: vendor-like state and answers, the fault injector, and a real socket."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import httpx
 import pytest
 import uvicorn
 from tests.conftest import free_port
-from tests.simulators.sim_base import Faults
+from tests.simulators.faults import FaultInjector, FaultPlan
 from tests.simulators.twilio import TwilioSimulator
 from tests.simulators.vapi import VapiSimulator
 from tests.simulators.whatsapp import SimMessage, WhatsAppSimulator
@@ -117,10 +117,10 @@ async def test_vapi_sim_calls_progress_and_end_through_control() -> None:
 )
 async def test_faults_queue_503_and_429_with_retry_after(sim: Any, base: str, make: str) -> None:
     """fail_next answers 503 then 429 (Retry-After), then the vendor answers normally."""
-    faults = Faults(retry_after=2.5)
+    server = sim()
+    faults = FaultInjector(server, FaultPlan(retry_after=2.5))
     faults.fail_next(503, 429)
-    server = sim(faults=faults)
-    async with _client(server, base) as http:
+    async with _client(faults, base) as http:
         if make == "whatsapp":
             port: Any = WhatsAppMessaging(
                 http=http, credential=server.token, phone_number_id=server.phone_number_id
@@ -139,23 +139,33 @@ async def test_faults_queue_503_and_429_with_retry_after(sim: Any, base: str, ma
         await port.send(TextMessage(PATIENT, "Hello"))
     assert down.value.request_sent is False
     assert slow.value.retry_after == 2.5
-    assert len(server.received) == 3
+    assert faults.counters.received == 3
+    assert len(server.received) == 1  # the faults were answered before the vendor
 
 
-async def test_fault_shares_are_seeded_and_latency_uses_the_injected_sleep() -> None:
-    """A seeded share of 503s is reproducible; latency is spent through the given sleep."""
+async def test_fault_shares_are_seeded_and_slow_answers_use_the_injected_sleep() -> None:
+    """A seeded plan faults the same requests each run; a slow answer waits through `sleep`."""
     slept: list[float] = []
 
     async def fake_sleep(seconds: float) -> None:
         slept.append(seconds)
 
-    outcomes = []
+    plan = FaultPlan(unavailable=0.3, rate_limited=0.2, slow=0.2, slow_seconds=0.7, seed=7)
+    runs = []
     for _ in range(2):
-        faults = Faults(unavailable=0.5, latency=0.2, seed=7, sleep=fake_sleep)
-        outcomes.append([await faults.decide() for _ in range(20)])
-    assert outcomes[0] == outcomes[1]
-    assert 0 < outcomes[0].count(503) < 20
-    assert slept == [0.2] * 40
+        faults = FaultInjector(TwilioSimulator(), plan, sleep=fake_sleep)
+        async with _client(faults, "https://api.twilio.com") as http:
+            runs.append([(await http.get("/2010-04-01/none")).status_code for _ in range(30)])
+    assert runs[0] == runs[1]
+    assert {503, 429, 401} == set(runs[0])  # 401: Twilio itself refuses the missing auth
+    assert slept == [0.7] * (2 * faults.counters.slow)
+    assert faults.counters.slow > 0
+
+
+def test_fail_next_takes_only_error_statuses() -> None:
+    """fail_next refuses a status that is not an error, so a typo cannot pass silently."""
+    with pytest.raises(ValueError, match="error statuses"):
+        FaultInjector(TwilioSimulator()).fail_next(200)
 
 
 async def test_a_simulator_serves_a_real_socket_with_uvicorn() -> None:

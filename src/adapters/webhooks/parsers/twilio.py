@@ -10,11 +10,10 @@ Dedup key (``event_id``): ``"<MessageSid>:<status>"`` (``"<MessageSid>:received"
 incoming message): Twilio calls back once per status change of one message, each with the same
 sid, and retries a failed callback with the same pair.
 
-Twilio statuses map as: accepted, scheduled, queued, sending -> QUEUED; sent -> SENT; delivered
--> DELIVERED; read -> READ; undelivered, failed, canceled -> FAILED. Others (``partially_
-delivered``...) go to ``unknown_types``. The form carries no event time, so ``occurred_at`` is
-the time of receipt from the injected clock. The legacy ``SmsSid`` / ``SmsStatus`` names are
-accepted when the ``Message*`` ones are absent.
+Statuses map through the one table in `adapters.twilio.statuses` (shared with the REST adapter);
+a status it does not know goes to ``unknown_types``. The form carries no event time, so
+``occurred_at`` is the time of receipt from the injected clock. The legacy ``SmsSid`` /
+``SmsStatus`` names are accepted when the ``Message*`` ones are absent.
 """
 
 from __future__ import annotations
@@ -22,28 +21,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from adapters.twilio.statuses import INBOUND_STATUSES, delivery_status
 from adapters.webhooks.parsers._access import Node, load_form, translate_invalid
 from domain.events import MessageReceived, MessageStatusChanged
-from domain.messaging import DeliveryStatus, InboundMessage
+from domain.messaging import InboundMessage
 from domain.values import PhoneNumber
 from domain.webhooks import ParsedDelivery, WebhookRequest
 
 
 __all__ = ["TwilioParser"]
-
-_STATUSES = {
-    "accepted": DeliveryStatus.QUEUED,
-    "scheduled": DeliveryStatus.QUEUED,
-    "queued": DeliveryStatus.QUEUED,
-    "sending": DeliveryStatus.QUEUED,
-    "sent": DeliveryStatus.SENT,
-    "delivered": DeliveryStatus.DELIVERED,
-    "read": DeliveryStatus.READ,
-    "undelivered": DeliveryStatus.FAILED,
-    "failed": DeliveryStatus.FAILED,
-    "canceled": DeliveryStatus.FAILED,
-}
-_INBOUND = frozenset({"received", "receiving"})
 
 
 def _utc_now() -> datetime:
@@ -80,9 +66,9 @@ class TwilioParser:
                 form.fail("missing", "MessageStatus")
             status = "received"
         status = status.lower()
-        if status in _INBOUND:
+        if status in INBOUND_STATUSES:
             return ParsedDelivery(self.provider, events=(self._received(form, sid),))
-        mapped = _STATUSES.get(status)
+        mapped = delivery_status(status)
         if mapped is None:
             return ParsedDelivery(self.provider, unknown_types=(f"status:{status}",))
         event = MessageStatusChanged(
