@@ -24,6 +24,7 @@ from adapters.vapi import BASE_URL as VAPI_BASE_URL
 from adapters.vapi import VapiVoice
 from adapters.whatsapp import DIALOG360, WhatsAppMessaging, meta_cloud
 from app.errors import ConfigurationError
+from app.status_store_wiring import build_status_store
 from domain.errors import InvalidValue
 from domain.values import PhoneNumber
 from ports.crm import CRMPort
@@ -167,7 +168,8 @@ def build_payments(config: Mapping[str, Any]) -> PaymentPort:
 def build_crm(config: Mapping[str, Any]) -> CRMPort:
     """
     `HubSpotCRM` from ``hubspot_token`` (+ optional ``hubspot_base_url``,
-    ``hubspot_objects_path``, ``hubspot_default_currency``).
+    ``hubspot_objects_path``, ``hubspot_default_currency``, ``hubspot_phone_id_property``: a
+    unique-value contact property that makes phone-only upserts idempotent).
     """
     _require(config, missing_hubspot)
     return HubSpotCRM.connect(
@@ -175,6 +177,7 @@ def build_crm(config: Mapping[str, Any]) -> CRMPort:
         base_url=setting(config, "hubspot_base_url") or HUBSPOT_BASE_URL,
         objects_path=setting(config, "hubspot_objects_path") or HUBSPOT_OBJECTS_PATH,
         default_currency=setting(config, "hubspot_default_currency") or "EUR",
+        phone_id_property=setting(config, "hubspot_phone_id_property"),
     )
 
 
@@ -199,6 +202,9 @@ def build_messaging(config: Mapping[str, Any]) -> MessagingPort:
     - ``twilio``: SMS from ``twilio_account_sid``, ``twilio_auth_token`` and
       ``twilio_from_number`` or ``twilio_messaging_service_sid`` (+ optional
       ``twilio_status_callback``, ``twilio_base_url``, nested ``twilio.content_sids``).
+
+    WhatsApp and 360dialog keep statuses in the store ``messaging.status_store`` names (SQLite
+    by default; `app.status_store_wiring`), shared with the process that receives the webhooks.
     """
     provider = _provider(config)
     if provider not in MESSAGING_PROVIDERS:
@@ -212,12 +218,14 @@ def build_messaging(config: Mapping[str, Any]) -> MessagingPort:
                 credential=setting(config, "whatsapp_token") or "",
                 flavour=flavour,
                 phone_number_id=setting(config, "whatsapp_phone_number_id"),
+                status_log=build_status_store(config),
             )
         if provider == "360dialog":
             return WhatsAppMessaging(
                 http=build_client(setting(config, "d360_base_url") or DIALOG360.base_url),
                 credential=setting(config, "d360_api_key") or "",
                 flavour=DIALOG360,
+                status_log=build_status_store(config),
             )
         sender = setting(config, "twilio_from_number")
         return TwilioMessaging(

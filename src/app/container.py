@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+import yaml
 from dependency_injector import containers, providers
 
 from adapters.fakes import FakeCRM, FakeMessaging, FakePayments, FakeVoice
@@ -41,12 +42,12 @@ from app.adapters_wiring import (
     messaging_integration,
 )
 from app.errors import ConfigurationError
-from app.outbox_wiring import build_outbox, build_relay, command_ports
+from app.outbox_wiring import build_outbox, build_relay, command_ports, settle_delay
 from app.services.follow_up_calls import FollowUpCalls
 from app.services.lead_intake import LeadIntake
 from app.services.outbox_dispatch import OutboxDispatch
 from app.services.payment_collection import PaymentCollection
-from app.webhook_subscriptions import build_subscribed_ingress
+from app.webhook_subscriptions import build_subscribed_ingress, replay_store_from_config
 
 
 __all__ = [
@@ -159,10 +160,27 @@ class Container(containers.DeclarativeContainer):
     # Wrapping point: the port services get (resilience wraps voice_adapter here).
     voice = providers.Callable(ResilientVoice.around, voice_adapter, voice_pipeline)
 
+    # ---------------------------------------------------------------- outbox (app.outbox_wiring)
+    # config outbox.kind: sqlite (default; outbox.path) | postgres (outbox.postgres_url). The relay
+    # and send-now both go through the resilient ports above.
+    outbox = providers.Singleton(build_outbox, config)
+    relay = providers.Factory(build_relay, outbox, messaging, crm, payments, voice)
+    outbox_dispatch = providers.Factory(
+        OutboxDispatch,
+        outbox,
+        providers.Callable(command_ports, messaging, crm, payments, voice),
+        settle_delay=providers.Callable(settle_delay, config),
+    )
+
+    # The webhook replay store; lead intake also takes its per-sender claims from it.
+    replay_store = providers.Singleton(replay_store_from_config, config)
+
     # ---------------------------------------------------------------- services
     lead_intake = providers.Factory(
         LeadIntake,
         crm=crm,
+        dispatch=outbox_dispatch,
+        claims=replay_store,
         deal_stage=config.crm.deal_stage,
         pipeline=config.crm.pipeline,
     )
@@ -170,7 +188,7 @@ class Container(containers.DeclarativeContainer):
         PaymentCollection,
         payments=payments,
         crm=crm,
-        messaging=messaging,
+        dispatch=outbox_dispatch,
         success_url=config.payments.success_url,
         cancel_url=config.payments.cancel_url,
         won_stage=config.crm.won_stage,
@@ -179,7 +197,11 @@ class Container(containers.DeclarativeContainer):
         language=config.messaging.language,
     )
     follow_up_calls = providers.Factory(
-        FollowUpCalls, voice=voice, crm=crm, assistant_id=config.voice.assistant_id
+        FollowUpCalls,
+        voice=voice,
+        crm=crm,
+        dispatch=outbox_dispatch,
+        assistant_id=config.voice.assistant_id,
     )
 
     # ---------------------------------------------------------------- webhooks
@@ -195,21 +217,16 @@ class Container(containers.DeclarativeContainer):
             lead_intake.provider, payment_collection.provider, follow_up_calls.provider
         ),
         messaging=messaging_adapter.provider,
-    )
-
-    # ---------------------------------------------------------------- outbox (app.outbox_wiring)
-    # config outbox.kind: sqlite (default; outbox.path) | postgres (outbox.postgres_url). The relay
-    # and send-now both go through the resilient ports above.
-    outbox = providers.Singleton(build_outbox, config)
-    relay = providers.Factory(build_relay, outbox, messaging, crm, payments, voice)
-    outbox_dispatch = providers.Factory(
-        OutboxDispatch, outbox, providers.Callable(command_ports, messaging, crm, payments, voice)
+        replay_store=replay_store.provider,
     )
 
 
 def env_config(env: Mapping[str, str], prefix: str = ENV_PREFIX) -> dict[str, Any]:
     """
     ``PORTICO_*`` variables as a nested dict: ``__`` nests, names are lower-cased.
+
+    Variable names are therefore case-insensitive, including keys chosen by the user (the
+    Twilio content-SID names match templates case-insensitively for this reason).
 
     ``PORTICO_ENVIRONMENT=sandbox`` -> ``{"environment": "sandbox"}``;
     ``PORTICO_STRIPE__API_KEY=...`` -> ``{"stripe": {"api_key": "..."}}``.
@@ -254,6 +271,13 @@ def create_container(
             container.config.from_yaml(str(config_file), required=True)
         except FileNotFoundError:
             raise ConfigurationError("config_file: no such YAML file") from None
+        except yaml.YAMLError as exc:  # the parser's message quotes the line: it may be a secret
+            mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+            where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+            raise ConfigurationError(f"config_file: not valid YAML{where}") from None
+        except OSError as exc:
+            reason = f"config_file: cannot be read ({type(exc).__name__})"
+            raise ConfigurationError(reason) from None
     for layer in (from_env, given):
         if layer:  # from_dict refuses an empty mapping
             container.config.from_dict(layer)

@@ -16,6 +16,7 @@ calls ``ingress.on(...)`` itself, or `subscribe` with the services it wants.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -24,9 +25,10 @@ import attrs
 from app.errors import ConfigurationError
 from app.services._outreach import Subscription
 from app.services.webhook_ingress import WebhookIngress
-from app.webhooks_wiring import build_webhook_ingress
+from app.webhooks_wiring import build_replay_store, build_webhook_ingress
 from domain.events import MessageStatusChanged
 from domain.messaging import DeliveryStatus
+from ports.webhooks import ReplayStore
 
 
 __all__ = [
@@ -34,6 +36,7 @@ __all__ = [
     "RecordMessageStatus",
     "StatusLog",
     "build_subscribed_ingress",
+    "replay_store_from_config",
     "status_log_of",
     "subscribe",
     "subscribe_services_enabled",
@@ -55,10 +58,14 @@ class EventSubscriber(Protocol):
 
 @runtime_checkable
 class StatusLog(Protocol):
-    """Where a messaging adapter keeps statuses that only webhooks report (`DeliveryStatusLog`)."""
+    """
+    Where a messaging adapter keeps statuses that only webhooks report: a `DeliveryStatusLog`
+    (sync) or a `ports.delivery_status.DeliveryStatusStore` (async; SQLite or Redis, shared with
+    the sending process through ``messaging.status_store``).
+    """
 
     def record(self, message_id: str, status: DeliveryStatus) -> object:
-        """Apply one status report (forward-only, so redeliveries are harmless)."""
+        """Apply one status report (forward-only, so redeliveries are harmless); maybe async."""
         ...
 
 
@@ -74,8 +81,10 @@ class RecordMessageStatus:
     log: StatusLog = attrs.field(repr=False)
 
     async def __call__(self, event: MessageStatusChanged) -> None:
-        """Record the event's status for its message."""
-        self.log.record(event.message_id, event.status)
+        """Record the event's status for its message (a failing store fails the delivery)."""
+        outcome = self.log.record(event.message_id, event.status)
+        if inspect.isawaitable(outcome):
+            await outcome
 
 
 def status_log_of(adapter: object) -> StatusLog | None:
@@ -128,12 +137,24 @@ def subscribe_services_enabled(config: Mapping[str, Any] | None) -> bool:
     raise ConfigurationError(f"webhooks.{SETTING} must be true or false")
 
 
+def replay_store_from_config(config: Mapping[str, Any] | None) -> ReplayStore:
+    """
+    The ``webhooks.replay`` store, built lazily (nothing is opened until first use).
+
+    One instance serves the ingress (events processed once) and lead intake (per-sender claims,
+    under their own ``intake:`` keys), so both see the same workers and close together.
+    """
+    webhooks = (config or {}).get("webhooks")
+    return build_replay_store(webhooks if isinstance(webhooks, Mapping) else {})
+
+
 def build_subscribed_ingress(
     config: Mapping[str, Any] | None,
     *,
     environment: str,
     services: Sequence[Callable[[], EventSubscriber]],
     messaging: Callable[[], object],
+    replay_store: Callable[[], ReplayStore] | None = None,
 ) -> WebhookIngress:
     """
     The configured ingress, with the services subscribed unless the configuration opts out.
@@ -143,9 +164,16 @@ def build_subscribed_ingress(
         environment: ``fake``, ``sandbox`` or ``production`` (see `build_webhook_ingress`).
         services: factories of the services to subscribe; not called when opted out.
         messaging: the raw messaging adapter's factory, searched for a status log.
+        replay_store: the shared replay store's factory; None builds one from ``config``.
     """
     enabled = subscribe_services_enabled(config)  # a bad flag fails before anything is built
-    ingress = build_webhook_ingress(config, environment=environment)
+    if replay_store is None:
+        ingress = build_webhook_ingress(config, environment=environment)
+    else:
+        shared = replay_store
+        ingress = build_webhook_ingress(
+            config, environment=environment, store_factory=lambda _settings: shared()
+        )
     if enabled:
         subscribe(ingress, [make() for make in services], status_log=status_log_of(messaging()))
     return ingress

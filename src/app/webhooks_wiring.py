@@ -10,9 +10,10 @@ The ``webhooks`` section (YAML, or ``PORTICO_WEBHOOKS__...`` variables)::
       replay: {kind: sqlite, path: ./portico-replay.sqlite3}  # or memory, or redis with url
       stripe: {secret: whsec_...}                  # several, comma-separated, while rolling
       whatsapp: {app_secret: ..., verify_token: ...}
-      hubspot: {client_secret: ...}
+      hubspot: {client_secret: ..., allow_legacy: true}  # false: v3 signatures only
       twilio: {auth_token: ...}
       vapi: {secret: ..., header: X-Vapi-Secret}
+      360dialog: {platform_secret: ...}            # partner HMAC, x-360dialog-signature
       subscribe_services: true   # false: the host registers its own handlers (the container's
                                  # services are then not subscribed; app.webhook_subscriptions)
 
@@ -21,6 +22,13 @@ every secret it needs is required (a `ConfigurationError` names the missing key)
 secrets are refused there. In the ``fake`` environment every provider is served and a missing
 secret is replaced by the fixed `DEV_SECRETS` value, with a warning in the log, so ``portico
 serve`` works out of the box and a developer can sign test deliveries with known values.
+
+``webhooks.hubspot.allow_legacy`` (default true): HubSpot signs CRM-object subscriptions of the
+webhooks API with v1 (SHA-256 of secret + body: no URL, no timestamp), so refusing legacy
+signatures would refuse them. The cost: a captured v1 delivery, its v3 headers stripped, verifies
+forever; the replay store answers it as a duplicate only for its retention (7 days by default),
+after which it would be processed again. Set it to false when every HubSpot sender of yours sends
+``X-HubSpot-Signature-v3`` (timestamped, checked within 5 minutes).
 """
 
 from __future__ import annotations
@@ -37,7 +45,7 @@ from adapters.webhooks.parsers.twilio import TwilioParser
 from adapters.webhooks.parsers.vapi import VapiParser
 from adapters.webhooks.parsers.whatsapp import WhatsAppParser
 from adapters.webhooks.verifiers.hubspot import HubSpotWebhookVerifier
-from adapters.webhooks.verifiers.meta import MetaWebhookVerifier
+from adapters.webhooks.verifiers.meta import Dialog360WebhookVerifier, MetaWebhookVerifier
 from adapters.webhooks.verifiers.stripe import StripeWebhookVerifier
 from adapters.webhooks.verifiers.twilio import TwilioWebhookVerifier
 from adapters.webhooks.verifiers.vapi import VapiWebhookVerifier
@@ -59,7 +67,7 @@ __all__ = [
 logger = logging.getLogger("portico.webhooks")
 
 DEFAULT_REPLAY_PATH = "./portico-replay.sqlite3"
-PROVIDERS = ("hubspot", "stripe", "twilio", "vapi", "whatsapp")
+PROVIDERS = ("360dialog", "hubspot", "stripe", "twilio", "vapi", "whatsapp")
 
 # Published on purpose: only ever used in the "fake" environment, refused everywhere else.
 DEV_SECRETS: Mapping[str, Mapping[str, str]] = {
@@ -68,6 +76,7 @@ DEV_SECRETS: Mapping[str, Mapping[str, str]] = {
     "hubspot": {"client_secret": "portico-development-only"},
     "twilio": {"auth_token": "portico-development-only"},
     "vapi": {"secret": "portico-development-only"},
+    "360dialog": {"platform_secret": "portico-development-only"},
 }
 _REQUIRED = {
     "stripe": ("secret",),
@@ -75,6 +84,7 @@ _REQUIRED = {
     "hubspot": ("client_secret",),
     "twilio": ("auth_token",),
     "vapi": ("secret",),
+    "360dialog": ("platform_secret",),
 }
 _DEV_VALUES = frozenset(value for section in DEV_SECRETS.values() for value in section.values())
 
@@ -102,6 +112,18 @@ def _number(settings: Mapping[str, Any], key: str, default: float) -> float:
     if value <= 0:
         raise _fail(f"webhooks.{key} must be positive")
     return value
+
+
+def _flag(raw: str | None, where: str, *, default: bool) -> bool:
+    """A boolean setting from YAML (``True``) or a variable (``"false"``, ``"0"``)."""
+    if raw is None:
+        return default
+    text = raw.strip().lower()
+    if text in {"true", "1", "yes", "on"}:
+        return True
+    if text in {"false", "0", "no", "off"}:
+        return False
+    raise _fail(f"{where} must be true or false")
 
 
 def _secrets(name: str, section: Mapping[str, Any], dev: bool) -> dict[str, str]:
@@ -141,9 +163,15 @@ def _endpoint(name: str, values: Mapping[str, str]) -> WebhookEndpoint:
         meta = MetaWebhookVerifier(values["app_secret"], verify_token=values.get("verify_token"))
         return WebhookEndpoint(meta, WhatsAppParser())
     if name == "hubspot":
-        return WebhookEndpoint(HubSpotWebhookVerifier(values["client_secret"]), HubSpotParser())
+        legacy = _flag(values.get("allow_legacy"), "webhooks.hubspot.allow_legacy", default=True)
+        verifier = HubSpotWebhookVerifier(values["client_secret"], allow_legacy=legacy)
+        return WebhookEndpoint(verifier, HubSpotParser())
     if name == "twilio":
         return WebhookEndpoint(TwilioWebhookVerifier(values["auth_token"]), TwilioParser())
+    if name == "360dialog":
+        # The same Cloud API JSON as Meta's, signed with the partner's platform secret.
+        d360 = Dialog360WebhookVerifier(values["platform_secret"])
+        return WebhookEndpoint(d360, WhatsAppParser("360dialog"))
     vapi = VapiWebhookVerifier(values["secret"], header=values.get("header", "X-Vapi-Secret"))
     return WebhookEndpoint(vapi, VapiParser())
 

@@ -187,8 +187,8 @@ def test_overriding_a_port_reaches_every_service() -> None:
     container = create_container(env={})
     replacement = FakeMessaging(enforce_window=False)
     with container.messaging.override(providers.Object(replacement)):
-        assert container.payment_collection().messaging is replacement
-    assert container.payment_collection().messaging is not replacement
+        assert container.payment_collection().dispatch.ports.messaging is replacement
+    assert container.payment_collection().dispatch.ports.messaging is not replacement
 
 
 def test_overriding_a_raw_adapter_goes_through_the_wrapping_point() -> None:

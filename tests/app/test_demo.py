@@ -19,13 +19,16 @@ def test_demo_tells_the_whole_story_without_patient_data(
         "3. Deal opened",
         "4. Checkout link created",
         "https://checkout.stripe.com/c/pay/cs_",
-        "sent by message         WhatsApp, read",
+        "sent by message         WhatsApp, read (sent now)",
         "5. Payment succeeded",
         "6. Deal moved",
         "stage closedwon",
-        "Receipt sent by message         once, for 2 payment webhooks",
+        "Webhooks answered at once       4 side effects queued in the outbox",
+        "Outbox relay                    queued -> delivered: 4 commands by the relay",
+        "Receipt sent by message         once, for 4 payment webhook deliveries",
         "7. Follow-up call requested",
         "Call ended, outcome noted       customer-ended-call, 94 s",
+        "queued -> delivered: 1 command by the relay",
         "is now a customer with 2 notes; 2 messages sent, 1 call",
     ]
     for step in steps:

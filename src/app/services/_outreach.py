@@ -1,8 +1,10 @@
 """
-Reaching a patient by message, and the shape every service uses to subscribe to events.
+Reaching a patient by message, parking side effects in the outbox, and the subscription shape.
 
 A free-form text only goes through inside WhatsApp's 24-hour window; outside it the provider
 refuses it (`InvalidRequest`) and the same content goes out as a pre-approved template instead.
+Only a send-now attempt can fall back like that: what waits in the outbox is always the template,
+because the relay cannot fall back and the window may have closed by the time the vendor is back.
 """
 
 from __future__ import annotations
@@ -11,14 +13,15 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from domain.errors import InvalidRequest
+from app.services.outbox_dispatch import CommandDispatch, DeliveryMode, Dispatched
+from domain.commands import Command, SendMessage
+from domain.errors import Conflict, InvalidRequest
 from domain.events import DomainEvent
-from domain.messaging import MessageReceipt, TemplateMessage, TextMessage
+from domain.messaging import TemplateMessage, TextMessage
 from domain.values import IdempotencyKey, PhoneNumber
-from ports.messaging import MessagingPort
 
 
-__all__ = ["Subscription", "send_text_or_template"]
+__all__ = ["Subscription", "enqueue_once", "send_text_or_template"]
 
 logger = logging.getLogger("portico.services")
 
@@ -27,18 +30,26 @@ Subscription = tuple[type[DomainEvent], Callable[[Any], Awaitable[None]]]
 
 
 async def send_text_or_template(
-    messaging: MessagingPort,
+    dispatch: CommandDispatch,
     to: PhoneNumber,
     text: str,
     *,
     template: str,
     parameters: Sequence[str],
+    key: IdempotencyKey,
     language: str = "en",
-    key: IdempotencyKey | None = None,
-) -> MessageReceipt:
-    """Send ``text``; if the provider refuses free text, send ``template`` with ``parameters``."""
+    mode: DeliveryMode | None = None,
+) -> Dispatched:
+    """
+    Send ``text`` now; if refused as free text, send ``template``; if the vendor is down, queue
+    the template. Under ``ALWAYS_ENQUEUE`` the template is queued at once.
+
+    Text and template share ``key``: the outbox holds at most one of them.
+    """
+    as_template = SendMessage(TemplateMessage(to, template, language, tuple(parameters)), key)
+    as_text = SendMessage(TextMessage(to, text), key)
     try:
-        return await messaging.send(TextMessage(to, text, idempotency_key=key))
+        return await dispatch.submit(as_text, mode=mode, queue_instead=as_template)
     except InvalidRequest as refused:
         logger.info(
             "text to %s refused (%s); falling back to template %r",
@@ -46,6 +57,25 @@ async def send_text_or_template(
             refused.vendor_code or "no code",
             template,
         )
-        return await messaging.send(
-            TemplateMessage(to, template, language, tuple(parameters), idempotency_key=key)
+        return await dispatch.submit(as_template, mode=mode)
+
+
+async def enqueue_once(dispatch: CommandDispatch, command: Command) -> Dispatched | None:
+    """
+    Park ``command`` in the outbox (``ALWAYS_ENQUEUE``); None when its key already holds another.
+
+    Side effects of a webhook carry keys derived from the event's subject, so a redelivered or
+    concurrent webhook enqueues nothing new. If the content changed meanwhile (the patient's
+    phone was edited between two deliveries), the first accepted version stands: one receipt.
+    """
+    try:
+        return await dispatch.submit(command, mode=DeliveryMode.ALWAYS_ENQUEUE)
+    except Conflict as taken:
+        if taken.integration != "outbox":
+            raise
+        logger.info(
+            "%s %s already accepted with other content; kept",
+            command.kind,
+            command.idempotency_key,
         )
+        return None

@@ -3,21 +3,49 @@ Lead intake: a patient writes to us, so they become a CRM contact with one open 
 
 The open deal's id is kept on the contact (a CRM property), so a second message, a redelivered
 webhook or a restarted worker finds the same deal instead of opening another.
+
+One sender at a time: with a `ReplayStore` injected (``claims``), intake holds a short claim on
+``intake:<hash of the phone>`` across every worker sharing the store, so two near-simultaneous
+first messages cannot both open a deal: the second raises `Unavailable`, the webhook answers 5xx
+and the provider redelivers it after the first is done. The claim is released (never completed)
+after each message, since the next message of the sender must be taken in too.
+
+The open-deal marker is written right after ``create_deal``; if the CRM fails at that moment the
+marker goes to the outbox (an idempotent upsert, keyed by the deal) and intake still succeeds, so
+the provider does not redeliver and nothing opens a second deal. What remains, honestly:
+
+- ``create_deal`` itself timing out after HubSpot acted (``OutcomeUnknown``): HubSpot takes no
+  idempotency key for deals, so the redelivery opens a second one;
+- the outbox being down as well as the CRM right after ``create_deal`` (the handler fails and
+  the redelivery opens a second deal);
+- another message from the sender arriving after the CRM recovered but before the relay wrote the
+  queued marker.
+Each needs two failures at one moment, and each leaves an extra *open* deal (visible in the CRM),
+never a lost message or a lost deal.
 """
 
 from __future__ import annotations
 
+import logging
+
 import attrs
 
 from app.services._outreach import Subscription
+from app.services.outbox_dispatch import CommandDispatch, DeliveryMode, Dispatched
+from domain.commands import UpsertContact
 from domain.crm import Contact, ContactDraft, Deal, DealDraft, LifecycleStage
+from domain.errors import Unavailable
 from domain.events import MessageReceived
 from domain.messaging import InboundMessage
-from domain.values import Money
+from domain.replay import Claim
+from domain.values import IdempotencyKey, Money, PhoneNumber
 from ports.crm import CRMPort
+from ports.webhooks import ReplayStore
 
 
 __all__ = ["OPEN_DEAL_PROPERTY", "Lead", "LeadIntake"]
+
+logger = logging.getLogger("portico.services")
 
 # The contact property holding the id of the contact's open deal ("" once it is closed).
 OPEN_DEAL_PROPERTY = "portico_open_deal_id"
@@ -25,12 +53,17 @@ OPEN_DEAL_PROPERTY = "portico_open_deal_id"
 
 @attrs.frozen
 class Lead:
-    """The outcome of intake: the contact, their open deal, and whether the deal is new."""
+    """
+    The outcome of intake: the contact, their open deal, and whether the deal is new.
+
+    ``marker`` says how the open-deal marker of a new deal went (sent now, or queued).
+    """
 
     contact: Contact
     deal_id: str
     opened: bool
     deal: Deal | None = None
+    marker: Dispatched | None = attrs.field(default=None, repr=False)
 
 
 @attrs.frozen
@@ -39,7 +72,10 @@ class LeadIntake:
     Turn inbound messages into CRM leads.
 
     Args:
-        crm: where contacts and deals live.
+        crm: where contacts and deals live (read and written directly: intake needs the ids).
+        dispatch: writes the open-deal marker now, or queues it on an outage (`OutboxDispatch`).
+        claims: serialises intake per sender across workers; None for a single worker.
+        claim_lease: seconds a claim lasts if its worker dies (above intake's worst duration).
         deal_name: the name of the deal opened for a new lead.
         deal_stage: the pipeline stage a new deal starts in (HubSpot's first default stage).
         pipeline: the deal pipeline.
@@ -48,6 +84,9 @@ class LeadIntake:
     """
 
     crm: CRMPort
+    dispatch: CommandDispatch
+    claims: ReplayStore | None = None
+    claim_lease: float = 60.0
     deal_name: str = "New patient enquiry"
     deal_stage: str = "appointmentscheduled"
     pipeline: str = "default"
@@ -58,7 +97,20 @@ class LeadIntake:
         """
         Make the sender a lead (new contacts only; a known one keeps its name and stage) with
         exactly one open deal.
+
+        Raises:
+            Unavailable: another worker is taking in a message of the same sender (retry later).
+            IntegrationError: the CRM failed before the deal existed (retrying is safe).
         """
+        if self.claims is None:
+            return await self._intake(message)
+        claim = await self._claim(self.claims, message.sender)
+        try:
+            return await self._intake(message)
+        finally:
+            await _release(self.claims, claim)
+
+    async def _intake(self, message: InboundMessage) -> Lead:
         contact = await self.crm.find_contact(phone=message.sender)
         if contact is None:
             contact = await self.crm.upsert_contact(
@@ -80,10 +132,27 @@ class LeadIntake:
                 pipeline=self.pipeline,
             )
         )
-        contact = await self.crm.upsert_contact(
-            ContactDraft(phone=message.sender, properties={self.open_deal_property: deal.id})
+        marker = UpsertContact(
+            ContactDraft(phone=message.sender, properties={self.open_deal_property: deal.id}),
+            IdempotencyKey.derive("open-deal", deal.id),
         )
-        return Lead(contact, deal.id, opened=True, deal=deal)
+        written = await self.dispatch.submit(marker, mode=DeliveryMode.SEND_NOW)
+        if isinstance(written.result, Contact):
+            contact = written.result
+        else:
+            logger.warning("deal %s opened; its marker is queued (%s)", deal.id, written.reason)
+        return Lead(contact, deal.id, opened=True, deal=deal, marker=written)
+
+    async def _claim(self, claims: ReplayStore, sender: PhoneNumber) -> Claim:
+        key = f"intake:{IdempotencyKey.derive('intake', sender.e164).value}"
+        claim = await claims.claim(key, lease_seconds=self.claim_lease)
+        if not claim.claimed:
+            raise Unavailable(
+                "another worker is taking in this sender; retry shortly",
+                integration="intake",
+                request_sent=False,
+            )
+        return claim
 
     async def on_message_received(self, event: MessageReceived) -> None:
         """Webhook handler: every inbound message goes through intake."""
@@ -92,6 +161,13 @@ class LeadIntake:
     def subscriptions(self) -> tuple[Subscription, ...]:
         """The events this service reacts to, for the webhook ingress."""
         return ((MessageReceived, self.on_message_received),)
+
+
+async def _release(claims: ReplayStore, claim: Claim) -> None:
+    try:
+        await claims.release(claim)
+    except Exception as exc:  # noqa: BLE001 - the claim's lease expires instead
+        logger.error("intake claim not released (%s); it expires", type(exc).__name__)
 
 
 def _first_name(profile_name: str | None) -> str | None:
