@@ -77,6 +77,7 @@ from domain.payments import (
     RefundRequest,
     RefundStatus,
 )
+from domain.replay import Claim
 from domain.values import Email, IdempotencyKey, Money, PhoneNumber, mask_text
 from domain.voice import Call, CallOutcome, CallRequest, CallStatus
 from domain.webhooks import ClaimOutcome, Headers, ParsedDelivery, WebhookRequest
@@ -96,6 +97,7 @@ __all__ = [
     "CheckoutLink",
     "CheckoutRequest",
     "CircuitOpenError",
+    "Claim",
     "ClaimOutcome",
     "Command",
     "Conflict",

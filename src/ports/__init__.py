@@ -5,6 +5,7 @@ Ports speak domain types only, and raise only `domain.errors` errors.
 """
 
 from ports.crm import CRMPort
+from ports.delivery_status import DeliveryStatusStore
 from ports.execute import CommandPorts, execute
 from ports.messaging import MessagingPort
 from ports.outbox import Outbox
@@ -16,6 +17,7 @@ from ports.webhooks import ReplayStore, WebhookParser, WebhookVerifier
 __all__ = [
     "CRMPort",
     "CommandPorts",
+    "DeliveryStatusStore",
     "MessagingPort",
     "Outbox",
     "PaymentPort",

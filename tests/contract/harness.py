@@ -8,6 +8,11 @@ wrapper, an HTTP adapter over a mock transport) plugs in by registering factorie
     FACTORIES = {"payments": {"stripe-http": stripe_harness}}
 
 where ``stripe_harness()`` returns an async context manager yielding a ``Harness``.
+
+Every implementation's vendor account is set up the same way: the messaging account has exactly
+one approved template, `TEMPLATE`, and the voice org exactly one assistant, `ASSISTANT_ID`; any
+other name or id is unknown to the vendor. Everything else the suites need from the vendor's side
+is a control method; each registered implementation implements every control of its port.
 """
 
 from __future__ import annotations
@@ -23,6 +28,9 @@ from domain.voice import CallStatus
 
 
 __all__ = [
+    "ASSISTANT_ID",
+    "TEMPLATE",
+    "CRMControls",
     "Factory",
     "Harness",
     "MessagingControls",
@@ -33,6 +41,9 @@ __all__ = [
 
 P = TypeVar("P")
 
+TEMPLATE = "hello_world"
+ASSISTANT_ID = "5b0c6f2e-8a1d-4c3e-9f47-2d6a1b8e9c10"
+
 
 @runtime_checkable
 class MessagingControls(Protocol):
@@ -40,6 +51,14 @@ class MessagingControls(Protocol):
 
     async def advance(self, message_id: str, status: DeliveryStatus) -> None:
         """The provider reports ``status`` for a message (its status webhook, possibly late)."""
+        ...
+
+    async def close_window(self, phone: str) -> bool:
+        """
+        The patient at ``phone`` last wrote over 24 hours ago, so free-form text to them falls
+        outside the customer-care window. Returns False when the channel has no such window
+        (SMS), and then nothing changed.
+        """
         ...
 
 
@@ -58,6 +77,19 @@ class VoiceControls(Protocol):
 
     async def progress(self, call_id: str, status: CallStatus) -> None:
         """The platform reports ``status`` for a call (ringing, in-progress, ended)."""
+        ...
+
+    async def refuse_number(self, phone: str) -> None:
+        """The platform will not dial ``phone`` (its carrier's geo permissions, a blocklist)."""
+        ...
+
+
+@runtime_checkable
+class CRMControls(Protocol):
+    """What the CRM's administrators do."""
+
+    async def refuse_property(self, name: str) -> None:
+        """The CRM has no contact property ``name`` (deleted, or never defined)."""
         ...
 
 

@@ -10,7 +10,7 @@ from domain.crm import ContactDraft, DealDraft, LifecycleStage
 from domain.errors import Conflict, InvalidRequest, NotFound
 from domain.values import Email, Money, PhoneNumber
 from ports.crm import CRMPort
-from tests.contract.harness import Harness
+from tests.contract.harness import CRMControls, Harness
 
 
 PHONE = PhoneNumber("+40712345678")
@@ -46,6 +46,16 @@ async def test_upsert_creates_a_contact_with_an_id(crm: Harness[Any]) -> None:
     assert (contact.first_name, contact.last_name) == ("Ana", "Pop")
     assert contact.lifecycle_stage is LifecycleStage.LEAD
     assert contact.properties["city"] == "Cluj"
+
+
+async def test_upsert_with_a_property_the_crm_refuses_is_invalid(crm: Harness[Any]) -> None:
+    """A draft writing a property the CRM does not have raises InvalidRequest; nothing is kept."""
+    controls: CRMControls = crm.controls
+    await controls.refuse_property("favourite_clinic")
+    draft = ContactDraft(phone=PHONE, properties={"favourite_clinic": "Cluj"})
+    with pytest.raises(InvalidRequest):
+        await _port(crm).upsert_contact(draft)
+    assert await _port(crm).find_contact(phone=PHONE) is None
 
 
 async def test_upsert_is_idempotent(crm: Harness[Any]) -> None:

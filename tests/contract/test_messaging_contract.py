@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from domain.errors import NotFound
+from domain.errors import InvalidRequest, NotFound
 from domain.messaging import DeliveryStatus, TemplateMessage, TextMessage
 from ports.messaging import MessagingPort
-from tests.contract.harness import Harness, MessagingControls
+from tests.contract.harness import TEMPLATE, Harness, MessagingControls
 
 
 PATIENT = "+40712345678"
@@ -19,7 +19,7 @@ D = DeliveryStatus
 MESSAGES = [
     pytest.param(TextMessage(PATIENT, "Your appointment is confirmed."), id="text"),
     pytest.param(
-        TemplateMessage(PATIENT, "hello_world", language="en_US", parameters=()), id="template"
+        TemplateMessage(PATIENT, TEMPLATE, language="en_US", parameters=()), id="template"
     ),
 ]
 
@@ -38,6 +38,23 @@ async def test_send_returns_a_receipt_with_an_id_and_an_accepted_status(
     assert receipt.message_id
     assert receipt.status in ACCEPTED
     assert receipt.provider
+
+
+async def test_free_form_text_outside_the_window_is_invalid(messaging: Harness[Any]) -> None:
+    """A free-form text outside the 24-hour window raises InvalidRequest; a template still goes."""
+    controls: MessagingControls = messaging.controls
+    if not await controls.close_window(PATIENT):
+        pytest.skip("this channel has no customer-care window (SMS)")
+    with pytest.raises(InvalidRequest):
+        await _port(messaging).send(TextMessage(PATIENT, "Are you still coming tomorrow?"))
+    receipt = await _port(messaging).send(TemplateMessage(PATIENT, TEMPLATE, language="en_US"))
+    assert receipt.status in ACCEPTED
+
+
+async def test_send_of_an_unknown_template_is_invalid(messaging: Harness[Any]) -> None:
+    """A template the provider has not approved raises InvalidRequest."""
+    with pytest.raises(InvalidRequest):
+        await _port(messaging).send(TemplateMessage(PATIENT, "no_such_template", language="en_US"))
 
 
 async def test_send_is_not_idempotent_each_message_gets_its_own_id(

@@ -112,11 +112,16 @@ async def test_get_returns_the_intent_and_is_idempotent(payments: Harness[Any]) 
     assert await _port(payments).get_payment_intent(created.id) == first
 
 
-@pytest.mark.parametrize("operation", ["get_payment_intent", "cancel_payment_intent"])
-async def test_unknown_intent_raises_not_found(payments: Harness[Any], operation: str) -> None:
-    """get and cancel raise NotFound for an id the provider never issued."""
+async def test_get_of_an_unknown_intent_raises_not_found(payments: Harness[Any]) -> None:
+    """Reading an intent the provider never issued raises NotFound."""
     with pytest.raises(NotFound):
-        await getattr(_port(payments), operation)(UNKNOWN_INTENT)
+        await _port(payments).get_payment_intent(UNKNOWN_INTENT)
+
+
+async def test_cancel_of_an_unknown_intent_raises_not_found(payments: Harness[Any]) -> None:
+    """Cancelling an intent the provider never issued raises NotFound."""
+    with pytest.raises(NotFound):
+        await _port(payments).cancel_payment_intent(UNKNOWN_INTENT)
 
 
 async def test_a_paid_intent_has_succeeded_with_the_amount_received(
@@ -233,10 +238,18 @@ async def test_checkout_the_provider_refuses_is_invalid(
 
 
 async def test_checkout_is_idempotent_by_key(payments: Harness[Any]) -> None:
-    """The same key and request return the same link; another request with it is a Conflict."""
-    key = IdempotencyKey.new()
-    first = await _port(payments).create_checkout_link(_checkout(key=key))
-    second = await _port(payments).create_checkout_link(_checkout(key=key))
+    """The same key and request (one value, as the outbox stores it) return the same link."""
+    request = _checkout(key=IdempotencyKey.new())
+    first = await _port(payments).create_checkout_link(request)
+    second = await _port(payments).create_checkout_link(request)
     assert (second.id, second.url) == (first.id, first.url)
+
+
+async def test_checkout_with_the_same_key_and_another_request_is_a_conflict(
+    payments: Harness[Any],
+) -> None:
+    """The same checkout key with a different amount raises Conflict."""
+    key = IdempotencyKey.new()
+    await _port(payments).create_checkout_link(_checkout(key=key))
     with pytest.raises(Conflict):
         await _port(payments).create_checkout_link(_checkout(Money.of("99.00", "EUR"), key))

@@ -6,14 +6,16 @@ from typing import Any
 
 import pytest
 
-from domain.errors import Conflict, NotFound
+from domain.errors import Conflict, InvalidRequest, NotFound
 from domain.values import IdempotencyKey
 from domain.voice import CallRequest, CallStatus
 from ports.voice import VoicePort
-from tests.contract.harness import Harness, VoiceControls
+from tests.contract.harness import ASSISTANT_ID, Harness, VoiceControls
 
 
-ASSISTANT = "5b0c6f2e-8a1d-4c3e-9f47-2d6a1b8e9c10"
+ASSISTANT = ASSISTANT_ID
+UNKNOWN_ASSISTANT = "0d9e8f7a-6b5c-4d3e-8f2a-1b0c9d8e7f6a"
+REFUSED_NUMBER = "+40711000999"
 UNKNOWN_CALL = "00000000-0000-4000-8000-000000000000"
 LIVE = (CallStatus.QUEUED, CallStatus.RINGING, CallStatus.IN_PROGRESS)
 
@@ -32,6 +34,22 @@ async def test_start_call_returns_a_queued_call_with_an_id(voice: Harness[Any]) 
     call = await _port(voice).start_call(_request())
     assert call.id
     assert call.status in (*LIVE, CallStatus.ENDED)
+
+
+async def test_start_call_to_a_number_the_platform_refuses_is_invalid(
+    voice: Harness[Any],
+) -> None:
+    """A number the platform will not dial raises InvalidRequest."""
+    controls: VoiceControls = voice.controls
+    await controls.refuse_number(REFUSED_NUMBER)
+    with pytest.raises(InvalidRequest):
+        await _port(voice).start_call(_request(to=REFUSED_NUMBER))
+
+
+async def test_start_call_with_an_unknown_assistant_raises_not_found(voice: Harness[Any]) -> None:
+    """An assistant the platform does not have raises NotFound."""
+    with pytest.raises(NotFound):
+        await _port(voice).start_call(CallRequest("+40712345678", UNKNOWN_ASSISTANT))
 
 
 async def test_start_call_is_not_idempotent(voice: Harness[Any]) -> None:

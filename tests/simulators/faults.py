@@ -10,29 +10,37 @@ are decided before the vendor sees anything, as a load balancer or a throttle wo
 
 A dropped connection aborts the TCP transport under uvicorn (the client reads EOF with no status
 line); under ``httpx.ASGITransport`` it raises `httpx.RemoteProtocolError` into the client, the
-nearest in-process equivalent. Everything is counted in `FaultCounters`.
+nearest in-process equivalent. `FaultInjector.fail_next` queues exact statuses for the next
+requests, ahead of the plan. Everything is counted in `FaultCounters`. The 503 and 429 bodies and
+headers are the wrapped `Simulator`'s own (`Simulator.fault_response`), so the adapter under test
+parses what its vendor would send.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import attrs
 import httpx
 
+from tests.simulators.sim_base import (
+    ASGIApp,
+    Message,
+    Receive,
+    Scope,
+    Send,
+    SimResponse,
+    Simulator,
+    json_response,
+    send_response,
+)
+
 
 __all__ = ["FaultCounters", "FaultInjector", "FaultPlan"]
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 def _share(_inst: object, attr: attrs.Attribute[Any], value: float) -> None:
@@ -98,13 +106,14 @@ class FaultInjector:
     An ASGI 3 middleware that injects the faults of a `FaultPlan` in front of ``app``.
 
     Args:
-        app: the vendor simulator (any ASGI 3 app).
+        app: the vendor simulator (any ASGI 3 app; a `Simulator` words its own faults).
         plan: the faults; replace it between runs with `configure` (which re-seeds the RNG).
         clock: the time outage windows are read on; share the system under test's fake clock so
             a "10-second outage" is ten seconds of the time the relay and breaker see.
         sleep: how a slow response waits (real time by default: it must outlast a real socket
-            timeout).
-        fault_body: the JSON body of an injected 503 or 429, by status.
+            timeout; inject a fake sleep in-process).
+        fault_response: how an injected 503 or 429 is worded, from the status and the
+            ``Retry-After`` seconds; by default the simulator's `Simulator.fault_response`.
     """
 
     def __init__(
@@ -114,15 +123,18 @@ class FaultInjector:
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        fault_body: Callable[[int], object] | None = None,
+        fault_response: Callable[[int, float], SimResponse] | None = None,
     ) -> None:
         self.app = app
         self.clock = clock
         self.sleep = sleep
-        self.fault_body = fault_body or _default_body
+        if fault_response is None:
+            fault_response = app.fault_response if isinstance(app, Simulator) else _generic
+        self.fault_response = fault_response
         self.counters = FaultCounters()
         self.plan = FaultPlan()
         self.outages: list[tuple[float, float]] = []
+        self.queued: list[int] = []
         self._rng = random.Random(0)
         self.configure(plan or FaultPlan())
 
@@ -131,6 +143,16 @@ class FaultInjector:
         self.plan = plan
         self._rng = random.Random(plan.seed)
         self.outages = list(plan.outages)
+
+    def fail_next(self, *statuses: int) -> None:
+        """
+        Answer the next requests with these statuses (503, 429, 500, 502...), in order, before
+        the vendor sees them and ahead of the plan. A 429 carries the plan's ``retry_after``.
+        """
+        if not all(400 <= status <= 599 for status in statuses):
+            msg = f"fail_next takes error statuses (4xx, 5xx), got {statuses}"
+            raise ValueError(msg)
+        self.queued.extend(statuses)
 
     def in_outage(self) -> bool:
         """True while the clock is inside an outage window (opening a planned one when due)."""
@@ -161,17 +183,18 @@ class FaultInjector:
             await self.app(scope, receive, send)
             return
         self.counters.received += 1
-        kind = self._decide()
+        if self.queued:
+            status = self.queued.pop(0)
+            kind = "rate_limited" if status == 429 else "unavailable"
+        else:
+            kind = self._decide()
+            status = {"unavailable": 503, "outage": 503, "rate_limited": 429}.get(kind, 0)
         setattr(self.counters, kind, getattr(self.counters, kind) + 1)
         if kind == "passed":
             await self.app(scope, receive, send)
-        elif kind in {"unavailable", "outage"}:
+        elif status:
             await _drain(receive)
-            await _reply(send, 503, self.fault_body(503))
-        elif kind == "rate_limited":
-            await _drain(receive)
-            retry_after = (b"retry-after", f"{self.plan.retry_after:g}".encode())
-            await _reply(send, 429, self.fault_body(429), retry_after)
+            await send_response(send, self.fault_response(status, self.plan.retry_after))
         else:
             held = await _capture(self.app, scope, receive)
             if kind == "resets":
@@ -182,10 +205,14 @@ class FaultInjector:
                     await send(message)
 
 
-def _default_body(status: int) -> object:
+def _generic(status: int, retry_after: float) -> SimResponse:
+    """A vendor-neutral JSON error, for an app that is not a `Simulator`."""
     if status == 429:
-        return {"error": {"type": "rate_limit", "message": "Too many requests (injected)"}}
-    return {"error": {"type": "api_error", "message": "Service unavailable (injected)"}}
+        body = {"error": {"type": "rate_limit", "message": "Too many requests (injected)"}}
+        return json_response(429, body, {"retry-after": f"{retry_after:g}"})
+    return json_response(
+        status, {"error": {"type": "api_error", "message": "Service unavailable (injected)"}}
+    )
 
 
 async def _drain(receive: Receive) -> None:
@@ -194,22 +221,6 @@ async def _drain(receive: Receive) -> None:
         message = await receive()
         if message["type"] != "http.request" or not message.get("more_body", False):
             return
-
-
-async def _reply(send: Send, status: int, body: object, *headers: tuple[bytes, bytes]) -> None:
-    payload = json.dumps(body).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(payload)).encode()),
-                *headers,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": payload})
 
 
 async def _capture(app: ASGIApp, scope: Scope, receive: Receive) -> list[Message]:

@@ -4,13 +4,15 @@ A stateful HubSpot CRM v3 simulator as a plain ASGI 3 app.
 It behaves like HubSpot where Portico depends on it: numeric string ids, ``properties`` objects
 of strings, ``409 CONFLICT "Contact already exists. Existing ID: N"`` on a duplicate email,
 search with filter groups (OR) of filters (AND), deal stages checked against the pipeline,
-associations (3 deal to contact, 202 note to contact), the ``{"status": "error", "message",
-"correlationId", "category"}`` error body, and rate-limit headers on a 429.
+associations (3 deal to contact, 202 note to contact), ``PROPERTY_DOESNT_EXIST`` for a contact
+property the portal does not have (`HubSpotSimulator.refuse_property`), the ``{"status": "error",
+"message", "correlationId", "category"}`` error body, and rate-limit headers on a 429.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import re
 import time
 import uuid
@@ -18,22 +20,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from tests.simulators.vendor_asgi import Faults, Received, Reply, VendorSimulator, bearer
+from adapters.fakes.crm import DEFAULT_PIPELINES
+from tests.simulators.sim_base import SimRequest, SimResponse, Simulator, bearer, json_response
 
 
 __all__ = ["DEFAULT_STAGES", "HubSpotSimulator"]
 
-DEFAULT_STAGES = frozenset(
-    {
-        "appointmentscheduled",
-        "qualifiedtobuy",
-        "presentationscheduled",
-        "decisionmakerboughtin",
-        "contractsent",
-        "closedwon",
-        "closedlost",
-    }
-)
+DEFAULT_STAGES = frozenset(DEFAULT_PIPELINES["default"])  # the default pipeline's stage ids
 _PATH = re.compile(r"^/crm/v3/objects/(contacts|deals|notes)(?:/(search|\d+|[^/]+))?$")
 _DEFAULT_PROPERTIES = {
     "contacts": (
@@ -68,7 +61,7 @@ class HubSpotError(Exception):
         self.message = message
 
 
-class HubSpotSimulator(VendorSimulator):
+class HubSpotSimulator(Simulator):
     """
     Contacts, deals and notes in memory.
 
@@ -82,14 +75,14 @@ class HubSpotSimulator(VendorSimulator):
         self,
         token: str = "pat-na1-simulated",
         *,
-        faults: Faults | None = None,
         stages: frozenset[str] = DEFAULT_STAGES,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        super().__init__(faults)
+        super().__init__()
         self.token = token
         self.stages = stages
         self.clock = clock
+        self.refused_properties: set[str] = set()
         self.objects: dict[str, dict[str, dict[str, Any]]] = {
             "contacts": {},
             "deals": {},
@@ -97,9 +90,13 @@ class HubSpotSimulator(VendorSimulator):
         }
         self._ids = itertools.count(51_000_000_001)
 
+    def refuse_property(self, name: str) -> None:
+        """The portal has no contact property ``name`` (deleted, or never defined)."""
+        self.refused_properties.add(name)
+
     # ------------------------------------------------------------------ ASGI plumbing
 
-    def fault_reply(self, status: int) -> Reply:
+    def fault_response(self, status: int, retry_after: float) -> SimResponse:
         """HubSpot's 429 (ten-secondly policy, budget spent) or a 5xx."""
         if status == 429:
             body = {
@@ -109,18 +106,16 @@ class HubSpotSimulator(VendorSimulator):
                 "correlationId": str(uuid.uuid4()),
                 "policyName": "TEN_SECONDLY_ROLLING",
             }
-            return Reply(
+            return json_response(
                 429,
                 body,
                 {
                     "X-HubSpot-RateLimit-Max": "100",
                     "X-HubSpot-RateLimit-Remaining": "0",
-                    "X-HubSpot-RateLimit-Interval-Milliseconds": str(
-                        int(self.faults.retry_after * 1000)
-                    ),
+                    "X-HubSpot-RateLimit-Interval-Milliseconds": str(int(retry_after * 1000)),
                 },
             )
-        return Reply(
+        return json_response(
             status,
             {
                 "status": "error",
@@ -130,7 +125,7 @@ class HubSpotSimulator(VendorSimulator):
             },
         )
 
-    def handle(self, request: Received) -> Reply:
+    def handle(self, request: SimRequest) -> SimResponse:
         """Authenticate and route."""
         try:
             if bearer(request.headers) != self.token:
@@ -145,9 +140,9 @@ class HubSpotSimulator(VendorSimulator):
                 "correlationId": str(uuid.uuid4()),
                 "category": err.category,
             }
-            return Reply(err.status, body)
+            return json_response(err.status, body)
 
-    def _route(self, request: Received) -> Reply:
+    def _route(self, request: SimRequest) -> SimResponse:
         match = _PATH.match(request.path)
         if match is None:
             raise HubSpotError(404, "OBJECT_NOT_FOUND", "resource not found")
@@ -156,13 +151,13 @@ class HubSpotSimulator(VendorSimulator):
         if not isinstance(body, dict):
             raise HubSpotError(400, "VALIDATION_ERROR", "Invalid input JSON")
         if tail is None and request.method == "POST":
-            return Reply(201, self._create(kind, body))
+            return json_response(201, self._create(kind, body))
         if tail == "search" and request.method == "POST":
-            return Reply(200, self._search(kind, body))
+            return json_response(200, self._search(kind, body))
         if tail is not None and request.method == "GET":
-            return Reply(200, self._read(kind, tail, request.query))
+            return json_response(200, self._read(kind, tail, request.params()))
         if tail is not None and request.method == "PATCH":
-            return Reply(200, self._update(kind, tail, body))
+            return json_response(200, self._update(kind, tail, body))
         raise HubSpotError(405, "VALIDATION_ERROR", "method not allowed")
 
     # ------------------------------------------------------------------ objects
@@ -179,6 +174,20 @@ class HubSpotSimulator(VendorSimulator):
         return props
 
     def _check(self, kind: str, props: dict[str, str], own_id: str | None = None) -> None:
+        refused = sorted(set(props) & self.refused_properties) if kind == "contacts" else []
+        if refused:
+            errors = [
+                {
+                    "isValid": False,
+                    "message": f'Property "{name}" does not exist',
+                    "error": "PROPERTY_DOESNT_EXIST",
+                    "name": name,
+                }
+                for name in refused
+            ]
+            raise HubSpotError(
+                400, "VALIDATION_ERROR", f"Property values were not valid: {json.dumps(errors)}"
+            )
         if kind == "contacts" and props.get("email"):
             for other_id, other in self.objects["contacts"].items():
                 stored = other["properties"].get("email", "")

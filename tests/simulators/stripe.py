@@ -20,7 +20,7 @@ from typing import Any
 
 import attrs
 
-from tests.simulators.vendor_asgi import Faults, Received, Reply, VendorSimulator, bearer
+from tests.simulators.sim_base import SimRequest, SimResponse, Simulator, bearer, json_response
 
 
 __all__ = ["StripeSimulator", "nest"]
@@ -47,7 +47,8 @@ def nest(pairs: list[tuple[str, str]]) -> dict[str, Any]:
                 node[part] = value
             else:
                 node = node.setdefault(part, {})
-    return _lists(root)
+    nested: dict[str, Any] = _lists(root)
+    return nested
 
 
 def _lists(node: Any) -> Any:
@@ -61,7 +62,7 @@ def _lists(node: Any) -> Any:
 @attrs.define
 class _Stored:
     fingerprint: tuple[str, str, tuple[tuple[str, str], ...]]
-    reply: Reply
+    reply: SimResponse
 
 
 class StripeError(Exception):
@@ -76,7 +77,7 @@ class StripeError(Exception):
         self.body = {"error": {"type": kind, "message": message, **extra}}
 
 
-class StripeSimulator(VendorSimulator):
+class StripeSimulator(Simulator):
     """
     Stripe's PaymentIntents, Refunds and Checkout Sessions, in memory.
 
@@ -89,10 +90,9 @@ class StripeSimulator(VendorSimulator):
         self,
         api_key: str = "sk_test_simulated",
         *,
-        faults: Faults | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        super().__init__(faults)
+        super().__init__()
         self.api_key = api_key
         self.clock = clock
         self.intents: dict[str, dict[str, Any]] = {}
@@ -111,7 +111,7 @@ class StripeSimulator(VendorSimulator):
 
     # ------------------------------------------------------------------ ASGI plumbing
 
-    def fault_reply(self, status: int) -> Reply:
+    def fault_response(self, status: int, retry_after: float) -> SimResponse:
         """Stripe's JSON error for an injected 429 or 5xx."""
         if status == 429:
             body = {
@@ -121,18 +121,16 @@ class StripeSimulator(VendorSimulator):
                     "message": "Too many requests hit the API too quickly.",
                 }
             }
-            return Reply(
-                429,
-                body,
-                {"Retry-After": f"{self.faults.retry_after:g}", "Stripe-Should-Retry": "true"},
+            return json_response(
+                429, body, {"Retry-After": f"{retry_after:g}", "Stripe-Should-Retry": "true"}
             )
         body = {"error": {"type": "api_error", "message": "An error occurred on our side."}}
-        return Reply(status, body, {"Stripe-Should-Retry": "true"})
+        return json_response(status, body, {"Stripe-Should-Retry": "true"})
 
-    def handle(self, request: Received) -> Reply:
+    def handle(self, request: SimRequest) -> SimResponse:
         """Authenticate, replay by idempotency key, route."""
         if bearer(request.headers) != self.api_key:
-            return Reply(
+            return json_response(
                 401,
                 {
                     "error": {
@@ -142,7 +140,7 @@ class StripeSimulator(VendorSimulator):
                 },
             )
         key = request.headers.get("idempotency-key")
-        fingerprint = (request.method, request.path, tuple(sorted(request.form())))
+        fingerprint = (request.method, request.path, tuple(sorted(request.form_pairs())))
         if request.method == "POST" and key:
             stored = self.applied.get(key)
             if stored is not None:
@@ -155,15 +153,13 @@ class StripeSimulator(VendorSimulator):
                             "parameters they were first used with.",
                         )
                     )
-                return attrs.evolve(
-                    stored.reply, headers={**stored.reply.headers, "Idempotent-Replayed": "true"}
-                )
+                return stored.reply.with_header("Idempotent-Replayed", "true")
         reply, cached = self._route(request)
         if request.method == "POST" and key and cached:
             self.applied[key] = _Stored(fingerprint, reply)
         return reply
 
-    def _route(self, request: Received) -> tuple[Reply, bool]:
+    def _route(self, request: SimRequest) -> tuple[SimResponse, bool]:
         """The reply, and whether Stripe's idempotency layer keeps it (the method ran)."""
         match = _PATH.match(request.path)
         if match is None:
@@ -176,8 +172,8 @@ class StripeSimulator(VendorSimulator):
                 )
             ), False
         resource, object_id, action = match.groups()
-        params = nest(request.form())
-        handlers = {
+        params = nest(request.form_pairs())
+        handlers: dict[tuple[str, str, bool, str | None], Callable[[], dict[str, Any]]] = {
             ("POST", "payment_intents", False, None): lambda: self._create_intent(params),
             ("GET", "payment_intents", True, None): lambda: self._intent(object_id),
             ("POST", "payment_intents", True, "cancel"): lambda: self._cancel(object_id),
@@ -191,7 +187,7 @@ class StripeSimulator(VendorSimulator):
                 StripeError(404, "invalid_request_error", "Unrecognized request URL.")
             ), False
         try:
-            return Reply(200, handler(), {"Request-Id": _id("req_")}), True
+            return json_response(200, handler(), {"Request-Id": _id("req_")}), True
         except StripeError as err:
             # Parameter validation runs before the idempotency layer: such a 400 is not kept.
             return _error(err), err.cached
@@ -398,5 +394,7 @@ class StripeSimulator(VendorSimulator):
         return session
 
 
-def _error(err: StripeError) -> Reply:
-    return Reply(err.status, err.body, {"Stripe-Should-Retry": "false", "Request-Id": _id("req_")})
+def _error(err: StripeError) -> SimResponse:
+    return json_response(
+        err.status, err.body, {"Stripe-Should-Retry": "false", "Request-Id": _id("req_")}
+    )

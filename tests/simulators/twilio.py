@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from tests.simulators.sim_base import Faults, SimRequest, SimResponse, Simulator, json_response
+from tests.simulators.sim_base import SimRequest, SimResponse, Simulator, json_response
 
 
 __all__ = ["SimSms", "TwilioSimulator"]
@@ -82,29 +82,19 @@ class TwilioSimulator(Simulator):
         account_sid: str = "AC" + "0123456789abcdef" * 2,
         auth_token: str = "twilio-test-auth-token",
         invalid_numbers: set[str] | None = None,
-        faults: Faults | None = None,
     ) -> None:
-        super().__init__(faults=faults)
+        super().__init__()
         self.invalid_numbers = invalid_numbers or set()
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.messages: dict[str, SimSms] = {}
 
-    def fault_body(self, status: int) -> Any:
+    def fault_response(self, status: int, retry_after: float) -> SimResponse:
         """Twilio's bodies for throttling and outages."""
         if status == 429:
-            return {
-                "code": 20429,
-                "message": "Too Many Requests",
-                "more_info": "https://www.twilio.com/docs/errors/20429",
-                "status": 429,
-            }
-        return {
-            "code": 20503,
-            "message": "Service Unavailable",
-            "more_info": "https://www.twilio.com/docs/errors/20503",
-            "status": status,
-        }
+            response = _error(429, 20429, "Too Many Requests")
+            return response.with_header("retry-after", f"{retry_after:g}")
+        return _error(status, 20503, "Service Unavailable")
 
     def handle(self, request: SimRequest) -> SimResponse:
         """Route, authenticate, create or fetch."""

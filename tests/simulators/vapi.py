@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
-from tests.simulators.sim_base import Faults, SimRequest, SimResponse, Simulator, json_response
+from tests.simulators.sim_base import SimRequest, SimResponse, Simulator, json_response
 
 
 __all__ = ["VapiSimulator"]
@@ -54,6 +54,7 @@ class VapiSimulator(Simulator):
         api_key: the private key Vapi accepts as ``Authorization: Bearer``.
         assistants: assistant ids that exist; None accepts any.
         phone_numbers: phone number ids that exist; None accepts any.
+        refused_numbers: E.164 numbers the carrier will not dial (`refuse_number`).
     """
 
     def __init__(
@@ -62,24 +63,26 @@ class VapiSimulator(Simulator):
         api_key: str = "vapi-test-private-key",
         assistants: set[str] | None = None,
         phone_numbers: set[str] | None = None,
-        faults: Faults | None = None,
+        refused_numbers: set[str] | None = None,
     ) -> None:
-        super().__init__(faults=faults)
+        super().__init__()
         self.api_key = api_key
         self.assistants = assistants
         self.phone_numbers = phone_numbers
+        self.refused_numbers = refused_numbers or set()
         self.calls: dict[str, dict[str, Any]] = {}
         self.controls: list[tuple[str, dict[str, Any]]] = []
 
-    def fault_body(self, status: int) -> Any:
+    def refuse_number(self, number: str) -> None:
+        """The carrier will not dial ``number`` (geo permissions, a blocklist): a 400."""
+        self.refused_numbers.add(number)
+
+    def fault_response(self, status: int, retry_after: float) -> SimResponse:
         """Vapi's bodies for throttling and outages."""
         if status == 429:
-            return {"message": "Too Many Requests", "error": "Too Many Requests", "statusCode": 429}
-        return {
-            "message": "Service Unavailable",
-            "error": "Service Unavailable",
-            "statusCode": status,
-        }
+            response = _error(429, "Too Many Requests", "Too Many Requests")
+            return response.with_header("retry-after", f"{retry_after:g}")
+        return _error(status, "Service Unavailable", "Service Unavailable")
 
     def handle(self, request: SimRequest) -> SimResponse:
         """Route: the REST API needs the key, the control URL is its own capability."""
@@ -127,6 +130,13 @@ class VapiSimulator(Simulator):
             self.phone_numbers is not None and phone not in self.phone_numbers
         ):
             return _error(400, ["phoneNumberId must be an existing phone number id"], "Bad Request")
+        if number in self.refused_numbers:
+            return _error(
+                400,
+                "Couldn't Create Twilio Call. Twilio Error: Account not authorized to call this "
+                "number. Check your Geo Permissions.",
+                "Bad Request",
+            )
         call_id = str(uuid.uuid4())
         origin = request.origin
         now = _now()

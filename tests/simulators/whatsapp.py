@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 
 from domain.messaging import DeliveryStatus
-from tests.simulators.sim_base import Faults, SimRequest, SimResponse, Simulator, json_response
+from tests.simulators.sim_base import SimRequest, SimResponse, Simulator, json_response
 
 
 __all__ = ["SimMessage", "WhatsAppSimulator"]
@@ -55,7 +55,8 @@ class WhatsAppSimulator(Simulator):
         token: the Bearer token Meta accepts.
         api_key: the ``D360-API-KEY`` 360dialog accepts.
         phone_number_id: the sending number's id in Meta's path.
-        enforce_window: refuse free-form text (131047) unless `open_window` was called.
+        enforce_window: refuse free-form text (131047) unless `open_window` was called; off,
+            only the numbers given to `close_window` are refused.
         approved_templates: template names that exist; None accepts any.
     """
 
@@ -67,9 +68,8 @@ class WhatsAppSimulator(Simulator):
         phone_number_id: str = "106540352242922",
         enforce_window: bool = False,
         approved_templates: set[str] | None = None,
-        faults: Faults | None = None,
     ) -> None:
-        super().__init__(faults=faults)
+        super().__init__()
         self.token = token
         self.api_key = api_key
         self.phone_number_id = phone_number_id
@@ -77,31 +77,28 @@ class WhatsAppSimulator(Simulator):
         self.approved_templates = approved_templates
         self.messages: dict[str, SimMessage] = {}
         self.windows: set[str] = set()
+        self.closed: set[str] = set()
 
     def open_window(self, digits: str) -> None:
         """The patient wrote to us: free-form text to them is allowed."""
         self.windows.add(digits.lstrip("+"))
+        self.closed.discard(digits.lstrip("+"))
 
-    def fault_body(self, status: int) -> Any:
+    def close_window(self, digits: str) -> None:
+        """The patient's last message is over 24 hours old: free-form text is refused (131047)."""
+        self.windows.discard(digits.lstrip("+"))
+        self.closed.add(digits.lstrip("+"))
+
+    def fault_response(self, status: int, retry_after: float) -> SimResponse:
         """Meta's bodies for throttling and outages."""
         if status == 429:
-            return {
-                "error": {
-                    "message": "(#130429) Rate limit hit",
-                    "type": "OAuthException",
-                    "code": 130429,
-                    "fbtrace_id": "Afault",
-                }
-            }
-        return {
-            "error": {
-                "message": "Service temporarily unavailable",
-                "type": "OAuthException",
-                "code": 2,
-                "is_transient": True,
-                "fbtrace_id": "Afault",
-            }
-        }
+            error: dict[str, Any] = {"message": "(#130429) Rate limit hit", "code": 130429}
+            headers = {"retry-after": f"{retry_after:g}"}
+        else:
+            error = {"message": "Service temporarily unavailable", "code": 2, "is_transient": True}
+            headers = {}
+        error.update(type="OAuthException", fbtrace_id="Afault")
+        return json_response(status, {"error": error}, headers)
 
     def handle(self, request: SimRequest) -> SimResponse:
         """Route, authenticate and send."""
@@ -142,7 +139,7 @@ class WhatsAppSimulator(Simulator):
             text = body.get("text")
             if not isinstance(text, dict) or not isinstance(text.get("body"), str):
                 return _meta_error(400, 100, "(#100) The parameter text['body'] is required.")
-            if self.enforce_window and to not in self.windows:
+            if to in self.closed or (self.enforce_window and to not in self.windows):
                 return _meta_error(
                     400,
                     131047,

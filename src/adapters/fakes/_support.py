@@ -2,7 +2,10 @@
 What every fake shares: fault injection, a call log, an injectable clock and vendor-style ids.
 
 A fake is only useful for resilience tests if it can misbehave on demand, and only useful for
-assertions if it remembers what it was asked. `Faults` does both, once, for all four fakes.
+assertions if it remembers what it was asked. `Faults` does both, once, for all four fakes. The
+call log is bounded (the newest `DEFAULT_MAX_CALLS` by default): the calls carry patient data, and
+a fake serving a long-running process (``portico serve`` in the fake environment) must not grow
+without end.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import asyncio
 import random
 import string
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -21,6 +25,7 @@ from domain.events import DomainEvent
 
 
 __all__ = [
+    "DEFAULT_MAX_CALLS",
     "Clock",
     "FakeBase",
     "Faults",
@@ -35,6 +40,7 @@ Clock = Callable[[], datetime]
 Sleep = Callable[[float], Awaitable[None]]
 ErrorFactory = BaseException | Callable[[], BaseException]
 E = TypeVar("E", bound=DomainEvent)
+DEFAULT_MAX_CALLS = 10_000
 
 
 def utc_now() -> datetime:
@@ -64,12 +70,29 @@ class Faults:
 
     Args:
         sleep: how latency is spent; inject a fake sleep so tests never wait real time.
+        max_calls: how many recent calls the log keeps; older ones are forgotten (counted in
+            `forgotten`), so the log's memory is bounded however long the fake runs.
     """
 
     sleep: Sleep = asyncio.sleep
-    calls: list[RecordedCall] = attrs.field(factory=list, init=False)
+    max_calls: int = attrs.field(default=DEFAULT_MAX_CALLS, kw_only=True)
+    forgotten: int = attrs.field(default=0, init=False)
+    _log: deque[RecordedCall] = attrs.field(init=False)
     _failures: list[_Failure] = attrs.field(factory=list, init=False)
     _latency: dict[str | None, float] = attrs.field(factory=dict, init=False)
+
+    @max_calls.validator
+    def _positive(self, _attribute: attrs.Attribute[int], value: int) -> None:
+        if type(value) is not int or value < 1:
+            raise ValueError("max_calls must be a positive int")
+
+    def __attrs_post_init__(self) -> None:
+        self._log = deque(maxlen=self.max_calls)
+
+    @property
+    def calls(self) -> list[RecordedCall]:
+        """The recorded calls, oldest first (the newest ``max_calls``; a copy)."""
+        return list(self._log)
 
     def fail_next(self, count: int, error: ErrorFactory, *, operation: str | None = None) -> None:
         """
@@ -91,17 +114,20 @@ class Faults:
 
     def calls_to(self, operation: str) -> list[RecordedCall]:
         """The recorded calls of one operation, oldest first."""
-        return [call for call in self.calls if call.operation == operation]
+        return [call for call in self._log if call.operation == operation]
 
     def reset(self) -> None:
         """Forget recorded calls, queued failures and latency."""
-        self.calls.clear()
+        self._log.clear()
+        self.forgotten = 0
         self._failures.clear()
         self._latency.clear()
 
     async def before(self, operation: str, *args: Any) -> None:
         """Record the call, spend its latency, then raise an injected failure if one is due."""
-        self.calls.append(RecordedCall(operation, args))
+        if len(self._log) == self.max_calls:
+            self.forgotten += 1
+        self._log.append(RecordedCall(operation, args))
         delay = self._latency.get(operation, self._latency.get(None, 0.0))
         if delay:
             await self.sleep(delay)

@@ -53,7 +53,8 @@ class FakeCRM(FakeBase, CRMPort):
 
     Args:
         pipelines: pipeline id -> its stage ids; a deal outside them is refused.
-        known_properties: custom contact properties HubSpot has defined; None accepts any.
+        known_properties: custom contact properties HubSpot has defined; None accepts any
+            but those refused with `refuse_property`.
     """
 
     pipelines: Mapping[str, Collection[str]] = attrs.field(default=DEFAULT_PIPELINES, kw_only=True)
@@ -61,6 +62,7 @@ class FakeCRM(FakeBase, CRMPort):
     contacts: dict[str, Contact] = attrs.field(factory=dict, init=False)
     deals: dict[str, Deal] = attrs.field(factory=dict, init=False)
     notes: dict[str, Note] = attrs.field(factory=dict, init=False)
+    _refused: set[str] = attrs.field(factory=set, init=False)
     _numbers: Iterator[int] = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -194,11 +196,16 @@ class FakeCRM(FakeBase, CRMPort):
         }
 
     def reset(self) -> None:
-        """Forget contacts, deals, notes, faults and events."""
+        """Forget contacts, deals, notes, refused properties, faults and events."""
         super().reset()
         self.contacts.clear()
         self.deals.clear()
         self.notes.clear()
+        self._refused.clear()
+
+    def refuse_property(self, name: str) -> None:
+        """The portal has no contact property ``name`` (deleted): writing it is refused."""
+        self._refused.add(name)
 
     def _new_id(self) -> str:
         return str(next(self._numbers))
@@ -223,9 +230,12 @@ class FakeCRM(FakeBase, CRMPort):
             )
 
     def _check_properties(self, properties: Mapping[str, str]) -> None:
-        if self.known_properties is None:
-            return
-        unknown = sorted(set(properties) - set(self.known_properties))
+        known = self.known_properties
+        unknown = sorted(
+            name
+            for name in properties
+            if name in self._refused or (known is not None and name not in known)
+        )
         if unknown:
             raise InvalidRequest(
                 f"property {unknown[0]!r} does not exist",

@@ -48,7 +48,8 @@ class FakeMessaging(FakeBase, MessagingPort):
 
     Args:
         enforce_window: refuse free-form text unless the patient wrote in the last 24 hours
-            (Meta's error 131047). Off makes every text allowed.
+            (Meta's error 131047). Off makes every text allowed, except to a patient whose
+            window was closed with `close_window`.
         approved_templates: template names Meta would accept; None accepts any name.
     """
 
@@ -56,16 +57,13 @@ class FakeMessaging(FakeBase, MessagingPort):
     approved_templates: Collection[str] | None = attrs.field(default=None, kw_only=True)
     _sent: dict[str, _Sent] = attrs.field(factory=dict, init=False)
     _last_inbound: dict[str, datetime] = attrs.field(factory=dict, init=False)
+    _closed: set[str] = attrs.field(factory=set, init=False)
     inbound: list[InboundMessage] = attrs.field(factory=list, init=False)
 
     async def send(self, message: OutboundMessage) -> MessageReceipt:
         """Accept a message as QUEUED, or refuse it as Meta would."""
         await self.faults.before("send", message)
-        if (
-            isinstance(message, TextMessage)
-            and self.enforce_window
-            and not self._window_open(message.to)
-        ):
+        if isinstance(message, TextMessage) and not self._window_open(message.to):
             raise InvalidRequest(
                 "free-form text outside the 24-hour customer-care window; send a template",
                 integration=PROVIDER,
@@ -116,6 +114,7 @@ class FakeMessaging(FakeBase, MessagingPort):
         )
         self.inbound.append(message)
         self._last_inbound[phone.e164] = now
+        self._closed.discard(phone.e164)
         return self._emit(
             MessageReceived(
                 event_id=message.message_id, provider=PROVIDER, occurred_at=now, message=message
@@ -146,6 +145,15 @@ class FakeMessaging(FakeBase, MessagingPort):
             )
         )
 
+    def close_window(self, phone: PhoneNumber | str) -> None:
+        """
+        The patient last wrote over 24 hours ago: free-form text to them is refused (131047)
+        until they write again, even with ``enforce_window`` off.
+        """
+        e164 = phone.e164 if isinstance(phone, PhoneNumber) else PhoneNumber(phone).e164
+        self._last_inbound.pop(e164, None)
+        self._closed.add(e164)
+
     def sent_to(self, phone: PhoneNumber | str) -> list[OutboundMessage]:
         """Every message accepted for ``phone``, oldest first."""
         e164 = phone.e164 if isinstance(phone, PhoneNumber) else PhoneNumber(phone).e164
@@ -159,9 +167,14 @@ class FakeMessaging(FakeBase, MessagingPort):
         super().reset()
         self._sent.clear()
         self._last_inbound.clear()
+        self._closed.clear()
         self.inbound.clear()
 
     def _window_open(self, phone: PhoneNumber) -> bool:
+        if phone.e164 in self._closed:
+            return False
+        if not self.enforce_window:
+            return True
         last = self._last_inbound.get(phone.e164)
         return last is not None and self.clock() - last < WINDOW
 

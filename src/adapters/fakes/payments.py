@@ -10,7 +10,7 @@ captured, and a checkout URL on ``checkout.stripe.com``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -181,7 +181,7 @@ class FakePayments(FakeBase, PaymentPort):
         return refund
 
     async def create_checkout_link(self, request: CheckoutRequest) -> CheckoutLink:
-        """Open a Checkout Session; its URL works for ``expires_in_seconds``."""
+        """Open a Checkout Session; its URL works until the request's fixed ``expires_at``."""
         await self.faults.before("create_checkout_link", request)
         found = self._replay("checkout", request.idempotency_key, request, CheckoutLink)
         if found is not None:
@@ -193,7 +193,7 @@ class FakePayments(FakeBase, PaymentPort):
         link = CheckoutLink(
             id=session_id,
             url=f"https://checkout.stripe.com/c/pay/{session_id}",
-            expires_at=self.clock() + timedelta(seconds=request.expires_in_seconds),
+            expires_at=datetime.fromtimestamp(int(request.expires_at.timestamp()), UTC),
             amount=request.amount,
         )
         self._sessions[session_id] = _Session(request, link)
@@ -331,6 +331,10 @@ class FakePayments(FakeBase, PaymentPort):
 
 
 def _fingerprint(request: object) -> dict[str, Any]:
+    """The parameters Stripe compares under one key (a checkout's expiry in whole seconds)."""
     fields = attrs.asdict(request, recurse=False)  # type: ignore[arg-type]
     fields.pop("idempotency_key", None)
+    if isinstance(request, CheckoutRequest):
+        del fields["created_at"], fields["expires_in_seconds"]
+        fields["expires_at"] = int(request.expires_at.timestamp())
     return {k: dict(v) if isinstance(v, Mapping) else v for k, v in fields.items()}

@@ -11,18 +11,34 @@ import attrs
 from adapters.fakes import FakeCRM, FakeMessaging, FakePayments, FakeVoice
 from domain.messaging import DeliveryStatus
 from domain.voice import CallStatus
-from tests.contract.harness import Harness, Registry
+from tests.contract.harness import ASSISTANT_ID, TEMPLATE, Harness, Registry
 
 
 @attrs.frozen
 class FakeMessagingControls:
-    """Meta's status webhooks, played by the fake."""
+    """Meta's status webhooks and the patients' windows, played by the fake."""
 
     fake: FakeMessaging
 
     async def advance(self, message_id: str, status: DeliveryStatus) -> None:
         """Report ``status`` for the message."""
         self.fake.advance(message_id, status)
+
+    async def close_window(self, phone: str) -> bool:
+        """The patient's window expires: WhatsApp refuses free-form text to them."""
+        self.fake.close_window(phone)
+        return True
+
+
+@attrs.frozen
+class FakeCRMControls:
+    """HubSpot's portal settings, played by the fake."""
+
+    fake: FakeCRM
+
+    async def refuse_property(self, name: str) -> None:
+        """The portal has no contact property ``name``."""
+        self.fake.refuse_property(name)
 
 
 @attrs.frozen
@@ -38,7 +54,7 @@ class FakePaymentControls:
 
 @attrs.frozen
 class FakeVoiceControls:
-    """Vapi's call progress, played by the fake."""
+    """Vapi's call progress and its carrier's refusals, played by the fake."""
 
     fake: FakeVoice
 
@@ -46,18 +62,33 @@ class FakeVoiceControls:
         """Report ``status`` for the call."""
         self.fake.progress(call_id, status)
 
+    async def refuse_number(self, phone: str) -> None:
+        """The platform will not dial ``phone`` (a blocked prefix as long as the number)."""
+        self.fake.blocked_prefixes = (*self.fake.blocked_prefixes, phone)
+
+
+def messaging_fake() -> FakeMessaging:
+    """Any text allowed until a window is closed; `TEMPLATE` is the one approved template."""
+    return FakeMessaging(enforce_window=False, approved_templates={TEMPLATE})
+
+
+def voice_fake() -> FakeVoice:
+    """An org with one assistant, `ASSISTANT_ID`."""
+    return FakeVoice(assistants={ASSISTANT_ID})
+
 
 @asynccontextmanager
 async def fake_messaging() -> AsyncIterator[Harness[Any]]:
-    """A FakeMessaging that lets any text through (the window is covered by its unit tests)."""
-    fake = FakeMessaging(enforce_window=False)
+    """A FakeMessaging (the window rule on time is covered by its unit tests)."""
+    fake = messaging_fake()
     yield Harness(fake, FakeMessagingControls(fake))
 
 
 @asynccontextmanager
 async def fake_crm() -> AsyncIterator[Harness[Any]]:
     """A FakeCRM with HubSpot's default pipeline."""
-    yield Harness(FakeCRM())
+    fake = FakeCRM()
+    yield Harness(fake, FakeCRMControls(fake))
 
 
 @asynccontextmanager
@@ -69,8 +100,8 @@ async def fake_payments() -> AsyncIterator[Harness[Any]]:
 
 @asynccontextmanager
 async def fake_voice() -> AsyncIterator[Harness[Any]]:
-    """A FakeVoice that accepts any assistant."""
-    fake = FakeVoice()
+    """A FakeVoice with one assistant."""
+    fake = voice_fake()
     yield Harness(fake, FakeVoiceControls(fake))
 
 

@@ -6,11 +6,23 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import attrs
 import httpx
 
 from adapters.hubspot import HubSpotCRM
 from tests.contract.harness import Harness, Registry
 from tests.simulators.hubspot import HubSpotSimulator
+
+
+@attrs.frozen
+class HubSpotControls:
+    """The portal's settings, played by the simulator."""
+
+    simulator: HubSpotSimulator
+
+    async def refuse_property(self, name: str) -> None:
+        """The portal has no contact property ``name``."""
+        self.simulator.refuse_property(name)
 
 
 @asynccontextmanager
@@ -19,7 +31,7 @@ async def hubspot_harness() -> AsyncIterator[Harness[Any]]:
     simulator = HubSpotSimulator(token="pat-na1-contract")
     transport = httpx.ASGITransport(app=simulator)
     async with httpx.AsyncClient(transport=transport, base_url="https://api.hubapi.com") as http:
-        yield Harness(HubSpotCRM(http=http, token="pat-na1-contract"))
+        yield Harness(HubSpotCRM(http=http, token="pat-na1-contract"), HubSpotControls(simulator))
 
 
 FACTORIES: Registry = {"crm": {"hubspot-http": hubspot_harness}}

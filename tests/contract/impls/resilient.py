@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from adapters.fakes import FakeCRM, FakeMessaging, FakePayments, FakeVoice
+from adapters.fakes import FakeCRM, FakePayments
 from adapters.resilience import (
     BreakerRegistry,
     FakeClock,
@@ -19,9 +19,12 @@ from adapters.resilience import (
 )
 from tests.contract.harness import Harness, Registry
 from tests.contract.impls.fakes import (
+    FakeCRMControls,
     FakeMessagingControls,
     FakePaymentControls,
     FakeVoiceControls,
+    messaging_fake,
+    voice_fake,
 )
 
 
@@ -39,15 +42,16 @@ def _pipeline(integration: str) -> Pipeline:
 
 @asynccontextmanager
 async def resilient_messaging() -> AsyncIterator[Harness[Any]]:
-    """FakeMessaging (any text allowed) behind the WhatsApp pipeline."""
-    fake = FakeMessaging(enforce_window=False)
+    """The contract's FakeMessaging behind the WhatsApp pipeline."""
+    fake = messaging_fake()
     yield Harness(ResilientMessaging(fake, _pipeline("whatsapp")), FakeMessagingControls(fake))
 
 
 @asynccontextmanager
 async def resilient_crm() -> AsyncIterator[Harness[Any]]:
     """FakeCRM behind the HubSpot pipeline."""
-    yield Harness(ResilientCRM(FakeCRM(), _pipeline("hubspot")))
+    fake = FakeCRM()
+    yield Harness(ResilientCRM(fake, _pipeline("hubspot")), FakeCRMControls(fake))
 
 
 @asynccontextmanager
@@ -59,8 +63,8 @@ async def resilient_payments() -> AsyncIterator[Harness[Any]]:
 
 @asynccontextmanager
 async def resilient_voice() -> AsyncIterator[Harness[Any]]:
-    """FakeVoice behind the Vapi pipeline."""
-    fake = FakeVoice()
+    """The contract's FakeVoice behind the Vapi pipeline."""
+    fake = voice_fake()
     yield Harness(ResilientVoice(fake, _pipeline("vapi")), FakeVoiceControls(fake))
 
 

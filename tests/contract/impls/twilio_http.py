@@ -12,7 +12,7 @@ import httpx
 from adapters.twilio import TwilioMessaging
 from domain.messaging import DeliveryStatus
 from domain.values import PhoneNumber
-from tests.contract.harness import Harness, Registry
+from tests.contract.harness import TEMPLATE, Harness, Registry
 from tests.simulators.twilio import TwilioSimulator
 
 
@@ -37,10 +37,15 @@ class TwilioControls:
         """Move the message at Twilio (forward only, as Twilio does)."""
         self.sim.advance(message_id, TWILIO_STATUS[status])
 
+    async def close_window(self, phone: str) -> bool:
+        """SMS has no customer-care window: nothing to close."""
+        del phone
+        return False
+
 
 @asynccontextmanager
 async def twilio_http() -> AsyncIterator[Harness[Any]]:
-    """SMS from a Twilio number; the "hello_world" template is a Content API template."""
+    """SMS from a Twilio number; `TEMPLATE` is the account's one Content API template."""
     sim = TwilioSimulator()
     transport = httpx.ASGITransport(app=sim)
     async with httpx.AsyncClient(base_url="https://api.twilio.com", transport=transport) as http:
@@ -50,7 +55,7 @@ async def twilio_http() -> AsyncIterator[Harness[Any]]:
             auth_token=sim.auth_token,
             sender=PhoneNumber("+15017122661"),
             status_callback="https://hooks.example.org/webhooks/twilio",
-            content_sids={"hello_world": HELLO_WORLD},
+            content_sids={TEMPLATE: HELLO_WORLD},
         )
         yield Harness(port, TwilioControls(sim))
 

@@ -11,7 +11,7 @@ import httpx
 
 from adapters.vapi import VapiVoice
 from domain.voice import CallStatus
-from tests.contract.harness import Harness, Registry
+from tests.contract.harness import ASSISTANT_ID, Harness, Registry
 from tests.simulators.vapi import VapiSimulator
 
 
@@ -20,7 +20,7 @@ PHONE_NUMBER_ID = "42b4b25d-031e-4786-857f-63b346c9580f"
 
 @attrs.frozen
 class VapiControls:
-    """The phone line, played by the simulator."""
+    """The phone line and the carrier behind it, played by the simulator."""
 
     sim: VapiSimulator
 
@@ -28,11 +28,15 @@ class VapiControls:
         """Vapi reports ``status`` for the call."""
         self.sim.progress(call_id, status.value)
 
+    async def refuse_number(self, phone: str) -> None:
+        """The carrier will not dial ``phone``: Vapi answers 400."""
+        self.sim.refuse_number(phone)
+
 
 @asynccontextmanager
 async def vapi_http() -> AsyncIterator[Harness[Any]]:
-    """Vapi's REST API and Live Call Control on one simulated origin."""
-    sim = VapiSimulator(phone_numbers={PHONE_NUMBER_ID})
+    """Vapi's REST API and Live Call Control on one simulated origin, one assistant."""
+    sim = VapiSimulator(assistants={ASSISTANT_ID}, phone_numbers={PHONE_NUMBER_ID})
     transport = httpx.ASGITransport(app=sim)
     async with httpx.AsyncClient(base_url="https://api.vapi.ai", transport=transport) as http:
         port = VapiVoice(http=http, api_key=sim.api_key, phone_number_id=PHONE_NUMBER_ID)

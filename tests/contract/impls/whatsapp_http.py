@@ -11,13 +11,13 @@ import httpx
 
 from adapters.whatsapp import DIALOG360, WhatsAppMessaging, meta_cloud
 from domain.messaging import DeliveryStatus
-from tests.contract.harness import Harness, Registry
+from tests.contract.harness import TEMPLATE, Harness, Registry
 from tests.simulators.whatsapp import WhatsAppSimulator
 
 
 @attrs.frozen
 class WhatsAppControls:
-    """Meta's status webhook: the simulator moves the message, the handler records it."""
+    """Meta's status webhooks and patients' windows, played by the simulator."""
 
     sim: WhatsAppSimulator
     port: WhatsAppMessaging
@@ -30,10 +30,15 @@ class WhatsAppControls:
                 for event in change["value"]["statuses"]:
                     self.port.status_log.record(event["id"], DeliveryStatus(event["status"]))
 
+    async def close_window(self, phone: str) -> bool:
+        """The patient's window expires: Meta answers 131047 to free-form text."""
+        self.sim.close_window(phone)
+        return True
+
 
 @asynccontextmanager
 async def _harness(dialog360: bool) -> AsyncIterator[Harness[Any]]:
-    sim = WhatsAppSimulator()
+    sim = WhatsAppSimulator(approved_templates={TEMPLATE})
     base = DIALOG360.base_url if dialog360 else "https://graph.facebook.com"
     async with httpx.AsyncClient(base_url=base, transport=httpx.ASGITransport(app=sim)) as http:
         if dialog360:

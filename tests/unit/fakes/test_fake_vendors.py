@@ -201,7 +201,9 @@ class TestFakePayments:
         clock = _clock()
         stripe = FakePayments(clock=clock)
         link = await stripe.create_checkout_link(
-            CheckoutRequest(FEE, "c", "P-1", "https://x.example/", expires_in_seconds=1800)
+            CheckoutRequest(
+                FEE, "c", "P-1", "https://x.example/", expires_in_seconds=1800, created_at=clock()
+            )
         )
         clock.advance(1800)
         with pytest.raises(InvalidRequest):
