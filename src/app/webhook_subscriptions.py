@@ -4,8 +4,8 @@ Subscribes the application services to the webhook ingress, so verified events r
 Without this the ingress verifies, parses and deduplicates deliveries and then has nobody to hand
 the events to. The container's ``webhook_ingress`` is built by `build_subscribed_ingress`, which
 registers every pair of each service's ``subscriptions()`` (lead intake on `MessageReceived`,
-payment collection on `PaymentSucceeded` / `CheckoutCompleted` / `PaymentFailed`, follow-up calls
-on `CallEnded`) plus one handler that records `MessageStatusChanged` into the messaging adapter's
+payment collection on `PaymentSucceeded` / `PaymentFailed` - not `CheckoutCompleted`, since a paid
+checkout also emits `payment_intent.succeeded` - and follow-up calls on `CallEnded`) plus one handler that records `MessageStatusChanged` into the messaging adapter's
 status log, when the adapter keeps one (WhatsApp Cloud has no status lookup, so its
 ``get_status`` can only report what status webhooks told us).
 
