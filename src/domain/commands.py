@@ -18,7 +18,7 @@ Each command also names:
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import attrs
 
@@ -50,13 +50,55 @@ def _subject(integration: str, *parts: str) -> str:
     return f"{integration}:{IdempotencyKey.derive(*parts).value}"
 
 
-def _same_key(inner: IdempotencyKey | None, outer: IdempotencyKey) -> None:
-    if inner is not None and inner != outer:
-        raise InvalidValue("idempotency_key", "differs from the key of the wrapped request")
+_Wrapped = TypeVar("_Wrapped", TextMessage | TemplateMessage, CallRequest)
+
+
+class _KeyFromWrapped(Generic[_Wrapped]):
+    """
+    A command around a value that may carry its own key (a message, a call request).
+
+    The command takes that key, or a new one when the value has none, and refuses a different
+    one: the key the vendor (or the adapter) sees is the key the outbox stores.
+    """
+
+    __slots__ = ()
+
+    idempotency_key: IdempotencyKey
+
+    @property
+    def _wrapped(self) -> _Wrapped:
+        raise NotImplementedError
+
+    def __attrs_post_init__(self) -> None:
+        inner = self._wrapped.idempotency_key
+        if inner is not None and inner != self.idempotency_key:
+            raise InvalidValue("idempotency_key", "differs from the key of the wrapped request")
+
+    def _keyed(self) -> _Wrapped:
+        """The wrapped value carrying the command's key, for adapters that can pass it on."""
+        return attrs.evolve(self._wrapped, idempotency_key=self.idempotency_key)
+
+
+def _wrapped_key(command: _KeyFromWrapped[Any]) -> IdempotencyKey:
+    """The default key of a `_KeyFromWrapped` command: the wrapped value's, or a new one."""
+    return command._wrapped.idempotency_key or IdempotencyKey.new()
+
+
+class _KeyFromRequest:
+    """A payment command whose request always carries its key (Stripe's ``Idempotency-Key``)."""
+
+    __slots__ = ()
+
+    request: PaymentRequest | CheckoutRequest | RefundRequest
+
+    @property
+    def idempotency_key(self) -> IdempotencyKey:
+        """The request's own key, reused on every attempt."""
+        return self.request.idempotency_key
 
 
 @attrs.frozen
-class SendMessage:
+class SendMessage(_KeyFromWrapped[TextMessage | TemplateMessage]):
     """Send a text or template message; ordered per recipient."""
 
     kind: ClassVar[str] = "send_message"
@@ -65,14 +107,13 @@ class SendMessage:
     redeliverable: ClassVar[bool] = False
 
     message: OutboundMessage = attrs.field(validator=v.of_type(TextMessage, TemplateMessage))
-    idempotency_key: IdempotencyKey = attrs.field(validator=v.of_type(IdempotencyKey))
+    idempotency_key: IdempotencyKey = attrs.field(
+        default=attrs.Factory(_wrapped_key, takes_self=True), validator=v.of_type(IdempotencyKey)
+    )
 
-    @idempotency_key.default
-    def _key(self) -> IdempotencyKey:
-        return self.message.idempotency_key or IdempotencyKey.new()
-
-    def __attrs_post_init__(self) -> None:
-        _same_key(self.message.idempotency_key, self.idempotency_key)
+    @property
+    def _wrapped(self) -> OutboundMessage:
+        return self.message
 
     @property
     def ordering_key(self) -> str:
@@ -81,7 +122,7 @@ class SendMessage:
 
     def keyed_message(self) -> OutboundMessage:
         """The message carrying the command's key, for adapters that can pass it on."""
-        return attrs.evolve(self.message, idempotency_key=self.idempotency_key)
+        return self._keyed()
 
 
 @attrs.frozen
@@ -166,7 +207,7 @@ class AddNote:
 
 
 @attrs.frozen
-class CreatePaymentIntent:
+class CreatePaymentIntent(_KeyFromRequest):
     """Create a payment intent; its key is the request's, reused on every attempt."""
 
     kind: ClassVar[str] = "create_payment_intent"
@@ -176,18 +217,13 @@ class CreatePaymentIntent:
     request: PaymentRequest = attrs.field(validator=v.of_type(PaymentRequest))
 
     @property
-    def idempotency_key(self) -> IdempotencyKey:
-        """The request's own key (Stripe's ``Idempotency-Key``)."""
-        return self.request.idempotency_key
-
-    @property
     def ordering_key(self) -> str:
         """Keyed by the patient reference."""
         return _subject(self.integration, "patient", self.request.patient_ref)
 
 
 @attrs.frozen
-class CreateCheckoutLink:
+class CreateCheckoutLink(_KeyFromRequest):
     """Create a hosted payment page; its key is the request's."""
 
     kind: ClassVar[str] = "create_checkout_link"
@@ -197,18 +233,13 @@ class CreateCheckoutLink:
     request: CheckoutRequest = attrs.field(validator=v.of_type(CheckoutRequest))
 
     @property
-    def idempotency_key(self) -> IdempotencyKey:
-        """The request's own key."""
-        return self.request.idempotency_key
-
-    @property
     def ordering_key(self) -> str:
         """Keyed by the patient reference."""
         return _subject(self.integration, "patient", self.request.patient_ref)
 
 
 @attrs.frozen
-class IssueRefund:
+class IssueRefund(_KeyFromRequest):
     """Refund a payment; its key is the request's, so money moves at most once."""
 
     kind: ClassVar[str] = "issue_refund"
@@ -218,18 +249,13 @@ class IssueRefund:
     request: RefundRequest = attrs.field(validator=v.of_type(RefundRequest))
 
     @property
-    def idempotency_key(self) -> IdempotencyKey:
-        """The request's own key."""
-        return self.request.idempotency_key
-
-    @property
     def ordering_key(self) -> str:
         """Keyed by the payment intent refunded."""
         return _subject(self.integration, "intent", self.request.payment_intent_id)
 
 
 @attrs.frozen
-class StartCall:
+class StartCall(_KeyFromWrapped[CallRequest]):
     """Have the voice agent call a patient; ordered per number, one key on every attempt."""
 
     kind: ClassVar[str] = "start_call"
@@ -241,14 +267,13 @@ class StartCall:
     redeliverable: ClassVar[bool] = True
 
     request: CallRequest = attrs.field(validator=v.of_type(CallRequest))
-    idempotency_key: IdempotencyKey = attrs.field(validator=v.of_type(IdempotencyKey))
+    idempotency_key: IdempotencyKey = attrs.field(
+        default=attrs.Factory(_wrapped_key, takes_self=True), validator=v.of_type(IdempotencyKey)
+    )
 
-    @idempotency_key.default
-    def _key(self) -> IdempotencyKey:
-        return self.request.idempotency_key or IdempotencyKey.new()
-
-    def __attrs_post_init__(self) -> None:
-        _same_key(self.request.idempotency_key, self.idempotency_key)
+    @property
+    def _wrapped(self) -> CallRequest:
+        return self.request
 
     @property
     def ordering_key(self) -> str:
@@ -257,7 +282,7 @@ class StartCall:
 
     def keyed_request(self) -> CallRequest:
         """The request carrying the command's key."""
-        return attrs.evolve(self.request, idempotency_key=self.idempotency_key)
+        return self._keyed()
 
 
 Command = (

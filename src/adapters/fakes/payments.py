@@ -9,7 +9,7 @@ captured, and a checkout URL on ``checkout.stripe.com``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any, TypeVar
@@ -30,7 +30,7 @@ from domain.payments import (
     RefundRequest,
     RefundStatus,
 )
-from domain.values import IdempotencyKey, Money
+from domain.values import Money
 from ports.payments import PaymentPort
 
 
@@ -54,6 +54,7 @@ _PAYABLE = frozenset(
     }
 )
 R = TypeVar("R")
+Q = TypeVar("Q", PaymentRequest, RefundRequest, CheckoutRequest)
 
 
 def _invalid(message: str, code: str) -> InvalidRequest:
@@ -107,23 +108,7 @@ class FakePayments(FakeBase, PaymentPort):
 
     async def create_payment_intent(self, request: PaymentRequest) -> PaymentIntent:
         """Create an intent awaiting payment; replayed for the same idempotency key."""
-        await self.faults.before("create_payment_intent", request)
-        found = self._replay("payment_intent", request.idempotency_key, request, PaymentIntent)
-        if found is not None:
-            return found  # Stripe replays the first response as it was
-        _check_amount(request.amount)
-        intent = PaymentIntent(
-            id=self._new_id("pi_3"),
-            status=PaymentStatus.REQUIRES_PAYMENT_METHOD,
-            amount=request.amount,
-            description=request.description,
-            patient_ref=request.patient_ref,
-            metadata=request.metadata,
-        )
-        intent = attrs.evolve(intent, client_secret=f"{intent.id}_secret_{self._ids.token(25)}")
-        self.intents[intent.id] = intent
-        self._remember("payment_intent", request.idempotency_key, request, intent)
-        return intent
+        return await self._idempotent("create_payment_intent", request, PaymentIntent, self._create)
 
     async def get_payment_intent(self, intent_id: str) -> PaymentIntent:
         """The intent with this id."""
@@ -147,10 +132,22 @@ class FakePayments(FakeBase, PaymentPort):
 
     async def refund(self, request: RefundRequest) -> Refund:
         """Refund what is left of a paid intent, or part of it; replayed for the same key."""
-        await self.faults.before("refund", request)
-        found = self._replay("refund", request.idempotency_key, request, Refund)
-        if found is not None:
-            return found
+        return await self._idempotent("refund", request, Refund, self._refund)
+
+    async def create_checkout_link(self, request: CheckoutRequest) -> CheckoutLink:
+        """Open a Checkout Session; its URL works until the request's fixed ``expires_at``."""
+        return await self._idempotent("create_checkout_link", request, CheckoutLink, self._checkout)
+
+    # ---------------------------------------------------------------- the vendor's work
+
+    def _create(self, request: PaymentRequest) -> PaymentIntent:
+        _check_amount(request.amount)
+        intent = self._new_intent(request)
+        intent = attrs.evolve(intent, client_secret=f"{intent.id}_secret_{self._ids.token(25)}")
+        self.intents[intent.id] = intent
+        return intent
+
+    def _refund(self, request: RefundRequest) -> Refund:
         intent = self._intent(request.payment_intent_id)
         received = intent.amount_received
         if intent.status is not PaymentStatus.SUCCEEDED or received is None:
@@ -167,7 +164,6 @@ class FakePayments(FakeBase, PaymentPort):
             raise _invalid("the refund is more than what is left to refund", "amount_too_large")
         refund = Refund(self._new_id("re_3"), intent.id, amount, RefundStatus.SUCCEEDED)
         self.refunds[refund.id] = refund
-        self._remember("refund", request.idempotency_key, request, refund)
         self._emit(
             RefundIssued(
                 event_id=self._new_id("evt_3"),
@@ -180,12 +176,7 @@ class FakePayments(FakeBase, PaymentPort):
         )
         return refund
 
-    async def create_checkout_link(self, request: CheckoutRequest) -> CheckoutLink:
-        """Open a Checkout Session; its URL works until the request's fixed ``expires_at``."""
-        await self.faults.before("create_checkout_link", request)
-        found = self._replay("checkout", request.idempotency_key, request, CheckoutLink)
-        if found is not None:
-            return found
+    def _checkout(self, request: CheckoutRequest) -> CheckoutLink:
         _check_amount(request.amount)
         _check_url(request.success_url, "success_url")
         _check_url(request.cancel_url, "cancel_url")
@@ -197,7 +188,6 @@ class FakePayments(FakeBase, PaymentPort):
             amount=request.amount,
         )
         self._sessions[session_id] = _Session(request, link)
-        self._remember("checkout", request.idempotency_key, request, link)
         return link
 
     # ---------------------------------------------------------------- vendor-side controls
@@ -252,14 +242,7 @@ class FakePayments(FakeBase, PaymentPort):
         if self.clock() >= session.link.expires_at:
             raise _invalid("the checkout session has expired", "checkout_expired")
         request = session.request
-        intent = PaymentIntent(
-            id=self._new_id("pi_3"),
-            status=PaymentStatus.REQUIRES_PAYMENT_METHOD,
-            amount=request.amount,
-            description=request.description,
-            patient_ref=request.patient_ref,
-            metadata=request.metadata,
-        )
+        intent = self._new_intent(request)
         self.intents[intent.id] = intent
         paid = self.pay(intent.id)
         session.completed = True
@@ -308,26 +291,36 @@ class FakePayments(FakeBase, PaymentPort):
     def _new_id(self, prefix: str) -> str:
         return prefix + self._ids.token(24)
 
-    def _replay(
-        self, operation: str, key: IdempotencyKey, request: object, kind: type[R]
-    ) -> R | None:
-        remembered = self._keys.get(key.value)
-        if remembered is None or self.clock() - remembered.at >= KEY_LIFETIME:
-            return None
-        if remembered.operation != operation or remembered.request != _fingerprint(request):
-            raise Conflict(
-                "keys for idempotent requests can only be used with the same parameters",
-                integration=PROVIDER,
-                vendor_code="idempotency_key_in_use",
-                status_code=400,
-            )
-        assert isinstance(remembered.result, kind)
-        return remembered.result
+    def _new_intent(self, request: PaymentRequest | CheckoutRequest) -> PaymentIntent:
+        return PaymentIntent(
+            id=self._new_id("pi_3"),
+            status=PaymentStatus.REQUIRES_PAYMENT_METHOD,
+            amount=request.amount,
+            description=request.description,
+            patient_ref=request.patient_ref,
+            metadata=request.metadata,
+        )
 
-    def _remember(
-        self, operation: str, key: IdempotencyKey, request: object, result: object
-    ) -> None:
-        self._keys[key.value] = _Remembered(operation, _fingerprint(request), result, self.clock())
+    async def _idempotent(
+        self, operation: str, request: Q, kind: type[R], work: Callable[[Q], R]
+    ) -> R:
+        """Run ``work`` once per key: the same request replays its result, another conflicts."""
+        await self.faults.before(operation, request)
+        key = request.idempotency_key.value
+        remembered = self._keys.get(key)
+        if remembered is not None and self.clock() - remembered.at < KEY_LIFETIME:
+            if remembered.operation != operation or remembered.request != _fingerprint(request):
+                raise Conflict(
+                    "keys for idempotent requests can only be used with the same parameters",
+                    integration=PROVIDER,
+                    vendor_code="idempotency_key_in_use",
+                    status_code=400,
+                )
+            assert isinstance(remembered.result, kind)
+            return remembered.result  # Stripe replays the first response as it was
+        result = work(request)  # a refused request raises here, and stores nothing
+        self._keys[key] = _Remembered(operation, _fingerprint(request), result, self.clock())
+        return result
 
 
 def _fingerprint(request: object) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import sqlite3
 from pathlib import Path
 
 from adapters.outbox._rows import OpenMode, OutboxNotFound
+from adapters.sqlite_worker import open_wal
 
 
 __all__ = ["open_sqlite"]
@@ -34,12 +35,14 @@ def open_sqlite(path: str, table: str, mode: OpenMode, busy_timeout: float) -> s
         if not where.is_file():
             raise OutboxNotFound(f"no outbox at {where} yet (nothing was ever enqueued there)")
         target, uri = f"{where.as_uri()}?mode={_URI_MODES[mode]}", True
-    conn = sqlite3.connect(
-        target, timeout=busy_timeout, isolation_level=None, check_same_thread=False, uri=uri
+    conn = open_wal(
+        target,
+        busy_timeout=busy_timeout,
+        synchronous="FULL",
+        wal=mode != "read_only",
+        uri=uri,
+        check_same_thread=False,
     )
-    if mode != "read_only":
-        conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
     if mode != "create":
         try:
             conn.execute(f"SELECT 1 FROM {table} LIMIT 0")  # noqa: S608 - a checked table name

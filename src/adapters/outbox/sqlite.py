@@ -13,14 +13,11 @@ their writes). All I/O runs on one private worker thread, never on the event loo
 # ruff: noqa: S608 - the only spliced names are table names checked by check_table_name
 from __future__ import annotations
 
-import asyncio
 import logging
 import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Collection
-from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -36,6 +33,7 @@ from adapters.outbox._rows import (
     to_entry,
 )
 from adapters.outbox._sqlite_open import open_sqlite
+from adapters.sqlite_worker import SQLiteWorker
 from domain.commands import Command
 from domain.outbox import OutboxEntry, OutboxStatus
 from ports.outbox import Outbox
@@ -78,9 +76,7 @@ class SqliteOutbox(Outbox):
         self.table = check_table_name(table)
         self._clock = clock
         self._busy_timeout = busy_timeout
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="portico-outbox")
-        self._conn: sqlite3.Connection | None = None
-        self._closed = False
+        self._worker = SQLiteWorker(self._open, name="SqliteOutbox", thread_name="portico-outbox")
         self._sync = "FULL"
 
     def __repr__(self) -> str:
@@ -93,18 +89,12 @@ class SqliteOutbox(Outbox):
 
     # ------------------------------------------------------------ plumbing
 
-    def _connect(self) -> sqlite3.Connection:
-        if self._conn is None:
-            conn = self._open()
-            self._sync = "FULL"
-            log.info("outbox: sqlite %s (table %s, %s)", self.location, self.table, self.mode)
-            self._conn = conn
-        return self._conn
-
     def _open(self) -> sqlite3.Connection:
         conn = open_sqlite(self.path, self.table, self.mode, self._busy_timeout)
         if self.mode == "create":
             self.create_schema(conn)
+        self._sync = "FULL"
+        log.info("outbox: sqlite %s (table %s, %s)", self.location, self.table, self.mode)
         return conn
 
     def create_schema(self, conn: sqlite3.Connection) -> None:
@@ -135,12 +125,8 @@ class SqliteOutbox(Outbox):
             """
         )
 
-    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, partial(fn, *args))
-
     def _write(self, fn: Callable[[sqlite3.Connection], T], *, durable: bool = True) -> T:
-        conn = self._connect()
+        conn = self._worker.connection()
         sync = "FULL" if durable else "NORMAL"
         if sync != self._sync:
             conn.execute(f"PRAGMA synchronous={sync}")
@@ -184,7 +170,9 @@ class SqliteOutbox(Outbox):
 
     async def enqueue(self, command: Command, *, delay: float = 0.0) -> str:
         """Store ``command`` and commit; see `Outbox.enqueue`."""
-        return await self._run(self._write, lambda c: self.enqueue_with(c, command, delay=delay))
+        return await self._worker.run(
+            self._write, lambda c: self.enqueue_with(c, command, delay=delay)
+        )
 
     # ------------------------------------------------------------ relay side
 
@@ -232,7 +220,7 @@ class SqliteOutbox(Outbox):
         self, *, limit: int, lease_seconds: float, integrations: Collection[str] | None = None
     ) -> list[OutboxEntry]:
         """Lease due entries, one per ordering key; see `Outbox.claim`."""
-        return await self._run(self._claim, limit, lease_seconds, integrations)
+        return await self._worker.run(self._claim, limit, lease_seconds, integrations)
 
     def _finish(self, entry: OutboxEntry, sets: str, params: tuple[Any, ...]) -> bool:
         def tx(conn: sqlite3.Connection) -> bool:
@@ -248,7 +236,7 @@ class SqliteOutbox(Outbox):
     async def mark_delivered(self, entry: OutboxEntry) -> bool:
         """Record success under the current lease."""
         sets = "state = 'delivered', finished_at = ?, last_error = NULL"
-        return await self._run(self._finish, entry, sets, (self._clock(),))
+        return await self._worker.run(self._finish, entry, sets, (self._clock(),))
 
     async def schedule_retry(
         self, entry: OutboxEntry, *, delay: float, error: str, attempted: bool = True
@@ -257,22 +245,24 @@ class SqliteOutbox(Outbox):
         back = "" if attempted else ", attempts = MAX(attempts - 1, 0)"
         sets = f"available_at = ?, last_error = ?{back}"
         params = (self._clock() + max(delay, 0.0), clip(error))
-        return await self._run(self._finish, entry, sets, params)
+        return await self._worker.run(self._finish, entry, sets, params)
 
     async def dead_letter(self, entry: OutboxEntry, *, reason: str) -> bool:
         """Park as a dead letter with ``reason``."""
         sets = "state = 'dead', finished_at = ?, last_error = ?"
-        return await self._run(self._finish, entry, sets, (self._clock(), clip(reason)))
+        return await self._worker.run(self._finish, entry, sets, (self._clock(), clip(reason)))
 
     # ------------------------------------------------------------ operators
 
     def _select(self, where: str, params: tuple[Any, ...]) -> list[OutboxEntry]:
-        rows = self._connect().execute(f"SELECT {COLUMNS} FROM {self.table} {where}", params)
+        rows = self._worker.connection().execute(
+            f"SELECT {COLUMNS} FROM {self.table} {where}", params
+        )
         return [to_entry(r) for r in rows]
 
     async def get(self, entry_id: str) -> OutboxEntry | None:
         """The entry with this id, or None."""
-        found = await self._run(self._select, "WHERE id = ?", (entry_id,))
+        found = await self._worker.run(self._select, "WHERE id = ?", (entry_id,))
         return found[0] if found else None
 
     async def dead_letters(
@@ -280,7 +270,7 @@ class SqliteOutbox(Outbox):
     ) -> list[OutboxEntry]:
         """Dead letters, oldest first."""
         where = "WHERE state = 'dead' AND (? IS NULL OR integration = ?) ORDER BY seq LIMIT ?"
-        return await self._run(self._select, where, (integration, integration, limit))
+        return await self._worker.run(self._select, where, (integration, integration, limit))
 
     def _update(self, sql: str, params: tuple[Any, ...]) -> int:
         return self._write(lambda c: c.execute(sql, params).rowcount)
@@ -291,7 +281,7 @@ class SqliteOutbox(Outbox):
             f"UPDATE {self.table} SET state = 'pending', attempts = 0, available_at = ?, "
             "finished_at = NULL WHERE id = ? AND state = 'dead'"
         )
-        return await self._run(self._update, sql, (self._clock(), entry_id)) == 1
+        return await self._worker.run(self._update, sql, (self._clock(), entry_id)) == 1
 
     async def requeue_all(self, *, integration: str | None = None) -> int:
         """Requeue every dead letter (of one integration)."""
@@ -299,16 +289,16 @@ class SqliteOutbox(Outbox):
             f"UPDATE {self.table} SET state = 'pending', attempts = 0, available_at = ?, "
             "finished_at = NULL WHERE state = 'dead' AND (? IS NULL OR integration = ?)"
         )
-        return await self._run(self._update, sql, (self._clock(), integration, integration))
+        return await self._worker.run(self._update, sql, (self._clock(), integration, integration))
 
     async def purge_dead(self, entry_id: str | None = None) -> int:
         """Delete one dead letter, or all."""
         sql = f"DELETE FROM {self.table} WHERE state = 'dead' AND (? IS NULL OR id = ?)"
-        return await self._run(self._update, sql, (entry_id, entry_id))
+        return await self._worker.run(self._update, sql, (entry_id, entry_id))
 
     def _status(self) -> OutboxStatus:
         now = self._clock()
-        rows = self._connect().execute(
+        rows = self._worker.connection().execute(
             f"SELECT integration, state, COUNT(*), "
             "SUM(CASE WHEN lease_until > ? THEN 1 ELSE 0 END), MIN(enqueued_at) "
             f"FROM {self.table} GROUP BY integration, state",
@@ -318,17 +308,8 @@ class SqliteOutbox(Outbox):
 
     async def status(self) -> OutboxStatus:
         """Counts per integration."""
-        return await self._run(self._status)
-
-    def _close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        return await self._worker.run(self._status)
 
     async def close(self) -> None:
         """Close the connection and the worker thread; closing twice is harmless."""
-        if self._closed:
-            return
-        self._closed = True
-        await asyncio.get_running_loop().run_in_executor(self._executor, self._close)
-        self._executor.shutdown(wait=True)
+        await self._worker.close()

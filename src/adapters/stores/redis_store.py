@@ -13,11 +13,11 @@ clock, so worker clocks never matter.
 from __future__ import annotations
 
 import secrets
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import Redis
 
+from adapters.redis_keys import RedisKeyStore, ttl_ms
 from domain.replay import Claim
 from domain.webhooks import ClaimOutcome
 
@@ -42,11 +42,7 @@ return 0
 _OUTCOMES = {1: ClaimOutcome.CLAIMED, 2: ClaimOutcome.DUPLICATE, 3: ClaimOutcome.IN_FLIGHT}
 
 
-def _ms(seconds: float) -> int:
-    return max(1, round(seconds * 1000))
-
-
-class RedisReplayStore:
+class RedisReplayStore(RedisKeyStore):
     """
     `ReplayStore` in Redis, from a ``url`` or an existing ``redis.asyncio`` client.
 
@@ -69,44 +65,21 @@ class RedisReplayStore:
         retention_seconds: float = DEFAULT_RETENTION_SECONDS,
         max_connections: int = 50,
     ) -> None:
-        if (url is None) == (client is None):
-            raise ValueError("give exactly one of url or client")
-        if retention_seconds <= 0:
-            raise ValueError("retention_seconds must be positive")
-        self._owns_client = client is None
-        if client is None:
-            pool = BlockingConnectionPool.from_url(url or "", max_connections=max_connections)
-            client = Redis(connection_pool=pool)
-        self._client: Redis = client
-        self._prefix = prefix
-        self._retention_ms = _ms(retention_seconds)
-        self._claim_script: Any = self._client.register_script(_CLAIM)
-        self._release_script: Any = self._client.register_script(_RELEASE)
-
-    def __repr__(self) -> str:
-        # The URL may carry a password: never shown.
-        return f"<RedisReplayStore prefix={self._prefix!r}>"
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
-    def redis_key(self, key: str) -> str:
-        """The Redis key that holds ``key``'s state."""
-        return self._prefix + key
+        super().__init__(
+            url,
+            client,
+            prefix=prefix,
+            retention_seconds=retention_seconds,
+            max_connections=max_connections,
+        )
+        self._claim_script: Any = self._script(_CLAIM)
+        self._release_script: Any = self._script(_RELEASE)
 
     async def claim(self, key: str, *, lease_seconds: float) -> Claim:
         """Take ``key`` with ``SET NX PX`` unless it is completed or claimed and unexpired."""
         token = "claim:" + secrets.token_hex(16)
         result = await self._claim_script(
-            keys=[self.redis_key(key)], args=[token, _ms(lease_seconds), _DONE]
+            keys=[self.redis_key(key)], args=[token, ttl_ms(lease_seconds), _DONE]
         )
         outcome = _OUTCOMES[int(result)]
         return Claim(key, outcome, token if outcome is ClaimOutcome.CLAIMED else "")
@@ -120,9 +93,3 @@ class RedisReplayStore:
         """Delete the key only while it still holds this claim's token."""
         token = claim.held_token("released")
         await self._release_script(keys=[self.redis_key(claim.key)], args=[token])
-
-    async def close(self) -> None:
-        """Close the client if this store created it."""
-        if self._owns_client:
-            await self._client.aclose()
-            await self._client.connection_pool.disconnect()

@@ -18,23 +18,18 @@ mean the same thing after a restart and in every process.
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import sqlite3
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from os import PathLike
-from types import TracebackType
-from typing import Self, TypeVar
 
+from adapters.sqlite_worker import SQLiteStore, open_wal
 from domain.replay import Claim
 from domain.webhooks import ClaimOutcome
 
 
 __all__ = ["SQLiteReplayStore"]
-
-_T = TypeVar("_T")
 
 DEFAULT_RETENTION_SECONDS = 7 * 24 * 3600.0
 
@@ -62,7 +57,7 @@ ON CONFLICT (key) DO UPDATE SET token = NULL, done = 1, expires_at = excluded.ex
 """
 
 
-class SQLiteReplayStore:
+class SQLiteReplayStore(SQLiteStore):
     """
     `ReplayStore` in an SQLite file. Use ``async with`` or call `close` when done.
 
@@ -85,95 +80,44 @@ class SQLiteReplayStore:
     ) -> None:
         if retention_seconds <= 0:
             raise ValueError("retention_seconds must be positive")
-        self._path = path
+        super().__init__(path, busy_timeout=busy_timeout, thread_name="portico-sqlite")
         self._retention = retention_seconds
         self._clock = clock
-        self._busy_ms = int(busy_timeout * 1000)
         self._purge_every = purge_every
         self._completions = 0
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="portico-sqlite")
-        self._conn: sqlite3.Connection | None = None
-        self._closed = False
-
-    def __repr__(self) -> str:
-        return f"<SQLiteReplayStore path={str(self._path)!r} closed={self._closed}>"
-
-    async def __aenter__(self) -> Self:
-        await self._run(self._connection)
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     async def claim(self, key: str, *, lease_seconds: float) -> Claim:
         """Take ``key`` in one transaction unless it is completed or claimed and unexpired."""
         token = secrets.token_hex(16)
-        outcome = await self._run(lambda: self._claim(key, token, lease_seconds))
+        outcome = await self._worker.run(lambda: self._claim(key, token, lease_seconds))
         return Claim(key, outcome, token if outcome is ClaimOutcome.CLAIMED else "")
 
     async def complete(self, claim: Claim) -> None:
         """Mark the claimed key processed for the retention period."""
         claim.held_token("completed")
-        await self._run(lambda: self._complete(claim.key))
+        await self._worker.run(lambda: self._complete(claim.key))
 
     async def release(self, claim: Claim) -> None:
         """Delete this claim's row; a claim taken over by another worker is left alone."""
         token = claim.held_token("released")
-        await self._run(lambda: self._release(claim.key, token))
+        await self._worker.run(lambda: self._release(claim.key, token))
 
     async def purge(self) -> int:
         """Delete expired claims and completions now; returns how many rows went."""
-        return await self._run(self._purge)
-
-    async def close(self) -> None:
-        """Close the connection and stop the worker thread (idempotent)."""
-        if self._closed:
-            return
-        self._closed = True
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor, self._close_connection)
-        self._executor.shutdown(wait=True)
+        return await self._worker.run(self._purge)
 
     # -- on the worker thread ------------------------------------------------------------------
 
-    async def _run(self, work: Callable[[], _T]) -> _T:
-        if self._closed:
-            raise RuntimeError("SQLiteReplayStore is closed")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, work)
-
-    def _connection(self) -> sqlite3.Connection:
-        if self._conn is None:
-            conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=True)
-            conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
-            conn.execute("PRAGMA synchronous = FULL")
-            self._setup(conn)
-            self._conn = conn
-        return self._conn
-
-    def _setup(self, conn: sqlite3.Connection) -> None:
-        # Switching a new file to WAL takes an exclusive lock, and SQLite answers "locked" at
-        # once (without its busy handler) when processes open a fresh file together: retry.
-        deadline = time.monotonic() + self._busy_ms / 1000
-        pause = 0.005
-        while True:
-            try:
-                conn.execute("PRAGMA journal_mode = WAL")
-                conn.executescript(_SCHEMA)
-            except sqlite3.OperationalError as err:
-                if "locked" not in str(err) or time.monotonic() > deadline:
-                    raise
-                time.sleep(pause)  # on the worker thread, never on the event loop
-                pause = min(pause * 2, 0.2)
-            else:
-                return
+    def _open(self) -> sqlite3.Connection:
+        return open_wal(
+            self._path,
+            busy_timeout=self._busy_timeout,
+            synchronous="FULL",
+            setup=lambda conn: conn.executescript(_SCHEMA),
+        )
 
     def _claim(self, key: str, token: str, lease_seconds: float) -> ClaimOutcome:
-        conn = self._connection()
+        conn = self._worker.connection()
         now = self._clock()
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -192,24 +136,19 @@ class SQLiteReplayStore:
         return outcome
 
     def _complete(self, key: str) -> None:
-        conn = self._connection()
+        conn = self._worker.connection()
         conn.execute(_COMPLETE, (key, self._clock() + self._retention))
         self._completions += 1
         if self._completions % self._purge_every == 0:
             self._purge()
 
     def _release(self, key: str, token: str) -> None:
-        self._connection().execute(
+        self._worker.connection().execute(
             "DELETE FROM portico_replay WHERE key = ? AND done = 0 AND token = ?", (key, token)
         )
 
     def _purge(self) -> int:
-        cursor = self._connection().execute(
+        cursor = self._worker.connection().execute(
             "DELETE FROM portico_replay WHERE expires_at <= ?", (self._clock(),)
         )
         return cursor.rowcount
-
-    def _close_connection(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None

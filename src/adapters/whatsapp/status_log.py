@@ -22,12 +22,28 @@ from domain.messaging import DeliveryStatus
 from ports.delivery_status import DeliveryStatusStore
 
 
-__all__ = ["DeliveryStatusLog", "MemoryDeliveryStatusStore", "advances", "as_status_store"]
+__all__ = [
+    "DeliveryStatusLog",
+    "MemoryDeliveryStatusStore",
+    "advances",
+    "as_status_store",
+    "stored_status",
+]
 
 
 def advances(current: DeliveryStatus | None, status: DeliveryStatus) -> bool:
     """Whether ``status`` replaces ``current``: the forward-only rule every store applies."""
     return current is None or (not current.is_final() and status.rank > current.rank)
+
+
+def stored_status(raw: bytes | str) -> DeliveryStatus:
+    """A status read back from a durable store; one this version does not know is a clear error."""
+    value = raw.decode() if isinstance(raw, bytes) else raw
+    try:
+        return DeliveryStatus(value)
+    except ValueError:
+        msg = "the delivery-status store holds a status this version does not know"
+        raise ValueError(msg) from None
 
 
 @attrs.define

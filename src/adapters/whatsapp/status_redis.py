@@ -10,11 +10,12 @@ generated from `DeliveryStatus`, so it cannot drift from the domain's order.
 
 from __future__ import annotations
 
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import Redis
 
+from adapters.redis_keys import RedisKeyStore
+from adapters.whatsapp.status_log import stored_status
 from domain.messaging import DeliveryStatus
 from ports.delivery_status import DeliveryStatusStore
 
@@ -42,16 +43,7 @@ return current
 """
 
 
-def _status(raw: bytes | str) -> DeliveryStatus:
-    value = raw.decode() if isinstance(raw, bytes) else raw
-    try:
-        return DeliveryStatus(value)
-    except ValueError:
-        msg = "the delivery-status store holds a status this version does not know"
-        raise ValueError(msg) from None
-
-
-class RedisDeliveryStatusStore(DeliveryStatusStore):
+class RedisDeliveryStatusStore(RedisKeyStore, DeliveryStatusStore):
     """
     `DeliveryStatusStore` in Redis, from a ``url`` or an existing ``redis.asyncio`` client.
 
@@ -72,52 +64,23 @@ class RedisDeliveryStatusStore(DeliveryStatusStore):
         retention_seconds: float = DEFAULT_RETENTION_SECONDS,
         max_connections: int = 50,
     ) -> None:
-        if (url is None) == (client is None):
-            raise ValueError("give exactly one of url or client")
-        if retention_seconds <= 0:
-            raise ValueError("retention_seconds must be positive")
-        self._owns_client = client is None
-        if client is None:
-            pool = BlockingConnectionPool.from_url(url or "", max_connections=max_connections)
-            client = Redis(connection_pool=pool)
-        self._client: Redis = client
-        self._prefix = prefix
-        self._ttl_ms = max(1, round(retention_seconds * 1000))
-        self._record_script: Any = self._client.register_script(_RECORD)
-
-    def __repr__(self) -> str:
-        # The URL may carry a password: never shown.
-        return f"<RedisDeliveryStatusStore prefix={self._prefix!r}>"
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
-    def redis_key(self, message_id: str) -> str:
-        """The Redis key that holds ``message_id``'s status."""
-        return self._prefix + message_id
+        super().__init__(
+            url,
+            client,
+            prefix=prefix,
+            retention_seconds=retention_seconds,
+            max_connections=max_connections,
+        )
+        self._record_script: Any = self._script(_RECORD)
 
     async def record(self, message_id: str, status: DeliveryStatus) -> DeliveryStatus:
         """Apply one status report atomically (forward-only); returns the status on record."""
         result = await self._record_script(
-            keys=[self.redis_key(message_id)], args=[status.value, self._ttl_ms]
+            keys=[self.redis_key(message_id)], args=[status.value, self._retention_ms]
         )
-        return _status(result)
+        return stored_status(result)
 
     async def get(self, message_id: str) -> DeliveryStatus | None:
         """The furthest status recorded for ``message_id``, or None (unknown or expired)."""
         raw = await self._client.get(self.redis_key(message_id))
-        return None if raw is None else _status(raw)
-
-    async def close(self) -> None:
-        """Close the client if this store created it."""
-        if self._owns_client:
-            await self._client.aclose()
-            await self._client.connection_pool.disconnect()
+        return None if raw is None else stored_status(raw)

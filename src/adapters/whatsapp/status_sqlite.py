@@ -14,22 +14,18 @@ thread that owns the connection, never on the event loop.
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from os import PathLike
-from types import TracebackType
-from typing import Self, TypeVar
 
+from adapters.sqlite_worker import SQLiteStore, open_wal
+from adapters.whatsapp.status_log import stored_status
 from domain.messaging import DeliveryStatus
 from ports.delivery_status import DeliveryStatusStore
 
 
 __all__ = ["DEFAULT_RETENTION_SECONDS", "SQLiteDeliveryStatusStore"]
-
-_T = TypeVar("_T")
 
 DEFAULT_RETENTION_SECONDS = 30 * 24 * 3600.0
 
@@ -62,15 +58,7 @@ RETURNING status
 _GET = "SELECT status FROM portico_delivery_status WHERE message_id = ? AND updated_at > ?"
 
 
-def _status(value: str) -> DeliveryStatus:
-    try:
-        return DeliveryStatus(value)
-    except ValueError:
-        msg = "the delivery-status store holds a status this version does not know"
-        raise ValueError(msg) from None
-
-
-class SQLiteDeliveryStatusStore(DeliveryStatusStore):
+class SQLiteDeliveryStatusStore(SQLiteStore, DeliveryStatusStore):
     """
     `DeliveryStatusStore` in an SQLite file. Use ``async with`` or call `close` when done.
 
@@ -95,89 +83,38 @@ class SQLiteDeliveryStatusStore(DeliveryStatusStore):
             raise ValueError("retention_seconds must be positive")
         if purge_every <= 0:
             raise ValueError("purge_every must be positive")
-        self._path = path
+        super().__init__(path, busy_timeout=busy_timeout, thread_name="portico-status")
         self._retention = retention_seconds
         self._clock = clock
-        self._busy_ms = int(busy_timeout * 1000)
         self._purge_every = purge_every
         self._records = 0
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="portico-status")
-        self._conn: sqlite3.Connection | None = None
-        self._closed = False
-
-    def __repr__(self) -> str:
-        return f"<SQLiteDeliveryStatusStore path={str(self._path)!r} closed={self._closed}>"
-
-    async def __aenter__(self) -> Self:
-        await self._run(self._connection)
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     async def record(self, message_id: str, status: DeliveryStatus) -> DeliveryStatus:
         """Apply one status report in one statement (forward-only); returns the one on record."""
-        return await self._run(lambda: self._record(message_id, status))
+        return await self._worker.run(lambda: self._record(message_id, status))
 
     async def get(self, message_id: str) -> DeliveryStatus | None:
         """The furthest status recorded for ``message_id`` within retention, or None."""
-        return await self._run(lambda: self._get(message_id))
+        return await self._worker.run(lambda: self._get(message_id))
 
     async def purge(self) -> int:
         """Delete the rows past retention now; returns how many went."""
-        return await self._run(self._purge)
-
-    async def close(self) -> None:
-        """Close the connection and stop the worker thread (idempotent)."""
-        if self._closed:
-            return
-        self._closed = True
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor, self._close_connection)
-        self._executor.shutdown(wait=True)
+        return await self._worker.run(self._purge)
 
     # -- on the worker thread ------------------------------------------------------------------
 
-    async def _run(self, work: Callable[[], _T]) -> _T:
-        if self._closed:
-            raise RuntimeError("SQLiteDeliveryStatusStore is closed")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, work)
-
-    def _connection(self) -> sqlite3.Connection:
-        if self._conn is None:
-            conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=True)
-            conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            self._setup(conn)
-            self._conn = conn
-        return self._conn
-
-    def _setup(self, conn: sqlite3.Connection) -> None:
-        # Switching a fresh file to WAL takes an exclusive lock that SQLite refuses at once
-        # (without its busy handler) when processes open the file together: retry a while.
-        deadline = time.monotonic() + self._busy_ms / 1000
-        pause = 0.005
-        while True:
-            try:
-                conn.execute("PRAGMA journal_mode = WAL")
-                conn.executescript(_SCHEMA)
-            except sqlite3.OperationalError as err:
-                if "locked" not in str(err) or time.monotonic() > deadline:
-                    raise
-                time.sleep(pause)  # on the worker thread, never on the event loop
-                pause = min(pause * 2, 0.2)
-            else:
-                return
+    def _open(self) -> sqlite3.Connection:
+        return open_wal(
+            self._path,
+            busy_timeout=self._busy_timeout,
+            synchronous="NORMAL",
+            setup=lambda conn: conn.executescript(_SCHEMA),
+        )
 
     def _record(self, message_id: str, status: DeliveryStatus) -> DeliveryStatus:
         now = self._clock()
         row = (
-            self._connection()
+            self._worker.connection()
             .execute(
                 _RECORD,
                 {
@@ -194,21 +131,16 @@ class SQLiteDeliveryStatusStore(DeliveryStatusStore):
         self._records += 1
         if self._records % self._purge_every == 0:
             self._purge()
-        return _status(row[0])
+        return stored_status(row[0])
 
     def _get(self, message_id: str) -> DeliveryStatus | None:
         since = self._clock() - self._retention
-        row = self._connection().execute(_GET, (message_id, since)).fetchone()
-        return None if row is None else _status(row[0])
+        row = self._worker.connection().execute(_GET, (message_id, since)).fetchone()
+        return None if row is None else stored_status(row[0])
 
     def _purge(self) -> int:
-        cursor = self._connection().execute(
+        cursor = self._worker.connection().execute(
             "DELETE FROM portico_delivery_status WHERE updated_at <= ?",
             (self._clock() - self._retention,),
         )
         return cursor.rowcount
-
-    def _close_connection(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None

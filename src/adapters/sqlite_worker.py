@@ -1,0 +1,160 @@
+"""
+The SQLite plumbing the embedded stores share: a WAL file opened safely, on one worker thread.
+
+SQLite calls block (on disk, and on another process's write lock), so each store keeps its one
+connection on a private single-thread executor and the event loop only awaits. Switching a fresh
+file to WAL takes an exclusive lock that SQLite refuses at once (without its busy handler) when
+processes open the file together, so the first setup retries, with backoff, until the busy
+timeout runs out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from os import PathLike
+from typing import Literal, ParamSpec, TypeVar
+
+from adapters.closing import ClosesOnExit
+
+
+__all__ = ["SQLiteStore", "SQLiteWorker", "open_wal"]
+
+_T = TypeVar("_T")
+_P = ParamSpec("_P")
+
+Synchronous = Literal["FULL", "NORMAL"]
+
+
+def _no_setup(conn: sqlite3.Connection) -> None:
+    """Nothing to create: the schema already exists or is made elsewhere."""
+
+
+def open_wal(
+    target: str | PathLike[str],
+    *,
+    busy_timeout: float,
+    synchronous: Synchronous,
+    setup: Callable[[sqlite3.Connection], object] = _no_setup,
+    wal: bool = True,
+    uri: bool = False,
+    check_same_thread: bool = True,
+) -> sqlite3.Connection:
+    """
+    An autocommit connection with a busy timeout, in WAL mode, after ``setup`` (the schema).
+
+    ``wal=False`` leaves the journal mode alone (a read-only connection cannot change it).
+    """
+    conn = sqlite3.connect(
+        target,
+        timeout=busy_timeout,
+        isolation_level=None,
+        check_same_thread=check_same_thread,
+        uri=uri,
+    )
+    try:
+        conn.execute(f"PRAGMA synchronous = {synchronous}")
+        _retry_locked(conn, busy_timeout, wal, setup)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _retry_locked(
+    conn: sqlite3.Connection,
+    busy_timeout: float,
+    wal: bool,
+    setup: Callable[[sqlite3.Connection], object],
+) -> None:
+    deadline = time.monotonic() + busy_timeout
+    pause = 0.005
+    while True:
+        try:
+            if wal:
+                conn.execute("PRAGMA journal_mode = WAL")
+            setup(conn)
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                raise
+            time.sleep(pause)  # on the worker thread, never on the event loop
+            pause = min(pause * 2, 0.2)
+        else:
+            return
+
+
+class SQLiteWorker:
+    """
+    One lazily opened connection and the one thread that uses it.
+
+    Args:
+        opener: makes the connection; called on the worker thread on first use.
+        name: the owner's name, for the error raised once closed.
+        thread_name: the worker thread's name prefix.
+    """
+
+    def __init__(
+        self, opener: Callable[[], sqlite3.Connection], *, name: str, thread_name: str
+    ) -> None:
+        self._opener = opener
+        self._name = name
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=thread_name)
+        self._conn: sqlite3.Connection | None = None
+        self.closed = False
+
+    def connection(self) -> sqlite3.Connection:
+        """The connection, opened on first use; call only on the worker thread."""
+        if self._conn is None:
+            self._conn = self._opener()
+        return self._conn
+
+    async def run(self, work: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        """Run ``work`` on the worker thread and await its result."""
+        if self.closed:
+            raise RuntimeError(f"{self._name} is closed")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, partial(work, *args, **kwargs))
+
+    async def close(self) -> None:
+        """Close the connection and stop the worker thread (idempotent)."""
+        if self.closed:
+            return
+        self.closed = True
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._close_connection)
+        self._executor.shutdown(wait=True)
+
+    def _close_connection(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+class SQLiteStore(ClosesOnExit):
+    """
+    An embedded store on one SQLite file: its worker thread, ``async with`` and `close`.
+
+    Subclasses implement `_open` (on the worker thread) and run their work through
+    ``self._worker``; ``async with`` opens the file on entry, so a bad path fails there.
+    """
+
+    def __init__(self, path: str | PathLike[str], *, busy_timeout: float, thread_name: str) -> None:
+        self._path = path
+        self._busy_timeout = busy_timeout
+        self._worker = SQLiteWorker(self._open, name=type(self).__name__, thread_name=thread_name)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} path={str(self._path)!r} closed={self._worker.closed}>"
+
+    async def _on_enter(self) -> None:
+        await self._worker.run(self._worker.connection)
+
+    async def close(self) -> None:
+        """Close the connection and stop the worker thread (idempotent)."""
+        await self._worker.close()
+
+    def _open(self) -> sqlite3.Connection:
+        raise NotImplementedError
