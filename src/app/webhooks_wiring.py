@@ -8,6 +8,9 @@ The ``webhooks`` section (YAML, or ``PORTICO_WEBHOOKS__...`` variables)::
       max_body: 1048576                            # bytes; larger deliveries are answered 413
       lease_seconds: 120                           # a crashed worker's claim is retried after this
       replay: {kind: sqlite, path: ./portico-replay.sqlite3}  # or memory, or redis with url
+      failed_events: {kind: sqlite, path: ./portico-failed-events.sqlite3}  # or memory (bounded,
+                         # lost on restart): events a handler refused for good, kept for replay;
+                         # default: next to an SQLite replay file, memory with a memory replay
       stripe: {secret: whsec_...}                  # several, comma-separated, while rolling
       whatsapp: {app_secret: ..., verify_token: ...}
       hubspot: {client_secret: ..., allow_legacy: true}  # false: v3 signatures only
@@ -35,8 +38,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from pathlib import PurePath
 from typing import Any
 
+from adapters.failed_events.memory import MemoryFailedEventLog
+from adapters.failed_events.sqlite import (
+    DEFAULT_FAILED_EVENTS_FILE,
+    DEFAULT_FAILED_EVENTS_PATH,
+    SQLiteFailedEventLog,
+)
 from adapters.stores.memory import MemoryReplayStore
 from adapters.stores.sqlite import SQLiteReplayStore
 from adapters.webhooks.parsers.hubspot import HubSpotParser
@@ -52,13 +62,16 @@ from adapters.webhooks.verifiers.vapi import VapiWebhookVerifier
 from app.errors import ConfigurationError
 from app.services.webhook_ingress import DEFAULT_MAX_BODY, WebhookEndpoint, WebhookIngress
 from domain.errors import InvalidValue
+from ports.failed_events import FailedEventLog
 from ports.webhooks import ReplayStore
 
 
 __all__ = [
+    "DEFAULT_FAILED_EVENTS_PATH",
     "DEFAULT_REPLAY_PATH",
     "DEV_SECRETS",
     "PROVIDERS",
+    "build_failed_event_log",
     "build_replay_store",
     "build_webhook_ingress",
     "close_webhook_ingress",
@@ -195,11 +208,37 @@ def build_replay_store(settings: Mapping[str, Any]) -> ReplayStore:
     raise _fail("webhooks.replay.kind must be memory, sqlite or redis")
 
 
+def build_failed_event_log(settings: Mapping[str, Any]) -> FailedEventLog:
+    """
+    The log named by ``webhooks.failed_events.kind``; nothing is opened until first use.
+
+    The default follows the replay store: SQLite (``portico-failed-events.sqlite3`` in the
+    directory of an SQLite replay file, else ``./``), or memory when the replay store is memory
+    (tests, a throwaway development server: nothing of it survives a restart anyway).
+    """
+    raw = settings.get("failed_events")
+    section = {"kind": raw} if isinstance(raw, str) else _section(raw, "webhooks.failed_events")
+    replay = settings.get("replay")
+    replay_section = {"kind": replay} if isinstance(replay, str) else _section(replay, "replay")
+    replay_kind = str(replay_section.get("kind") or "sqlite").lower()
+    memory_default = replay_kind == "memory" and not section.get("path")
+    kind = str(section.get("kind") or ("memory" if memory_default else "sqlite")).lower()
+    if kind == "memory":
+        return MemoryFailedEventLog()
+    if kind == "sqlite":
+        path = section.get("path")
+        if not path and replay_kind == "sqlite" and replay_section.get("path"):
+            path = PurePath(str(replay_section["path"])).with_name(DEFAULT_FAILED_EVENTS_FILE)
+        return SQLiteFailedEventLog(str(path or DEFAULT_FAILED_EVENTS_PATH))
+    raise _fail("webhooks.failed_events.kind must be memory or sqlite")
+
+
 def build_webhook_ingress(
     config: Mapping[str, Any] | None = None,
     *,
     environment: str = "fake",
     store_factory: Callable[[Mapping[str, Any]], ReplayStore] = build_replay_store,
+    failed_log_factory: Callable[[Mapping[str, Any]], FailedEventLog] = build_failed_event_log,
 ) -> WebhookIngress:
     """
     The ingress for the whole configuration tree (its ``webhooks`` section is read).
@@ -231,11 +270,14 @@ def build_webhook_ingress(
         max_body=int(_number(settings, "max_body", DEFAULT_MAX_BODY)),
         lease_seconds=_number(settings, "lease_seconds", 120.0),
         public_base_url=str(public_base_url) if public_base_url else None,
+        failed_log=failed_log_factory(settings),
     )
 
 
 async def close_webhook_ingress(ingress: WebhookIngress) -> None:
-    """Close the ingress's replay store, when it holds a connection or a file."""
+    """Close the replay store and the failed-event log, when they hold a connection or a file."""
     close = getattr(ingress.replay_store, "close", None)
     if close is not None:
         await close()
+    if ingress.failed_log is not None:
+        await ingress.failed_log.close()

@@ -14,20 +14,29 @@ A handler failure is either transient (the default: the claim is released and th
 so the provider retries) or permanent (`PermanentError` or `InvalidValue`, see
 `app.services.webhook_failures`): retrying cannot help, so the event is completed, counted in
 ``handler_rejected``, logged at ERROR with its id and type, kept in `WebhookIngress.recent_failures`
-(shown on ``/healthz/webhooks``) and answered ``200 {"received": true, "failed": true}``.
+(shown on ``/healthz/webhooks``) and answered ``200 {"received": true, "failed": true}``. With a
+`FailedEventLog` (``failed_log``) it is first recorded there durably, delivery included, for
+``portico webhooks replay``; if that record cannot be written the event is released and answered
+500 instead, so the provider's retry brings it back rather than it being forgotten.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from enum import Enum
 from typing import Any, TypeVar
 
 import attrs
 
-from app.services.webhook_failures import DEFAULT_RECENT_FAILURES, RecentFailures, is_permanent
+from app.services.webhook_failures import (
+    DEFAULT_RECENT_FAILURES,
+    RecentFailures,
+    failed_event,
+    is_permanent,
+)
 from app.services.webhook_values import (
     ProviderCounters,
     SubscriptionHandshake,
@@ -36,8 +45,10 @@ from app.services.webhook_values import (
 )
 from domain.errors import PayloadTooLarge, WebhookRejected
 from domain.events import DomainEvent
+from domain.failed_events import FailedEvent
 from domain.replay import Claim
 from domain.webhooks import ClaimOutcome, WebhookRequest
+from ports.failed_events import FailedEventLog
 from ports.webhooks import ReplayStore
 
 
@@ -81,7 +92,8 @@ def _copy_endpoints(endpoints: Mapping[str, WebhookEndpoint]) -> dict[str, Webho
     return dict(endpoints)
 
 
-def _handler_name(handler: _AnyHandler) -> str:
+def handler_name_of(handler: Callable[..., object]) -> str:
+    """A handler's name for logs and failure records (its qualified name)."""
     return str(getattr(handler, "__qualname__", type(handler).__qualname__))
 
 
@@ -99,6 +111,9 @@ class WebhookIngress:
         public_base_url: the scheme and host the providers call (behind a proxy it differs from
             what the server sees); signed URLs are rebuilt from it.
         recent_failures_limit: how many permanent handler failures `recent_failures` keeps.
+        failed_log: where permanent failures are recorded durably, with their delivery (None:
+            only `recent_failures`, lost on restart).
+        clock: wall-clock seconds, for the failure records.
     """
 
     endpoints: dict[str, WebhookEndpoint] = attrs.field(converter=_copy_endpoints)
@@ -108,6 +123,8 @@ class WebhookIngress:
     retry_after: int = 5
     public_base_url: str | None = None
     recent_failures_limit: int = DEFAULT_RECENT_FAILURES
+    failed_log: FailedEventLog | None = None
+    clock: Callable[[], float] = time.time
     unknown_provider: int = attrs.field(default=0, init=False)
     _handlers: dict[type[DomainEvent], list[_AnyHandler]] = attrs.field(factory=dict, init=False)
     _counters: dict[str, ProviderCounters] = attrs.field(init=False)
@@ -130,6 +147,13 @@ class WebhookIngress:
     def providers(self) -> tuple[str, ...]:
         """The provider names this ingress accepts, sorted."""
         return tuple(sorted(self.endpoints))
+
+    def handlers_for(self, event_type: type[DomainEvent]) -> list[_AnyHandler]:
+        """The handlers an event of ``event_type`` runs through, in order (base classes' too)."""
+        found: list[_AnyHandler] = []
+        for cls in event_type.__mro__:
+            found.extend(self._handlers.get(cls, ()))
+        return found
 
     def on(self, event_type: type[EventT], handler: Callable[[EventT], Awaitable[None]]) -> None:
         """
@@ -217,11 +241,17 @@ class WebhookIngress:
                 len(delivery.unknown_types),
                 sorted({t[:80] for t in delivery.unknown_types}),
             )
-        outcomes = [await self._process(provider, event, counters) for event in delivery.events]
+        outcomes = [
+            await self._process(provider, event, request, counters) for event in delivery.events
+        ]
         return self._decide(outcomes, len(delivery.unknown_types))
 
     async def _process(
-        self, provider: str, event: DomainEvent, counters: ProviderCounters
+        self,
+        provider: str,
+        event: DomainEvent,
+        request: WebhookRequest,
+        counters: ProviderCounters,
     ) -> _Outcome:
         key = f"{provider}:{event.event_id}"
         try:
@@ -237,14 +267,19 @@ class WebhookIngress:
             return _Outcome.IN_FLIGHT
         handler_name = ""
         try:
-            for handler in self._handlers_for(type(event)):
-                handler_name = _handler_name(handler)
+            for handler in self.handlers_for(type(event)):
+                handler_name = handler_name_of(handler)
                 await handler(event)
         except asyncio.CancelledError:
             await self._release(provider, claim)
             raise
         except Exception as exc:  # noqa: BLE001 - a failed handler means "retry", never a crash
             if is_permanent(exc):
+                failure = failed_event(provider, event, request, handler_name, exc, self.clock())
+                if not await self._record(failure):
+                    counters.handler_failures += 1
+                    await self._release(provider, claim)
+                    return _Outcome.FAILED
                 return await self._reject(provider, event, claim, handler_name, exc, counters)
             counters.handler_failures += 1
             # The exception's message may quote patient data: its type names the failure.
@@ -287,6 +322,23 @@ class WebhookIngress:
         await self._complete(provider, event, claim)
         return _Outcome.REJECTED
 
+    async def _record(self, failure: FailedEvent) -> bool:
+        """Write the failure to the durable log (if any); False when that failed."""
+        if self.failed_log is None:
+            return True
+        try:
+            await self.failed_log.record(failure)
+        except Exception as exc:  # noqa: BLE001 - not recorded: the provider must retry instead
+            logger.error(
+                "webhook %s: could not record the permanent failure of %s (%s); released for "
+                "the provider's retry",
+                failure.provider,
+                failure.event_id,
+                type(exc).__name__,
+            )
+            return False
+        return True
+
     async def _complete(self, provider: str, event: DomainEvent, claim: Claim) -> None:
         try:
             await self.replay_store.complete(claim)
@@ -297,12 +349,6 @@ class WebhookIngress:
                 event.event_id,
                 type(exc).__name__,
             )
-
-    def _handlers_for(self, event_type: type[DomainEvent]) -> list[_AnyHandler]:
-        found: list[_AnyHandler] = []
-        for cls in event_type.__mro__:
-            found.extend(self._handlers.get(cls, ()))
-        return found
 
     async def _release(self, provider: str, claim: Claim) -> None:
         try:

@@ -1,0 +1,91 @@
+"""An in-process failed-event log: bounded, for tests and hosts that accept losing it on restart."""
+
+from __future__ import annotations
+
+import builtins
+import time
+from collections.abc import Callable
+
+import attrs
+
+from domain.failed_events import FailedEvent
+
+
+__all__ = ["DEFAULT_MAX_ENTRIES", "MemoryFailedEventLog"]
+
+DEFAULT_MAX_ENTRIES = 1000
+
+
+class MemoryFailedEventLog:
+    """
+    `FailedEventLog` in a dict. When full, resolved records go first, then the oldest failures.
+
+    Args:
+        max_entries: the bound (resolved and unresolved records together).
+        clock: wall-clock seconds, for ``resolved_at``; injectable for tests.
+    """
+
+    def __init__(
+        self, *, max_entries: int = DEFAULT_MAX_ENTRIES, clock: Callable[[], float] = time.time
+    ) -> None:
+        if max_entries < 1:
+            raise ValueError("max_entries must be at least 1")
+        self._max = max_entries
+        self._clock = clock
+        self._items: dict[str, FailedEvent] = {}
+        self.evicted = 0
+
+    def __repr__(self) -> str:
+        return f"<MemoryFailedEventLog entries={len(self._items)} max={self._max}>"
+
+    async def record(self, event: FailedEvent) -> FailedEvent:
+        """Store ``event``, merged with an earlier failure of it; evict when over the bound."""
+        earlier = self._items.pop(event.id, None)
+        stored = event if earlier is None else earlier.again(event)
+        self._items[stored.id] = stored
+        while len(self._items) > self._max:
+            self._evict()
+        return stored
+
+    async def list(self, limit: int = 50, *, resolved: bool = False) -> builtins.list[FailedEvent]:
+        """Unresolved (or all) records, newest failure first."""
+        chosen = [e for e in self._items.values() if resolved or not e.resolved]
+        chosen.sort(key=lambda e: e.last_failed_at, reverse=True)
+        return chosen[: max(limit, 0)]
+
+    async def get(self, id: str) -> FailedEvent | None:
+        """One record, or None."""
+        return self._items.get(id)
+
+    async def count(self) -> int:
+        """Unresolved records."""
+        return sum(1 for e in self._items.values() if not e.resolved)
+
+    async def resolve(self, id: str) -> bool:
+        """Mark one unresolved record handled."""
+        event = self._items.get(id)
+        if event is None or event.resolved:
+            return False
+        self._items[id] = attrs.evolve(event, resolved_at=self._clock())
+        return True
+
+    async def purge(self, *, resolved_before: float) -> int:
+        """Delete records resolved before ``resolved_before``."""
+        gone = [
+            key
+            for key, e in self._items.items()
+            if e.resolved_at is not None and e.resolved_at < resolved_before
+        ]
+        for key in gone:
+            del self._items[key]
+        return len(gone)
+
+    async def close(self) -> None:
+        """Nothing to release."""
+
+    def _evict(self) -> None:
+        resolved = [e for e in self._items.values() if e.resolved]
+        pool = resolved or list(self._items.values())
+        oldest = min(pool, key=lambda e: e.last_failed_at)
+        del self._items[oldest.id]
+        self.evicted += 1

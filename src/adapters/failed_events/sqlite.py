@@ -1,0 +1,189 @@
+"""
+The embedded failed-event log: one SQLite file (WAL, ``synchronous=FULL``), surviving restarts.
+
+A recorded failure is on disk before the ingress answers the provider, so an event completed in
+the replay store is never forgotten. Recording the same event again is one upsert (attempts
+added, reopened if it was resolved), atomic across the processes sharing the file. All SQLite work
+runs on the store's worker thread (`adapters.sqlite_worker`).
+"""
+
+from __future__ import annotations
+
+import builtins
+import sqlite3
+import time
+from collections.abc import Callable
+from os import PathLike
+
+from adapters.sqlite_worker import SQLiteStore, open_wal
+from domain.failed_events import FailedEvent
+
+
+__all__ = ["DEFAULT_FAILED_EVENTS_FILE", "DEFAULT_FAILED_EVENTS_PATH", "SQLiteFailedEventLog"]
+
+DEFAULT_FAILED_EVENTS_FILE = "portico-failed-events.sqlite3"
+DEFAULT_FAILED_EVENTS_PATH = f"./{DEFAULT_FAILED_EVENTS_FILE}"
+
+_COLUMNS = (
+    "provider, event_id, event_type, handler, error, reason, first_failed_at, last_failed_at, "
+    "attempts, resolved_at, url, content_type, body"
+)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS portico_failed_events (
+    id              TEXT PRIMARY KEY,   -- "{provider}:{event_id}"
+    provider        TEXT NOT NULL,
+    event_id        TEXT NOT NULL,
+    event_type      TEXT NOT NULL,
+    handler         TEXT NOT NULL,
+    error           TEXT NOT NULL,
+    reason          TEXT NOT NULL,
+    first_failed_at REAL NOT NULL,
+    last_failed_at  REAL NOT NULL,
+    attempts        INTEGER NOT NULL,
+    resolved_at     REAL,               -- NULL while it still needs an operator
+    url             TEXT NOT NULL,
+    content_type    TEXT NOT NULL,
+    body            BLOB NOT NULL       -- the delivery: patient data, never logged
+);
+CREATE INDEX IF NOT EXISTS portico_failed_events_open
+    ON portico_failed_events (resolved_at, last_failed_at);
+"""
+
+_RECORD = f"""
+INSERT INTO portico_failed_events (id, {_COLUMNS})
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET
+    event_type = excluded.event_type,
+    handler = excluded.handler,
+    error = excluded.error,
+    reason = excluded.reason,
+    first_failed_at = min(first_failed_at, excluded.first_failed_at),
+    last_failed_at = excluded.last_failed_at,
+    attempts = attempts + excluded.attempts,
+    resolved_at = NULL,
+    url = excluded.url,
+    content_type = excluded.content_type,
+    body = excluded.body
+RETURNING {_COLUMNS}
+"""  # noqa: S608 - a fixed column list, no input
+
+
+def _row(row: tuple[object, ...]) -> FailedEvent:
+    (provider, event_id, event_type, handler, error, reason, first, last, attempts, resolved,
+     url, content_type, body) = row  # fmt: skip
+    return FailedEvent(
+        provider=str(provider),
+        event_id=str(event_id),
+        event_type=str(event_type),
+        handler=str(handler),
+        error=str(error),
+        reason=str(reason),
+        first_failed_at=float(first),  # type: ignore[arg-type]
+        last_failed_at=float(last),  # type: ignore[arg-type]
+        attempts=int(attempts),  # type: ignore[call-overload]
+        resolved_at=None if resolved is None else float(resolved),  # type: ignore[arg-type]
+        url=str(url),
+        content_type=str(content_type),
+        body=bytes(body),  # type: ignore[call-overload]
+    )
+
+
+class SQLiteFailedEventLog(SQLiteStore):
+    """
+    `FailedEventLog` in an SQLite file. Use ``async with`` or call `close` when done.
+
+    Args:
+        path: the database file (created if missing; its directory must exist).
+        clock: wall-clock seconds since the epoch, for ``resolved_at``; injectable for tests.
+        busy_timeout: seconds to wait for another process's write lock before failing.
+    """
+
+    def __init__(
+        self,
+        path: str | PathLike[str] = DEFAULT_FAILED_EVENTS_PATH,
+        *,
+        clock: Callable[[], float] = time.time,
+        busy_timeout: float = 30.0,
+    ) -> None:
+        super().__init__(path, busy_timeout=busy_timeout, thread_name="portico-failed-events")
+        self._clock = clock
+
+    @property
+    def path(self) -> str:
+        """The database file."""
+        return str(self._path)
+
+    async def record(self, event: FailedEvent) -> FailedEvent:
+        """Upsert ``event`` and return the stored record (durable when this returns)."""
+        return await self._worker.run(self._record, event)
+
+    async def list(self, limit: int = 50, *, resolved: bool = False) -> builtins.list[FailedEvent]:
+        """Unresolved (or all) records, newest failure first."""
+        where = "" if resolved else "WHERE resolved_at IS NULL"
+        sql = (
+            f"SELECT {_COLUMNS} FROM portico_failed_events {where} "  # noqa: S608 - fixed text
+            "ORDER BY last_failed_at DESC LIMIT ?"
+        )
+        rows = await self._worker.run(self._fetch, sql, (max(limit, 0),))
+        return [_row(r) for r in rows]
+
+    async def get(self, id: str) -> FailedEvent | None:
+        """One record, or None."""
+        sql = f"SELECT {_COLUMNS} FROM portico_failed_events WHERE id = ?"  # noqa: S608
+        rows = await self._worker.run(self._fetch, sql, (id,))
+        return _row(rows[0]) if rows else None
+
+    async def count(self) -> int:
+        """Unresolved records."""
+        sql = "SELECT count(*) FROM portico_failed_events WHERE resolved_at IS NULL"
+        rows = await self._worker.run(self._fetch, sql, ())
+        (value,) = rows[0]
+        return value if isinstance(value, int) else 0
+
+    async def resolve(self, id: str) -> bool:
+        """Mark one unresolved record handled."""
+        sql = (
+            "UPDATE portico_failed_events SET resolved_at = ? WHERE id = ? AND resolved_at IS NULL"
+        )
+        return await self._worker.run(self._change, sql, (self._clock(), id)) > 0
+
+    async def purge(self, *, resolved_before: float) -> int:
+        """Delete records resolved before ``resolved_before``."""
+        sql = "DELETE FROM portico_failed_events WHERE resolved_at < ?"
+        return await self._worker.run(self._change, sql, (resolved_before,))
+
+    # -- on the worker thread ------------------------------------------------------------------
+
+    def _open(self) -> sqlite3.Connection:
+        return open_wal(
+            self._path,
+            busy_timeout=self._busy_timeout,
+            synchronous="FULL",
+            setup=lambda conn: conn.executescript(_SCHEMA),
+        )
+
+    def _record(self, e: FailedEvent) -> FailedEvent:
+        params = (
+            e.id,
+            e.provider,
+            e.event_id,
+            e.event_type,
+            e.handler,
+            e.error,
+            e.reason,
+            e.first_failed_at,
+            e.last_failed_at,
+            e.attempts,
+            e.url,
+            e.content_type,
+            e.body,
+        )
+        row = self._worker.connection().execute(_RECORD, params).fetchone()
+        return _row(row)
+
+    def _fetch(self, sql: str, params: tuple[object, ...]) -> builtins.list[tuple[object, ...]]:
+        return self._worker.connection().execute(sql, params).fetchall()
+
+    def _change(self, sql: str, params: tuple[object, ...]) -> int:
+        return self._worker.connection().execute(sql, params).rowcount
