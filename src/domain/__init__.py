@@ -58,6 +58,7 @@ from domain.events import (
     PaymentSucceeded,
     RefundIssued,
 )
+from domain.failed_events import FailedEvent
 from domain.messaging import (
     DeliveryStatus,
     InboundMessage,
@@ -113,6 +114,7 @@ __all__ = [
     "DomainEvent",
     "Email",
     "EntryState",
+    "FailedEvent",
     "Headers",
     "IdempotencyKey",
     "InboundMessage",

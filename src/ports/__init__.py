@@ -7,6 +7,7 @@ Ports speak domain types only, and raise only `domain.errors` errors.
 from ports.crm import CRMPort
 from ports.delivery_status import DeliveryStatusStore
 from ports.execute import CommandPorts, execute
+from ports.failed_events import FailedEventLog
 from ports.messaging import MessagingPort
 from ports.outbox import Outbox
 from ports.payments import PaymentPort
@@ -18,6 +19,7 @@ __all__ = [
     "CRMPort",
     "CommandPorts",
     "DeliveryStatusStore",
+    "FailedEventLog",
     "MessagingPort",
     "Outbox",
     "PaymentPort",
