@@ -9,6 +9,10 @@ Routes::
     GET  /healthz/webhooks      the ingress counters per provider, as JSON (``portico health
                                 --server URL`` renders them), and the recent permanent handler
                                 failures (event ids and type names only); nothing secret
+    GET  /healthz/outbox        the outbox's counts: pending, in flight, dead, oldest pending age,
+                                per integration, and ``status`` "ok" or "degraded" (dead letters,
+                                or a command pending longer than ``max_pending_age``); numbers
+                                only, never a payload; 503 when the outbox cannot be read
 
 Run it alone (``portico serve``, or ``uvicorn`` on ``create_webhook_app(...)``), or mount it in a
 FastAPI / Starlette application: ``app.mount("/", create_webhook_app(container))`` (or under a
@@ -28,9 +32,12 @@ import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Protocol
 
+from app.outbox_health import DEFAULT_MAX_PENDING_AGE, outbox_counts
+from app.services.webhook_failures import failed_events_health
 from app.services.webhook_ingress import WebhookIngress, WebhookResponse
 from domain.errors import PayloadTooLarge
 from domain.webhooks import Headers, WebhookRequest
+from ports.outbox import Outbox
 
 
 __all__ = ["ASGIApp", "WebhookApp", "create_webhook_app"]
@@ -60,10 +67,20 @@ class _ClientGone(Exception):
 class WebhookApp:
     """The ASGI callable; build it with `create_webhook_app`."""
 
-    def __init__(self, ingress: WebhookIngress, *, public_base_url: str | None, max_body: int):
+    def __init__(
+        self,
+        ingress: WebhookIngress,
+        *,
+        public_base_url: str | None,
+        max_body: int,
+        outbox: Outbox | None = None,
+        max_pending_age: float = DEFAULT_MAX_PENDING_AGE,
+    ):
         self.ingress = ingress
         self.public_base_url = public_base_url.rstrip("/") if public_base_url else None
         self.max_body = max_body
+        self.outbox = outbox
+        self.max_pending_age = max_pending_age
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one ASGI connection: lifespan events or an HTTP request."""
@@ -96,16 +113,30 @@ class WebhookApp:
             "recent_failures": self.ingress.recent_failures.snapshot(),
         }
 
+    async def outbox_health(self) -> WebhookResponse:
+        """The ``/healthz/outbox`` answer: counts and verdict, 503 unreadable, 404 no outbox."""
+        if self.outbox is None:
+            return WebhookResponse(404, {"error": "no outbox configured for this app"})
+        try:
+            status = await self.outbox.status()
+        except Exception as exc:  # noqa: BLE001 - a health check reports, never crashes
+            logger.warning("outbox health: status failed (%s)", type(exc).__name__)
+            return WebhookResponse(503, {"status": "unavailable", "error": type(exc).__name__})
+        return WebhookResponse(200, outbox_counts(status, max_pending_age=self.max_pending_age))
+
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = str(scope.get("method", "GET")).upper()
         path = _route_path(scope)
-        if path in {"/healthz", "/healthz/webhooks"}:
+        if path in {"/healthz", "/healthz/webhooks", "/healthz/outbox"}:
             if method not in {"GET", "HEAD"}:
                 await _send(send, _not_allowed("GET"))
             elif path == "/healthz":
                 await _send(send, WebhookResponse(200, {"status": "ok"}))
+            elif path == "/healthz/outbox":
+                await _send(send, await self.outbox_health())
             else:
-                await _send(send, WebhookResponse(200, self.counters()))
+                health = {**self.counters(), **await failed_events_health(self.ingress)}
+                await _send(send, WebhookResponse(200, health))
             return
         match = _PROVIDER.fullmatch(path)
         if match is None:
@@ -157,6 +188,8 @@ def create_webhook_app(
     *,
     public_base_url: str | None = None,
     max_body: int | None = None,
+    outbox: Outbox | None = None,
+    max_pending_age: float = DEFAULT_MAX_PENDING_AGE,
 ) -> WebhookApp:
     """
     The ASGI application serving ``source``'s webhook ingress.
@@ -165,12 +198,23 @@ def create_webhook_app(
         source: a `WebhookIngress`, or the container (its ``webhook_ingress`` provider is called).
         public_base_url: the scheme and host providers call; defaults to the ingress's setting.
         max_body: body limit in bytes, enforced while streaming; defaults to the ingress's.
+        outbox: counted by ``/healthz/outbox``; defaults to the container's ``outbox`` when
+            ``source`` is a container (an ingress alone has none: the route answers 404).
+        max_pending_age: seconds a command may wait pending before the outbox is "degraded".
     """
-    ingress = source if isinstance(source, WebhookIngress) else source.webhook_ingress()
+    if isinstance(source, WebhookIngress):
+        ingress = source
+    else:
+        ingress = source.webhook_ingress()
+        provider = getattr(source, "outbox", None)
+        if outbox is None and callable(provider):
+            outbox = provider()
     return WebhookApp(
         ingress,
         public_base_url=public_base_url or ingress.public_base_url,
         max_body=ingress.max_body if max_body is None else max_body,
+        outbox=outbox,
+        max_pending_age=max_pending_age,
     )
 
 

@@ -8,13 +8,15 @@ Each subcommand lives in its own module under `app.commands` and exposes
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 from collections.abc import Sequence
 
-from app.commands import demo, health, outbox, serve
+from app.commands import demo, health, outbox, serve, webhooks
 
 
-COMMANDS = (demo, serve, health, outbox)
+COMMANDS = (demo, serve, health, outbox, webhooks)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,7 +39,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return 2
-    return int(handler(args))
+    try:
+        code = int(handler(args))
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit flush
+    except BrokenPipeError:
+        # `portico health | head`: the reader has all it wanted; no traceback, nothing more.
+        _silence_stdout()
+        return 0
+    return code
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's final flush does not fail again."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 if __name__ == "__main__":  # pragma: no cover

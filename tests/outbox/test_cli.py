@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 
 import pytest
 
@@ -118,3 +119,87 @@ def test_status_opens_an_existing_outbox_read_only(outbox_path, capsys):
     assert main(["outbox", "status"]) == 0
     assert (outbox_path.read_bytes(), outbox_path.stat().st_mtime_ns) == before
     assert f"SqliteOutbox at {outbox_path}" in capsys.readouterr().err
+
+
+def _dead_letters(path, *reasons):
+    """One dead letter per reason (each to its own patient); returns their ids."""
+
+    async def go():
+        box = SqliteOutbox(path)
+        for i, _ in enumerate(reasons):
+            await box.enqueue(SendMessage(TemplateMessage(f"+4072000000{i}", "receipt")))
+        entries = await box.claim(limit=len(reasons), lease_seconds=60)
+        for entry, reason in zip(entries, reasons, strict=True):
+            await box.dead_letter(entry, reason=reason)
+        await box.close()
+        return [e.id for e in entries]
+
+    return asyncio.run(go())
+
+
+MAYBE_SENT = "outcome unknown, not resent (the vendor may have applied it): timeout"
+
+
+def test_requeue_all_skips_maybe_sent_dead_letters_and_says_why(outbox_path, capsys):
+    """--all requeues the safe dead letter, skips the maybe-sent one; the flag takes both."""
+    safe, maybe = _dead_letters(outbox_path, "vendor said 131047", MAYBE_SENT)
+    assert main(["outbox", "requeue", "--all"]) == 0
+    out = capsys.readouterr().out
+    assert "requeued 1 dead letter(s)" in out
+    assert "skipped 1 'maybe sent' dead letter(s)" in out
+    assert "duplicate" in out
+    assert main(["outbox", "dead"]) == 0
+    listing = capsys.readouterr().out
+    assert maybe in listing
+    assert safe not in listing
+    assert main(["outbox", "requeue", "--all", "--include-maybe-sent"]) == 0
+    assert "requeued 1 dead letter(s)" in capsys.readouterr().out
+
+
+def test_requeue_one_maybe_sent_dead_letter_needs_force(outbox_path, capsys):
+    """A single maybe-sent id is refused (exit 1, reason given) until --force."""
+    (maybe,) = _dead_letters(outbox_path, "outcome unknown after lease expiry (maybe sent)")
+    assert main(["outbox", "requeue", maybe]) == 1
+    assert "--force" in capsys.readouterr().err
+    assert main(["outbox", "requeue", maybe, "--force"]) == 0
+    assert "requeued 1 dead letter(s)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["relay", "--until-idle", "--batch-size", "0"],
+        ["relay", "--batch-size", "-3"],
+        ["relay", "--batch-size", "many"],
+        ["outbox", "dead", "--limit", "0"],
+    ],
+)
+def test_count_options_must_be_positive_integers(argv, capsys):
+    """A zero, negative or non-numeric count is a usage error (exit 2), never an endless loop."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "positive integer" in err or "not an integer" in err
+
+
+def test_relay_progress_ends_its_line_before_the_final_report(monkeypatch, capsys):
+    """Progress then final: separate lines off a TTY; on a TTY the \\r-line is ended first."""
+    from adapters.outbox.relay import RelayStats
+    from app.commands.outbox import _Progress
+
+    progress = _Progress()
+    progress(RelayStats(delivered=1))
+    progress(RelayStats(delivered=2), final=True)
+    assert capsys.readouterr().err.splitlines() == [
+        "relay: delivered 1, retried 0, dead 0, paused 0",
+        "relay: delivered 2, retried 0, dead 0, paused 0",
+    ]
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    progress = _Progress()
+    progress(RelayStats(paused=1))
+    progress(RelayStats(delivered=3), final=True)
+    assert capsys.readouterr().err == (
+        "\rrelay: delivered 0, retried 0, dead 0, paused 1\n"
+        "relay: delivered 3, retried 0, dead 0, paused 0\n"
+    )

@@ -5,7 +5,10 @@ One row per integration: circuit state, failures, last success, retry attempts, 
 breaker's threshold. With ``--probe`` it first makes one harmless read per port through its
 resilient pipeline (looking up an id that does not exist: "not found" proves the vendor answered),
 so the table reflects the vendors' health now, not only this process's history.
-Exit code 0 when every probe got an answer and no circuit is open, 1 otherwise.
+Exit codes (`EXIT_CODES`): 0 healthy; 1 unhealthy (a probe got no answer, a circuit is open, the
+server or the outbox cannot be read); 2 degraded (the outbox holds dead letters, or its oldest
+pending command is older than ``--max-pending-age``): webhooks were acknowledged but their side
+effects are not delivered, which a monitor must see.
 
 Webhook counters (received, processed, duplicates, rejected, unknown types, handler failures per
 provider) live in the serving process: ``--server http://127.0.0.1:8000`` reads them from a
@@ -20,19 +23,36 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import httpx
+
 from adapters.resilience import CircuitState, render_health
-from app.commands.outbox import backlog_line
+from app.commands._args import positive_seconds
+from app.commands.outbox import read_backlog
 from app.container import ConfigurationError, Container, create_container
+from app.outbox_health import DEFAULT_MAX_PENDING_AGE, outbox_problems
 from app.webhook_counters import COUNTERS_PATH, fetch_webhook_counters, render_webhook_counters
 from domain.errors import IntegrationError, NotFound, PermanentError
 
 
 _PROBE_ID = "portico-health-probe"
+HEALTHY, UNHEALTHY, DEGRADED = 0, 1, 2
+EXIT_CODES = """exit codes:
+  0  healthy
+  1  unhealthy: a probe got no answer, a circuit is open, or the server / outbox is unreadable
+  2  degraded: the outbox holds dead letters, or a command has been pending longer than
+     --max-pending-age (is a relay running?)
+"""
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Add ``portico health``."""
-    parser = subparsers.add_parser("health", help="print the Integrations Audit Report")
+    parser = subparsers.add_parser(
+        "health",
+        help="print the Integrations Audit Report (exit 0 ok, 1 unhealthy, 2 degraded)",
+        description="The Integrations Audit Report: circuits, outbox backlog, webhook counters.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--format", choices=["markdown", "text"], default="markdown")
     parser.add_argument("--config", metavar="YAML", help="configuration file (else defaults)")
     parser.add_argument(
@@ -42,6 +62,13 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         "--server",
         metavar="URL",
         help="a running `portico serve` (e.g. http://127.0.0.1:8000): show its webhook counters",
+    )
+    parser.add_argument(
+        "--max-pending-age",
+        type=positive_seconds,
+        default=DEFAULT_MAX_PENDING_AGE,
+        metavar="SECONDS",
+        help="degraded when the oldest pending command is older (default 900: 15 minutes)",
     )
     parser.set_defaults(handler=run)
 
@@ -84,12 +111,20 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(
             "circuits: this process's view, no call made yet; add --probe to try each vendor now\n"
         )
-    sys.stdout.write(backlog_line(container))
+    line, status, unreadable = read_backlog(container)
+    sys.stdout.write(line)
+    if unreadable:
+        problems.append(line.strip())
     problems.extend(_webhooks(args))
-    for line in problems:
-        sys.stdout.write(f"probe failed: {line}\n")
-    unhealthy = problems or any(row.stats.state is CircuitState.OPEN for row in rows)
-    return 1 if unhealthy else 0
+    for problem in problems:
+        sys.stdout.write(f"probe failed: {problem}\n")
+    max_age = getattr(args, "max_pending_age", DEFAULT_MAX_PENDING_AGE)
+    degraded = [] if status is None else outbox_problems(status, max_pending_age=max_age)
+    for reason in degraded:
+        sys.stdout.write(f"degraded: outbox: {reason}\n")
+    if problems or any(row.stats.state is CircuitState.OPEN for row in rows):
+        return UNHEALTHY
+    return DEGRADED if degraded else HEALTHY
 
 
 def _webhooks(args: argparse.Namespace) -> list[str]:
@@ -105,5 +140,7 @@ def _webhooks(args: argparse.Namespace) -> list[str]:
         rows = asyncio.run(fetch_webhook_counters(server))
     except ValueError as exc:
         return [f"webhooks: {exc}"]
+    except (httpx.InvalidURL, httpx.HTTPError) as exc:  # a malformed --server: no traceback
+        return [f"webhooks: --server is not a valid URL ({type(exc).__name__}: {str(exc)[:120]})"]
     sys.stdout.write(render_webhook_counters(rows, fmt=args.format))
     return []

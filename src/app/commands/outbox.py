@@ -7,6 +7,10 @@ Every command names the store it uses on stderr. ``status`` and ``dead`` open it
 ``requeue`` / ``purge`` never create it: an operator's typo must not leave an empty outbox behind.
 ``relay`` refuses the ``fake`` environment unless ``--allow-fake``: it would mark real commands
 delivered into in-memory fakes.
+
+``requeue`` leaves "maybe sent" dead letters alone (reason starting ``outcome unknown``: the vendor
+may have applied the command, and sending it again could give a patient a duplicate message)
+unless ``--include-maybe-sent`` (with ``--all``) or ``--force`` (one id).
 """
 
 from __future__ import annotations
@@ -24,13 +28,15 @@ from typing import Any, TypeVar
 from adapters.outbox._rows import OutboxNotFound
 from adapters.outbox.relay import OutboxRelay, RelayStats
 from adapters.outbox.sqlite import OpenMode
+from app.commands._args import positive_int
+from app.commands.requeue import requeue
 from app.container import ConfigurationError, Container, create_container
 from app.outbox_wiring import build_outbox, describe
 from domain.outbox import OutboxStatus
 from ports.outbox import Outbox
 
 
-__all__ = ["backlog_line", "register", "render_status"]
+__all__ = ["read_backlog", "register", "render_status"]
 
 T = TypeVar("T")
 
@@ -42,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     actions = outbox.add_subparsers(dest="action", metavar="ACTION", required=True)
     actions.add_parser("status", help="pending, in flight, dead, oldest age per integration")
     dead = actions.add_parser("dead", help="list dead letters with their reasons")
-    dead.add_argument("--limit", type=int, default=50)
+    dead.add_argument("--limit", type=positive_int, default=50)
     dead.add_argument("--integration", help="only this integration (messaging, crm, ...)")
     for name, verb in (("requeue", "make pending again"), ("purge", "delete")):
         action = actions.add_parser(name, help=f"{verb} one dead letter, or all of them")
@@ -50,12 +56,25 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         target.add_argument("id", nargs="?", help="the dead letter's id")
         target.add_argument("--all", action="store_true", help="every dead letter")
         action.add_argument("--integration", help="with --all: only this integration")
+        if name == "requeue":
+            action.add_argument(
+                "--include-maybe-sent",
+                action="store_true",
+                help="with --all: also requeue 'outcome unknown' dead letters (may duplicate)",
+            )
+            action.add_argument(
+                "--force",
+                action="store_true",
+                help="with an id: requeue it even if it may have been sent (may duplicate)",
+            )
     outbox.set_defaults(handler=run_outbox)
 
     relay = subparsers.add_parser("relay", help="deliver the outbox until stopped (Ctrl-C)")
     relay.add_argument("--config", metavar="YAML", help="configuration file (else defaults)")
     relay.add_argument("--until-idle", action="store_true", help="exit once nothing is pending")
-    relay.add_argument("--batch-size", type=int, default=32)
+    relay.add_argument(
+        "--batch-size", type=positive_int, default=32, help="commands per batch (default 32)"
+    )
     relay.add_argument(
         "--allow-fake",
         action="store_true",
@@ -128,22 +147,26 @@ def _open(container: Container, mode: OpenMode) -> Outbox:
     return build_outbox(container.config(), mode=mode)
 
 
-def backlog_line(container: Container) -> str:
-    """One line for ``portico health``: the outbox backlog, read-only (never creates a store)."""
+def read_backlog(container: Container) -> tuple[str, OutboxStatus | None, bool]:
+    """
+    For ``portico health``: a line on the outbox backlog, its status (None when there is no
+    outbox or it cannot be read) and whether reading failed. Read-only: never creates a store.
+    """
     try:
         outbox = _open(container, "read_only")
     except ValueError as exc:
-        return f"outbox: misconfigured: {exc}\n"
+        return f"outbox: misconfigured: {exc}\n", None, True
     try:
         status = asyncio.run(_using(outbox, lambda o: o.status()))
     except OutboxNotFound:
-        return f"outbox: empty (no outbox yet; {describe(outbox)})\n"
+        return f"outbox: empty (no outbox yet; {describe(outbox)})\n", None, False
     except Exception as exc:  # noqa: BLE001 - health must report, never crash
-        return f"outbox: unreachable ({type(exc).__name__})\n"
-    return (
+        return f"outbox: unreachable ({type(exc).__name__})\n", None, True
+    line = (
         f"outbox: {status.pending} pending ({status.in_flight} in flight), {status.dead} dead, "
         f"oldest {_age(status.oldest_age)}\n"
     )
+    return line, status, False
 
 
 def run_outbox(args: argparse.Namespace) -> int:
@@ -182,34 +205,42 @@ def _outbox_action(args: argparse.Namespace, outbox: Outbox) -> int:
         out(f"{len(letters)} dead letter(s)\n")
         return 0
     if args.action == "requeue":
-        if args.all:
-            n = asyncio.run(_using(outbox, lambda o: o.requeue_all(integration=args.integration)))
-        else:
-            n = int(asyncio.run(_using(outbox, lambda o: o.requeue(args.id))))
+        return requeue(args, outbox)
+    if args.all:
+        n = asyncio.run(_using(outbox, lambda o: o.purge_dead()))
     else:
-        if args.all:
-            n = asyncio.run(_using(outbox, lambda o: o.purge_dead()))
-        else:
-            n = asyncio.run(_using(outbox, lambda o: o.purge_dead(args.id)))
+        n = asyncio.run(_using(outbox, lambda o: o.purge_dead(args.id)))
     out(f"{args.action}d {n} dead letter(s)\n")
     return 0 if n or args.all else 1
 
 
 class _Progress:
-    """A one-line progress report on stderr, at most once a second, for long drains."""
+    """
+    Progress on stderr, at most once a second, for long drains: rewritten in place (``\\r``) on a
+    terminal, one line per report otherwise; the final report always stands on its own line.
+    """
 
     def __init__(self) -> None:
         self.last = 0.0
+        self.open_line = False  # a \r-line is on screen, not yet ended
 
     def __call__(self, stats: RelayStats, *, final: bool = False) -> None:
         now = time.monotonic()
         if not final and now - self.last < 1.0:
             return
         self.last = now
-        sys.stderr.write(
-            f"\rrelay: delivered {stats.delivered}, retried {stats.retried}, dead {stats.dead}, "
-            f"paused {stats.paused}" + ("\n" if final else "")
+        line = (
+            f"relay: delivered {stats.delivered}, retried {stats.retried}, dead {stats.dead}, "
+            f"paused {stats.paused}"
         )
+        if final:
+            sys.stderr.write(("\n" if self.open_line else "") + line + "\n")
+            self.open_line = False
+        elif sys.stderr.isatty():
+            sys.stderr.write("\r" + line)
+            self.open_line = True
+        else:
+            sys.stderr.write(line + "\n")
         sys.stderr.flush()
 
 
