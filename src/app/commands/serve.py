@@ -105,7 +105,11 @@ def run(args: argparse.Namespace) -> int:
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: uvicorn already shut down cleanly
         asyncio.run(
             serve_app(
-                uvicorn.Server(config), sock, container, relay=relay, closing=[ingress.replay_store]
+                uvicorn.Server(config),
+                sock,
+                container,
+                relay=relay,
+                closing=[ingress.replay_store, ingress.failed_log],
             )
         )
     return 0
