@@ -42,7 +42,14 @@ from app.adapters_wiring import (
     messaging_integration,
 )
 from app.errors import ConfigurationError
-from app.outbox_wiring import build_outbox, build_relay, command_ports, settle_delay
+from app.leases import intake_lease
+from app.outbox_wiring import (
+    build_outbox,
+    build_relay,
+    command_ports,
+    lease_seconds,
+    settle_delay,
+)
 from app.services.follow_up_calls import FollowUpCalls
 from app.services.lead_intake import LeadIntake
 from app.services.outbox_dispatch import OutboxDispatch
@@ -164,7 +171,15 @@ class Container(containers.DeclarativeContainer):
     # config outbox.kind: sqlite (default; outbox.path) | postgres (outbox.postgres_url). The relay
     # and send-now both go through the resilient ports above.
     outbox = providers.Singleton(build_outbox, config)
-    relay = providers.Factory(build_relay, outbox, messaging, crm, payments, voice)
+    relay = providers.Factory(
+        build_relay,
+        outbox,
+        messaging,
+        crm,
+        payments,
+        voice,
+        lease_seconds=providers.Callable(lease_seconds, config),
+    )
     outbox_dispatch = providers.Factory(
         OutboxDispatch,
         outbox,
@@ -181,6 +196,7 @@ class Container(containers.DeclarativeContainer):
         crm=crm,
         dispatch=outbox_dispatch,
         claims=replay_store,
+        claim_lease=providers.Callable(intake_lease, crm_pipeline),
         deal_stage=config.crm.deal_stage,
         pipeline=config.crm.pipeline,
     )
@@ -195,6 +211,8 @@ class Container(containers.DeclarativeContainer):
         link_template=config.messaging.link_template,
         receipt_template=config.messaging.receipt_template,
         language=config.messaging.language,
+        claims=replay_store,
+        clock=clock,
     )
     follow_up_calls = providers.Factory(
         FollowUpCalls,
@@ -218,6 +236,8 @@ class Container(containers.DeclarativeContainer):
         ),
         messaging=messaging_adapter.provider,
         replay_store=replay_store.provider,
+        # Lead intake runs inside the MessageReceived handler: the event claim must outlast it.
+        min_lease_seconds=providers.Callable(intake_lease, crm_pipeline),
     )
 
 

@@ -7,6 +7,9 @@ environment (`DEFAULT_SQLITE_PATHS`): a ``fake`` run must never share the produc
 ``portico relay`` with the in-memory fakes would "deliver" real commands into them.
 ``outbox.settle_delay`` (seconds, default 60) is how long an unknown send-now outcome waits in the
 outbox before the relay retries it (see `app.services.outbox_dispatch`).
+``outbox.lease_seconds`` (default 120) is how long a relay's claim is exclusive; it must exceed
+every port pipeline's worst case (timeout x attempts + backoff, capped by ``retry_deadline``: see
+`adapters.outbox.lease`), or building the relay fails naming the integration.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from adapters.outbox.lease import DEFAULT_LEASE_SECONDS
 from adapters.outbox.relay import OutboxRelay
 from adapters.outbox.sqlite import OpenMode, SqliteOutbox
 from ports.crm import CRMPort
@@ -32,6 +36,7 @@ __all__ = [
     "build_relay",
     "command_ports",
     "describe",
+    "lease_seconds",
     "outbox_settings",
     "settle_delay",
 ]
@@ -55,6 +60,16 @@ def _settle_delay(raw: object) -> float:
     return value
 
 
+def _lease_seconds(raw: object) -> float:
+    try:
+        value = DEFAULT_LEASE_SECONDS if raw is None or raw == "" else float(str(raw))
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 86400:
+        raise ValueError("outbox.lease_seconds must be seconds above 0 and at most 86400")
+    return value
+
+
 def outbox_settings(config: Mapping[str, Any]) -> dict[str, Any]:
     """The ``outbox`` section with defaults applied; ValueError names a bad key."""
     section = dict(config.get("outbox") or {})
@@ -69,6 +84,7 @@ def outbox_settings(config: Mapping[str, Any]) -> dict[str, Any]:
         "path": str(section.get("path") or DEFAULT_SQLITE_PATHS.get(environment, "")),
         "postgres_url": section.get("postgres_url"),
         "settle_delay": _settle_delay(section.get("settle_delay")),
+        "lease_seconds": _lease_seconds(section.get("lease_seconds")),
     }
     if kind == "sqlite" and not settings["path"]:
         raise ValueError("outbox.path is required for an unknown environment")
@@ -80,6 +96,11 @@ def outbox_settings(config: Mapping[str, Any]) -> dict[str, Any]:
 def settle_delay(config: Mapping[str, Any]) -> float:
     """``outbox.settle_delay`` for `OutboxDispatch` (seconds; 60 unless configured)."""
     return float(outbox_settings(config)["settle_delay"])
+
+
+def lease_seconds(config: Mapping[str, Any]) -> float:
+    """``outbox.lease_seconds`` for the relay (seconds; 120 unless configured)."""
+    return float(outbox_settings(config)["lease_seconds"])
 
 
 def build_outbox(config: Mapping[str, Any], *, mode: OpenMode = "create") -> Outbox:
@@ -109,9 +130,18 @@ def build_relay(
     crm: CRMPort,
     payments: PaymentPort,
     voice: VoicePort,
+    *,
+    lease_seconds: float = DEFAULT_LEASE_SECONDS,
 ) -> OutboxRelay:
-    """A relay over the resilient ports."""
-    return OutboxRelay(outbox, messaging=messaging, crm=crm, payments=payments, voice=voice)
+    """A relay over the resilient ports; ValueError when a port could outlast the lease."""
+    return OutboxRelay(
+        outbox,
+        messaging=messaging,
+        crm=crm,
+        payments=payments,
+        voice=voice,
+        lease_seconds=lease_seconds,
+    )
 
 
 def command_ports(

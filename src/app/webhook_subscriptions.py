@@ -156,6 +156,7 @@ def build_subscribed_ingress(
     services: Sequence[Callable[[], EventSubscriber]],
     messaging: Callable[[], object],
     replay_store: Callable[[], ReplayStore] | None = None,
+    min_lease_seconds: float = 0.0,
 ) -> WebhookIngress:
     """
     The configured ingress, with the services subscribed unless the configuration opts out.
@@ -166,14 +167,20 @@ def build_subscribed_ingress(
         services: factories of the services to subscribe; not called when opted out.
         messaging: the raw messaging adapter's factory, searched for a status log.
         replay_store: the shared replay store's factory; None builds one from ``config``.
+        min_lease_seconds: the event claim's shortest lease (the handlers' worst case).
     """
     enabled = subscribe_services_enabled(config)  # a bad flag fails before anything is built
     if replay_store is None:
-        ingress = build_webhook_ingress(config, environment=environment)
+        ingress = build_webhook_ingress(
+            config, environment=environment, min_lease_seconds=min_lease_seconds
+        )
     else:
         shared = replay_store
         ingress = build_webhook_ingress(
-            config, environment=environment, store_factory=lambda _settings: shared()
+            config,
+            environment=environment,
+            store_factory=lambda _settings: shared(),
+            min_lease_seconds=min_lease_seconds,
         )
     if enabled:
         subscribe(ingress, [make() for make in services], status_log=status_log_of(messaging()))

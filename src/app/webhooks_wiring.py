@@ -239,9 +239,14 @@ def build_webhook_ingress(
     environment: str = "fake",
     store_factory: Callable[[Mapping[str, Any]], ReplayStore] = build_replay_store,
     failed_log_factory: Callable[[Mapping[str, Any]], FailedEventLog] = build_failed_event_log,
+    min_lease_seconds: float = 0.0,
 ) -> WebhookIngress:
     """
     The ingress for the whole configuration tree (its ``webhooks`` section is read).
+
+    ``min_lease_seconds`` is the longest a subscribed handler may legitimately run (the container
+    passes `app.leases.intake_lease`): the event claim's lease is never shorter, or a slow but
+    healthy handler would lose its claim and a redelivery would process the event concurrently.
 
     Raises:
         ConfigurationError: a required secret is missing, a setting has the wrong type, or no
@@ -268,7 +273,7 @@ def build_webhook_ingress(
         endpoints,
         replay_store=store_factory(settings),
         max_body=int(_number(settings, "max_body", DEFAULT_MAX_BODY)),
-        lease_seconds=_number(settings, "lease_seconds", 120.0),
+        lease_seconds=max(_number(settings, "lease_seconds", 120.0), min_lease_seconds),
         public_base_url=str(public_base_url) if public_base_url else None,
         failed_log=failed_log_factory(settings),
     )

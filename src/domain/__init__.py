@@ -15,6 +15,7 @@ from domain.commands import (
     MoveDeal,
     SendMessage,
     StartCall,
+    UpdateContact,
     UpsertContact,
 )
 from domain.crm import Contact, ContactDraft, Deal, DealDraft, LifecycleStage, Note
@@ -166,6 +167,7 @@ __all__ = [
     "TransientError",
     "Unavailable",
     "UnexpectedResponse",
+    "UpdateContact",
     "UpsertContact",
     "WebhookRejected",
     "WebhookRequest",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 import json
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import attrs
@@ -27,6 +27,7 @@ from domain.commands import (
     MoveDeal,
     SendMessage,
     StartCall,
+    UpdateContact,
     UpsertContact,
 )
 from domain.crm import ContactDraft, DealDraft, LifecycleStage
@@ -84,7 +85,14 @@ def to_dict(command: Command) -> dict[str, Any]:
                     "last_name": d.last_name,
                     "lifecycle_stage": d.lifecycle_stage.value if d.lifecycle_stage else None,
                     "properties": dict(d.properties),
-                }
+                },
+                "redeliverable": command.redeliverable,
+            }
+        case UpdateContact(contact_id=contact_id, lifecycle_stage=stage):
+            body = {
+                "contact_id": contact_id,
+                "properties": dict(command.properties),
+                "lifecycle_stage": stage.value if stage else None,
             }
         case CreateDeal(draft=d):
             body = {
@@ -291,7 +299,8 @@ def _checkout(q: _Reader) -> CheckoutRequest:
     )
     success, cancel = q.get("success_url", str), q.opt("cancel_url", str)
     key, expires, metadata = q.key("key"), q.get("expires_in_seconds", int), q.strings("metadata")
-    # A row written before ``created_at`` existed gets the decode time (the old behaviour).
+    # A row written before ``created_at`` existed: dated by `decode_command` from the row's
+    # ``enqueued_at`` when the caller has it, else stamped now (the old behaviour).
     created = None if q.data.get("created_at") is None else q.instant("created_at")
 
     def build() -> CheckoutRequest:
@@ -321,7 +330,16 @@ def _decode(r: _Reader, kind: str) -> Command:
         message = _read_message(r.sub("message"))
         return r.build(lambda: SendMessage(message, key))
     if kind == UpsertContact.kind:
-        return UpsertContact(_contact(r.sub("draft")), key)
+        draft = _contact(r.sub("draft"))
+        # A row stored before the flag existed gets the safe default (True only with an email).
+        flag = r.opt("redeliverable", bool)
+        if flag is None:
+            return UpsertContact(draft, key)
+        return UpsertContact(draft, key, redeliverable=flag)
+    if kind == UpdateContact.kind:
+        contact, props = r.get("contact_id", str), r.strings("properties")
+        lifecycle = r.enum("lifecycle_stage", LifecycleStage)
+        return r.build(lambda: UpdateContact(contact, props, lifecycle, key))
     if kind == CreateDeal.kind:
         return CreateDeal(_deal(r.sub("draft")), key)
     if kind == MoveDeal.kind:
@@ -357,10 +375,26 @@ def from_dict(data: object) -> Command:
     return _decode(r, r.get("kind", str))
 
 
-def decode_command(text: str | bytes) -> Command:
-    """Parse JSON text written by `encode_command`."""
+def decode_command(text: str | bytes, *, enqueued_at: float | None = None) -> Command:
+    """
+    Parse JSON text written by `encode_command`.
+
+    ``enqueued_at`` (epoch seconds, the outbox row's) dates a checkout stored before
+    ``created_at`` existed, so every retry sends the same ``expires_at`` under its key; without
+    it such a checkout is stamped at decode time.
+    """
     try:
         data = json.loads(text)
     except (ValueError, TypeError):
         raise InvalidValue("command", "is not valid JSON") from None
+    if enqueued_at is not None:
+        _date_legacy_checkout(data, enqueued_at)
     return from_dict(data)
+
+
+def _date_legacy_checkout(data: object, enqueued_at: float) -> None:
+    if not isinstance(data, dict) or data.get("kind") != CreateCheckoutLink.kind:
+        return
+    request = data.get("request")
+    if isinstance(request, dict) and request.get("created_at") is None:
+        request["created_at"] = datetime.fromtimestamp(enqueued_at, UTC).isoformat()

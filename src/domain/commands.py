@@ -11,19 +11,21 @@ Each command also names:
 * ``integration``: the port it goes through ("messaging", "crm", "payments", "voice");
 * ``ordering_key``: the subject whose commands must reach the vendor in order (a recipient, a
   contact, a deal, a patient); it is a hash, so the outbox never indexes patient data in clear;
-* ``redeliverable``: whether sending it again after an *unknown* outcome is safe at the vendor.
+* ``redeliverable``: whether sending it again after an *unknown* outcome is safe at the vendor
+  (a class constant, except for `UpsertContact`, where the CRM in use decides per draft).
 
 `domain.command_codec` turns commands into JSON and back.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar, Generic, TypeVar
 
 import attrs
 
 from domain import _validation as v
-from domain.crm import ContactDraft, DealDraft
+from domain.crm import ContactDraft, DealDraft, LifecycleStage
 from domain.errors import InvalidValue
 from domain.messaging import OutboundMessage, TemplateMessage, TextMessage
 from domain.payments import CheckoutRequest, PaymentRequest, RefundRequest
@@ -41,6 +43,7 @@ __all__ = [
     "MoveDeal",
     "SendMessage",
     "StartCall",
+    "UpdateContact",
     "UpsertContact",
 ]
 
@@ -125,17 +128,33 @@ class SendMessage(_KeyFromWrapped[TextMessage | TemplateMessage]):
         return self._keyed()
 
 
+def _email_matched(command: UpsertContact) -> bool:
+    """The safe default: only a draft with an email is deduped by every CRM (unique emails)."""
+    return command.draft.email is not None
+
+
 @attrs.frozen
 class UpsertContact:
-    """Create or update a contact; ordered per phone (or email when there is no phone)."""
+    """
+    Create or update a contact; ordered per phone (or email when there is no phone).
+
+    ``redeliverable`` is per value: the CRM in use decides whether a resend of *this* draft can
+    create a second contact (HubSpot dedupes a phone-only draft only with a unique phone
+    property), so whoever creates the command asks it (``ports.crm.upsert_is_idempotent``) and
+    the outbox stores the answer. Left out, it is True only for a draft with an email.
+    """
 
     kind: ClassVar[str] = "upsert_contact"
     integration: ClassVar[str] = "crm"
-    redeliverable: ClassVar[bool] = True  # upsert is idempotent by the port's contract
 
     draft: ContactDraft = attrs.field(validator=v.of_type(ContactDraft))
     idempotency_key: IdempotencyKey = attrs.field(
         factory=IdempotencyKey.new, validator=v.of_type(IdempotencyKey)
+    )
+    redeliverable: bool = attrs.field(
+        default=attrs.Factory(_email_matched, takes_self=True),
+        kw_only=True,
+        validator=v.of_type(bool),
     )
 
     @property
@@ -145,6 +164,43 @@ class UpsertContact:
             return _subject(self.integration, "phone", self.draft.phone.e164)
         assert self.draft.email is not None  # ContactDraft guarantees one of the two
         return _subject(self.integration, "email", self.draft.email.address)
+
+
+@attrs.frozen
+class UpdateContact:
+    """
+    Set properties and the lifecycle stage of one contact by its CRM id; ordered per contact.
+
+    Preferred over `UpsertContact` whenever the id is known: nothing is matched by search (which
+    lags behind writes at HubSpot), so it can neither miss a new contact nor create one.
+    """
+
+    kind: ClassVar[str] = "update_contact"
+    integration: ClassVar[str] = "crm"
+    redeliverable: ClassVar[bool] = True  # a write by id: the same update twice changes nothing
+
+    contact_id: str = attrs.field(validator=v.text(max_length=64))
+    properties: Mapping[str, str] = attrs.field(
+        factory=dict,
+        converter=v.frozen_mapping,
+        validator=v.str_mapping(max_items=100, max_key=100, max_value=65536),
+        repr=False,
+    )
+    lifecycle_stage: LifecycleStage | None = attrs.field(
+        default=None, validator=v.optional_of_type(LifecycleStage)
+    )
+    idempotency_key: IdempotencyKey = attrs.field(
+        factory=IdempotencyKey.new, validator=v.of_type(IdempotencyKey)
+    )
+
+    def __attrs_post_init__(self) -> None:
+        if not self.properties and self.lifecycle_stage is None:
+            raise InvalidValue("properties", "give properties or a lifecycle stage to update")
+
+    @property
+    def ordering_key(self) -> str:
+        """Keyed by the CRM contact id."""
+        return _subject(self.integration, "contact", self.contact_id)
 
 
 @attrs.frozen
@@ -288,6 +344,7 @@ class StartCall(_KeyFromWrapped[CallRequest]):
 Command = (
     SendMessage
     | UpsertContact
+    | UpdateContact
     | CreateDeal
     | MoveDeal
     | AddNote

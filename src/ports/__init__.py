@@ -4,7 +4,7 @@ The ports: what Portico's application services need from the outside world, as P
 Ports speak domain types only, and raise only `domain.errors` errors.
 """
 
-from ports.crm import CRMPort
+from ports.crm import CRMPort, UpsertIdempotency, upsert_is_idempotent
 from ports.delivery_status import DeliveryStatusStore
 from ports.execute import CommandPorts, execute
 from ports.failed_events import FailedEventLog
@@ -24,8 +24,10 @@ __all__ = [
     "Outbox",
     "PaymentPort",
     "ReplayStore",
+    "UpsertIdempotency",
     "VoicePort",
     "WebhookParser",
     "WebhookVerifier",
     "execute",
+    "upsert_is_idempotent",
 ]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Protocol, runtime_checkable
 
-from domain.crm import Contact, ContactDraft, Deal, DealDraft, Note
+from domain.crm import Contact, ContactDraft, Deal, DealDraft, LifecycleStage, Note
 from domain.values import Email, PhoneNumber
 
 
-__all__ = ["CRMPort"]
+__all__ = ["CRMPort", "UpsertIdempotency", "upsert_is_idempotent"]
 
 
 @runtime_checkable
@@ -30,6 +31,32 @@ class CRMPort(Protocol):
             Conflict: the phone and the email belong to two different contacts.
 
         Idempotent: upserting the same draft twice leaves one contact and returns the same id.
+        """
+        ...
+
+    async def update_contact(
+        self,
+        contact_id: str,
+        *,
+        properties: Mapping[str, str] | None = None,
+        lifecycle_stage: LifecycleStage | None = None,
+    ) -> Contact:
+        """
+        Set properties (merged over the stored ones) and the lifecycle stage of one contact, by id.
+
+        Unlike `upsert_contact` nothing is matched: the write goes to this very contact, so it
+        is safe right after the contact was created (a CRM whose search lags behind its writes
+        would not find it yet) and can never create a second contact. Arguments left None are
+        kept.
+
+        Returns:
+            The stored contact after the update.
+
+        Raises:
+            NotFound: no such contact.
+            InvalidRequest: the CRM refused a property.
+
+        Idempotent: the same update twice leaves the contact as one update does.
         """
         ...
 
@@ -92,3 +119,22 @@ class CRMPort(Protocol):
         Not idempotent: each call adds a note.
         """
         ...
+
+
+@runtime_checkable
+class UpsertIdempotency(Protocol):
+    """
+    Optional, for a CRM that can dedupe only some upserts (HubSpot without a unique phone
+    property does not dedupe a phone-only create).
+
+    A CRM without this method keeps `CRMPort.upsert_contact`'s promise for every draft.
+    """
+
+    def upsert_is_idempotent(self, draft: ContactDraft) -> bool:
+        """Whether upserting ``draft`` again (after an unknown outcome) can never add a contact."""
+        ...
+
+
+def upsert_is_idempotent(crm: object, draft: ContactDraft) -> bool:
+    """What ``crm`` says of ``draft`` (`UpsertIdempotency`), else the port's promise: True."""
+    return crm.upsert_is_idempotent(draft) if isinstance(crm, UpsertIdempotency) else True

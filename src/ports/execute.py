@@ -19,6 +19,7 @@ from domain.commands import (
     MoveDeal,
     SendMessage,
     StartCall,
+    UpdateContact,
     UpsertContact,
 )
 from domain.errors import LocalRejection
@@ -65,6 +66,10 @@ async def execute(command: Command, ports: CommandPorts) -> object:
             return await _need(ports.messaging, command).send(command.keyed_message())
         case UpsertContact(draft=draft):
             return await _need(ports.crm, command).upsert_contact(draft)
+        case UpdateContact(contact_id=contact_id, lifecycle_stage=stage):
+            return await _need(ports.crm, command).update_contact(
+                contact_id, properties=command.properties, lifecycle_stage=stage
+            )
         case CreateDeal(draft=draft):
             return await _need(ports.crm, command).create_deal(draft)
         case MoveDeal(deal_id=deal_id, stage=stage):

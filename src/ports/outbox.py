@@ -21,6 +21,12 @@ class Outbox(Protocol):
     is not leased; the next one waits until it is delivered or dead. So commands for one subject
     reach the vendor in the order they were enqueued, even with several relays. A dead letter does
     not block its line (one poisoned command must not silence a patient forever).
+
+    Errors: every method raises `domain.errors.Unavailable` (``integration="outbox"``,
+    ``request_sent=False``) when the store itself fails (unopenable file, full disk, lock
+    timeout, database down), never a driver's exception; its message names no path and no SQL
+    (the detail is logged). A store opened without creating raises `FileNotFoundError` while it
+    does not exist yet.
     """
 
     async def enqueue(self, command: Command, *, delay: float = 0.0) -> str:
@@ -49,7 +55,13 @@ class Outbox(Protocol):
         ...
 
     async def mark_delivered(self, entry: OutboxEntry) -> bool:
-        """Record success; False (and no change) when ``entry``'s lease is no longer current."""
+        """
+        Record success; False (and no change) when ``entry``'s lease is no longer current.
+
+        One exception: when the lease ran out while the send was still in flight and the next
+        claimer dead-lettered the entry for that (``lease_expired``), the holder of that expired
+        lease may still record the delivery it proves, turning the dead letter into delivered.
+        """
         ...
 
     async def schedule_retry(

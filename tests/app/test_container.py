@@ -209,3 +209,11 @@ def test_services_are_factories_sharing_singleton_ports() -> None:
     assert first.crm is second.crm is container.crm()
     assert isinstance(container.payment_collection(), PaymentCollection)
     assert isinstance(container.follow_up_calls(), FollowUpCalls)
+
+
+def test_the_webhook_event_lease_outlasts_lead_intake() -> None:
+    """The ingress's claim lease is at least intake's worst case, whatever the config says."""
+    from app.leases import intake_lease
+
+    container = create_container({"webhooks": {"lease_seconds": 5}}, env={})
+    assert container.webhook_ingress().lease_seconds >= intake_lease(container.crm_pipeline())

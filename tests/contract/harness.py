@@ -92,6 +92,10 @@ class CRMControls(Protocol):
         """The CRM has no contact property ``name`` (deleted, or never defined)."""
         ...
 
+    async def index_search(self) -> None:
+        """Search catches up with every write so far (HubSpot's search lags behind writes)."""
+        ...
+
 
 @attrs.define
 class Harness(Generic[P]):

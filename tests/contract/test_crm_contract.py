@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 
@@ -24,6 +24,19 @@ OPEN, WON = "appointmentscheduled", "closedwon"
 def _port(harness: Harness[Any]) -> CRMPort:
     port: CRMPort = harness.port
     return port
+
+
+class _SearchIndex(Protocol):
+    """The CRM control every implementation's harness offers (a no-op where search is instant)."""
+
+    async def index_search(self) -> None:
+        """Let search see every write made so far."""
+
+
+async def _index(harness: Harness[Any]) -> None:
+    """Let the CRM's search catch up with the writes so far (HubSpot's index lags by seconds)."""
+    controls: _SearchIndex = harness.controls
+    await controls.index_search()
 
 
 async def _contact_id(crm: CRMPort) -> str:
@@ -55,6 +68,7 @@ async def test_upsert_with_a_property_the_crm_refuses_is_invalid(crm: Harness[An
     draft = ContactDraft(phone=PHONE, properties={"favourite_clinic": "Cluj"})
     with pytest.raises(InvalidRequest):
         await _port(crm).upsert_contact(draft)
+    await _index(crm)
     assert await _port(crm).find_contact(phone=PHONE) is None
 
 
@@ -62,8 +76,10 @@ async def test_upsert_is_idempotent(crm: Harness[Any]) -> None:
     """Upserting the same draft twice leaves one contact and returns the same id."""
     draft = ContactDraft(phone=PHONE, email=EMAIL, first_name="Ana")
     first = await _port(crm).upsert_contact(draft)
+    await _index(crm)
     second = await _port(crm).upsert_contact(draft)
     assert first.id == second.id
+    await _index(crm)
     assert (await _port(crm).find_contact(phone=PHONE)) == second
     assert (await _port(crm).find_contact(email=EMAIL)) == second
 
@@ -73,6 +89,7 @@ async def test_upsert_matches_by_phone_and_keeps_what_the_draft_leaves_out(
 ) -> None:
     """A draft with a known phone updates that contact; fields left None are kept."""
     first = await _port(crm).upsert_contact(ContactDraft(phone=PHONE, first_name="Ana"))
+    await _index(crm)
     second = await _port(crm).upsert_contact(ContactDraft(phone=PHONE, email=EMAIL))
     assert second.id == first.id
     assert second.email == EMAIL
@@ -82,6 +99,7 @@ async def test_upsert_matches_by_phone_and_keeps_what_the_draft_leaves_out(
 async def test_upsert_matches_by_email_when_the_phone_is_unknown(crm: Harness[Any]) -> None:
     """A draft with an unknown phone but a known email updates the email's contact."""
     first = await _port(crm).upsert_contact(ContactDraft(email=EMAIL, last_name="Pop"))
+    await _index(crm)
     second = await _port(crm).upsert_contact(ContactDraft(phone=PHONE, email=EMAIL))
     assert second.id == first.id
     assert second.phone == PHONE
@@ -93,6 +111,7 @@ async def test_upsert_merges_properties(crm: Harness[Any]) -> None:
     await _port(crm).upsert_contact(
         ContactDraft(phone=PHONE, properties={"city": "Cluj", "company": "Acme"})
     )
+    await _index(crm)
     contact = await _port(crm).upsert_contact(
         ContactDraft(phone=PHONE, properties={"city": "Iasi"})
     )
@@ -106,8 +125,66 @@ async def test_upsert_with_phone_and_email_of_two_contacts_is_a_conflict(
     """A phone of one contact and an email of another raise Conflict."""
     await _port(crm).upsert_contact(ContactDraft(phone=PHONE))
     await _port(crm).upsert_contact(ContactDraft(phone=OTHER_PHONE, email=OTHER_EMAIL))
+    await _index(crm)
     with pytest.raises(Conflict):
         await _port(crm).upsert_contact(ContactDraft(phone=PHONE, email=OTHER_EMAIL))
+
+
+async def test_update_contact_merges_properties_and_sets_the_stage(crm: Harness[Any]) -> None:
+    """update_contact merges properties over the stored ones, sets the stage, keeps the rest."""
+    first = await _port(crm).upsert_contact(
+        ContactDraft(phone=PHONE, first_name="Ana", properties={"city": "Cluj", "company": "Acme"})
+    )
+    updated = await _port(crm).update_contact(
+        first.id, properties={"city": "Iasi"}, lifecycle_stage=LifecycleStage.CUSTOMER
+    )
+    assert updated.id == first.id
+    assert updated.phone == PHONE
+    assert updated.first_name == "Ana"
+    assert updated.lifecycle_stage is LifecycleStage.CUSTOMER
+    assert updated.properties["city"] == "Iasi"
+    assert updated.properties["company"] == "Acme"
+    assert await _port(crm).get_contact(first.id) == updated
+
+
+async def test_update_contact_is_idempotent(crm: Harness[Any]) -> None:
+    """The same update twice leaves the contact as one update does."""
+    contact_id = await _contact_id(_port(crm))
+    once = await _port(crm).update_contact(contact_id, properties={"deal": "7"})
+    twice = await _port(crm).update_contact(contact_id, properties={"deal": "7"})
+    assert once == twice
+    assert await _port(crm).get_contact(contact_id) == twice
+
+
+async def test_update_contact_right_after_create_reaches_that_contact(crm: Harness[Any]) -> None:
+    """A write by id needs no search: it lands on the new contact, and no second one appears."""
+    created = await _port(crm).upsert_contact(ContactDraft(phone=PHONE))
+    updated = await _port(crm).update_contact(created.id, properties={"deal": "7"})
+    assert updated.id == created.id
+    await _index(crm)
+    found = await _port(crm).find_contact(phone=PHONE)
+    assert found is not None
+    assert found.id == created.id
+    assert found.properties["deal"] == "7"
+
+
+async def test_update_unknown_contact_raises_not_found(crm: Harness[Any]) -> None:
+    """An id the CRM never issued raises NotFound, and nothing is created."""
+    with pytest.raises(NotFound):
+        await _port(crm).update_contact(UNKNOWN_ID, lifecycle_stage=LifecycleStage.LEAD)
+
+
+async def test_update_contact_with_a_property_the_crm_refuses_is_invalid(
+    crm: Harness[Any],
+) -> None:
+    """A property the CRM does not have raises InvalidRequest and changes nothing."""
+    contact_id = await _contact_id(_port(crm))
+    before = await _port(crm).get_contact(contact_id)
+    controls: CRMControls = crm.controls
+    await controls.refuse_property("favourite_clinic")
+    with pytest.raises(InvalidRequest):
+        await _port(crm).update_contact(contact_id, properties={"favourite_clinic": "Cluj"})
+    assert await _port(crm).get_contact(contact_id) == before
 
 
 async def test_get_contact_returns_it_and_is_idempotent(crm: Harness[Any]) -> None:
@@ -128,6 +205,7 @@ async def test_get_unknown_contact_raises_not_found(crm: Harness[Any]) -> None:
 async def test_find_contact_by_phone_or_email_or_none(crm: Harness[Any]) -> None:
     """find_contact finds by phone, by email, and returns None when nobody matches."""
     contact = await _port(crm).upsert_contact(ContactDraft(phone=PHONE, email=EMAIL))
+    await _index(crm)
     assert (await _port(crm).find_contact(phone=PHONE)) == contact
     assert (await _port(crm).find_contact(email=EMAIL)) == contact
     assert await _port(crm).find_contact(phone=OTHER_PHONE) is None
@@ -138,6 +216,7 @@ async def test_find_contact_tries_the_phone_first(crm: Harness[Any]) -> None:
     """With a phone of one contact and an email of another, the phone's contact is returned."""
     by_phone = await _port(crm).upsert_contact(ContactDraft(phone=PHONE))
     await _port(crm).upsert_contact(ContactDraft(email=OTHER_EMAIL))
+    await _index(crm)
     assert (await _port(crm).find_contact(phone=PHONE, email=OTHER_EMAIL)) == by_phone
 
 

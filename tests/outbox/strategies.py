@@ -13,6 +13,7 @@ from domain.commands import (
     MoveDeal,
     SendMessage,
     StartCall,
+    UpdateContact,
     UpsertContact,
 )
 from domain.crm import ContactDraft, DealDraft, LifecycleStage
@@ -74,6 +75,12 @@ commands = st.one_of(
     st.builds(UpsertContact, contact_drafts, keys),
     st.builds(CreateDeal, deal_drafts, keys),
     st.builds(MoveDeal, ids, words, keys),
+    st.builds(
+        UpdateContact,
+        ids,
+        st.dictionaries(words, words, min_size=1, max_size=3),
+        idempotency_key=keys,
+    ),
     st.builds(AddNote, ids, words, keys),
     st.builds(CreatePaymentIntent, payment_requests),
     st.builds(CreateCheckoutLink, checkout_requests),

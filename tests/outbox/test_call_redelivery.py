@@ -40,6 +40,7 @@ def _relay(box: SqliteOutbox, clock: Any, voice: VoicePort) -> OutboxRelay:
         box,
         voice=voice,
         clock=clock,
+        wall_clock=clock,
         sleep=clock.sleep,
         uniform=lambda a, b: (a + b) / 2,
         max_attempts=4,

@@ -6,9 +6,17 @@ import json
 
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
 from domain.command_codec import decode_command, encode_command, from_dict, to_dict
-from domain.commands import CreatePaymentIntent, SendMessage, StartCall
+from domain.commands import (
+    CreatePaymentIntent,
+    SendMessage,
+    StartCall,
+    UpdateContact,
+    UpsertContact,
+)
+from domain.crm import ContactDraft, LifecycleStage
 from domain.errors import InvalidValue
 from domain.messaging import TextMessage
 from domain.payments import PaymentRequest
@@ -97,3 +105,53 @@ def test_garbage_text_is_refused_cleanly(text):
     """Garbage is refused with InvalidValue, not a JSON or key error."""
     with pytest.raises(InvalidValue):
         decode_command(text)
+
+
+@given(
+    st.sampled_from(["101", "51000000001"]),
+    st.dictionaries(st.sampled_from(["portico_open_deal_id", "clinic"]), st.text(max_size=20)),
+    st.none() | st.sampled_from(list(LifecycleStage)),
+)
+def test_update_contact_round_trips(contact_id, properties, stage):
+    """An UpdateContact (write by id) survives the outbox unchanged, ordered per contact."""
+    if not properties and stage is None:
+        return  # refused at creation, see the test below
+    command = UpdateContact(contact_id, properties, stage, IdempotencyKey("open-deal-1"))
+    back = decode_command(encode_command(command))
+    assert back == command
+    assert back.redeliverable
+    assert back.ordering_key == UpdateContact(contact_id, {"a": "b"}).ordering_key
+
+
+def test_empty_update_contact_is_refused():
+    """An update that sets nothing is refused, naming the field."""
+    with pytest.raises(InvalidValue) as info:
+        UpdateContact("101")
+    assert info.value.field == "properties"
+
+
+@pytest.mark.parametrize("flag", [True, False])
+def test_upsert_contact_keeps_its_redeliverable_flag(flag):
+    """The CRM's answer, fixed when the command was made, is what the relay reads back."""
+    command = UpsertContact(ContactDraft(phone="+40712345678"), redeliverable=flag)
+    back = decode_command(encode_command(command))
+    assert back.redeliverable is flag
+    assert back == command
+
+
+def test_upsert_contact_defaults_to_redeliverable_only_with_an_email():
+    """Without the CRM's answer, only an email-matched draft (unique at every CRM) is resent."""
+    assert not UpsertContact(ContactDraft(phone="+40712345678")).redeliverable
+    assert UpsertContact(ContactDraft(email="ana@example.com")).redeliverable
+    stored = to_dict(UpsertContact(ContactDraft(phone="+40712345678"), redeliverable=True))
+    del stored["redeliverable"]  # a row written before the flag existed
+    assert not from_dict(stored).redeliverable
+
+
+def test_upsert_contact_flag_must_be_a_bool():
+    """A stored flag of the wrong type names the field instead of crashing."""
+    stored = to_dict(UpsertContact(ContactDraft(phone="+40712345678")))
+    stored["redeliverable"] = "yes"
+    with pytest.raises(InvalidValue) as info:
+        from_dict(stored)
+    assert info.value.field == "redeliverable"

@@ -7,6 +7,11 @@ search with filter groups (OR) of filters (AND), deal stages checked against the
 associations (3 deal to contact, 202 note to contact), ``PROPERTY_DOESNT_EXIST`` for a contact
 property the portal does not have (`HubSpotSimulator.refuse_property`), the ``{"status": "error",
 "message", "correlationId", "category"}`` error body, and rate-limit headers on a 429.
+
+Search lags behind writes, as HubSpot's search index does (a few seconds): with ``search_lag=N``
+a created or updated object keeps its previous search view (none, for a new one) for the next N
+search requests, then is indexed; `index_search` indexes everything pending at once. Reads by id
+are always current.
 """
 
 from __future__ import annotations
@@ -69,6 +74,7 @@ class HubSpotSimulator(Simulator):
         token: the only private-app token accepted.
         stages: the default pipeline's deal stages.
         clock: Unix seconds, for ``createdAt`` / ``updatedAt``.
+        search_lag: search requests a write stays invisible to search for (0: at once).
     """
 
     def __init__(
@@ -77,8 +83,12 @@ class HubSpotSimulator(Simulator):
         *,
         stages: frozenset[str] = DEFAULT_STAGES,
         clock: Callable[[], float] = time.time,
+        search_lag: int = 0,
     ) -> None:
         super().__init__()
+        if search_lag < 0:
+            raise ValueError("search_lag must not be negative")
+        self.search_lag = search_lag
         self.token = token
         self.stages = stages
         self.clock = clock
@@ -89,6 +99,32 @@ class HubSpotSimulator(Simulator):
             "notes": {},
         }
         self._ids = itertools.count(51_000_000_001)
+        # What search sees: kind -> id -> a snapshot of the object when it was indexed.
+        self._index: dict[str, dict[str, dict[str, Any]]] = {kind: {} for kind in self.objects}
+        self._unindexed: dict[tuple[str, str], int] = {}  # (kind, id) -> searches still blind
+
+    def index_search(self) -> None:
+        """Let search catch up: every write so far becomes visible to it."""
+        for kind, object_id in list(self._unindexed):
+            self._reindex(kind, object_id)
+
+    def _written(self, kind: str, object_id: str) -> None:
+        if self.search_lag == 0:
+            self._reindex(kind, object_id)
+        else:
+            self._unindexed[(kind, object_id)] = self.search_lag
+
+    def _reindex(self, kind: str, object_id: str) -> None:
+        self._unindexed.pop((kind, object_id), None)
+        stored = self.objects[kind][object_id]
+        self._index[kind][object_id] = {**stored, "properties": dict(stored["properties"])}
+
+    def _search_happened(self) -> None:
+        for (kind, object_id), blind in list(self._unindexed.items()):
+            if blind <= 1:
+                self._reindex(kind, object_id)
+            else:
+                self._unindexed[(kind, object_id)] = blind - 1
 
     def refuse_property(self, name: str) -> None:
         """The portal has no contact property ``name`` (deleted, or never defined)."""
@@ -239,6 +275,7 @@ class HubSpotSimulator(Simulator):
             "associations": linked,
         }
         self.objects[kind][object_id] = stored
+        self._written(kind, object_id)
         return self._view(kind, stored, list(props))
 
     def _get(self, kind: str, object_id: str) -> dict[str, Any]:
@@ -267,6 +304,7 @@ class HubSpotSimulator(Simulator):
         self._check(kind, props, own_id=object_id)
         stored["properties"].update(props, lastmodifieddate=self._now())
         stored["updatedAt"] = self._now()
+        self._written(kind, object_id)
         return self._view(kind, stored, list(props))
 
     def _view(self, kind: str, stored: dict[str, Any], wanted: list[str] | None) -> dict[str, Any]:
@@ -293,12 +331,14 @@ class HubSpotSimulator(Simulator):
             raise HubSpotError(400, "VALIDATION_ERROR", "limit must be between 1 and 200")
         hits = [
             s
-            for s in self.objects[kind].values()
+            for s in self._index[kind].values()
             if not groups or any(_matches(s["properties"], g) for g in groups)
         ]
         hits.sort(key=lambda s: (s["properties"].get("createdate", ""), int(s["id"])))
         wanted = body.get("properties") or None
-        return {"total": len(hits), "results": [self._view(kind, s, wanted) for s in hits[:limit]]}
+        found = {"total": len(hits), "results": [self._view(kind, s, wanted) for s in hits[:limit]]}
+        self._search_happened()
+        return found
 
 
 def _matches(props: dict[str, str], group: dict[str, Any]) -> bool:

@@ -15,7 +15,7 @@ from typing import TypeVar
 import attrs
 
 from adapters.fakes._support import FakeBase
-from domain.crm import Contact, ContactDraft, Deal, DealDraft, Note
+from domain.crm import Contact, ContactDraft, Deal, DealDraft, LifecycleStage, Note
 from domain.errors import Conflict, InvalidRequest, NotFound
 from domain.events import ContactChanged
 from domain.values import Email, PhoneNumber
@@ -105,6 +105,30 @@ class FakeCRM(FakeBase, CRMPort):
                 properties={**existing.properties, **draft.properties},
             )
             change = "property_changed"
+        return self._store(contact, existing, change)
+
+    async def update_contact(
+        self,
+        contact_id: str,
+        *,
+        properties: Mapping[str, str] | None = None,
+        lifecycle_stage: LifecycleStage | None = None,
+    ) -> Contact:
+        """Merge ``properties`` and set the stage of the contact with this id."""
+        await self.faults.before("update_contact", contact_id)
+        existing = self.contacts.get(contact_id)
+        if existing is None:
+            raise _not_found("contact")
+        self._check_properties(properties or {})
+        contact = attrs.evolve(
+            existing,
+            lifecycle_stage=_keep(lifecycle_stage, existing.lifecycle_stage),
+            properties={**existing.properties, **(properties or {})},
+        )
+        return self._store(contact, existing, "property_changed")
+
+    def _store(self, contact: Contact, existing: Contact | None, change: str) -> Contact:
+        """Keep ``contact`` and emit HubSpot's change event when it differs from ``existing``."""
         if contact != existing:
             self.contacts[contact.id] = contact
             self._emit(

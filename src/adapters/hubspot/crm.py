@@ -18,7 +18,7 @@ out, may not be found yet), so the create must itself refuse a duplicate:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,7 +44,7 @@ from adapters.hubspot.codec import (
     read_note,
 )
 from adapters.hubspot.errors import existing_contact_id, parse_hubspot_error
-from domain.crm import Contact, ContactDraft, Deal, DealDraft, Note
+from domain.crm import Contact, ContactDraft, Deal, DealDraft, LifecycleStage, Note
 from domain.errors import Conflict, InvalidRequest, NotFound
 from domain.values import Email, PhoneNumber
 from ports.crm import CRMPort
@@ -207,6 +207,25 @@ class HubSpotCRM(CRMPort):
                 raise
             return await self._update(contact_id, props, {})
         return read_contact(created, self._known)
+
+    async def update_contact(
+        self,
+        contact_id: str,
+        *,
+        properties: Mapping[str, str] | None = None,
+        lifecycle_stage: LifecycleStage | None = None,
+    ) -> Contact:
+        """PATCH the contact by id (no search: safe right after a create), then read it back."""
+        contact_id = _object_id(contact_id)
+        props = dict(properties or {})
+        if lifecycle_stage is not None:
+            props["lifecyclestage"] = lifecycle_stage.value
+        self._known.update(k for k in props if k not in CONTACT_CORE)
+        if props:
+            await self._call(
+                "update contact", "PATCH", f"/contacts/{contact_id}", json={"properties": props}
+            )
+        return await self.get_contact(contact_id)
 
     async def _upsert_by(self, id_property: str, props: dict[str, str]) -> Contact:
         """Create or update the one contact whose unique ``id_property`` has this value."""

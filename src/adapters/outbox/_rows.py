@@ -22,7 +22,10 @@ __all__ = [
     "backlog",
     "check_table_name",
     "conflict",
+    "held",
+    "lease_token",
     "new_row",
+    "previous_holder",
     "to_entry",
 ]
 
@@ -70,6 +73,30 @@ def new_row(command: Command, now: float, delay: float) -> NewRow:
 def conflict() -> Conflict:
     """The error for an idempotency key already stored with a different command."""
     return Conflict("idempotency key already stored with a different command", integration="outbox")
+
+
+# Lease tokens: ``<own>`` or, for a claim made after a lease expired, ``<own>:<previous own>``.
+# A lease-expiry dead letter keeps ``<previous own>``, so the relay whose lease ran out while it was
+# still sending can still record the delivery it proves (`mark_delivered`), instead of leaving
+# the row "dead, maybe sent".
+
+
+def lease_token(previous: str | None) -> str:
+    """A fresh token for a claim; ``previous`` is the row's token when its lease expired."""
+    own = uuid.uuid4().hex
+    return own if previous is None else f"{own}:{held(previous)}"
+
+
+def held(token: str) -> str:
+    """The holder's own part of a token."""
+    return token.partition(":")[0]
+
+
+def previous_holder(entry: OutboxEntry) -> str | None:
+    """What a dead letter keeps: the token of the holder whose lease expired, if any."""
+    if not entry.lease_expired or entry.lease_token is None:
+        return None
+    return entry.lease_token.partition(":")[2] or None
 
 
 def clip(text: str) -> str:

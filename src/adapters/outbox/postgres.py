@@ -2,8 +2,10 @@
 The outbox on PostgreSQL (psycopg 3, async), for several relays on several machines.
 
 Claims use ``FOR UPDATE SKIP LOCKED``: concurrent relays never take the same row, and never wait
-on each other. `PostgresOutbox.enqueue` accepts a ``connection=`` so a host application can write
-its own row and the outbox row in one transaction (the transactional-outbox pattern).
+on each other. Leases are stamped and compared in the database's time (``now()``), so a relay
+host whose clock runs fast cannot cut another relay's lease short. `PostgresOutbox.enqueue`
+accepts a ``connection=`` so a host application can write its own row and the outbox row in one
+transaction (the transactional-outbox pattern).
 """
 
 # ruff: noqa: S608 - spliced fragments are constants of this module; names go through sql.Identifier
@@ -19,6 +21,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
+from adapters.outbox._errors import store_unavailable
 from adapters.outbox._rows import (
     COLUMNS,
     MODES,
@@ -28,7 +31,9 @@ from adapters.outbox._rows import (
     check_table_name,
     clip,
     conflict,
+    held,
     new_row,
+    previous_holder,
     to_entry,
 )
 from domain.commands import Command
@@ -39,6 +44,10 @@ from ports.outbox import Outbox
 __all__ = ["PostgresOutbox"]
 
 _COLS = sql.SQL(COLUMNS)
+# Lease times: the injected clock when a test passes one, else the database's clock.
+_LEASE_NOW = (
+    "COALESCE(%(lease_now)s::double precision, extract(epoch FROM now())::double precision)"
+)
 log = logging.getLogger("portico.outbox")
 
 
@@ -49,11 +58,16 @@ class PostgresOutbox(Outbox):
     Args:
         url: a libpq connection string; never logged (it may hold a password).
         table: ``name`` or ``schema.name``; the schema is created when missing.
-        clock: wall-clock seconds (``time.time``); tests pass a fake. Relays on several machines
-            should run NTP: leases and due times compare their clocks.
+        clock: wall-clock seconds for enqueue and due times (``time.time``). Leases use the
+            database's ``now()`` unless a clock is passed (tests pass a fake, which then also
+            drives the leases). Due times compare the relay's clock: skew only shifts a retry.
         mode: ``create`` (schema, table and indexes when missing), ``existing`` (never creates)
             or ``read_only`` (also a read-only session). Without ``create``, a missing table
             raises `OutboxNotFound` on first use.
+
+    Failures of the server or the connection raise `domain.errors.Unavailable`
+    (``integration="outbox"``, ``request_sent=False``); the detail is logged, never put in the
+    message.
     """
 
     def __init__(
@@ -61,7 +75,7 @@ class PostgresOutbox(Outbox):
         url: str,
         *,
         table: str = "portico_outbox",
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
         mode: OpenMode = "create",
     ) -> None:
         if mode not in MODES:
@@ -73,7 +87,8 @@ class PostgresOutbox(Outbox):
         self._schema = schema or None
         self._t = sql.Identifier(schema, name) if schema else sql.Identifier(name)
         self._index = name
-        self._clock = clock
+        self._clock = clock or time.time
+        self._lease_clock = clock  # None: the database's now()
         self._conn: psycopg.AsyncConnection[Any] | None = None
         self._lock = asyncio.Lock()
 
@@ -153,9 +168,22 @@ class PostgresOutbox(Outbox):
 
     async def _exec(self, query: sql.SQL | sql.Composed, params: Any = ()) -> list[tuple[Any, ...]]:
         async with self._lock:
-            conn = await self._connection()
-            cur = await conn.execute(query, params)
-            return await cur.fetchall() if cur.description else [(cur.rowcount,)]
+            try:
+                conn = await self._connection()
+                cur = await conn.execute(query, params)
+                return await cur.fetchall() if cur.description else [(cur.rowcount,)]
+            except psycopg.Error as err:
+                raise self._unavailable(err) from None
+            except OSError as err:
+                if isinstance(err, OutboxNotFound):
+                    raise
+                raise self._unavailable(err) from None
+
+    def _unavailable(self, err: BaseException) -> Exception:
+        diag = getattr(err, "diag", None)
+        detail = getattr(diag, "message_primary", None) or type(err).__name__
+        code = getattr(err, "sqlstate", None)
+        return store_unavailable("postgresql", err, where=self.location, detail=detail, code=code)
 
     # ------------------------------------------------------------ enqueue
 
@@ -188,9 +216,12 @@ class PostgresOutbox(Outbox):
         params = (*row, row[4])
         again = sql.SQL("SELECT id, payload FROM {t} WHERE idempotency_key = %s").format(t=self._t)
         if connection is not None:
-            found = await (await connection.execute(insert, params)).fetchall()
-            if not found:
-                found = await (await connection.execute(again, (row[4],))).fetchall()
+            try:
+                found = await (await connection.execute(insert, params)).fetchall()
+                if not found:
+                    found = await (await connection.execute(again, (row[4],))).fetchall()
+            except psycopg.Error as err:
+                raise self._unavailable(err) from None
         else:
             found = await self._exec(insert, params)
             if not found:
@@ -209,16 +240,17 @@ class PostgresOutbox(Outbox):
             return []
         now = self._clock()
         query = sql.SQL(
-            "WITH due AS (SELECT o.seq, o.lease_token IS NOT NULL AS expired "
-            "FROM {t} o WHERE o.state = 'pending' "
-            "AND o.available_at <= %(now)s AND (o.lease_until IS NULL OR o.lease_until <= %(now)s) "
+            "WITH due AS (SELECT o.seq, o.lease_token AS old "
+            "FROM {t} o WHERE o.state = 'pending' AND o.available_at <= %(now)s "
+            "AND (o.lease_until IS NULL OR o.lease_until <= " + _LEASE_NOW + ") "
             "AND (%(all)s OR o.integration = ANY(%(only)s)) "
             "AND NOT EXISTS (SELECT 1 FROM {t} p WHERE p.state = 'pending' "
             "AND p.ordering_key = o.ordering_key AND p.seq < o.seq) "
             "ORDER BY o.seq LIMIT %(limit)s FOR UPDATE SKIP LOCKED) "
-            "UPDATE {t} SET lease_token = md5(random()::text || clock_timestamp()::text), "
-            "lease_until = %(until)s, attempts = {t}.attempts + 1 "
-            "FROM due WHERE {t}.seq = due.seq RETURNING {cols}, due.expired"
+            "UPDATE {t} SET lease_token = md5(random()::text || clock_timestamp()::text) "
+            "|| COALESCE(':' || split_part(due.old, ':', 1), ''), "
+            "lease_until = " + _LEASE_NOW + " + %(lease)s, attempts = {t}.attempts + 1 "
+            "FROM due WHERE {t}.seq = due.seq RETURNING {cols}, due.old IS NOT NULL"
         ).format(
             t=self._t,
             cols=sql.SQL(", ").join(
@@ -233,25 +265,35 @@ class PostgresOutbox(Outbox):
                 "all": integrations is None,
                 "only": list(integrations or ()),
                 "limit": limit,
-                "until": now + lease_seconds,
+                "lease": lease_seconds,
+                "lease_now": None if self._lease_clock is None else self._lease_clock(),
             },
         )
         # A pending row that still holds a token had a lease that ran out without an outcome.
         entries = (to_entry(r, lease_expired=bool(r[-1])) for r in rows)
         return sorted(entries, key=lambda e: e.seq)
 
-    async def _finish(self, entry: OutboxEntry, sets: str, params: tuple[Any, ...]) -> bool:
+    async def _finish(
+        self, entry: OutboxEntry, sets: str, params: tuple[Any, ...], keep: str | None = None
+    ) -> bool:
         query = sql.SQL(
-            "UPDATE {t} SET " + sets + ", lease_token = NULL, lease_until = NULL "
+            "UPDATE {t} SET " + sets + ", lease_token = %s, lease_until = NULL "
             "WHERE id = %s AND state = 'pending' AND lease_token = %s"
         ).format(t=self._t)
-        rows = await self._exec(query, (*params, entry.id, entry.lease_token))
+        rows = await self._exec(query, (*params, keep, entry.id, entry.lease_token))
         return bool(rows[0][0] == 1)
 
     async def mark_delivered(self, entry: OutboxEntry) -> bool:
-        """Record success under the current lease."""
-        sets = "state = 'delivered', finished_at = %s, last_error = NULL"
-        return await self._finish(entry, sets, (self._clock(),))
+        """Record success under the current lease, or over a lease-expiry dead letter (`held`)."""
+        query = sql.SQL(
+            "UPDATE {t} SET state = 'delivered', finished_at = %s, last_error = NULL, "
+            "lease_token = NULL, lease_until = NULL WHERE id = %s AND ("
+            "(state = 'pending' AND lease_token = %s) OR (state = 'dead' AND lease_token = %s))"
+        ).format(t=self._t)
+        token = entry.lease_token
+        params = (self._clock(), entry.id, token, None if token is None else held(token))
+        rows = await self._exec(query, params)
+        return bool(rows[0][0] == 1)
 
     async def schedule_retry(
         self, entry: OutboxEntry, *, delay: float, error: str, attempted: bool = True
@@ -264,7 +306,8 @@ class PostgresOutbox(Outbox):
     async def dead_letter(self, entry: OutboxEntry, *, reason: str) -> bool:
         """Park as a dead letter with ``reason``."""
         sets = "state = 'dead', finished_at = %s, last_error = %s"
-        return await self._finish(entry, sets, (self._clock(), clip(reason)))
+        params = (self._clock(), clip(reason))
+        return await self._finish(entry, sets, params, keep=previous_holder(entry))
 
     # ------------------------------------------------------------ operators
 
@@ -294,7 +337,8 @@ class PostgresOutbox(Outbox):
         """Make one dead letter pending again with its attempts reset."""
         text = (
             "UPDATE {t} SET state = 'pending', attempts = 0, available_at = %s, "
-            "finished_at = NULL WHERE id = %s AND state = 'dead'"
+            "finished_at = NULL, lease_token = NULL, lease_until = NULL "
+            "WHERE id = %s AND state = 'dead'"
         )
         return await self._update(text, (self._clock(), entry_id)) == 1
 
@@ -302,7 +346,8 @@ class PostgresOutbox(Outbox):
         """Requeue every dead letter (of one integration)."""
         text = (
             "UPDATE {t} SET state = 'pending', attempts = 0, available_at = %s, "
-            "finished_at = NULL WHERE state = 'dead' AND (%s::text IS NULL OR integration = %s)"
+            "finished_at = NULL, lease_token = NULL, lease_until = NULL "
+            "WHERE state = 'dead' AND (%s::text IS NULL OR integration = %s)"
         )
         return await self._update(text, (self._clock(), integration, integration))
 
@@ -316,10 +361,11 @@ class PostgresOutbox(Outbox):
         now = self._clock()
         query = sql.SQL(
             "SELECT integration, state, COUNT(*), "
-            "SUM(CASE WHEN lease_until > %s THEN 1 ELSE 0 END), MIN(enqueued_at) "
+            "SUM(CASE WHEN lease_until > " + _LEASE_NOW + " THEN 1 ELSE 0 END), MIN(enqueued_at) "
             "FROM {t} GROUP BY integration, state"
         ).format(t=self._t)
-        return backlog(now, await self._exec(query, (now,)))
+        lease_now = None if self._lease_clock is None else self._lease_clock()
+        return backlog(now, await self._exec(query, {"lease_now": lease_now}))
 
     async def close(self) -> None:
         """Close the connection."""

@@ -10,12 +10,16 @@ success                            mark delivered
 CircuitOpenError                   pause the integration for ``retry_in``; release, attempt refunded
 other LocalRejection               release after a short backoff, attempt refunded
 TransientError, RetryExhausted     retry with backoff (``RateLimited.retry_after`` honoured)
-OutcomeUnknown (or a transient     redeliverable command (payments, calls, upserts): retry with the
-error after the request was sent)  same idempotency key; otherwise dead letter: never send twice
+OutcomeUnknown (or a transient     redeliverable command (payments, calls, moves, updates by id,
+error after the request was sent)  upserts the CRM dedupes): retry with the same idempotency key;
+                                   otherwise dead letter: never send twice
 PermanentError                     dead letter with the vendor's error
 claimed after a lease expired      redeliverable: send again with the same key; otherwise dead
 (``entry.lease_expired``)          letter, unsent: the killed attempt may have reached the vendor
 undecodable payload                dead letter
+StartCall first enqueued longer    dead letter "too old to reconcile safely" when it may have been
+ago than ``call_lookback``         sent before: Vapi's key look-back would miss that call and ring
+                                   the patient again
 attempts >= max_attempts           dead letter with the last error
 =================================  ===============================================================
 
@@ -37,9 +41,10 @@ from collections.abc import Awaitable, Callable
 
 import attrs
 
+from adapters.outbox.lease import DEFAULT_LEASE_SECONDS, check_lease
 from adapters.resilience import RetryPolicy
 from domain.command_codec import decode_command
-from domain.commands import Command
+from domain.commands import Command, StartCall
 from domain.errors import (
     CircuitOpenError,
     IntegrationError,
@@ -59,9 +64,12 @@ from ports.payments import PaymentPort
 from ports.voice import VoicePort
 
 
-__all__ = ["OutboxRelay", "RelayStats"]
+__all__ = ["CALL_LOOKBACK", "OutboxRelay", "RelayStats"]
 
 log = logging.getLogger("portico.outbox.relay")
+# Vapi's key look-back (adapters.vapi.adapter.KEY_LOOKBACK): how far back a keyed start finds the
+# call its key already started.
+CALL_LOOKBACK = 24 * 3600.0
 
 
 @attrs.define
@@ -92,12 +100,17 @@ class OutboxRelay:
         messaging, crm, payments, voice: the ports (wrapped in resilience by the container);
             commands of an integration without a port stay pending.
         batch_size: entries claimed at a time; also the number sent concurrently.
-        lease_seconds: how long a claim is exclusive; keep it above the port's overall deadline.
+        lease_seconds: how long a claim is exclusive. Must exceed every resilient port's worst
+            case (`adapters.outbox.lease.check_lease`; ValueError otherwise), so a slow send is
+            never taken over while still in flight.
         max_attempts: attempts before a transient failure becomes a dead letter.
         base_delay, max_delay, multiplier: exponential backoff between attempts, computed by
             `RetryPolicy.backoff` (a delay drawn from ``[0, min(max_delay, base * mult**n)]``).
         idle_delay: how long to wait when nothing is due.
-        clock, sleep: injectable time, so tests are instant.
+        call_lookback: seconds after its first enqueue a StartCall that may already have been
+            sent is dead-lettered instead of resent (the voice vendor's key look-back).
+        clock, sleep: injectable time, so tests are instant. wall_clock: epoch seconds, compared
+            with ``enqueued_at``.
         uniform: ``uniform(a, b)`` for the jitter (``random.uniform``); tests pin it.
         rng: alternatively a ``random()``-like source in ``[0, 1)`` for the jitter.
         on_progress: called with the stats after each batch.
@@ -112,13 +125,15 @@ class OutboxRelay:
         payments: PaymentPort | None = None,
         voice: VoicePort | None = None,
         batch_size: int = 32,
-        lease_seconds: float = 120.0,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
         max_attempts: int = 12,
         base_delay: float = 1.0,
         max_delay: float = 300.0,
         multiplier: float = 2.0,
         idle_delay: float = 1.0,
+        call_lookback: float = CALL_LOOKBACK,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         uniform: Callable[[float, float], float] = random.uniform,
         rng: Callable[[], float] | None = None,
@@ -128,7 +143,10 @@ class OutboxRelay:
         self.ports = CommandPorts(messaging, crm, payments, voice)
         self.integrations = self.ports.serves()
         self.batch_size = batch_size
+        check_lease(lease_seconds, (messaging, crm, payments, voice))
         self.lease_seconds = lease_seconds
+        self.call_lookback = call_lookback
+        self._wall_clock = wall_clock
         self.max_attempts = max_attempts
         self.backoff = RetryPolicy(
             attempts=max_attempts,
@@ -200,9 +218,16 @@ class OutboxRelay:
 
     async def _handle(self, entry: OutboxEntry) -> None:
         try:
-            command = decode_command(entry.payload)
+            command = decode_command(entry.payload, enqueued_at=entry.enqueued_at)
         except InvalidValue as err:
             await self._settle(entry, _Verdict("dead", f"undecodable command: {err}"))
+            return
+        if self._too_old_to_reconcile(entry, command):
+            reason = (
+                f"too old to reconcile safely: first enqueued over {self.call_lookback:g}s ago "
+                "and maybe sent before; the vendor's key look-back would not find that call"
+            )
+            await self._settle(entry, _Verdict("dead", reason))
             return
         if entry.lease_expired and not command.redeliverable:
             reason = "outcome unknown after lease expiry (maybe sent); not resent"
@@ -221,6 +246,13 @@ class OutboxRelay:
             self.stats.delivered += 1
         else:
             self._lost(entry)
+
+    def _too_old_to_reconcile(self, entry: OutboxEntry, command: Command) -> bool:
+        # An earlier attempt may have reached the vendor: a retry, a lease that ran out, or a
+        # requeued dead letter (its error stays recorded).
+        maybe_sent = entry.attempts > 1 or entry.lease_expired or entry.last_error is not None
+        age = self._wall_clock() - entry.enqueued_at
+        return isinstance(command, StartCall) and maybe_sent and age > self.call_lookback
 
     def _judge(self, entry: OutboxEntry, command: Command, err: Exception) -> _Verdict:
         if isinstance(err, CircuitOpenError):

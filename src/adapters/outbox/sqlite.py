@@ -16,20 +16,24 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-import uuid
 from collections.abc import Callable, Collection
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
+from adapters.outbox._errors import store_unavailable
 from adapters.outbox._rows import (
     COLUMNS,
     MODES,
     OpenMode,
+    OutboxNotFound,
     backlog,
     check_table_name,
     clip,
     conflict,
+    held,
+    lease_token,
     new_row,
+    previous_holder,
     to_entry,
 )
 from adapters.outbox._sqlite_open import open_sqlite
@@ -42,6 +46,7 @@ from ports.outbox import Outbox
 __all__ = ["OpenMode", "SqliteOutbox"]
 
 T = TypeVar("T")
+P = ParamSpec("P")
 log = logging.getLogger("portico.outbox")
 
 
@@ -58,6 +63,10 @@ class SqliteOutbox(Outbox):
             (read and write, but never create anything) or ``read_only`` (operators' views:
             nothing is written). Without ``create``, a missing file or table raises
             `OutboxNotFound` (a `FileNotFoundError`) naming the absolute path on first use.
+
+    Any other failure of the file or of SQLite (unwritable path, full disk, a lock held past
+    ``busy_timeout``) raises `domain.errors.Unavailable` (``integration="outbox"``,
+    ``request_sent=False``); the detail is logged, never put in the message.
     """
 
     def __init__(
@@ -125,6 +134,15 @@ class SqliteOutbox(Outbox):
             """
         )
 
+    async def _run(self, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run ``work`` on the worker thread; a failing store raises `Unavailable`, not sqlite3."""
+        try:
+            return await self._worker.run(work, *args, **kwargs)
+        except OutboxNotFound:
+            raise
+        except (sqlite3.Error, OSError) as err:
+            raise store_unavailable("sqlite", err, where=self.location, detail=str(err)) from None
+
     def _write(self, fn: Callable[[sqlite3.Connection], T], *, durable: bool = True) -> T:
         conn = self._worker.connection()
         sync = "FULL" if durable else "NORMAL"
@@ -170,9 +188,7 @@ class SqliteOutbox(Outbox):
 
     async def enqueue(self, command: Command, *, delay: float = 0.0) -> str:
         """Store ``command`` and commit; see `Outbox.enqueue`."""
-        return await self._worker.run(
-            self._write, lambda c: self.enqueue_with(c, command, delay=delay)
-        )
+        return await self._run(self._write, lambda c: self.enqueue_with(c, command, delay=delay))
 
     # ------------------------------------------------------------ relay side
 
@@ -193,9 +209,9 @@ class SqliteOutbox(Outbox):
         def tx(conn: sqlite3.Connection) -> list[OutboxEntry]:
             # A pending row that still holds a token had a lease that ran out without an outcome.
             due = [
-                (r[0], bool(r[1]))
+                (r[0], r[1])
                 for r in conn.execute(
-                    f"SELECT o.seq, o.lease_token IS NOT NULL FROM {t} o "
+                    f"SELECT o.seq, o.lease_token FROM {t} o "
                     "WHERE o.state = 'pending' AND o.available_at <= ? "
                     f"AND (o.lease_until IS NULL OR o.lease_until <= ?){only} "
                     f"AND NOT EXISTS (SELECT 1 FROM {t} p WHERE p.state = 'pending' "
@@ -205,13 +221,13 @@ class SqliteOutbox(Outbox):
                 )
             ]
             claimed = []
-            for seq, expired in due:
+            for seq, old in due:
                 row = conn.execute(
                     f"UPDATE {t} SET lease_token = ?, lease_until = ?, attempts = attempts + 1 "
                     f"WHERE seq = ? RETURNING {COLUMNS}",
-                    (uuid.uuid4().hex, now + lease_seconds, seq),
+                    (lease_token(old), now + lease_seconds, seq),
                 ).fetchone()
-                claimed.append(to_entry(row, lease_expired=expired))
+                claimed.append(to_entry(row, lease_expired=old is not None))
             return claimed
 
         return self._write(tx, durable=False)
@@ -220,23 +236,34 @@ class SqliteOutbox(Outbox):
         self, *, limit: int, lease_seconds: float, integrations: Collection[str] | None = None
     ) -> list[OutboxEntry]:
         """Lease due entries, one per ordering key; see `Outbox.claim`."""
-        return await self._worker.run(self._claim, limit, lease_seconds, integrations)
+        return await self._run(self._claim, limit, lease_seconds, integrations)
 
-    def _finish(self, entry: OutboxEntry, sets: str, params: tuple[Any, ...]) -> bool:
+    def _finish(
+        self, entry: OutboxEntry, sets: str, params: tuple[Any, ...], keep: str | None = None
+    ) -> bool:
         def tx(conn: sqlite3.Connection) -> bool:
             cur = conn.execute(
-                f"UPDATE {self.table} SET {sets}, lease_token = NULL, lease_until = NULL "
+                f"UPDATE {self.table} SET {sets}, lease_token = ?, lease_until = NULL "
                 "WHERE id = ? AND state = 'pending' AND lease_token = ?",
-                (*params, entry.id, entry.lease_token),
+                (*params, keep, entry.id, entry.lease_token),
             )
             return cur.rowcount == 1
 
         return self._write(tx, durable=False)
 
+    def _delivered(self, entry: OutboxEntry, now: float) -> bool:
+        token = entry.lease_token
+        sql = (
+            f"UPDATE {self.table} SET state = 'delivered', finished_at = ?, last_error = NULL, "
+            "lease_token = NULL, lease_until = NULL WHERE id = ? AND ("
+            "(state = 'pending' AND lease_token = ?) OR (state = 'dead' AND lease_token = ?))"
+        )
+        params = (now, entry.id, token, None if token is None else held(token))
+        return self._write(lambda c: c.execute(sql, params).rowcount == 1, durable=False)
+
     async def mark_delivered(self, entry: OutboxEntry) -> bool:
-        """Record success under the current lease."""
-        sets = "state = 'delivered', finished_at = ?, last_error = NULL"
-        return await self._worker.run(self._finish, entry, sets, (self._clock(),))
+        """Record success under the current lease, or over a lease-expiry dead letter (`held`)."""
+        return await self._run(self._delivered, entry, self._clock())
 
     async def schedule_retry(
         self, entry: OutboxEntry, *, delay: float, error: str, attempted: bool = True
@@ -245,12 +272,13 @@ class SqliteOutbox(Outbox):
         back = "" if attempted else ", attempts = MAX(attempts - 1, 0)"
         sets = f"available_at = ?, last_error = ?{back}"
         params = (self._clock() + max(delay, 0.0), clip(error))
-        return await self._worker.run(self._finish, entry, sets, params)
+        return await self._run(self._finish, entry, sets, params)
 
     async def dead_letter(self, entry: OutboxEntry, *, reason: str) -> bool:
         """Park as a dead letter with ``reason``."""
         sets = "state = 'dead', finished_at = ?, last_error = ?"
-        return await self._worker.run(self._finish, entry, sets, (self._clock(), clip(reason)))
+        params = (self._clock(), clip(reason))
+        return await self._run(self._finish, entry, sets, params, previous_holder(entry))
 
     # ------------------------------------------------------------ operators
 
@@ -262,7 +290,7 @@ class SqliteOutbox(Outbox):
 
     async def get(self, entry_id: str) -> OutboxEntry | None:
         """The entry with this id, or None."""
-        found = await self._worker.run(self._select, "WHERE id = ?", (entry_id,))
+        found = await self._run(self._select, "WHERE id = ?", (entry_id,))
         return found[0] if found else None
 
     async def dead_letters(
@@ -270,7 +298,7 @@ class SqliteOutbox(Outbox):
     ) -> list[OutboxEntry]:
         """Dead letters, oldest first."""
         where = "WHERE state = 'dead' AND (? IS NULL OR integration = ?) ORDER BY seq LIMIT ?"
-        return await self._worker.run(self._select, where, (integration, integration, limit))
+        return await self._run(self._select, where, (integration, integration, limit))
 
     def _update(self, sql: str, params: tuple[Any, ...]) -> int:
         return self._write(lambda c: c.execute(sql, params).rowcount)
@@ -279,22 +307,24 @@ class SqliteOutbox(Outbox):
         """Make one dead letter pending again with its attempts reset."""
         sql = (
             f"UPDATE {self.table} SET state = 'pending', attempts = 0, available_at = ?, "
-            "finished_at = NULL WHERE id = ? AND state = 'dead'"
+            "finished_at = NULL, lease_token = NULL, lease_until = NULL "
+            "WHERE id = ? AND state = 'dead'"
         )
-        return await self._worker.run(self._update, sql, (self._clock(), entry_id)) == 1
+        return await self._run(self._update, sql, (self._clock(), entry_id)) == 1
 
     async def requeue_all(self, *, integration: str | None = None) -> int:
         """Requeue every dead letter (of one integration)."""
         sql = (
             f"UPDATE {self.table} SET state = 'pending', attempts = 0, available_at = ?, "
-            "finished_at = NULL WHERE state = 'dead' AND (? IS NULL OR integration = ?)"
+            "finished_at = NULL, lease_token = NULL, lease_until = NULL "
+            "WHERE state = 'dead' AND (? IS NULL OR integration = ?)"
         )
-        return await self._worker.run(self._update, sql, (self._clock(), integration, integration))
+        return await self._run(self._update, sql, (self._clock(), integration, integration))
 
     async def purge_dead(self, entry_id: str | None = None) -> int:
         """Delete one dead letter, or all."""
         sql = f"DELETE FROM {self.table} WHERE state = 'dead' AND (? IS NULL OR id = ?)"
-        return await self._worker.run(self._update, sql, (entry_id, entry_id))
+        return await self._run(self._update, sql, (entry_id, entry_id))
 
     def _status(self) -> OutboxStatus:
         now = self._clock()
@@ -308,7 +338,7 @@ class SqliteOutbox(Outbox):
 
     async def status(self) -> OutboxStatus:
         """Counts per integration."""
-        return await self._worker.run(self._status)
+        return await self._run(self._status)
 
     async def close(self) -> None:
         """Close the connection and the worker thread; closing twice is harmless."""

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import ClassVar, Generic, Self, TypeVar
 
 from adapters.resilience._pipeline import Pipeline
-from domain.crm import Contact, ContactDraft, Deal, DealDraft, Note
+from domain.crm import Contact, ContactDraft, Deal, DealDraft, LifecycleStage, Note
 from domain.messaging import MessageReceipt, OutboundMessage
 from domain.payments import (
     CheckoutLink,
@@ -25,7 +25,7 @@ from domain.payments import (
 )
 from domain.values import Email, PhoneNumber
 from domain.voice import Call, CallRequest
-from ports.crm import CRMPort
+from ports.crm import CRMPort, UpsertIdempotency
 from ports.messaging import MessagingPort
 from ports.payments import PaymentPort
 from ports.voice import VoicePort
@@ -88,6 +88,7 @@ class ResilientCRM(_Resilient[CRMPort], CRMPort):
 
     IDEMPOTENT: ClassVar[Mapping[str, bool]] = {
         "upsert_contact": True,
+        "update_contact": True,
         "get_contact": True,
         "find_contact": True,
         "create_deal": False,
@@ -103,10 +104,31 @@ class ResilientCRM(_Resilient[CRMPort], CRMPort):
         ``upsert_is_idempotent(draft)`` method (HubSpot: phone-only drafts without a unique phone
         property are not); the table's entry is the default for the others.
         """
-        check = getattr(self.inner, "upsert_is_idempotent", None)
-        idempotent = bool(check(draft)) if callable(check) else self.IDEMPOTENT["upsert_contact"]
         return await self.pipeline.call(
-            "upsert_contact", lambda: self.inner.upsert_contact(draft), idempotent=idempotent
+            "upsert_contact",
+            lambda: self.inner.upsert_contact(draft),
+            idempotent=self.upsert_is_idempotent(draft),
+        )
+
+    def upsert_is_idempotent(self, draft: ContactDraft) -> bool:
+        """The wrapped adapter's answer (`ports.crm.UpsertIdempotency`), else the table's."""
+        if isinstance(self.inner, UpsertIdempotency):
+            return self.inner.upsert_is_idempotent(draft)
+        return self.IDEMPOTENT["upsert_contact"]
+
+    async def update_contact(
+        self,
+        contact_id: str,
+        *,
+        properties: Mapping[str, str] | None = None,
+        lifecycle_stage: LifecycleStage | None = None,
+    ) -> Contact:
+        """See `CRMPort.update_contact`; a write by id, safe to retry."""
+        return await self._run(
+            "update_contact",
+            lambda: self.inner.update_contact(
+                contact_id, properties=properties, lifecycle_stage=lifecycle_stage
+            ),
         )
 
     async def get_contact(self, contact_id: str) -> Contact:

@@ -25,7 +25,7 @@ from adapters.http.errors import unexpected
 from adapters.whatsapp.errors import parse_meta_error
 from adapters.whatsapp.flavours import DIALOG360, WhatsAppFlavour, meta_cloud
 from adapters.whatsapp.status_log import DeliveryStatusLog, as_status_store
-from domain.errors import NotFound
+from domain.errors import NotFound, PorticoError, Unavailable
 from domain.messaging import (
     DeliveryStatus,
     MessageReceipt,
@@ -197,8 +197,18 @@ class WhatsAppMessaging(MessagingPort):
 
         Raises:
             NotFound: the log has never seen this message id.
+            Unavailable: the status store could not be read (not sent to Meta: safe to retry).
         """
-        status = await self._store.get(message_id)
+        try:
+            status = await self._store.get(message_id)
+        except PorticoError:
+            raise
+        except Exception as exc:
+            raise Unavailable(
+                f"the delivery-status store could not be read ({type(exc).__name__})",
+                integration=self.provider,
+                request_sent=False,
+            ) from exc
         if status is None:
             raise NotFound(
                 "no status recorded for this message id (Meta has no status lookup: statuses "

@@ -14,14 +14,16 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from app.services.outbox_dispatch import CommandDispatch, DeliveryMode, Dispatched
-from domain.commands import Command, SendMessage
+from domain.commands import Command, SendMessage, UpsertContact
+from domain.crm import ContactDraft
 from domain.errors import Conflict, InvalidRequest
 from domain.events import DomainEvent
 from domain.messaging import TemplateMessage, TextMessage
 from domain.values import IdempotencyKey, PhoneNumber
+from ports.crm import upsert_is_idempotent
 
 
-__all__ = ["Subscription", "enqueue_once", "send_text_or_template"]
+__all__ = ["Subscription", "enqueue_once", "send_text_or_template", "upsert_command"]
 
 logger = logging.getLogger("portico.services")
 
@@ -79,3 +81,18 @@ async def enqueue_once(dispatch: CommandDispatch, command: Command) -> Dispatche
             command.idempotency_key,
         )
         return None
+
+
+def upsert_command(
+    crm: object, draft: ContactDraft, key: IdempotencyKey | None = None
+) -> UpsertContact:
+    """
+    An `UpsertContact` whose ``redeliverable`` is what ``crm`` (the CRM the relay will use) says
+    of this draft: HubSpot without a unique phone property cannot dedupe a phone-only create, so
+    the relay must not resend such a command after an unknown outcome or an expired lease.
+
+    Prefer `UpdateContact` whenever the contact's id is known.
+    """
+    return UpsertContact(
+        draft, key or IdempotencyKey.new(), redeliverable=upsert_is_idempotent(crm, draft)
+    )

@@ -2,24 +2,34 @@
 Lead intake: a patient writes to us, so they become a CRM contact with one open deal.
 
 The open deal's id is kept on the contact (a CRM property), so a second message, a redelivered
-webhook or a restarted worker finds the same deal instead of opening another.
+webhook or a restarted worker finds the same deal instead of opening another. The marker is
+written *by contact id* (`UpdateContact`), never by phone: HubSpot's search lags a few seconds
+behind its writes, so a by-phone upsert right after creating the contact would miss it and
+create a second contact holding the marker. For the same reason the contact found by phone is
+read again by id before its marker is trusted (a search result can be stale).
 
 One sender at a time: with a `ReplayStore` injected (``claims``), intake holds a short claim on
 ``intake:<hash of the phone>`` across every worker sharing the store, so two near-simultaneous
 first messages cannot both open a deal: the second raises `Unavailable`, the webhook answers 5xx
 and the provider redelivers it after the first is done. The claim is released (never completed)
-after each message, since the next message of the sender must be taken in too.
+after each message, since the next message of the sender must be taken in too. Its lease must
+outlast intake's worst case, `INTAKE_CRM_CALLS` CRM calls each retried up to its pipeline's
+deadline: the container sizes it from the CRM pipeline (`app.leases.intake_lease`); the webhook
+ingress's event lease guards the same work and must be as long.
 
 The open-deal marker is written right after ``create_deal``; if the CRM fails at that moment the
-marker goes to the outbox (an idempotent upsert, keyed by the deal) and intake still succeeds, so
-the provider does not redeliver and nothing opens a second deal. What remains, honestly:
+marker goes to the outbox (an idempotent update by id, keyed by the deal) and intake still
+succeeds, so the provider does not redeliver and nothing opens a second deal. What remains:
 
 - ``create_deal`` itself timing out after HubSpot acted (``OutcomeUnknown``): HubSpot takes no
   idempotency key for deals, so the redelivery opens a second one;
 - the outbox being down as well as the CRM right after ``create_deal`` (the handler fails and
   the redelivery opens a second deal);
 - another message from the sender arriving after the CRM recovered but before the relay wrote the
-  queued marker.
+  queued marker;
+- a brand-new sender's second message arriving before HubSpot's search shows the contact the
+  first one created (seconds): it cannot be found by phone, so a second contact (and deal) is
+  made. A unique phone property (``HubSpotCRM.phone_id_property``) closes this.
 Each needs two failures at one moment, and each leaves an extra *open* deal (visible in the CRM),
 never a lost message or a lost deal.
 """
@@ -32,7 +42,7 @@ import attrs
 
 from app.services._outreach import Subscription
 from app.services.outbox_dispatch import CommandDispatch, DeliveryMode, Dispatched
-from domain.commands import UpsertContact
+from domain.commands import UpdateContact
 from domain.crm import Contact, ContactDraft, Deal, DealDraft, LifecycleStage
 from domain.errors import Unavailable
 from domain.events import MessageReceived
@@ -43,12 +53,14 @@ from ports.crm import CRMPort
 from ports.webhooks import ReplayStore
 
 
-__all__ = ["OPEN_DEAL_PROPERTY", "Lead", "LeadIntake"]
+__all__ = ["INTAKE_CRM_CALLS", "OPEN_DEAL_PROPERTY", "Lead", "LeadIntake"]
 
 logger = logging.getLogger("portico.services")
 
 # The contact property holding the id of the contact's open deal ("" once it is closed).
 OPEN_DEAL_PROPERTY = "portico_open_deal_id"
+# The most CRM calls one intake makes: find, read by id (or create), open the deal, mark it.
+INTAKE_CRM_CALLS = 4
 
 
 @attrs.frozen
@@ -75,7 +87,8 @@ class LeadIntake:
         crm: where contacts and deals live (read and written directly: intake needs the ids).
         dispatch: writes the open-deal marker now, or queues it on an outage (`OutboxDispatch`).
         claims: serialises intake per sender across workers; None for a single worker.
-        claim_lease: seconds a claim lasts if its worker dies (above intake's worst duration).
+        claim_lease: seconds a claim lasts if its worker dies; it must exceed intake's worst
+            duration (`app.leases.intake_lease` computes it from the CRM pipeline).
         deal_name: the name of the deal opened for a new lead.
         deal_stage: the pipeline stage a new deal starts in (HubSpot's first default stage).
         pipeline: the deal pipeline.
@@ -111,7 +124,9 @@ class LeadIntake:
             await _release(self.claims, claim)
 
     async def _intake(self, message: InboundMessage) -> Lead:
-        contact = await self.crm.find_contact(phone=message.sender)
+        found = await self.crm.find_contact(phone=message.sender)
+        # Search results may lag behind writes: trust only the contact read by id.
+        contact = None if found is None else await self.crm.get_contact(found.id)
         if contact is None:
             contact = await self.crm.upsert_contact(
                 ContactDraft(
@@ -132,9 +147,10 @@ class LeadIntake:
                 pipeline=self.pipeline,
             )
         )
-        marker = UpsertContact(
-            ContactDraft(phone=message.sender, properties={self.open_deal_property: deal.id}),
-            IdempotencyKey.derive("open-deal", deal.id),
+        marker = UpdateContact(
+            contact.id,
+            {self.open_deal_property: deal.id},
+            idempotency_key=IdempotencyKey.derive("open-deal", deal.id),
         )
         written = await self.dispatch.submit(marker, mode=DeliveryMode.SEND_NOW)
         if isinstance(written.result, Contact):

@@ -10,15 +10,16 @@ Per command kind the mode is one of:
 - ``ALWAYS_ENQUEUE``: store first, the relay sends; for fire-and-forget work (notes, CRM sync).
 
 A permanent error is raised to the caller (a fix is needed, a retry would fail the same way). An
-unknown outcome is queued only for redeliverable commands (payments, calls, upserts: the vendor
-dedupes the key); for the others it is raised, because a resend might reach the patient twice.
+unknown outcome is queued only for redeliverable commands (payments, calls, updates by id, and
+upserts the CRM dedupes: each command says so in ``redeliverable``); for the others it is
+raised, because a resend might reach the patient twice.
 
 Such an unknown-outcome entry waits ``settle_delay`` seconds (default 60) before the relay may
 take it: a relay that reconciles by listing the vendor's records (Vapi has no idempotency keys;
 the relay looks for the call before dialling again) must not look before the vendor shows the
 first attempt. Remaining race: a vendor that takes longer than ``settle_delay`` to list the first
 attempt can still get a second one from such a reconciling relay; vendors that honour the key
-itself (Stripe, HubSpot upserts) are safe at any delay.
+itself (Stripe) and writes by id are safe at any delay.
 """
 
 from __future__ import annotations

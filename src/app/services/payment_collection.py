@@ -15,52 +15,55 @@ and answers the provider fast whatever the state of the vendors.
 
 Delivery modes (`DeliveryMode`): the link message, asked for by the host, is sent now and falls
 back to the outbox (``request_mode``); everything a webhook triggers is always enqueued.
+
+Retry-safe `request_payment`: the checkout request is fixed per clock window (see
+`app.services._payment_link`), so a retry gets the same link, and the message carrying a link is
+taken once, through a claim on its key in the shared `ReplayStore` (``claims``): a retry after it
+was sent or queued gets ``ALREADY_ACCEPTED`` instead of a second message. WhatsApp takes no
+idempotency key, so a send whose outcome is unknown is never repeated either (``UNKNOWN``).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 import attrs
 
 from app.services._outreach import Subscription, enqueue_once, send_text_or_template
+from app.services._payment_link import LinkStatus, PaymentLinkSent, checkout_window
 from app.services.lead_intake import OPEN_DEAL_PROPERTY
 from app.services.outbox_dispatch import CommandDispatch, DeliveryMode, Dispatched
-from domain.commands import AddNote, MoveDeal, SendMessage, UpsertContact
-from domain.crm import ContactDraft, LifecycleStage
-from domain.errors import InvalidValue, NotFound
+from domain.commands import AddNote, MoveDeal, SendMessage, UpdateContact
+from domain.crm import LifecycleStage
+from domain.errors import InvalidValue, NotFound, OutcomeUnknown
 from domain.events import PaymentFailed, PaymentSucceeded
-from domain.messaging import MessageReceipt, TemplateMessage
+from domain.messaging import TemplateMessage
 from domain.payments import CheckoutLink, CheckoutRequest, PaymentIntent, PaymentStatus
-from domain.values import IdempotencyKey, Money
+from domain.replay import Claim
+from domain.values import IdempotencyKey, Money, PhoneNumber
+from domain.webhooks import ClaimOutcome
 from ports.crm import CRMPort
 from ports.payments import PaymentPort
+from ports.webhooks import ReplayStore
 
 
-__all__ = ["PaymentCollection", "PaymentLinkSent", "Settlement"]
+__all__ = ["LinkStatus", "PaymentCollection", "PaymentLinkSent", "Settlement"]
 
 logger = logging.getLogger("portico.services")
 
 DEFAULT_ITEM = "your appointment"
 
 
-@attrs.frozen
-class PaymentLinkSent:
-    """A checkout link and what became of the message carrying it (sent now, or queued)."""
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
-    link: CheckoutLink
-    delivery: Dispatched
 
-    @property
-    def message(self) -> MessageReceipt | None:
-        """The vendor's receipt when the message went out now; None while it waits in the outbox."""
-        result = self.delivery.result
-        return result if isinstance(result, MessageReceipt) else None
-
-    @property
-    def queued(self) -> bool:
-        """True when the message waits in the outbox for the relay."""
-        return self.delivery.queued
+def _window(_self: object, _attr: object, value: object) -> None:
+    # The window's start is the request's created_at: the link must still live 30 minutes.
+    if isinstance(value, bool) or not isinstance(value, int) or not 60 <= value <= 12 * 3600:
+        raise InvalidValue("link_window", "must be an int from 60 to 43200 seconds")
 
 
 @attrs.frozen
@@ -94,6 +97,11 @@ class PaymentCollection:
             (the receipt always goes as a template: it waits in the outbox).
         request_mode: how the link message goes (`DeliveryMode.SEND_NOW`: now, the outbox on an
             outage).
+        claims: where the link message is taken once across retries and workers (the webhook
+            replay store); None sends on every call (a single-shot script).
+        claim_lease: seconds a link-message claim lasts if its worker dies mid-send.
+        clock: the current time, timezone-aware (the checkout window is read from it).
+        link_window: seconds a checkout request stays the same (retries inside reuse it).
     """
 
     payments: PaymentPort
@@ -107,23 +115,32 @@ class PaymentCollection:
     language: str = "en"
     open_deal_property: str = OPEN_DEAL_PROPERTY
     request_mode: DeliveryMode = DeliveryMode.SEND_NOW
+    claims: ReplayStore | None = None
+    claim_lease: float = 120.0
+    clock: Callable[[], datetime] = _utc_now
+    link_window: int = attrs.field(default=3600, validator=_window)
 
     async def request_payment(
         self, *, contact_id: str, deal_id: str, amount: Money, description: str
     ) -> PaymentLinkSent:
         """
-        Create a checkout link for the deal and message it to the contact's phone.
+        Create a checkout link for the deal and message it to the contact's phone, once.
 
-        The link is created directly (a link nobody receives is useless, and the derived key
-        makes the caller's retry reuse the same session); the message is sent now or queued.
+        Safe to call again (a timeout, a double click, a crashed caller): within the checkout
+        window the same link comes back, and its message is not sent again: the answer's
+        ``status`` says ``ALREADY_ACCEPTED`` (or ``IN_PROGRESS`` while another call sends it).
+        A send whose outcome is unknown is answered with ``UNKNOWN``, not raised: the link
+        exists, the patient may have it, and resending could message them twice.
 
         Raises:
             InvalidValue: the contact has no phone.
-            IntegrationError: the CRM or Stripe failed; nothing was sent, retrying is safe.
+            IntegrationError: the CRM, Stripe or the claim store failed, or WhatsApp refused
+                the message; no message went out, retrying is safe.
         """
         contact = await self.crm.get_contact(contact_id)
         if contact.phone is None:
             raise InvalidValue("phone", "the contact has no phone number to send the link to")
+        created_at, key = checkout_window(self.clock(), self.link_window, deal_id, amount)
         link = await self.payments.create_checkout_link(
             CheckoutRequest(
                 amount=amount,
@@ -131,24 +148,66 @@ class PaymentCollection:
                 patient_ref=contact_id,
                 success_url=self.success_url,
                 cancel_url=self.cancel_url,
-                # The same deal and amount reuse the same session, even after a crash.
-                idempotency_key=IdempotencyKey.derive("checkout", deal_id, str(amount)),
+                idempotency_key=key,
                 metadata={"deal_id": deal_id, "contact_id": contact_id, "item": description},
+                created_at=created_at,
             )
         )
+        message_key = IdempotencyKey.derive("payment-link", link.id)
+        claim = await self._claim(message_key)
+        if claim is not None and not claim.claimed:
+            taken = claim.outcome is ClaimOutcome.DUPLICATE
+            status = LinkStatus.ALREADY_ACCEPTED if taken else LinkStatus.IN_PROGRESS
+            return PaymentLinkSent(link, None, status)
+        try:
+            delivery = await self._send_link(contact.phone, link, amount, description, message_key)
+        except OutcomeUnknown as unknown:
+            logger.warning("link message for %s: outcome unknown (%s)", link.id, unknown)
+            await self._finish(claim, done=True)
+            return PaymentLinkSent(link, None, LinkStatus.UNKNOWN)
+        except BaseException:
+            await self._finish(claim, done=False)
+            raise
+        await self._finish(claim, done=True)
+        status = LinkStatus.SENT if delivery.sent else LinkStatus.QUEUED
+        return PaymentLinkSent(link, delivery, status)
+
+    async def _send_link(
+        self,
+        phone: PhoneNumber,
+        link: CheckoutLink,
+        amount: Money,
+        description: str,
+        key: IdempotencyKey,
+    ) -> Dispatched:
         expires = link.expires_at.strftime("%d %b %H:%M UTC")
-        delivery = await send_text_or_template(
+        return await send_text_or_template(
             self.dispatch,
-            contact.phone,
+            phone,
             f"To confirm your {description}, please pay {amount} here: {link.url} "
             f"(the link works until {expires}).",
             template=self.link_template,
             parameters=(description, str(amount), link.url),
             language=self.language,
-            key=IdempotencyKey.derive("payment-link", link.id),
+            key=key,
             mode=self.request_mode,
         )
-        return PaymentLinkSent(link, delivery)
+
+    async def _claim(self, message_key: IdempotencyKey) -> Claim | None:
+        if self.claims is None:
+            return None
+        return await self.claims.claim(
+            f"payment-link:{message_key.value}", lease_seconds=self.claim_lease
+        )
+
+    async def _finish(self, claim: Claim | None, *, done: bool) -> None:
+        """Complete the claim (the message went, or may have) or release it (nothing went)."""
+        if claim is None or self.claims is None:
+            return
+        try:
+            await (self.claims.complete(claim) if done else self.claims.release(claim))
+        except Exception as exc:  # noqa: BLE001 - the lease expires; the outbox dedupes queued
+            logger.error("link message claim not recorded (%s)", type(exc).__name__)
 
     async def settle(self, payment_intent_id: str) -> Settlement | None:
         """
@@ -174,7 +233,7 @@ class PaymentCollection:
         def key(effect: str) -> IdempotencyKey:
             return IdempotencyKey.derive(effect, payment_intent_id)
 
-        commands: list[MoveDeal | SendMessage | UpsertContact | AddNote] = [
+        commands: list[MoveDeal | SendMessage | UpdateContact | AddNote] = [
             MoveDeal(deal_id, self.won_stage, key("settle-deal"))
         ]
         if contact.phone is not None:
@@ -182,14 +241,15 @@ class PaymentCollection:
                 contact.phone, self.receipt_template, self.language, (str(amount), item)
             )
             commands.append(SendMessage(receipt, key("receipt")))
-        if contact.phone is not None or contact.email is not None:
-            draft = ContactDraft(
-                phone=contact.phone,
-                email=contact.email,
-                lifecycle_stage=LifecycleStage.CUSTOMER,
-                properties={self.open_deal_property: ""},
+        # By id: the contact is known, and a by-phone upsert could miss it in a lagging search.
+        commands.append(
+            UpdateContact(
+                contact_id,
+                {self.open_deal_property: ""},
+                LifecycleStage.CUSTOMER,
+                key("settle-contact"),
             )
-            commands.append(UpsertContact(draft, key("settle-contact")))
+        )
         note = f"Paid {amount} for {item} ({payment_intent_id})."
         commands.append(AddNote(contact_id, note, key("settle-note")))
         accepted = [await enqueue_once(self.dispatch, command) for command in commands]

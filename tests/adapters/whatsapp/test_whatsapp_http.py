@@ -329,3 +329,25 @@ def test_repr_shows_no_credential() -> None:
     """The adapter's repr never shows the token."""
     adapter = WhatsAppMessaging(http=httpx.AsyncClient(), credential=TOKEN, phone_number_id="1")
     assert TOKEN not in repr(adapter)
+
+
+async def test_a_failing_status_store_is_a_domain_error() -> None:
+    """A status store that cannot be read surfaces as Unavailable (not sent), never sqlite3."""
+    import sqlite3
+
+    from domain.errors import Unavailable
+
+    class BrokenStore:
+        async def record(self, message_id: str, status: DeliveryStatus) -> DeliveryStatus:
+            raise sqlite3.OperationalError("disk I/O error")
+
+        async def get(self, message_id: str) -> DeliveryStatus | None:
+            raise sqlite3.OperationalError("disk I/O error")
+
+    adapter = WhatsAppMessaging(
+        http=httpx.AsyncClient(), credential=TOKEN, phone_number_id="1", status_log=BrokenStore()
+    )
+    with pytest.raises(Unavailable) as caught:
+        await adapter.get_status("wamid.1")
+    assert caught.value.request_sent is False
+    assert "disk" not in str(caught.value)

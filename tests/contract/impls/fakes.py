@@ -40,6 +40,9 @@ class FakeCRMControls:
         """The portal has no contact property ``name``."""
         self.fake.refuse_property(name)
 
+    async def index_search(self) -> None:
+        """Nothing to wait for: the fake's search sees every write at once."""
+
 
 @attrs.frozen
 class FakePaymentControls:

@@ -14,6 +14,9 @@ from tests.contract.harness import Harness, Registry
 from tests.simulators.hubspot import HubSpotSimulator
 
 
+SEARCH_LAG = 3  # search requests a write stays invisible to
+
+
 @attrs.frozen
 class HubSpotControls:
     """The portal's settings, played by the simulator."""
@@ -24,11 +27,17 @@ class HubSpotControls:
         """The portal has no contact property ``name``."""
         self.simulator.refuse_property(name)
 
+    async def index_search(self) -> None:
+        """HubSpot's search catches up with the writes made so far."""
+        self.simulator.index_search()
+
 
 @asynccontextmanager
 async def hubspot_harness() -> AsyncIterator[Harness[Any]]:
     """The real adapter over httpx, the vendor played by the ASGI simulator."""
-    simulator = HubSpotSimulator(token="pat-na1-contract")
+    # Search lags as HubSpot's does: a write is invisible to the next searches unless a test
+    # lets the index catch up (`HubSpotControls.index_search`).
+    simulator = HubSpotSimulator(token="pat-na1-contract", search_lag=SEARCH_LAG)
     transport = httpx.ASGITransport(app=simulator)
     async with httpx.AsyncClient(transport=transport, base_url="https://api.hubapi.com") as http:
         yield Harness(HubSpotCRM(http=http, token="pat-na1-contract"), HubSpotControls(simulator))

@@ -1,0 +1,174 @@
+"""Leases: database time on PostgreSQL, a configurable length, and a late delivery that wins."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import psycopg
+import pytest
+
+from adapters.fakes import FakeMessaging, FakeVoice
+from adapters.outbox.lease import check_lease, worst_case
+from adapters.outbox.postgres import PostgresOutbox
+from adapters.outbox.relay import OutboxRelay
+from adapters.resilience import (
+    BreakerRegistry,
+    ResiliencePolicy,
+    ResilientMessaging,
+    ResilientVoice,
+    build_pipeline,
+)
+from app.outbox_wiring import lease_seconds, outbox_settings
+from domain.commands import SendMessage
+from domain.messaging import TemplateMessage
+from domain.outbox import EntryState
+
+
+LEASE = 30.0
+
+
+def _message(n: int = 0) -> SendMessage:
+    return SendMessage(TemplateMessage(f"+4071234567{n}", "appointment_reminder"))
+
+
+async def test_the_original_holder_overwrites_a_lease_expiry_dead_letter(make_outbox, clock):
+    """A send that outlived its lease and was dead-lettered as maybe sent is recorded delivered."""
+    box = make_outbox()
+    entry_id = await box.enqueue(_message())
+    [first] = await box.claim(limit=1, lease_seconds=LEASE)
+    clock.advance(LEASE + 1)
+    [second] = await box.claim(limit=1, lease_seconds=LEASE)
+    assert second.lease_expired
+    assert await box.dead_letter(second, reason="maybe sent")
+    assert await box.mark_delivered(first)
+    stored = await box.get(entry_id)
+    assert stored.state is EntryState.DELIVERED
+    assert stored.last_error is None
+    assert await box.dead_letters() == []
+
+
+async def test_only_a_lease_expiry_dead_letter_can_be_overwritten(make_outbox, clock):
+    """A dead letter for another reason, or one requeued and dead again, stays dead."""
+    box = make_outbox()
+    entry_id = await box.enqueue(_message())
+    [first] = await box.claim(limit=1, lease_seconds=LEASE)
+    assert await box.dead_letter(first, reason="invalid request")
+    assert not await box.mark_delivered(first)
+    assert await box.requeue(entry_id)
+    [again] = await box.claim(limit=1, lease_seconds=LEASE)
+    assert not again.lease_expired  # a requeue clears the kept token
+    clock.advance(LEASE + 1)
+    [third] = await box.claim(limit=1, lease_seconds=LEASE)
+    assert await box.dead_letter(third, reason="maybe sent")
+    assert not await box.mark_delivered(first)  # not the holder whose lease expired
+    assert (await box.get(entry_id)).state is EntryState.DEAD
+    assert await box.mark_delivered(again)
+
+
+async def test_a_chain_of_expired_leases_keeps_only_the_last_holder(make_outbox, clock):
+    """After two expiries, only the most recent expired holder may prove delivery."""
+    box = make_outbox()
+    await box.enqueue(_message())
+    [a] = await box.claim(limit=1, lease_seconds=LEASE)
+    clock.advance(LEASE + 1)
+    [b] = await box.claim(limit=1, lease_seconds=LEASE)
+    clock.advance(LEASE + 1)
+    [c] = await box.claim(limit=1, lease_seconds=LEASE)
+    assert await box.dead_letter(c, reason="maybe sent")
+    assert not await box.mark_delivered(a)
+    assert await box.mark_delivered(b)
+
+
+class _SlowVendor(FakeMessaging):
+    """Sends only when the test releases it, as a vendor that answers after the lease."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started = asyncio.Event()
+        self.release = asyncio.Event()
+        self.sends = 0
+
+    async def send(self, message):  # type: ignore[no-untyped-def]
+        self.sends += 1
+        self.started.set()
+        await self.release.wait()
+        return await super().send(message)
+
+
+async def test_a_slow_relay_delivers_after_another_dead_letters_it(make_outbox, clock):
+    """Relay B dead-letters A's expired lease as maybe sent; A's late success is still recorded."""
+    box = make_outbox()
+    entry_id = await box.enqueue(_message())
+    slow = _SlowVendor()
+    a = OutboxRelay(box, messaging=slow, clock=clock, wall_clock=clock, lease_seconds=LEASE)
+    b = OutboxRelay(
+        box, messaging=FakeMessaging(), clock=clock, wall_clock=clock, lease_seconds=LEASE
+    )
+    sending = asyncio.create_task(a.run_once())
+    await slow.started.wait()
+    clock.advance(LEASE + 1)
+    assert await b.run_once() == 1
+    assert (await box.get(entry_id)).state is EntryState.DEAD
+    slow.release.set()
+    await sending
+    assert (await box.get(entry_id)).state is EntryState.DELIVERED
+    assert a.stats.delivered == 1
+    assert slow.sends == 1
+
+
+async def test_postgres_leases_use_database_time_not_the_relay_clock(postgres_url):
+    """A relay host whose clock runs an hour fast cannot take over a running lease."""
+    table = f"skew_{int(time.time() * 1000) % 10**9}"
+    honest, skewed = (
+        PostgresOutbox(postgres_url, table=table),
+        PostgresOutbox(postgres_url, table=table),
+    )
+    skewed._clock = lambda: time.time() + 3600  # the host clock, skewed
+    try:
+        await honest.enqueue(_message())
+        [held] = await honest.claim(limit=1, lease_seconds=LEASE)
+        assert await skewed.claim(limit=1, lease_seconds=LEASE) == []
+        async with await psycopg.AsyncConnection.connect(postgres_url) as conn:
+            cur = await conn.execute("SELECT extract(epoch FROM now())::double precision")
+            [(db_now,)] = await cur.fetchall()
+        assert held.lease_until is not None
+        assert db_now + LEASE - 5 < held.lease_until <= db_now + LEASE
+        assert (await skewed.status()).in_flight == 1
+    finally:
+        await honest.close()
+        await skewed.close()
+
+
+def test_lease_seconds_is_configurable_and_validated():
+    """outbox.lease_seconds defaults to 120, accepts strings and refuses zero or junk by name."""
+    assert lease_seconds({}) == 120.0
+    assert lease_seconds({"outbox": {"lease_seconds": "300"}}) == 300.0
+    for bad in ("0", "-5", "soon", 10**6):
+        with pytest.raises(ValueError, match=r"outbox\.lease_seconds"):
+            outbox_settings({"outbox": {"lease_seconds": bad}})
+
+
+def test_a_lease_shorter_than_a_pipeline_worst_case_is_refused():
+    """A relay whose lease a port's retries could outlast refuses to start, naming the vendor."""
+    pipeline = build_pipeline("vapi", registry=BreakerRegistry())
+    worst = worst_case(pipeline)
+    assert worst == 72.0  # min(3 x 12 + 2 x 30, 60 + 12) with the default policy
+    voice = ResilientVoice(FakeVoice(), pipeline)
+    with pytest.raises(ValueError, match=r"outbox.lease_seconds \(60s\).*vapi.*72s"):
+        OutboxRelay(_Unused(), voice=voice, lease_seconds=60)  # type: ignore[arg-type]
+    assert OutboxRelay(_Unused(), voice=voice).lease_seconds == 120.0  # type: ignore[arg-type]
+
+
+def test_the_worst_case_without_a_deadline_counts_every_attempt_and_backoff():
+    """Without retry_deadline the worst case is attempts x (timeout + bulkhead wait) + caps."""
+    policy = ResiliencePolicy(retry_deadline=None, retry_attempts=4, timeout=5.0, retry_cap=10.0)
+    pipeline = build_pipeline("whatsapp", policy, registry=BreakerRegistry())
+    assert worst_case(pipeline) == 4 * (5.0 + 1.0) + 3 * 10.0  # no rate: no limiter wait
+    check_lease(55, [ResilientMessaging(FakeMessaging(), pipeline)])
+    with pytest.raises(ValueError, match="whatsapp"):
+        check_lease(54, [ResilientMessaging(FakeMessaging(), pipeline)])
+
+
+class _Unused:
+    """An outbox the constructor never touches."""
