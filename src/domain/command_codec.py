@@ -9,14 +9,13 @@ never a KeyError, and never echoes the value.
 
 from __future__ import annotations
 
-import enum
 import json
-from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import attrs
 
+from domain._json_reader import PathError, Reader
 from domain.commands import (
     AddNote,
     Command,
@@ -41,9 +40,6 @@ from domain.voice import CallRequest
 __all__ = ["FORMAT_VERSION", "decode_command", "encode_command", "from_dict", "to_dict"]
 
 FORMAT_VERSION = 1
-T = TypeVar("T")
-E = TypeVar("E", bound=enum.Enum)
-Obj = Mapping[str, Any]
 
 
 # ------------------------------------------------------------------ encoding
@@ -161,103 +157,7 @@ def encode_command(command: Command) -> str:
 # ------------------------------------------------------------------ decoding
 
 
-class _PathError(InvalidValue):
-    """An error that already names the full dotted path of its field."""
-
-
-class _Reader:
-    """Reads fields out of one JSON object, naming the dotted path in every error."""
-
-    def __init__(self, data: object, path: str) -> None:
-        if not isinstance(data, Mapping):
-            raise _PathError(path or "command", "must be a JSON object")
-        self.data: Obj = data
-        self.path = path
-
-    def name(self, field: str) -> str:
-        return f"{self.path}.{field}" if self.path else field
-
-    def get(self, field: str, kind: type[T]) -> T:
-        value = self.opt(field, kind)
-        if value is None:
-            raise _PathError(self.name(field), "is required")
-        return value
-
-    def opt(self, field: str, kind: type[T]) -> T | None:
-        value = self.data.get(field)
-        if value is None:
-            return None
-        if isinstance(value, bool) and kind is not bool:
-            raise _PathError(self.name(field), f"must be {kind.__name__}, not bool")
-        if not isinstance(value, kind):
-            raise _PathError(
-                self.name(field), f"must be {kind.__name__}, not {type(value).__name__}"
-            )
-        return value
-
-    def sub(self, field: str) -> _Reader:
-        return _Reader(self.get(field, dict), self.name(field))
-
-    def build(self, fn: Callable[[], T]) -> T:
-        """Run a domain constructor, prefixing the field its error names with this object's path."""
-        try:
-            return fn()
-        except _PathError:
-            raise
-        except InvalidValue as err:
-            raise _PathError(self.name(err.field), err.rule) from None
-
-    def key(self, field: str) -> IdempotencyKey:
-        raw = self.get(field, str)
-        try:
-            return IdempotencyKey(raw)
-        except InvalidValue as err:
-            raise _PathError(self.name(field), err.rule) from None
-
-    def opt_key(self, field: str) -> IdempotencyKey | None:
-        return None if self.data.get(field) is None else self.key(field)
-
-    def enum(self, field: str, kind: type[E]) -> E | None:
-        raw = self.opt(field, str)
-        if raw is None:
-            return None
-        try:
-            return kind(raw)
-        except ValueError:
-            raise _PathError(self.name(field), f"is not a known {kind.__name__}") from None
-
-    def money(self, field: str) -> Money:
-        sub = self.sub(field)
-        amount, currency = sub.get("amount_minor", int), sub.get("currency", str)
-        return sub.build(lambda: Money(amount, currency))
-
-    def opt_money(self, field: str) -> Money | None:
-        return None if self.data.get(field) is None else self.money(field)
-
-    def instant(self, field: str) -> datetime:
-        raw = self.get(field, str)
-        try:
-            value = datetime.fromisoformat(raw)
-        except ValueError:
-            raise _PathError(self.name(field), "must be an ISO 8601 datetime") from None
-        if value.utcoffset() is None:
-            raise _PathError(self.name(field), "must carry a UTC offset")
-        return value
-
-    def strings(self, field: str) -> dict[str, str]:
-        raw = self.opt(field, dict) or {}
-        if not all(isinstance(k, str) and isinstance(x, str) for k, x in raw.items()):
-            raise _PathError(self.name(field), "must map str to str")
-        return dict(raw)
-
-    def texts(self, field: str) -> tuple[str, ...]:
-        raw = self.opt(field, list) or []
-        if not all(isinstance(x, str) for x in raw):
-            raise _PathError(self.name(field), "must be a list of str")
-        return tuple(raw)
-
-
-def _read_message(r: _Reader) -> OutboundMessage:
+def _read_message(r: Reader) -> OutboundMessage:
     kind, to, key = r.get("type", str), r.get("to", str), r.opt_key("key")
     if kind == "text":
         body = r.get("body", str)
@@ -269,29 +169,29 @@ def _read_message(r: _Reader) -> OutboundMessage:
             r.texts("parameters"),
         )
         return r.build(lambda: TemplateMessage(to, template, language, params, key))
-    raise _PathError(r.name("type"), "must be 'text' or 'template'")
+    raise PathError(r.name("type"), "must be 'text' or 'template'")
 
 
-def _contact(d: _Reader) -> ContactDraft:
+def _contact(d: Reader) -> ContactDraft:
     phone, email = d.opt("phone", str), d.opt("email", str)
     first, last = d.opt("first_name", str), d.opt("last_name", str)
     stage, props = d.enum("lifecycle_stage", LifecycleStage), d.strings("properties")
     return d.build(lambda: ContactDraft(phone, email, first, last, stage, props))
 
 
-def _deal(d: _Reader) -> DealDraft:
+def _deal(d: Reader) -> DealDraft:
     contact, name, stage = d.get("contact_id", str), d.get("name", str), d.get("stage", str)
     amount, pipeline = d.opt_money("amount"), d.get("pipeline", str)
     return d.build(lambda: DealDraft(contact, name, stage, amount, pipeline))
 
 
-def _payment(q: _Reader) -> PaymentRequest:
+def _payment(q: Reader) -> PaymentRequest:
     amount, description = q.money("amount"), q.get("description", str)
     patient, key, metadata = q.get("patient_ref", str), q.key("key"), q.strings("metadata")
     return q.build(lambda: PaymentRequest(amount, description, patient, key, metadata))
 
 
-def _checkout(q: _Reader) -> CheckoutRequest:
+def _checkout(q: Reader) -> CheckoutRequest:
     amount, description, patient = (
         q.money("amount"),
         q.get("description", str),
@@ -312,19 +212,19 @@ def _checkout(q: _Reader) -> CheckoutRequest:
     return q.build(build)
 
 
-def _refund(q: _Reader) -> RefundRequest:
+def _refund(q: Reader) -> RefundRequest:
     intent, key = q.get("payment_intent_id", str), q.key("key")
     amount, reason = q.opt_money("amount"), q.opt("reason", str)
     return q.build(lambda: RefundRequest(intent, key, amount, reason))
 
 
-def _call(q: _Reader) -> CallRequest:
+def _call(q: Reader) -> CallRequest:
     to, assistant = q.get("to", str), q.get("assistant_id", str)
     metadata, key = q.strings("metadata"), q.opt_key("key")
     return q.build(lambda: CallRequest(to, assistant, metadata, key))
 
 
-def _decode(r: _Reader, kind: str) -> Command:
+def _decode(r: Reader, kind: str) -> Command:
     key = r.key("key")
     if kind == SendMessage.kind:
         message = _read_message(r.sub("message"))
@@ -357,21 +257,21 @@ def _decode(r: _Reader, kind: str) -> Command:
     if kind == StartCall.kind:
         call = _call(r.sub("request"))
         return r.build(lambda: StartCall(call, key))
-    raise _PathError("kind", "is not a known command kind")
+    raise PathError("kind", "is not a known command kind")
 
 
 def _same(command: Command, key: IdempotencyKey) -> Command:
     if command.idempotency_key != key:
-        raise _PathError("key", "differs from request.key")
+        raise PathError("key", "differs from request.key")
     return command
 
 
 def from_dict(data: object) -> Command:
     """Rebuild a command from `to_dict` output; `InvalidValue` names the bad field."""
-    r = _Reader(data, "")
+    r = Reader(data, "")
     version = r.get("v", int)
     if version != FORMAT_VERSION:
-        raise _PathError("v", f"unsupported command format version (expected {FORMAT_VERSION})")
+        raise PathError("v", f"unsupported command format version (expected {FORMAT_VERSION})")
     return _decode(r, r.get("kind", str))
 
 

@@ -20,11 +20,12 @@ Each command also names:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import ClassVar
 
 import attrs
 
 from domain import _validation as v
+from domain._command_keys import KeyFromRequest, KeyFromWrapped, subject, wrapped_key
 from domain.crm import ContactDraft, DealDraft, LifecycleStage
 from domain.errors import InvalidValue
 from domain.messaging import OutboundMessage, TemplateMessage, TextMessage
@@ -48,60 +49,8 @@ __all__ = [
 ]
 
 
-def _subject(integration: str, *parts: str) -> str:
-    """A stable, opaque ordering key: hashed so no phone or email sits in an index in clear."""
-    return f"{integration}:{IdempotencyKey.derive(*parts).value}"
-
-
-_Wrapped = TypeVar("_Wrapped", TextMessage | TemplateMessage, CallRequest)
-
-
-class _KeyFromWrapped(Generic[_Wrapped]):
-    """
-    A command around a value that may carry its own key (a message, a call request).
-
-    The command takes that key, or a new one when the value has none, and refuses a different
-    one: the key the vendor (or the adapter) sees is the key the outbox stores.
-    """
-
-    __slots__ = ()
-
-    idempotency_key: IdempotencyKey
-
-    @property
-    def _wrapped(self) -> _Wrapped:
-        raise NotImplementedError
-
-    def __attrs_post_init__(self) -> None:
-        inner = self._wrapped.idempotency_key
-        if inner is not None and inner != self.idempotency_key:
-            raise InvalidValue("idempotency_key", "differs from the key of the wrapped request")
-
-    def _keyed(self) -> _Wrapped:
-        """The wrapped value carrying the command's key, for adapters that can pass it on."""
-        return attrs.evolve(self._wrapped, idempotency_key=self.idempotency_key)
-
-
-def _wrapped_key(command: _KeyFromWrapped[Any]) -> IdempotencyKey:
-    """The default key of a `_KeyFromWrapped` command: the wrapped value's, or a new one."""
-    return command._wrapped.idempotency_key or IdempotencyKey.new()
-
-
-class _KeyFromRequest:
-    """A payment command whose request always carries its key (Stripe's ``Idempotency-Key``)."""
-
-    __slots__ = ()
-
-    request: PaymentRequest | CheckoutRequest | RefundRequest
-
-    @property
-    def idempotency_key(self) -> IdempotencyKey:
-        """The request's own key, reused on every attempt."""
-        return self.request.idempotency_key
-
-
 @attrs.frozen
-class SendMessage(_KeyFromWrapped[TextMessage | TemplateMessage]):
+class SendMessage(KeyFromWrapped[TextMessage | TemplateMessage]):
     """Send a text or template message; ordered per recipient."""
 
     kind: ClassVar[str] = "send_message"
@@ -111,7 +60,7 @@ class SendMessage(_KeyFromWrapped[TextMessage | TemplateMessage]):
 
     message: OutboundMessage = attrs.field(validator=v.of_type(TextMessage, TemplateMessage))
     idempotency_key: IdempotencyKey = attrs.field(
-        default=attrs.Factory(_wrapped_key, takes_self=True), validator=v.of_type(IdempotencyKey)
+        default=attrs.Factory(wrapped_key, takes_self=True), validator=v.of_type(IdempotencyKey)
     )
 
     @property
@@ -121,7 +70,7 @@ class SendMessage(_KeyFromWrapped[TextMessage | TemplateMessage]):
     @property
     def ordering_key(self) -> str:
         """Messages to one phone number go out in the order they were accepted."""
-        return _subject(self.integration, "phone", self.message.to.e164)
+        return subject(self.integration, "phone", self.message.to.e164)
 
     def keyed_message(self) -> OutboundMessage:
         """The message carrying the command's key, for adapters that can pass it on."""
@@ -161,9 +110,9 @@ class UpsertContact:
     def ordering_key(self) -> str:
         """Keyed by the identity the CRM matches on: phone first, then email."""
         if self.draft.phone is not None:
-            return _subject(self.integration, "phone", self.draft.phone.e164)
+            return subject(self.integration, "phone", self.draft.phone.e164)
         assert self.draft.email is not None  # ContactDraft guarantees one of the two
-        return _subject(self.integration, "email", self.draft.email.address)
+        return subject(self.integration, "email", self.draft.email.address)
 
 
 @attrs.frozen
@@ -200,7 +149,7 @@ class UpdateContact:
     @property
     def ordering_key(self) -> str:
         """Keyed by the CRM contact id."""
-        return _subject(self.integration, "contact", self.contact_id)
+        return subject(self.integration, "contact", self.contact_id)
 
 
 @attrs.frozen
@@ -219,7 +168,7 @@ class CreateDeal:
     @property
     def ordering_key(self) -> str:
         """Keyed by the CRM contact id."""
-        return _subject(self.integration, "contact", self.draft.contact_id)
+        return subject(self.integration, "contact", self.draft.contact_id)
 
 
 @attrs.frozen
@@ -239,7 +188,7 @@ class MoveDeal:
     @property
     def ordering_key(self) -> str:
         """Keyed by the deal id."""
-        return _subject(self.integration, "deal", self.deal_id)
+        return subject(self.integration, "deal", self.deal_id)
 
 
 @attrs.frozen
@@ -259,11 +208,11 @@ class AddNote:
     @property
     def ordering_key(self) -> str:
         """Keyed by the CRM contact id."""
-        return _subject(self.integration, "contact", self.contact_id)
+        return subject(self.integration, "contact", self.contact_id)
 
 
 @attrs.frozen
-class CreatePaymentIntent(_KeyFromRequest):
+class CreatePaymentIntent(KeyFromRequest):
     """Create a payment intent; its key is the request's, reused on every attempt."""
 
     kind: ClassVar[str] = "create_payment_intent"
@@ -275,11 +224,11 @@ class CreatePaymentIntent(_KeyFromRequest):
     @property
     def ordering_key(self) -> str:
         """Keyed by the patient reference."""
-        return _subject(self.integration, "patient", self.request.patient_ref)
+        return subject(self.integration, "patient", self.request.patient_ref)
 
 
 @attrs.frozen
-class CreateCheckoutLink(_KeyFromRequest):
+class CreateCheckoutLink(KeyFromRequest):
     """Create a hosted payment page; its key is the request's."""
 
     kind: ClassVar[str] = "create_checkout_link"
@@ -291,11 +240,11 @@ class CreateCheckoutLink(_KeyFromRequest):
     @property
     def ordering_key(self) -> str:
         """Keyed by the patient reference."""
-        return _subject(self.integration, "patient", self.request.patient_ref)
+        return subject(self.integration, "patient", self.request.patient_ref)
 
 
 @attrs.frozen
-class IssueRefund(_KeyFromRequest):
+class IssueRefund(KeyFromRequest):
     """Refund a payment; its key is the request's, so money moves at most once."""
 
     kind: ClassVar[str] = "issue_refund"
@@ -307,11 +256,11 @@ class IssueRefund(_KeyFromRequest):
     @property
     def ordering_key(self) -> str:
         """Keyed by the payment intent refunded."""
-        return _subject(self.integration, "intent", self.request.payment_intent_id)
+        return subject(self.integration, "intent", self.request.payment_intent_id)
 
 
 @attrs.frozen
-class StartCall(_KeyFromWrapped[CallRequest]):
+class StartCall(KeyFromWrapped[CallRequest]):
     """Have the voice agent call a patient; ordered per number, one key on every attempt."""
 
     kind: ClassVar[str] = "start_call"
@@ -324,7 +273,7 @@ class StartCall(_KeyFromWrapped[CallRequest]):
 
     request: CallRequest = attrs.field(validator=v.of_type(CallRequest))
     idempotency_key: IdempotencyKey = attrs.field(
-        default=attrs.Factory(_wrapped_key, takes_self=True), validator=v.of_type(IdempotencyKey)
+        default=attrs.Factory(wrapped_key, takes_self=True), validator=v.of_type(IdempotencyKey)
     )
 
     @property
@@ -334,7 +283,7 @@ class StartCall(_KeyFromWrapped[CallRequest]):
     @property
     def ordering_key(self) -> str:
         """Keyed by the number called."""
-        return _subject(self.integration, "phone", self.request.to.e164)
+        return subject(self.integration, "phone", self.request.to.e164)
 
     def keyed_request(self) -> CallRequest:
         """The request carrying the command's key."""
