@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import abc
 from types import TracebackType
 from typing import Self
 
@@ -11,15 +12,15 @@ from typing import Self
 __all__ = ["ClosesOnExit"]
 
 
-class ClosesOnExit:
+class ClosesOnExit(abc.ABC):
     """A mixin: ``async with store:`` may connect on entry, and always closes on exit."""
 
-    async def _on_enter(self) -> None:
+    async def _on_enter(self) -> None:  # noqa: B027 - a hook: connecting early is optional
         """Connect now rather than on first use; nothing to do by default."""
 
+    @abc.abstractmethod
     async def close(self) -> None:
         """Release the connection; subclasses say what that means."""
-        raise NotImplementedError
 
     async def __aenter__(self) -> Self:
         await self._on_enter()

@@ -10,6 +10,7 @@ timeout runs out.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import sqlite3
 import time
@@ -156,5 +157,6 @@ class SQLiteStore(ClosesOnExit):
         """Close the connection and stop the worker thread (idempotent)."""
         await self._worker.close()
 
+    @abc.abstractmethod
     def _open(self) -> sqlite3.Connection:
-        raise NotImplementedError
+        """Open this store's connection and create its schema (runs on the worker thread)."""

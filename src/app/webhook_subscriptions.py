@@ -54,7 +54,6 @@ class EventSubscriber(Protocol):
 
     def subscriptions(self) -> tuple[Subscription, ...]:
         """(event type, async handler) pairs for the webhook ingress."""
-        ...
 
 
 @runtime_checkable
@@ -67,7 +66,6 @@ class StatusLog(Protocol):
 
     def record(self, message_id: str, status: DeliveryStatus) -> object:
         """Apply one status report (forward-only, so redeliveries are harmless); maybe async."""
-        ...
 
 
 @attrs.frozen

@@ -8,6 +8,7 @@ carries one (reused on every attempt). Ordering keys are hashed subjects, never 
 
 from __future__ import annotations
 
+import abc
 from typing import Any, Generic, TypeVar
 
 import attrs
@@ -30,7 +31,7 @@ def subject(integration: str, *parts: str) -> str:
 _Wrapped = TypeVar("_Wrapped", TextMessage | TemplateMessage, CallRequest)
 
 
-class KeyFromWrapped(Generic[_Wrapped]):
+class KeyFromWrapped(abc.ABC, Generic[_Wrapped]):
     """
     A command around a value that may carry its own key (a message, a call request).
 
@@ -43,8 +44,9 @@ class KeyFromWrapped(Generic[_Wrapped]):
     idempotency_key: IdempotencyKey
 
     @property
+    @abc.abstractmethod
     def _wrapped(self) -> _Wrapped:
-        raise NotImplementedError
+        """The wrapped message or request whose own key, if any, the command must share."""
 
     def __attrs_post_init__(self) -> None:
         inner = self._wrapped.idempotency_key

@@ -99,20 +99,18 @@ def _coerce(key: str, value: object, default: object) -> object:
     if value is None:
         return None
     wants_int = isinstance(default, int) and not isinstance(default, bool)
-    try:
-        if isinstance(value, bool):
-            raise TypeError
-        if isinstance(value, str | int | float):
-            number = float(value)
-            if wants_int:
-                if not number.is_integer():
-                    raise TypeError
-                return int(number)
-            return number
-    except (TypeError, ValueError):
-        pass
     msg = f"{key}: expected {'an integer' if wants_int else 'a number'}, got {type(value).__name__}"
-    raise ValueError(msg)
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError(msg)
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(msg) from None
+    if not wants_int:
+        return number
+    if not number.is_integer():
+        raise ValueError(msg)
+    return int(number)
 
 
 # 360dialog hosts numbers on Meta's Cloud API and publishes the same ceiling: "up to 80 messages

@@ -84,7 +84,6 @@ class CommandDispatch(Protocol):
         queue_instead: Command | None = None,
     ) -> Dispatched:
         """Send ``command`` now or enqueue it; see `OutboxDispatch.submit`."""
-        ...
 
 
 def _maybe_applied(err: IntegrationError) -> bool:

@@ -21,7 +21,6 @@ class SubscriptionHandshake(Protocol):
 
     def handshake(self, request: WebhookRequest) -> str:
         """The challenge to echo; raises `WebhookRejected` when the verify token is wrong."""
-        ...
 
 
 @attrs.frozen
