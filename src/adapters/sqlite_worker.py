@@ -160,3 +160,40 @@ class SQLiteStore(ClosesOnExit):
     @abc.abstractmethod
     def _open(self) -> sqlite3.Connection:
         """Open this store's connection and create its schema (runs on the worker thread)."""
+
+
+class RetainingSQLiteStore(SQLiteStore):
+    """
+    A `SQLiteStore` whose rows expire: one retention period, one clock, and a purge of expired
+    rows after every ``purge_every`` writes (so no timer thread is needed).
+    """
+
+    def __init__(
+        self,
+        path: str | PathLike[str],
+        *,
+        retention_seconds: float,
+        clock: Callable[[], float],
+        busy_timeout: float,
+        purge_every: int,
+        thread_name: str,
+    ) -> None:
+        if retention_seconds <= 0:
+            raise ValueError("retention_seconds must be positive")
+        if purge_every <= 0:
+            raise ValueError("purge_every must be positive")
+        super().__init__(path, busy_timeout=busy_timeout, thread_name=thread_name)
+        self._retention = retention_seconds
+        self._clock = clock
+        self._purge_every = purge_every
+        self._writes = 0
+
+    def _count_write(self) -> None:
+        """Count one write (on the worker thread) and purge expired rows when one is due."""
+        self._writes += 1
+        if self._writes % self._purge_every == 0:
+            self._purge()
+
+    @abc.abstractmethod
+    def _purge(self) -> int:
+        """Delete the rows past retention and say how many (runs on the worker thread)."""

@@ -70,3 +70,14 @@ async def test_closed_worker_refuses_work_and_closes_twice_harmlessly(tmp_path: 
     await worker.close()
     with pytest.raises(RuntimeError, match="TestStore is closed"):
         await worker.run(worker.connection)
+
+
+@pytest.mark.parametrize("field", ["retention_seconds", "purge_every"])
+def test_stores_with_retention_refuse_non_positive_settings(tmp_path: Path, field: str) -> None:
+    """Both retaining SQLite stores refuse a zero retention or purge interval, naming it."""
+    from adapters.stores.sqlite import SQLiteReplayStore
+    from adapters.whatsapp.status_sqlite import SQLiteDeliveryStatusStore
+
+    for store in (SQLiteReplayStore, SQLiteDeliveryStatusStore):
+        with pytest.raises(ValueError, match=field):
+            store(tmp_path / "x.sqlite3", **{field: 0})

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from os import PathLike
 
-from adapters.sqlite_worker import SQLiteStore, open_wal
+from adapters.sqlite_worker import RetainingSQLiteStore, open_wal
 from domain.replay import Claim
 from domain.webhooks import ClaimOutcome
 
@@ -57,7 +57,7 @@ ON CONFLICT (key) DO UPDATE SET token = NULL, done = 1, expires_at = excluded.ex
 """
 
 
-class SQLiteReplayStore(SQLiteStore):
+class SQLiteReplayStore(RetainingSQLiteStore):
     """
     `ReplayStore` in an SQLite file. Use ``async with`` or call `close` when done.
 
@@ -78,13 +78,14 @@ class SQLiteReplayStore(SQLiteStore):
         busy_timeout: float = 30.0,
         purge_every: int = 1000,
     ) -> None:
-        if retention_seconds <= 0:
-            raise ValueError("retention_seconds must be positive")
-        super().__init__(path, busy_timeout=busy_timeout, thread_name="portico-sqlite")
-        self._retention = retention_seconds
-        self._clock = clock
-        self._purge_every = purge_every
-        self._completions = 0
+        super().__init__(
+            path,
+            retention_seconds=retention_seconds,
+            clock=clock,
+            busy_timeout=busy_timeout,
+            purge_every=purge_every,
+            thread_name="portico-sqlite",
+        )
 
     async def claim(self, key: str, *, lease_seconds: float) -> Claim:
         """Take ``key`` in one transaction unless it is completed or claimed and unexpired."""
@@ -138,9 +139,7 @@ class SQLiteReplayStore(SQLiteStore):
     def _complete(self, key: str) -> None:
         conn = self._worker.connection()
         conn.execute(_COMPLETE, (key, self._clock() + self._retention))
-        self._completions += 1
-        if self._completions % self._purge_every == 0:
-            self._purge()
+        self._count_write()
 
     def _release(self, key: str, token: str) -> None:
         self._worker.connection().execute(

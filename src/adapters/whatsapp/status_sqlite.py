@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from os import PathLike
 
-from adapters.sqlite_worker import SQLiteStore, open_wal
+from adapters.sqlite_worker import RetainingSQLiteStore, open_wal
 from adapters.whatsapp.status_log import stored_status
 from domain.messaging import DeliveryStatus
 from ports.delivery_status import DeliveryStatusStore
@@ -58,7 +58,7 @@ RETURNING status
 _GET = "SELECT status FROM portico_delivery_status WHERE message_id = ? AND updated_at > ?"
 
 
-class SQLiteDeliveryStatusStore(SQLiteStore, DeliveryStatusStore):
+class SQLiteDeliveryStatusStore(RetainingSQLiteStore, DeliveryStatusStore):
     """
     `DeliveryStatusStore` in an SQLite file. Use ``async with`` or call `close` when done.
 
@@ -79,15 +79,14 @@ class SQLiteDeliveryStatusStore(SQLiteStore, DeliveryStatusStore):
         busy_timeout: float = 30.0,
         purge_every: int = 1000,
     ) -> None:
-        if retention_seconds <= 0:
-            raise ValueError("retention_seconds must be positive")
-        if purge_every <= 0:
-            raise ValueError("purge_every must be positive")
-        super().__init__(path, busy_timeout=busy_timeout, thread_name="portico-status")
-        self._retention = retention_seconds
-        self._clock = clock
-        self._purge_every = purge_every
-        self._records = 0
+        super().__init__(
+            path,
+            retention_seconds=retention_seconds,
+            clock=clock,
+            busy_timeout=busy_timeout,
+            purge_every=purge_every,
+            thread_name="portico-status",
+        )
 
     async def record(self, message_id: str, status: DeliveryStatus) -> DeliveryStatus:
         """Apply one status report in one statement (forward-only); returns the one on record."""
@@ -128,9 +127,7 @@ class SQLiteDeliveryStatusStore(SQLiteStore, DeliveryStatusStore):
             )
             .fetchone()
         )
-        self._records += 1
-        if self._records % self._purge_every == 0:
-            self._purge()
+        self._count_write()
         return stored_status(row[0])
 
     def _get(self, message_id: str) -> DeliveryStatus | None:
