@@ -42,13 +42,13 @@ import tenacity
 from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain.model import OpenedState
 
-from adapters.resilience import (
+from portico.adapters.resilience import (
     CircuitBreaker,
     ResiliencePolicy,
     Timeout,
     build_pipeline,
 )
-from domain.errors import CircuitOpenError, Unavailable
+from portico.domain.errors import CircuitOpenError, Unavailable
 
 
 Step = Callable[[], Awaitable[object]]

@@ -13,8 +13,8 @@ import resource
 import secrets
 import time
 
-from adapters.stores.memory import MemoryReplayStore
 from bench._common import header
+from portico.adapters.stores.memory import MemoryReplayStore
 
 
 N = 1_000_000

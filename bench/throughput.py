@@ -23,11 +23,11 @@ from collections.abc import Awaitable, Callable
 import httpx
 from tests.simulators.whatsapp import WhatsAppSimulator
 
-from adapters.http.client import DEFAULT_TIMEOUT, build_client
-from adapters.resilience import DEFAULT_POLICIES, ResilientMessaging, build_pipeline
-from adapters.whatsapp import WhatsAppMessaging, meta_cloud
 from bench._common import header, ratio, uvicorn_process
-from domain.messaging import TextMessage
+from portico.adapters.http.client import DEFAULT_TIMEOUT, build_client
+from portico.adapters.resilience import DEFAULT_POLICIES, ResilientMessaging, build_pipeline
+from portico.adapters.whatsapp import WhatsAppMessaging, meta_cloud
+from portico.domain.messaging import TextMessage
 
 
 SENDS = int(os.environ.get("BENCH_SENDS", "20000"))

@@ -25,15 +25,15 @@ from typing import Any
 import stripe
 from tests.chaos.storm import payment_body
 
-from adapters.stores.memory import MemoryReplayStore
-from adapters.webhooks.parsers.stripe import StripeParser
-from adapters.webhooks.verifiers.stripe import StripeWebhookVerifier
-from adapters.webhooks.verifiers.testing import sign_stripe
-from app.asgi import create_webhook_app
-from app.services.webhook_ingress import WebhookEndpoint, WebhookIngress
 from bench._common import header, post_load, ratio, uvicorn_process
-from domain.events import PaymentSucceeded
-from domain.webhooks import WebhookRequest
+from portico.adapters.stores.memory import MemoryReplayStore
+from portico.adapters.stripe.parser import StripeParser
+from portico.adapters.stripe.verifier import StripeWebhookVerifier
+from portico.adapters.webhooks.signers import sign_stripe
+from portico.app.entrypoints.asgi import create_webhook_app
+from portico.app.services.webhook_ingress import WebhookEndpoint, WebhookIngress
+from portico.domain.events import PaymentSucceeded
+from portico.domain.webhooks import WebhookRequest
 
 
 DELIVERIES = int(os.environ.get("BENCH_DELIVERIES", "20000"))

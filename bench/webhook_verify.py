@@ -21,17 +21,14 @@ from hubspot.utils.signature import Signature
 from standardwebhooks.webhooks import Webhook
 from twilio.request_validator import RequestValidator
 
-from adapters.webhooks.verifiers import (
-    HubSpotWebhookVerifier,
-    MetaWebhookVerifier,
-    StandardWebhookVerifier,
-    StripeWebhookVerifier,
-    TwilioWebhookVerifier,
-    VapiHmacPlan,
-    VapiWebhookVerifier,
-)
-from adapters.webhooks.verifiers import testing as signing
-from domain.webhooks import WebhookRequest
+from portico.adapters.hubspot.verifier import HubSpotWebhookVerifier
+from portico.adapters.stripe.verifier import StripeWebhookVerifier
+from portico.adapters.twilio.verifier import TwilioWebhookVerifier
+from portico.adapters.vapi.verifier import VapiHmacPlan, VapiWebhookVerifier
+from portico.adapters.webhooks import signers as signing
+from portico.adapters.webhooks.standard import StandardWebhookVerifier
+from portico.adapters.whatsapp.verifier import MetaWebhookVerifier
+from portico.domain.webhooks import WebhookRequest
 
 
 URL = "https://api.example.com/webhooks/provider?tenant=a"

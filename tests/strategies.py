@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from domain.values import (
+from portico.domain.values import (
     ISO_4217,
     ZERO_DECIMAL_CURRENCIES,
     Email,

@@ -10,21 +10,85 @@ import types
 
 import pytest
 
+import portico
 
-ROOTS = ("domain", "ports", "adapters", "app")
+
+# What a host imports every day, pinned: a change here is a change of Portico's public API.
+FRONT_DOOR = [
+    "AuthenticationFailed",
+    "BulkheadFull",
+    "CRMPort",
+    "CallEnded",
+    "CallStatusChanged",
+    "CheckoutCompleted",
+    "CircuitOpenError",
+    "ConfigurationError",
+    "Conflict",
+    "ContactChanged",
+    "Container",
+    "DomainEvent",
+    "Email",
+    "IdempotencyKey",
+    "IntegrationError",
+    "InvalidRequest",
+    "InvalidSignature",
+    "InvalidValue",
+    "Lifespan",
+    "LocalRejection",
+    "MalformedWebhook",
+    "MessageReceived",
+    "MessageStatusChanged",
+    "MessagingPort",
+    "Money",
+    "NetworkError",
+    "NotFound",
+    "OutcomeUnknown",
+    "PayloadTooLarge",
+    "PaymentFailed",
+    "PaymentPort",
+    "PaymentSucceeded",
+    "PermanentError",
+    "PermissionDenied",
+    "PhoneNumber",
+    "PorticoError",
+    "RateLimitExceeded",
+    "RateLimited",
+    "RefundIssued",
+    "RetryExhaustedError",
+    "StaleTimestamp",
+    "TimedOut",
+    "TransientError",
+    "Unavailable",
+    "UnexpectedResponse",
+    "VoicePort",
+    "WebhookApp",
+    "WebhookRejected",
+    "create_container",
+    "create_webhook_app",
+    "lifespan",
+]
 
 
 def _packages() -> list[str]:
-    found = []
-    for root in ROOTS:
-        package = importlib.import_module(root)
-        found.append(root)
-        found.extend(
-            info.name
-            for info in pkgutil.walk_packages(package.__path__, prefix=f"{root}.")
-            if info.ispkg
-        )
+    found = ["portico"]
+    found.extend(
+        info.name
+        for info in pkgutil.walk_packages(portico.__path__, prefix="portico.")
+        if info.ispkg
+    )
     return found
+
+
+def test_the_front_door_is_pinned_and_sorted() -> None:
+    """`from portico import ...` offers exactly the everyday names, in sorted order."""
+    assert portico.__all__ == sorted(portico.__all__)
+    assert portico.__all__ == FRONT_DOOR
+
+
+def test_everything_is_one_portico_namespace() -> None:
+    """The four layers are subpackages of portico; none is a top-level package of its own."""
+    for layer in ("domain", "ports", "adapters", "app"):
+        assert importlib.import_module(f"portico.{layer}").__name__ == f"portico.{layer}"
 
 
 @pytest.mark.parametrize("name", _packages())
@@ -56,13 +120,14 @@ def test_all_lists_exactly_the_public_names(name: str) -> None:
     assert len(exported) == len(set(exported))
 
 
-@pytest.mark.parametrize("root", ROOTS)
-def test_every_top_level_package_ships_py_typed(root: str) -> None:
-    """Type checkers see the inline types of every package (PEP 561)."""
-    assert importlib.resources.files(root).joinpath("py.typed").is_file()
+def test_the_package_ships_py_typed() -> None:
+    """Type checkers see the inline types of the whole package (PEP 561)."""
+    assert importlib.resources.files("portico").joinpath("py.typed").is_file()
 
 
 def test_the_console_script_is_installed() -> None:
     """`portico` is an entry point of the installed distribution."""
     scripts = importlib.metadata.entry_points(group="console_scripts")
-    assert any(ep.name == "portico" and ep.value == "app.cli:main" for ep in scripts)
+    assert any(
+        ep.name == "portico" and ep.value == "portico.app.entrypoints.cli:main" for ep in scripts
+    )

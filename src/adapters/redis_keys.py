@@ -13,7 +13,7 @@ from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
 
-from adapters.closing import ClosesOnExit
+from .closing import ClosesOnExit
 
 
 __all__ = ["RedisKeyStore", "ttl_ms"]

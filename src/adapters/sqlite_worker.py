@@ -20,7 +20,7 @@ from functools import partial
 from os import PathLike
 from typing import Literal, ParamSpec, TypeVar
 
-from adapters.closing import ClosesOnExit
+from .closing import ClosesOnExit
 
 
 __all__ = ["SQLiteStore", "SQLiteWorker", "open_wal"]

@@ -4,8 +4,8 @@ Portico's pure domain: values, entities, events and errors.
 No I/O; only the standard library and attrs.
 """
 
-from domain.command_codec import decode_command, encode_command
-from domain.commands import (
+from .command_codec import decode_command, encode_command
+from .commands import (
     AddNote,
     Command,
     CreateCheckoutLink,
@@ -18,11 +18,12 @@ from domain.commands import (
     UpdateContact,
     UpsertContact,
 )
-from domain.crm import Contact, ContactDraft, Deal, DealDraft, LifecycleStage, Note
-from domain.errors import (
+from .crm import Contact, ContactDraft, Deal, DealDraft, LifecycleStage, Note
+from .errors import (
     AuthenticationFailed,
     BulkheadFull,
     CircuitOpenError,
+    ConfigurationError,
     Conflict,
     IntegrationError,
     InvalidRequest,
@@ -47,7 +48,7 @@ from domain.errors import (
     UnexpectedResponse,
     WebhookRejected,
 )
-from domain.events import (
+from .events import (
     CallEnded,
     CallStatusChanged,
     CheckoutCompleted,
@@ -59,8 +60,8 @@ from domain.events import (
     PaymentSucceeded,
     RefundIssued,
 )
-from domain.failed_events import FailedEvent
-from domain.messaging import (
+from .failed_events import FailedEvent
+from .messaging import (
     DeliveryStatus,
     InboundMessage,
     MessageReceipt,
@@ -68,8 +69,8 @@ from domain.messaging import (
     TemplateMessage,
     TextMessage,
 )
-from domain.outbox import EntryState, IntegrationBacklog, OutboxEntry, OutboxStatus
-from domain.payments import (
+from .outbox import EntryState, IntegrationBacklog, OutboxEntry, OutboxStatus
+from .payments import (
     CheckoutLink,
     CheckoutRequest,
     PaymentIntent,
@@ -79,10 +80,10 @@ from domain.payments import (
     RefundRequest,
     RefundStatus,
 )
-from domain.replay import Claim
-from domain.values import Email, IdempotencyKey, Money, PhoneNumber, mask_text
-from domain.voice import Call, CallOutcome, CallRequest, CallStatus
-from domain.webhooks import ClaimOutcome, Headers, ParsedDelivery, WebhookRequest
+from .replay import Claim
+from .values import Email, IdempotencyKey, Money, PhoneNumber, mask_text
+from .voice import Call, CallOutcome, CallRequest, CallStatus
+from .webhooks import ClaimOutcome, Headers, ParsedDelivery, WebhookRequest
 
 
 __all__ = [
@@ -102,6 +103,7 @@ __all__ = [
     "Claim",
     "ClaimOutcome",
     "Command",
+    "ConfigurationError",
     "Conflict",
     "Contact",
     "ContactChanged",

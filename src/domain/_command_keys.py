@@ -13,11 +13,11 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
-from domain.errors import InvalidValue
-from domain.messaging import TemplateMessage, TextMessage
-from domain.payments import CheckoutRequest, PaymentRequest, RefundRequest
-from domain.values import IdempotencyKey
-from domain.voice import CallRequest
+from .errors import InvalidValue
+from .messaging import TemplateMessage, TextMessage
+from .payments import CheckoutRequest, PaymentRequest, RefundRequest
+from .values import IdempotencyKey
+from .voice import CallRequest
 
 
 __all__ = ["KeyFromRequest", "KeyFromWrapped", "subject", "wrapped_key"]

@@ -10,8 +10,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
-from domain.errors import InvalidValue
-from domain.values import IdempotencyKey, Money
+from .errors import InvalidValue
+from .values import IdempotencyKey, Money
 
 
 __all__ = ["PathError", "Reader"]

@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-from domain.errors import InvalidValue
+from .errors import InvalidValue
 
 
 Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]

@@ -15,8 +15,8 @@ from typing import Any
 
 import attrs
 
-from domain._json_reader import PathError, Reader
-from domain.commands import (
+from ._json_reader import PathError, Reader
+from .commands import (
     AddNote,
     Command,
     CreateCheckoutLink,
@@ -29,12 +29,12 @@ from domain.commands import (
     UpdateContact,
     UpsertContact,
 )
-from domain.crm import ContactDraft, DealDraft, LifecycleStage
-from domain.errors import InvalidValue
-from domain.messaging import OutboundMessage, TemplateMessage, TextMessage
-from domain.payments import CheckoutRequest, PaymentRequest, RefundRequest
-from domain.values import IdempotencyKey, Money
-from domain.voice import CallRequest
+from .crm import ContactDraft, DealDraft, LifecycleStage
+from .errors import InvalidValue
+from .messaging import OutboundMessage, TemplateMessage, TextMessage
+from .payments import CheckoutRequest, PaymentRequest, RefundRequest
+from .values import IdempotencyKey, Money
+from .voice import CallRequest
 
 
 __all__ = ["FORMAT_VERSION", "decode_command", "encode_command", "from_dict", "to_dict"]

@@ -24,14 +24,14 @@ from typing import ClassVar
 
 import attrs
 
-from domain import _validation as v
-from domain._command_keys import KeyFromRequest, KeyFromWrapped, subject, wrapped_key
-from domain.crm import ContactDraft, DealDraft, LifecycleStage
-from domain.errors import InvalidValue
-from domain.messaging import OutboundMessage, TemplateMessage, TextMessage
-from domain.payments import CheckoutRequest, PaymentRequest, RefundRequest
-from domain.values import IdempotencyKey
-from domain.voice import CallRequest
+from . import _validation as v
+from ._command_keys import KeyFromRequest, KeyFromWrapped, subject, wrapped_key
+from .crm import ContactDraft, DealDraft, LifecycleStage
+from .errors import InvalidValue
+from .messaging import OutboundMessage, TemplateMessage, TextMessage
+from .payments import CheckoutRequest, PaymentRequest, RefundRequest
+from .values import IdempotencyKey
+from .voice import CallRequest
 
 
 __all__ = [

@@ -8,9 +8,9 @@ from datetime import datetime
 
 import attrs
 
-from domain import _validation as v
-from domain.errors import InvalidValue
-from domain.values import Email, Money, PhoneNumber
+from . import _validation as v
+from .errors import InvalidValue
+from .values import Email, Money, PhoneNumber
 
 
 __all__ = ["Contact", "ContactDraft", "Deal", "DealDraft", "LifecycleStage", "Note"]

@@ -42,6 +42,7 @@ __all__ = [
     "AuthenticationFailed",
     "BulkheadFull",
     "CircuitOpenError",
+    "ConfigurationError",
     "Conflict",
     "IntegrationError",
     "InvalidRequest",
@@ -86,6 +87,28 @@ class InvalidValue(PorticoError, ValueError):
 
     def __reduce__(self) -> tuple[type[InvalidValue], tuple[str, str]]:
         return (type(self), (self.field, self.rule))
+
+
+class ConfigurationError(PorticoError, ValueError):
+    """
+    Portico cannot be built from this configuration.
+
+    Raised by `create_container` (and the CLI) before anything is served or sent. ``problems``
+    lists every problem found, one sentence each, naming the setting (never its value: it may be
+    a secret); the message joins them.
+    """
+
+    def __init__(self, *problems: str) -> None:
+        self.problems = tuple(problems) or ("invalid configuration",)
+        if len(self.problems) == 1:
+            message = self.problems[0]
+        else:
+            listed = "".join(f"\n  - {problem}" for problem in self.problems)
+            message = f"{len(self.problems)} configuration problems:{listed}"
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[type[ConfigurationError], tuple[str, ...]]:
+        return (type(self), self.problems)
 
 
 class IntegrationError(PorticoError):

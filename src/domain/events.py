@@ -11,11 +11,11 @@ from datetime import datetime
 
 import attrs
 
-from domain.crm import LifecycleStage
-from domain.messaging import DeliveryStatus, InboundMessage
-from domain.payments import PaymentStatus
-from domain.values import Money
-from domain.voice import CallOutcome, CallStatus
+from .crm import LifecycleStage
+from .messaging import DeliveryStatus, InboundMessage
+from .payments import PaymentStatus
+from .values import Money
+from .voice import CallOutcome, CallStatus
 
 
 __all__ = [

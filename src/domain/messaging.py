@@ -7,9 +7,9 @@ from datetime import datetime
 
 import attrs
 
-from domain import _validation as v
-from domain.errors import InvalidValue
-from domain.values import IdempotencyKey, PhoneNumber
+from . import _validation as v
+from .errors import InvalidValue
+from .values import IdempotencyKey, PhoneNumber
 
 
 __all__ = [

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import attrs
 
-from domain import _validation as v
-from domain.values import IdempotencyKey, Money
+from . import _validation as v
+from .values import IdempotencyKey, Money
 
 
 __all__ = [
@@ -62,7 +62,7 @@ class PaymentRequest:
 
     def __attrs_post_init__(self) -> None:
         if self.amount.amount_minor == 0:
-            from domain.errors import InvalidValue
+            from .errors import InvalidValue
 
             raise InvalidValue("amount", "must be greater than zero")
 
@@ -116,7 +116,7 @@ def _utc_now() -> datetime:
 
 
 def _aware(_inst: object, attr: attrs.Attribute[datetime], value: object) -> None:
-    from domain.errors import InvalidValue
+    from .errors import InvalidValue
 
     if not isinstance(value, datetime) or value.utcoffset() is None:
         raise InvalidValue(attr.name, "must be a timezone-aware datetime")
@@ -149,7 +149,7 @@ class CheckoutRequest:
 
     @expires_in_seconds.validator
     def _expiry(self, _attr: object, value: object) -> None:
-        from domain.errors import InvalidValue
+        from .errors import InvalidValue
 
         # Stripe accepts 30 minutes to 24 hours.
         if isinstance(value, bool) or not isinstance(value, int) or not 1800 <= value <= 86400:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import attrs
 
-from domain.webhooks import ClaimOutcome
+from .webhooks import ClaimOutcome
 
 
 __all__ = ["Claim"]

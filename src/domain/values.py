@@ -16,7 +16,7 @@ from typing import Any
 
 import attrs
 
-from domain.errors import InvalidValue
+from .errors import InvalidValue
 
 
 __all__ = [

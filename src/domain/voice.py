@@ -8,8 +8,8 @@ from datetime import datetime
 
 import attrs
 
-from domain import _validation as v
-from domain.values import IdempotencyKey, PhoneNumber
+from . import _validation as v
+from .values import IdempotencyKey, PhoneNumber
 
 
 __all__ = ["Call", "CallOutcome", "CallRequest", "CallStatus"]

@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import attrs
 
-from domain.events import DomainEvent
+from .events import DomainEvent
 
 
 __all__ = ["ClaimOutcome", "Headers", "ParsedDelivery", "WebhookRequest"]

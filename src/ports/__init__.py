@@ -4,15 +4,15 @@ The ports: what Portico's application services need from the outside world, as P
 Ports speak domain types only, and raise only `domain.errors` errors.
 """
 
-from ports.crm import CRMPort, UpsertIdempotency, upsert_is_idempotent
-from ports.delivery_status import DeliveryStatusStore
-from ports.execute import CommandPorts, execute
-from ports.failed_events import FailedEventLog
-from ports.messaging import MessagingPort
-from ports.outbox import Outbox
-from ports.payments import PaymentPort
-from ports.voice import VoicePort
-from ports.webhooks import ReplayStore, WebhookParser, WebhookVerifier
+from .crm import CRMPort, UpsertIdempotency, upsert_is_idempotent
+from .delivery_status import DeliveryStatusStore
+from .execute import CommandPorts, execute
+from .failed_events import FailedEventLog
+from .messaging import MessagingPort
+from .outbox import Outbox
+from .payments import PaymentPort
+from .voice import VoicePort
+from .webhooks import ReplayStore, WebhookParser, WebhookVerifier
 
 
 __all__ = [

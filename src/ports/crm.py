@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol, runtime_checkable
 
-from domain.crm import Contact, ContactDraft, Deal, DealDraft, LifecycleStage, Note
-from domain.values import Email, PhoneNumber
+from ..domain.crm import Contact, ContactDraft, Deal, DealDraft, LifecycleStage, Note
+from ..domain.values import Email, PhoneNumber
 
 
 __all__ = ["CRMPort", "UpsertIdempotency", "upsert_is_idempotent"]

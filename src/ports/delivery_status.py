@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from domain.messaging import DeliveryStatus
+from ..domain.messaging import DeliveryStatus
 
 
 __all__ = ["DeliveryStatusStore"]

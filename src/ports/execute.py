@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import NamedTuple, TypeVar
 
-from domain.commands import (
+from ..domain.commands import (
     AddNote,
     Command,
     CreateCheckoutLink,
@@ -22,11 +22,11 @@ from domain.commands import (
     UpdateContact,
     UpsertContact,
 )
-from domain.errors import LocalRejection
-from ports.crm import CRMPort
-from ports.messaging import MessagingPort
-from ports.payments import PaymentPort
-from ports.voice import VoicePort
+from ..domain.errors import LocalRejection
+from .crm import CRMPort
+from .messaging import MessagingPort
+from .payments import PaymentPort
+from .voice import VoicePort
 
 
 __all__ = ["CommandPorts", "execute"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 from typing import Protocol, runtime_checkable
 
-from domain.failed_events import FailedEvent
+from ..domain.failed_events import FailedEvent
 
 
 __all__ = ["FailedEventLog"]

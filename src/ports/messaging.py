@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from domain.messaging import MessageReceipt, OutboundMessage
+from ..domain.messaging import MessageReceipt, OutboundMessage
 
 
 __all__ = ["MessagingPort"]

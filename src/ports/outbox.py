@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Protocol, runtime_checkable
 
-from domain.commands import Command
-from domain.outbox import OutboxEntry, OutboxStatus
+from ..domain.commands import Command
+from ..domain.outbox import OutboxEntry, OutboxStatus
 
 
 __all__ = ["Outbox"]

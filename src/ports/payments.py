@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from domain.payments import (
+from ..domain.payments import (
     CheckoutLink,
     CheckoutRequest,
     PaymentIntent,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from domain.voice import Call, CallRequest
+from ..domain.voice import Call, CallRequest
 
 
 __all__ = ["VoicePort"]

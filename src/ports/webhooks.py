@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from domain.replay import Claim
-from domain.webhooks import ParsedDelivery, WebhookRequest
+from ..domain.replay import Claim
+from ..domain.webhooks import ParsedDelivery, WebhookRequest
 
 
 __all__ = ["ReplayStore", "WebhookParser", "WebhookVerifier"]

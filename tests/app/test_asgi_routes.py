@@ -8,11 +8,11 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.stores.memory import MemoryReplayStore
-from app.asgi import create_webhook_app
-from app.services.webhook_ingress import WebhookEndpoint, WebhookIngress
-from domain.errors import InvalidSignature
-from domain.webhooks import ParsedDelivery, WebhookRequest
+from portico.adapters.stores.memory import MemoryReplayStore
+from portico.app.entrypoints.asgi import create_webhook_app
+from portico.app.services.webhook_ingress import WebhookEndpoint, WebhookIngress
+from portico.domain.errors import InvalidSignature
+from portico.domain.webhooks import ParsedDelivery, WebhookRequest
 
 
 class _Recorder:
@@ -252,7 +252,7 @@ _header_bytes = st.binary(max_size=40)
 )
 async def test_arbitrary_asgi_requests_always_get_one_answer(method, path, query, headers, chunks):
     """Any method, path, query, header bytes and body get one 2xx/4xx/5xx answer, no exception."""
-    from app.webhooks_wiring import build_webhook_ingress
+    from portico.app.wiring.webhooks import build_webhook_ingress
 
     ingress = build_webhook_ingress({"webhooks": {"replay": "memory"}}, environment="fake")
     app = create_webhook_app(ingress, max_body=200)

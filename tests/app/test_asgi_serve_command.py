@@ -13,9 +13,9 @@ from pathlib import Path
 
 import httpx
 
-from adapters.webhooks.verifiers.testing import sign_stripe
-from app.cli import build_parser
-from app.webhooks_wiring import DEV_SECRETS
+from portico.adapters.webhooks.signers import sign_stripe
+from portico.app.entrypoints.cli import build_parser
+from portico.app.wiring.webhooks import DEV_SECRETS
 
 
 # A refund: no service subscribes to it, so it needs no matching object in the fakes (a payment
@@ -43,7 +43,16 @@ def _portico_serve(workdir: Path) -> Iterator[tuple[str, list[str]]]:
     """Start ``portico serve --port 0`` in ``workdir``; yield its base URL and printed lines."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PORTICO_")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", "0", "--log-level", "warning"],
+        [
+            sys.executable,
+            "-m",
+            "portico.app.entrypoints.cli",
+            "serve",
+            "--port",
+            "0",
+            "--log-level",
+            "warning",
+        ],
         cwd=workdir,
         env=env,
         stdout=subprocess.PIPE,
@@ -93,7 +102,7 @@ def test_serve_processes_deliveries_and_remembers_them_across_restarts(tmp_path)
 
 def test_serve_fails_cleanly_on_a_bad_config_file(tmp_path, capsys):
     """A missing config file is exit code 1 with a one-line reason, no traceback."""
-    from app.cli import main
+    from portico.app.entrypoints.cli import main
 
     assert main(["serve", "--config", str(tmp_path / "missing.yaml")]) == 1
     err = capsys.readouterr().err

@@ -13,11 +13,11 @@ import httpx
 import pytest
 import uvicorn
 
-from adapters.webhooks.verifiers.testing import sign_hubspot_v3, sign_meta, sign_stripe
-from app.asgi import create_webhook_app
-from app.services.webhook_ingress import WebhookIngress
-from app.webhooks_wiring import build_webhook_ingress
-from domain.events import ContactChanged, DomainEvent, MessageReceived, PaymentSucceeded
+from portico.adapters.webhooks.signers import sign_hubspot_v3, sign_meta, sign_stripe
+from portico.app.entrypoints.asgi import create_webhook_app
+from portico.app.services.webhook_ingress import WebhookIngress
+from portico.app.wiring.webhooks import build_webhook_ingress
+from portico.domain.events import ContactChanged, DomainEvent, MessageReceived, PaymentSucceeded
 
 
 STRIPE_SECRET = "whsec_test_0123456789abcdef"

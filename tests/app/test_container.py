@@ -7,27 +7,27 @@ from pathlib import Path
 import pytest
 from dependency_injector import providers
 
-from adapters.fakes import FakeCRM, FakeMessaging, FakePayments, FakeVoice
-from adapters.hubspot import HubSpotCRM
-from adapters.resilience import ResilientMessaging
-from adapters.stripe import StripePayments
-from adapters.twilio import TwilioMessaging
-from adapters.vapi import VapiVoice
-from adapters.whatsapp import WhatsAppMessaging
-from app.container import (
+from portico.adapters.fakes import FakeCRM, FakeMessaging, FakePayments, FakeVoice
+from portico.adapters.hubspot import HubSpotCRM
+from portico.adapters.resilience import ResilientMessaging
+from portico.adapters.stripe import StripePayments
+from portico.adapters.twilio import TwilioMessaging
+from portico.adapters.vapi import VapiVoice
+from portico.adapters.whatsapp import WhatsAppMessaging
+from portico.app.services.follow_up_calls import FollowUpCalls
+from portico.app.services.lead_intake import LeadIntake
+from portico.app.services.payment_collection import PaymentCollection
+from portico.app.wiring.container import (
     ENVIRONMENTS,
     ConfigurationError,
     Container,
     create_container,
     env_config,
 )
-from app.services.follow_up_calls import FollowUpCalls
-from app.services.lead_intake import LeadIntake
-from app.services.payment_collection import PaymentCollection
-from ports.crm import CRMPort
-from ports.messaging import MessagingPort
-from ports.payments import PaymentPort
-from ports.voice import VoicePort
+from portico.ports.crm import CRMPort
+from portico.ports.messaging import MessagingPort
+from portico.ports.payments import PaymentPort
+from portico.ports.voice import VoicePort
 
 
 PORTS = ("messaging", "crm", "payments", "voice")
@@ -213,7 +213,7 @@ def test_services_are_factories_sharing_singleton_ports() -> None:
 
 def test_the_webhook_event_lease_outlasts_lead_intake() -> None:
     """The ingress's claim lease is at least intake's worst case, whatever the config says."""
-    from app.leases import intake_lease
+    from portico.app.wiring.leases import intake_lease
 
     container = create_container({"webhooks": {"lease_seconds": 5}}, env={})
     assert container.webhook_ingress().lease_seconds >= intake_lease(container.crm_pipeline())

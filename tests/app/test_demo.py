@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app import cli
+from portico.app.entrypoints import cli
 
 
 def test_demo_tells_the_whole_story_without_patient_data(

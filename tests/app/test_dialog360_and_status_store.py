@@ -16,21 +16,20 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters.webhooks.verifiers.meta import body_hmac_sha256_hex
-from adapters.whatsapp import DIALOG360, MemoryDeliveryStatusStore, WhatsAppMessaging
-from adapters.whatsapp.status_redis import RedisDeliveryStatusStore
-from adapters.whatsapp.status_sqlite import SQLiteDeliveryStatusStore
-from app.adapters_wiring import build_messaging
-from app.asgi import create_webhook_app
-from app.errors import ConfigurationError
-from app.services.webhook_ingress import WebhookIngress
-from app.status_store_wiring import DEFAULT_STATUS_PATH, build_status_store
-from app.webhook_subscriptions import build_subscribed_ingress
-from app.webhooks_wiring import DEV_SECRETS, build_webhook_ingress, close_webhook_ingress
-from domain.errors import NotFound
-from domain.events import MessageReceived, MessageStatusChanged
-from domain.messaging import DeliveryStatus, TextMessage
-from domain.values import PhoneNumber
+from portico.adapters.whatsapp import DIALOG360, MemoryDeliveryStatusStore, WhatsAppMessaging
+from portico.adapters.whatsapp.status_redis import RedisDeliveryStatusStore
+from portico.adapters.whatsapp.status_sqlite import SQLiteDeliveryStatusStore
+from portico.adapters.whatsapp.verifier import body_hmac_sha256_hex
+from portico.app.entrypoints.asgi import create_webhook_app
+from portico.app.services.webhook_ingress import WebhookIngress
+from portico.app.wiring.adapters import build_messaging
+from portico.app.wiring.status_store import DEFAULT_STATUS_PATH, build_status_store
+from portico.app.wiring.subscriptions import build_subscribed_ingress
+from portico.app.wiring.webhooks import DEV_SECRETS, build_webhook_ingress, close_webhook_ingress
+from portico.domain.errors import ConfigurationError, NotFound
+from portico.domain.events import MessageReceived, MessageStatusChanged
+from portico.domain.messaging import DeliveryStatus, TextMessage
+from portico.domain.values import PhoneNumber
 
 
 SECRET = "d360-platform-secret-for-tests"

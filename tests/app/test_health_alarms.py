@@ -15,13 +15,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from adapters.outbox.sqlite import SqliteOutbox
-from app.asgi import create_webhook_app
-from app.cli import build_parser, main
-from app.container import create_container
-from domain.commands import SendMessage
-from domain.messaging import TemplateMessage
-from domain.outbox import OutboxStatus
+from portico.adapters.outbox.sqlite import SqliteOutbox
+from portico.app.entrypoints.asgi import create_webhook_app
+from portico.app.entrypoints.cli import build_parser, main
+from portico.app.wiring.container import create_container
+from portico.domain.commands import SendMessage
+from portico.domain.messaging import TemplateMessage
+from portico.domain.outbox import OutboxStatus
 
 
 SECRET_TEXT = "Dear Ana, your results"
@@ -104,7 +104,7 @@ def test_health_into_a_closed_pipe_exits_quietly(tmp_path):
     """`portico health | head -0`: exit 0, no BrokenPipeError traceback."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PORTICO_")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "health", "--format", "text"],
+        [sys.executable, "-m", "portico", "health", "--format", "text"],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,

@@ -12,12 +12,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from adapters.stores.sqlite import SQLiteReplayStore
-from app.access_log import DropQueryStrings, install_access_log_filter
-from app.cli import main
-from app.container import ConfigurationError, create_container
-from app.lifecycle import aclose_container, aclose_objects
-from app.webhooks_wiring import DEV_SECRETS
+from portico.adapters.stores.sqlite import SQLiteReplayStore
+from portico.app.entrypoints.access_log import DropQueryStrings, install_access_log_filter
+from portico.app.entrypoints.cli import main
+from portico.app.wiring.container import ConfigurationError, create_container
+from portico.app.wiring.lifecycle import aclose_container, aclose_objects
+from portico.app.wiring.webhooks import DEV_SECRETS
 
 
 FAKE_SECRET = "sk_live_51FAKEsecretDoNotLeak0123456789"
@@ -66,7 +66,16 @@ def test_serve_access_log_has_no_verify_token(tmp_path: Path) -> None:
     token = DEV_SECRETS["whatsapp"]["verify_token"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("PORTICO_")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", "0", "--log-level", "info"],
+        [
+            sys.executable,
+            "-m",
+            "portico.app.entrypoints.cli",
+            "serve",
+            "--port",
+            "0",
+            "--log-level",
+            "info",
+        ],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,

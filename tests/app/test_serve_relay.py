@@ -14,17 +14,17 @@ from typing import Any
 import httpx
 import uvicorn
 
-from adapters.fakes import FakeMessaging, FakePayments
-from adapters.outbox.relay import RelayStats
-from adapters.webhooks.verifiers.testing import sign_stripe
-from app.asgi import create_webhook_app
-from app.cli import build_parser
-from app.commands.serve import serve_app
-from app.container import Container, create_container
-from app.webhooks_wiring import DEV_SECRETS
-from domain.events import PaymentSucceeded
-from domain.messaging import TemplateMessage
-from domain.values import Money, PhoneNumber
+from portico.adapters.fakes import FakeMessaging, FakePayments
+from portico.adapters.outbox.relay import RelayStats
+from portico.adapters.webhooks.signers import sign_stripe
+from portico.app.entrypoints.asgi import create_webhook_app
+from portico.app.entrypoints.cli import build_parser
+from portico.app.entrypoints.commands.serve import serve_app
+from portico.app.wiring.container import Container, create_container
+from portico.app.wiring.webhooks import DEV_SECRETS
+from portico.domain.events import PaymentSucceeded
+from portico.domain.messaging import TemplateMessage
+from portico.domain.values import Money, PhoneNumber
 
 
 PATIENT = PhoneNumber("+40712345678")

@@ -8,21 +8,21 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters.fakes import FakeMessaging
-from adapters.resilience import BreakerRegistry, ResilientMessaging, pipeline_from_config
-from adapters.whatsapp import DeliveryStatusLog, WhatsAppMessaging
-from app.asgi import create_webhook_app
-from app.errors import ConfigurationError
-from app.webhook_counters import fetch_webhook_counters, rows_from_snapshot
-from app.webhook_subscriptions import (
+from portico.adapters.fakes import FakeMessaging
+from portico.adapters.resilience import BreakerRegistry, ResilientMessaging, pipeline_from_config
+from portico.adapters.whatsapp import DeliveryStatusLog, WhatsAppMessaging
+from portico.app.entrypoints.asgi import create_webhook_app
+from portico.app.entrypoints.webhook_counters import fetch_webhook_counters, rows_from_snapshot
+from portico.app.wiring.subscriptions import (
     RecordMessageStatus,
     build_subscribed_ingress,
     status_log_of,
     subscribe,
     subscribe_services_enabled,
 )
-from domain.events import DomainEvent, MessageStatusChanged, PaymentSucceeded
-from domain.messaging import DeliveryStatus
+from portico.domain.errors import ConfigurationError
+from portico.domain.events import DomainEvent, MessageStatusChanged, PaymentSucceeded
+from portico.domain.messaging import DeliveryStatus
 
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)

@@ -23,17 +23,17 @@ import pytest
 import uvicorn
 from dependency_injector import providers
 
-from adapters.fakes import FakeCRM, FakePayments
-from adapters.webhooks.verifiers.testing import sign_meta, sign_stripe
-from adapters.whatsapp import DeliveryStatusLog, WhatsAppMessaging, meta_cloud
-from app.asgi import create_webhook_app
-from app.commands import health
-from app.container import Container, create_container
-from app.services.lead_intake import OPEN_DEAL_PROPERTY
-from app.webhook_counters import fetch_webhook_counters, render_webhook_counters
-from app.webhooks_wiring import DEV_SECRETS
-from domain.messaging import DeliveryStatus
-from domain.values import Money, PhoneNumber
+from portico.adapters.fakes import FakeCRM, FakePayments
+from portico.adapters.webhooks.signers import sign_meta, sign_stripe
+from portico.adapters.whatsapp import DeliveryStatusLog, WhatsAppMessaging, meta_cloud
+from portico.app.entrypoints.asgi import create_webhook_app
+from portico.app.entrypoints.commands import health
+from portico.app.entrypoints.webhook_counters import fetch_webhook_counters, render_webhook_counters
+from portico.app.services.lead_intake import OPEN_DEAL_PROPERTY
+from portico.app.wiring.container import Container, create_container
+from portico.app.wiring.webhooks import DEV_SECRETS
+from portico.domain.messaging import DeliveryStatus
+from portico.domain.values import Money, PhoneNumber
 
 
 PHONE_ID = "106540352242922"

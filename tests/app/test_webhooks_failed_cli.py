@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from adapters.failed_events.sqlite import SQLiteFailedEventLog
-from app.cli import main
-from domain.failed_events import FailedEvent
+from portico.adapters.failed_events.sqlite import SQLiteFailedEventLog
+from portico.app.entrypoints.cli import main
+from portico.domain.failed_events import FailedEvent
 
 
 PATIENT = "Jane Doe +15551234567"

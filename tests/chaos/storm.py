@@ -15,7 +15,7 @@ import time
 
 import attrs
 
-from adapters.webhooks.verifiers.testing import sign_stripe
+from portico.adapters.webhooks.signers import sign_stripe
 
 
 __all__ = ["Delivery", "payment_body", "plan_storm"]

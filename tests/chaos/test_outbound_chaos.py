@@ -25,9 +25,9 @@ import attrs
 import httpx
 import pytest
 
-from adapters.outbox.relay import OutboxRelay
-from adapters.outbox.sqlite import SqliteOutbox
-from adapters.resilience import (
+from portico.adapters.outbox.relay import OutboxRelay
+from portico.adapters.outbox.sqlite import SqliteOutbox
+from portico.adapters.resilience import (
     DEFAULT_POLICIES,
     BreakerRegistry,
     FakeClock,
@@ -37,13 +37,13 @@ from adapters.resilience import (
     Timeout,
     build_pipeline,
 )
-from adapters.stripe import StripePayments
-from adapters.whatsapp import WhatsAppMessaging, meta_cloud
-from domain.commands import CreatePaymentIntent, SendMessage
-from domain.messaging import TextMessage
-from domain.outbox import EntryState
-from domain.payments import PaymentRequest
-from domain.values import IdempotencyKey, Money
+from portico.adapters.stripe import StripePayments
+from portico.adapters.whatsapp import WhatsAppMessaging, meta_cloud
+from portico.domain.commands import CreatePaymentIntent, SendMessage
+from portico.domain.messaging import TextMessage
+from portico.domain.outbox import EntryState
+from portico.domain.payments import PaymentRequest
+from portico.domain.values import IdempotencyKey, Money
 from tests.simulators.faults import FaultInjector, FaultPlan
 from tests.simulators.server import serve
 from tests.simulators.stripe import StripeSimulator

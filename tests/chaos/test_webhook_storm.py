@@ -18,12 +18,12 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from adapters.stores.memory import MemoryReplayStore
-from adapters.webhooks.parsers.stripe import StripeParser
-from adapters.webhooks.verifiers.stripe import StripeWebhookVerifier
-from app.asgi import create_webhook_app
-from app.services.webhook_ingress import WebhookEndpoint, WebhookIngress
-from domain.events import PaymentSucceeded
+from portico.adapters.stores.memory import MemoryReplayStore
+from portico.adapters.stripe.parser import StripeParser
+from portico.adapters.stripe.verifier import StripeWebhookVerifier
+from portico.app.entrypoints.asgi import create_webhook_app
+from portico.app.services.webhook_ingress import WebhookEndpoint, WebhookIngress
+from portico.domain.events import PaymentSucceeded
 from tests.chaos.storm import Delivery, amount_of, plan_storm
 from tests.simulators.server import serve
 

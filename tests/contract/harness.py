@@ -23,8 +23,8 @@ from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 import attrs
 
-from domain.messaging import DeliveryStatus
-from domain.voice import CallStatus
+from portico.domain.messaging import DeliveryStatus
+from portico.domain.voice import CallStatus
 
 
 __all__ = [

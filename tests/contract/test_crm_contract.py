@@ -6,10 +6,10 @@ from typing import Any, Protocol
 
 import pytest
 
-from domain.crm import ContactDraft, DealDraft, LifecycleStage
-from domain.errors import Conflict, InvalidRequest, NotFound
-from domain.values import Email, Money, PhoneNumber
-from ports.crm import CRMPort
+from portico.domain.crm import ContactDraft, DealDraft, LifecycleStage
+from portico.domain.errors import Conflict, InvalidRequest, NotFound
+from portico.domain.values import Email, Money, PhoneNumber
+from portico.ports.crm import CRMPort
 from tests.contract.harness import CRMControls, Harness
 
 

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from domain.errors import InvalidRequest, NotFound
-from domain.messaging import DeliveryStatus, TemplateMessage, TextMessage
-from ports.messaging import MessagingPort
+from portico.domain.errors import InvalidRequest, NotFound
+from portico.domain.messaging import DeliveryStatus, TemplateMessage, TextMessage
+from portico.ports.messaging import MessagingPort
 from tests.contract.harness import TEMPLATE, Harness, MessagingControls
 
 

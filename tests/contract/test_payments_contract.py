@@ -7,15 +7,15 @@ from typing import Any
 
 import pytest
 
-from domain.errors import Conflict, InvalidRequest, NotFound
-from domain.payments import (
+from portico.domain.errors import Conflict, InvalidRequest, NotFound
+from portico.domain.payments import (
     CheckoutRequest,
     PaymentRequest,
     PaymentStatus,
     RefundRequest,
 )
-from domain.values import IdempotencyKey, Money
-from ports.payments import PaymentPort
+from portico.domain.values import IdempotencyKey, Money
+from portico.ports.payments import PaymentPort
 from tests.contract.harness import Harness, PaymentControls
 
 

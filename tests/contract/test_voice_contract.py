@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from domain.errors import Conflict, InvalidRequest, NotFound
-from domain.values import IdempotencyKey
-from domain.voice import CallRequest, CallStatus
-from ports.voice import VoicePort
+from portico.domain.errors import Conflict, InvalidRequest, NotFound
+from portico.domain.values import IdempotencyKey
+from portico.domain.voice import CallRequest, CallStatus
+from portico.ports.voice import VoicePort
 from tests.contract.harness import ASSISTANT_ID, Harness, VoiceControls
 
 

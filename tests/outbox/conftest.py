@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from adapters.outbox.postgres import PostgresOutbox
-from adapters.outbox.sqlite import SqliteOutbox
-from ports.outbox import Outbox
+from portico.adapters.outbox.postgres import PostgresOutbox
+from portico.adapters.outbox.sqlite import SqliteOutbox
+from portico.ports.outbox import Outbox
 
 
 class ManualClock:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from adapters.outbox.relay import OutboxRelay
-from adapters.outbox.sqlite import SqliteOutbox
-from adapters.stripe.payments import StripePayments
+from portico.adapters.outbox.relay import OutboxRelay
+from portico.adapters.outbox.sqlite import SqliteOutbox
+from portico.adapters.stripe.adapter import StripePayments
 
 
 API_KEY = "sk_test_simulated"  # the Stripe simulator's default key

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from domain.commands import (
+from portico.domain.commands import (
     AddNote,
     CreateCheckoutLink,
     CreateDeal,
@@ -16,11 +16,11 @@ from domain.commands import (
     UpdateContact,
     UpsertContact,
 )
-from domain.crm import ContactDraft, DealDraft, LifecycleStage
-from domain.messaging import TemplateMessage, TextMessage
-from domain.payments import CheckoutRequest, PaymentRequest, RefundRequest
-from domain.values import Email, IdempotencyKey, Money, PhoneNumber
-from domain.voice import CallRequest
+from portico.domain.crm import ContactDraft, DealDraft, LifecycleStage
+from portico.domain.messaging import TemplateMessage, TextMessage
+from portico.domain.payments import CheckoutRequest, PaymentRequest, RefundRequest
+from portico.domain.values import Email, IdempotencyKey, Money, PhoneNumber
+from portico.domain.voice import CallRequest
 
 
 phones = st.from_regex(r"\+[1-9][0-9]{7,14}", fullmatch=True).map(PhoneNumber)

@@ -8,17 +8,17 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters.fakes import FakeVoice
-from adapters.outbox.relay import OutboxRelay
-from adapters.outbox.sqlite import SqliteOutbox
-from adapters.resilience import BreakerRegistry, FakeClock, ResilientVoice, build_pipeline
-from adapters.vapi import VapiVoice
-from domain.commands import StartCall
-from domain.errors import OutcomeUnknown
-from domain.outbox import EntryState
-from domain.values import IdempotencyKey
-from domain.voice import Call, CallRequest
-from ports.voice import VoicePort
+from portico.adapters.fakes import FakeVoice
+from portico.adapters.outbox.relay import OutboxRelay
+from portico.adapters.outbox.sqlite import SqliteOutbox
+from portico.adapters.resilience import BreakerRegistry, FakeClock, ResilientVoice, build_pipeline
+from portico.adapters.vapi import VapiVoice
+from portico.domain.commands import StartCall
+from portico.domain.errors import OutcomeUnknown
+from portico.domain.outbox import EntryState
+from portico.domain.values import IdempotencyKey
+from portico.domain.voice import Call, CallRequest
+from portico.ports.voice import VoicePort
 from tests.simulators.faults import FaultInjector, FaultPlan
 from tests.simulators.vapi import VapiSimulator
 

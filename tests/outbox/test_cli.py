@@ -7,11 +7,11 @@ import sys
 
 import pytest
 
-from adapters.outbox.sqlite import SqliteOutbox
-from app.cli import main
-from app.outbox_wiring import outbox_settings
-from domain.commands import SendMessage
-from domain.messaging import TemplateMessage, TextMessage
+from portico.adapters.outbox.sqlite import SqliteOutbox
+from portico.app.entrypoints.cli import main
+from portico.app.wiring.outbox import outbox_settings
+from portico.domain.commands import SendMessage
+from portico.domain.messaging import TemplateMessage, TextMessage
 
 
 @pytest.fixture
@@ -185,8 +185,8 @@ def test_count_options_must_be_positive_integers(argv, capsys):
 
 def test_relay_progress_ends_its_line_before_the_final_report(monkeypatch, capsys):
     """Progress then final: separate lines off a TTY; on a TTY the \\r-line is ended first."""
-    from adapters.outbox.relay import RelayStats
-    from app.commands.outbox import _Progress
+    from portico.adapters.outbox.relay import RelayStats
+    from portico.app.entrypoints.commands.outbox import _Progress
 
     progress = _Progress()
     progress(RelayStats(delivered=1))

@@ -8,20 +8,20 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.command_codec import decode_command, encode_command, from_dict, to_dict
-from domain.commands import (
+from portico.domain.command_codec import decode_command, encode_command, from_dict, to_dict
+from portico.domain.commands import (
     CreatePaymentIntent,
     SendMessage,
     StartCall,
     UpdateContact,
     UpsertContact,
 )
-from domain.crm import ContactDraft, LifecycleStage
-from domain.errors import InvalidValue
-from domain.messaging import TextMessage
-from domain.payments import PaymentRequest
-from domain.values import IdempotencyKey, Money
-from domain.voice import CallRequest
+from portico.domain.crm import ContactDraft, LifecycleStage
+from portico.domain.errors import InvalidValue
+from portico.domain.messaging import TextMessage
+from portico.domain.payments import PaymentRequest
+from portico.domain.values import IdempotencyKey, Money
+from portico.domain.voice import CallRequest
 from tests.outbox.strategies import commands
 
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from adapters.outbox.sqlite import SqliteOutbox
-from domain.commands import CreatePaymentIntent
-from domain.payments import PaymentRequest
-from domain.values import IdempotencyKey, Money
+from portico.adapters.outbox.sqlite import SqliteOutbox
+from portico.domain.commands import CreatePaymentIntent
+from portico.domain.payments import PaymentRequest
+from portico.domain.values import IdempotencyKey, Money
 from tests.simulators.server import serve
 from tests.simulators.stripe import StripeSimulator
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.fakes import FakeCRM, FakeMessaging, FakePayments
-from adapters.outbox.sqlite import SqliteOutbox
-from app.services.outbox_dispatch import DeliveryMode, OutboxDispatch
-from domain.commands import AddNote, CreatePaymentIntent, SendMessage
-from domain.errors import CircuitOpenError, InvalidRequest, OutcomeUnknown, Unavailable
-from domain.messaging import MessageReceipt, TemplateMessage, TextMessage
-from domain.payments import PaymentRequest
-from domain.values import IdempotencyKey, Money
-from ports.execute import CommandPorts
+from portico.adapters.fakes import FakeCRM, FakeMessaging, FakePayments
+from portico.adapters.outbox.sqlite import SqliteOutbox
+from portico.app.services.outbox_dispatch import DeliveryMode, OutboxDispatch
+from portico.domain.commands import AddNote, CreatePaymentIntent, SendMessage
+from portico.domain.errors import CircuitOpenError, InvalidRequest, OutcomeUnknown, Unavailable
+from portico.domain.messaging import MessageReceipt, TemplateMessage, TextMessage
+from portico.domain.payments import PaymentRequest
+from portico.domain.values import IdempotencyKey, Money
+from portico.ports.execute import CommandPorts
 
 
 @pytest.fixture

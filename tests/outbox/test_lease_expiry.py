@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from adapters.fakes import FakeMessaging, FakePayments
-from adapters.outbox.relay import OutboxRelay
-from domain.commands import CreatePaymentIntent, SendMessage
-from domain.messaging import TemplateMessage
-from domain.outbox import EntryState, OutboxEntry
-from domain.payments import PaymentRequest
-from domain.values import IdempotencyKey, Money
-from ports.outbox import Outbox
+from portico.adapters.fakes import FakeMessaging, FakePayments
+from portico.adapters.outbox.relay import OutboxRelay
+from portico.domain.commands import CreatePaymentIntent, SendMessage
+from portico.domain.messaging import TemplateMessage
+from portico.domain.outbox import EntryState, OutboxEntry
+from portico.domain.payments import PaymentRequest
+from portico.domain.values import IdempotencyKey, Money
+from portico.ports.outbox import Outbox
 
 
 LEASE = 30.0

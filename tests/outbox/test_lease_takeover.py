@@ -8,21 +8,21 @@ import time
 import psycopg
 import pytest
 
-from adapters.fakes import FakeMessaging, FakeVoice
-from adapters.outbox.lease import check_lease, worst_case
-from adapters.outbox.postgres import PostgresOutbox
-from adapters.outbox.relay import OutboxRelay
-from adapters.resilience import (
+from portico.adapters.fakes import FakeMessaging, FakeVoice
+from portico.adapters.outbox.lease import check_lease, worst_case
+from portico.adapters.outbox.postgres import PostgresOutbox
+from portico.adapters.outbox.relay import OutboxRelay
+from portico.adapters.resilience import (
     BreakerRegistry,
     ResiliencePolicy,
     ResilientMessaging,
     ResilientVoice,
     build_pipeline,
 )
-from app.outbox_wiring import lease_seconds, outbox_settings
-from domain.commands import SendMessage
-from domain.messaging import TemplateMessage
-from domain.outbox import EntryState
+from portico.app.wiring.outbox import lease_seconds, outbox_settings
+from portico.domain.commands import SendMessage
+from portico.domain.messaging import TemplateMessage
+from portico.domain.outbox import EntryState
 
 
 LEASE = 30.0

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from adapters.fakes import FakeMessaging
-from adapters.outbox.relay import OutboxRelay
-from adapters.outbox.sqlite import SqliteOutbox
-from adapters.resilience import BreakerRegistry, FakeClock, ResilientMessaging, build_pipeline
-from domain.commands import SendMessage
-from domain.errors import Unavailable
-from domain.messaging import MessageReceipt, OutboundMessage, TemplateMessage
-from ports.messaging import MessagingPort
+from portico.adapters.fakes import FakeMessaging
+from portico.adapters.outbox.relay import OutboxRelay
+from portico.adapters.outbox.sqlite import SqliteOutbox
+from portico.adapters.resilience import (
+    BreakerRegistry,
+    FakeClock,
+    ResilientMessaging,
+    build_pipeline,
+)
+from portico.domain.commands import SendMessage
+from portico.domain.errors import Unavailable
+from portico.domain.messaging import MessageReceipt, OutboundMessage, TemplateMessage
+from portico.ports.messaging import MessagingPort
 
 
 class Outage(MessagingPort):

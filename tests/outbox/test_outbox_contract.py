@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from domain.command_codec import decode_command
-from domain.commands import AddNote, SendMessage
-from domain.errors import Conflict
-from domain.messaging import TextMessage
-from domain.outbox import EntryState
-from domain.values import IdempotencyKey
+from portico.domain.command_codec import decode_command
+from portico.domain.commands import AddNote, SendMessage
+from portico.domain.errors import Conflict
+from portico.domain.messaging import TextMessage
+from portico.domain.outbox import EntryState
+from portico.domain.values import IdempotencyKey
 
 
 def msg(to: str = "+40712345678", body: str = "hi", key: str | None = None) -> SendMessage:

@@ -7,10 +7,10 @@ import uuid
 
 import psycopg
 
-from adapters.outbox.postgres import PostgresOutbox
-from domain.commands import CreatePaymentIntent
-from domain.payments import PaymentRequest
-from domain.values import IdempotencyKey, Money
+from portico.adapters.outbox.postgres import PostgresOutbox
+from portico.domain.commands import CreatePaymentIntent
+from portico.domain.payments import PaymentRequest
+from portico.domain.values import IdempotencyKey, Money
 
 
 def payment(key: str) -> CreatePaymentIntent:

@@ -9,13 +9,13 @@ from collections import Counter, defaultdict
 import psycopg
 import pytest
 
-from adapters.outbox.postgres import PostgresOutbox
-from adapters.outbox.relay import OutboxRelay
-from domain.commands import CreatePaymentIntent
-from domain.errors import Conflict
-from domain.payments import PaymentIntent, PaymentRequest, PaymentStatus
-from domain.values import IdempotencyKey, Money
-from ports.payments import PaymentPort
+from portico.adapters.outbox.postgres import PostgresOutbox
+from portico.adapters.outbox.relay import OutboxRelay
+from portico.domain.commands import CreatePaymentIntent
+from portico.domain.errors import Conflict
+from portico.domain.payments import PaymentIntent, PaymentRequest, PaymentStatus
+from portico.domain.values import IdempotencyKey, Money
+from portico.ports.payments import PaymentPort
 
 
 class Recorder(PaymentPort):

@@ -6,17 +6,17 @@ import sqlite3
 
 import pytest
 
-from adapters.fakes import FakeCRM, FakeMessaging, FakePayments
-from adapters.outbox.relay import OutboxRelay
-from adapters.outbox.sqlite import SqliteOutbox
-from domain.commands import AddNote, CreatePaymentIntent, SendMessage, UpsertContact
-from domain.crm import ContactDraft
-from domain.errors import CircuitOpenError, OutcomeUnknown, RateLimited, Unavailable
-from domain.messaging import TemplateMessage, TextMessage
-from domain.outbox import EntryState
-from domain.payments import PaymentIntent, PaymentRequest
-from domain.values import IdempotencyKey, Money
-from ports.payments import PaymentPort
+from portico.adapters.fakes import FakeCRM, FakeMessaging, FakePayments
+from portico.adapters.outbox.relay import OutboxRelay
+from portico.adapters.outbox.sqlite import SqliteOutbox
+from portico.domain.commands import AddNote, CreatePaymentIntent, SendMessage, UpsertContact
+from portico.domain.crm import ContactDraft
+from portico.domain.errors import CircuitOpenError, OutcomeUnknown, RateLimited, Unavailable
+from portico.domain.messaging import TemplateMessage, TextMessage
+from portico.domain.outbox import EntryState
+from portico.domain.payments import PaymentIntent, PaymentRequest
+from portico.domain.values import IdempotencyKey, Money
+from portico.ports.payments import PaymentPort
 
 
 @pytest.fixture

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 
-from adapters.outbox.sqlite import SqliteOutbox
-from domain.commands import AddNote
+from portico.adapters.outbox.sqlite import SqliteOutbox
+from portico.domain.commands import AddNote
 
 
 async def test_enqueue_with_commits_or_rolls_back_with_the_host_transaction(tmp_path):

@@ -5,17 +5,17 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from adapters.fakes import FakePayments, FakeVoice
-from adapters.outbox.relay import CALL_LOOKBACK, OutboxRelay
-from adapters.outbox.sqlite import SqliteOutbox
-from domain.command_codec import decode_command, encode_command
-from domain.commands import CreateCheckoutLink, StartCall
-from domain.errors import Unavailable
-from domain.outbox import EntryState
-from domain.payments import CheckoutLink, CheckoutRequest
-from domain.values import IdempotencyKey, Money
-from domain.voice import Call, CallRequest
-from ports.voice import VoicePort
+from portico.adapters.fakes import FakePayments, FakeVoice
+from portico.adapters.outbox.relay import CALL_LOOKBACK, OutboxRelay
+from portico.adapters.outbox.sqlite import SqliteOutbox
+from portico.domain.command_codec import decode_command, encode_command
+from portico.domain.commands import CreateCheckoutLink, StartCall
+from portico.domain.errors import Unavailable
+from portico.domain.outbox import EntryState
+from portico.domain.payments import CheckoutLink, CheckoutRequest
+from portico.domain.values import IdempotencyKey, Money
+from portico.domain.voice import Call, CallRequest
+from portico.ports.voice import VoicePort
 
 
 ENQUEUED = 1_700_000_000.0

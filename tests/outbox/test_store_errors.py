@@ -8,11 +8,11 @@ import uuid
 import psycopg
 import pytest
 
-from adapters.outbox.postgres import PostgresOutbox
-from adapters.outbox.sqlite import SqliteOutbox
-from domain.commands import SendMessage
-from domain.errors import Unavailable
-from domain.messaging import TextMessage
+from portico.adapters.outbox.postgres import PostgresOutbox
+from portico.adapters.outbox.sqlite import SqliteOutbox
+from portico.domain.commands import SendMessage
+from portico.domain.errors import Unavailable
+from portico.domain.messaging import TextMessage
 from tests.conftest import free_port
 
 

@@ -7,8 +7,8 @@ import pickle
 
 import pytest
 
-from adapters.resilience import CircuitBreaker, CircuitState, FakeClock
-from domain.errors import (
+from portico.adapters.resilience import CircuitBreaker, CircuitState, FakeClock
+from portico.domain.errors import (
     CircuitOpenError,
     InvalidRequest,
     NotFound,

@@ -18,8 +18,8 @@ from hypothesis.stateful import (
     rule,
 )
 
-from adapters.resilience import CircuitBreaker, CircuitState, FakeClock
-from domain.errors import CircuitOpenError, InvalidRequest, Unavailable
+from portico.adapters.resilience import CircuitBreaker, CircuitState, FakeClock
+from portico.domain.errors import CircuitOpenError, InvalidRequest, Unavailable
 
 
 RESET = 10.0

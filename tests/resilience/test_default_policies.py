@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.resilience import DEFAULT_POLICIES, FakeClock, build_pipeline
-from app.adapters_wiring import MESSAGING_PROVIDERS, messaging_integration
+from portico.adapters.resilience import DEFAULT_POLICIES, FakeClock, build_pipeline
+from portico.app.wiring.adapters import MESSAGING_PROVIDERS, messaging_integration
 
 
 @pytest.mark.parametrize("provider", MESSAGING_PROVIDERS)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.fakes import FakeCRM
-from adapters.resilience import (
+from portico.adapters.fakes import FakeCRM
+from portico.adapters.resilience import (
     BreakerRegistry,
     CircuitBreaker,
     FakeClock,
@@ -15,10 +15,10 @@ from adapters.resilience import (
     ResilientVoice,
     render_health,
 )
-from app.cli import main
-from app.commands.health import probe
-from app.container import create_container
-from domain.errors import AuthenticationFailed, Unavailable
+from portico.app.entrypoints.cli import main
+from portico.app.entrypoints.commands.health import probe
+from portico.app.wiring.container import create_container
+from portico.domain.errors import AuthenticationFailed, Unavailable
 
 
 def registry_with_an_open_circuit(clock: FakeClock) -> BreakerRegistry:

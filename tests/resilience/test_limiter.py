@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.resilience import VENDOR_LIMITS, FakeClock, RateLimiter
-from domain.errors import RateLimitExceeded
+from portico.adapters.resilience import VENDOR_LIMITS, FakeClock, RateLimiter
+from portico.domain.errors import RateLimitExceeded
 
 
 def limiter(clock: FakeClock, **kwargs: float) -> RateLimiter:

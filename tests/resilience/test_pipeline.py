@@ -9,8 +9,8 @@ import weakref
 
 import pytest
 
-from adapters.fakes import FakeCRM, FakeMessaging, FakePayments, FakeVoice, Faults
-from adapters.resilience import (
+from portico.adapters.fakes import FakeCRM, FakeMessaging, FakePayments, FakeVoice, Faults
+from portico.adapters.resilience import (
     DEFAULT_POLICIES,
     BreakerRegistry,
     CircuitState,
@@ -23,7 +23,7 @@ from adapters.resilience import (
     ResilientVoice,
     build_pipeline,
 )
-from domain.errors import (
+from portico.domain.errors import (
     BulkheadFull,
     CircuitOpenError,
     InvalidRequest,
@@ -34,13 +34,13 @@ from domain.errors import (
     TimedOut,
     Unavailable,
 )
-from domain.messaging import TemplateMessage
-from domain.values import PhoneNumber
-from domain.voice import CallRequest
-from ports.crm import CRMPort
-from ports.messaging import MessagingPort
-from ports.payments import PaymentPort
-from ports.voice import VoicePort
+from portico.domain.messaging import TemplateMessage
+from portico.domain.values import PhoneNumber
+from portico.domain.voice import CallRequest
+from portico.ports.crm import CRMPort
+from portico.ports.messaging import MessagingPort
+from portico.ports.payments import PaymentPort
+from portico.ports.voice import VoicePort
 
 
 def pipeline(
@@ -306,16 +306,16 @@ class TestConfig:
 
 async def test_a_crm_says_per_draft_whether_an_upsert_may_be_retried() -> None:
     """ResilientCRM asks the adapter's upsert_is_idempotent(draft) before retrying blindly."""
-    from adapters.fakes import FakeCRM
-    from adapters.resilience import (
+    from portico.adapters.fakes import FakeCRM
+    from portico.adapters.resilience import (
         DEFAULT_POLICIES,
         BreakerRegistry,
         FakeClock,
         ResilientCRM,
         build_pipeline,
     )
-    from domain.crm import ContactDraft
-    from domain.errors import OutcomeUnknown, TimedOut
+    from portico.domain.crm import ContactDraft
+    from portico.domain.errors import OutcomeUnknown, TimedOut
 
     class PhoneUnsafeCRM(FakeCRM):
         def upsert_is_idempotent(self, draft: ContactDraft) -> bool:

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.resilience import FakeClock, RetryPolicy
-from domain.errors import (
+from portico.adapters.resilience import FakeClock, RetryPolicy
+from portico.domain.errors import (
     CircuitOpenError,
     IntegrationError,
     InvalidRequest,

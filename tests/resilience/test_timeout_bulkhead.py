@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from adapters.resilience import Bulkhead, FakeClock, Timeout
-from domain.errors import BulkheadFull, TimedOut
+from portico.adapters.resilience import Bulkhead, FakeClock, Timeout
+from portico.domain.errors import BulkheadFull, TimedOut
 
 
 class TestTimeout:

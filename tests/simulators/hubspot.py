@@ -25,7 +25,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from adapters.fakes.crm import DEFAULT_PIPELINES
+from portico.adapters.fakes.crm import DEFAULT_PIPELINES
 from tests.simulators.sim_base import SimRequest, SimResponse, Simulator, bearer, json_response
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from domain.messaging import DeliveryStatus
+from portico.domain.messaging import DeliveryStatus
 from tests.simulators.sim_base import SimRequest, SimResponse, Simulator, json_response
 
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from redis.asyncio import BlockingConnectionPool, Redis
 
-from adapters.stores.memory import MemoryReplayStore
-from adapters.stores.redis_store import RedisReplayStore
-from adapters.stores.sqlite import SQLiteReplayStore
-from ports.webhooks import ReplayStore
+from portico.adapters.stores.memory import MemoryReplayStore
+from portico.adapters.stores.redis_store import RedisReplayStore
+from portico.adapters.stores.sqlite import SQLiteReplayStore
+from portico.ports.webhooks import ReplayStore
 from tests.stores.replay_kit import RETENTION, FakeClock, StoreKit
 
 

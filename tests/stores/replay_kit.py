@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 
 import attrs
 
-from ports.webhooks import ReplayStore
+from portico.ports.webhooks import ReplayStore
 
 
 RETENTION = 3600.0

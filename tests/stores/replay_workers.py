@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from adapters.stores.redis_store import RedisReplayStore
-from adapters.stores.sqlite import SQLiteReplayStore
-from domain.webhooks import ClaimOutcome
-from ports.webhooks import ReplayStore
+from portico.adapters.stores.redis_store import RedisReplayStore
+from portico.adapters.stores.sqlite import SQLiteReplayStore
+from portico.domain.webhooks import ClaimOutcome
+from portico.ports.webhooks import ReplayStore
 
 
 CLAIMS_PER_KEY = 25

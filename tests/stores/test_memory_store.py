@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.stores.memory import MemoryReplayStore
-from domain.webhooks import ClaimOutcome
+from portico.adapters.stores.memory import MemoryReplayStore
+from portico.domain.webhooks import ClaimOutcome
 from tests.stores.replay_kit import FakeClock
 
 

@@ -9,8 +9,8 @@ import uuid
 import pytest
 from redis.asyncio import Redis
 
-from adapters.stores.redis_store import RedisReplayStore
-from domain.webhooks import ClaimOutcome
+from portico.adapters.stores.redis_store import RedisReplayStore
+from portico.domain.webhooks import ClaimOutcome
 
 
 async def test_claim_and_completion_carry_the_configured_ttls(redis_url: str) -> None:

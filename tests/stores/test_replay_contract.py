@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from domain.webhooks import ClaimOutcome
-from ports.webhooks import ReplayStore
+from portico.domain.webhooks import ClaimOutcome
+from portico.ports.webhooks import ReplayStore
 from tests.stores.replay_kit import RETENTION, StoreKit
 from tests.stores.replay_workers import redis_worker, sqlite_worker
 

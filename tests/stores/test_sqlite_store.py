@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from adapters.stores.sqlite import SQLiteReplayStore
-from domain.webhooks import ClaimOutcome
+from portico.adapters.stores.sqlite import SQLiteReplayStore
+from portico.domain.webhooks import ClaimOutcome
 from tests.stores.replay_kit import FakeClock
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.sqlite_worker import SQLiteWorker, open_wal
+from portico.adapters.sqlite_worker import SQLiteWorker, open_wal
 
 
 def test_open_wal_sets_the_journal_and_synchronous_modes(tmp_path: Path) -> None:
@@ -75,8 +75,8 @@ async def test_closed_worker_refuses_work_and_closes_twice_harmlessly(tmp_path: 
 @pytest.mark.parametrize("field", ["retention_seconds", "purge_every"])
 def test_stores_with_retention_refuse_non_positive_settings(tmp_path: Path, field: str) -> None:
     """Both retaining SQLite stores refuse a zero retention or purge interval, naming it."""
-    from adapters.stores.sqlite import SQLiteReplayStore
-    from adapters.whatsapp.status_sqlite import SQLiteDeliveryStatusStore
+    from portico.adapters.stores.sqlite import SQLiteReplayStore
+    from portico.adapters.whatsapp.status_sqlite import SQLiteDeliveryStatusStore
 
     for store in (SQLiteReplayStore, SQLiteDeliveryStatusStore):
         with pytest.raises(ValueError, match=field):

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import attrs
 
-from domain.failed_events import FailedEvent
+from ...domain.failed_events import FailedEvent
 
 
 __all__ = ["DEFAULT_MAX_ENTRIES", "MemoryFailedEventLog"]

@@ -15,8 +15,8 @@ import time
 from collections.abc import Callable
 from os import PathLike
 
-from adapters.sqlite_worker import SQLiteStore, open_wal
-from domain.failed_events import FailedEvent
+from ...domain.failed_events import FailedEvent
+from ..sqlite_worker import SQLiteStore, open_wal
 
 
 __all__ = ["DEFAULT_FAILED_EVENTS_FILE", "DEFAULT_FAILED_EVENTS_PATH", "SQLiteFailedEventLog"]

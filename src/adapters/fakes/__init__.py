@@ -7,11 +7,11 @@ vendor-side controls (`FakePayments.pay`, `FakeMessaging.receive`, ...) that ret
 event the vendor's webhook would have delivered.
 """
 
-from adapters.fakes._support import Faults, ManualClock, RecordedCall, utc_now
-from adapters.fakes.crm import FakeCRM
-from adapters.fakes.messaging import FakeMessaging
-from adapters.fakes.payments import FakePayments
-from adapters.fakes.voice import FakeVoice
+from ._support import Faults, ManualClock, RecordedCall, utc_now
+from .crm import FakeCRM
+from .messaging import FakeMessaging
+from .payments import FakePayments
+from .voice import FakeVoice
 
 
 __all__ = [

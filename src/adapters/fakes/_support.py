@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 import attrs
 
-from domain.events import DomainEvent
+from ...domain.events import DomainEvent
 
 
 __all__ = [

@@ -14,12 +14,12 @@ from typing import TypeVar
 
 import attrs
 
-from adapters.fakes._support import FakeBase
-from domain.crm import Contact, ContactDraft, Deal, DealDraft, LifecycleStage, Note
-from domain.errors import Conflict, InvalidRequest, NotFound
-from domain.events import ContactChanged
-from domain.values import Email, PhoneNumber
-from ports.crm import CRMPort
+from ...domain.crm import Contact, ContactDraft, Deal, DealDraft, LifecycleStage, Note
+from ...domain.errors import Conflict, InvalidRequest, NotFound
+from ...domain.events import ContactChanged
+from ...domain.values import Email, PhoneNumber
+from ...ports.crm import CRMPort
+from ._support import FakeBase
 
 
 __all__ = ["DEFAULT_PIPELINES", "FakeCRM"]

@@ -14,10 +14,9 @@ from datetime import datetime, timedelta
 
 import attrs
 
-from adapters.fakes._support import FakeBase
-from domain.errors import InvalidRequest, NotFound
-from domain.events import MessageReceived, MessageStatusChanged
-from domain.messaging import (
+from ...domain.errors import InvalidRequest, NotFound
+from ...domain.events import MessageReceived, MessageStatusChanged
+from ...domain.messaging import (
     DeliveryStatus,
     InboundMessage,
     MessageReceipt,
@@ -25,8 +24,9 @@ from domain.messaging import (
     TemplateMessage,
     TextMessage,
 )
-from domain.values import PhoneNumber
-from ports.messaging import MessagingPort
+from ...domain.values import PhoneNumber
+from ...ports.messaging import MessagingPort
+from ._support import FakeBase
 
 
 __all__ = ["FakeMessaging"]

@@ -17,10 +17,9 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from adapters.fakes._support import FakeBase
-from domain.errors import Conflict, InvalidRequest, NotFound
-from domain.events import CheckoutCompleted, PaymentFailed, PaymentSucceeded, RefundIssued
-from domain.payments import (
+from ...domain.errors import Conflict, InvalidRequest, NotFound
+from ...domain.events import CheckoutCompleted, PaymentFailed, PaymentSucceeded, RefundIssued
+from ...domain.payments import (
     CheckoutLink,
     CheckoutRequest,
     PaymentIntent,
@@ -30,8 +29,9 @@ from domain.payments import (
     RefundRequest,
     RefundStatus,
 )
-from domain.values import Money
-from ports.payments import PaymentPort
+from ...domain.values import Money
+from ...ports.payments import PaymentPort
+from ._support import FakeBase
 
 
 __all__ = ["MINIMUM_CHARGE", "FakePayments"]

@@ -18,11 +18,11 @@ from datetime import datetime, timedelta
 
 import attrs
 
-from adapters.fakes._support import FakeBase
-from domain.errors import Conflict, InvalidRequest, NotFound
-from domain.events import CallEnded, CallStatusChanged
-from domain.voice import Call, CallOutcome, CallRequest, CallStatus
-from ports.voice import VoicePort
+from ...domain.errors import Conflict, InvalidRequest, NotFound
+from ...domain.events import CallEnded, CallStatusChanged
+from ...domain.voice import Call, CallOutcome, CallRequest, CallStatus
+from ...ports.voice import VoicePort
+from ._support import FakeBase
 
 
 __all__ = ["FakeVoice"]

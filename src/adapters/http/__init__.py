@@ -1,7 +1,7 @@
 """The shared HTTP layer of the vendor adapters: one client shape, one error mapping."""
 
-from adapters.http.client import DEFAULT_TIMEOUT, VendorClient, build_client
-from adapters.http.errors import (
+from .client import DEFAULT_TIMEOUT, VendorClient, build_client
+from .errors import (
     VendorError,
     VendorErrorParser,
     error_from_response,
@@ -10,8 +10,8 @@ from adapters.http.errors import (
     translate_transport_errors,
     unexpected,
 )
-from adapters.http.forms import encode_form
-from adapters.http.reading import Fields
+from .forms import encode_form
+from .reading import Fields
 
 
 __all__ = [

@@ -13,14 +13,14 @@ from typing import Any
 import attrs
 import httpx
 
-from adapters.http.errors import (
+from .errors import (
     VendorErrorParser,
     error_from_response,
     json_body,
     translate_transport_errors,
     unexpected,
 )
-from adapters.http.reading import Fields
+from .reading import Fields
 
 
 __all__ = ["DEFAULT_TIMEOUT", "VendorClient", "build_client"]

@@ -38,7 +38,7 @@ from typing import Any
 import attrs
 import httpx
 
-from domain.errors import (
+from ...domain.errors import (
     AuthenticationFailed,
     Conflict,
     IntegrationError,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from adapters.http.errors import unexpected
+from .errors import unexpected
 
 
 __all__ = ["Fields"]

@@ -14,11 +14,11 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from adapters.http.errors import unexpected
-from adapters.http.reading import Fields
-from domain.crm import Contact, ContactDraft, Deal, DealDraft, LifecycleStage, Note
-from domain.errors import InvalidValue
-from domain.values import Email, Money, PhoneNumber
+from ...domain.crm import Contact, ContactDraft, Deal, DealDraft, LifecycleStage, Note
+from ...domain.errors import InvalidValue
+from ...domain.values import Email, Money, PhoneNumber
+from ..http.errors import unexpected
+from ..http.reading import Fields
 
 
 __all__ = [

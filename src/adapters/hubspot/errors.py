@@ -13,8 +13,8 @@ from typing import Any
 
 import httpx
 
-from adapters.http.errors import VendorError
-from adapters.http.redact import safe_vendor_text
+from ..http.errors import VendorError
+from ..http.redact import safe_vendor_text
 
 
 __all__ = ["EXISTING_ID", "existing_contact_id", "parse_hubspot_error"]

@@ -1,7 +1,7 @@
 """Durable outboxes (SQLite embedded, PostgreSQL at scale) and the relay that drains them."""
 
-from adapters.outbox.relay import OutboxRelay, RelayStats
-from adapters.outbox.sqlite import SqliteOutbox
+from .relay import OutboxRelay, RelayStats
+from .sqlite import SqliteOutbox
 
 
 __all__ = ["OutboxRelay", "RelayStats", "SqliteOutbox"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from domain.errors import Unavailable
+from ...domain.errors import Unavailable
 
 
 __all__ = ["store_unavailable"]

@@ -11,8 +11,8 @@ from typing import Any, Protocol
 
 from psycopg import sql
 
-from adapters.outbox._rows import COLUMNS, backlog, to_entry
-from domain.outbox import OutboxEntry, OutboxStatus
+from ...domain.outbox import OutboxEntry, OutboxStatus
+from ._rows import COLUMNS, backlog, to_entry
 
 
 __all__ = ["LEASE_NOW", "PostgresOperators"]

@@ -7,10 +7,10 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
-from domain.command_codec import encode_command
-from domain.commands import Command
-from domain.errors import Conflict, InvalidValue
-from domain.outbox import EntryState, IntegrationBacklog, OutboxEntry, OutboxStatus
+from ...domain.command_codec import encode_command
+from ...domain.commands import Command
+from ...domain.errors import Conflict, InvalidValue
+from ...domain.outbox import EntryState, IntegrationBacklog, OutboxEntry, OutboxStatus
 
 
 __all__ = [

@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from adapters.outbox._rows import OpenMode, OutboxNotFound
-from adapters.sqlite_worker import open_wal
+from ..sqlite_worker import open_wal
+from ._rows import OpenMode, OutboxNotFound
 
 
 __all__ = ["open_sqlite"]

@@ -11,9 +11,9 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any, ParamSpec, Protocol, TypeVar
 
-from adapters.outbox._rows import COLUMNS, backlog, to_entry
-from adapters.sqlite_worker import SQLiteWorker
-from domain.outbox import OutboxEntry, OutboxStatus
+from ...domain.outbox import OutboxEntry, OutboxStatus
+from ..sqlite_worker import SQLiteWorker
+from ._rows import COLUMNS, backlog, to_entry
 
 
 __all__ = ["SqliteOperators"]

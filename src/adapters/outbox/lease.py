@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from adapters.resilience import Pipeline
+from ..resilience import Pipeline
 
 
 __all__ = ["DEFAULT_LEASE_SECONDS", "check_lease", "worst_case"]

@@ -21,9 +21,12 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from adapters.outbox._errors import store_unavailable
-from adapters.outbox._postgres_operators import LEASE_NOW, PostgresOperators
-from adapters.outbox._rows import (
+from ...domain.commands import Command
+from ...domain.outbox import OutboxEntry
+from ...ports.outbox import Outbox
+from ._errors import store_unavailable
+from ._postgres_operators import LEASE_NOW, PostgresOperators
+from ._rows import (
     COLUMNS,
     MODES,
     OpenMode,
@@ -36,9 +39,6 @@ from adapters.outbox._rows import (
     previous_holder,
     to_entry,
 )
-from domain.commands import Command
-from domain.outbox import OutboxEntry
-from ports.outbox import Outbox
 
 
 __all__ = ["PostgresOutbox"]

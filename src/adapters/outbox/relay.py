@@ -41,11 +41,9 @@ from collections.abc import Awaitable, Callable
 
 import attrs
 
-from adapters.outbox.lease import DEFAULT_LEASE_SECONDS, check_lease
-from adapters.resilience import RetryPolicy
-from domain.command_codec import decode_command
-from domain.commands import Command, StartCall
-from domain.errors import (
+from ...domain.command_codec import decode_command
+from ...domain.commands import Command, StartCall
+from ...domain.errors import (
     CircuitOpenError,
     IntegrationError,
     InvalidValue,
@@ -55,13 +53,15 @@ from domain.errors import (
     RateLimited,
     RetryExhaustedError,
 )
-from domain.outbox import OutboxEntry
-from ports.crm import CRMPort
-from ports.execute import CommandPorts, execute
-from ports.messaging import MessagingPort
-from ports.outbox import Outbox
-from ports.payments import PaymentPort
-from ports.voice import VoicePort
+from ...domain.outbox import OutboxEntry
+from ...ports.crm import CRMPort
+from ...ports.execute import CommandPorts, execute
+from ...ports.messaging import MessagingPort
+from ...ports.outbox import Outbox
+from ...ports.payments import PaymentPort
+from ...ports.voice import VoicePort
+from ..resilience import RetryPolicy
+from .lease import DEFAULT_LEASE_SECONDS, check_lease
 
 
 __all__ = ["CALL_LOOKBACK", "OutboxRelay", "RelayStats"]

@@ -20,8 +20,12 @@ from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
-from adapters.outbox._errors import store_unavailable
-from adapters.outbox._rows import (
+from ...domain.commands import Command
+from ...domain.outbox import OutboxEntry
+from ...ports.outbox import Outbox
+from ..sqlite_worker import SQLiteWorker
+from ._errors import store_unavailable
+from ._rows import (
     COLUMNS,
     MODES,
     OpenMode,
@@ -35,12 +39,8 @@ from adapters.outbox._rows import (
     previous_holder,
     to_entry,
 )
-from adapters.outbox._sqlite_open import open_sqlite
-from adapters.outbox._sqlite_operators import SqliteOperators
-from adapters.sqlite_worker import SQLiteWorker
-from domain.commands import Command
-from domain.outbox import OutboxEntry
-from ports.outbox import Outbox
+from ._sqlite_open import open_sqlite
+from ._sqlite_operators import SqliteOperators
 
 
 __all__ = ["OpenMode", "SqliteOutbox"]

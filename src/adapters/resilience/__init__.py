@@ -7,15 +7,15 @@ Each policy works on its own (`CircuitBreaker`, `RetryPolicy`, `RateLimiter`, `T
 Every policy takes an injectable clock and sleep: `FakeClock` makes tests instant.
 """
 
-from adapters.resilience._breaker import (
+from ._breaker import (
     BreakerStats,
     CircuitBreaker,
     CircuitState,
     Listener,
     counts_as_failure,
 )
-from adapters.resilience._bulkhead import Bulkhead
-from adapters.resilience._clock import (
+from ._bulkhead import Bulkhead
+from ._clock import (
     CallLater,
     Clock,
     FakeClock,
@@ -23,23 +23,23 @@ from adapters.resilience._clock import (
     TimerHandle,
     loop_call_later,
 )
-from adapters.resilience._config import (
+from ._config import (
     DEFAULT_POLICIES,
     ResiliencePolicy,
     build_pipeline,
     pipeline_from_config,
 )
-from adapters.resilience._decorators import (
+from ._decorators import (
     ResilientCRM,
     ResilientMessaging,
     ResilientPayments,
     ResilientVoice,
 )
-from adapters.resilience._limiter import VENDOR_LIMITS, RateLimiter, VendorLimit
-from adapters.resilience._pipeline import Pipeline
-from adapters.resilience._registry import BreakerRegistry, IntegrationHealth, render_health
-from adapters.resilience._retry import RetryPolicy
-from adapters.resilience._timeout import Timeout, timed_out
+from ._limiter import VENDOR_LIMITS, RateLimiter, VendorLimit
+from ._pipeline import Pipeline
+from ._registry import BreakerRegistry, IntegrationHealth, render_health
+from ._retry import RetryPolicy
+from ._timeout import Timeout, timed_out
 
 
 __all__ = [

@@ -22,7 +22,8 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
-from adapters.resilience._breaker_parts import (
+from ...domain.errors import IntegrationError, LocalRejection
+from ._breaker_parts import (
     BreakerStats,
     CircuitState,
     FailureWindow,
@@ -30,8 +31,7 @@ from adapters.resilience._breaker_parts import (
     RejectedByBreaker,
     counts_as_failure,
 )
-from adapters.resilience._clock import Clock
-from domain.errors import IntegrationError, LocalRejection
+from ._clock import Clock
 
 
 __all__ = ["BreakerStats", "CircuitBreaker", "CircuitState", "Listener", "counts_as_failure"]

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import attrs
 
-from domain.errors import CircuitOpenError, TransientError
+from ...domain.errors import CircuitOpenError, TransientError
 
 
 __all__ = [

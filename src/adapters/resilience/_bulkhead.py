@@ -14,8 +14,8 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from adapters.resilience._clock import CallLater, loop_call_later
-from domain.errors import BulkheadFull
+from ...domain.errors import BulkheadFull
+from ._clock import CallLater, loop_call_later
 
 
 __all__ = ["Bulkhead"]

@@ -15,14 +15,14 @@ from typing import Any
 
 import attrs
 
-from adapters.resilience._breaker import CircuitBreaker
-from adapters.resilience._bulkhead import Bulkhead
-from adapters.resilience._clock import CallLater, Clock, Sleep, loop_call_later
-from adapters.resilience._limiter import VENDOR_LIMITS, RateLimiter, VendorLimit
-from adapters.resilience._pipeline import Pipeline
-from adapters.resilience._registry import BreakerRegistry
-from adapters.resilience._retry import RetryPolicy
-from adapters.resilience._timeout import Timeout
+from ._breaker import CircuitBreaker
+from ._bulkhead import Bulkhead
+from ._clock import CallLater, Clock, Sleep, loop_call_later
+from ._limiter import VENDOR_LIMITS, RateLimiter, VendorLimit
+from ._pipeline import Pipeline
+from ._registry import BreakerRegistry
+from ._retry import RetryPolicy
+from ._timeout import Timeout
 
 
 __all__ = ["DEFAULT_POLICIES", "ResiliencePolicy", "build_pipeline", "pipeline_from_config"]

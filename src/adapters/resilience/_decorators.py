@@ -12,10 +12,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import ClassVar, Generic, Self, TypeVar
 
-from adapters.resilience._pipeline import Pipeline
-from domain.crm import Contact, ContactDraft, Deal, DealDraft, LifecycleStage, Note
-from domain.messaging import MessageReceipt, OutboundMessage
-from domain.payments import (
+from ...domain.crm import Contact, ContactDraft, Deal, DealDraft, LifecycleStage, Note
+from ...domain.messaging import MessageReceipt, OutboundMessage
+from ...domain.payments import (
     CheckoutLink,
     CheckoutRequest,
     PaymentIntent,
@@ -23,12 +22,13 @@ from domain.payments import (
     Refund,
     RefundRequest,
 )
-from domain.values import Email, PhoneNumber
-from domain.voice import Call, CallRequest
-from ports.crm import CRMPort, UpsertIdempotency
-from ports.messaging import MessagingPort
-from ports.payments import PaymentPort
-from ports.voice import VoicePort
+from ...domain.values import Email, PhoneNumber
+from ...domain.voice import Call, CallRequest
+from ...ports.crm import CRMPort, UpsertIdempotency
+from ...ports.messaging import MessagingPort
+from ...ports.payments import PaymentPort
+from ...ports.voice import VoicePort
+from ._pipeline import Pipeline
 
 
 __all__ = ["ResilientCRM", "ResilientMessaging", "ResilientPayments", "ResilientVoice"]

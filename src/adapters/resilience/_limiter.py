@@ -15,8 +15,8 @@ from typing import Any, TypeVar
 
 import attrs
 
-from adapters.resilience._clock import Clock, Sleep
-from domain.errors import RateLimitExceeded
+from ...domain.errors import RateLimitExceeded
+from ._clock import Clock, Sleep
 
 
 __all__ = ["VENDOR_LIMITS", "RateLimiter", "VendorLimit"]

@@ -31,14 +31,14 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from adapters.resilience._breaker import CircuitBreaker
-from adapters.resilience._breaker_parts import RejectedByBreaker
-from adapters.resilience._bulkhead import Bulkhead
-from adapters.resilience._clock import Clock, Sleep
-from adapters.resilience._limiter import RateLimiter
-from adapters.resilience._retry import RetryPolicy
-from adapters.resilience._timeout import Timeout, timed_out
-from domain.errors import RetryExhaustedError, TransientError
+from ...domain.errors import RetryExhaustedError, TransientError
+from ._breaker import CircuitBreaker
+from ._breaker_parts import RejectedByBreaker
+from ._bulkhead import Bulkhead
+from ._clock import Clock, Sleep
+from ._limiter import RateLimiter
+from ._retry import RetryPolicy
+from ._timeout import Timeout, timed_out
 
 
 __all__ = ["Pipeline"]

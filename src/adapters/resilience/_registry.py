@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Literal
 
 import attrs
 
-from adapters.report import render_table
-from adapters.resilience._breaker import BreakerStats, CircuitBreaker, CircuitState
+from ..report import render_table
+from ._breaker import BreakerStats, CircuitBreaker, CircuitState
 
 
 if TYPE_CHECKING:
-    from adapters.resilience._config import ResiliencePolicy
+    from ._config import ResiliencePolicy
 
 
 __all__ = ["BreakerRegistry", "IntegrationHealth", "render_health"]

@@ -16,8 +16,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from adapters.resilience._clock import Clock, Sleep
-from domain.errors import OutcomeUnknown, RateLimited, RetryExhaustedError, TransientError
+from ...domain.errors import OutcomeUnknown, RateLimited, RetryExhaustedError, TransientError
+from ._clock import Clock, Sleep
 
 
 __all__ = ["RetryPolicy"]

@@ -18,8 +18,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from adapters.resilience._clock import CallLater, Clock, TimerHandle, loop_call_later
-from domain.errors import TimedOut
+from ...domain.errors import TimedOut
+from ._clock import CallLater, Clock, TimerHandle, loop_call_later
 
 
 __all__ = ["Timeout", "timed_out"]

@@ -28,8 +28,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from domain.replay import Claim
-from domain.webhooks import ClaimOutcome
+from ...domain.replay import Claim
+from ...domain.webhooks import ClaimOutcome
 
 
 __all__ = ["DEFAULT_RETENTION_SECONDS", "MemoryReplayStore"]

@@ -17,9 +17,9 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from adapters.redis_keys import RedisKeyStore, ttl_ms
-from domain.replay import Claim
-from domain.webhooks import ClaimOutcome
+from ...domain.replay import Claim
+from ...domain.webhooks import ClaimOutcome
+from ..redis_keys import RedisKeyStore, ttl_ms
 
 
 __all__ = ["RedisReplayStore"]

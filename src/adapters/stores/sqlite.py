@@ -24,9 +24,9 @@ import time
 from collections.abc import Callable
 from os import PathLike
 
-from adapters.sqlite_worker import RetainingSQLiteStore, open_wal
-from domain.replay import Claim
-from domain.webhooks import ClaimOutcome
+from ...domain.replay import Claim
+from ...domain.webhooks import ClaimOutcome
+from ..sqlite_worker import RetainingSQLiteStore, open_wal
 
 
 __all__ = ["SQLiteReplayStore"]

@@ -12,10 +12,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from adapters.http.errors import unexpected
-from adapters.http.reading import Fields
-from domain.errors import InvalidValue
-from domain.payments import (
+from ...domain.errors import InvalidValue
+from ...domain.payments import (
     CheckoutLink,
     CheckoutRequest,
     PaymentIntent,
@@ -25,7 +23,9 @@ from domain.payments import (
     RefundRequest,
     RefundStatus,
 )
-from domain.values import Money
+from ...domain.values import Money
+from ..http.errors import unexpected
+from ..http.reading import Fields
 
 
 __all__ = [

@@ -14,9 +14,9 @@ from typing import Any
 
 import httpx
 
-from adapters.http.errors import VendorError
-from adapters.http.redact import safe_vendor_text
-from domain.errors import Conflict, InvalidRequest, NotFound
+from ...domain.errors import Conflict, InvalidRequest, NotFound
+from ..http.errors import VendorError
+from ..http.redact import safe_vendor_text
 
 
 __all__ = ["parse_stripe_error"]

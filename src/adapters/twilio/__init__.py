@@ -1,8 +1,8 @@
 """The Twilio Programmable Messaging (SMS) adapter."""
 
-from adapters.twilio.adapter import MAX_SMS_BODY, TwilioMessaging
-from adapters.twilio.errors import parse_twilio_error
-from adapters.twilio.statuses import MESSAGE_STATUSES, delivery_status
+from .adapter import MAX_SMS_BODY, TwilioMessaging
+from .errors import parse_twilio_error
+from .statuses import MESSAGE_STATUSES, delivery_status
 
 
 __all__ = [

@@ -21,20 +21,20 @@ from typing import Any
 import attrs
 import httpx
 
-from adapters.http.client import VendorClient, build_client
-from adapters.http.errors import unexpected
-from adapters.http.reading import Fields
-from adapters.twilio.errors import parse_twilio_error
-from adapters.twilio.statuses import delivery_status
-from domain.errors import InvalidRequest, InvalidValue, NotFound
-from domain.messaging import (
+from ...domain.errors import InvalidRequest, InvalidValue, NotFound
+from ...domain.messaging import (
     MessageReceipt,
     OutboundMessage,
     TemplateMessage,
     TextMessage,
 )
-from domain.values import PhoneNumber
-from ports.messaging import MessagingPort
+from ...domain.values import PhoneNumber
+from ...ports.messaging import MessagingPort
+from ..http.client import VendorClient, build_client
+from ..http.errors import unexpected
+from ..http.reading import Fields
+from .errors import parse_twilio_error
+from .statuses import delivery_status
 
 
 __all__ = ["MAX_SMS_BODY", "TwilioMessaging"]

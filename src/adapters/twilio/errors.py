@@ -12,15 +12,15 @@ from typing import Any
 
 import httpx
 
-from adapters.http.errors import VendorError
-from adapters.http.redact import safe_vendor_text
-from domain.errors import (
+from ...domain.errors import (
     AuthenticationFailed,
     InvalidRequest,
     NotFound,
     PermanentError,
     PermissionDenied,
 )
+from ..http.errors import VendorError
+from ..http.redact import safe_vendor_text
 
 
 __all__ = ["parse_twilio_error"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from domain.messaging import DeliveryStatus
+from ...domain.messaging import DeliveryStatus
 
 
 __all__ = ["INBOUND_STATUSES", "MESSAGE_STATUSES", "delivery_status"]

@@ -32,15 +32,15 @@ from typing import Any
 import attrs
 import httpx
 
-from adapters.http.client import VendorClient, build_client
-from adapters.http.errors import unexpected
-from adapters.http.reading import Fields
-from adapters.vapi.errors import parse_vapi_error
-from adapters.vapi.reconcile import KEY_FIELD, find_started_call
-from domain.errors import Conflict, InvalidValue, NotFound, UnexpectedResponse
-from domain.values import IdempotencyKey, PhoneNumber
-from domain.voice import Call, CallRequest, CallStatus
-from ports.voice import VoicePort
+from ...domain.errors import Conflict, InvalidValue, NotFound, UnexpectedResponse
+from ...domain.values import IdempotencyKey, PhoneNumber
+from ...domain.voice import Call, CallRequest, CallStatus
+from ...ports.voice import VoicePort
+from ..http.client import VendorClient, build_client
+from ..http.errors import unexpected
+from ..http.reading import Fields
+from .errors import parse_vapi_error
+from .reconcile import KEY_FIELD, find_started_call
 
 
 __all__ = ["BASE_URL", "VapiVoice", "call_from_vapi"]

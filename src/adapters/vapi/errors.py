@@ -11,8 +11,8 @@ from typing import Any
 
 import httpx
 
-from adapters.http.errors import VendorError
-from adapters.http.redact import safe_vendor_text
+from ..http.errors import VendorError
+from ..http.redact import safe_vendor_text
 
 
 __all__ = ["parse_vapi_error"]

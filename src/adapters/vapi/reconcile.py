@@ -16,10 +16,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from adapters.http.client import VendorClient
-from adapters.http.errors import unexpected
-from adapters.http.reading import Fields
-from domain.errors import Conflict
+from ...domain.errors import Conflict
+from ..http.client import VendorClient
+from ..http.errors import unexpected
+from ..http.reading import Fields
 
 
 __all__ = ["KEY_FIELD", "MAX_PAGES", "PAGE_SIZE", "find_started_call", "key_of", "vapi_time"]

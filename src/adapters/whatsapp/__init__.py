@@ -1,9 +1,9 @@
 """The WhatsApp Cloud API adapter (Meta directly, or through 360dialog)."""
 
-from adapters.whatsapp.adapter import WhatsAppMessaging, message_payload
-from adapters.whatsapp.errors import parse_meta_error
-from adapters.whatsapp.flavours import DEFAULT_GRAPH_VERSION, DIALOG360, WhatsAppFlavour, meta_cloud
-from adapters.whatsapp.status_log import DeliveryStatusLog, MemoryDeliveryStatusStore
+from .adapter import WhatsAppMessaging, message_payload
+from .errors import parse_meta_error
+from .flavours import DEFAULT_GRAPH_VERSION, DIALOG360, WhatsAppFlavour, meta_cloud
+from .status_log import DeliveryStatusLog, MemoryDeliveryStatusStore
 
 
 __all__ = [

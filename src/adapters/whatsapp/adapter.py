@@ -20,21 +20,21 @@ from typing import Any
 import attrs
 import httpx
 
-from adapters.http.client import VendorClient, build_client
-from adapters.http.errors import unexpected
-from adapters.whatsapp.errors import parse_meta_error
-from adapters.whatsapp.flavours import DIALOG360, WhatsAppFlavour, meta_cloud
-from adapters.whatsapp.status_log import DeliveryStatusLog, as_status_store
-from domain.errors import NotFound, PorticoError, Unavailable
-from domain.messaging import (
+from ...domain.errors import NotFound, PorticoError, Unavailable
+from ...domain.messaging import (
     DeliveryStatus,
     MessageReceipt,
     OutboundMessage,
     TemplateMessage,
     TextMessage,
 )
-from ports.delivery_status import DeliveryStatusStore
-from ports.messaging import MessagingPort
+from ...ports.delivery_status import DeliveryStatusStore
+from ...ports.messaging import MessagingPort
+from ..http.client import VendorClient, build_client
+from ..http.errors import unexpected
+from .errors import parse_meta_error
+from .flavours import DIALOG360, WhatsAppFlavour, meta_cloud
+from .status_log import DeliveryStatusLog, as_status_store
 
 
 __all__ = ["WhatsAppMessaging", "message_payload"]

@@ -12,14 +12,14 @@ from typing import Any
 
 import httpx
 
-from adapters.http.errors import VendorError
-from adapters.http.redact import safe_vendor_text
-from domain.errors import (
+from ...domain.errors import (
     AuthenticationFailed,
     InvalidRequest,
     PermanentError,
     PermissionDenied,
 )
+from ..http.errors import VendorError
+from ..http.redact import safe_vendor_text
 
 
 __all__ = ["OUTSIDE_WINDOW", "parse_meta_error"]

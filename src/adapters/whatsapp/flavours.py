@@ -17,7 +17,7 @@ import re
 
 import attrs
 
-from domain.errors import InvalidValue
+from ...domain.errors import InvalidValue
 
 
 __all__ = ["DEFAULT_GRAPH_VERSION", "DIALOG360", "WhatsAppFlavour", "meta_cloud"]

@@ -18,8 +18,8 @@ from collections import OrderedDict
 
 import attrs
 
-from domain.messaging import DeliveryStatus
-from ports.delivery_status import DeliveryStatusStore
+from ...domain.messaging import DeliveryStatus
+from ...ports.delivery_status import DeliveryStatusStore
 
 
 __all__ = [

@@ -14,10 +14,10 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from adapters.redis_keys import RedisKeyStore
-from adapters.whatsapp.status_log import stored_status
-from domain.messaging import DeliveryStatus
-from ports.delivery_status import DeliveryStatusStore
+from ...domain.messaging import DeliveryStatus
+from ...ports.delivery_status import DeliveryStatusStore
+from ..redis_keys import RedisKeyStore
+from .status_log import stored_status
 
 
 __all__ = ["DEFAULT_RETENTION_SECONDS", "RedisDeliveryStatusStore"]

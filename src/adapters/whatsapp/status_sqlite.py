@@ -19,10 +19,10 @@ import time
 from collections.abc import Callable
 from os import PathLike
 
-from adapters.sqlite_worker import RetainingSQLiteStore, open_wal
-from adapters.whatsapp.status_log import stored_status
-from domain.messaging import DeliveryStatus
-from ports.delivery_status import DeliveryStatusStore
+from ...domain.messaging import DeliveryStatus
+from ...ports.delivery_status import DeliveryStatusStore
+from ..sqlite_worker import RetainingSQLiteStore, open_wal
+from .status_log import stored_status
 
 
 __all__ = ["DEFAULT_RETENTION_SECONDS", "SQLiteDeliveryStatusStore"]

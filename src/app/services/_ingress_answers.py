@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from enum import Enum
 
-from app.services.webhook_values import WebhookResponse
-from domain.errors import WebhookRejected
+from ...domain.errors import WebhookRejected
+from .webhook_values import WebhookResponse
 
 
 __all__ = ["POST_ONLY", "Outcome", "decide", "reason_key"]

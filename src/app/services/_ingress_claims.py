@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import logging
 
-from domain.failed_events import FailedEvent
-from domain.replay import Claim
-from ports.failed_events import FailedEventLog
-from ports.webhooks import ReplayStore
+from ...domain.failed_events import FailedEvent
+from ...domain.replay import Claim
+from ...ports.failed_events import FailedEventLog
+from ...ports.webhooks import ReplayStore
 
 
 __all__ = ["complete_claim", "record_failure", "release_claim"]

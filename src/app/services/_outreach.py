@@ -13,14 +13,14 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from app.services.outbox_dispatch import CommandDispatch, DeliveryMode, Dispatched
-from domain.commands import Command, SendMessage, UpsertContact
-from domain.crm import ContactDraft
-from domain.errors import Conflict, InvalidRequest
-from domain.events import DomainEvent
-from domain.messaging import TemplateMessage, TextMessage
-from domain.values import IdempotencyKey, PhoneNumber
-from ports.crm import upsert_is_idempotent
+from ...domain.commands import Command, SendMessage, UpsertContact
+from ...domain.crm import ContactDraft
+from ...domain.errors import Conflict, InvalidRequest
+from ...domain.events import DomainEvent
+from ...domain.messaging import TemplateMessage, TextMessage
+from ...domain.values import IdempotencyKey, PhoneNumber
+from ...ports.crm import upsert_is_idempotent
+from .outbox_dispatch import CommandDispatch, DeliveryMode, Dispatched
 
 
 __all__ = ["Subscription", "enqueue_once", "send_text_or_template", "upsert_command"]

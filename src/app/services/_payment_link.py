@@ -18,10 +18,10 @@ from datetime import UTC, datetime
 
 import attrs
 
-from app.services.outbox_dispatch import Dispatched
-from domain.messaging import MessageReceipt
-from domain.payments import CheckoutLink
-from domain.values import IdempotencyKey, Money
+from ...domain.messaging import MessageReceipt
+from ...domain.payments import CheckoutLink
+from ...domain.values import IdempotencyKey, Money
+from .outbox_dispatch import Dispatched
 
 
 __all__ = ["LinkStatus", "PaymentLinkSent", "checkout_window"]

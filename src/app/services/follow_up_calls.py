@@ -14,15 +14,15 @@ import logging
 
 import attrs
 
-from app.services._outreach import Subscription, enqueue_once
-from app.services.outbox_dispatch import CommandDispatch, DeliveryMode, Dispatched
-from domain.commands import AddNote, StartCall
-from domain.errors import InvalidValue
-from domain.events import CallEnded
-from domain.values import IdempotencyKey
-from domain.voice import Call, CallOutcome, CallRequest
-from ports.crm import CRMPort
-from ports.voice import VoicePort
+from ...domain.commands import AddNote, StartCall
+from ...domain.errors import InvalidValue
+from ...domain.events import CallEnded
+from ...domain.values import IdempotencyKey
+from ...domain.voice import Call, CallOutcome, CallRequest
+from ...ports.crm import CRMPort
+from ...ports.voice import VoicePort
+from ._outreach import Subscription, enqueue_once
+from .outbox_dispatch import CommandDispatch, DeliveryMode, Dispatched
 
 
 __all__ = ["CallRequested", "FollowUpCalls"]

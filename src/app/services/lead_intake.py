@@ -40,17 +40,17 @@ import logging
 
 import attrs
 
-from app.services._outreach import Subscription
-from app.services.outbox_dispatch import CommandDispatch, DeliveryMode, Dispatched
-from domain.commands import UpdateContact
-from domain.crm import Contact, ContactDraft, Deal, DealDraft, LifecycleStage
-from domain.errors import Unavailable
-from domain.events import MessageReceived
-from domain.messaging import InboundMessage
-from domain.replay import Claim
-from domain.values import IdempotencyKey, Money, PhoneNumber
-from ports.crm import CRMPort
-from ports.webhooks import ReplayStore
+from ...domain.commands import UpdateContact
+from ...domain.crm import Contact, ContactDraft, Deal, DealDraft, LifecycleStage
+from ...domain.errors import Unavailable
+from ...domain.events import MessageReceived
+from ...domain.messaging import InboundMessage
+from ...domain.replay import Claim
+from ...domain.values import IdempotencyKey, Money, PhoneNumber
+from ...ports.crm import CRMPort
+from ...ports.webhooks import ReplayStore
+from ._outreach import Subscription
+from .outbox_dispatch import CommandDispatch, DeliveryMode, Dispatched
 
 
 __all__ = ["INTAKE_CRM_CALLS", "OPEN_DEAL_PROPERTY", "Lead", "LeadIntake"]

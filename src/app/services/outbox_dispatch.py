@@ -30,8 +30,8 @@ from typing import Protocol
 
 import attrs
 
-from domain.commands import Command
-from domain.errors import (
+from ...domain.commands import Command
+from ...domain.errors import (
     IntegrationError,
     LocalRejection,
     OutcomeUnknown,
@@ -39,8 +39,8 @@ from domain.errors import (
     RetryExhaustedError,
     TransientError,
 )
-from ports.execute import CommandPorts, execute
-from ports.outbox import Outbox
+from ...ports.execute import CommandPorts, execute
+from ...ports.outbox import Outbox
 
 
 __all__ = ["CommandDispatch", "DeliveryMode", "Dispatched", "OutboxDispatch"]

@@ -31,22 +31,22 @@ from datetime import UTC, datetime
 
 import attrs
 
-from app.services._outreach import Subscription, enqueue_once, send_text_or_template
-from app.services._payment_link import LinkStatus, PaymentLinkSent, checkout_window
-from app.services.lead_intake import OPEN_DEAL_PROPERTY
-from app.services.outbox_dispatch import CommandDispatch, DeliveryMode, Dispatched
-from domain.commands import AddNote, MoveDeal, SendMessage, UpdateContact
-from domain.crm import LifecycleStage
-from domain.errors import InvalidValue, NotFound, OutcomeUnknown
-from domain.events import PaymentFailed, PaymentSucceeded
-from domain.messaging import TemplateMessage
-from domain.payments import CheckoutLink, CheckoutRequest, PaymentIntent, PaymentStatus
-from domain.replay import Claim
-from domain.values import IdempotencyKey, Money, PhoneNumber
-from domain.webhooks import ClaimOutcome
-from ports.crm import CRMPort
-from ports.payments import PaymentPort
-from ports.webhooks import ReplayStore
+from ...domain.commands import AddNote, MoveDeal, SendMessage, UpdateContact
+from ...domain.crm import LifecycleStage
+from ...domain.errors import InvalidValue, NotFound, OutcomeUnknown
+from ...domain.events import PaymentFailed, PaymentSucceeded
+from ...domain.messaging import TemplateMessage
+from ...domain.payments import CheckoutLink, CheckoutRequest, PaymentIntent, PaymentStatus
+from ...domain.replay import Claim
+from ...domain.values import IdempotencyKey, Money, PhoneNumber
+from ...domain.webhooks import ClaimOutcome
+from ...ports.crm import CRMPort
+from ...ports.payments import PaymentPort
+from ...ports.webhooks import ReplayStore
+from ._outreach import Subscription, enqueue_once, send_text_or_template
+from ._payment_link import LinkStatus, PaymentLinkSent, checkout_window
+from .lead_intake import OPEN_DEAL_PROPERTY
+from .outbox_dispatch import CommandDispatch, DeliveryMode, Dispatched
 
 
 __all__ = ["LinkStatus", "PaymentCollection", "PaymentLinkSent", "Settlement"]

@@ -23,17 +23,17 @@ from typing import Protocol
 
 import attrs
 
-from domain.errors import (
+from ...domain.errors import (
     AuthenticationFailed,
     IntegrationError,
     InvalidValue,
     PermanentError,
     PermissionDenied,
 )
-from domain.events import DomainEvent
-from domain.failed_events import FailedEvent
-from domain.webhooks import WebhookRequest
-from ports.failed_events import FailedEventLog
+from ...domain.events import DomainEvent
+from ...domain.failed_events import FailedEvent
+from ...domain.webhooks import WebhookRequest
+from ...ports.failed_events import FailedEventLog
 
 
 __all__ = [

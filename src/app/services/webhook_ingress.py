@@ -30,26 +30,26 @@ from typing import Any, TypeVar
 
 import attrs
 
-from app.services._ingress_answers import POST_ONLY, Outcome, decide, reason_key
-from app.services._ingress_claims import complete_claim, record_failure, release_claim
-from app.services.webhook_failures import (
+from ...domain.errors import PayloadTooLarge, WebhookRejected
+from ...domain.events import DomainEvent
+from ...domain.replay import Claim
+from ...domain.webhooks import ClaimOutcome, WebhookRequest
+from ...ports.failed_events import FailedEventLog
+from ...ports.webhooks import ReplayStore
+from ._ingress_answers import POST_ONLY, Outcome, decide, reason_key
+from ._ingress_claims import complete_claim, record_failure, release_claim
+from .webhook_failures import (
     DEFAULT_RECENT_FAILURES,
     RecentFailures,
     failed_event,
     is_permanent,
 )
-from app.services.webhook_values import (
+from .webhook_values import (
     ProviderCounters,
     SubscriptionHandshake,
     WebhookEndpoint,
     WebhookResponse,
 )
-from domain.errors import PayloadTooLarge, WebhookRejected
-from domain.events import DomainEvent
-from domain.replay import Claim
-from domain.webhooks import ClaimOutcome, WebhookRequest
-from ports.failed_events import FailedEventLog
-from ports.webhooks import ReplayStore
 
 
 __all__ = [

@@ -18,12 +18,12 @@ import enum
 
 import attrs
 
-from app.services.webhook_failures import failed_event, is_permanent
-from app.services.webhook_ingress import WebhookIngress, handler_name_of
-from domain.errors import WebhookRejected
-from domain.failed_events import FailedEvent
-from domain.webhooks import WebhookRequest
-from ports.failed_events import FailedEventLog
+from ...domain.errors import WebhookRejected
+from ...domain.failed_events import FailedEvent
+from ...domain.webhooks import WebhookRequest
+from ...ports.failed_events import FailedEventLog
+from .webhook_failures import failed_event, is_permanent
+from .webhook_ingress import WebhookIngress, handler_name_of
 
 
 __all__ = ["ReplayOutcome", "ReplayResult", "replay_failed"]

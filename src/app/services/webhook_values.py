@@ -8,8 +8,8 @@ from typing import Protocol, runtime_checkable
 
 import attrs
 
-from domain.webhooks import WebhookRequest
-from ports.webhooks import WebhookParser, WebhookVerifier
+from ...domain.webhooks import WebhookRequest
+from ...ports.webhooks import WebhookParser, WebhookVerifier
 
 
 __all__ = ["ProviderCounters", "SubscriptionHandshake", "WebhookEndpoint", "WebhookResponse"]

@@ -9,8 +9,8 @@ import httpx
 import pytest
 import respx
 
-from adapters.http import Fields, VendorClient, VendorError, build_client, encode_form
-from domain.errors import NetworkError, Unavailable, UnexpectedResponse
+from portico.adapters.http import Fields, VendorClient, VendorError, build_client, encode_form
+from portico.domain.errors import NetworkError, Unavailable, UnexpectedResponse
 
 
 def _client(http: httpx.AsyncClient) -> VendorClient:

@@ -9,14 +9,14 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters.http.errors import (
+from portico.adapters.http.errors import (
     VendorError,
     error_from_response,
     json_body,
     parse_retry_after,
     translate_transport_errors,
 )
-from domain.errors import (
+from portico.domain.errors import (
     AuthenticationFailed,
     Conflict,
     IntegrationError,

@@ -11,12 +11,12 @@ from tests.simulators.faults import FaultInjector
 from tests.simulators.hubspot import HubSpotSimulator
 from tests.simulators.stripe import StripeSimulator
 
-from adapters.hubspot import HubSpotCRM
-from adapters.stripe import StripePayments
-from domain.crm import ContactDraft, DealDraft
-from domain.errors import IntegrationError
-from domain.payments import CheckoutRequest, PaymentRequest, RefundRequest
-from domain.values import Email, IdempotencyKey, Money, PhoneNumber
+from portico.adapters.hubspot import HubSpotCRM
+from portico.adapters.stripe import StripePayments
+from portico.domain.crm import ContactDraft, DealDraft
+from portico.domain.errors import IntegrationError
+from portico.domain.payments import CheckoutRequest, PaymentRequest, RefundRequest
+from portico.domain.values import Email, IdempotencyKey, Money, PhoneNumber
 
 
 STRIPE_KEY = "sk_test_51SECRETkeyABCDEF"

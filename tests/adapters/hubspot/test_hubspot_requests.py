@@ -11,9 +11,9 @@ import httpx
 import pytest
 import respx
 
-from adapters.hubspot import HubSpotCRM
-from domain.crm import ContactDraft, DealDraft, LifecycleStage
-from domain.errors import (
+from portico.adapters.hubspot import HubSpotCRM
+from portico.domain.crm import ContactDraft, DealDraft, LifecycleStage
+from portico.domain.errors import (
     AuthenticationFailed,
     Conflict,
     InvalidRequest,
@@ -22,7 +22,7 @@ from domain.errors import (
     Unavailable,
     UnexpectedResponse,
 )
-from domain.values import Email, Money, PhoneNumber
+from portico.domain.values import Email, Money, PhoneNumber
 
 
 API = "https://api.hubapi.com"

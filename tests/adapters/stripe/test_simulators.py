@@ -15,12 +15,12 @@ from tests.simulators.faults import FaultInjector, FaultPlan
 from tests.simulators.hubspot import HubSpotSimulator
 from tests.simulators.stripe import StripeSimulator, nest
 
-from adapters.hubspot import HubSpotCRM
-from adapters.stripe import StripePayments
-from domain.crm import ContactDraft
-from domain.errors import InvalidRequest, RateLimited, Unavailable
-from domain.payments import PaymentRequest, PaymentStatus
-from domain.values import Email, IdempotencyKey, Money
+from portico.adapters.hubspot import HubSpotCRM
+from portico.adapters.stripe import StripePayments
+from portico.domain.crm import ContactDraft
+from portico.domain.errors import InvalidRequest, RateLimited, Unavailable
+from portico.domain.payments import PaymentRequest, PaymentStatus
+from portico.domain.values import Email, IdempotencyKey, Money
 
 
 KEY = "sk_test_sim"

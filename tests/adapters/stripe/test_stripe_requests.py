@@ -11,10 +11,10 @@ import httpx
 import pytest
 import respx
 
-from adapters.stripe import STRIPE_API_VERSION, StripePayments
-from domain.command_codec import decode_command, encode_command
-from domain.commands import CreateCheckoutLink
-from domain.errors import (
+from portico.adapters.stripe import STRIPE_API_VERSION, StripePayments
+from portico.domain.command_codec import decode_command, encode_command
+from portico.domain.commands import CreateCheckoutLink
+from portico.domain.errors import (
     AuthenticationFailed,
     Conflict,
     InvalidRequest,
@@ -24,14 +24,14 @@ from domain.errors import (
     Unavailable,
     UnexpectedResponse,
 )
-from domain.payments import (
+from portico.domain.payments import (
     CheckoutRequest,
     PaymentRequest,
     PaymentStatus,
     RefundRequest,
     RefundStatus,
 )
-from domain.values import IdempotencyKey, Money
+from portico.domain.values import IdempotencyKey, Money
 
 
 API = "https://api.stripe.com"

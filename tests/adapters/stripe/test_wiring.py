@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from adapters.hubspot import HubSpotCRM
-from adapters.stripe import StripePayments
-from app.adapters_wiring import build_crm, build_payments, check_production_config, setting
-from app.container import ConfigurationError, Container, env_config
+from portico.adapters.hubspot import HubSpotCRM
+from portico.adapters.stripe import StripePayments
+from portico.app.wiring.adapters import build_crm, build_payments, check_production_config, setting
+from portico.app.wiring.container import ConfigurationError, Container, env_config
 
 
 def _container(config: dict[str, Any]) -> Container:

@@ -12,13 +12,13 @@ from tests.simulators.twilio import TwilioSimulator
 from tests.simulators.vapi import VapiSimulator
 from tests.simulators.whatsapp import WhatsAppSimulator
 
-from adapters.twilio import TwilioMessaging
-from adapters.vapi import VapiVoice
-from adapters.whatsapp import DIALOG360, WhatsAppMessaging
-from domain.errors import IntegrationError
-from domain.messaging import TemplateMessage, TextMessage
-from domain.values import PhoneNumber
-from domain.voice import CallRequest
+from portico.adapters.twilio import TwilioMessaging
+from portico.adapters.vapi import VapiVoice
+from portico.adapters.whatsapp import DIALOG360, WhatsAppMessaging
+from portico.domain.errors import IntegrationError
+from portico.domain.messaging import TemplateMessage, TextMessage
+from portico.domain.values import PhoneNumber
+from portico.domain.voice import CallRequest
 
 
 PATIENT = PhoneNumber("+40712345678")

@@ -11,8 +11,8 @@ import httpx
 import pytest
 import respx
 
-from adapters.twilio import TwilioMessaging
-from domain.errors import (
+from portico.adapters.twilio import TwilioMessaging
+from portico.domain.errors import (
     AuthenticationFailed,
     IntegrationError,
     InvalidRequest,
@@ -22,8 +22,8 @@ from domain.errors import (
     Unavailable,
     UnexpectedResponse,
 )
-from domain.messaging import DeliveryStatus, TemplateMessage, TextMessage
-from domain.values import PhoneNumber
+from portico.domain.messaging import DeliveryStatus, TemplateMessage, TextMessage
+from portico.domain.values import PhoneNumber
 
 
 SID = "AC" + "0123456789abcdef" * 2

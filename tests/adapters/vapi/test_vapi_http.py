@@ -10,8 +10,8 @@ import httpx
 import pytest
 import respx
 
-from adapters.vapi import VapiVoice
-from domain.errors import (
+from portico.adapters.vapi import VapiVoice
+from portico.domain.errors import (
     AuthenticationFailed,
     Conflict,
     IntegrationError,
@@ -20,7 +20,7 @@ from domain.errors import (
     Unavailable,
     UnexpectedResponse,
 )
-from domain.voice import CallRequest, CallStatus
+from portico.domain.voice import CallRequest, CallStatus
 
 
 KEY = "vapi-private-secret"

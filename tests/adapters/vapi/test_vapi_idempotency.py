@@ -13,11 +13,11 @@ import pytest
 import respx
 from tests.simulators.vapi import VapiSimulator
 
-from adapters.vapi import VapiVoice
-from adapters.vapi.reconcile import KEY_FIELD, MAX_PAGES, PAGE_SIZE
-from domain.errors import Conflict, InvalidValue, Unavailable, UnexpectedResponse
-from domain.values import IdempotencyKey
-from domain.voice import CallRequest, CallStatus
+from portico.adapters.vapi import VapiVoice
+from portico.adapters.vapi.reconcile import KEY_FIELD, MAX_PAGES, PAGE_SIZE
+from portico.domain.errors import Conflict, InvalidValue, Unavailable, UnexpectedResponse
+from portico.domain.values import IdempotencyKey
+from portico.domain.voice import CallRequest, CallStatus
 
 
 KEY = "vapi-private-secret"

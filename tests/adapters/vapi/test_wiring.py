@@ -6,13 +6,13 @@ from typing import Any
 
 import pytest
 
-from adapters.twilio import TwilioMessaging
-from adapters.vapi import VapiVoice
-from adapters.whatsapp import DIALOG360, WhatsAppMessaging
-from app.adapters_wiring import build_messaging, build_voice, check_production_config
-from app.container import ConfigurationError
-from ports.messaging import MessagingPort
-from ports.voice import VoicePort
+from portico.adapters.twilio import TwilioMessaging
+from portico.adapters.vapi import VapiVoice
+from portico.adapters.whatsapp import DIALOG360, WhatsAppMessaging
+from portico.app.wiring.adapters import build_messaging, build_voice, check_production_config
+from portico.app.wiring.container import ConfigurationError
+from portico.ports.messaging import MessagingPort
+from portico.ports.voice import VoicePort
 
 
 TWILIO = {

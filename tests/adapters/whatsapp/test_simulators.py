@@ -15,13 +15,13 @@ from tests.simulators.twilio import TwilioSimulator
 from tests.simulators.vapi import VapiSimulator
 from tests.simulators.whatsapp import SimMessage, WhatsAppSimulator
 
-from adapters.twilio import TwilioMessaging
-from adapters.vapi import VapiVoice
-from adapters.whatsapp import WhatsAppMessaging
-from domain.errors import InvalidRequest, RateLimited, Unavailable
-from domain.messaging import DeliveryStatus, TemplateMessage, TextMessage
-from domain.values import PhoneNumber
-from domain.voice import CallRequest, CallStatus
+from portico.adapters.twilio import TwilioMessaging
+from portico.adapters.vapi import VapiVoice
+from portico.adapters.whatsapp import WhatsAppMessaging
+from portico.domain.errors import InvalidRequest, RateLimited, Unavailable
+from portico.domain.messaging import DeliveryStatus, TemplateMessage, TextMessage
+from portico.domain.values import PhoneNumber
+from portico.domain.voice import CallRequest, CallStatus
 
 
 PATIENT = "+40712345678"

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from adapters.whatsapp.status_log import MemoryDeliveryStatusStore, advances
-from adapters.whatsapp.status_redis import RedisDeliveryStatusStore
-from adapters.whatsapp.status_sqlite import SQLiteDeliveryStatusStore
-from domain.messaging import DeliveryStatus
-from ports.delivery_status import DeliveryStatusStore
+from portico.adapters.whatsapp.status_log import MemoryDeliveryStatusStore, advances
+from portico.adapters.whatsapp.status_redis import RedisDeliveryStatusStore
+from portico.adapters.whatsapp.status_sqlite import SQLiteDeliveryStatusStore
+from portico.domain.messaging import DeliveryStatus
+from portico.ports.delivery_status import DeliveryStatusStore
 
 
 Q, S, D, R, F = (

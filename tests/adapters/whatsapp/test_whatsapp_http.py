@@ -9,8 +9,8 @@ import httpx
 import pytest
 import respx
 
-from adapters.whatsapp import DIALOG360, DeliveryStatusLog, WhatsAppMessaging, meta_cloud
-from domain.errors import (
+from portico.adapters.whatsapp import DIALOG360, DeliveryStatusLog, WhatsAppMessaging, meta_cloud
+from portico.domain.errors import (
     AuthenticationFailed,
     IntegrationError,
     InvalidRequest,
@@ -23,7 +23,7 @@ from domain.errors import (
     Unavailable,
     UnexpectedResponse,
 )
-from domain.messaging import DeliveryStatus, TemplateMessage, TextMessage
+from portico.domain.messaging import DeliveryStatus, TemplateMessage, TextMessage
 
 
 TOKEN = "EAAGm0PX4ZCpsBAsecret"
@@ -335,7 +335,7 @@ async def test_a_failing_status_store_is_a_domain_error() -> None:
     """A status store that cannot be read surfaces as Unavailable (not sent), never sqlite3."""
     import sqlite3
 
-    from domain.errors import Unavailable
+    from portico.domain.errors import Unavailable
 
     class BrokenStore:
         async def record(self, message_id: str, status: DeliveryStatus) -> DeliveryStatus:

@@ -7,11 +7,11 @@ from collections.abc import AsyncIterator
 import attrs
 import pytest
 
-from adapters.fakes import FakeCRM, FakeMessaging, FakePayments, FakeVoice, ManualClock
-from adapters.outbox.relay import OutboxRelay
-from adapters.outbox.sqlite import SqliteOutbox
-from app.services.outbox_dispatch import OutboxDispatch
-from ports.execute import CommandPorts
+from portico.adapters.fakes import FakeCRM, FakeMessaging, FakePayments, FakeVoice, ManualClock
+from portico.adapters.outbox.relay import OutboxRelay
+from portico.adapters.outbox.sqlite import SqliteOutbox
+from portico.app.services.outbox_dispatch import OutboxDispatch
+from portico.ports.execute import CommandPorts
 
 
 @attrs.define

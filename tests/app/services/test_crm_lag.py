@@ -8,19 +8,19 @@ import httpx
 import pytest
 from tests.simulators.hubspot import HubSpotSimulator
 
-from adapters.fakes import FakeCRM, FakeMessaging, FakePayments, FakeVoice
-from adapters.hubspot import HubSpotCRM
-from adapters.outbox.sqlite import SqliteOutbox
-from adapters.resilience import BreakerRegistry, FakeClock, ResilientCRM, build_pipeline
-from app.leases import intake_lease, worst_call_seconds
-from app.services._outreach import upsert_command
-from app.services.lead_intake import INTAKE_CRM_CALLS, OPEN_DEAL_PROPERTY, LeadIntake
-from app.services.outbox_dispatch import OutboxDispatch
-from domain.commands import UpsertContact
-from domain.crm import ContactDraft
-from domain.errors import OutcomeUnknown
-from domain.values import PhoneNumber
-from ports.execute import CommandPorts
+from portico.adapters.fakes import FakeCRM, FakeMessaging, FakePayments, FakeVoice
+from portico.adapters.hubspot import HubSpotCRM
+from portico.adapters.outbox.sqlite import SqliteOutbox
+from portico.adapters.resilience import BreakerRegistry, FakeClock, ResilientCRM, build_pipeline
+from portico.app.services._outreach import upsert_command
+from portico.app.services.lead_intake import INTAKE_CRM_CALLS, OPEN_DEAL_PROPERTY, LeadIntake
+from portico.app.services.outbox_dispatch import OutboxDispatch
+from portico.app.wiring.leases import intake_lease, worst_call_seconds
+from portico.domain.commands import UpsertContact
+from portico.domain.crm import ContactDraft
+from portico.domain.errors import OutcomeUnknown
+from portico.domain.values import PhoneNumber
+from portico.ports.execute import CommandPorts
 
 
 PATIENT = PhoneNumber("+40712345678")

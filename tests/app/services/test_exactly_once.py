@@ -11,21 +11,21 @@ import time
 
 import pytest
 
-from adapters.fakes import FakeCRM, FakeMessaging, FakePayments
-from adapters.outbox.relay import OutboxRelay
-from adapters.outbox.sqlite import SqliteOutbox
-from adapters.stores.memory import MemoryReplayStore
-from adapters.webhooks.verifiers.testing import sign_stripe
-from app.services.lead_intake import OPEN_DEAL_PROPERTY, LeadIntake
-from app.services.outbox_dispatch import OutboxDispatch
-from app.services.payment_collection import PaymentCollection
-from app.webhook_subscriptions import subscribe
-from app.webhooks_wiring import DEV_SECRETS, build_webhook_ingress
-from domain.errors import Unavailable
-from domain.events import CheckoutCompleted, PaymentSucceeded
-from domain.messaging import TemplateMessage
-from domain.values import Money, PhoneNumber
-from domain.webhooks import WebhookRequest
+from portico.adapters.fakes import FakeCRM, FakeMessaging, FakePayments
+from portico.adapters.outbox.relay import OutboxRelay
+from portico.adapters.outbox.sqlite import SqliteOutbox
+from portico.adapters.stores.memory import MemoryReplayStore
+from portico.adapters.webhooks.signers import sign_stripe
+from portico.app.services.lead_intake import OPEN_DEAL_PROPERTY, LeadIntake
+from portico.app.services.outbox_dispatch import OutboxDispatch
+from portico.app.services.payment_collection import PaymentCollection
+from portico.app.wiring.subscriptions import subscribe
+from portico.app.wiring.webhooks import DEV_SECRETS, build_webhook_ingress
+from portico.domain.errors import Unavailable
+from portico.domain.events import CheckoutCompleted, PaymentSucceeded
+from portico.domain.messaging import TemplateMessage
+from portico.domain.values import Money, PhoneNumber
+from portico.domain.webhooks import WebhookRequest
 
 
 PATIENT = PhoneNumber("+40712345678")

@@ -6,20 +6,20 @@ from datetime import UTC, datetime
 
 import pytest
 
-from adapters.fakes import FakeCRM, FakeMessaging, FakePayments, FakeVoice, ManualClock
-from adapters.outbox.relay import OutboxRelay
-from adapters.outbox.sqlite import SqliteOutbox
-from app.services.follow_up_calls import FollowUpCalls
-from app.services.lead_intake import OPEN_DEAL_PROPERTY, LeadIntake
-from app.services.outbox_dispatch import OutboxDispatch
-from app.services.payment_collection import PaymentCollection
-from domain.crm import ContactDraft, LifecycleStage
-from domain.errors import InvalidValue, Unavailable
-from domain.events import PaymentFailed, PaymentSucceeded
-from domain.messaging import TemplateMessage, TextMessage
-from domain.payments import PaymentRequest
-from domain.values import Email, IdempotencyKey, Money, PhoneNumber
-from domain.voice import CallRequest, CallStatus
+from portico.adapters.fakes import FakeCRM, FakeMessaging, FakePayments, FakeVoice, ManualClock
+from portico.adapters.outbox.relay import OutboxRelay
+from portico.adapters.outbox.sqlite import SqliteOutbox
+from portico.app.services.follow_up_calls import FollowUpCalls
+from portico.app.services.lead_intake import OPEN_DEAL_PROPERTY, LeadIntake
+from portico.app.services.outbox_dispatch import OutboxDispatch
+from portico.app.services.payment_collection import PaymentCollection
+from portico.domain.crm import ContactDraft, LifecycleStage
+from portico.domain.errors import InvalidValue, Unavailable
+from portico.domain.events import PaymentFailed, PaymentSucceeded
+from portico.domain.messaging import TemplateMessage, TextMessage
+from portico.domain.payments import PaymentRequest
+from portico.domain.values import Email, IdempotencyKey, Money, PhoneNumber
+from portico.domain.voice import CallRequest, CallStatus
 
 
 PATIENT = PhoneNumber("+40712345678")

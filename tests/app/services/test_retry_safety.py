@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.fakes import FakeCRM, FakeMessaging, FakePayments, ManualClock
-from adapters.outbox.relay import OutboxRelay
-from adapters.stores.memory import MemoryReplayStore
-from app.services.lead_intake import LeadIntake
-from app.services.outbox_dispatch import OutboxDispatch
-from app.services.payment_collection import LinkStatus, PaymentCollection
-from domain.errors import InvalidValue, OutcomeUnknown, Unavailable
-from domain.values import Money, PhoneNumber
+from portico.adapters.fakes import FakeCRM, FakeMessaging, FakePayments, ManualClock
+from portico.adapters.outbox.relay import OutboxRelay
+from portico.adapters.stores.memory import MemoryReplayStore
+from portico.app.services.lead_intake import LeadIntake
+from portico.app.services.outbox_dispatch import OutboxDispatch
+from portico.app.services.payment_collection import LinkStatus, PaymentCollection
+from portico.domain.errors import InvalidValue, OutcomeUnknown, Unavailable
+from portico.domain.values import Money, PhoneNumber
 
 
 PATIENT = PhoneNumber("+40712345678")

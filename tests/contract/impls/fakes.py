@@ -8,9 +8,9 @@ from typing import Any
 
 import attrs
 
-from adapters.fakes import FakeCRM, FakeMessaging, FakePayments, FakeVoice
-from domain.messaging import DeliveryStatus
-from domain.voice import CallStatus
+from portico.adapters.fakes import FakeCRM, FakeMessaging, FakePayments, FakeVoice
+from portico.domain.messaging import DeliveryStatus
+from portico.domain.voice import CallStatus
 from tests.contract.harness import ASSISTANT_ID, TEMPLATE, Harness, Registry
 
 

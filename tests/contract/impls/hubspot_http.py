@@ -9,7 +9,7 @@ from typing import Any
 import attrs
 import httpx
 
-from adapters.hubspot import HubSpotCRM
+from portico.adapters.hubspot import HubSpotCRM
 from tests.contract.harness import Harness, Registry
 from tests.simulators.hubspot import HubSpotSimulator
 

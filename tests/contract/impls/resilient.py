@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from adapters.fakes import FakeCRM, FakePayments
-from adapters.resilience import (
+from portico.adapters.fakes import FakeCRM, FakePayments
+from portico.adapters.resilience import (
     BreakerRegistry,
     FakeClock,
     Pipeline,

@@ -9,7 +9,7 @@ from typing import Any
 import attrs
 import httpx
 
-from adapters.stripe import StripePayments
+from portico.adapters.stripe import StripePayments
 from tests.contract.harness import Harness, Registry
 from tests.simulators.stripe import StripeSimulator
 

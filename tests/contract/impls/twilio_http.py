@@ -9,9 +9,9 @@ from typing import Any
 import attrs
 import httpx
 
-from adapters.twilio import TwilioMessaging
-from domain.messaging import DeliveryStatus
-from domain.values import PhoneNumber
+from portico.adapters.twilio import TwilioMessaging
+from portico.domain.messaging import DeliveryStatus
+from portico.domain.values import PhoneNumber
 from tests.contract.harness import TEMPLATE, Harness, Registry
 from tests.simulators.twilio import TwilioSimulator
 

@@ -9,8 +9,8 @@ from typing import Any
 import attrs
 import httpx
 
-from adapters.vapi import VapiVoice
-from domain.voice import CallStatus
+from portico.adapters.vapi import VapiVoice
+from portico.domain.voice import CallStatus
 from tests.contract.harness import ASSISTANT_ID, Harness, Registry
 from tests.simulators.vapi import VapiSimulator
 

@@ -9,8 +9,8 @@ from typing import Any
 import attrs
 import httpx
 
-from adapters.whatsapp import DIALOG360, WhatsAppMessaging, meta_cloud
-from domain.messaging import DeliveryStatus
+from portico.adapters.whatsapp import DIALOG360, WhatsAppMessaging, meta_cloud
+from portico.domain.messaging import DeliveryStatus
 from tests.contract.harness import TEMPLATE, Harness, Registry
 from tests.simulators.whatsapp import WhatsAppSimulator
 

@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from domain.command_codec import decode_command, encode_command
-from domain.commands import CreateCheckoutLink
-from domain.errors import InvalidValue
-from domain.payments import CheckoutRequest
-from domain.values import IdempotencyKey, Money
+from portico.domain.command_codec import decode_command, encode_command
+from portico.domain.commands import CreateCheckoutLink
+from portico.domain.errors import InvalidValue
+from portico.domain.payments import CheckoutRequest
+from portico.domain.values import IdempotencyKey, Money
 
 
 FEE = Money.of("150.00", "EUR")

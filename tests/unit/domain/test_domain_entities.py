@@ -10,13 +10,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from tests.strategies import emails, phone_numbers
 
-from domain.crm import Contact, ContactDraft, DealDraft, Note
-from domain.errors import InvalidValue
-from domain.events import MessageReceived
-from domain.messaging import DeliveryStatus, InboundMessage, TemplateMessage, TextMessage
-from domain.payments import CheckoutRequest, PaymentRequest
-from domain.values import Email, IdempotencyKey, Money, PhoneNumber
-from domain.voice import CallOutcome, CallRequest
+from portico.domain.crm import Contact, ContactDraft, DealDraft, Note
+from portico.domain.errors import InvalidValue
+from portico.domain.events import MessageReceived
+from portico.domain.messaging import DeliveryStatus, InboundMessage, TemplateMessage, TextMessage
+from portico.domain.payments import CheckoutRequest, PaymentRequest
+from portico.domain.values import Email, IdempotencyKey, Money, PhoneNumber
+from portico.domain.voice import CallOutcome, CallRequest
 
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)

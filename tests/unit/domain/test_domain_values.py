@@ -20,8 +20,8 @@ from tests.strategies import (
     zero_decimal_currencies,
 )
 
-from domain.errors import InvalidValue
-from domain.values import Email, IdempotencyKey, Money, PhoneNumber, mask_text
+from portico.domain.errors import InvalidValue
+from portico.domain.values import Email, IdempotencyKey, Money, PhoneNumber, mask_text
 
 
 PHONE_RULES = {"must be E.164: '+' (or '00') then 8 to 15 digits, the first not 0"}

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.fakes import FakeMessaging, Faults
-from adapters.fakes._support import DEFAULT_MAX_CALLS
-from domain.messaging import TemplateMessage
+from portico.adapters.fakes import FakeMessaging, Faults
+from portico.adapters.fakes._support import DEFAULT_MAX_CALLS
+from portico.domain.messaging import TemplateMessage
 
 
 PATIENT = "+40712345678"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.fakes import FakeCRM, FakeMessaging, FakePayments, FakeVoice, Faults
-from domain.errors import InvalidRequest, NotFound, RateLimited, TimedOut, Unavailable
-from domain.messaging import TextMessage
-from domain.values import Email
+from portico.adapters.fakes import FakeCRM, FakeMessaging, FakePayments, FakeVoice, Faults
+from portico.domain.errors import InvalidRequest, NotFound, RateLimited, TimedOut, Unavailable
+from portico.domain.messaging import TextMessage
+from portico.domain.values import Email
 
 
 class RecordingSleep:

@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from adapters.fakes import FakeCRM, FakeMessaging, FakePayments, FakeVoice, ManualClock
-from domain.crm import ContactDraft
-from domain.errors import Conflict, InvalidRequest, NotFound
-from domain.events import (
+from portico.adapters.fakes import FakeCRM, FakeMessaging, FakePayments, FakeVoice, ManualClock
+from portico.domain.crm import ContactDraft
+from portico.domain.errors import Conflict, InvalidRequest, NotFound
+from portico.domain.events import (
     CallEnded,
     CheckoutCompleted,
     ContactChanged,
@@ -19,10 +19,10 @@ from domain.events import (
     PaymentSucceeded,
     RefundIssued,
 )
-from domain.messaging import DeliveryStatus, TemplateMessage, TextMessage
-from domain.payments import CheckoutRequest, PaymentRequest, PaymentStatus, RefundRequest
-from domain.values import Email, IdempotencyKey, Money, PhoneNumber
-from domain.voice import CallRequest, CallStatus
+from portico.domain.messaging import DeliveryStatus, TemplateMessage, TextMessage
+from portico.domain.payments import CheckoutRequest, PaymentRequest, PaymentStatus, RefundRequest
+from portico.domain.values import Email, IdempotencyKey, Money, PhoneNumber
+from portico.domain.voice import CallRequest, CallStatus
 
 
 PATIENT = PhoneNumber("+40712345678")

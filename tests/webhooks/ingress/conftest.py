@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import pytest
 
-from app.services.webhook_ingress import WebhookIngress
-from domain.webhooks import WebhookRequest
+from portico.app.services.webhook_ingress import WebhookIngress
+from portico.domain.webhooks import WebhookRequest
 
 from .ingress_doubles import Paid, delivery, make_ingress, signed
 

@@ -13,11 +13,11 @@ from typing import Any
 
 import attrs
 
-from adapters.stores.memory import MemoryReplayStore
-from app.services.webhook_ingress import WebhookEndpoint, WebhookIngress
-from domain.errors import InvalidSignature, MalformedWebhook
-from domain.events import DomainEvent
-from domain.webhooks import ParsedDelivery, WebhookRequest
+from portico.adapters.stores.memory import MemoryReplayStore
+from portico.app.services.webhook_ingress import WebhookEndpoint, WebhookIngress
+from portico.domain.errors import InvalidSignature, MalformedWebhook
+from portico.domain.events import DomainEvent
+from portico.domain.webhooks import ParsedDelivery, WebhookRequest
 
 
 SECRET = b"test-secret"

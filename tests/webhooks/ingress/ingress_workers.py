@@ -7,8 +7,8 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from adapters.stores.redis_store import RedisReplayStore
-from domain.events import DomainEvent
+from portico.adapters.stores.redis_store import RedisReplayStore
+from portico.domain.events import DomainEvent
 
 from .ingress_doubles import Paid, delivery, make_ingress
 

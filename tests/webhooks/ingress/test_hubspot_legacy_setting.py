@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from adapters.webhooks.verifiers.testing import sign_hubspot_v1
-from app.errors import ConfigurationError
-from app.webhooks_wiring import DEV_SECRETS, build_webhook_ingress
-from domain.webhooks import WebhookRequest
+from portico.adapters.webhooks.signers import sign_hubspot_v1
+from portico.app.wiring.webhooks import DEV_SECRETS, build_webhook_ingress
+from portico.domain.errors import ConfigurationError
+from portico.domain.webhooks import WebhookRequest
 
 
 BODY = json.dumps(

@@ -6,11 +6,11 @@ import logging
 
 import pytest
 
-from adapters.stores.memory import MemoryReplayStore
-from domain.errors import PayloadTooLarge
-from domain.events import DomainEvent
-from domain.replay import Claim
-from domain.webhooks import ClaimOutcome, WebhookRequest
+from portico.adapters.stores.memory import MemoryReplayStore
+from portico.domain.errors import PayloadTooLarge
+from portico.domain.events import DomainEvent
+from portico.domain.replay import Claim
+from portico.domain.webhooks import ClaimOutcome, WebhookRequest
 
 
 async def test_valid_delivery_is_dispatched_and_acknowledged(make_ingress, deliver, paid_type):

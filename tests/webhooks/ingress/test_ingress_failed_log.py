@@ -9,17 +9,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from adapters.failed_events.memory import MemoryFailedEventLog
-from adapters.failed_events.sqlite import SQLiteFailedEventLog
-from app.asgi import create_webhook_app
-from app.errors import ConfigurationError
-from app.services.webhook_failures import safe_reason
-from app.services.webhook_replay import ReplayOutcome, replay_failed
-from app.webhooks_wiring import build_failed_event_log, build_webhook_ingress
-from domain.errors import Conflict, InvalidValue, NotFound, Unavailable
-from domain.events import DomainEvent
-from domain.failed_events import FailedEvent
-from domain.webhooks import WebhookRequest
+from portico.adapters.failed_events.memory import MemoryFailedEventLog
+from portico.adapters.failed_events.sqlite import SQLiteFailedEventLog
+from portico.app.entrypoints.asgi import create_webhook_app
+from portico.app.services.webhook_failures import safe_reason
+from portico.app.services.webhook_replay import ReplayOutcome, replay_failed
+from portico.app.wiring.webhooks import build_failed_event_log, build_webhook_ingress
+from portico.domain.errors import ConfigurationError, Conflict, InvalidValue, NotFound, Unavailable
+from portico.domain.events import DomainEvent
+from portico.domain.failed_events import FailedEvent
+from portico.domain.webhooks import WebhookRequest
 
 from .ingress_doubles import Paid, make_ingress, signed
 

@@ -8,18 +8,18 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.stores.memory import MemoryReplayStore
-from adapters.stores.sqlite import SQLiteReplayStore
-from adapters.webhooks.verifiers.testing import (
+from portico.adapters.stores.memory import MemoryReplayStore
+from portico.adapters.stores.sqlite import SQLiteReplayStore
+from portico.adapters.webhooks.signers import (
     sign_hubspot_v3,
     sign_meta,
     sign_stripe,
     vapi_secret_headers,
 )
-from app.services.webhook_ingress import WebhookIngress
-from app.webhooks_wiring import DEV_SECRETS, PROVIDERS, build_webhook_ingress
-from domain.events import DomainEvent
-from domain.webhooks import WebhookRequest
+from portico.app.services.webhook_ingress import WebhookIngress
+from portico.app.wiring.webhooks import DEV_SECRETS, PROVIDERS, build_webhook_ingress
+from portico.domain.events import DomainEvent
+from portico.domain.webhooks import WebhookRequest
 
 
 _header_names = st.sampled_from(

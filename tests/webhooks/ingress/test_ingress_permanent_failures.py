@@ -6,15 +6,15 @@ import logging
 
 import pytest
 
-from app.asgi import create_webhook_app
-from domain.errors import (
+from portico.app.entrypoints.asgi import create_webhook_app
+from portico.domain.errors import (
     AuthenticationFailed,
     InvalidRequest,
     InvalidValue,
     PermanentError,
     Unavailable,
 )
-from domain.events import DomainEvent
+from portico.domain.events import DomainEvent
 
 
 PATIENT = "patient Jane Doe +15551234567 jane@example.org"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from adapters.stores.redis_store import RedisReplayStore
+from portico.adapters.stores.redis_store import RedisReplayStore
 
 from .ingress_doubles import Paid, delivery, make_ingress
 from .ingress_workers import redis_ingress_worker

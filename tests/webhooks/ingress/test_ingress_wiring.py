@@ -6,13 +6,13 @@ import logging
 
 import pytest
 
-from adapters.stores.memory import MemoryReplayStore
-from adapters.stores.redis_store import RedisReplayStore
-from adapters.stores.sqlite import SQLiteReplayStore
-from adapters.webhooks.verifiers.meta import MetaWebhookVerifier
-from adapters.webhooks.verifiers.stripe import StripeWebhookVerifier
-from app.container import ConfigurationError, create_container
-from app.webhooks_wiring import DEV_SECRETS, build_replay_store, build_webhook_ingress
+from portico.adapters.stores.memory import MemoryReplayStore
+from portico.adapters.stores.redis_store import RedisReplayStore
+from portico.adapters.stores.sqlite import SQLiteReplayStore
+from portico.adapters.stripe.verifier import StripeWebhookVerifier
+from portico.adapters.whatsapp.verifier import MetaWebhookVerifier
+from portico.app.wiring.container import ConfigurationError, create_container
+from portico.app.wiring.webhooks import DEV_SECRETS, build_replay_store, build_webhook_ingress
 
 
 def test_fake_environment_serves_every_provider_with_logged_dev_secrets(caplog):

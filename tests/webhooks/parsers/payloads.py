@@ -6,7 +6,7 @@ import json
 from typing import Any
 from urllib.parse import urlencode
 
-from domain.webhooks import WebhookRequest
+from portico.domain.webhooks import WebhookRequest
 
 
 def request(body: bytes | str | Any, *, form: bool = False) -> WebhookRequest:

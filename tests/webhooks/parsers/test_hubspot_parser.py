@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 import pytest
 from tests.webhooks.parsers import payloads as p
 
-from adapters.webhooks.parsers.hubspot import HubSpotParser
-from domain.crm import LifecycleStage
-from domain.errors import MalformedWebhook
-from domain.events import ContactChanged
+from portico.adapters.hubspot.parser import HubSpotParser
+from portico.domain.crm import LifecycleStage
+from portico.domain.errors import MalformedWebhook
+from portico.domain.events import ContactChanged
 
 
 def test_batch_yields_one_event_per_contact_event() -> None:

@@ -12,14 +12,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 from tests.webhooks.parsers import payloads as p
 
-from adapters.webhooks.parsers.hubspot import HubSpotParser
-from adapters.webhooks.parsers.stripe import StripeParser
-from adapters.webhooks.parsers.twilio import TwilioParser
-from adapters.webhooks.parsers.vapi import VapiParser
-from adapters.webhooks.parsers.whatsapp import WhatsAppParser
-from domain.errors import MalformedWebhook
-from domain.webhooks import ParsedDelivery
-from ports.webhooks import WebhookParser
+from portico.adapters.hubspot.parser import HubSpotParser
+from portico.adapters.stripe.parser import StripeParser
+from portico.adapters.twilio.parser import TwilioParser
+from portico.adapters.vapi.parser import VapiParser
+from portico.adapters.whatsapp.parser import WhatsAppParser
+from portico.domain.errors import MalformedWebhook
+from portico.domain.webhooks import ParsedDelivery
+from portico.ports.webhooks import WebhookParser
 
 
 JSON_PARSERS: dict[str, tuple[WebhookParser, Any]] = {

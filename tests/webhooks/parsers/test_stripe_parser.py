@@ -7,13 +7,13 @@ from datetime import UTC, datetime
 import pytest
 from tests.webhooks.parsers import payloads as p
 
-from adapters.stores.memory import MemoryReplayStore
-from adapters.webhooks.parsers.stripe import StripeParser
-from domain.errors import MalformedWebhook
-from domain.events import CheckoutCompleted, PaymentFailed, PaymentSucceeded, RefundIssued
-from domain.payments import PaymentStatus
-from domain.values import Money
-from domain.webhooks import ClaimOutcome
+from portico.adapters.stores.memory import MemoryReplayStore
+from portico.adapters.stripe.parser import StripeParser
+from portico.domain.errors import MalformedWebhook
+from portico.domain.events import CheckoutCompleted, PaymentFailed, PaymentSucceeded, RefundIssued
+from portico.domain.payments import PaymentStatus
+from portico.domain.values import Money
+from portico.domain.webhooks import ClaimOutcome
 
 
 def _one(event_type: str, obj: dict[str, object]) -> object:

@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 import pytest
 from tests.webhooks.parsers import payloads as p
 
-from adapters.twilio.statuses import MESSAGE_STATUSES
-from adapters.webhooks.parsers.twilio import TwilioParser
-from domain.errors import MalformedWebhook
-from domain.events import MessageReceived, MessageStatusChanged
-from domain.messaging import DeliveryStatus
-from domain.values import PhoneNumber
+from portico.adapters.twilio.parser import TwilioParser
+from portico.adapters.twilio.statuses import MESSAGE_STATUSES
+from portico.domain.errors import MalformedWebhook
+from portico.domain.events import MessageReceived, MessageStatusChanged
+from portico.domain.messaging import DeliveryStatus
+from portico.domain.values import PhoneNumber
 
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 import pytest
 from tests.webhooks.parsers import payloads as p
 
-from adapters.webhooks.parsers.vapi import VapiParser
-from domain.errors import MalformedWebhook
-from domain.events import CallEnded, CallStatusChanged
-from domain.voice import CallStatus
+from portico.adapters.vapi.parser import VapiParser
+from portico.domain.errors import MalformedWebhook
+from portico.domain.events import CallEnded, CallStatusChanged
+from portico.domain.voice import CallStatus
 
 
 CALL = "0f5a5a0c-7f2d-4b1e-9c3a-2e7d1c0a9b11"

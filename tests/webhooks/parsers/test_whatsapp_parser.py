@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 import pytest
 from tests.webhooks.parsers import payloads as p
 
-from adapters.webhooks.parsers.whatsapp import WhatsAppParser
-from domain.errors import MalformedWebhook
-from domain.events import MessageReceived, MessageStatusChanged
-from domain.messaging import DeliveryStatus
-from domain.values import PhoneNumber
+from portico.adapters.whatsapp.parser import WhatsAppParser
+from portico.domain.errors import MalformedWebhook
+from portico.domain.events import MessageReceived, MessageStatusChanged
+from portico.domain.messaging import DeliveryStatus
+from portico.domain.values import PhoneNumber
 
 
 def test_inbound_text_message() -> None:

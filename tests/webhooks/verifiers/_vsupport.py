@@ -7,8 +7,13 @@ from collections.abc import Callable, Mapping
 import pytest
 from hypothesis import strategies as st
 
-from domain.errors import InvalidSignature, MalformedWebhook, StaleTimestamp, WebhookRejected
-from domain.webhooks import WebhookRequest
+from portico.domain.errors import (
+    InvalidSignature,
+    MalformedWebhook,
+    StaleTimestamp,
+    WebhookRejected,
+)
+from portico.domain.webhooks import WebhookRequest
 
 
 NOW = 1_750_000_000

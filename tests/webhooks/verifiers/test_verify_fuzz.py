@@ -9,21 +9,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 from tests.webhooks.verifiers._vsupport import NOW, URL, accepts, clock, rejected, req
 
-from adapters.webhooks.verifiers import (
-    Dialog360WebhookVerifier,
-    HubSpotWebhookVerifier,
-    MetaWebhookVerifier,
-    StandardWebhookVerifier,
-    StripeWebhookVerifier,
-    TwilioWebhookVerifier,
-    VapiHmacPlan,
-    VapiWebhookVerifier,
-)
-from adapters.webhooks.verifiers import testing as signing
-from adapters.webhooks.verifiers._common import check_window, describe_url, rebase_url
-from domain.errors import MalformedWebhook, StaleTimestamp
-from domain.webhooks import WebhookRequest
-from ports.webhooks import WebhookVerifier
+from portico.adapters.hubspot.verifier import HubSpotWebhookVerifier
+from portico.adapters.stripe.verifier import StripeWebhookVerifier
+from portico.adapters.twilio.verifier import TwilioWebhookVerifier
+from portico.adapters.vapi.verifier import VapiHmacPlan, VapiWebhookVerifier
+from portico.adapters.webhooks import signers as signing
+from portico.adapters.webhooks.signatures import check_window, describe_url, rebase_url
+from portico.adapters.webhooks.standard import StandardWebhookVerifier
+from portico.adapters.whatsapp.verifier import Dialog360WebhookVerifier, MetaWebhookVerifier
+from portico.domain.errors import MalformedWebhook, StaleTimestamp
+from portico.domain.webhooks import WebhookRequest
+from portico.ports.webhooks import WebhookVerifier
 
 
 WHSEC = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

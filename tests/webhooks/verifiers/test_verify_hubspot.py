@@ -23,10 +23,9 @@ from tests.webhooks.verifiers._vsupport import (
     secrets,
 )
 
-from adapters.webhooks.verifiers import HubSpotWebhookVerifier
-from adapters.webhooks.verifiers.hubspot import hubspot_v3_uri
-from adapters.webhooks.verifiers.testing import sign_hubspot_v1, sign_hubspot_v2, sign_hubspot_v3
-from domain.errors import InvalidSignature, MalformedWebhook, StaleTimestamp
+from portico.adapters.hubspot.verifier import HubSpotWebhookVerifier, hubspot_v3_uri
+from portico.adapters.webhooks.signers import sign_hubspot_v1, sign_hubspot_v2, sign_hubspot_v3
+from portico.domain.errors import InvalidSignature, MalformedWebhook, StaleTimestamp
 
 
 SECRET = "yyyyyyyy-yyyy-yyyy-yyyy-yyyyyyyyyyyy"

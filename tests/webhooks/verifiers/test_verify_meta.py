@@ -7,9 +7,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from tests.webhooks.verifiers._vsupport import bodies, flip, flip_char, rejected, req, secrets
 
-from adapters.webhooks.verifiers import Dialog360WebhookVerifier, MetaWebhookVerifier
-from adapters.webhooks.verifiers.testing import sign_360dialog, sign_meta
-from domain.errors import InvalidSignature, InvalidValue, MalformedWebhook
+from portico.adapters.webhooks.signers import sign_360dialog, sign_meta
+from portico.adapters.whatsapp.verifier import Dialog360WebhookVerifier, MetaWebhookVerifier
+from portico.domain.errors import InvalidSignature, InvalidValue, MalformedWebhook
 
 
 SECRET = "meta-app-secret"

@@ -21,9 +21,9 @@ from tests.webhooks.verifiers._vsupport import (
     req,
 )
 
-from adapters.webhooks.verifiers import StandardWebhookVerifier
-from adapters.webhooks.verifiers.testing import sign_standard
-from domain.errors import InvalidSignature, InvalidValue, MalformedWebhook, StaleTimestamp
+from portico.adapters.webhooks.signers import sign_standard
+from portico.adapters.webhooks.standard import StandardWebhookVerifier
+from portico.domain.errors import InvalidSignature, InvalidValue, MalformedWebhook, StaleTimestamp
 
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

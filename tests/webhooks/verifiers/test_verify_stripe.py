@@ -21,10 +21,10 @@ from tests.webhooks.verifiers._vsupport import (
     secrets,
 )
 
-from adapters.webhooks.verifiers import StripeWebhookVerifier
-from adapters.webhooks.verifiers.testing import sign_stripe
-from domain.errors import InvalidSignature, InvalidValue, MalformedWebhook, StaleTimestamp
-from ports.webhooks import WebhookVerifier
+from portico.adapters.stripe.verifier import StripeWebhookVerifier
+from portico.adapters.webhooks.signers import sign_stripe
+from portico.domain.errors import InvalidSignature, InvalidValue, MalformedWebhook, StaleTimestamp
+from portico.ports.webhooks import WebhookVerifier
 
 
 SECRET = "whsec_test_secret"

@@ -18,9 +18,9 @@ from tests.webhooks.verifiers._vsupport import (
 )
 from twilio.request_validator import RequestValidator
 
-from adapters.webhooks.verifiers import TwilioWebhookVerifier
-from adapters.webhooks.verifiers.testing import sign_twilio, sign_twilio_json
-from domain.errors import InvalidSignature, MalformedWebhook
+from portico.adapters.twilio.verifier import TwilioWebhookVerifier
+from portico.adapters.webhooks.signers import sign_twilio, sign_twilio_json
+from portico.domain.errors import InvalidSignature, MalformedWebhook
 
 
 TOKEN = "12345"

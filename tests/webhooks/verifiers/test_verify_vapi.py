@@ -20,9 +20,9 @@ from tests.webhooks.verifiers._vsupport import (
     secrets,
 )
 
-from adapters.webhooks.verifiers import VapiHmacPlan, VapiWebhookVerifier
-from adapters.webhooks.verifiers.testing import sign_vapi_hmac, vapi_secret_headers
-from domain.errors import InvalidSignature, InvalidValue, MalformedWebhook, StaleTimestamp
+from portico.adapters.vapi.verifier import VapiHmacPlan, VapiWebhookVerifier
+from portico.adapters.webhooks.signers import sign_vapi_hmac, vapi_secret_headers
+from portico.domain.errors import InvalidSignature, InvalidValue, MalformedWebhook, StaleTimestamp
 
 
 SECRET = "vapi-server-secret"

@@ -1,0 +1,92 @@
+"""
+HubSpot webhook deliveries (a JSON array of events, batched) -> `ContactChanged` events.
+
+Each element: ``{"eventId", "subscriptionId", "portalId", "appId", "occurredAt" (epoch ms),
+"subscriptionType", "attemptNumber", "objectId", "propertyName", "propertyValue",
+"changeSource"}``. Legacy subscription types (``contact.creation``, ``contact.propertyChange``,
+``contact.deletion``, ``contact.merge``, ``contact.restore``, ``contact.privacyDeletion``,
+``contact.associationChange``) and the new platform's generic ones (``object.creation`` ... with
+``objectTypeId`` ``"0-1"`` for contacts) are understood; other objects (deals, companies...) go
+to ``unknown_types``, one entry per event.
+
+Dedup key (``event_id``): ``"<portalId>:<eventId>"`` (just ``eventId`` when the portal is absent).
+HubSpot retries a delivery with the same ``eventId``s; prefixing the portal keeps the ids of
+different accounts installed on one app apart. Each event of a batch is claimed on its own, so a
+retried batch reprocesses only the events that failed.
+
+A ``lifecyclestage`` property change also sets ``lifecycle_stage`` when the value is one of
+HubSpot's default stages. ``propertyValue`` may be patient data: it is never in a repr.
+"""
+
+from __future__ import annotations
+
+from ...domain.crm import LifecycleStage
+from ...domain.events import ContactChanged, DomainEvent
+from ...domain.webhooks import ParsedDelivery, WebhookRequest
+from ..webhooks.payloads import Node, load_json
+
+
+__all__ = ["HubSpotParser"]
+
+_CHANGES = {
+    "creation": "created",
+    "propertyChange": "property_changed",
+    "deletion": "deleted",
+    "merge": "merged",
+    "restore": "restored",
+    "privacyDeletion": "privacy_deleted",
+    "associationChange": "association_changed",
+}
+_CONTACT_TYPE_ID = "0-1"
+
+
+def _change(item: Node, subscription: str) -> str | None:
+    obj, _, action = subscription.partition(".")
+    if obj == "object":
+        if item.opt_text("objectTypeId", max_length=32) != _CONTACT_TYPE_ID:
+            return None
+    elif obj != "contact":
+        return None
+    return _CHANGES.get(action)
+
+
+class HubSpotParser:
+    """`WebhookParser` for HubSpot: every contact event of the batch."""
+
+    provider = "hubspot"
+
+    def parse(self, request: WebhookRequest) -> ParsedDelivery:
+        """One `ContactChanged` per contact event; other subscription types are counted."""
+        batch = load_json(request.body, provider=self.provider)
+        events: list[DomainEvent] = []
+        unknown: list[str] = []
+        for item in batch.elements():
+            subscription = item.text("subscriptionType", max_length=200)
+            event_id = item.identifier("eventId", max_length=64)
+            portal = item.opt_integer("portalId")
+            change = _change(item, subscription)
+            if change is None:
+                unknown.append(subscription)
+                continue
+            events.append(self._event(item, event_id, portal, change))
+        return ParsedDelivery(self.provider, events=tuple(events), unknown_types=tuple(unknown))
+
+    def _event(self, item: Node, event_id: str, portal: int | None, change: str) -> ContactChanged:
+        prop = item.opt_text("propertyName", max_length=256)
+        value = item.opt_text("propertyValue")
+        stage = None
+        if prop == "lifecyclestage" and value is not None:
+            try:
+                stage = LifecycleStage(value)
+            except ValueError:
+                stage = None  # a custom stage: the raw value is still in property_value
+        return ContactChanged(
+            event_id=event_id if portal is None else f"{portal}:{event_id}",
+            provider=self.provider,
+            occurred_at=item.timestamp("occurredAt", unit=0.001),
+            contact_id=item.identifier("objectId", max_length=64),
+            change=change,
+            property_name=prop,
+            property_value=value,
+            lifecycle_stage=stage,
+        )

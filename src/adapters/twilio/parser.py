@@ -1,0 +1,100 @@
+"""
+Twilio Programmable Messaging webhooks (form-encoded) -> message events.
+
+Two kinds of request reach the same parser:
+- a status callback (``MessageSid``, ``MessageStatus``, ``ErrorCode``) -> `MessageStatusChanged`;
+- an incoming message (``MessageSid``, ``From``, ``Body``, ``SmsStatus=received``) ->
+  `MessageReceived`. ``From`` may be ``whatsapp:+...`` for WhatsApp through Twilio.
+
+Dedup key (``event_id``): ``"<MessageSid>:<status>"`` (``"<MessageSid>:received"`` for an
+incoming message): Twilio calls back once per status change of one message, each with the same
+sid, and retries a failed callback with the same pair.
+
+Statuses map through the one table in `adapters.twilio.statuses` (shared with the REST adapter);
+a status it does not know goes to ``unknown_types``. The form carries no event time, so
+``occurred_at`` is the time of receipt from the injected clock. The legacy ``SmsSid`` /
+``SmsStatus`` names are accepted when the ``Message*`` ones are absent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from ...domain.events import MessageReceived, MessageStatusChanged
+from ...domain.messaging import InboundMessage
+from ...domain.values import PhoneNumber
+from ...domain.webhooks import ParsedDelivery, WebhookRequest
+from ..webhooks.payloads import Node, load_form, translate_invalid
+from .statuses import INBOUND_STATUSES, delivery_status
+
+
+__all__ = ["TwilioParser"]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _first(form: Node, *names: str) -> str:
+    for name in names:
+        if form.has(name):
+            return name
+    return names[0]
+
+
+class TwilioParser:
+    """
+    `WebhookParser` for Twilio messaging status callbacks and incoming messages.
+
+    Args:
+        clock: the time of receipt, stamped on events (Twilio's form has no event time).
+    """
+
+    provider = "twilio"
+
+    def __init__(self, *, clock: Callable[[], datetime] = _utc_now) -> None:
+        self._clock = clock
+
+    def parse(self, request: WebhookRequest) -> ParsedDelivery:
+        """The status change or incoming message the form describes."""
+        form = load_form(request.body, provider=self.provider)
+        sid = form.text(_first(form, "MessageSid", "SmsSid"), max_length=64)
+        status = form.opt_text(_first(form, "MessageStatus", "SmsStatus"), max_length=64)
+        if status is None:
+            if not form.has("Body") and not form.has("NumMedia"):
+                form.fail("missing", "MessageStatus")
+            status = "received"
+        status = status.lower()
+        if status in INBOUND_STATUSES:
+            return ParsedDelivery(self.provider, events=(self._received(form, sid),))
+        mapped = delivery_status(status)
+        if mapped is None:
+            return ParsedDelivery(self.provider, unknown_types=(f"status:{status}",))
+        event = MessageStatusChanged(
+            event_id=f"{sid}:{status}",
+            provider=self.provider,
+            occurred_at=self._clock(),
+            message_id=sid,
+            status=mapped,
+            error_code=form.opt_text("ErrorCode", max_length=16),
+        )
+        return ParsedDelivery(self.provider, events=(event,))
+
+    def _received(self, form: Node, sid: str) -> MessageReceived:
+        sender = form.text("From", max_length=64).removeprefix("whatsapp:")
+        media = form.opt_integer("NumMedia", minimum=0) or 0
+        at = self._clock()
+        with translate_invalid(self.provider, form.path):
+            inbound = InboundMessage(
+                message_id=sid,
+                sender=PhoneNumber.parse(sender, field="From"),
+                received_at=at,
+                provider=self.provider,
+                text=form.opt_text("Body", max_length=1600 * 10),
+                kind="media" if media else "text",
+                sender_name=form.opt_text("ProfileName", max_length=256),
+            )
+        return MessageReceived(
+            event_id=f"{sid}:received", provider=self.provider, occurred_at=at, message=inbound
+        )

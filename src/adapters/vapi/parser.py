@@ -1,0 +1,131 @@
+"""
+Vapi server messages (``{"message": {"type": ..., "call": {"id": ...}, ...}}``) -> call events.
+
+- ``status-update`` -> `CallStatusChanged` (``status``, ``endedReason`` when ended).
+- ``end-of-call-report`` -> `CallEnded` with a `CallOutcome`: ``endedReason``; the transcript
+  from ``artifact.transcript`` (older payloads: ``message.transcript``); the summary from
+  ``analysis.summary`` (or ``message.summary``); the recording from ``artifact.recordingUrl``,
+  ``artifact.recording.mono.combinedUrl`` or ``message.recordingUrl``; the duration from
+  ``durationSeconds``, ``durationMs`` or ``endedAt - startedAt``.
+
+Every other type (``tool-calls``, ``transcript``, ``conversation-update``, ``hang``...) goes to
+``unknown_types``. ``message.timestamp`` is epoch milliseconds in current payloads and ISO 8601
+in older ones; both are read, and the injected clock is used when it is absent.
+
+Dedup key (``event_id``): ``"<call id>:<type>"``, plus ``":<status>"`` for a status update
+(``"<id>:status-update:ringing"``): a call reports each status once and its end once, and
+Vapi may send a message more than once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from ...domain.events import CallEnded, CallStatusChanged, DomainEvent
+from ...domain.voice import CallOutcome, CallStatus
+from ...domain.webhooks import ParsedDelivery, WebhookRequest
+from ..webhooks.payloads import Node, iso_datetime, load_json, translate_invalid
+
+
+__all__ = ["VapiParser"]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _first_text(candidates: list[tuple[Node | None, str]]) -> str | None:
+    for node, name in candidates:
+        if node is not None:
+            found = node.opt_text(name)
+            if found is not None:
+                return found
+    return None
+
+
+class VapiParser:
+    """
+    `WebhookParser` for Vapi server messages.
+
+    Args:
+        clock: the time used when a message carries no ``timestamp``.
+    """
+
+    provider = "vapi"
+
+    def __init__(self, *, clock: Callable[[], datetime] = _utc_now) -> None:
+        self._clock = clock
+
+    def parse(self, request: WebhookRequest) -> ParsedDelivery:
+        """The call event the message describes, or its type in ``unknown_types``."""
+        message = load_json(request.body, provider=self.provider).child("message")
+        kind = message.text("type", max_length=100)
+        if kind not in ("status-update", "end-of-call-report"):
+            return ParsedDelivery(self.provider, unknown_types=(kind,))
+        call_id = message.child("call").text("id", max_length=100)
+        at = self._occurred_at(message)
+        event: DomainEvent
+        if kind == "status-update":
+            raw = message.text("status", max_length=64)
+            try:
+                status = CallStatus(raw)
+            except ValueError:
+                return ParsedDelivery(self.provider, unknown_types=(f"{kind}:{raw}",))
+            event = CallStatusChanged(
+                event_id=f"{call_id}:{kind}:{raw}",
+                provider=self.provider,
+                occurred_at=at,
+                call_id=call_id,
+                status=status,
+                ended_reason=message.opt_text("endedReason", max_length=200),
+            )
+        else:
+            event = CallEnded(
+                event_id=f"{call_id}:{kind}",
+                provider=self.provider,
+                occurred_at=at,
+                outcome=self._outcome(message, call_id),
+            )
+        return ParsedDelivery(self.provider, events=(event,))
+
+    def _occurred_at(self, message: Node) -> datetime:
+        if not message.has("timestamp"):
+            return self._clock()
+        if isinstance(message.value, dict) and isinstance(message.value["timestamp"], str):
+            raw = message.text("timestamp", max_length=64)
+            if not raw.isdigit():
+                return iso_datetime(raw, field=f"{message.path}.timestamp", provider=self.provider)
+        return message.timestamp("timestamp", unit=0.001)
+
+    def _outcome(self, message: Node, call_id: str) -> CallOutcome:
+        artifact = message.opt_child("artifact")
+        analysis = message.opt_child("analysis")
+        recording = artifact.opt_child("recording") if artifact else None
+        mono = recording.opt_child("mono") if recording else None
+        with translate_invalid(self.provider, message.path):
+            return CallOutcome(
+                call_id=call_id,
+                ended_reason=message.opt_text("endedReason", max_length=200),
+                duration_seconds=self._duration(message),
+                summary=_first_text([(analysis, "summary"), (message, "summary")]),
+                transcript=_first_text([(artifact, "transcript"), (message, "transcript")]),
+                recording_url=_first_text(
+                    [(artifact, "recordingUrl"), (mono, "combinedUrl"), (message, "recordingUrl")]
+                ),
+            )
+
+    def _duration(self, message: Node) -> float | None:
+        seconds = message.opt_number("durationSeconds")
+        if seconds is not None:
+            return seconds
+        millis = message.opt_number("durationMs")
+        if millis is not None:
+            return millis / 1000
+        started, ended = message.opt_text("startedAt"), message.opt_text("endedAt")
+        if started is None or ended is None:
+            return None
+        path = message.path
+        begin = iso_datetime(started, field=f"{path}.startedAt", provider=self.provider)
+        end = iso_datetime(ended, field=f"{path}.endedAt", provider=self.provider)
+        return (end - begin).total_seconds()

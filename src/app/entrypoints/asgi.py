@@ -1,0 +1,280 @@
+"""
+The webhook endpoint as a plain ASGI 3 application: no framework, any ASGI server.
+
+Routes::
+
+    POST /webhooks/{provider}   a delivery -> WebhookIngress.handle
+    GET  /webhooks/{provider}   a subscription handshake (Meta's hub.challenge) -> .handshake
+    GET  /healthz               liveness: {"status": "ok"}
+    GET  /healthz/webhooks      the ingress counters per provider, as JSON (``portico health
+                                --server URL`` renders them), and the recent permanent handler
+                                failures (event ids and type names only); nothing secret
+    GET  /healthz/outbox        the outbox's counts: pending, in flight, dead, oldest pending age,
+                                per integration, and ``status`` "ok" or "degraded" (dead letters,
+                                or a command pending longer than ``max_pending_age``); numbers
+                                only, never a payload; 503 when the outbox cannot be read
+
+Run it alone (``portico serve``, or ``uvicorn`` on ``create_webhook_app(...)``), or mount it in a
+FastAPI / Starlette application: ``app.mount("/", create_webhook_app(container))`` (or under a
+prefix: ``app.mount("/hooks", ...)``, and then tell the providers ``/hooks/webhooks/{provider}``).
+
+Providers sign the URL they called (Twilio, HubSpot v3). Behind a proxy the server sees another
+scheme and host, so set ``public_base_url`` (``https://hooks.example.org``): the URL handed to the
+verifiers is that base plus the raw path and query received. Without it, the URL is rebuilt from the
+request's scheme and ``Host`` header.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any, Protocol
+
+from ...domain.errors import PayloadTooLarge
+from ...domain.webhooks import Headers, WebhookRequest
+from ...ports.outbox import Outbox
+from ..services.outbox_health import DEFAULT_MAX_PENDING_AGE, outbox_counts
+from ..services.webhook_failures import failed_events_health
+from ..services.webhook_ingress import WebhookIngress, WebhookResponse
+
+
+__all__ = ["ASGIApp", "WebhookApp", "create_webhook_app"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+logger = logging.getLogger("portico.webhooks.asgi")
+_PROVIDER = re.compile(r"/webhooks/([a-z0-9][a-z0-9_-]{0,63})/?")
+_SECURITY_HEADERS = ((b"cache-control", b"no-store"), (b"x-content-type-options", b"nosniff"))
+
+
+class HasWebhookIngress(Protocol):
+    """A DI container (or anything) with a ``webhook_ingress`` provider."""
+
+    @property
+    def webhook_ingress(self) -> Callable[[], WebhookIngress]: ...
+
+
+class _ClientGone(Exception):
+    """The client disconnected before sending its whole body."""
+
+
+class WebhookApp:
+    """The ASGI callable; build it with `create_webhook_app`."""
+
+    def __init__(
+        self,
+        ingress: WebhookIngress,
+        *,
+        public_base_url: str | None,
+        max_body: int,
+        outbox: Outbox | None = None,
+        max_pending_age: float = DEFAULT_MAX_PENDING_AGE,
+    ):
+        self.ingress = ingress
+        self.public_base_url = public_base_url.rstrip("/") if public_base_url else None
+        self.max_body = max_body
+        self.outbox = outbox
+        self.max_pending_age = max_pending_age
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one ASGI connection: lifespan events or an HTTP request."""
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+        elif scope["type"] == "http":
+            started: list[bool] = []
+
+            async def tracking_send(message: Message) -> None:
+                started.append(True)
+                await send(message)
+
+            try:
+                await self._http(scope, receive, tracking_send)
+            except _ClientGone:
+                return
+            except Exception as exc:  # noqa: BLE001 - never a traceback on the wire
+                logger.error("webhook app: internal error (%s)", type(exc).__name__)
+                if not started:
+                    body = {"received": False, "error": "internal error; retry"}
+                    await _send(send, WebhookResponse(500, body))
+        # websocket and unknown scopes: not served; returning closes them.
+
+    def counters(self) -> dict[str, object]:
+        """The ``/healthz/webhooks`` body: counters, unknown-provider hits, recent failures."""
+        return {
+            "status": "ok",
+            "providers": self.ingress.snapshot(),
+            "unknown_provider": self.ingress.unknown_provider,
+            "recent_failures": self.ingress.recent_failures.snapshot(),
+        }
+
+    async def outbox_health(self) -> WebhookResponse:
+        """The ``/healthz/outbox`` answer: counts and verdict, 503 unreadable, 404 no outbox."""
+        if self.outbox is None:
+            return WebhookResponse(404, {"error": "no outbox configured for this app"})
+        try:
+            status = await self.outbox.status()
+        except Exception as exc:  # noqa: BLE001 - a health check reports, never crashes
+            logger.warning("outbox health: status failed (%s)", type(exc).__name__)
+            return WebhookResponse(503, {"status": "unavailable", "error": type(exc).__name__})
+        return WebhookResponse(200, outbox_counts(status, max_pending_age=self.max_pending_age))
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        method = str(scope.get("method", "GET")).upper()
+        path = _route_path(scope)
+        if path in {"/healthz", "/healthz/webhooks", "/healthz/outbox"}:
+            if method not in {"GET", "HEAD"}:
+                await _send(send, _not_allowed("GET"))
+            elif path == "/healthz":
+                await _send(send, WebhookResponse(200, {"status": "ok"}))
+            elif path == "/healthz/outbox":
+                await _send(send, await self.outbox_health())
+            else:
+                health = {**self.counters(), **await failed_events_health(self.ingress)}
+                await _send(send, WebhookResponse(200, health))
+            return
+        match = _PROVIDER.fullmatch(path)
+        if match is None:
+            await _send(send, WebhookResponse(404, {"error": "not found"}))
+            return
+        provider = match.group(1)
+        if method == "GET":
+            request = self._request(scope, method, b"")
+            await _send(send, await self.ingress.handshake(provider, request))
+            return
+        if method != "POST":
+            await _send(send, _not_allowed("GET, POST"))
+            return
+        body = await _read_body(scope, receive, self.max_body)
+        if body is None:
+            too_large = PayloadTooLarge(
+                f"body is over the {self.max_body}-byte limit", integration=provider
+            )
+            await _send(send, self.ingress.refuse(provider, too_large))
+            return
+        request = self._request(scope, method, body)
+        await _send(send, await self.ingress.handle(provider, request))
+
+    def _request(self, scope: Scope, method: str, body: bytes) -> WebhookRequest:
+        headers = [
+            (name.decode("latin-1"), value.decode("latin-1"))
+            for name, value in scope.get("headers", ())
+        ]
+        return WebhookRequest(method, self._url(scope, Headers(headers)), headers, body)
+
+    def _url(self, scope: Scope, headers: Headers) -> str:
+        raw_path = scope.get("raw_path") or _full_path(scope).encode("utf-8")
+        target = raw_path.decode("latin-1")
+        query = scope.get("query_string", b"").decode("latin-1")
+        if query:
+            target = f"{target}?{query}"
+        if self.public_base_url:
+            return f"{self.public_base_url}{target}"
+        scheme = scope.get("scheme", "http")
+        host = headers.get("host")
+        if not host:
+            server = scope.get("server") or ("localhost", None)
+            host = server[0] if server[1] is None else f"{server[0]}:{server[1]}"
+        return f"{scheme}://{host}{target}"
+
+
+def create_webhook_app(
+    source: WebhookIngress | HasWebhookIngress,
+    *,
+    public_base_url: str | None = None,
+    max_body: int | None = None,
+    outbox: Outbox | None = None,
+    max_pending_age: float = DEFAULT_MAX_PENDING_AGE,
+) -> WebhookApp:
+    """
+    The ASGI application serving ``source``'s webhook ingress.
+
+    Args:
+        source: a `WebhookIngress`, or the container (its ``webhook_ingress`` provider is called).
+        public_base_url: the scheme and host providers call; defaults to the ingress's setting.
+        max_body: body limit in bytes, enforced while streaming; defaults to the ingress's.
+        outbox: counted by ``/healthz/outbox``; defaults to the container's ``outbox`` when
+            ``source`` is a container (an ingress alone has none: the route answers 404).
+        max_pending_age: seconds a command may wait pending before the outbox is "degraded".
+    """
+    if isinstance(source, WebhookIngress):
+        ingress = source
+    else:
+        ingress = source.webhook_ingress()
+        provider = getattr(source, "outbox", None)
+        if outbox is None and callable(provider):
+            outbox = provider()
+    return WebhookApp(
+        ingress,
+        public_base_url=public_base_url or ingress.public_base_url,
+        max_body=ingress.max_body if max_body is None else max_body,
+        outbox=outbox,
+        max_pending_age=max_pending_age,
+    )
+
+
+def _full_path(scope: Scope) -> str:
+    path = str(scope.get("path", "/"))
+    root = str(scope.get("root_path", ""))
+    return path if not root or path.startswith(root) else f"{root}{path}"
+
+
+def _route_path(scope: Scope) -> str:
+    """The path below the mount point (Starlette keeps the full path and sets ``root_path``)."""
+    path = _full_path(scope)
+    root = str(scope.get("root_path", "")).rstrip("/")
+    return (path[len(root) :] or "/") if root and path.startswith(root) else path
+
+
+async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes | None:
+    """The whole body, or None as soon as it would exceed ``limit`` (never buffers more)."""
+    for name, value in scope.get("headers", ()):
+        if name.lower() == b"content-length" and value.strip().isdigit() and int(value) > limit:
+            return None
+    body = bytearray()
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _ClientGone
+        chunk = message.get("body", b"")
+        if len(body) + len(chunk) > limit:
+            return None
+        body += chunk
+        if not message.get("more_body", False):
+            return bytes(body)
+
+
+def _not_allowed(allow: str) -> WebhookResponse:
+    return WebhookResponse(405, {"error": "method not allowed"}, (("allow", allow),))
+
+
+async def _send(send: Send, response: WebhookResponse) -> None:
+    if isinstance(response.body, str):
+        payload = response.body.encode("utf-8")
+        content_type = b"text/plain; charset=utf-8"
+    else:
+        payload = json.dumps(response.body, separators=(",", ":")).encode("utf-8")
+        content_type = b"application/json"
+    headers = [
+        (b"content-type", content_type),
+        (b"content-length", str(len(payload)).encode("ascii")),
+        *_SECURITY_HEADERS,
+        *((k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers),
+    ]
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

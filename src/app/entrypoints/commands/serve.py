@@ -1,0 +1,205 @@
+"""
+``portico serve``: the webhook endpoint on uvicorn, built from the container's configuration.
+
+On the embedded defaults (environment ``fake``) it serves every provider with the published
+development secrets of `app.webhooks_wiring.DEV_SECRETS` (each logged as a warning) and remembers
+processed events in ``./portico-replay.sqlite3``. Any other environment demands real secrets.
+
+Webhook handlers only enqueue their side effects (receipts, CRM notes) in the outbox, so the
+server also runs the outbox relay in its event loop once it is up (`serve_app`): without one,
+nothing would ever be delivered, and in the ``fake`` environment no other process could deliver
+them (its in-memory fakes are its own). ``--no-relay`` leaves delivery to a separate
+``portico relay`` (several servers may also each run one: the outbox leases every command to one
+relay at a time).
+
+Uvicorn's access log keeps method, path and status but never the query string (Meta's handshake
+carries its verify token there: `app.access_log`). On shutdown the relay finishes its batch (at
+most `RELAY_GRACE` seconds), then the replay store, the outbox and the adapters' HTTP clients are
+closed (`app.lifecycle.aclose_container`), even though uvicorn turns Ctrl-C into a cancellation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import socket
+import sys
+from collections.abc import Awaitable, Sequence
+from typing import Any
+
+import uvicorn
+
+from ....adapters.outbox.relay import OutboxRelay
+from ...wiring.container import ConfigurationError, create_container
+from ...wiring.lifecycle import aclose_container
+from ...wiring.outbox import describe
+from ..access_log import install_access_log_filter
+from ..asgi import create_webhook_app
+
+
+__all__ = ["RELAY_GRACE", "register", "run", "serve_app"]
+
+logger = logging.getLogger("portico.serve")
+RELAY_GRACE = 30.0  # seconds the relay may take to settle its batch at shutdown, then cancelled
+_STARTUP_POLL = 0.05  # seconds between looks at uvicorn's ``started`` flag
+
+
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+    """Add ``portico serve``."""
+    parser = subparsers.add_parser("serve", help="serve the webhook endpoint with uvicorn")
+    parser.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="TCP port; 0 picks a free one")
+    parser.add_argument("--config", metavar="YAML", help="configuration file (else defaults)")
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
+    parser.add_argument(
+        "--no-relay",
+        action="store_true",
+        help="do not deliver the outbox in this process (run `portico relay` separately)",
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build the ingress, bind, print where it listens, serve until interrupted."""
+    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    try:
+        container = create_container({"config_file": args.config} if args.config else None)
+    except (ConfigurationError, ValueError) as exc:
+        sys.stderr.write(f"portico serve: {exc}\n")
+        return 1
+    try:
+        ingress = container.webhook_ingress()
+        app = create_webhook_app(ingress, outbox=container.outbox())
+        relay: OutboxRelay | None = None if args.no_relay else container.relay()
+        sock = socket.create_server((args.host, args.port))
+    except (ConfigurationError, ValueError, OSError) as exc:
+        asyncio.run(aclose_container(container))
+        if isinstance(exc, OSError):
+            sys.stderr.write(f"portico serve: cannot listen on {args.host}:{args.port} ({exc})\n")
+        else:
+            sys.stderr.write(f"portico serve: {exc}\n")
+        return 1
+    # asyncio sets TCP_NODELAY only on sockets it created itself; without it every answer waits
+    # ~40 ms for a delayed ACK (measured: 45 ms -> 1.8 ms per request). Accepted sockets inherit it.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    host, port = sock.getsockname()[:2]
+    base = f"http://{host}:{port}"
+    sys.stdout.write(
+        f"Portico webhooks listening on {base}\n"
+        + "".join(f"  POST {base}/webhooks/{name}\n" for name in ingress.providers)
+        + f"  GET  {base}/healthz\n"
+        + f"  GET  {base}/healthz/webhooks\n"
+        + f"  GET  {base}/healthz/outbox\n"
+        + _relay_line(relay, container.environment())
+    )
+    sys.stdout.flush()
+    config = uvicorn.Config(
+        app,
+        log_level=args.log_level,
+        lifespan="on",
+        server_header=False,
+    )
+    install_access_log_filter()  # after Config, which (re)configures uvicorn's loggers
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: uvicorn already shut down cleanly
+        asyncio.run(
+            serve_app(
+                uvicorn.Server(config),
+                sock,
+                container,
+                relay=relay,
+                closing=[ingress.replay_store, ingress.failed_log],
+            )
+        )
+    return 0
+
+
+def _relay_line(relay: OutboxRelay | None, environment: str) -> str:
+    if relay is not None:
+        return "Outbox relay: running in this process (receipts, notes, retries)\n"
+    if environment == "fake":
+        return (
+            "Outbox relay: OFF (--no-relay); in the fake environment no other process can "
+            "deliver this server's outbox: receipts and notes will stay pending\n"
+        )
+    return "Outbox relay: off (--no-relay); run `portico relay` to deliver the outbox\n"
+
+
+async def serve_app(
+    server: uvicorn.Server,
+    sock: socket.socket,
+    container: Any,
+    *,
+    relay: OutboxRelay | None,
+    closing: Sequence[object] = (),
+) -> None:
+    """
+    Serve on ``sock`` until uvicorn exits, with ``relay`` delivering the outbox meanwhile.
+
+    The relay starts once the server is up and is stopped (then, after `RELAY_GRACE`, cancelled)
+    when it shuts down; the container and ``closing`` are closed last, whatever happened.
+    """
+    stop = asyncio.Event()
+    task = None
+    if relay is not None:
+        task = asyncio.create_task(_relay_when_up(server, relay, stop), name="portico-relay")
+        task.add_done_callback(_report_relay_failure)
+    try:
+        await server.serve(sockets=[sock])
+    finally:
+        await _to_the_end(_shutdown(task, stop, relay, container, closing, sock))
+
+
+async def _relay_when_up(server: uvicorn.Server, relay: OutboxRelay, stop: asyncio.Event) -> None:
+    while not server.started:  # uvicorn has no startup event to await
+        if stop.is_set() or server.should_exit:
+            return
+        await asyncio.sleep(_STARTUP_POLL)
+    logger.info("outbox relay: started (%s)", describe(relay.outbox))
+    await relay.run(stop=stop)
+
+
+def _report_relay_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        # The server keeps answering: webhooks are still recorded; the outbox keeps them.
+        logger.error("outbox relay: stopped by %s", type(task.exception()).__name__)
+
+
+async def _shutdown(
+    task: asyncio.Task[None] | None,
+    stop: asyncio.Event,
+    relay: OutboxRelay | None,
+    container: Any,
+    closing: Sequence[object],
+    sock: socket.socket,
+) -> None:
+    stop.set()
+    if task is not None:
+        done, _ = await asyncio.wait({task}, timeout=RELAY_GRACE)
+        if not done:
+            logger.warning("outbox relay: still busy after %.0fs; cancelled", RELAY_GRACE)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    if relay is not None:
+        stats = relay.stats
+        sys.stderr.write(
+            f"portico serve: relay stopped: delivered {stats.delivered}, retried "
+            f"{stats.retried}, dead {stats.dead}, paused {stats.paused}\n"
+        )
+    await aclose_container(container, *closing)
+    sock.close()
+
+
+async def _to_the_end(work: Awaitable[None]) -> None:
+    """
+    Await ``work`` to completion even if this task is cancelled meanwhile: uvicorn re-raises the
+    Ctrl-C it handled, which ``asyncio.run`` turns into a cancellation of the main task; a second
+    Ctrl-C still interrupts (asyncio raises KeyboardInterrupt for it).
+    """
+    task = asyncio.ensure_future(work)
+    while not task.done():
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.shield(task)
+    task.result()

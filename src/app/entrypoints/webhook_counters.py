@@ -1,0 +1,141 @@
+"""
+The webhook ingress's counters as a report, in this process or read from a running server.
+
+Counters live in the process that serves the webhooks (``portico serve``, or the host's ASGI
+server). ``portico health`` runs in another process, so it reads them from that server's
+``GET /healthz/webhooks`` (`fetch_webhook_counters`); a host serving in-process renders its own
+ingress's ``snapshot()`` directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Literal
+
+import attrs
+import httpx
+
+from ...adapters.report import render_table
+from ..services.webhook_ingress import WebhookIngress
+
+
+__all__ = [
+    "COUNTERS_PATH",
+    "ProviderRow",
+    "fetch_webhook_counters",
+    "render_webhook_counters",
+    "rows_from_snapshot",
+]
+
+COUNTERS_PATH = "/healthz/webhooks"
+_HEADERS = (
+    "Provider",
+    "Received",
+    "Processed",
+    "Duplicates",
+    "Rejected",
+    "Unknown types",
+    "Handler failures",
+)
+_COUNTS = ("received", "processed", "duplicates", "unknown_types", "handler_failures")
+_MAX_PROVIDERS = 64  # a server that answers more is not a Portico ingress
+
+
+@attrs.frozen
+class ProviderRow:
+    """One provider's line of the report (``rejected`` is the total over every reason)."""
+
+    provider: str
+    received: int
+    processed: int
+    duplicates: int
+    rejected: int
+    unknown_types: int
+    handler_failures: int
+
+
+def _count(value: object, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{where} must be a non-negative integer")
+    return value
+
+
+def _row(name: str, counters: object) -> ProviderRow:
+    if not isinstance(counters, Mapping):
+        raise ValueError(f"providers.{name[:40]} must be an object")
+    counts = {key: _count(counters.get(key, 0), f"providers.{name}.{key}") for key in _COUNTS}
+    rejected = counters.get("rejected", {})
+    if not isinstance(rejected, Mapping):
+        raise ValueError(f"providers.{name}.rejected must be an object")
+    total = sum(_count(n, f"providers.{name}.rejected") for n in rejected.values())
+    return ProviderRow(provider=name, rejected=total, **counts)
+
+
+def rows_from_snapshot(snapshot: Mapping[str, object]) -> list[ProviderRow]:
+    """
+    Rows from ``WebhookIngress.snapshot()`` or the ``providers`` of ``/healthz/webhooks``.
+
+    Raises:
+        ValueError: the mapping is not shaped like a snapshot (names the offending field).
+    """
+    if len(snapshot) > _MAX_PROVIDERS:
+        raise ValueError(f"providers has more than {_MAX_PROVIDERS} entries")
+    rows = []
+    for name, counters in sorted(snapshot.items()):
+        if not name.isascii() or not 0 < len(name) <= 64:
+            raise ValueError("providers has a key that is not a provider name")
+        rows.append(_row(name, counters))
+    return rows
+
+
+def render_webhook_counters(
+    source: WebhookIngress | list[ProviderRow], *, fmt: Literal["markdown", "text"] = "markdown"
+) -> str:
+    """The counters as a Markdown table or aligned plain text, like the audit report."""
+    rows = rows_from_snapshot(source.snapshot()) if isinstance(source, WebhookIngress) else source
+    cells = [
+        (
+            row.provider,
+            *(
+                str(n)
+                for n in (
+                    row.received,
+                    row.processed,
+                    row.duplicates,
+                    row.rejected,
+                    row.unknown_types,
+                    row.handler_failures,
+                )
+            ),
+        )
+        for row in rows
+    ]
+    return render_table("Webhook ingress", _HEADERS, cells, fmt=fmt)
+
+
+async def fetch_webhook_counters(
+    server: str, *, timeout_s: float = 5.0, transport: httpx.AsyncBaseTransport | None = None
+) -> list[ProviderRow]:
+    """
+    Read a running server's counters from ``{server}/healthz/webhooks``.
+
+    Raises:
+        ValueError: the server could not be reached, did not answer 200, or answered something
+            that is not a counters document (the message says which, never the body).
+    """
+    url = server.rstrip("/") + COUNTERS_PATH
+    try:
+        async with httpx.AsyncClient(timeout=timeout_s, transport=transport) as client:
+            response = await client.get(url)
+    except httpx.HTTPError as exc:
+        raise ValueError(f"cannot reach {url} ({type(exc).__name__})") from None
+    if response.status_code != httpx.codes.OK:
+        raise ValueError(f"{url} answered HTTP {response.status_code}")
+    try:
+        document = response.json()
+    except ValueError:
+        raise ValueError(f"{url} did not answer JSON") from None
+    providers = document.get("providers") if isinstance(document, Mapping) else None
+    if not isinstance(providers, Mapping):
+        raise ValueError(f"{url}: providers is missing or not an object")
+    return rows_from_snapshot(providers)
