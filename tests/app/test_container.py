@@ -18,12 +18,14 @@ from portico.app.services.follow_up_calls import FollowUpCalls
 from portico.app.services.lead_intake import LeadIntake
 from portico.app.services.payment_collection import PaymentCollection
 from portico.app.wiring.container import (
-    ENVIRONMENTS,
     ConfigurationError,
     Container,
+    PortDisabled,
     create_container,
-    env_config,
 )
+from portico.app.wiring.lifecycle import aclose_container
+from portico.app.wiring.registry import PORT_NAMES, VendorRegistry
+from portico.app.wiring.settings import env_config
 from portico.ports.crm import CRMPort
 from portico.ports.messaging import MessagingPort
 from portico.ports.payments import PaymentPort
@@ -47,27 +49,46 @@ def test_the_default_environment_is_fake_with_every_port_a_resilient_fake() -> N
 
 
 @pytest.mark.parametrize("port", PORTS)
-def test_every_selector_has_every_environment(port: str) -> None:
-    """Each port's adapter Selector has exactly the keys fake, sandbox and production."""
-    selector = getattr(Container, f"{port}_adapter")
-    assert set(selector.providers) == set(ENVIRONMENTS)
+def test_every_port_has_an_adapter_a_pipeline_and_a_vendor(port: str) -> None:
+    """Each port has its raw adapter, pipeline and wrapped providers and a built-in vendor."""
+    assert PORTS == PORT_NAMES
+    for name in (f"{port}_adapter", f"{port}_pipeline", port):
+        assert isinstance(getattr(Container, name), providers.Provider)
+    assert VendorRegistry.builtin().for_port(port)
+
+
+SELECT_EVERY_VENDOR = {
+    "messaging": {"provider": "whatsapp"},
+    "crm": {"provider": "hubspot"},
+    "payments": {"provider": "stripe"},
+    "voice": {"provider": "vapi"},
+}
 
 
 @pytest.mark.parametrize("environment", ["sandbox", "production"])
 def test_http_environments_fail_at_start_up_naming_every_missing_variable(environment: str) -> None:
-    """Sandbox or production without settings fails in create_container, naming all that lacks."""
+    """Every vendor selected without settings fails in create_container, naming all that lacks."""
     with pytest.raises(ConfigurationError) as caught:
-        create_container({"environment": environment}, env={})
+        create_container({"environment": environment, **SELECT_EVERY_VENDOR}, env={})
     message = str(caught.value)
     for name in (
-        "PORTICO_STRIPE_API_KEY",
-        "PORTICO_HUBSPOT_TOKEN",
-        "PORTICO_WHATSAPP_TOKEN",
-        "PORTICO_WHATSAPP_PHONE_NUMBER_ID",
-        "PORTICO_VAPI_API_KEY",
-        "PORTICO_VAPI_PHONE_NUMBER_ID",
+        "PORTICO_STRIPE__API_KEY",
+        "PORTICO_HUBSPOT__TOKEN",
+        "PORTICO_WHATSAPP__TOKEN",
+        "PORTICO_WHATSAPP__PHONE_NUMBER_ID",
+        "PORTICO_VAPI__API_KEY",
+        "PORTICO_VAPI__PHONE_NUMBER_ID",
     ):
         assert name in message
+    assert len(caught.value.problems) == 6
+
+
+@pytest.mark.parametrize("environment", ["sandbox", "production"])
+def test_an_http_environment_enabling_nothing_is_refused(environment: str) -> None:
+    """No vendor and no webhook provider outside fake is an error saying how to enable one."""
+    with pytest.raises(ConfigurationError, match="enables no port") as caught:
+        create_container({"environment": environment}, env={})
+    assert "PORTICO_PAYMENTS__PROVIDER" in str(caught.value)
 
 
 PRODUCTION_ENV = {
@@ -81,18 +102,21 @@ PRODUCTION_ENV = {
 }
 
 
-def test_production_builds_the_http_adapters_inside_their_pipelines() -> None:
+async def test_production_builds_the_http_adapters_inside_their_pipelines(tmp_path: Path) -> None:
     """With every variable set, each port is the vendor's HTTP adapter wrapped in resilience."""
-    container = create_container(env=PRODUCTION_ENV)
-    assert isinstance(container.messaging().inner, WhatsAppMessaging)
-    assert isinstance(container.crm().inner, HubSpotCRM)
-    assert isinstance(container.payments().inner, StripePayments)
-    assert isinstance(container.voice().inner, VapiVoice)
-    names = {row.name for row in container.breakers().snapshot()}
-    assert {"whatsapp", "hubspot", "stripe", "vapi"} <= names
+    container = create_container(env={**PRODUCTION_ENV, "PORTICO_DATA_DIR": str(tmp_path)})
+    try:
+        assert isinstance(container.messaging().inner, WhatsAppMessaging)
+        assert isinstance(container.crm().inner, HubSpotCRM)
+        assert isinstance(container.payments().inner, StripePayments)
+        assert isinstance(container.voice().inner, VapiVoice)
+        names = {row.name for row in container.breakers().snapshot()}
+        assert {"whatsapp", "hubspot", "stripe", "vapi"} <= names
+    finally:
+        await aclose_container(container)
 
 
-def test_the_messaging_provider_swaps_the_adapter_and_names_the_breaker() -> None:
+async def test_the_messaging_provider_swaps_the_adapter_and_names_the_breaker() -> None:
     """PORTICO_MESSAGING_PROVIDER=twilio gives the Twilio adapter behind the same port."""
     env = {
         **PRODUCTION_ENV,
@@ -102,19 +126,38 @@ def test_the_messaging_provider_swaps_the_adapter_and_names_the_breaker() -> Non
         "PORTICO_TWILIO_FROM_NUMBER": "+40700000001",
     }
     container = create_container(env=env)
-    assert isinstance(container.messaging().inner, TwilioMessaging)
-    assert "twilio" in {row.name for row in container.breakers().snapshot()}
+    try:
+        assert isinstance(container.messaging().inner, TwilioMessaging)
+        assert "twilio" in {row.name for row in container.breakers().snapshot()}
+        assert "whatsapp" not in {row.name for row in container.breakers().snapshot()}
+    finally:
+        await aclose_container(container)
+
+
+def test_two_configured_vendors_for_one_port_must_be_chosen_between() -> None:
+    """WhatsApp and Twilio both configured, no messaging.provider: refused, naming the setting."""
+    env = {
+        **PRODUCTION_ENV,
+        "PORTICO_TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+        "PORTICO_TWILIO_AUTH_TOKEN": "twilio-secret-token",
+    }
+    with pytest.raises(ConfigurationError, match=r"messaging\.provider: .*whatsapp, twilio"):
+        create_container(env=env)
 
 
 def test_the_sandbox_refuses_a_live_stripe_key() -> None:
     """A live key in the sandbox fails at start-up, so tests never move real money."""
-    with pytest.raises(ConfigurationError, match="live key"):
+    with pytest.raises(ConfigurationError, match="live key") as caught:
         create_container(env={**PRODUCTION_ENV, "PORTICO_ENVIRONMENT": "sandbox"})
+    assert PRODUCTION_ENV["PORTICO_STRIPE_API_KEY"] not in str(caught.value)
 
 
 def test_an_unknown_environment_is_refused_listing_the_valid_ones() -> None:
-    """A misspelt environment names the valid choices and the variable."""
-    with pytest.raises(ConfigurationError, match=r"fake, sandbox, production.*PORTICO_ENVIRONMENT"):
+    """A misspelt environment names the valid choices, a suggestion and the variable."""
+    with pytest.raises(
+        ConfigurationError,
+        match=r"fake, sandbox, production; did you mean 'production'\? \(PORTICO_ENVIRONMENT\)",
+    ):
         create_container(env={"PORTICO_ENVIRONMENT": "prod"})
 
 
@@ -122,7 +165,7 @@ def test_the_environment_comes_from_portico_variables() -> None:
     """PORTICO_ENVIRONMENT selects the environment (case-insensitively)."""
     container = create_container(env={"PORTICO_ENVIRONMENT": "FAKE"})
     assert container.environment() == "fake"
-    with pytest.raises(ConfigurationError):
+    with pytest.raises(ConfigurationError, match="'sandbox' enables no port"):
         create_container(env={"PORTICO_ENVIRONMENT": "SANDBOX"})
 
 
@@ -217,3 +260,16 @@ def test_the_webhook_event_lease_outlasts_lead_intake() -> None:
 
     container = create_container({"webhooks": {"lease_seconds": 5}}, env={})
     assert container.webhook_ingress().lease_seconds >= intake_lease(container.crm_pipeline())
+
+
+def test_a_port_left_off_is_refused_when_asked_for_and_not_served() -> None:
+    """voice.provider none: the voice port and follow-up calls raise PortDisabled; the rest run."""
+    container = create_container({"voice": {"provider": "none"}}, env={})
+    assert container.settings().ports["voice"] is None
+    with pytest.raises(PortDisabled, match="PORTICO_VOICE__PROVIDER"):
+        container.voice()
+    with pytest.raises(PortDisabled, match="follow_up_calls"):
+        container.follow_up_calls()
+    assert container.command_ports().voice is None
+    assert isinstance(container.lead_intake(), LeadIntake)
+    assert isinstance(container.payment_collection(), PaymentCollection)

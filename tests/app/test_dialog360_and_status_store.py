@@ -22,9 +22,10 @@ from portico.adapters.whatsapp.status_sqlite import SQLiteDeliveryStatusStore
 from portico.adapters.whatsapp.verifier import body_hmac_sha256_hex
 from portico.app.entrypoints.asgi import create_webhook_app
 from portico.app.services.webhook_ingress import WebhookIngress
-from portico.app.wiring.adapters import build_messaging
-from portico.app.wiring.status_store import DEFAULT_STATUS_PATH, build_status_store
-from portico.app.wiring.subscriptions import build_subscribed_ingress
+from portico.app.wiring.container import create_container
+from portico.app.wiring.lifecycle import aclose_container
+from portico.app.wiring.settings import load_settings
+from portico.app.wiring.stores import build_status_store
 from portico.app.wiring.webhooks import DEV_SECRETS, build_webhook_ingress, close_webhook_ingress
 from portico.domain.errors import ConfigurationError, NotFound
 from portico.domain.events import MessageReceived, MessageStatusChanged
@@ -179,11 +180,10 @@ async def test_a_status_webhook_reaches_the_sender_in_another_process(tmp_path):
     assert receipt.status is DeliveryStatus.QUEUED
     await sender.aclose()
 
-    # The webhook server: its own messaging adapter, built from the same configuration.
-    server_messaging = build_messaging(config)
-    ingress = build_subscribed_ingress(
-        config, environment="production", services=[], messaging=lambda: server_messaging
-    )
+    # The webhook server: its own container (messaging adapter, status store, ingress), built
+    # from the same configuration; the ingress records statuses into the adapter's store.
+    server = create_container(config, env={})
+    ingress = server.webhook_ingress()
     transport = httpx.ASGITransport(app=create_webhook_app(ingress))
     async with httpx.AsyncClient(transport=transport, base_url="http://hooks.test") as client:
         for status in ("read", "delivered"):  # out of order: read wins
@@ -191,15 +191,16 @@ async def test_a_status_webhook_reaches_the_sender_in_another_process(tmp_path):
             response = await client.post("/webhooks/360dialog", content=body, headers=_signed(body))
             assert response.json()["processed"] == 1
     await close_webhook_ingress(ingress)
-    await server_messaging.aclose()  # type: ignore[attr-defined]
+    await aclose_container(server)
 
-    reader = build_messaging(config)  # the sender again, after a restart
+    restarted = create_container(config, env={})  # the sender again, after a restart
+    reader = restarted.messaging_adapter()
     try:
         assert (await reader.get_status("wamid.SHARED1")).status is DeliveryStatus.READ
         with pytest.raises(NotFound, match="status store"):
             await reader.get_status("wamid.NEVER")
     finally:
-        await reader.aclose()  # type: ignore[attr-defined]
+        await aclose_container(restarted)
 
 
 async def test_a_failing_store_does_not_fail_an_accepted_send(tmp_path, caplog):
@@ -218,30 +219,45 @@ async def test_a_failing_store_does_not_fail_an_accepted_send(tmp_path, caplog):
 # ------------------------------------------------------------------ configuration
 
 
-def test_status_store_kinds_from_configuration(tmp_path, redis_url):
-    """memory, sqlite (the default, at the default path) and redis are built from one setting."""
-    assert isinstance(build_status_store({}), SQLiteDeliveryStatusStore)
-    assert DEFAULT_STATUS_PATH in repr(build_status_store({"messaging": {"language": "en"}}))
-    memory = build_status_store({"messaging": {"status_store": "memory"}})
+def _status_store(config: dict[str, Any]) -> object:
+    return build_status_store(load_settings(config, env={}))
+
+
+async def test_status_store_kinds_from_configuration(tmp_path, redis_url):
+    """memory, sqlite (by data_dir and environment) and redis are built from one setting."""
+    assert isinstance(_status_store({}), MemoryDeliveryStatusStore)  # fake, no data_dir
+    in_dir = _status_store({"data_dir": str(tmp_path), "messaging": {"language": "en"}})
+    assert isinstance(in_dir, SQLiteDeliveryStatusStore)
+    assert str(tmp_path / "portico-status.fake.sqlite3") in repr(in_dir)
+    production = _status_store(_config(tmp_path / "unused.sqlite3", messaging={}))
+    assert isinstance(production, SQLiteDeliveryStatusStore)
+    assert "'portico-status.sqlite3'" in repr(production)  # production: the plain name, in "."
+    memory = _status_store({"data_dir": str(tmp_path), "messaging": {"status_store": "memory"}})
     assert isinstance(memory, MemoryDeliveryStatusStore)
-    redis = {"messaging": {"status_store": {"kind": "REDIS", "url": redis_url}}}
-    assert isinstance(build_status_store(redis), RedisDeliveryStatusStore)
-    adapter = build_messaging(_config(tmp_path / "x.sqlite3"))
-    assert isinstance(adapter, WhatsAppMessaging)
-    assert isinstance(adapter.status_store, SQLiteDeliveryStatusStore)
+    redis = _status_store({"messaging": {"status_store": {"kind": "REDIS", "url": redis_url}}})
+    assert isinstance(redis, RedisDeliveryStatusStore)
+    await redis.close()
+    container = create_container(_config(tmp_path / "x.sqlite3"), env={})
+    try:
+        adapter = container.messaging_adapter()
+        assert isinstance(adapter, WhatsAppMessaging)
+        assert isinstance(adapter.status_store, SQLiteDeliveryStatusStore)
+        assert adapter.status_store is container.status_store()
+    finally:
+        await aclose_container(container)
 
 
 @pytest.mark.parametrize(
     ("store", "named"),
     [
-        ({"kind": "postgres"}, r"status_store\.kind"),
-        ({"kind": "redis"}, r"status_store\.url"),
-        ({"retention_seconds": "soon"}, r"status_store\.retention_seconds"),
-        ({"retention_seconds": -1}, r"status_store\.retention_seconds"),
-        (["sqlite"], r"messaging\.status_store"),
+        ({"kind": "postgres"}, r"messaging\.status_store\.kind: 'postgres' is not one of"),
+        ({"kind": "redis"}, r"messaging\.status_store\.url: is required"),
+        ({"retention_seconds": "soon"}, r"messaging\.status_store\.retention_seconds"),
+        ({"retention_seconds": -1}, r"messaging\.status_store\.retention_seconds"),
+        (["sqlite"], r"messaging\.status_store: must be a section"),
     ],
 )
 def test_bad_status_store_settings_name_the_setting(store, named):
     """Each wrong setting is a ConfigurationError naming it."""
     with pytest.raises(ConfigurationError, match=named):
-        build_status_store({"messaging": {"status_store": store}})
+        load_settings({"messaging": {"status_store": store}}, env={})

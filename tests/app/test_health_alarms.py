@@ -115,6 +115,7 @@ def test_health_into_a_closed_pipe_exits_quietly(tmp_path):
     _, stderr = proc.communicate(timeout=60)
     assert b"Traceback" not in stderr, stderr.decode()
     assert proc.returncode == 0
+    assert list(tmp_path.iterdir()) == []  # fake env without data_dir: stores in memory
 
 
 # ------------------------------------------------------------------ GET /healthz/outbox

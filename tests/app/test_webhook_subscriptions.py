@@ -9,16 +9,16 @@ import httpx
 import pytest
 
 from portico.adapters.fakes import FakeMessaging
-from portico.adapters.resilience import BreakerRegistry, ResilientMessaging, pipeline_from_config
+from portico.adapters.resilience import BreakerRegistry, ResilientMessaging, build_pipeline
 from portico.adapters.whatsapp import DeliveryStatusLog, WhatsAppMessaging
 from portico.app.entrypoints.asgi import create_webhook_app
 from portico.app.entrypoints.webhook_counters import fetch_webhook_counters, rows_from_snapshot
+from portico.app.wiring.settings import Settings, load_settings
 from portico.app.wiring.subscriptions import (
     RecordMessageStatus,
     build_subscribed_ingress,
     status_log_of,
     subscribe,
-    subscribe_services_enabled,
 )
 from portico.domain.errors import ConfigurationError
 from portico.domain.events import DomainEvent, MessageStatusChanged, PaymentSucceeded
@@ -29,6 +29,10 @@ NOW = datetime(2025, 6, 1, tzinfo=UTC)
 MEMORY = {"webhooks": {"replay": "memory"}}
 
 
+def _settings(config: dict[str, Any] | None) -> Settings:
+    return load_settings(config, env={})
+
+
 @pytest.mark.parametrize(
     ("value", "expected"),
     [(None, True), ("", True), (True, True), (False, False), ("false", False), (" NO ", False),
@@ -37,25 +41,36 @@ MEMORY = {"webhooks": {"replay": "memory"}}
 def test_flag_accepts_booleans_and_environment_strings(value, expected):
     """webhooks.subscribe_services defaults to true and reads yes/no/true/false/1/0/on/off."""
     config = {"webhooks": {"subscribe_services": value}}
-    assert subscribe_services_enabled(config) is expected
+    assert _settings(config).webhooks.subscribe_services is expected
+
+
+def test_the_flag_comes_from_its_environment_variable():
+    """PORTICO_WEBHOOKS__SUBSCRIBE_SERVICES=false turns the subscriptions off."""
+    settings = load_settings(env={"PORTICO_WEBHOOKS__SUBSCRIBE_SERVICES": "false"})
+    assert settings.webhooks.subscribe_services is False
 
 
 def test_flag_refuses_anything_else_naming_the_setting():
     """A value that is not a boolean is a ConfigurationError naming the key, not a guess."""
-    with pytest.raises(ConfigurationError, match=r"webhooks\.subscribe_services"):
-        subscribe_services_enabled({"webhooks": {"subscribe_services": "maybe"}})
+    with pytest.raises(
+        ConfigurationError,
+        match=r"webhooks\.subscribe_services: .*\(PORTICO_WEBHOOKS__SUBSCRIBE_SERVICES\)",
+    ):
+        _settings({"webhooks": {"subscribe_services": "maybe"}})
 
 
 def test_no_webhooks_section_means_subscribed():
     """Without a webhooks section (or config at all) services are subscribed."""
-    assert subscribe_services_enabled(None) is True
-    assert subscribe_services_enabled({"webhooks": None}) is True
+    assert _settings(None).webhooks.subscribe_services is True
+    assert _settings({"webhooks": None}).webhooks.subscribe_services is True
 
 
 async def test_status_log_found_through_the_resilience_decorator():
     """The log of an adapter wrapped in ResilientMessaging is found via ``inner``."""
     adapter = WhatsAppMessaging.meta(token="t", phone_number_id="1", http=httpx.AsyncClient())
-    pipeline = pipeline_from_config("whatsapp", {}, registry=BreakerRegistry())
+    pipeline = build_pipeline(
+        "whatsapp", _settings(None).policy("whatsapp"), registry=BreakerRegistry()
+    )
     wrapped = ResilientMessaging.around(adapter, pipeline)
     assert status_log_of(wrapped) is adapter.status_log
     await adapter.aclose()
@@ -79,8 +94,7 @@ class _Service:
 def test_subscribe_registers_every_pair_and_the_recorder():
     """subscribe() counts each service pair plus the status recorder."""
     ingress = build_subscribed_ingress(
-        MEMORY | {"webhooks": {"replay": "memory", "subscribe_services": False}},
-        environment="fake",
+        _settings({"webhooks": {"replay": "memory", "subscribe_services": False}}),
         services=[],
         messaging=lambda: None,
     )
@@ -95,7 +109,7 @@ def test_opted_out_services_are_never_built():
         raise AssertionError("built although opted out")
 
     config = {"webhooks": {"replay": "memory", "subscribe_services": "off"}}
-    ingress = build_subscribed_ingress(config, environment="fake", services=[boom], messaging=boom)
+    ingress = build_subscribed_ingress(_settings(config), services=[boom], messaging=boom)
     assert ingress.providers
 
 
@@ -121,7 +135,7 @@ async def test_recorder_moves_the_log_forward_only():
 
 async def test_counters_document_served_and_parsed():
     """GET /healthz/webhooks answers the snapshot; POST there is 405."""
-    ingress = build_subscribed_ingress(MEMORY, environment="fake", services=[], messaging=object)
+    ingress = build_subscribed_ingress(_settings(MEMORY), services=[], messaging=object)
     transport = httpx.ASGITransport(app=create_webhook_app(ingress))
     rows = await fetch_webhook_counters("http://portico.test/", transport=transport)
     assert [row.provider for row in rows] == list(ingress.providers)

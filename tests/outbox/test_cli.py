@@ -9,7 +9,8 @@ import pytest
 
 from portico.adapters.outbox.sqlite import SqliteOutbox
 from portico.app.entrypoints.cli import main
-from portico.app.wiring.outbox import outbox_settings
+from portico.app.wiring.settings import load_settings
+from portico.app.wiring.stores import build_outbox
 from portico.domain.commands import SendMessage
 from portico.domain.messaging import TemplateMessage, TextMessage
 
@@ -71,7 +72,9 @@ def test_purge_all_and_bad_configuration(outbox_path, capsys, monkeypatch):
     assert "purged 1 dead letter(s)" in capsys.readouterr().out
     monkeypatch.setenv("PORTICO_OUTBOX__KIND", "mongodb")
     assert main(["outbox", "status"]) == 1
-    assert "outbox.kind must be 'sqlite' or 'postgres'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "outbox.kind: 'mongodb' is not one of memory, sqlite, postgres" in err
+    assert "PORTICO_OUTBOX__KIND" in err
 
 
 def test_relay_refuses_the_fake_environment_without_allow_fake(outbox_path, capsys):
@@ -83,12 +86,45 @@ def test_relay_refuses_the_fake_environment_without_allow_fake(outbox_path, caps
     assert capsys.readouterr().out.splitlines()[1].split()[:2] == ["messaging", "1"]
 
 
-def test_each_environment_has_its_own_default_outbox_file():
-    """fake, sandbox and production never share a default outbox file."""
-    paths = {env: outbox_settings({"environment": env})["path"] for env in ("fake", "sandbox")}
-    paths["production"] = outbox_settings({"environment": "production"})["path"]
-    assert len(set(paths.values())) == 3
-    assert paths["production"] == "./portico-outbox.sqlite3"
+def _default_outbox(environment: str, **config: object) -> SqliteOutbox:
+    """The outbox an environment gets when nothing names one (a webhook secret enables it)."""
+    settings = load_settings(
+        {"environment": environment, "webhooks": {"stripe": {"secret": "whsec_x"}}, **config},
+        env={},
+    )
+    outbox = build_outbox(settings)
+    assert isinstance(outbox, SqliteOutbox)
+    return outbox
+
+
+def test_each_environment_has_its_own_default_outbox_file(tmp_path):
+    """fake, sandbox and production never share a default outbox file; fake alone is memory."""
+    assert _default_outbox("fake").path == ":memory:"  # no data_dir: nothing on disk
+    paths = {
+        env: _default_outbox(env, data_dir=str(tmp_path)).path
+        for env in ("fake", "sandbox", "production")
+    }
+    assert paths == {
+        "fake": str(tmp_path / "portico-outbox.fake.sqlite3"),
+        "sandbox": str(tmp_path / "portico-outbox.sandbox.sqlite3"),
+        "production": str(tmp_path / "portico-outbox.sqlite3"),
+    }
+    assert _default_outbox("production").path == "portico-outbox.sqlite3"  # in "."
+
+
+def test_the_data_dir_holds_the_fake_environments_outbox(tmp_path, monkeypatch, capsys):
+    """PORTICO_DATA_DIR alone: the commands read <data_dir>/portico-outbox.fake.sqlite3."""
+    monkeypatch.chdir(tmp_path)
+    data = tmp_path / "data"
+    data.mkdir()
+    monkeypatch.setenv("PORTICO_DATA_DIR", str(data))
+    path = data / "portico-outbox.fake.sqlite3"
+    _enqueue(path, SendMessage(TemplateMessage("+40712345678", "reminder")))
+    assert main(["outbox", "status"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.splitlines()[1].split()[:2] == ["messaging", "1"]
+    assert str(path) in captured.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
 
 
 @pytest.mark.parametrize("action", [["status"], ["dead"]])

@@ -19,8 +19,9 @@ from portico.adapters.resilience import (
     ResilientVoice,
     build_pipeline,
 )
-from portico.app.wiring.outbox import lease_seconds, outbox_settings
+from portico.app.wiring.settings import load_settings
 from portico.domain.commands import SendMessage
+from portico.domain.errors import ConfigurationError
 from portico.domain.messaging import TemplateMessage
 from portico.domain.outbox import EntryState
 
@@ -142,16 +143,20 @@ async def test_postgres_leases_use_database_time_not_the_relay_clock(postgres_ur
 
 def test_lease_seconds_is_configurable_and_validated():
     """outbox.lease_seconds defaults to 120, accepts strings and refuses zero or junk by name."""
-    assert lease_seconds({}) == 120.0
-    assert lease_seconds({"outbox": {"lease_seconds": "300"}}) == 300.0
+    assert load_settings(env={}).outbox.lease_seconds == 120.0
+    configured = load_settings({"outbox": {"lease_seconds": "300"}}, env={})
+    assert configured.outbox.lease_seconds == 300.0
+    from_env = load_settings(env={"PORTICO_OUTBOX__LEASE_SECONDS": "45"})
+    assert from_env.outbox.lease_seconds == 45.0
     for bad in ("0", "-5", "soon", 10**6):
-        with pytest.raises(ValueError, match=r"outbox\.lease_seconds"):
-            outbox_settings({"outbox": {"lease_seconds": bad}})
+        with pytest.raises(ConfigurationError, match=r"outbox\.lease_seconds: .*PORTICO_OUTBOX"):
+            load_settings({"outbox": {"lease_seconds": bad}}, env={})
 
 
 def test_a_lease_shorter_than_a_pipeline_worst_case_is_refused():
     """A relay whose lease a port's retries could outlast refuses to start, naming the vendor."""
-    pipeline = build_pipeline("vapi", registry=BreakerRegistry())
+    policy = load_settings(env={}).policy("vapi")  # Vapi's spec default, not overridden
+    pipeline = build_pipeline("vapi", policy, registry=BreakerRegistry())
     worst = worst_case(pipeline)
     assert worst == 72.0  # min(3 x 12 + 2 x 30, 60 + 12) with the default policy
     voice = ResilientVoice(FakeVoice(), pipeline)

@@ -17,7 +17,7 @@ from portico.adapters.resilience import (
 )
 from portico.app.entrypoints.cli import main
 from portico.app.entrypoints.commands.health import probe
-from portico.app.wiring.container import create_container
+from portico.app.wiring.container import ConfigurationError, create_container
 from portico.domain.errors import AuthenticationFailed, Unavailable
 
 
@@ -97,8 +97,22 @@ class TestContainer:
 
     def test_a_bad_setting_fails_at_start_up_naming_it(self) -> None:
         """A misspelt resilience setting fails create_container with its full path."""
-        with pytest.raises(ValueError, match=r"resilience\.stripe\.failure_treshold"):
+        with pytest.raises(ValueError) as caught:
             create_container({"resilience": {"stripe": {"failure_treshold": 4}}}, env={})
+        assert isinstance(caught.value, ConfigurationError)
+        assert caught.value.problems == (
+            "resilience.stripe: unknown setting 'failure_treshold'; did you mean "
+            "'failure_threshold'? (PORTICO_RESILIENCE__STRIPE__FAILURE_TRESHOLD)",
+        )
+
+    def test_a_bad_value_is_named_without_echoing_it(self) -> None:
+        """A resilience value of the wrong type names its field, never the value given."""
+        config = {"resilience": {"hubspot": {"timeout": "secret-looking-value"}}}
+        with pytest.raises(
+            ConfigurationError, match=r"resilience\.hubspot\.timeout: expected a number"
+        ) as caught:
+            create_container(config, env={})
+        assert "secret-looking-value" not in str(caught.value)
 
 
 class TestCommand:

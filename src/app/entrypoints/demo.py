@@ -11,6 +11,7 @@ here) delivers them, so the report shows each batch going from queued to deliver
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from collections.abc import Iterable
 
 from dependency_injector import providers
@@ -32,11 +33,7 @@ __all__ = ["main", "run_story"]
 PATIENT = PhoneNumber("+40 712 345 678")
 FEE = Money.of("150.00", "RON")
 # Throwaway stores: the demo leaves no file behind.
-DEMO_CONFIG = {
-    "environment": "fake",
-    "outbox": {"path": ":memory:"},
-    "webhooks": {"replay": {"kind": "memory"}},
-}
+DEMO_CONFIG = {"environment": "fake"}
 
 
 class StoryFailed(Exception):
@@ -186,7 +183,11 @@ async def run_story(container: Container, clock: ManualClock) -> list[str]:
 def main() -> int:
     """Run the story on a fresh fake container and print the report; 0 when every step held."""
     clock = ManualClock()
-    container = create_container(DEMO_CONFIG, env={})
+    # The stores are real SQLite files in a fresh folder, named here, so the operator commands can
+    # look at what the story left (PORTICO_DATA_DIR=<folder> portico outbox status).
+    data_dir = tempfile.mkdtemp(prefix="portico-demo-")
+    print(f"Data directory: {data_dir} (fake environment; in-memory vendors)\n")
+    container = create_container({**DEMO_CONFIG, "data_dir": data_dir}, env={})
     container.clock.override(providers.Object(clock))
     container.reset_singletons()
     try:

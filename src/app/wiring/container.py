@@ -1,85 +1,75 @@
 """
-The composition root: the one place that picks adapters, by environment, and builds the services.
+The composition root: builds every adapter, store and service from one validated `Settings`.
 
-``environment`` selects the adapters of every port:
+`create_container` loads the settings (``app.wiring.settings``: every problem at once, or
+nothing), then resolves each enabled port, so nothing configuration-related can fail at first
+use. Which adapter serves a port:
 
-- ``fake`` (the default): the shipped in-memory fakes; no network, no credentials.
-- ``sandbox`` / ``production``: the vendors' HTTP adapters, with test or live credentials.
+- ``fake`` environment (the default): the shipped in-memory fakes; no network, no credentials;
+- ``sandbox`` / ``production``: the vendor that ``<port>.provider`` selects from the vendor
+  registry (``app.wiring.registry``; a host adds its own with ``vendors=``).
 
-Each port has two providers: ``<port>_adapter`` (the raw adapter, a `Selector`) and ``<port>``
-(what services receive). Cross-cutting wrappers (resilience) go between the two, in one line.
-
-Configuration comes, lowest precedence first, from `DEFAULTS`, a YAML file (``config_file``),
-``PORTICO_*`` environment variables (``PORTICO_PAYMENTS__SUCCESS_URL`` sets
-``payments.success_url``) and the mapping given to `create_container`.
+Each port has two providers: ``<port>_adapter`` (the raw adapter; override it in tests) and
+``<port>`` (what services receive: the adapter wrapped in its integration's resilience
+pipeline). A port that is off raises `PortDisabled` naming how to enable it, and so does a
+service that needs it.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-import yaml
 from dependency_injector import containers, providers
 
 from ...adapters.fakes import FakeCRM, FakeMessaging, FakePayments, FakeVoice
 from ...adapters.resilience import (
     BreakerRegistry,
+    Pipeline,
     ResilientCRM,
     ResilientMessaging,
     ResilientPayments,
     ResilientVoice,
-    pipeline_from_config,
+    build_pipeline,
 )
-from ...domain.errors import ConfigurationError
+from ...adapters.spec import BuildContext, VendorSpec
+from ...domain.errors import ConfigurationError, InvalidValue
+from ...ports.execute import CommandPorts
 from ..services.follow_up_calls import FollowUpCalls
 from ..services.lead_intake import LeadIntake
 from ..services.outbox_dispatch import OutboxDispatch
 from ..services.payment_collection import PaymentCollection
-from .adapters import (
-    build_crm,
-    build_messaging,
-    build_payments,
-    build_voice,
-    check_production_config,
-    messaging_integration,
-)
 from .leases import intake_lease
-from .outbox import (
-    build_outbox,
-    build_relay,
-    command_ports,
-    lease_seconds,
-    settle_delay,
-)
-from .subscriptions import build_subscribed_ingress, replay_store_from_config
+from .outbox import build_relay
+from .registry import PORT_NAMES, VendorRegistry
+from .settings import Settings, load_settings
+from .stores import build_outbox, build_replay_store, build_status_store
+from .subscriptions import EventSubscriber, build_subscribed_ingress
 
+
+S = TypeVar("S")
 
 __all__ = [
-    "DEFAULTS",
-    "ENVIRONMENTS",
-    "ENV_PREFIX",
+    "SERVICE_PORTS",
     "ConfigurationError",
     "Container",
+    "PortDisabled",
     "create_container",
     "system_clock",
 ]
 
-ENV_PREFIX = "PORTICO_"
-ENVIRONMENTS = ("fake", "sandbox", "production")
-DEFAULTS: Mapping[str, Any] = {
-    "environment": "fake",
-    "crm": {"pipeline": "default", "deal_stage": "appointmentscheduled", "won_stage": "closedwon"},
-    "payments": {"success_url": "https://portico.invalid/paid", "cancel_url": None},
-    "messaging": {
-        "language": "en",
-        "link_template": "payment_link",
-        "receipt_template": "payment_receipt",
-    },
-    "voice": {"assistant_id": "portico-follow-up"},
+# The ports each service calls; a service is offered (and subscribed to webhooks) only when all
+# of them are enabled.
+SERVICE_PORTS: Mapping[str, tuple[str, ...]] = {
+    "lead_intake": ("crm", "messaging"),
+    "payment_collection": ("payments", "crm", "messaging"),
+    "follow_up_calls": ("voice", "crm"),
 }
+
+
+class PortDisabled(ConfigurationError):
+    """A port (or a service needing it) was asked for, but the configuration leaves it off."""
 
 
 def system_clock() -> datetime:
@@ -87,21 +77,79 @@ def system_clock() -> datetime:
     return datetime.now(UTC)
 
 
-def _environment(value: object) -> str:
-    name = str(value or "fake").strip().lower()
-    if name not in ENVIRONMENTS:
-        raise ConfigurationError(
-            f"environment must be one of {', '.join(ENVIRONMENTS)} (PORTICO_ENVIRONMENT)"
-        )
-    return name
+def _disabled(settings: Settings, port: str, wanted: str) -> PortDisabled:
+    vendors = [spec.name for spec in settings.registry.for_port(port)]
+    return PortDisabled(
+        f"{wanted} needs the {port} port, which this configuration leaves off: set "
+        f"PORTICO_{port.upper()}__PROVIDER to one of {', '.join(vendors)} and that vendor's "
+        f"settings (see the settings reference)"
+    )
+
+
+def _adapter(
+    port: str, settings: Settings, fake: Callable[[], object], status_store: Callable[[], Any]
+) -> Any:
+    """The raw adapter of ``port``: its fake, or its vendor built from its settings section."""
+    if not settings.enabled(port):
+        raise _disabled(settings, port, f"the {port} adapter")
+    if settings.is_fake:
+        return fake()
+    spec: VendorSpec[Any] | None = settings.vendor_of(port)
+    assert spec is not None  # enabled outside fake: load_settings resolved its vendor
+    context = BuildContext(environment=settings.environment, status_store=status_store)
+    try:
+        return spec.build(settings.vendors[spec.name], context)
+    except InvalidValue as err:
+        raise ConfigurationError(f"{spec.name}.{err.field}: {err.rule}") from None
+
+
+def _pipeline(port: str, settings: Settings, breakers: BreakerRegistry) -> Pipeline:
+    integration = settings.integration(port)
+    return build_pipeline(integration, settings.policy(integration), registry=breakers)
+
+
+def _command_ports(settings: Settings, **ports: Callable[[], Any]) -> CommandPorts:
+    """The enabled ports, for the relay and send-now (a disabled one is None: not served)."""
+    return CommandPorts(
+        **{name: make() if settings.enabled(name) else None for name, make in ports.items()}
+    )
+
+
+def _service(name: str, settings: Settings, make: Callable[[], S]) -> S:
+    for port in SERVICE_PORTS[name]:
+        if not settings.enabled(port):
+            raise _disabled(settings, port, f"the {name} service")
+    return make()
+
+
+def _subscribers(
+    settings: Settings, services: Mapping[str, Callable[[], EventSubscriber]]
+) -> list[Callable[[], EventSubscriber]]:
+    return [
+        make
+        for name, make in services.items()
+        if all(settings.enabled(port) for port in SERVICE_PORTS[name])
+    ]
+
+
+def _maybe(
+    settings: Settings, port: str, make: Callable[[], object]
+) -> Callable[[], object] | None:
+    return make if settings.enabled(port) else None
 
 
 class Container(containers.DeclarativeContainer):
     """Portico's providers. Build one with `create_container`; override any provider in tests."""
 
-    config = providers.Configuration(strict=True)
-    environment = providers.Callable(_environment, config.environment)
+    settings = providers.Dependency(instance_of=Settings)
+    environment = providers.Callable(lambda settings: settings.environment, settings)
     clock = providers.Object(system_clock)
+
+    # ---------------------------------------------------------------- stores
+    outbox = providers.Singleton(build_outbox, settings)
+    # The webhook replay store; lead intake also takes its per-sender claims from it.
+    replay_store = providers.Singleton(build_replay_store, settings)
+    status_store = providers.Singleton(build_status_store, settings)
 
     # ---------------------------------------------------------------- fakes (environment "fake")
     fake_messaging = providers.Singleton(FakeMessaging, clock=clock)
@@ -109,205 +157,160 @@ class Container(containers.DeclarativeContainer):
     fake_payments = providers.Singleton(FakePayments, clock=clock)
     fake_voice = providers.Singleton(FakeVoice, clock=clock)
 
-    # ---------------------------------------------------------------- resilience
-    # One breaker per integration, shared by its pipelines and read by `portico health`. Each
-    # port's pipeline is DEFAULT_POLICIES[integration] overridden by config["resilience"][...];
-    # each exposed port below is its adapter wrapped in the Resilient* decorator.
+    # ---------------------------------------------------------------- ports
+    # One breaker per integration, shared by its pipelines and read by `portico health`; each
+    # pipeline is the vendor's default policy overridden by ``resilience.<integration>``.
     breakers = providers.Singleton(BreakerRegistry)
-    # The messaging pipeline is named for the provider in use (whatsapp, 360dialog or twilio).
-    messaging_pipeline = providers.Singleton(
-        pipeline_from_config,
-        providers.Callable(messaging_integration, config),
-        config,
-        registry=breakers,
-    )
-    crm_pipeline = providers.Singleton(pipeline_from_config, "hubspot", config, registry=breakers)
-    payments_pipeline = providers.Singleton(
-        pipeline_from_config, "stripe", config, registry=breakers
-    )
-    voice_pipeline = providers.Singleton(pipeline_from_config, "vapi", config, registry=breakers)
 
-    # ---------------------------------------------------------------- messaging
-    messaging_adapter = providers.Selector(
-        environment,
-        fake=fake_messaging,
-        sandbox=providers.Singleton(build_messaging, config),
-        production=providers.Singleton(build_messaging, config),
+    messaging_adapter = providers.Singleton(
+        _adapter, "messaging", settings, fake_messaging.provider, status_store.provider
     )
-    # Wrapping point: the port services get (resilience wraps messaging_adapter here).
+    messaging_pipeline = providers.Singleton(_pipeline, "messaging", settings, breakers)
     messaging = providers.Callable(ResilientMessaging.around, messaging_adapter, messaging_pipeline)
 
-    # ---------------------------------------------------------------- crm
-    crm_adapter = providers.Selector(
-        environment,
-        fake=fake_crm,
-        sandbox=providers.Singleton(build_crm, config),
-        production=providers.Singleton(build_crm, config),
+    crm_adapter = providers.Singleton(
+        _adapter, "crm", settings, fake_crm.provider, status_store.provider
     )
-    # Wrapping point: the port services get (resilience wraps crm_adapter here).
+    crm_pipeline = providers.Singleton(_pipeline, "crm", settings, breakers)
     crm = providers.Callable(ResilientCRM.around, crm_adapter, crm_pipeline)
 
-    # ---------------------------------------------------------------- payments
-    payments_adapter = providers.Selector(
-        environment,
-        fake=fake_payments,
-        sandbox=providers.Singleton(build_payments, config),
-        production=providers.Singleton(build_payments, config),
+    payments_adapter = providers.Singleton(
+        _adapter, "payments", settings, fake_payments.provider, status_store.provider
     )
-    # Wrapping point: the port services get (resilience wraps payments_adapter here).
+    payments_pipeline = providers.Singleton(_pipeline, "payments", settings, breakers)
     payments = providers.Callable(ResilientPayments.around, payments_adapter, payments_pipeline)
 
-    # ---------------------------------------------------------------- voice
-    voice_adapter = providers.Selector(
-        environment,
-        fake=fake_voice,
-        sandbox=providers.Singleton(build_voice, config),
-        production=providers.Singleton(build_voice, config),
+    voice_adapter = providers.Singleton(
+        _adapter, "voice", settings, fake_voice.provider, status_store.provider
     )
-    # Wrapping point: the port services get (resilience wraps voice_adapter here).
+    voice_pipeline = providers.Singleton(_pipeline, "voice", settings, breakers)
     voice = providers.Callable(ResilientVoice.around, voice_adapter, voice_pipeline)
 
-    # ---------------------------------------------------------------- outbox (app.outbox_wiring)
-    # config outbox.kind: sqlite (default; outbox.path) | postgres (outbox.postgres_url). The relay
-    # and send-now both go through the resilient ports above.
-    outbox = providers.Singleton(build_outbox, config)
+    command_ports = providers.Callable(
+        _command_ports,
+        settings,
+        messaging=messaging.provider,
+        crm=crm.provider,
+        payments=payments.provider,
+        voice=voice.provider,
+    )
+
+    # ---------------------------------------------------------------- outbox
     relay = providers.Factory(
         build_relay,
         outbox,
-        messaging,
-        crm,
-        payments,
-        voice,
-        lease_seconds=providers.Callable(lease_seconds, config),
+        command_ports,
+        lease_seconds=providers.Callable(lambda s: s.outbox.lease_seconds, settings),
     )
     outbox_dispatch = providers.Factory(
         OutboxDispatch,
         outbox,
-        providers.Callable(command_ports, messaging, crm, payments, voice),
-        settle_delay=providers.Callable(settle_delay, config),
+        command_ports,
+        settle_delay=providers.Callable(lambda s: s.outbox.settle_delay, settings),
     )
 
-    # The webhook replay store; lead intake also takes its per-sender claims from it.
-    replay_store = providers.Singleton(replay_store_from_config, config)
-
     # ---------------------------------------------------------------- services
-    lead_intake = providers.Factory(
+    _lead_intake = providers.Factory(
         LeadIntake,
         crm=crm,
         dispatch=outbox_dispatch,
         claims=replay_store,
         claim_lease=providers.Callable(intake_lease, crm_pipeline),
-        deal_stage=config.crm.deal_stage,
-        pipeline=config.crm.pipeline,
+        deal_stage=providers.Callable(lambda s: s.crm.deal_stage, settings),
+        pipeline=providers.Callable(lambda s: s.crm.pipeline, settings),
     )
-    payment_collection = providers.Factory(
+    _payment_collection = providers.Factory(
         PaymentCollection,
         payments=payments,
         crm=crm,
         dispatch=outbox_dispatch,
-        success_url=config.payments.success_url,
-        cancel_url=config.payments.cancel_url,
-        won_stage=config.crm.won_stage,
-        link_template=config.messaging.link_template,
-        receipt_template=config.messaging.receipt_template,
-        language=config.messaging.language,
+        success_url=providers.Callable(lambda s: s.payments.success_url, settings),
+        cancel_url=providers.Callable(lambda s: s.payments.cancel_url, settings),
+        won_stage=providers.Callable(lambda s: s.crm.won_stage, settings),
+        link_template=providers.Callable(lambda s: s.messaging.link_template, settings),
+        receipt_template=providers.Callable(lambda s: s.messaging.receipt_template, settings),
+        language=providers.Callable(lambda s: s.messaging.language, settings),
         claims=replay_store,
         clock=clock,
     )
-    follow_up_calls = providers.Factory(
+    _follow_up_calls = providers.Factory(
         FollowUpCalls,
         voice=voice,
         crm=crm,
         dispatch=outbox_dispatch,
-        assistant_id=config.voice.assistant_id,
+        assistant_id=providers.Callable(lambda s: s.voice.assistant_id, settings),
+    )
+    lead_intake = providers.Callable(_service, "lead_intake", settings, _lead_intake.provider)
+    payment_collection = providers.Callable(
+        _service, "payment_collection", settings, _payment_collection.provider
+    )
+    follow_up_calls = providers.Callable(
+        _service, "follow_up_calls", settings, _follow_up_calls.provider
     )
 
     # ---------------------------------------------------------------- webhooks
-    # Verifier + parser per provider and the replay store, from config["webhooks"] (see
-    # app.webhooks_wiring); built on first use, so an app without webhooks needs no secrets.
-    # The services below are subscribed to it, and status webhooks feed the messaging adapter's
-    # status log, unless webhooks.subscribe_services is false (app.webhook_subscriptions).
+    # Verifier + parser per configured provider, the replay store shared with lead intake, the
+    # services subscribed (those whose ports are on) and status webhooks feeding the messaging
+    # adapter's status store, unless webhooks.subscribe_services is false.
     webhook_ingress = providers.Singleton(
         build_subscribed_ingress,
-        config,
-        environment=environment,
-        services=providers.List(
-            lead_intake.provider, payment_collection.provider, follow_up_calls.provider
+        settings,
+        services=providers.Callable(
+            _subscribers,
+            settings,
+            providers.Dict(
+                lead_intake=_lead_intake.provider,
+                payment_collection=_payment_collection.provider,
+                follow_up_calls=_follow_up_calls.provider,
+            ),
         ),
-        messaging=messaging_adapter.provider,
+        messaging=providers.Callable(_maybe, settings, "messaging", messaging_adapter.provider),
         replay_store=replay_store.provider,
         # Lead intake runs inside the MessageReceived handler: the event claim must outlast it.
         min_lease_seconds=providers.Callable(intake_lease, crm_pipeline),
     )
 
 
-def env_config(env: Mapping[str, str], prefix: str = ENV_PREFIX) -> dict[str, Any]:
-    """
-    ``PORTICO_*`` variables as a nested dict: ``__`` nests, names are lower-cased.
-
-    Variable names are therefore case-insensitive, including keys chosen by the user (the
-    Twilio content-SID names match templates case-insensitively for this reason).
-
-    ``PORTICO_ENVIRONMENT=sandbox`` -> ``{"environment": "sandbox"}``;
-    ``PORTICO_STRIPE__API_KEY=...`` -> ``{"stripe": {"api_key": "..."}}``.
-    """
-    tree: dict[str, Any] = {}
-    for name, value in env.items():
-        if not name.startswith(prefix) or len(name) == len(prefix):
-            continue
-        path = [part.lower() for part in name[len(prefix) :].split("__")]
-        if any(not part for part in path):
-            raise ConfigurationError(f"{name}: empty segment in the variable name")
-        node = tree
-        for part in path[:-1]:
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                raise ConfigurationError(f"{name}: {part!r} is both a value and a section")
-            node = child
-        if isinstance(node.get(path[-1]), dict):
-            raise ConfigurationError(f"{name}: {path[-1]!r} is both a value and a section")
-        node[path[-1]] = value
-    return tree
-
-
 def create_container(
-    config: Mapping[str, Any] | None = None, *, env: Mapping[str, str] | None = None
+    config: Mapping[str, Any] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    vendors: Iterable[VendorSpec[Any]] = (),
+    settings: Settings | None = None,
 ) -> Container:
     """
-    Build a `Container` from defaults, a YAML file, ``PORTICO_*`` variables and ``config``.
+    A `Container` for ``config`` layered over ``PORTICO_*`` variables and a YAML file.
 
-    The YAML file is ``config["config_file"]`` or ``PORTICO_CONFIG_FILE``. ``env`` defaults to
-    ``os.environ``. The selected environment's adapters are resolved once here, so a missing
-    adapter or setting fails at start-up with a `ConfigurationError`, not on the first call.
+    Args:
+        config: settings as a nested mapping (highest precedence).
+        env: the variables to read; defaults to ``os.environ`` (pass ``{}`` to ignore them).
+        vendors: extra `VendorSpec` s to register beside Portico's own.
+        settings: already-loaded settings (then ``config``, ``env`` and ``vendors`` are unused).
+
+    Raises:
+        ConfigurationError: every configuration problem at once, before anything is served.
     """
-    env = os.environ if env is None else env
-    from_env = env_config(env)
-    given = dict(config or {})
-    container = Container()
-    container.config.from_dict(dict(DEFAULTS))
-    config_file = given.get("config_file") or from_env.get("config_file")
-    if config_file:
+    if settings is None:
+        import os
+
+        registry = VendorRegistry.builtin(vendors)
+        settings = load_settings(config, env=os.environ if env is None else env, registry=registry)
+    container = Container(settings=settings)
+    problems: list[str] = []
+    for port in PORT_NAMES:
+        if not settings.enabled(port):
+            continue
         try:
-            container.config.from_yaml(str(config_file), required=True)
-        except FileNotFoundError:
-            raise ConfigurationError("config_file: no such YAML file") from None
-        except yaml.YAMLError as exc:  # the parser's message quotes the line: it may be a secret
-            mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-            where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-            raise ConfigurationError(f"config_file: not valid YAML{where}") from None
-        except OSError as exc:
-            reason = f"config_file: cannot be read ({type(exc).__name__})"
-            raise ConfigurationError(reason) from None
-    for layer in (from_env, given):
-        if layer:  # from_dict refuses an empty mapping
-            container.config.from_dict(layer)
-    environment = container.environment()
-    if environment != "fake":
-        missing = check_production_config(container.config())
-        if missing:
-            raise ConfigurationError(
-                f"environment {environment!r} needs these variables: {', '.join(missing)}"
-            )
-    for port in ("messaging", "crm", "payments", "voice"):
-        getattr(container, port)()
+            getattr(container, port)()
+        except ConfigurationError as exc:
+            problems.extend(exc.problems)
+    hooks = {spec.webhook.provider: spec.webhook for spec in settings.registry if spec.webhook}
+    for provider, section in settings.webhooks.providers.items():
+        try:
+            hooks[provider].endpoint(section)  # the verifiers check their secrets' shape
+        except (InvalidValue, ValueError) as exc:
+            reason = f"{exc.field}: {exc.rule}" if isinstance(exc, InvalidValue) else str(exc)
+            problems.append(f"webhooks.{provider}: {reason}")
+    if problems:
+        raise ConfigurationError(*problems)
     return container

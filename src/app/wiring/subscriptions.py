@@ -18,18 +18,18 @@ calls ``ingress.on(...)`` itself, or `subscribe` with the services it wants.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Callable, Iterable, Sequence
+from typing import Protocol, runtime_checkable
 
 import attrs
 
-from ...domain.errors import ConfigurationError
 from ...domain.events import MessageStatusChanged
 from ...domain.messaging import DeliveryStatus
 from ...ports.webhooks import ReplayStore
 from ..services._outreach import Subscription
 from ..services.webhook_ingress import WebhookIngress
-from .webhooks import build_replay_store, build_webhook_ingress
+from .settings import Settings
+from .webhooks import build_ingress
 
 
 __all__ = [
@@ -37,15 +37,10 @@ __all__ = [
     "RecordMessageStatus",
     "StatusLog",
     "build_subscribed_ingress",
-    "replay_store_from_config",
     "status_log_of",
     "subscribe",
-    "subscribe_services_enabled",
 ]
 
-SETTING = "subscribe_services"
-_TRUE = frozenset({"1", "true", "yes", "on"})
-_FALSE = frozenset({"0", "false", "no", "off"})
 _MAX_WRAPPERS = 8  # decorators (resilience, ...) looked through to find the adapter's status log
 
 
@@ -120,66 +115,33 @@ def subscribe(
     return count
 
 
-def subscribe_services_enabled(config: Mapping[str, Any] | None) -> bool:
-    """``webhooks.subscribe_services`` as a bool (default true; env strings such as "false")."""
-    webhooks = (config or {}).get("webhooks")
-    raw = webhooks.get(SETTING) if isinstance(webhooks, Mapping) else None
-    if raw is None or raw == "":
-        return True
-    if isinstance(raw, bool):
-        return raw
-    text = str(raw).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise ConfigurationError(f"webhooks.{SETTING} must be true or false")
-
-
-def replay_store_from_config(config: Mapping[str, Any] | None) -> ReplayStore:
-    """
-    The ``webhooks.replay`` store, built lazily (nothing is opened until first use).
-
-    One instance serves the ingress (events processed once) and lead intake (per-sender claims,
-    under their own ``intake:`` keys), so both see the same workers and close together.
-    """
-    webhooks = (config or {}).get("webhooks")
-    return build_replay_store(webhooks if isinstance(webhooks, Mapping) else {})
-
-
 def build_subscribed_ingress(
-    config: Mapping[str, Any] | None,
+    settings: Settings,
     *,
-    environment: str,
     services: Sequence[Callable[[], EventSubscriber]],
-    messaging: Callable[[], object],
+    messaging: Callable[[], object] | None,
     replay_store: Callable[[], ReplayStore] | None = None,
     min_lease_seconds: float = 0.0,
 ) -> WebhookIngress:
     """
-    The configured ingress, with the services subscribed unless the configuration opts out.
+    The configured ingress, with the services subscribed unless ``webhooks.subscribe_services``
+    is false.
 
     Args:
-        config: the whole configuration tree (``webhooks`` is read).
-        environment: ``fake``, ``sandbox`` or ``production`` (see `build_webhook_ingress`).
-        services: factories of the services to subscribe; not called when opted out.
-        messaging: the raw messaging adapter's factory, searched for a status log.
-        replay_store: the shared replay store's factory; None builds one from ``config``.
+        settings: the validated settings (``webhooks`` is read).
+        services: factories of the services to subscribe (those whose ports are enabled); not
+            called when opted out.
+        messaging: the raw messaging adapter's factory, searched for a status log (None: the
+            messaging port is off).
+        replay_store: the shared replay store's factory; None builds one from ``settings``.
         min_lease_seconds: the event claim's shortest lease (the handlers' worst case).
     """
-    enabled = subscribe_services_enabled(config)  # a bad flag fails before anything is built
-    if replay_store is None:
-        ingress = build_webhook_ingress(
-            config, environment=environment, min_lease_seconds=min_lease_seconds
-        )
-    else:
-        shared = replay_store
-        ingress = build_webhook_ingress(
-            config,
-            environment=environment,
-            store_factory=lambda _settings: shared(),
-            min_lease_seconds=min_lease_seconds,
-        )
-    if enabled:
-        subscribe(ingress, [make() for make in services], status_log=status_log_of(messaging()))
+    ingress = build_ingress(
+        settings,
+        replay_store=replay_store() if replay_store is not None else None,
+        min_lease_seconds=min_lease_seconds,
+    )
+    if settings.webhooks.subscribe_services:
+        log = status_log_of(messaging()) if messaging is not None else None
+        subscribe(ingress, [make() for make in services], status_log=log)
     return ingress

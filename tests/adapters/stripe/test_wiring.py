@@ -8,73 +8,94 @@ import pytest
 
 from portico.adapters.hubspot import HubSpotCRM
 from portico.adapters.stripe import StripePayments
-from portico.app.wiring.adapters import build_crm, build_payments, check_production_config, setting
-from portico.app.wiring.container import ConfigurationError, Container, env_config
+from portico.app.wiring.container import ConfigurationError, create_container
+from portico.app.wiring.lifecycle import aclose_container
+from portico.app.wiring.settings import load_settings
 
 
-def _container(config: dict[str, Any]) -> Container:
-    container = Container()
-    container.config.from_dict(config)
-    return container
+SANDBOX = {"PORTICO_ENVIRONMENT": "sandbox"}
 
 
-def test_flat_and_nested_names_are_both_read() -> None:
+@pytest.mark.parametrize("name", ["PORTICO_STRIPE_API_KEY", "PORTICO_STRIPE__API_KEY"])
+def test_flat_and_nested_names_are_both_read(name: str) -> None:
     """PORTICO_STRIPE_API_KEY (flat) and PORTICO_STRIPE__API_KEY (nested) both count."""
-    assert setting(env_config({"PORTICO_STRIPE_API_KEY": "sk_test_1"}), "stripe_api_key")
-    assert setting(env_config({"PORTICO_STRIPE__API_KEY": "sk_test_1"}), "stripe_api_key")
-    assert setting({"stripe_api_key": "  "}, "stripe_api_key") is None
+    settings = load_settings(env={**SANDBOX, name: "sk_test_1"})
+    assert settings.vendors["stripe"].api_key == "sk_test_1"
+    assert settings.ports["payments"] == "stripe"
+
+
+def test_a_blank_key_counts_as_missing() -> None:
+    """A key of only spaces is not a key: the selected vendor's setting is reported missing."""
+    with pytest.raises(ConfigurationError, match=r"stripe\.api_key: is required"):
+        load_settings({"stripe_api_key": "  "}, env=SANDBOX)
 
 
 def test_check_names_every_missing_variable() -> None:
-    """Missing Stripe and HubSpot credentials are both named, and nothing else of ours."""
-    missing = check_production_config({"environment": "production"})
-    assert {"PORTICO_STRIPE_API_KEY", "PORTICO_HUBSPOT_TOKEN"} <= set(missing)
-    present = check_production_config({"stripe_api_key": "sk_test_1", "hubspot_token": "pat-1"})
-    assert "PORTICO_STRIPE_API_KEY" not in present
-    assert "PORTICO_HUBSPOT_TOKEN" not in present
-
-
-@pytest.mark.parametrize("provider", ["payments_adapter", "crm_adapter"])
-def test_a_missing_credential_fails_at_build_naming_the_variables(provider: str) -> None:
-    """Resolving the sandbox adapter without credentials raises a ConfigurationError by name."""
-    container = _container({"environment": "sandbox"})
+    """Missing Stripe and HubSpot credentials are both named, at once, and nothing else."""
+    config = {"environment": "production", "payments_provider": "stripe", "crm_provider": "hubspot"}
     with pytest.raises(ConfigurationError) as caught:
-        getattr(container, provider)()
-    expected = (
-        "PORTICO_STRIPE_API_KEY" if provider == "payments_adapter" else "PORTICO_HUBSPOT_TOKEN"
+        load_settings(config, env={})
+    assert caught.value.problems == (
+        "hubspot.token: is required (PORTICO_HUBSPOT__TOKEN)",
+        "stripe.api_key: is required (PORTICO_STRIPE__API_KEY)",
     )
-    assert expected in str(caught.value)
+    present = load_settings(
+        {"environment": "production", "stripe_api_key": "sk_test_1", "hubspot_token": "pat-1"},
+        env={},
+    )
+    assert (present.ports["payments"], present.ports["crm"]) == ("stripe", "hubspot")
+
+
+@pytest.mark.parametrize(
+    ("port", "variable"),
+    [("payments", "PORTICO_STRIPE__API_KEY"), ("crm", "PORTICO_HUBSPOT__TOKEN")],
+)
+def test_a_missing_credential_fails_at_start_up_naming_the_variable(
+    port: str, variable: str
+) -> None:
+    """A sandbox port whose vendor lacks its credential fails create_container by name."""
+    vendor = {"payments": "stripe", "crm": "hubspot"}[port]
+    with pytest.raises(ConfigurationError) as caught:
+        create_container({"environment": "sandbox", port: {"provider": vendor}}, env={})
+    assert variable in str(caught.value)
 
 
 async def test_the_sandbox_builds_the_http_adapters() -> None:
     """With credentials, sandbox resolves to the real adapters; the secrets stay out of reprs."""
-    container = _container(
-        {
-            "environment": "sandbox",
-            "stripe_api_key": "sk_test_abc123",
-            "hubspot_token": "pat-na1-xyz789",
-            "hubspot": {"default_currency": "RON"},
-        }
-    )
-    payments = container.payments_adapter()
-    crm = container.crm_adapter()
-    assert isinstance(payments, StripePayments)
-    assert isinstance(crm, HubSpotCRM)
-    assert crm.default_currency == "RON"
-    assert "sk_test_abc123" not in repr(payments)
-    assert "pat-na1-xyz789" not in repr(crm)
-    await payments.aclose()
-    await crm.aclose()
+    config: dict[str, Any] = {
+        "environment": "sandbox",
+        "stripe_api_key": "sk_test_abc123",
+        "hubspot_token": "pat-na1-xyz789",
+        "hubspot": {"default_currency": "RON"},
+    }
+    container = create_container(config, env={})
+    try:
+        payments = container.payments_adapter()
+        crm = container.crm_adapter()
+        assert isinstance(payments, StripePayments)
+        assert isinstance(crm, HubSpotCRM)
+        assert crm.default_currency == "RON"
+        assert "sk_test_abc123" not in repr(payments)
+        assert "pat-na1-xyz789" not in repr(crm)
+        settings = container.settings()
+        for shown in (repr(settings), *map(repr, settings.vendors.values())):
+            assert "sk_test_abc123" not in shown
+            assert "pat-na1-xyz789" not in shown
+        assert (settings.ports["messaging"], settings.ports["voice"]) == (None, None)
+    finally:
+        await aclose_container(container)
 
 
 def test_the_sandbox_refuses_a_live_stripe_key() -> None:
     """A live key in the sandbox is refused, without echoing it."""
-    with pytest.raises(ConfigurationError) as caught:
-        build_payments({"environment": "sandbox", "stripe_api_key": "sk_live_secret"})
+    with pytest.raises(ConfigurationError, match="live key") as caught:
+        create_container({"environment": "sandbox", "stripe_api_key": "sk_live_secret"}, env={})
     assert "sk_live_secret" not in str(caught.value)
 
 
-def test_build_crm_without_token_names_it() -> None:
-    """build_crm alone also fails naming the token variable."""
-    with pytest.raises(ConfigurationError, match="PORTICO_HUBSPOT_TOKEN"):
-        build_crm({"environment": "production", "stripe_api_key": "sk_live_1"})
+def test_a_missing_hubspot_token_is_named_beside_a_valid_stripe_key() -> None:
+    """The CRM alone lacking its token fails naming the token variable."""
+    config = {"environment": "production", "crm_provider": "hubspot", "stripe_api_key": "sk_live_1"}
+    with pytest.raises(ConfigurationError, match="PORTICO_HUBSPOT__TOKEN") as caught:
+        create_container(config, env={})
+    assert "sk_live_1" not in str(caught.value)

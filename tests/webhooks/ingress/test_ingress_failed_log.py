@@ -14,7 +14,9 @@ from portico.adapters.failed_events.sqlite import SQLiteFailedEventLog
 from portico.app.entrypoints.asgi import create_webhook_app
 from portico.app.services.webhook_failures import safe_reason
 from portico.app.services.webhook_replay import ReplayOutcome, replay_failed
-from portico.app.wiring.webhooks import build_failed_event_log, build_webhook_ingress
+from portico.app.wiring.settings import load_settings
+from portico.app.wiring.stores import build_failed_event_log
+from portico.app.wiring.webhooks import build_webhook_ingress
 from portico.domain.errors import ConfigurationError, Conflict, InvalidValue, NotFound, Unavailable
 from portico.domain.events import DomainEvent
 from portico.domain.failed_events import FailedEvent
@@ -185,18 +187,34 @@ def test_safe_reason_never_quotes_the_message() -> None:
     assert safe_reason(RuntimeError(PATIENT)) == "RuntimeError"
 
 
-def test_wiring_defaults_follow_the_replay_store(tmp_path: Path) -> None:
-    """The log sits next to an SQLite replay file, in memory with memory replay, else as set."""
-    replay = str(tmp_path / "replay.sqlite3")
-    beside = build_failed_event_log({"replay": {"kind": "sqlite", "path": replay}})
-    assert isinstance(beside, SQLiteFailedEventLog)
-    assert beside.path == str(tmp_path / "portico-failed-events.sqlite3")
-    assert isinstance(build_failed_event_log({"replay": "memory"}), MemoryFailedEventLog)
-    chosen = build_failed_event_log({"replay": "memory", "failed_events": {"path": "x.db"}})
-    assert isinstance(chosen, SQLiteFailedEventLog)
-    assert chosen.path == "x.db"
-    assert isinstance(build_failed_event_log({"failed_events": "memory"}), MemoryFailedEventLog)
+def _log(webhooks: object, **config: object):
+    return build_failed_event_log(load_settings({"webhooks": webhooks, **config}, env={}))
+
+
+def test_wiring_defaults_follow_the_data_dir_and_the_replay_store(tmp_path: Path) -> None:
+    """Memory in fake without data_dir or with memory replay; else an SQLite file by environment."""
+    assert isinstance(_log(None), MemoryFailedEventLog)
+    assert isinstance(_log({"replay": "memory"}), MemoryFailedEventLog)
+    assert isinstance(_log({"failed_events": "memory"}), MemoryFailedEventLog)
+    in_dir = _log(None, data_dir=str(tmp_path))
+    assert isinstance(in_dir, SQLiteFailedEventLog)
+    assert in_dir.path == str(tmp_path / "portico-failed-events.fake.sqlite3")
+    with_memory_replay = _log({"replay": "memory"}, data_dir=str(tmp_path))
+    assert isinstance(with_memory_replay, MemoryFailedEventLog)
     with pytest.raises(ConfigurationError, match=r"webhooks\.failed_events\.kind"):
-        build_failed_event_log({"failed_events": {"kind": "etcd"}})
+        _log({"failed_events": {"kind": "etcd"}})
+    with pytest.raises(ConfigurationError, match=r"webhooks\.failed_events\.kind: must be memory"):
+        _log({"failed_events": {"kind": "redis", "url": "redis://localhost"}})
     ingress = build_webhook_ingress({"webhooks": {"replay": "memory"}}, environment="fake")
     assert isinstance(ingress.failed_log, MemoryFailedEventLog)
+
+
+def test_a_configured_location_is_an_sqlite_log(tmp_path: Path) -> None:
+    """Beside an SQLite replay file, or at failed_events.path, even with a memory replay store."""
+    replay = str(tmp_path / "replay.sqlite3")
+    beside = _log({"replay": {"kind": "sqlite", "path": replay}})
+    assert isinstance(beside, SQLiteFailedEventLog)
+    assert beside.path == str(tmp_path / "portico-failed-events.sqlite3")
+    chosen = _log({"replay": "memory", "failed_events": {"path": "x.db"}})
+    assert isinstance(chosen, SQLiteFailedEventLog)
+    assert chosen.path == "x.db"

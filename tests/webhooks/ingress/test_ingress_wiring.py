@@ -12,7 +12,9 @@ from portico.adapters.stores.sqlite import SQLiteReplayStore
 from portico.adapters.stripe.verifier import StripeWebhookVerifier
 from portico.adapters.whatsapp.verifier import MetaWebhookVerifier
 from portico.app.wiring.container import ConfigurationError, create_container
-from portico.app.wiring.webhooks import DEV_SECRETS, build_replay_store, build_webhook_ingress
+from portico.app.wiring.settings import load_settings
+from portico.app.wiring.stores import build_replay_store
+from portico.app.wiring.webhooks import DEV_SECRETS, build_webhook_ingress
 
 
 def test_fake_environment_serves_every_provider_with_logged_dev_secrets(caplog):
@@ -20,7 +22,8 @@ def test_fake_environment_serves_every_provider_with_logged_dev_secrets(caplog):
     with caplog.at_level(logging.WARNING, logger="portico.webhooks"):
         ingress = build_webhook_ingress({}, environment="fake")
     assert ingress.providers == ("360dialog", "hubspot", "stripe", "twilio", "vapi", "whatsapp")
-    assert "webhooks.stripe.secret not set" in caplog.text
+    assert "published DEVELOPMENT secrets in use for" in caplog.text
+    assert "stripe.secret" in caplog.text
     for section in DEV_SECRETS.values():
         for value in section.values():
             assert value not in caplog.text
@@ -40,7 +43,11 @@ def test_production_serves_only_configured_providers():
 
 def test_production_demands_the_secret_it_needs():
     """A provider section without its secret is a ConfigurationError naming the key."""
-    with pytest.raises(ConfigurationError, match=r"webhooks\.whatsapp\.app_secret is required"):
+    with pytest.raises(
+        ConfigurationError,
+        match=r"webhooks\.whatsapp\.app_secret: is required "
+        r"\(PORTICO_WEBHOOKS__WHATSAPP__APP_SECRET\)",
+    ):
         build_webhook_ingress(
             {"webhooks": {"whatsapp": {"verify_token": "t"}}}, environment="production"
         )
@@ -48,15 +55,17 @@ def test_production_demands_the_secret_it_needs():
 
 def test_production_refuses_development_secrets():
     """The published development secrets are refused outside 'fake'."""
-    with pytest.raises(ConfigurationError, match="development secret"):
+    with pytest.raises(ConfigurationError, match="development secret") as caught:
         build_webhook_ingress(
             {"webhooks": {"stripe": dict(DEV_SECRETS["stripe"])}}, environment="sandbox"
         )
+    assert "webhooks.stripe.secret" in str(caught.value)
+    assert DEV_SECRETS["stripe"]["secret"] not in str(caught.value)
 
 
 def test_production_without_any_provider_fails_loudly():
     """No provider at all outside 'fake' is a ConfigurationError, not an empty endpoint."""
-    with pytest.raises(ConfigurationError, match="no provider configured"):
+    with pytest.raises(ConfigurationError, match="enables no port and no webhook provider"):
         build_webhook_ingress({"webhooks": {}}, environment="production")
 
 
@@ -74,17 +83,21 @@ def test_configured_secret_wins_over_dev_default():
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        ({"max_body": "lots"}, r"webhooks\.max_body must be a number"),
-        ({"lease_seconds": -1}, r"webhooks\.lease_seconds must be positive"),
-        ({"replay": {"kind": "mongo"}}, r"webhooks\.replay\.kind must be"),
-        ({"replay": {"kind": "redis"}}, r"webhooks\.replay\.url is required"),
-        ({"stripe": "whsec_x"}, r"webhooks\.stripe must be a mapping"),
+        ({"max_body": "lots"}, r"webhooks\.max_body: must be an integer"),
+        ({"max_body": 0}, r"webhooks\.max_body: must be at least 1 byte"),
+        ({"lease_seconds": -1}, r"webhooks\.lease_seconds: must not be negative"),
+        ({"lease_seconds": 0}, r"webhooks\.lease_seconds: "),
+        ({"replay": {"kind": "mongo"}}, r"webhooks\.replay\.kind: 'mongo' is not one of"),
+        ({"replay": {"kind": "redis"}}, r"webhooks\.replay\.url: is required"),
+        ({"stripe": "whsec_x"}, r"webhooks\.stripe: must be a section \(a mapping\)"),
+        ({"strpe": {}}, r"webhooks: unknown setting 'strpe'; did you mean 'stripe'\?"),
     ],
 )
 def test_bad_settings_name_the_key(settings, message):
-    """Every bad setting is a ConfigurationError naming its key, never a KeyError."""
-    with pytest.raises(ConfigurationError, match=message):
+    """Every bad setting is a ConfigurationError naming its key, never a KeyError or a value."""
+    with pytest.raises(ConfigurationError, match=message) as caught:
         build_webhook_ingress({"webhooks": settings}, environment="fake")
+    assert "whsec_x" not in str(caught.value)
 
 
 def test_limits_and_public_url_reach_the_ingress():
@@ -103,19 +116,41 @@ def test_limits_and_public_url_reach_the_ingress():
     assert ingress.public_base_url == "https://hooks.example.org"
 
 
+def _replay_store(config):
+    return build_replay_store(load_settings(config, env={}))
+
+
 async def test_replay_store_kinds(tmp_path, redis_url):
-    """memory, sqlite (default path) and redis build the matching store."""
-    assert isinstance(build_replay_store({"replay": "memory"}), MemoryReplayStore)
-    sqlite = build_replay_store({"replay": {"path": str(tmp_path / "r.sqlite3")}})
+    """memory, sqlite (by path, or by data_dir and environment) and redis build their store."""
+    assert isinstance(_replay_store({}), MemoryReplayStore)  # fake without data_dir: memory
+    assert isinstance(_replay_store({"webhooks": {"replay": "memory"}}), MemoryReplayStore)
+    sqlite = _replay_store(
+        {"webhooks": {"replay": {"kind": "sqlite", "path": str(tmp_path / "r")}}}
+    )
     assert isinstance(sqlite, SQLiteReplayStore)
     await sqlite.close()
-    default = build_replay_store({})
+    default = _replay_store({"data_dir": str(tmp_path)})
     assert isinstance(default, SQLiteReplayStore)
-    assert "portico-replay.sqlite3" in repr(default)
+    assert str(tmp_path / "portico-replay.fake.sqlite3") in repr(default)
     await default.close()
-    redis = build_replay_store({"replay": {"kind": "redis", "url": redis_url}})
+    production = _replay_store(
+        {"environment": "production", "webhooks": {"stripe": {"secret": "s"}}}
+    )
+    assert isinstance(production, SQLiteReplayStore)
+    assert "'portico-replay.sqlite3'" in repr(production)
+    await production.close()
+    redis = _replay_store({"webhooks": {"replay": {"kind": "redis", "url": redis_url}}})
     assert isinstance(redis, RedisReplayStore)
     await redis.close()
+
+
+async def test_a_configured_replay_path_means_sqlite_in_the_fake_environment(tmp_path):
+    """webhooks.replay.path alone (no kind, no data_dir) is an SQLite file at that path."""
+    path = tmp_path / "r.sqlite3"
+    store = _replay_store({"webhooks": {"replay": {"path": str(path)}}})
+    assert isinstance(store, SQLiteReplayStore)
+    assert str(path) in repr(store)
+    await store.close()
 
 
 def test_container_provides_one_ingress_from_its_config():

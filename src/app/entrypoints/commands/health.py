@@ -82,7 +82,10 @@ async def probe(container: Container) -> list[str]:
         "voice": lambda: container.voice().get_call(_PROBE_ID),
     }
     problems = []
+    settings = container.settings()
     for port, read in reads.items():
+        if not settings.enabled(port):
+            continue  # left off by the configuration: nothing to probe
         try:
             await read()
         except NotFound:

@@ -31,7 +31,7 @@ from ....adapters.outbox.sqlite import OpenMode
 from ....domain.outbox import OutboxStatus
 from ....ports.outbox import Outbox
 from ...wiring.container import ConfigurationError, Container, create_container
-from ...wiring.outbox import build_outbox, describe
+from ...wiring.stores import build_outbox, describe
 from ._args import positive_int
 from .requeue import requeue
 
@@ -144,7 +144,7 @@ def render_status(status: OutboxStatus) -> str:
 
 def _open(container: Container, mode: OpenMode) -> Outbox:
     """The configured outbox opened in ``mode``; ValueError for a bad ``outbox`` section."""
-    return build_outbox(container.config(), mode=mode)
+    return build_outbox(container.settings(), mode=mode)
 
 
 def read_backlog(container: Container) -> tuple[str, OutboxStatus | None, bool]:

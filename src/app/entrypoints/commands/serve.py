@@ -24,17 +24,22 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import socket
 import sys
+import tempfile
 from collections.abc import Awaitable, Sequence
+from pathlib import Path
 from typing import Any
 
+import attrs
 import uvicorn
 
 from ....adapters.outbox.relay import OutboxRelay
 from ...wiring.container import ConfigurationError, create_container
 from ...wiring.lifecycle import aclose_container
-from ...wiring.outbox import describe
+from ...wiring.settings import load_settings
+from ...wiring.stores import describe
 from ..access_log import install_access_log_filter
 from ..asgi import create_webhook_app
 
@@ -65,9 +70,22 @@ def run(args: argparse.Namespace) -> int:
     """Build the ingress, bind, print where it listens, serve until interrupted."""
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     try:
-        container = create_container({"config_file": args.config} if args.config else None)
+        settings = load_settings(
+            {"config_file": args.config} if args.config else None, env=os.environ
+        )
+        if settings.is_fake and settings.data_dir is None:
+            # The fakes start empty on every run, so the stores must too: a replay store that
+            # remembered the last run's events would answer the new fakes' events as duplicates.
+            settings = attrs.evolve(settings, data_dir=Path(tempfile.mkdtemp(prefix="portico-")))
+        container = create_container(settings=settings)
     except (ConfigurationError, ValueError) as exc:
         sys.stderr.write(f"portico serve: {exc}\n")
+        return 1
+    if not container.settings().webhooks.providers:
+        sys.stderr.write(
+            "portico serve: no webhook provider is configured: add one's secret "
+            "(e.g. PORTICO_WEBHOOKS__STRIPE__SECRET)\n"
+        )
         return 1
     try:
         ingress = container.webhook_ingress()
@@ -93,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
         + f"  GET  {base}/healthz/webhooks\n"
         + f"  GET  {base}/healthz/outbox\n"
         + _relay_line(relay, container.environment())
+        + f"Data directory: {settings.data_dir or '.'}\n"
     )
     sys.stdout.flush()
     config = uvicorn.Config(

@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from ....ports.failed_events import FailedEventLog
 from ...services.webhook_replay import ReplayOutcome, replay_failed
 from ...wiring.container import ConfigurationError, Container, create_container
 from ...wiring.lifecycle import aclose_container
-from ...wiring.webhooks import build_failed_event_log
+from ...wiring.stores import build_failed_event_log
 
 
 __all__ = ["register", "render_failed"]
@@ -82,11 +81,6 @@ def _container(args: argparse.Namespace) -> Container | None:
         return None
 
 
-def _settings(container: Container) -> Mapping[str, Any]:
-    webhooks = container.config().get("webhooks")
-    return webhooks if isinstance(webhooks, Mapping) else {}
-
-
 def _describe(log: FailedEventLog) -> str:
     return f"failed-event log {log!r}"
 
@@ -99,7 +93,7 @@ def run_webhooks(args: argparse.Namespace) -> int:
     try:
         if args.action == "replay":
             return _replay(args, container)
-        log = build_failed_event_log(_settings(container))
+        log = build_failed_event_log(container.settings())
     except (ConfigurationError, ValueError) as exc:
         sys.stderr.write(f"portico webhooks: {exc}\n")
         return 1

@@ -1,0 +1,136 @@
+"""
+The durable stores, built from `Settings`: outbox, webhook replay store, failed-event log and the
+WhatsApp delivery-status store.
+
+A store's ``kind`` left unset means: memory in the ``fake`` environment without a ``data_dir``
+(nothing is written to the host's folder), SQLite otherwise. SQLite files default to
+``data_dir`` (the current folder outside ``fake`` when unset) under names that say their
+environment (``portico-outbox.sandbox.sqlite3``; production keeps the plain
+``portico-outbox.sqlite3``), so a fake or sandbox run never shares production's files. Nothing is
+opened here: files are created and servers connected on first use.
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePath
+
+from ...adapters.failed_events.memory import MemoryFailedEventLog
+from ...adapters.failed_events.sqlite import SQLiteFailedEventLog
+from ...adapters.outbox.sqlite import OpenMode, SqliteOutbox
+from ...adapters.stores.memory import MemoryReplayStore
+from ...adapters.stores.sqlite import SQLiteReplayStore
+from ...adapters.whatsapp.status_log import MemoryDeliveryStatusStore
+from ...adapters.whatsapp.status_sqlite import SQLiteDeliveryStatusStore
+from ...ports.delivery_status import DeliveryStatusStore
+from ...ports.failed_events import FailedEventLog
+from ...ports.outbox import Outbox
+from ...ports.webhooks import ReplayStore
+from .settings import Settings
+
+
+__all__ = [
+    "build_failed_event_log",
+    "build_outbox",
+    "build_replay_store",
+    "build_status_store",
+    "describe",
+    "store_kind",
+    "store_path",
+]
+
+
+def store_kind(settings: Settings, configured: str | None, path: str | None = None) -> str:
+    """
+    The kind a store gets: as configured; else sqlite when a path is configured; else memory
+    in the fake environment without a data_dir, sqlite everywhere else.
+    """
+    if configured:
+        return configured
+    if path:
+        return "sqlite"
+    return "memory" if settings.is_fake and settings.data_dir is None else "sqlite"
+
+
+def store_path(settings: Settings, configured: str | None, stem: str) -> str:
+    """A SQLite file: as configured, else ``<stem>[.<environment>].sqlite3`` in ``data_dir``."""
+    if configured:
+        return configured
+    suffix = "" if settings.environment == "production" else f".{settings.environment}"
+    folder = settings.data_dir if settings.data_dir is not None else PurePath(".")
+    return str(folder / f"{stem}{suffix}.sqlite3")
+
+
+def build_outbox(settings: Settings, *, mode: OpenMode = "create") -> Outbox:
+    """
+    The configured outbox (PostgreSQL needs the ``postgres`` extra: psycopg).
+
+    ``mode`` ``read_only`` or ``existing`` is for operator commands: they must never create a
+    store (see `SqliteOutbox`).
+    """
+    section = settings.outbox
+    kind = store_kind(settings, section.kind, section.path)
+    if kind == "postgres":
+        from ...adapters.outbox.postgres import PostgresOutbox  # only when used
+
+        return PostgresOutbox(str(section.postgres_url), table=section.table, mode=mode)
+    if kind == "memory":
+        return SqliteOutbox(":memory:", table=section.table)
+    return SqliteOutbox(
+        store_path(settings, section.path, "portico-outbox"), table=section.table, mode=mode
+    )
+
+
+def build_replay_store(settings: Settings) -> ReplayStore:
+    """The ``webhooks.replay`` store, shared by the ingress and lead intake's claims."""
+    section = settings.webhooks.replay
+    kind = store_kind(settings, section.kind, section.path)
+    if kind == "memory":
+        return MemoryReplayStore()
+    if kind == "redis":
+        from ...adapters.stores.redis_store import RedisReplayStore  # only when used
+
+        return RedisReplayStore(str(section.url))
+    return SQLiteReplayStore(store_path(settings, section.path, "portico-replay"))
+
+
+def build_failed_event_log(settings: Settings) -> FailedEventLog:
+    """
+    The ``webhooks.failed_events`` log: events a handler refused for good, kept for replay.
+
+    Its file defaults to the replay store's folder when that one is configured by path.
+    """
+    section = settings.webhooks.failed_events
+    replay = settings.webhooks.replay
+    replay_kind = store_kind(settings, replay.kind, replay.path)
+    path = section.path
+    if not path and replay.path and replay_kind == "sqlite":
+        path = str(PurePath(replay.path).with_name("portico-failed-events.sqlite3"))
+    follows_replay = replay_kind if replay_kind == "memory" and not section.path else None
+    kind = store_kind(settings, section.kind or follows_replay, path)
+    if kind == "memory":
+        return MemoryFailedEventLog()
+    return SQLiteFailedEventLog(store_path(settings, path, "portico-failed-events"))
+
+
+def build_status_store(settings: Settings) -> DeliveryStatusStore:
+    """``messaging.status_store``: WhatsApp statuses, shared by the sender and the webhooks."""
+    section = settings.status_store
+    kind = store_kind(settings, section.kind, section.path)
+    if kind == "memory":
+        return MemoryDeliveryStatusStore()
+    if kind == "redis":
+        from ...adapters.whatsapp.status_redis import RedisDeliveryStatusStore  # only when used
+
+        return RedisDeliveryStatusStore(
+            str(section.url), retention_seconds=section.retention_seconds
+        )
+    return SQLiteDeliveryStatusStore(
+        store_path(settings, section.path, "portico-status"),
+        retention_seconds=section.retention_seconds,
+    )
+
+
+def describe(outbox: Outbox) -> str:
+    """Where ``outbox`` keeps its commands (absolute path or server and table; no secrets)."""
+    location = getattr(outbox, "location", None)
+    return f"{type(outbox).__name__} at {location}" if location else type(outbox).__name__
