@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import portico
 from fastapi import FastAPI
+from portico.app.entrypoints.access_log import install_access_log_filter
 
 from .errors import install_error_handlers
 from .routers import leads, payments
@@ -33,3 +34,6 @@ def create_api(container: portico.Container) -> FastAPI:
 
 container = portico.create_container()
 api = create_api(container)
+# Meta's subscription handshake carries its verify token in the query string: keep it out of
+# uvicorn's access log (``portico serve`` does the same).
+install_access_log_filter()

@@ -24,6 +24,12 @@ from .stripe_events import payment_succeeded, signed
 CLINIC = Path(__file__).resolve().parents[1]
 START_TIMEOUT = 30.0  # seconds for uvicorn to import the app and run its lifespan start-up
 PORT_ATTEMPTS = 3  # a free port found now may be taken before uvicorn binds it
+# Meta's subscription check, with the fake environment's published verify token.
+META_HANDSHAKE = {
+    "hub.mode": "subscribe",
+    "hub.verify_token": "portico-dev-token",
+    "hub.challenge": "1158201444",
+}
 
 
 def _free_port() -> int:
@@ -93,7 +99,7 @@ def _uvicorn(workdir: Path) -> Iterator[tuple[str, Path]]:
 
 
 def test_served_clinic_takes_leads_and_accepts_only_signed_webhooks(tmp_path: Path) -> None:
-    """Over HTTP: a lead, a signed Stripe event (processed, then a duplicate), a forged one."""
+    """Over HTTP: a lead, signed and forged Stripe events, Meta's handshake (token never logged)."""
     body = payment_succeeded("pi_unknown_1", amount_minor=100, currency="RON", event_id="evt_s1")
     with _uvicorn(tmp_path) as (base, log), httpx.Client(base_url=base, timeout=10) as http:
         lead = http.post("/leads", json={"phone": "+40712345678", "message": "Hello"})
@@ -103,6 +109,7 @@ def test_served_clinic_takes_leads_and_accepts_only_signed_webhooks(tmp_path: Pa
         again = http.post("/webhooks/stripe", content=body, headers=signed(body))
         forged = http.post("/webhooks/stripe", content=body, headers=signed(body, "whsec_x"))
         unsigned = http.post("/webhooks/stripe", content=body)
+        handshake = http.get("/webhooks/whatsapp", params=META_HANDSHAKE)
         counters = http.get("/webhooks/healthz/webhooks").json()["providers"]["stripe"]
     assert first.status_code == 200
     assert first.json()["processed"] == 1
@@ -113,7 +120,10 @@ def test_served_clinic_takes_leads_and_accepts_only_signed_webhooks(tmp_path: Pa
     assert 400 <= unsigned.status_code < 500
     assert unsigned.json()["error"]
     assert (counters["processed"], counters["duplicates"]) == (1, 1)
+    assert handshake.text == META_HANDSHAKE["hub.challenge"]
     logged = log.read_text()
     assert "Application startup complete" in logged
     assert "Application shutdown complete" in logged
     assert "Traceback" not in logged
+    assert '"GET /webhooks/whatsapp HTTP/1.1" 200' in logged
+    assert META_HANDSHAKE["hub.verify_token"] not in logged
