@@ -30,7 +30,7 @@ from portico.adapters.stores.memory import MemoryReplayStore
 from portico.adapters.stripe.parser import StripeParser
 from portico.adapters.stripe.verifier import StripeWebhookVerifier
 from portico.adapters.webhooks.signers import sign_stripe
-from portico.app.entrypoints.asgi import create_webhook_app
+from portico.app.entrypoints.asgi import STANDALONE_PREFIX, create_webhook_app
 from portico.app.services.webhook_ingress import WebhookEndpoint, WebhookIngress
 from portico.domain.events import PaymentSucceeded
 from portico.domain.webhooks import WebhookRequest
@@ -57,8 +57,8 @@ def make_ingress() -> WebhookIngress:
 
 
 def ingress_app() -> Any:
-    """The uvicorn factory: the webhook app around `make_ingress`."""
-    return create_webhook_app(make_ingress())
+    """The uvicorn factory: the webhook app around `make_ingress`, routed as `portico serve`."""
+    return create_webhook_app(make_ingress(), prefix=STANDALONE_PREFIX)
 
 
 async def ok_app(

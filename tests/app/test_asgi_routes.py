@@ -1,10 +1,11 @@
-"""The ASGI app driven directly: routing, URL rebuilding, streaming body limit, lifespan."""
+"""The ASGI app driven directly: routing, prefix, URL rebuilding, streaming body limit, lifespan."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -94,8 +95,9 @@ async def test_unknown_route_is_404_and_bad_method_405():
     """Other paths are 404; PUT on a webhook route is 405 with Allow."""
     app = create_webhook_app(_ingress(_Recorder()))
     assert (await _call(app, "GET", "/admin"))[0] == 404
-    assert (await _call(app, "GET", "/webhooks/../etc"))[0] == 404
-    status, headers, _, _ = await _call(app, "PUT", "/webhooks/rec")
+    assert (await _call(app, "GET", "/../etc"))[0] == 404
+    assert (await _call(app, "POST", "/webhooks/rec"))[0] == 404  # no prefix: routes are /{name}
+    status, headers, _, _ = await _call(app, "PUT", "/rec")
     assert status == 405
     assert headers[b"allow"] == b"GET, POST"
 
@@ -107,42 +109,86 @@ async def test_url_is_rebuilt_from_host_header():
     await _call(
         app,
         "POST",
-        "/webhooks/rec",
+        "/rec",
         scope_extra={"query_string": b"a=1&b=%20"},
         headers=[(b"x-sig", b"ok")],
     )
-    assert recorder.requests[0].url == "http://internal:8000/webhooks/rec?a=1&b=%20"
+    assert recorder.requests[0].url == "http://internal:8000/rec?a=1&b=%20"
 
 
 async def test_url_uses_public_base_url_when_configured():
     """Behind a proxy the verifier sees the public URL the provider called."""
     recorder = _Recorder()
     app = create_webhook_app(_ingress(recorder), public_base_url="https://hooks.example.org/")
-    await _call(app, "POST", "/webhooks/rec", headers=[(b"x-sig", b"ok")])
-    assert recorder.requests[0].url == "https://hooks.example.org/webhooks/rec"
+    await _call(app, "POST", "/rec", headers=[(b"x-sig", b"ok")])
+    assert recorder.requests[0].url == "https://hooks.example.org/rec"
 
 
 async def test_public_base_url_defaults_to_the_ingress_setting():
     """create_webhook_app takes the ingress's public_base_url when none is given."""
     recorder = _Recorder()
     app = create_webhook_app(_ingress(recorder, public_base_url="https://a.example"))
-    await _call(app, "POST", "/webhooks/rec", headers=[(b"x-sig", b"ok")])
-    assert recorder.requests[0].url == "https://a.example/webhooks/rec"
+    await _call(app, "POST", "/rec", headers=[(b"x-sig", b"ok")])
+    assert recorder.requests[0].url == "https://a.example/rec"
 
 
-async def test_mounted_under_a_prefix_routes_below_root_path():
-    """Mounted at /hooks (Starlette keeps the full path, sets root_path), routes still match."""
+async def test_mounted_app_routes_below_its_mount_point():
+    """Mounted at /hooks (Starlette keeps the full path, sets root_path): POST /hooks/rec."""
     recorder = _Recorder()
     app = create_webhook_app(_ingress(recorder))
+    mounted = {"root_path": "/hooks"}
     status, _, _, _ = await _call(
-        app,
-        "POST",
-        "/hooks/webhooks/rec",
-        headers=[(b"x-sig", b"ok")],
-        scope_extra={"root_path": "/hooks"},
+        app, "POST", "/hooks/rec", headers=[(b"x-sig", b"ok")], scope_extra=mounted
     )
     assert status == 200
-    assert recorder.requests[0].url == "http://internal:8000/hooks/webhooks/rec"
+    assert recorder.requests[0].url == "http://internal:8000/hooks/rec"
+    assert (await _call(app, "GET", "/hooks/healthz", scope_extra=mounted))[0] == 200
+    assert (await _call(app, "POST", "/hooks/webhooks/rec", scope_extra=mounted))[0] == 404
+
+
+async def test_mount_that_strips_the_path_still_verifies_the_full_url():
+    """Servers that strip the mount point from ``path`` keep it in raw_path: it is signed."""
+    recorder = _Recorder()
+    app = create_webhook_app(_ingress(recorder))
+    stripped = {"root_path": "/hooks", "raw_path": b"/hooks/rec"}
+    status, _, _, _ = await _call(
+        app, "POST", "/rec", headers=[(b"x-sig", b"ok")], scope_extra=stripped
+    )
+    assert status == 200
+    assert recorder.requests[0].url == "http://internal:8000/hooks/rec"
+
+
+async def test_prefix_goes_before_the_provider_never_before_health():
+    """prefix="/webhooks" (``portico serve``): POST /webhooks/rec, GET /healthz at the root."""
+    recorder = _Recorder()
+    app = create_webhook_app(_ingress(recorder), prefix="/webhooks")
+    assert app.prefix == "/webhooks"
+    assert (await _call(app, "POST", "/webhooks/rec", headers=[(b"x-sig", b"ok")]))[0] == 200
+    assert recorder.requests[0].url == "http://internal:8000/webhooks/rec"
+    assert (await _call(app, "POST", "/rec", headers=[(b"x-sig", b"ok")]))[0] == 404
+    assert (await _call(app, "GET", "/healthz"))[0] == 200
+    assert (await _call(app, "GET", "/webhooks/healthz"))[0] == 404
+    assert (await _call(app, "PUT", "/webhooks/rec"))[0] == 405
+
+
+@pytest.mark.parametrize(
+    ("given", "prefix"),
+    [("", ""), ("/", ""), ("webhooks", "/webhooks"), ("/webhooks/", "/webhooks"), ("/a/b", "/a/b")],
+)
+def test_prefix_is_normalised(given: str, prefix: str):
+    """Slashes around the prefix do not matter; "/" is no prefix."""
+    assert create_webhook_app(_ingress(_Recorder()), prefix=given).prefix == prefix
+
+
+def test_a_provider_named_healthz_needs_a_prefix():
+    """Without a prefix /healthz would be both a route and a provider: refused at build time."""
+    recorder = _Recorder()
+    ingress = WebhookIngress(
+        {"healthz": WebhookEndpoint(recorder, recorder)}, replay_store=MemoryReplayStore()
+    )
+    with pytest.raises(ValueError, match="healthz"):
+        create_webhook_app(ingress)
+    assert create_webhook_app(ingress, prefix="/webhooks").prefix == "/webhooks"
 
 
 async def test_body_over_limit_stops_reading_and_answers_413():
@@ -150,7 +196,7 @@ async def test_body_over_limit_stops_reading_and_answers_413():
     recorder = _Recorder()
     ingress = _ingress(recorder)
     app = create_webhook_app(ingress, max_body=100)
-    status, _, body, read = await _call(app, "POST", "/webhooks/rec", chunks=[b"x" * 60] * 50)
+    status, _, body, read = await _call(app, "POST", "/rec", chunks=[b"x" * 60] * 50)
     assert status == 413
     assert read == 2
     assert recorder.requests == []
@@ -162,7 +208,7 @@ async def test_declared_content_length_over_limit_is_refused_unread():
     """A Content-Length over the limit is 413 before any body is read."""
     app = create_webhook_app(_ingress(_Recorder()), max_body=100)
     status, _, _, read = await _call(
-        app, "POST", "/webhooks/rec", headers=[(b"content-length", b"5000")], chunks=[b"x"]
+        app, "POST", "/rec", headers=[(b"content-length", b"5000")], chunks=[b"x"]
     )
     assert (status, read) == (413, 0)
 
@@ -172,7 +218,7 @@ async def test_body_at_the_limit_is_accepted():
     recorder = _Recorder()
     app = create_webhook_app(_ingress(recorder), max_body=100)
     status, _, _, _ = await _call(
-        app, "POST", "/webhooks/rec", chunks=[b"a" * 50, b"b" * 50], headers=[(b"x-sig", b"ok")]
+        app, "POST", "/rec", chunks=[b"a" * 50, b"b" * 50], headers=[(b"x-sig", b"ok")]
     )
     assert status == 200
     assert recorder.requests[0].body == b"a" * 50 + b"b" * 50
@@ -181,7 +227,7 @@ async def test_body_at_the_limit_is_accepted():
 async def test_forged_delivery_is_401_json():
     """A refused signature is a 401 with a JSON reason."""
     app = create_webhook_app(_ingress(_Recorder()))
-    status, headers, body, _ = await _call(app, "POST", "/webhooks/rec")
+    status, headers, body, _ = await _call(app, "POST", "/rec")
     assert status == 401
     assert headers[b"content-type"] == b"application/json"
     assert json.loads(body) == {"received": False, "error": "X-Sig is not ok"}
@@ -227,7 +273,7 @@ async def test_ingress_crash_outside_handle_is_500_json():
         {"rec": WebhookEndpoint(recorder, recorder)}, replay_store=MemoryReplayStore()
     )
     app = create_webhook_app(ingress)
-    status, _, body, _ = await _call(app, "GET", "/webhooks/rec")
+    status, _, body, _ = await _call(app, "GET", "/rec")
     assert status == 500
     assert b"boom" not in body
 
@@ -238,7 +284,7 @@ _header_bytes = st.binary(max_size=40)
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     method=st.sampled_from(["GET", "POST", "PUT", "HEAD", "OPTIONS"]) | st.text(max_size=6),
-    path=st.sampled_from(["/webhooks/stripe", "/webhooks/whatsapp", "/healthz", "/"])
+    path=st.sampled_from(["/stripe", "/webhooks/stripe", "/whatsapp", "/healthz", "/"])
     | st.text(max_size=30).map(lambda p: "/" + p),
     query=st.binary(max_size=40),
     headers=st.lists(

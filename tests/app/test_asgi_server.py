@@ -153,12 +153,8 @@ async def test_signed_stripe_delivery_processed_once(server):
     base, ingress, seen = server
     body = json.dumps(PAYMENT).encode()
     async with httpx.AsyncClient(base_url=base) as client:
-        first = await client.post(
-            "/webhooks/stripe", content=body, headers=sign_stripe(body, STRIPE_SECRET)
-        )
-        again = await client.post(
-            "/webhooks/stripe", content=body, headers=sign_stripe(body, STRIPE_SECRET)
-        )
+        first = await client.post("/stripe", content=body, headers=sign_stripe(body, STRIPE_SECRET))
+        again = await client.post("/stripe", content=body, headers=sign_stripe(body, STRIPE_SECRET))
     assert first.status_code == 200
     assert first.json()["processed"] == 1
     assert again.status_code == 200
@@ -175,7 +171,7 @@ async def test_signed_whatsapp_delivery_processed_once(server):
     async with httpx.AsyncClient(base_url=base) as client:
         for _ in range(3):
             response = await client.post(
-                "/webhooks/whatsapp", content=body, headers=sign_meta(body, META_SECRET)
+                "/whatsapp", content=body, headers=sign_meta(body, META_SECRET)
             )
             assert response.status_code == 200
     assert [type(e) for e in seen] == [MessageReceived]
@@ -185,7 +181,7 @@ async def test_signed_hubspot_batch_processed_once(server):
     """A HubSpot v3-signed batch over the URL the client called yields two events, once."""
     base, _, seen = server
     body = json.dumps(HUBSPOT).encode()
-    url = f"{base}/webhooks/hubspot"
+    url = f"{base}/hubspot"
     async with httpx.AsyncClient() as client:
         first = await client.post(
             url, content=body, headers=sign_hubspot_v3(body, HUBSPOT_SECRET, url=url)
@@ -204,9 +200,9 @@ async def test_forged_stripe_delivery_is_401(server):
     body = json.dumps(PAYMENT).encode()
     async with httpx.AsyncClient(base_url=base) as client:
         response = await client.post(
-            "/webhooks/stripe", content=body, headers=sign_stripe(body, "whsec_attacker")
+            "/stripe", content=body, headers=sign_stripe(body, "whsec_attacker")
         )
-        unsigned = await client.post("/webhooks/stripe", content=body)
+        unsigned = await client.post("/stripe", content=body)
     assert response.status_code == 401
     assert response.json()["received"] is False
     assert STRIPE_SECRET not in response.text
@@ -221,7 +217,7 @@ async def test_malformed_signed_body_is_400(server):
     body = b"\xff\xfenot json"
     async with httpx.AsyncClient(base_url=base) as client:
         response = await client.post(
-            "/webhooks/whatsapp", content=body, headers=sign_meta(body, META_SECRET)
+            "/whatsapp", content=body, headers=sign_meta(body, META_SECRET)
         )
     assert response.status_code == 400
     assert response.json()["received"] is False
@@ -233,7 +229,7 @@ async def test_huge_body_is_413(server):
     body = b"{" + b" " * (200 * 1024) + b"}"
     async with httpx.AsyncClient(base_url=base) as client:
         response = await client.post(
-            "/webhooks/stripe", content=body, headers=sign_stripe(body, STRIPE_SECRET)
+            "/stripe", content=body, headers=sign_stripe(body, STRIPE_SECRET)
         )
     assert response.status_code == 413
     assert ingress.counters("stripe").rejected["payload_too_large"] == 1
@@ -248,12 +244,12 @@ async def test_huge_chunked_body_is_413(server):
             yield b"x" * 4096
 
     async with httpx.AsyncClient(base_url=base) as client:
-        response = await client.post("/webhooks/stripe", content=chunks())
+        response = await client.post("/stripe", content=chunks())
     assert response.status_code == 413
 
 
 async def test_meta_handshake_echoes_the_challenge(server):
-    """GET /webhooks/whatsapp with the right verify token echoes hub.challenge as text."""
+    """GET /whatsapp with the right verify token echoes hub.challenge as text."""
     base, _, _ = server
     params = {
         "hub.mode": "subscribe",
@@ -261,10 +257,8 @@ async def test_meta_handshake_echoes_the_challenge(server):
         "hub.verify_token": VERIFY_TOKEN,
     }
     async with httpx.AsyncClient(base_url=base) as client:
-        ok = await client.get("/webhooks/whatsapp", params=params)
-        wrong = await client.get(
-            "/webhooks/whatsapp", params={**params, "hub.verify_token": "guess"}
-        )
+        ok = await client.get("/whatsapp", params=params)
+        wrong = await client.get("/whatsapp", params={**params, "hub.verify_token": "guess"})
     assert ok.status_code == 200
     assert ok.text == "1158201444"
     assert ok.headers["content-type"].startswith("text/plain")
@@ -276,7 +270,7 @@ async def test_unknown_provider_and_healthz(server):
     """An unknown provider is 404 and /healthz is 200."""
     base, _, _ = server
     async with httpx.AsyncClient(base_url=base) as client:
-        missing = await client.post("/webhooks/paypal", content=b"{}")
+        missing = await client.post("/paypal", content=b"{}")
         health = await client.get("/healthz")
     assert missing.status_code == 404
     assert health.json() == {"status": "ok"}
@@ -289,7 +283,7 @@ async def test_concurrent_http_redeliveries_process_once(server):
     headers = sign_stripe(body, STRIPE_SECRET)
     async with httpx.AsyncClient(base_url=base) as client:
         responses = await asyncio.gather(
-            *(client.post("/webhooks/stripe", content=body, headers=headers) for _ in range(50))
+            *(client.post("/stripe", content=body, headers=headers) for _ in range(50))
         )
     assert {r.status_code for r in responses} <= {200, 503}
     assert len(seen) == 1
@@ -299,9 +293,9 @@ async def test_public_base_url_is_what_url_signatures_are_checked_against():
     """Behind a proxy, a HubSpot signature over the public URL verifies, the internal one not."""
     ingress, seen = _ingress(public_base_url="https://hooks.example.org")
     body = json.dumps(HUBSPOT[:1]).encode()
-    public = "https://hooks.example.org/webhooks/hubspot"
+    public = "https://hooks.example.org/hubspot"
     async with _serving(create_webhook_app(ingress)) as base, httpx.AsyncClient() as client:
-        internal = f"{base}/webhooks/hubspot"
+        internal = f"{base}/hubspot"
         wrong = await client.post(
             internal, content=body, headers=sign_hubspot_v3(body, HUBSPOT_SECRET, url=internal)
         )

@@ -108,13 +108,13 @@ async def test_signed_360dialog_delivery_is_processed_as_360dialog_events(ingres
     ingress.on(MessageReceived, handler)
     ingress.on(MessageStatusChanged, handler)
     body = _inbound("wamid.IN1", "Hello")
-    response = await client.post("/webhooks/360dialog", content=body, headers=_signed(body))
+    response = await client.post("/360dialog", content=body, headers=_signed(body))
     assert response.status_code == 200
     assert response.json()["processed"] == 1
-    again = await client.post("/webhooks/360dialog", content=body, headers=_signed(body))
+    again = await client.post("/360dialog", content=body, headers=_signed(body))
     assert again.json()["duplicate"] is True
     status = _status("wamid.OUT1", "delivered")
-    await client.post("/webhooks/360dialog", content=status, headers=_signed(status))
+    await client.post("/360dialog", content=status, headers=_signed(status))
     assert [(type(e).__name__, e.provider) for e in seen] == [
         ("MessageReceived", "360dialog"),
         ("MessageStatusChanged", "360dialog"),
@@ -135,7 +135,7 @@ async def test_signed_360dialog_delivery_is_processed_as_360dialog_events(ingres
 async def test_forged_360dialog_delivery_is_401(ingress, client, headers):
     """A wrong or missing signature is answered 401 and nothing is processed."""
     body = _inbound("wamid.F", "Hi")
-    response = await client.post("/webhooks/360dialog", content=body, headers=headers)
+    response = await client.post("/360dialog", content=body, headers=headers)
     assert response.status_code == 401
     assert SECRET not in response.text
     assert ingress.snapshot()["360dialog"]["processed"] == 0
@@ -188,7 +188,7 @@ async def test_a_status_webhook_reaches_the_sender_in_another_process(tmp_path):
     async with httpx.AsyncClient(transport=transport, base_url="http://hooks.test") as client:
         for status in ("read", "delivered"):  # out of order: read wins
             body = _status("wamid.SHARED1", status)
-            response = await client.post("/webhooks/360dialog", content=body, headers=_signed(body))
+            response = await client.post("/360dialog", content=body, headers=_signed(body))
             assert response.json()["processed"] == 1
     await close_webhook_ingress(ingress)
     await aclose_container(server)

@@ -17,7 +17,7 @@ import uvicorn
 from portico.adapters.fakes import FakeMessaging, FakePayments
 from portico.adapters.outbox.relay import RelayStats
 from portico.adapters.webhooks.signers import sign_stripe
-from portico.app.entrypoints.asgi import create_webhook_app
+from portico.app.entrypoints.asgi import STANDALONE_PREFIX, create_webhook_app
 from portico.app.entrypoints.cli import build_parser
 from portico.app.entrypoints.commands.serve import serve_app
 from portico.app.wiring.container import Container, create_container
@@ -98,7 +98,7 @@ async def test_serve_delivers_a_webhooks_receipt_through_its_own_relay(tmp_path,
     relay.on_progress = on_progress
     sock = socket.create_server(("127.0.0.1", 0))
     base = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    app = create_webhook_app(container)
+    app = create_webhook_app(container, prefix=STANDALONE_PREFIX)  # as `portico serve` does
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     serving = asyncio.create_task(
         serve_app(server, sock, container, relay=relay, closing=[container.replay_store()])

@@ -178,7 +178,7 @@ async def _post(client: httpx.AsyncClient, provider: str, payload: Any) -> httpx
     headers = sign_stripe(body, STRIPE_SECRET) if provider == "stripe" else {}
     if provider == "whatsapp":
         headers = sign_meta(body, META_SECRET)
-    return await client.post(f"/webhooks/{provider}", content=body, headers=headers)
+    return await client.post(f"/{provider}", content=body, headers=headers)
 
 
 async def test_patient_story_over_real_http(wired, whatsapp, meta):
@@ -298,7 +298,7 @@ async def test_portico_health_shows_a_running_servers_counters(tmp_path, monkeyp
     async with _serving(create_webhook_app(container)) as base:
         async with httpx.AsyncClient(base_url=base) as client:
             await _post(client, "whatsapp", _inbound("wamid.INBOUND000004", "Hello"))
-            await client.post("/webhooks/stripe", content=b"{}")  # unsigned: rejected
+            await client.post("/stripe", content=b"{}")  # unsigned: rejected
         rows = await fetch_webhook_counters(base)
         args = argparse.Namespace(format="text", config=None, probe=False, server=base)
         code = await asyncio.to_thread(health.run, args)

@@ -95,9 +95,7 @@ async def send_all(url: str, storm: list[Delivery]) -> list[tuple[Delivery, list
                 statuses: list[int] = []
                 for _ in range(REDELIVERIES):
                     headers = {**delivery.headers, "content-type": "application/json"}
-                    response = await http.post(
-                        "/webhooks/stripe", content=delivery.body, headers=headers
-                    )
+                    response = await http.post("/stripe", content=delivery.body, headers=headers)
                     statuses.append(response.status_code)
                     if response.status_code < 500:
                         break

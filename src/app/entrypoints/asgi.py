@@ -1,10 +1,11 @@
 """
 The webhook endpoint as a plain ASGI 3 application: no framework, any ASGI server.
 
-Routes::
+Routes, relative to where the app is mounted (``{prefix}`` is `create_webhook_app`'s ``prefix``,
+empty by default)::
 
-    POST /webhooks/{provider}   a delivery -> WebhookIngress.handle
-    GET  /webhooks/{provider}   a subscription handshake (Meta's hub.challenge) -> .handshake
+    POST {prefix}/{provider}    a delivery -> WebhookIngress.handle
+    GET  {prefix}/{provider}    a subscription handshake (Meta's hub.challenge) -> .handshake
     GET  /healthz               liveness: {"status": "ok"}
     GET  /healthz/webhooks      the ingress counters per provider, as JSON (``portico health
                                 --server URL`` renders them), and the recent permanent handler
@@ -14,14 +15,20 @@ Routes::
                                 or a command pending longer than ``max_pending_age``); numbers
                                 only, never a payload; 503 when the outbox cannot be read
 
-Run it alone (``portico serve``, or ``uvicorn`` on ``create_webhook_app(...)``), or mount it in a
-FastAPI / Starlette application: ``app.mount("/", create_webhook_app(container))`` (or under a
-prefix: ``app.mount("/hooks", ...)``, and then tell the providers ``/hooks/webhooks/{provider}``).
+Mounted in a FastAPI / Starlette host, the mount point is the prefix: after
+``api.mount("/webhooks", create_webhook_app(container))`` providers call
+``POST /webhooks/stripe`` and the health routes answer at ``/webhooks/healthz...``; mounted at
+``/hooks``, the same app serves ``POST /hooks/stripe``. Served alone at the root, the app needs a
+prefix of its own to keep deliveries apart from the health routes: ``portico serve`` passes
+``prefix=STANDALONE_PREFIX`` (``/webhooks``), so it serves ``POST /webhooks/{provider}`` and
+``GET /healthz*``, as does ``uvicorn`` on ``create_webhook_app(..., prefix="/webhooks")``.
+Without a prefix no provider may be called ``healthz``.
 
-Providers sign the URL they called (Twilio, HubSpot v3). Behind a proxy the server sees another
-scheme and host, so set ``public_base_url`` (``https://hooks.example.org``): the URL handed to the
-verifiers is that base plus the raw path and query received. Without it, the URL is rebuilt from the
-request's scheme and ``Host`` header.
+Providers sign the URL they called (Twilio, HubSpot v3). The URL handed to the verifiers is always
+the one requested, mount point included. Behind a proxy the server sees another scheme and host,
+so set ``public_base_url`` (``https://hooks.example.org``): the URL is then that base plus the raw
+path and query received. Without it, the URL is rebuilt from the request's scheme and ``Host``
+header.
 """
 
 from __future__ import annotations
@@ -40,7 +47,7 @@ from ..services.webhook_failures import failed_events_health
 from ..services.webhook_ingress import WebhookIngress, WebhookResponse
 
 
-__all__ = ["ASGIApp", "WebhookApp", "create_webhook_app"]
+__all__ = ["STANDALONE_PREFIX", "ASGIApp", "WebhookApp", "create_webhook_app"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -49,7 +56,10 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 logger = logging.getLogger("portico.webhooks.asgi")
-_PROVIDER = re.compile(r"/webhooks/([a-z0-9][a-z0-9_-]{0,63})/?")
+_PROVIDER_NAME = r"/([a-z0-9][a-z0-9_-]{0,63})/?"
+_HEALTH_ROUTES = frozenset({"/healthz", "/healthz/webhooks", "/healthz/outbox"})
+# What `portico serve` puts before /{provider}, so its deliveries and /healthz share the root.
+STANDALONE_PREFIX = "/webhooks"
 _SECURITY_HEADERS = ((b"cache-control", b"no-store"), (b"x-content-type-options", b"nosniff"))
 
 
@@ -75,8 +85,13 @@ class WebhookApp:
         max_body: int,
         outbox: Outbox | None = None,
         max_pending_age: float = DEFAULT_MAX_PENDING_AGE,
+        prefix: str = "",
     ):
         self.ingress = ingress
+        self.prefix = _normalise_prefix(prefix)
+        if not self.prefix and "healthz" in ingress.providers:
+            raise ValueError("a provider named 'healthz' needs a prefix (its route is /healthz)")
+        self._provider_route = re.compile(re.escape(self.prefix) + _PROVIDER_NAME)
         self.public_base_url = public_base_url.rstrip("/") if public_base_url else None
         self.max_body = max_body
         self.outbox = outbox
@@ -127,7 +142,7 @@ class WebhookApp:
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = str(scope.get("method", "GET")).upper()
         path = _route_path(scope)
-        if path in {"/healthz", "/healthz/webhooks", "/healthz/outbox"}:
+        if path in _HEALTH_ROUTES:
             if method not in {"GET", "HEAD"}:
                 await _send(send, _not_allowed("GET"))
             elif path == "/healthz":
@@ -138,7 +153,7 @@ class WebhookApp:
                 health = {**self.counters(), **await failed_events_health(self.ingress)}
                 await _send(send, WebhookResponse(200, health))
             return
-        match = _PROVIDER.fullmatch(path)
+        match = self._provider_route.fullmatch(path)
         if match is None:
             await _send(send, WebhookResponse(404, {"error": "not found"}))
             return
@@ -190,6 +205,7 @@ def create_webhook_app(
     max_body: int | None = None,
     outbox: Outbox | None = None,
     max_pending_age: float = DEFAULT_MAX_PENDING_AGE,
+    prefix: str = "",
 ) -> WebhookApp:
     """
     The ASGI application serving ``source``'s webhook ingress.
@@ -201,6 +217,12 @@ def create_webhook_app(
         outbox: counted by ``/healthz/outbox``; defaults to the container's ``outbox`` when
             ``source`` is a container (an ingress alone has none: the route answers 404).
         max_pending_age: seconds a command may wait pending before the outbox is "degraded".
+        prefix: the path before ``/{provider}``, below the mount point: empty for a host that
+            mounts the app (the mount point is the prefix), `STANDALONE_PREFIX` when the app is
+            served alone at the root (``portico serve``). Health routes never take it.
+
+    Raises:
+        ValueError: no ``prefix`` while a provider is named ``healthz``.
     """
     if isinstance(source, WebhookIngress):
         ingress = source
@@ -215,7 +237,14 @@ def create_webhook_app(
         max_body=ingress.max_body if max_body is None else max_body,
         outbox=outbox,
         max_pending_age=max_pending_age,
+        prefix=prefix,
     )
+
+
+def _normalise_prefix(prefix: str) -> str:
+    """``"webhooks"``, ``"/webhooks/"`` -> ``"/webhooks"``; ``""`` and ``"/"`` -> ``""``."""
+    stripped = prefix.strip("/")
+    return f"/{stripped}" if stripped else ""
 
 
 def _full_path(scope: Scope) -> str:

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 
@@ -79,8 +79,10 @@ class Lifespan:
     """
     Portico's lifetime inside a host: `lifespan` builds one; see there.
 
-    Use it as ``async with lifespan(container):`` or hand it to FastAPI / Starlette as
-    ``lifespan=`` (it is called with the host app and returns itself).
+    Use it as ``async with lifespan(container) as container:`` or hand it to FastAPI /
+    Starlette as ``lifespan=``: they call it with the host app and enter what it returns, a
+    context that yields no lifespan state (Starlette would merge a yielded container into each
+    request's ``state``, and fails when it is not a mapping).
     """
 
     def __init__(self, container: Any, *, relay: bool, grace: float) -> None:
@@ -92,9 +94,14 @@ class Lifespan:
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
-    def __call__(self, app: object = None) -> Lifespan:
+    def __call__(self, app: object = None) -> contextlib.AbstractAsyncContextManager[None]:
         """FastAPI / Starlette call ``lifespan(app)``; the host app is not needed."""
-        return self
+        return self._hosted()
+
+    @contextlib.asynccontextmanager
+    async def _hosted(self) -> AsyncIterator[None]:
+        async with self:
+            yield
 
     @property
     def relay_task(self) -> asyncio.Task[None] | None:

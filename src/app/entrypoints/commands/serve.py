@@ -1,8 +1,12 @@
 """
 ``portico serve``: the webhook endpoint on uvicorn, built from the container's configuration.
 
+It serves the app alone at the root with `app.entrypoints.asgi.STANDALONE_PREFIX`:
+``POST /webhooks/{provider}`` (and Meta's GET handshake there) and ``GET /healthz*``. A host that
+mounts the app itself chooses the prefix by its mount point instead.
+
 On the embedded defaults (environment ``fake``) it serves every provider with the published
-development secrets of `app.webhooks_wiring.DEV_SECRETS` (each logged as a warning) and remembers
+development secrets of `app.wiring.webhooks.DEV_SECRETS` (each logged as a warning) and remembers
 processed events in ``./portico-replay.sqlite3``. Any other environment demands real secrets.
 
 Webhook handlers only enqueue their side effects (receipts, CRM notes) in the outbox, so the
@@ -13,9 +17,10 @@ them (its in-memory fakes are its own). ``--no-relay`` leaves delivery to a sepa
 relay at a time).
 
 Uvicorn's access log keeps method, path and status but never the query string (Meta's handshake
-carries its verify token there: `app.access_log`). On shutdown the relay finishes its batch (at
-most `RELAY_GRACE` seconds), then the replay store, the outbox and the adapters' HTTP clients are
-closed (`app.lifecycle.aclose_container`), even though uvicorn turns Ctrl-C into a cancellation.
+carries its verify token there: `app.entrypoints.access_log`). On shutdown the relay finishes its
+batch (at most `RELAY_GRACE` seconds), then the replay store, the outbox and the adapters' HTTP
+clients are closed (`app.wiring.lifecycle.aclose_container`), even though uvicorn turns Ctrl-C
+into a cancellation.
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ from ...wiring.lifecycle import aclose_container
 from ...wiring.settings import load_settings
 from ...wiring.stores import describe
 from ..access_log import install_access_log_filter
-from ..asgi import create_webhook_app
+from ..asgi import STANDALONE_PREFIX, create_webhook_app
 
 
 __all__ = ["RELAY_GRACE", "register", "run", "serve_app"]
@@ -89,7 +94,8 @@ def run(args: argparse.Namespace) -> int:
         return 1
     try:
         ingress = container.webhook_ingress()
-        app = create_webhook_app(ingress, outbox=container.outbox())
+        # Alone at the root: deliveries under /webhooks/{provider}, health at /healthz*.
+        app = create_webhook_app(ingress, outbox=container.outbox(), prefix=STANDALONE_PREFIX)
         relay: OutboxRelay | None = None if args.no_relay else container.relay()
         sock = socket.create_server((args.host, args.port))
     except (ConfigurationError, ValueError, OSError) as exc:
@@ -106,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     base = f"http://{host}:{port}"
     sys.stdout.write(
         f"Portico webhooks listening on {base}\n"
-        + "".join(f"  POST {base}/webhooks/{name}\n" for name in ingress.providers)
+        + "".join(f"  POST {base}{app.prefix}/{name}\n" for name in ingress.providers)
         + f"  GET  {base}/healthz\n"
         + f"  GET  {base}/healthz/webhooks\n"
         + f"  GET  {base}/healthz/outbox\n"

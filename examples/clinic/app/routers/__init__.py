@@ -1,0 +1,1 @@
+"""The clinic's own endpoints, one router per resource."""

@@ -1,0 +1,1 @@
+"""The clinic's tests, on Portico's public API."""

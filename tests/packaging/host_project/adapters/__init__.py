@@ -1,0 +1,1 @@
+"""The host's adapters (not Portico's: Portico's are `portico.adapters`)."""

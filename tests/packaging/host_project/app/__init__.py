@@ -1,0 +1,1 @@
+"""The host's application (not Portico's: Portico's is `portico.app`)."""

@@ -1,0 +1,1 @@
+"""The host's domain (not Portico's: Portico's is `portico.domain`)."""

@@ -1,0 +1,1 @@
+"""The host's ports (not Portico's: Portico's are `portico.ports`)."""
