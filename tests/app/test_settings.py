@@ -265,7 +265,7 @@ async def test_the_fake_environment_writes_nothing_to_the_working_directory(
         headers = sign_stripe(body, DEV_SECRETS["stripe"]["secret"])
         transport = httpx.ASGITransport(app=create_webhook_app(container))
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            answer = await client.post("/webhooks/stripe", content=body, headers=headers)
+            answer = await client.post("/stripe", content=body, headers=headers)
         assert answer.json()["processed"] == 1, answer.text
     finally:
         await aclose_container(container)
