@@ -22,8 +22,8 @@ from ...domain.events import DomainEvent
 from ...domain.messaging import DeliveryStatus
 from ...domain.values import Money, PhoneNumber
 from ...domain.voice import CallStatus
-from ..services._outreach import Subscription
 from ..services.lead_intake import OPEN_DEAL_PROPERTY
+from ..services.webhook_values import Subscription
 from ..wiring.container import Container, create_container
 
 

@@ -27,8 +27,8 @@ from ...domain.errors import ConfigurationError
 from ...domain.events import MessageStatusChanged
 from ...domain.messaging import DeliveryStatus
 from ...ports.webhooks import ReplayStore
-from ..services._outreach import Subscription
 from ..services.webhook_ingress import WebhookIngress
+from ..services.webhook_values import Subscription
 from .webhooks import build_replay_store, build_webhook_ingress
 
 
