@@ -24,13 +24,7 @@ from portico.app.wiring.container import (
     create_container,
     env_config,
 )
-from portico.ports.crm import CRMPort
-from portico.ports.messaging import MessagingPort
-from portico.ports.payments import PaymentPort
-from portico.ports.voice import VoicePort
-
-
-PORTS = ("messaging", "crm", "payments", "voice")
+from portico.ports.execute import PORTS
 
 
 def test_the_default_environment_is_fake_with_every_port_a_resilient_fake() -> None:
@@ -42,11 +36,11 @@ def test_the_default_environment_is_fake_with_every_port_a_resilient_fake() -> N
     assert isinstance(container.crm().inner, FakeCRM)
     assert isinstance(container.payments().inner, FakePayments)
     assert isinstance(container.voice().inner, FakeVoice)
-    for port, protocol in zip(PORTS, (MessagingPort, CRMPort, PaymentPort, VoicePort), strict=True):
+    for port, protocol in PORTS.items():
         assert isinstance(getattr(container, port)(), protocol)
 
 
-@pytest.mark.parametrize("port", PORTS)
+@pytest.mark.parametrize("port", list(PORTS))
 def test_every_selector_has_every_environment(port: str) -> None:
     """Each port's adapter Selector has exactly the keys fake, sandbox and production."""
     selector = getattr(Container, f"{port}_adapter")
@@ -187,8 +181,8 @@ def test_overriding_a_port_reaches_every_service() -> None:
     container = create_container(env={})
     replacement = FakeMessaging(enforce_window=False)
     with container.messaging.override(providers.Object(replacement)):
-        assert container.payment_collection().dispatch.ports.messaging is replacement
-    assert container.payment_collection().dispatch.ports.messaging is not replacement
+        assert container.payment_collection().dispatch.ports["messaging"] is replacement
+    assert container.payment_collection().dispatch.ports["messaging"] is not replacement
 
 
 def test_overriding_a_raw_adapter_goes_through_the_wrapping_point() -> None:

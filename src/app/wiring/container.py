@@ -34,6 +34,7 @@ from ...adapters.resilience import (
     pipeline_from_config,
 )
 from ...domain.errors import ConfigurationError
+from ...ports.execute import PORTS
 from ..services.follow_up_calls import FollowUpCalls
 from ..services.lead_intake import LeadIntake
 from ..services.outbox_dispatch import OutboxDispatch
@@ -51,7 +52,7 @@ from .outbox import (
     build_outbox,
     build_relay,
     command_ports,
-    lease_seconds,
+    relay_settings,
     settle_delay,
 )
 from .subscriptions import build_subscribed_ingress, replay_store_from_config
@@ -171,19 +172,20 @@ class Container(containers.DeclarativeContainer):
     # config outbox.kind: sqlite (default; outbox.path) | postgres (outbox.postgres_url). The relay
     # and send-now both go through the resilient ports above.
     outbox = providers.Singleton(build_outbox, config)
+    # The resilient ports by integration name (ports.execute.PORTS), for the relay and send-now.
+    ports = providers.Callable(
+        command_ports, messaging=messaging, crm=crm, payments=payments, voice=voice
+    )
     relay = providers.Factory(
         build_relay,
         outbox,
-        messaging,
-        crm,
-        payments,
-        voice,
-        lease_seconds=providers.Callable(lease_seconds, config),
+        ports,
+        settings=providers.Callable(relay_settings, config),
     )
     outbox_dispatch = providers.Factory(
         OutboxDispatch,
         outbox,
-        providers.Callable(command_ports, messaging, crm, payments, voice),
+        ports,
         settle_delay=providers.Callable(settle_delay, config),
     )
 
@@ -308,6 +310,6 @@ def create_container(
             raise ConfigurationError(
                 f"environment {environment!r} needs these variables: {', '.join(missing)}"
             )
-    for port in ("messaging", "crm", "payments", "voice"):
+    for port in PORTS:
         getattr(container, port)()
     return container

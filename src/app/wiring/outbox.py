@@ -7,25 +7,22 @@ environment (`DEFAULT_SQLITE_PATHS`): a ``fake`` run must never share the produc
 ``portico relay`` with the in-memory fakes would "deliver" real commands into them.
 ``outbox.settle_delay`` (seconds, default 60) is how long an unknown send-now outcome waits in the
 outbox before the relay retries it (see `app.services.outbox_dispatch`).
-``outbox.lease_seconds`` (default 120) is how long a relay's claim is exclusive; it must exceed
-every port pipeline's worst case (timeout x attempts + backoff, capped by ``retry_deadline``: see
-`adapters.outbox.lease`), or building the relay fails naming the integration.
+``outbox.lease_seconds`` (default 120) is how long a relay's claim is exclusive (`RelaySettings`);
+it must exceed every port pipeline's worst case (`Pipeline.worst_case_seconds`: see
+`app.wiring.leases`), or building the relay fails naming the integration.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, cast
 
-from ...adapters.outbox.lease import DEFAULT_LEASE_SECONDS
-from ...adapters.outbox.relay import OutboxRelay
 from ...adapters.outbox.sqlite import OpenMode, SqliteOutbox
-from ...ports.crm import CRMPort
-from ...ports.execute import CommandPorts
-from ...ports.messaging import MessagingPort
+from ...ports.execute import PORTS, CommandPorts
 from ...ports.outbox import Outbox
-from ...ports.payments import PaymentPort
-from ...ports.voice import VoicePort
+from ..services.outbox_relay import OutboxRelay, RelayStats
+from ..services.relay_settings import DEFAULT_LEASE_SECONDS, RelaySettings
+from .leases import check_relay_lease, pipelines_of
 
 
 __all__ = [
@@ -36,8 +33,8 @@ __all__ = [
     "build_relay",
     "command_ports",
     "describe",
-    "lease_seconds",
     "outbox_settings",
+    "relay_settings",
     "settle_delay",
 ]
 
@@ -98,9 +95,9 @@ def settle_delay(config: Mapping[str, Any]) -> float:
     return float(outbox_settings(config)["settle_delay"])
 
 
-def lease_seconds(config: Mapping[str, Any]) -> float:
-    """``outbox.lease_seconds`` for the relay (seconds; 120 unless configured)."""
-    return float(outbox_settings(config)["lease_seconds"])
+def relay_settings(config: Mapping[str, Any]) -> RelaySettings:
+    """The relay's settings: ``outbox.lease_seconds`` (120 unless configured), else defaults."""
+    return RelaySettings(lease_seconds=float(outbox_settings(config)["lease_seconds"]))
 
 
 def build_outbox(config: Mapping[str, Any], *, mode: OpenMode = "create") -> Outbox:
@@ -126,26 +123,40 @@ def describe(outbox: Outbox) -> str:
 
 def build_relay(
     outbox: Outbox,
-    messaging: MessagingPort,
-    crm: CRMPort,
-    payments: PaymentPort,
-    voice: VoicePort,
+    ports: CommandPorts,
     *,
-    lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    settings: RelaySettings | None = None,
+    on_progress: Callable[[RelayStats], None] | None = None,
 ) -> OutboxRelay:
-    """A relay over the resilient ports; ValueError when a port could outlast the lease."""
-    return OutboxRelay(
-        outbox,
-        messaging=messaging,
-        crm=crm,
-        payments=payments,
-        voice=voice,
-        lease_seconds=lease_seconds,
-    )
+    """
+    A relay over the resilient ``ports``.
+
+    Raises:
+        ValueError: a port's pipeline could outlast the lease (`app.wiring.leases`).
+    """
+    settings = settings if settings is not None else RelaySettings()
+    check_relay_lease(settings.lease_seconds, pipelines_of(ports.values()))
+    return OutboxRelay(outbox, ports, settings, on_progress=on_progress)
 
 
-def command_ports(
-    messaging: MessagingPort, crm: CRMPort, payments: PaymentPort, voice: VoicePort
-) -> CommandPorts:
-    """The ports bundle send-now uses."""
-    return CommandPorts(messaging, crm, payments, voice)
+def command_ports(**ports: object) -> CommandPorts:
+    """
+    The ports by integration name (`ports.execute.PORTS`), for the relay and send-now.
+
+    A port given as None is left out (its integration is not served).
+
+    Raises:
+        ValueError: a name that is not a port's.
+        TypeError: an object that does not implement the port of its name.
+    """
+    bundle: dict[str, object] = {}
+    for name, port in ports.items():
+        kind = PORTS.get(name)
+        if kind is None:
+            raise ValueError(f"{name}: not a port (known: {', '.join(PORTS)})")
+        if port is None:
+            continue
+        if not isinstance(port, kind):
+            raise TypeError(f"{name}: a {type(port).__name__} is not a {kind.__name__}")
+        bundle[name] = port
+    return cast(CommandPorts, bundle)

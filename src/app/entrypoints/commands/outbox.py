@@ -25,13 +25,15 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from ....adapters.outbox._rows import OutboxNotFound
-from ....adapters.outbox.relay import OutboxRelay, RelayStats
+import attrs
+
+from ....adapters.outbox import OutboxNotFound
 from ....adapters.outbox.sqlite import OpenMode
 from ....domain.outbox import OutboxStatus
 from ....ports.outbox import Outbox
+from ...services.outbox_relay import OutboxRelay, RelayStats
 from ...wiring.container import ConfigurationError, Container, create_container
-from ...wiring.outbox import build_outbox, describe
+from ...wiring.outbox import build_outbox, describe, relay_settings
 from ._args import positive_int
 from .requeue import requeue
 
@@ -272,12 +274,11 @@ def run_relay(args: argparse.Namespace) -> int:
         sys.stderr.write(FAKE_REFUSAL)
         return 2
     progress = _Progress()
-    relay: OutboxRelay = container.relay()
+    settings = attrs.evolve(relay_settings(container.config()), batch_size=args.batch_size)
+    relay: OutboxRelay = container.relay(settings=settings, on_progress=progress)
     sys.stderr.write(
         f"portico relay: {container.environment()} vendors, {describe(relay.outbox)}\n"
     )
-    relay.batch_size = args.batch_size
-    relay.on_progress = progress
     asyncio.run(_relay(relay, args.until_idle))
     progress(relay.stats, final=True)
     return 0

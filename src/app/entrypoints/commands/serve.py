@@ -31,7 +31,7 @@ from typing import Any
 
 import uvicorn
 
-from ....adapters.outbox.relay import OutboxRelay
+from ...services.outbox_relay import OutboxRelay
 from ...wiring.container import ConfigurationError, create_container
 from ...wiring.lifecycle import aclose_container
 from ...wiring.outbox import describe
