@@ -6,7 +6,7 @@ Ports speak domain types only, and raise only `domain.errors` errors.
 
 from .crm import CRMPort, UpsertIdempotency, upsert_is_idempotent
 from .delivery_status import DeliveryStatusStore
-from .execute import CommandPorts, execute
+from .execute import PORTS, CommandPorts, execute, served
 from .failed_events import FailedEventLog
 from .messaging import MessagingPort
 from .outbox import Outbox
@@ -16,6 +16,7 @@ from .webhooks import ReplayStore, WebhookParser, WebhookVerifier
 
 
 __all__ = [
+    "PORTS",
     "CRMPort",
     "CommandPorts",
     "DeliveryStatusStore",
@@ -29,5 +30,6 @@ __all__ = [
     "WebhookParser",
     "WebhookVerifier",
     "execute",
+    "served",
     "upsert_is_idempotent",
 ]

@@ -15,11 +15,12 @@ import httpx
 import uvicorn
 
 from portico.adapters.fakes import FakeMessaging, FakePayments
-from portico.adapters.outbox.relay import RelayStats
 from portico.adapters.webhooks.signers import sign_stripe
 from portico.app.entrypoints.asgi import STANDALONE_PREFIX, create_webhook_app
 from portico.app.entrypoints.cli import build_parser
 from portico.app.entrypoints.commands.serve import serve_app
+from portico.app.services.outbox_relay import RelayStats
+from portico.app.services.relay_settings import RelaySettings
 from portico.app.wiring.container import Container, create_container
 from portico.app.wiring.webhooks import DEV_SECRETS
 from portico.domain.events import PaymentSucceeded
@@ -87,15 +88,14 @@ async def test_serve_delivers_a_webhooks_receipt_through_its_own_relay(tmp_path,
     stripe.complete_checkout(sent.link.id)
     (paid,) = [e for e in stripe.drain_events() if isinstance(e, PaymentSucceeded)]
 
-    relay = container.relay()
-    relay.idle_delay = 0.01  # the production default polls once a second
     receipt_sent = asyncio.Event()
 
     def on_progress(_: RelayStats) -> None:
         if _receipts(wa):
             receipt_sent.set()
 
-    relay.on_progress = on_progress
+    # The production default polls once a second.
+    relay = container.relay(settings=RelaySettings(idle_delay=0.01), on_progress=on_progress)
     sock = socket.create_server(("127.0.0.1", 0))
     base = f"http://127.0.0.1:{sock.getsockname()[1]}"
     app = create_webhook_app(container, prefix=STANDALONE_PREFIX)  # as `portico serve` does

@@ -25,7 +25,6 @@ import attrs
 import httpx
 import pytest
 
-from portico.adapters.outbox.relay import OutboxRelay
 from portico.adapters.outbox.sqlite import SqliteOutbox
 from portico.adapters.resilience import (
     DEFAULT_POLICIES,
@@ -39,11 +38,14 @@ from portico.adapters.resilience import (
 )
 from portico.adapters.stripe import StripePayments
 from portico.adapters.whatsapp import WhatsAppMessaging, meta_cloud
+from portico.app.services.outbox_relay import OutboxRelay
+from portico.app.services.relay_settings import RelaySettings
 from portico.domain.commands import CreatePaymentIntent, SendMessage
 from portico.domain.messaging import TextMessage
 from portico.domain.outbox import EntryState
 from portico.domain.payments import PaymentRequest
 from portico.domain.values import IdempotencyKey, Money
+from portico.ports.execute import CommandPorts
 from tests.simulators.faults import FaultInjector, FaultPlan
 from tests.simulators.server import serve
 from tests.simulators.stripe import StripeSimulator
@@ -176,13 +178,14 @@ async def test_no_command_is_lost_or_applied_twice_under_faults(
         )
         relay = OutboxRelay(
             outbox,
-            payments=ResilientPayments(stripe, pipeline("stripe", registry, clock)),
-            messaging=ResilientMessaging(whatsapp, pipeline("whatsapp", registry, clock)),
-            batch_size=40,
-            max_attempts=30,
+            CommandPorts(
+                payments=ResilientPayments(stripe, pipeline("stripe", registry, clock)),
+                messaging=ResilientMessaging(whatsapp, pipeline("whatsapp", registry, clock)),
+            ),
+            RelaySettings(batch_size=40, max_attempts=30),
             clock=clock,
             sleep=clock.sleep,
-            rng=lambda: 0.5,
+            uniform=lambda a, b: (a + b) / 2,
         )
         await relay.run(until_idle=True)
 

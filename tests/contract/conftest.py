@@ -13,11 +13,12 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from portico.ports.execute import PORTS as PORT_PROTOCOLS
 from tests.contract import impls
 from tests.contract.harness import Factory, Harness, Registry
 
 
-PORTS = ("messaging", "crm", "payments", "voice")
+PORTS = tuple(PORT_PROTOCOLS)  # one contract suite per port, named as commands name it
 
 
 def discover() -> Registry:
@@ -81,3 +82,9 @@ async def voice(request: pytest.FixtureRequest) -> AsyncIterator[Harness[object]
     """A voice implementation under contract."""
     async for harness in _open(request):
         yield harness
+
+
+# A port without a fixture here would silently have no contract suite.
+_MISSING = [port for port in PORTS if port not in globals()]
+if _MISSING:
+    raise RuntimeError(f"tests/contract/conftest.py: no fixture for port(s) {_MISSING}")

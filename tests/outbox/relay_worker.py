@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from portico.adapters.outbox.relay import OutboxRelay
 from portico.adapters.outbox.sqlite import SqliteOutbox
 from portico.adapters.stripe.adapter import StripePayments
+from portico.app.services.outbox_relay import OutboxRelay
+from portico.app.services.relay_settings import RelaySettings
+from portico.ports.execute import CommandPorts
 
 
 API_KEY = "sk_test_simulated"  # the Stripe simulator's default key
@@ -23,7 +25,8 @@ async def main(path: str, base_url: str, lease: float) -> None:
     """Relay until idle, then close the pool and the outbox."""
     box = SqliteOutbox(path, mode="existing")
     stripe = StripePayments.connect(API_KEY, base_url=base_url)
-    relay = OutboxRelay(box, payments=stripe, lease_seconds=lease, idle_delay=0.05, batch_size=32)
+    settings = RelaySettings(lease_seconds=lease, idle_delay=0.05, batch_size=32)
+    relay = OutboxRelay(box, CommandPorts(payments=stripe), settings)
     try:
         await relay.run(until_idle=True)
     finally:

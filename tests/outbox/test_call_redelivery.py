@@ -9,15 +9,17 @@ import httpx
 import pytest
 
 from portico.adapters.fakes import FakeVoice
-from portico.adapters.outbox.relay import OutboxRelay
 from portico.adapters.outbox.sqlite import SqliteOutbox
 from portico.adapters.resilience import BreakerRegistry, FakeClock, ResilientVoice, build_pipeline
 from portico.adapters.vapi import VapiVoice
+from portico.app.services.outbox_relay import OutboxRelay
+from portico.app.services.relay_settings import RelaySettings
 from portico.domain.commands import StartCall
 from portico.domain.errors import OutcomeUnknown
 from portico.domain.outbox import EntryState
 from portico.domain.values import IdempotencyKey
 from portico.domain.voice import Call, CallRequest
+from portico.ports.execute import CommandPorts
 from portico.ports.voice import VoicePort
 from tests.simulators.faults import FaultInjector, FaultPlan
 from tests.simulators.vapi import VapiSimulator
@@ -38,12 +40,12 @@ async def box(tmp_path, clock) -> AsyncIterator[SqliteOutbox]:
 def _relay(box: SqliteOutbox, clock: Any, voice: VoicePort) -> OutboxRelay:
     return OutboxRelay(
         box,
-        voice=voice,
+        CommandPorts(voice=voice),
+        RelaySettings(max_attempts=4),
         clock=clock,
         wall_clock=clock,
         sleep=clock.sleep,
         uniform=lambda a, b: (a + b) / 2,
-        max_attempts=4,
     )
 
 

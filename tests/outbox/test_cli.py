@@ -221,8 +221,8 @@ def test_count_options_must_be_positive_integers(argv, capsys):
 
 def test_relay_progress_ends_its_line_before_the_final_report(monkeypatch, capsys):
     """Progress then final: separate lines off a TTY; on a TTY the \\r-line is ended first."""
-    from portico.adapters.outbox.relay import RelayStats
     from portico.app.entrypoints.commands.outbox import _Progress
+    from portico.app.services.outbox_relay import RelayStats
 
     progress = _Progress()
     progress(RelayStats(delivered=1))

@@ -31,7 +31,9 @@ def fakes():
 
 def dispatch(box, fakes, **kwargs):
     messaging, crm, payments = fakes
-    return OutboxDispatch(box, CommandPorts(messaging, crm, payments, None), **kwargs)
+    return OutboxDispatch(
+        box, CommandPorts(messaging=messaging, crm=crm, payments=payments), **kwargs
+    )
 
 
 def reminder():

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from portico.adapters.fakes import FakeMessaging, FakePayments
-from portico.adapters.outbox.relay import OutboxRelay
+from portico.app.services.outbox_relay import OutboxRelay
+from portico.app.services.relay_settings import RelaySettings
 from portico.domain.commands import CreatePaymentIntent, SendMessage
 from portico.domain.messaging import TemplateMessage
 from portico.domain.outbox import EntryState, OutboxEntry
 from portico.domain.payments import PaymentRequest
 from portico.domain.values import IdempotencyKey, Money
+from portico.ports.execute import CommandPorts
 from portico.ports.outbox import Outbox
 
 
@@ -26,7 +28,8 @@ def payment() -> CreatePaymentIntent:
 
 
 def relay(box: Outbox, clock, **ports) -> OutboxRelay:
-    return OutboxRelay(box, clock=clock, sleep=clock.sleep, lease_seconds=LEASE, **ports)
+    settings = RelaySettings(lease_seconds=LEASE)
+    return OutboxRelay(box, CommandPorts(**ports), settings, clock=clock, sleep=clock.sleep)
 
 
 class _MarkFails:

@@ -9,9 +9,7 @@ import psycopg
 import pytest
 
 from portico.adapters.fakes import FakeMessaging, FakeVoice
-from portico.adapters.outbox.lease import check_lease, worst_case
 from portico.adapters.outbox.postgres import PostgresOutbox
-from portico.adapters.outbox.relay import OutboxRelay
 from portico.adapters.resilience import (
     BreakerRegistry,
     ResiliencePolicy,
@@ -19,11 +17,22 @@ from portico.adapters.resilience import (
     ResilientVoice,
     build_pipeline,
 )
+from portico.app.services.outbox_relay import OutboxRelay
+from portico.app.services.relay_settings import RelaySettings
+from portico.app.wiring.leases import (
+    MARGIN,
+    UNBOUNDED_ATTEMPT,
+    check_relay_lease,
+    intake_lease,
+    pipelines_of,
+)
+from portico.app.wiring.outbox import build_relay
 from portico.app.wiring.settings import load_settings
 from portico.domain.commands import SendMessage
 from portico.domain.errors import ConfigurationError
 from portico.domain.messaging import TemplateMessage
 from portico.domain.outbox import EntryState
+from portico.ports.execute import CommandPorts
 
 
 LEASE = 30.0
@@ -102,9 +111,10 @@ async def test_a_slow_relay_delivers_after_another_dead_letters_it(make_outbox, 
     box = make_outbox()
     entry_id = await box.enqueue(_message())
     slow = _SlowVendor()
-    a = OutboxRelay(box, messaging=slow, clock=clock, wall_clock=clock, lease_seconds=LEASE)
+    settings = RelaySettings(lease_seconds=LEASE)
+    a = OutboxRelay(box, CommandPorts(messaging=slow), settings, clock=clock, wall_clock=clock)
     b = OutboxRelay(
-        box, messaging=FakeMessaging(), clock=clock, wall_clock=clock, lease_seconds=LEASE
+        box, CommandPorts(messaging=FakeMessaging()), settings, clock=clock, wall_clock=clock
     )
     sending = asyncio.create_task(a.run_once())
     await slow.started.wait()
@@ -157,22 +167,43 @@ def test_a_lease_shorter_than_a_pipeline_worst_case_is_refused():
     """A relay whose lease a port's retries could outlast refuses to start, naming the vendor."""
     policy = load_settings(env={}).policy("vapi")  # Vapi's spec default, not overridden
     pipeline = build_pipeline("vapi", policy, registry=BreakerRegistry())
-    worst = worst_case(pipeline)
-    assert worst == 72.0  # min(3 x 12 + 2 x 30, 60 + 12) with the default policy
-    voice = ResilientVoice(FakeVoice(), pipeline)
+    worst = pipeline.worst_case_seconds()
+    assert worst == 72.0  # retry_deadline 60 + one attempt of 10 + 1 + 1 with the default policy
+    ports = CommandPorts(voice=ResilientVoice(FakeVoice(), pipeline))
     with pytest.raises(ValueError, match=r"outbox.lease_seconds \(60s\).*vapi.*72s"):
-        OutboxRelay(_Unused(), voice=voice, lease_seconds=60)  # type: ignore[arg-type]
-    assert OutboxRelay(_Unused(), voice=voice).lease_seconds == 120.0  # type: ignore[arg-type]
+        build_relay(_Unused(), ports, settings=RelaySettings(lease_seconds=60))  # type: ignore[arg-type]
+    assert build_relay(_Unused(), ports).settings.lease_seconds == 120.0  # type: ignore[arg-type]
 
 
 def test_the_worst_case_without_a_deadline_counts_every_attempt_and_backoff():
     """Without retry_deadline the worst case is attempts x (timeout + bulkhead wait) + caps."""
     policy = ResiliencePolicy(retry_deadline=None, retry_attempts=4, timeout=5.0, retry_cap=10.0)
     pipeline = build_pipeline("whatsapp", policy, registry=BreakerRegistry())
-    assert worst_case(pipeline) == 4 * (5.0 + 1.0) + 3 * 10.0  # no rate: no limiter wait
-    check_lease(55, [ResilientMessaging(FakeMessaging(), pipeline)])
+    assert pipeline.worst_case_seconds() == 4 * (5.0 + 1.0) + 3 * 10.0  # no rate: no limiter
+    pipelines = pipelines_of([ResilientMessaging(FakeMessaging(), pipeline), FakeMessaging()])
+    assert pipelines == [pipeline]
+    check_relay_lease(55, pipelines)
     with pytest.raises(ValueError, match="whatsapp"):
-        check_lease(54, [ResilientMessaging(FakeMessaging(), pipeline)])
+        check_relay_lease(54, pipelines)
+
+
+def test_the_intake_lease_and_the_relay_check_agree_on_the_worst_case():
+    """Without a deadline both leases count the same worst case: one number per pipeline."""
+    policy = ResiliencePolicy(retry_deadline=None, retry_attempts=4, timeout=5.0, retry_cap=10.0)
+    pipeline = build_pipeline("hubspot", policy, registry=BreakerRegistry())
+    worst = pipeline.worst_case_seconds()
+    assert worst is not None
+    assert intake_lease(pipeline, calls=1) == worst + MARGIN
+
+
+def test_a_pipeline_without_a_timeout_has_no_worst_case_but_a_stand_in(caplog):
+    """No per-attempt timeout: no bound (the relay warns); a computed lease uses the stand-in."""
+    pipeline = build_pipeline("vapi", ResiliencePolicy(timeout=None), registry=BreakerRegistry())
+    assert pipeline.worst_case_seconds() is None
+    stand_in = pipeline.worst_case_seconds(untimed_attempt=UNBOUNDED_ATTEMPT)
+    assert stand_in == 60.0 + UNBOUNDED_ATTEMPT + 1.0  # deadline + (stand-in + bulkhead wait)
+    check_relay_lease(30, [pipeline])
+    assert "vapi has no per-attempt timeout" in caplog.text
 
 
 class _Unused:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from portico.adapters.fakes import FakeMessaging
-from portico.adapters.outbox.relay import OutboxRelay
 from portico.adapters.outbox.sqlite import SqliteOutbox
 from portico.adapters.resilience import (
     BreakerRegistry,
@@ -11,9 +10,12 @@ from portico.adapters.resilience import (
     ResilientMessaging,
     build_pipeline,
 )
+from portico.app.services.outbox_relay import OutboxRelay
+from portico.app.services.relay_settings import RelaySettings
 from portico.domain.commands import SendMessage
 from portico.domain.errors import Unavailable
 from portico.domain.messaging import MessageReceipt, OutboundMessage, TemplateMessage
+from portico.ports.execute import CommandPorts
 from portico.ports.messaging import MessagingPort
 
 
@@ -54,11 +56,11 @@ async def test_backlog_survives_an_outage_and_drains_in_order(tmp_path):
 
     relay = OutboxRelay(
         box,
-        messaging=ResilientMessaging(vendor, pipeline),
+        CommandPorts(messaging=ResilientMessaging(vendor, pipeline)),
+        RelaySettings(max_attempts=50),
         clock=clock,
         sleep=clock.sleep,
         uniform=lambda a, b: (a + b) / 2,
-        max_attempts=50,
     )
     await relay.run(until_idle=True)
     await box.close()

@@ -10,11 +10,13 @@ import psycopg
 import pytest
 
 from portico.adapters.outbox.postgres import PostgresOutbox
-from portico.adapters.outbox.relay import OutboxRelay
+from portico.app.services.outbox_relay import OutboxRelay
+from portico.app.services.relay_settings import RelaySettings
 from portico.domain.commands import CreatePaymentIntent
 from portico.domain.errors import Conflict
 from portico.domain.payments import PaymentIntent, PaymentRequest, PaymentStatus
 from portico.domain.values import IdempotencyKey, Money
+from portico.ports.execute import CommandPorts
 from portico.ports.payments import PaymentPort
 
 
@@ -57,10 +59,8 @@ async def test_two_relays_never_deliver_the_same_command_concurrently(postgres_u
         for patient in range(30):
             await boxes[0].enqueue(payment(patient, n))
     vendor = Recorder()
-    relays = [
-        OutboxRelay(box, payments=vendor, batch_size=8, idle_delay=0.01, lease_seconds=30)
-        for box in boxes
-    ]
+    settings = RelaySettings(batch_size=8, idle_delay=0.01, lease_seconds=30)
+    relays = [OutboxRelay(box, CommandPorts(payments=vendor), settings) for box in boxes]
     await asyncio.wait_for(asyncio.gather(*(r.run(until_idle=True) for r in relays)), 30)
     for box in boxes:
         await box.close()

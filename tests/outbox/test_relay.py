@@ -7,8 +7,9 @@ import sqlite3
 import pytest
 
 from portico.adapters.fakes import FakeCRM, FakeMessaging, FakePayments
-from portico.adapters.outbox.relay import OutboxRelay
 from portico.adapters.outbox.sqlite import SqliteOutbox
+from portico.app.services.outbox_relay import OutboxRelay
+from portico.app.services.relay_settings import RelaySettings
 from portico.domain.commands import AddNote, CreatePaymentIntent, SendMessage, UpsertContact
 from portico.domain.crm import ContactDraft
 from portico.domain.errors import CircuitOpenError, OutcomeUnknown, RateLimited, Unavailable
@@ -16,6 +17,7 @@ from portico.domain.messaging import TemplateMessage, TextMessage
 from portico.domain.outbox import EntryState
 from portico.domain.payments import PaymentIntent, PaymentRequest
 from portico.domain.values import IdempotencyKey, Money
+from portico.ports.execute import CommandPorts
 from portico.ports.payments import PaymentPort
 
 
@@ -33,7 +35,12 @@ def _mid(low, high):
 
 def relay(box, clock, **ports):
     return OutboxRelay(
-        box, clock=clock, sleep=clock.sleep, uniform=_mid, base_delay=1, max_attempts=4, **ports
+        box,
+        CommandPorts(**ports),
+        RelaySettings(base_delay=1, max_attempts=4),
+        clock=clock,
+        sleep=clock.sleep,
+        uniform=_mid,
     )
 
 
@@ -208,4 +215,4 @@ async def test_relay_survives_a_store_failure(box, clock):
     r = relay(_FlakyStore(box), clock, messaging=fake)
     await r.run(until_idle=True)
     assert r.stats.delivered == 1
-    assert clock.slept[0] == r.idle_delay
+    assert clock.slept[0] == r.settings.idle_delay

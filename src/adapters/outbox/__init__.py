@@ -1,7 +1,10 @@
-"""Durable outboxes (SQLite embedded, PostgreSQL at scale) and the relay that drains them."""
+"""
+Durable outboxes: SQLite embedded, PostgreSQL at scale. They store; the relay that drains them is
+a use case (`app.services.outbox_relay`).
+"""
 
-from .relay import OutboxRelay, RelayStats
+from ._rows import OutboxNotFound
 from .sqlite import SqliteOutbox
 
 
-__all__ = ["OutboxRelay", "RelayStats", "SqliteOutbox"]
+__all__ = ["OutboxNotFound", "SqliteOutbox"]

@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TypeVar, overload
 
 from ...domain.errors import RetryExhaustedError, TransientError
 from ._breaker import CircuitBreaker
@@ -95,6 +95,45 @@ class Pipeline:
 
     def __repr__(self) -> str:
         return f"<Pipeline {self.integration!r}>"
+
+    @overload
+    def worst_case_seconds(self) -> float | None: ...
+
+    @overload
+    def worst_case_seconds(self, *, untimed_attempt: float) -> float: ...
+
+    def worst_case_seconds(self, *, untimed_attempt: float | None = None) -> float | None:
+        """
+        The longest one `call` can take, queueing, retries and backoff included.
+
+        One attempt is at most its timeout plus the bulkhead's and the limiter's ``max_wait``.
+        With a retry deadline, every wait ends before the deadline (a vendor's ``Retry-After``
+        included) and one last attempt may follow: ``deadline + attempt``. Without one, every
+        attempt runs and each wait is counted at the backoff cap: ``attempts x attempt +
+        (attempts - 1) x max_delay``; a ``Retry-After`` above the cap is then not bounded.
+
+        Args:
+            untimed_attempt: the seconds to count for an attempt when the pipeline has no
+                per-attempt timeout; without it such a pipeline has no worst case (None).
+
+        Leases that must outlast a call are derived from this (the relay's, intake's claim).
+        """
+        if self.timeout is not None:
+            attempt = self.timeout.seconds
+        elif untimed_attempt is not None:
+            attempt = untimed_attempt
+        else:
+            return None
+        if self.bulkhead is not None:
+            attempt += self.bulkhead.max_wait
+        if self.limiter is not None:
+            attempt += self.limiter.max_wait
+        retry = self.retry
+        if retry is None or retry.attempts == 1:
+            return attempt
+        if retry.deadline is not None:
+            return retry.deadline + attempt
+        return retry.attempts * attempt + (retry.attempts - 1) * retry.max_delay
 
     async def call(self, operation: str, fn: Callable[[], Awaitable[T]], *, idempotent: bool) -> T:
         """

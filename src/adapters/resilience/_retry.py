@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from ...domain.backoff import full_jitter
 from ...domain.errors import OutcomeUnknown, RateLimited, RetryExhaustedError, TransientError
 from ._clock import Clock, Sleep
 
@@ -39,7 +40,8 @@ class RetryPolicy:
         clock: monotonic seconds. sleep: async wait. uniform: ``uniform(a, b)`` for the jitter.
 
     A backoff delay is drawn uniformly from ``[0, min(max_delay, base_delay * multiplier**n)]``
-    (AWS's "full jitter", which spreads retrying clients best). `RateLimited.retry_after`, when
+    (AWS's "full jitter", which spreads retrying clients best: `domain.backoff`, which the outbox
+    relay shares). `RateLimited.retry_after`, when
     the vendor sent one, is the delay instead: never less, even above ``max_delay``, and if it
     does not fit before the deadline the policy gives up at once rather than sleep in vain.
     """
@@ -96,8 +98,13 @@ class RetryPolicy:
 
     def backoff(self, retry: int) -> float:
         """The jittered delay before retry number ``retry`` (1 for the first retry)."""
-        ceiling = min(self.max_delay, self.base_delay * self.multiplier ** (retry - 1))
-        return self.uniform(0.0, ceiling)
+        return full_jitter(
+            retry,
+            base_delay=self.base_delay,
+            max_delay=self.max_delay,
+            multiplier=self.multiplier,
+            uniform=self.uniform,
+        )
 
     def next_delay(
         self, exc: TransientError, attempt: int, elapsed: float, *, idempotent: bool

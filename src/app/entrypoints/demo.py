@@ -17,14 +17,14 @@ from collections.abc import Iterable
 from dependency_injector import providers
 
 from ...adapters.fakes import FakeCRM, FakeMessaging, FakePayments, FakeVoice, ManualClock
-from ...adapters.outbox.relay import OutboxRelay
 from ...domain.crm import Contact
 from ...domain.events import DomainEvent
 from ...domain.messaging import DeliveryStatus
 from ...domain.values import Money, PhoneNumber
 from ...domain.voice import CallStatus
-from ..services._outreach import Subscription
 from ..services.lead_intake import OPEN_DEAL_PROPERTY
+from ..services.outbox_relay import OutboxRelay
+from ..services.webhook_values import Subscription
 from ..wiring.container import Container, create_container
 
 

@@ -10,25 +10,20 @@ because the relay cannot fall back and the window may have closed by the time th
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from ...domain.commands import Command, SendMessage, UpsertContact
 from ...domain.crm import ContactDraft
 from ...domain.errors import Conflict, InvalidRequest
-from ...domain.events import DomainEvent
 from ...domain.messaging import TemplateMessage, TextMessage
 from ...domain.values import IdempotencyKey, PhoneNumber
 from ...ports.crm import upsert_is_idempotent
 from .outbox_dispatch import CommandDispatch, DeliveryMode, Dispatched
 
 
-__all__ = ["Subscription", "enqueue_once", "send_text_or_template", "upsert_command"]
+__all__ = ["enqueue_once", "send_text_or_template", "upsert_command"]
 
 logger = logging.getLogger("portico.services")
-
-# (event type, async handler): what a service asks the webhook ingress to call.
-Subscription = tuple[type[DomainEvent], Callable[[Any], Awaitable[None]]]
 
 
 async def send_text_or_template(

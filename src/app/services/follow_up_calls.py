@@ -21,8 +21,9 @@ from ...domain.values import IdempotencyKey
 from ...domain.voice import Call, CallOutcome, CallRequest
 from ...ports.crm import CRMPort
 from ...ports.voice import VoicePort
-from ._outreach import Subscription, enqueue_once
+from ._outreach import enqueue_once
 from .outbox_dispatch import CommandDispatch, DeliveryMode, Dispatched
+from .webhook_values import Subscription
 
 
 __all__ = ["CallRequested", "FollowUpCalls"]

@@ -49,8 +49,8 @@ from ...domain.replay import Claim
 from ...domain.values import IdempotencyKey, Money, PhoneNumber
 from ...ports.crm import CRMPort
 from ...ports.webhooks import ReplayStore
-from ._outreach import Subscription
 from .outbox_dispatch import CommandDispatch, DeliveryMode, Dispatched
+from .webhook_values import Subscription
 
 
 __all__ = ["INTAKE_CRM_CALLS", "OPEN_DEAL_PROPERTY", "Lead", "LeadIntake"]

@@ -9,8 +9,9 @@ Per command kind the mode is one of:
   gets ``queued``. Nothing accepted is lost, and the caller is never blocked on an outage.
 - ``ALWAYS_ENQUEUE``: store first, the relay sends; for fire-and-forget work (notes, CRM sync).
 
-A permanent error is raised to the caller (a fix is needed, a retry would fail the same way). An
-unknown outcome is queued only for redeliverable commands (payments, calls, updates by id, and
+A permanent error is raised to the caller (a fix is needed, a retry would fail the same way). A
+failure the vendor may have applied (`app.services.delivery_rules.maybe_applied`, the rule the
+relay applies too) is queued only for redeliverable commands (payments, calls, updates by id, and
 upserts the CRM dedupes: each command says so in ``redeliverable``); for the others it is
 raised, because a resend might reach the patient twice.
 
@@ -35,12 +36,12 @@ from ...domain.errors import (
     IntegrationError,
     LocalRejection,
     OutcomeUnknown,
-    PermanentError,
     RetryExhaustedError,
     TransientError,
 )
 from ...ports.execute import CommandPorts, execute
 from ...ports.outbox import Outbox
+from .delivery_rules import may_send_again, maybe_applied
 
 
 __all__ = ["CommandDispatch", "DeliveryMode", "Dispatched", "OutboxDispatch"]
@@ -86,20 +87,14 @@ class CommandDispatch(Protocol):
         """Send ``command`` now or enqueue it; see `OutboxDispatch.submit`."""
 
 
-def _maybe_applied(err: IntegrationError) -> bool:
-    """Whether the vendor may have acted on the request ``err`` ended."""
-    root = err.last_error if isinstance(err, RetryExhaustedError) else err
-    return isinstance(root, OutcomeUnknown) or root.request_sent
+# Failures that say "later": the relay may try again. A permanent error would fail the same way;
+# an unexpected response needs a fix. Both are raised to the caller.
+_LATER = (TransientError, LocalRejection, RetryExhaustedError, OutcomeUnknown)
 
 
 def _later(err: IntegrationError, command: Command) -> bool:
-    if isinstance(err, PermanentError):
-        return False
-    if isinstance(err, OutcomeUnknown):
-        return command.redeliverable
-    if isinstance(err, TransientError) and err.request_sent and not command.redeliverable:
-        return False  # the vendor may have acted: do not risk a second copy
-    return isinstance(err, TransientError | LocalRejection | RetryExhaustedError)
+    # A failure the vendor may have applied is parked only if a second send cannot duplicate it.
+    return isinstance(err, _LATER) and may_send_again(command, err)
 
 
 class OutboxDispatch:
@@ -153,7 +148,9 @@ class OutboxDispatch:
 
         Raises:
             PermanentError: the vendor refused the command (it is not queued).
-            OutcomeUnknown: a non-redeliverable command may have been applied (not queued).
+            OutcomeUnknown, TransientError, RetryExhaustedError: a non-redeliverable command
+                may have been applied (`delivery_rules.maybe_applied`; it is not queued).
+            UnexpectedResponse: the vendor's answer made no sense (not queued).
             Conflict: the outbox already holds another command under this idempotency key.
         """
         parked = queue_instead or command
@@ -164,7 +161,7 @@ class OutboxDispatch:
         except IntegrationError as err:
             if not _later(err, command):
                 raise
-            delay = self.settle_delay if _maybe_applied(err) else 0.0
+            delay = self.settle_delay if maybe_applied(err) else 0.0
             entry_id = await self.outbox.enqueue(parked, delay=delay)
             return Dispatched(parked, sent=False, entry_id=entry_id, reason=str(err))
         return Dispatched(command, sent=True, result=result)

@@ -43,10 +43,11 @@ from ...domain.webhooks import ClaimOutcome
 from ...ports.crm import CRMPort
 from ...ports.payments import PaymentPort
 from ...ports.webhooks import ReplayStore
-from ._outreach import Subscription, enqueue_once, send_text_or_template
+from ._outreach import enqueue_once, send_text_or_template
 from ._payment_link import LinkStatus, PaymentLinkSent, checkout_window
 from .lead_intake import OPEN_DEAL_PROPERTY
 from .outbox_dispatch import CommandDispatch, DeliveryMode, Dispatched
+from .webhook_values import Subscription
 
 
 __all__ = ["LinkStatus", "PaymentCollection", "PaymentLinkSent", "Settlement"]

@@ -1,18 +1,31 @@
-"""The values the webhook ingress speaks in: endpoints, counters and transport-neutral answers."""
+"""
+The values the webhook ingress speaks in: endpoints, counters, transport-neutral answers, and the
+`Subscription` a service hands it.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
-from typing import Protocol, runtime_checkable
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
+from ...domain.events import DomainEvent
 from ...domain.webhooks import WebhookRequest
 from ...ports.webhooks import WebhookParser, WebhookVerifier
 
 
-__all__ = ["ProviderCounters", "SubscriptionHandshake", "WebhookEndpoint", "WebhookResponse"]
+__all__ = [
+    "ProviderCounters",
+    "Subscription",
+    "SubscriptionHandshake",
+    "WebhookEndpoint",
+    "WebhookResponse",
+]
+
+# (event type, async handler): what a service asks the webhook ingress to call.
+Subscription = tuple[type[DomainEvent], Callable[[Any], Awaitable[None]]]
 
 
 @runtime_checkable

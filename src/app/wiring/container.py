@@ -35,14 +35,15 @@ from ...adapters.resilience import (
 )
 from ...adapters.spec import BuildContext, VendorSpec
 from ...domain.errors import ConfigurationError, InvalidValue
-from ...ports.execute import CommandPorts
+from ...ports.execute import PORTS, CommandPorts
 from ..services.follow_up_calls import FollowUpCalls
 from ..services.lead_intake import LeadIntake
 from ..services.outbox_dispatch import OutboxDispatch
 from ..services.payment_collection import PaymentCollection
+from ..services.relay_settings import RelaySettings
 from .leases import intake_lease
-from .outbox import build_relay
-from .registry import PORT_NAMES, VendorRegistry
+from .outbox import build_relay, command_ports
+from .registry import VendorRegistry
 from .settings import Settings, load_settings
 from .stores import build_outbox, build_replay_store, build_status_store
 from .subscriptions import EventSubscriber, build_subscribed_ingress
@@ -110,7 +111,7 @@ def _pipeline(port: str, settings: Settings, breakers: BreakerRegistry) -> Pipel
 
 def _command_ports(settings: Settings, **ports: Callable[[], Any]) -> CommandPorts:
     """The enabled ports, for the relay and send-now (a disabled one is None: not served)."""
-    return CommandPorts(
+    return command_ports(
         **{name: make() if settings.enabled(name) else None for name, make in ports.items()}
     )
 
@@ -200,7 +201,9 @@ class Container(containers.DeclarativeContainer):
         build_relay,
         outbox,
         command_ports,
-        lease_seconds=providers.Callable(lambda s: s.outbox.lease_seconds, settings),
+        settings=providers.Callable(
+            lambda s: RelaySettings(lease_seconds=s.outbox.lease_seconds), settings
+        ),
     )
     outbox_dispatch = providers.Factory(
         OutboxDispatch,
@@ -297,7 +300,7 @@ def create_container(
         settings = load_settings(config, env=os.environ if env is None else env, registry=registry)
     container = Container(settings=settings)
     problems: list[str] = []
-    for port in PORT_NAMES:
+    for port in PORTS:
         if not settings.enabled(port):
             continue
         try:

@@ -18,6 +18,8 @@ import logging
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
+from ...ports.execute import PORTS
+
 
 __all__ = ["CLOSABLE_PROVIDERS", "Lifespan", "aclose_container", "aclose_objects", "lifespan"]
 
@@ -25,10 +27,7 @@ logger = logging.getLogger("portico.lifecycle")
 
 # The container's singletons that may hold a connection, a file, a thread or an HTTP client.
 CLOSABLE_PROVIDERS = (
-    "messaging_adapter",
-    "crm_adapter",
-    "payments_adapter",
-    "voice_adapter",
+    *(f"{port}_adapter" for port in PORTS),
     "outbox",
     "replay_store",
 )

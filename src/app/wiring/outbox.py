@@ -1,33 +1,64 @@
 """
 Builds the outbox relay over the container's resilient ports (the stores are in `stores`).
 
-``outbox.lease_seconds`` (default 120) is how long a relay's claim is exclusive; it must exceed
-every port pipeline's worst case (timeout x attempts + backoff, capped by the retry deadline: see
-`adapters.outbox.lease`), or building the relay fails naming the integration.
+``outbox.lease_seconds`` (default 120) is how long a relay's claim is exclusive (`RelaySettings`);
+it must exceed every port pipeline's worst case (`Pipeline.worst_case_seconds`: see
+`app.wiring.leases`), or building the relay fails naming the integration.
 ``outbox.settle_delay`` (seconds, default 60) is how long an unknown send-now outcome waits in the
 outbox before the relay retries it (see `app.services.outbox_dispatch`).
 """
 
 from __future__ import annotations
 
-from ...adapters.outbox.lease import DEFAULT_LEASE_SECONDS
-from ...adapters.outbox.relay import OutboxRelay
-from ...ports.execute import CommandPorts
+from collections.abc import Callable
+from typing import cast
+
+from ...ports.execute import PORTS, CommandPorts
 from ...ports.outbox import Outbox
+from ..services.outbox_relay import OutboxRelay, RelayStats
+from ..services.relay_settings import RelaySettings
+from .leases import check_relay_lease, pipelines_of
 
 
-__all__ = ["build_relay"]
+__all__ = ["build_relay", "command_ports"]
 
 
 def build_relay(
-    outbox: Outbox, ports: CommandPorts, *, lease_seconds: float = DEFAULT_LEASE_SECONDS
+    outbox: Outbox,
+    ports: CommandPorts,
+    *,
+    settings: RelaySettings | None = None,
+    on_progress: Callable[[RelayStats], None] | None = None,
 ) -> OutboxRelay:
-    """A relay over the enabled ports; ValueError when a port could outlast the lease."""
-    return OutboxRelay(
-        outbox,
-        messaging=ports.messaging,
-        crm=ports.crm,
-        payments=ports.payments,
-        voice=ports.voice,
-        lease_seconds=lease_seconds,
-    )
+    """
+    A relay over the resilient ``ports``.
+
+    Raises:
+        ValueError: a port's pipeline could outlast the lease (`app.wiring.leases`).
+    """
+    settings = settings if settings is not None else RelaySettings()
+    check_relay_lease(settings.lease_seconds, pipelines_of(ports.values()))
+    return OutboxRelay(outbox, ports, settings, on_progress=on_progress)
+
+
+def command_ports(**ports: object) -> CommandPorts:
+    """
+    The ports by integration name (`ports.execute.PORTS`), for the relay and send-now.
+
+    A port given as None is left out (its integration is not served).
+
+    Raises:
+        ValueError: a name that is not a port's.
+        TypeError: an object that does not implement the port of its name.
+    """
+    bundle: dict[str, object] = {}
+    for name, port in ports.items():
+        kind = PORTS.get(name)
+        if kind is None:
+            raise ValueError(f"{name}: not a port (known: {', '.join(PORTS)})")
+        if port is None:
+            continue
+        if not isinstance(port, kind):
+            raise TypeError(f"{name}: a {type(port).__name__} is not a {kind.__name__}")
+        bundle[name] = port
+    return cast(CommandPorts, bundle)

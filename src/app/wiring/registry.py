@@ -22,11 +22,12 @@ from ...adapters.vapi.spec import SPEC as VAPI
 from ...adapters.whatsapp.spec import DIALOG360_SPEC as DIALOG360
 from ...adapters.whatsapp.spec import SPEC as WHATSAPP
 from ...domain.errors import ConfigurationError
+from ...ports.execute import PORTS
 
 
 __all__ = ["BUILTIN_VENDORS", "PORT_NAMES", "VendorRegistry"]
 
-PORT_NAMES = ("messaging", "crm", "payments", "voice")
+PORT_NAMES = tuple(PORTS)  # the ports a vendor may implement: ports.execute.PORTS
 
 # The first vendor of a port is its default (the fake environment names its pipeline after it).
 BUILTIN_VENDORS: tuple[VendorSpec[Any], ...] = (WHATSAPP, DIALOG360, TWILIO, HUBSPOT, STRIPE, VAPI)

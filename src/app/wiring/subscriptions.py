@@ -26,8 +26,8 @@ import attrs
 from ...domain.events import MessageStatusChanged
 from ...domain.messaging import DeliveryStatus
 from ...ports.webhooks import ReplayStore
-from ..services._outreach import Subscription
 from ..services.webhook_ingress import WebhookIngress
+from ..services.webhook_values import Subscription
 from .settings import Settings
 from .webhooks import build_ingress
 

@@ -8,9 +8,9 @@ import attrs
 import pytest
 
 from portico.adapters.fakes import FakeCRM, FakeMessaging, FakePayments, FakeVoice, ManualClock
-from portico.adapters.outbox.relay import OutboxRelay
 from portico.adapters.outbox.sqlite import SqliteOutbox
 from portico.app.services.outbox_dispatch import OutboxDispatch
+from portico.app.services.outbox_relay import OutboxRelay
 from portico.ports.execute import CommandPorts
 
 
@@ -69,7 +69,7 @@ async def _outbox(ticker: Ticker) -> AsyncIterator[SqliteOutbox]:
 def _dispatch(
     outbox: SqliteOutbox, wa: FakeMessaging, crm: FakeCRM, stripe: FakePayments, vapi: FakeVoice
 ) -> OutboxDispatch:
-    return OutboxDispatch(outbox, CommandPorts(wa, crm, stripe, vapi))
+    return OutboxDispatch(outbox, CommandPorts(messaging=wa, crm=crm, payments=stripe, voice=vapi))
 
 
 @pytest.fixture(name="relay")
@@ -83,11 +83,8 @@ def _relay(
 ) -> OutboxRelay:
     return OutboxRelay(
         outbox,
-        messaging=wa,
-        crm=crm,
-        payments=stripe,
-        voice=vapi,
+        CommandPorts(messaging=wa, crm=crm, payments=stripe, voice=vapi),
         clock=ticker,
         sleep=ticker.sleep,
-        rng=lambda: 0.5,
+        uniform=lambda a, b: (a + b) / 2,
     )

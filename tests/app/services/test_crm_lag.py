@@ -15,7 +15,7 @@ from portico.adapters.resilience import BreakerRegistry, FakeClock, ResilientCRM
 from portico.app.services._outreach import upsert_command
 from portico.app.services.lead_intake import INTAKE_CRM_CALLS, OPEN_DEAL_PROPERTY, LeadIntake
 from portico.app.services.outbox_dispatch import OutboxDispatch
-from portico.app.wiring.leases import intake_lease, worst_call_seconds
+from portico.app.wiring.leases import intake_lease
 from portico.domain.commands import UpsertContact
 from portico.domain.crm import ContactDraft
 from portico.domain.errors import OutcomeUnknown
@@ -47,7 +47,10 @@ def _hub_intake(
     stripe: FakePayments,
     vapi: FakeVoice,
 ) -> LeadIntake:
-    return LeadIntake(hub, OutboxDispatch(outbox, CommandPorts(wa, hub, stripe, vapi)))
+    return LeadIntake(
+        hub,
+        OutboxDispatch(outbox, CommandPorts(messaging=wa, crm=hub, payments=stripe, voice=vapi)),
+    )
 
 
 async def test_a_new_patients_marker_lands_on_the_contact_just_created(
@@ -130,7 +133,8 @@ def test_the_intake_lease_outlasts_its_crm_calls_at_their_worst() -> None:
     pipeline = build_pipeline(
         "hubspot", clock=clock, sleep=clock.sleep, call_later=clock.call_later
     )
-    worst = worst_call_seconds(pipeline)
+    worst = pipeline.worst_case_seconds()
+    assert worst is not None
     assert pipeline.retry is not None
     assert pipeline.timeout is not None
     assert worst >= (pipeline.retry.deadline or 0) + pipeline.timeout.seconds

@@ -12,12 +12,12 @@ import time
 import pytest
 
 from portico.adapters.fakes import FakeCRM, FakeMessaging, FakePayments
-from portico.adapters.outbox.relay import OutboxRelay
 from portico.adapters.outbox.sqlite import SqliteOutbox
 from portico.adapters.stores.memory import MemoryReplayStore
 from portico.adapters.webhooks.signers import sign_stripe
 from portico.app.services.lead_intake import OPEN_DEAL_PROPERTY, LeadIntake
 from portico.app.services.outbox_dispatch import OutboxDispatch
+from portico.app.services.outbox_relay import OutboxRelay
 from portico.app.services.payment_collection import PaymentCollection
 from portico.app.wiring.subscriptions import subscribe
 from portico.app.wiring.webhooks import DEV_SECRETS, build_webhook_ingress

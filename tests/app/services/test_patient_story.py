@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 import pytest
 
 from portico.adapters.fakes import FakeCRM, FakeMessaging, FakePayments, FakeVoice, ManualClock
-from portico.adapters.outbox.relay import OutboxRelay
 from portico.adapters.outbox.sqlite import SqliteOutbox
 from portico.app.services.follow_up_calls import FollowUpCalls
 from portico.app.services.lead_intake import OPEN_DEAL_PROPERTY, LeadIntake
 from portico.app.services.outbox_dispatch import OutboxDispatch
+from portico.app.services.outbox_relay import OutboxRelay
 from portico.app.services.payment_collection import PaymentCollection
 from portico.domain.crm import ContactDraft, LifecycleStage
 from portico.domain.errors import InvalidValue, Unavailable

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from portico.adapters.fakes import FakeCRM, FakeMessaging, FakePayments, ManualClock
-from portico.adapters.outbox.relay import OutboxRelay
 from portico.adapters.stores.memory import MemoryReplayStore
 from portico.app.services.lead_intake import LeadIntake
 from portico.app.services.outbox_dispatch import OutboxDispatch
+from portico.app.services.outbox_relay import OutboxRelay
 from portico.app.services.payment_collection import LinkStatus, PaymentCollection
 from portico.domain.errors import InvalidValue, OutcomeUnknown, Unavailable
 from portico.domain.values import Money, PhoneNumber

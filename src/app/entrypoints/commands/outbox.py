@@ -25,11 +25,12 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from ....adapters.outbox._rows import OutboxNotFound
-from ....adapters.outbox.relay import OutboxRelay, RelayStats
+from ....adapters.outbox import OutboxNotFound
 from ....adapters.outbox.sqlite import OpenMode
 from ....domain.outbox import OutboxStatus
 from ....ports.outbox import Outbox
+from ...services.outbox_relay import OutboxRelay, RelayStats
+from ...services.relay_settings import RelaySettings
 from ...wiring.container import ConfigurationError, Container, create_container
 from ...wiring.stores import build_outbox, describe
 from ._args import positive_int
@@ -272,12 +273,12 @@ def run_relay(args: argparse.Namespace) -> int:
         sys.stderr.write(FAKE_REFUSAL)
         return 2
     progress = _Progress()
-    relay: OutboxRelay = container.relay()
+    lease = container.settings().outbox.lease_seconds
+    settings = RelaySettings(lease_seconds=lease, batch_size=args.batch_size)
+    relay: OutboxRelay = container.relay(settings=settings, on_progress=progress)
     sys.stderr.write(
         f"portico relay: {container.environment()} vendors, {describe(relay.outbox)}\n"
     )
-    relay.batch_size = args.batch_size
-    relay.on_progress = progress
     asyncio.run(_relay(relay, args.until_idle))
     progress(relay.stats, final=True)
     return 0

@@ -40,7 +40,7 @@ from typing import Any
 import attrs
 import uvicorn
 
-from ....adapters.outbox.relay import OutboxRelay
+from ...services.outbox_relay import OutboxRelay
 from ...wiring.container import ConfigurationError, create_container
 from ...wiring.lifecycle import aclose_container
 from ...wiring.settings import load_settings

@@ -1,0 +1,210 @@
+"""
+The relay: drains the outbox through the (resilient) ports, once per command, in order per subject.
+
+What becomes of a command that is not simply delivered (retry, release, pause, dead letter) is
+decided in `app.services.relay_verdicts`; the relay claims, sends, and records those decisions.
+Its knobs are one `RelaySettings` value.
+
+Order: the outbox leases only the oldest pending command per ordering key, so one batch holds at
+most one command per subject; the relay sends a batch concurrently and the next command of a
+subject becomes claimable only once the previous one is delivered or dead.
+
+Backoff between attempts is `domain.backoff` (exponential with full jitter), the schedule of the
+resilience library's in-call retries too, so both spread load the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+
+import attrs
+
+from ...domain.command_codec import decode_command
+from ...domain.errors import CircuitOpenError, InvalidValue
+from ...domain.outbox import OutboxEntry
+from ...ports.execute import CommandPorts, execute, served
+from ...ports.outbox import Outbox
+from .relay_settings import RelaySettings
+from .relay_verdicts import Decision, Verdict, after_failure, before_sending, undecodable
+
+
+__all__ = ["OutboxRelay", "RelayStats"]
+
+log = logging.getLogger("portico.outbox.relay")
+
+
+@attrs.define
+class RelayStats:
+    """Running totals of one relay, for the progress line and tests."""
+
+    delivered: int = 0
+    retried: int = 0
+    dead: int = 0
+    paused: int = 0
+    lost_leases: int = 0
+    batches: int = 0
+
+
+class OutboxRelay:
+    """
+    Claims commands from an `Outbox`, sends each through its port, and records the outcome.
+
+    Args:
+        outbox: where commands wait.
+        ports: the ports by integration name (wrapped in resilience by the container); commands
+            of an integration without a port stay pending.
+        settings: batch size, lease, idle wait, attempts, backoff, call look-back.
+        clock, sleep: injectable time, so tests are instant. wall_clock: epoch seconds, compared
+            with ``enqueued_at``.
+        uniform: ``uniform(a, b)`` for the backoff's jitter (``random.uniform``); tests pin it.
+        on_progress: called with the stats after each batch.
+
+    The lease is checked against the ports' worst cases where the relay is built
+    (`app.wiring.outbox.build_relay`): the relay sees ports, not their pipelines.
+    """
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        ports: CommandPorts,
+        settings: RelaySettings | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        uniform: Callable[[float, float], float] = random.uniform,
+        on_progress: Callable[[RelayStats], None] | None = None,
+    ) -> None:
+        self.outbox = outbox
+        self.ports = ports
+        self.integrations = served(ports)
+        self.settings = settings if settings is not None else RelaySettings()
+        self.on_progress = on_progress
+        self._clock, self._wall_clock, self._sleep = clock, wall_clock, sleep
+        self._uniform = uniform
+        self._paused_until: dict[str, float] = {}
+        self.stats = RelayStats()
+
+    # ------------------------------------------------------------ loop
+
+    def active_integrations(self) -> frozenset[str]:
+        """The integrations whose breaker is not known to be open right now."""
+        now = self._clock()
+        return frozenset(i for i in self.integrations if self._paused_until.get(i, 0.0) <= now)
+
+    async def run_once(self) -> int:
+        """Claim one batch and settle every entry in it; returns how many were claimed."""
+        active = self.active_integrations()
+        if not active:
+            return 0
+        entries = await self.outbox.claim(
+            limit=self.settings.batch_size,
+            lease_seconds=self.settings.lease_seconds,
+            integrations=active,
+        )
+        if entries:
+            outcomes = await asyncio.gather(
+                *(self._handle(e) for e in entries), return_exceptions=True
+            )
+            for entry, outcome in zip(entries, outcomes, strict=True):
+                if isinstance(outcome, BaseException):  # the store failed: the lease will expire
+                    log.error("outbox entry %s: outcome not recorded: %r", entry.id, outcome)
+            self.stats.batches += 1
+            if self.on_progress is not None:
+                self.on_progress(self.stats)
+        return len(entries)
+
+    async def run(self, *, stop: asyncio.Event | None = None, until_idle: bool = False) -> None:
+        """
+        Relay until ``stop`` is set, or with ``until_idle`` until no command of a served
+        integration is pending (dead letters do not count).
+        """
+        idle = self.settings.idle_delay
+        while stop is None or not stop.is_set():
+            try:
+                if await self.run_once():
+                    continue
+            except Exception as err:  # noqa: BLE001 - a store hiccup must not kill the relay
+                log.error("outbox claim failed, retrying in %.1fs: %r", idle, err)
+                await self._sleep(idle)
+                continue
+            if until_idle and not await self._backlog():
+                return
+            await self._sleep(self._idle_wait())
+
+    async def _backlog(self) -> int:
+        status = await self.outbox.status()
+        return sum(b.pending for b in status.integrations if b.integration in self.integrations)
+
+    def _idle_wait(self) -> float:
+        now = self._clock()
+        ends = [t - now for t in self._paused_until.values() if t > now]
+        return max(0.0, min([self.settings.idle_delay, *ends]))
+
+    # ------------------------------------------------------------ one entry
+
+    async def _handle(self, entry: OutboxEntry) -> None:
+        try:
+            command = decode_command(entry.payload, enqueued_at=entry.enqueued_at)
+        except InvalidValue as err:
+            await self._settle(entry, undecodable(err))
+            return
+        refused = before_sending(entry, command, self.settings, now=self._wall_clock())
+        if refused is not None:
+            await self._settle(entry, refused)
+            return
+        paused_for = self._paused_until.get(command.integration, 0.0) - self._clock()
+        if paused_for > 0:
+            await self._settle(entry, Decision(Verdict.RELEASE, "circuit open", paused_for))
+            return
+        try:
+            await execute(command, self.ports)
+        except Exception as err:  # noqa: BLE001 - every failure must end in a recorded verdict
+            decision = after_failure(entry, command, err, self.settings, uniform=self._uniform)
+            if isinstance(err, CircuitOpenError):
+                self._pause(command.integration, err.retry_in)
+            await self._settle(entry, decision)
+            return
+        if await self.outbox.mark_delivered(entry):
+            self.stats.delivered += 1
+        else:
+            self._lost(entry)
+
+    def _pause(self, integration: str, seconds: float) -> None:
+        until = self._clock() + seconds
+        self._paused_until[integration] = max(until, self._paused_until.get(integration, 0.0))
+
+    async def _settle(self, entry: OutboxEntry, decision: Decision) -> None:
+        verdict = decision.verdict
+        if verdict is Verdict.DEAD:
+            ok = await self.outbox.dead_letter(entry, reason=decision.reason)
+            self.stats.dead += ok
+        else:
+            ok = await self.outbox.schedule_retry(
+                entry, delay=decision.delay, error=decision.reason, attempted=verdict.attempted
+            )
+            if verdict.attempted:
+                self.stats.retried += ok
+            else:
+                self.stats.paused += ok
+        log.log(
+            logging.WARNING if verdict is Verdict.DEAD else logging.INFO,
+            "outbox entry %s (%s, %s, attempt %d): %s in %.1fs: %s",
+            entry.id,
+            entry.kind,
+            entry.integration,
+            entry.attempts,
+            verdict.value,
+            decision.delay,
+            decision.reason,
+        )
+        if not ok:
+            self._lost(entry)
+
+    def _lost(self, entry: OutboxEntry) -> None:
+        self.stats.lost_leases += 1
+        log.warning("outbox entry %s: lease expired before the outcome was recorded", entry.id)

@@ -1,0 +1,74 @@
+"""
+The outbox relay's knobs, in one validated value: `RelaySettings`.
+
+Every field has the production default; a bad value fails at construction with a `ValueError`
+naming the field (a `TypeError` for a value that is not a number at all). The wiring reads
+``outbox.lease_seconds`` from the configuration into it (`app.wiring.outbox.relay_settings`) and
+checks the lease against the ports' pipelines (`app.wiring.leases.check_relay_lease`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+
+__all__ = ["CALL_LOOKBACK", "DEFAULT_LEASE_SECONDS", "RelaySettings"]
+
+DEFAULT_LEASE_SECONDS = 120.0
+# Vapi's key look-back (adapters.vapi.adapter.KEY_LOOKBACK): how far back a keyed start finds the
+# call its key already started.
+CALL_LOOKBACK = 24 * 3600.0
+
+
+_Validator = Callable[[object, "attrs.Attribute[Any]", Any], None]
+
+
+def _at_least(minimum: float, *, above: bool = False) -> _Validator:
+    def check(_inst: object, attr: attrs.Attribute[Any], value: float) -> None:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            msg = f"{attr.name} must be a number, got {type(value).__name__}"
+            raise TypeError(msg)
+        if value < minimum or (above and value == minimum):
+            msg = f"{attr.name} must be {'>' if above else '>='} {minimum:g}, got {value!r}"
+            raise ValueError(msg)
+
+    return check
+
+
+def _whole(_inst: object, attr: attrs.Attribute[Any], value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        msg = f"{attr.name} must be an integer, got {type(value).__name__}"
+        raise TypeError(msg)
+
+
+@attrs.frozen
+class RelaySettings:
+    """
+    How a relay claims, waits and gives up.
+
+    Args:
+        batch_size: entries claimed at a time; also the number sent concurrently.
+        lease_seconds: how long a claim is exclusive. It must exceed every resilient port's worst
+            case, so a slow send is never taken over while still in flight (the wiring checks
+            it: `app.wiring.leases.check_relay_lease`).
+        idle_delay: how long to wait when nothing is due (and after a failed claim).
+        max_attempts: attempts before a transient failure becomes a dead letter.
+        base_delay, max_delay, multiplier: the backoff between attempts (`domain.backoff`: a
+            delay drawn from ``[0, min(max_delay, base_delay * multiplier**(n-1))]``).
+        call_lookback: seconds after its first enqueue a StartCall that may already have been
+            sent is dead-lettered instead of resent (the voice vendor's key look-back).
+    """
+
+    batch_size: int = attrs.field(default=32, validator=[_whole, _at_least(1)])
+    lease_seconds: float = attrs.field(
+        default=DEFAULT_LEASE_SECONDS, validator=_at_least(0, above=True)
+    )
+    idle_delay: float = attrs.field(default=1.0, validator=_at_least(0, above=True))
+    max_attempts: int = attrs.field(default=12, validator=[_whole, _at_least(1)])
+    base_delay: float = attrs.field(default=1.0, validator=_at_least(0))
+    max_delay: float = attrs.field(default=300.0, validator=_at_least(0))
+    multiplier: float = attrs.field(default=2.0, validator=_at_least(1))
+    call_lookback: float = attrs.field(default=CALL_LOOKBACK, validator=_at_least(0, above=True))
