@@ -27,11 +27,11 @@ import httpx
 
 from ...domain.crm import Contact, ContactDraft, Deal, DealDraft, LifecycleStage, Note
 from ...domain.errors import Conflict, InvalidRequest, NotFound
+from ...domain.json_reader import JsonNode
 from ...domain.values import Email, PhoneNumber
 from ...ports.crm import CRMPort
 from ..http.client import DEFAULT_TIMEOUT, VendorClient, build_client
-from ..http.errors import unexpected
-from ..http.reading import Fields
+from ..http.errors import response_errors, unexpected
 from .codec import (
     CONTACT_CORE,
     DEAL_PROPERTIES,
@@ -119,7 +119,7 @@ class HubSpotCRM(CRMPort):
         """Close the connection pool."""
         await self.http.aclose()
 
-    async def _call(self, operation: str, method: str, path: str, **kwargs: Any) -> Fields:
+    async def _call(self, operation: str, method: str, path: str, **kwargs: Any) -> JsonNode:
         headers = {"Authorization": f"Bearer {self.token}", "Accept": "application/json"}
         return await self._client.request(
             operation, method, f"{self.objects_path}{path}", headers=headers, **kwargs
@@ -157,7 +157,7 @@ class HubSpotCRM(CRMPort):
 
     async def _search(
         self, prop: str, value: str, extra: dict[str, str] | None = None
-    ) -> Fields | None:
+    ) -> JsonNode | None:
         body = {
             "filterGroups": [
                 {"filters": [{"propertyName": prop, "operator": "EQ", "value": value}]}
@@ -167,7 +167,7 @@ class HubSpotCRM(CRMPort):
             "limit": 1,
         }
         fields = await self._call("search contacts", "POST", "/contacts/search", json=body)
-        results = fields.objects("results", required=False)
+        results = fields.items("results", required=False)
         return results[0] if results else None
 
     def upsert_is_idempotent(self, draft: ContactDraft) -> bool:
@@ -232,7 +232,7 @@ class HubSpotCRM(CRMPort):
         value = props.pop(id_property)
         body = {"inputs": [{"idProperty": id_property, "id": value, "properties": props}]}
         fields = await self._call("upsert contact", "POST", "/contacts/batch/upsert", json=body)
-        results = fields.objects("results")
+        results = fields.items("results")
         if len(results) != 1:
             raise unexpected(INTEGRATION, "upsert contact", "results is not one contact")
         return read_contact(results[0], self._known)
@@ -242,10 +242,9 @@ class HubSpotCRM(CRMPort):
             "update contact", "PATCH", f"/contacts/{contact_id}", json={"properties": props}
         )
         merged = {**before, **property_map(updated), **props}
-        view = Fields(
+        view = JsonNode(
             {"id": updated.text("id"), "properties": merged},
-            integration=INTEGRATION,
-            operation="update contact",
+            error=response_errors(INTEGRATION, "update contact"),
         )
         return read_contact(view, self._known)
 

@@ -16,9 +16,9 @@ from typing import Any
 
 from ...domain.crm import Contact, ContactDraft, Deal, DealDraft, LifecycleStage, Note
 from ...domain.errors import InvalidValue
+from ...domain.json_reader import JsonNode
 from ...domain.values import Email, Money, PhoneNumber
 from ..http.errors import unexpected
-from ..http.reading import Fields
 
 
 __all__ = [
@@ -86,9 +86,9 @@ def _lenient(parse: Any, raw: str | None) -> Any:
         return None
 
 
-def read_contact(fields: Fields, extra: Iterable[str] = ()) -> Contact:
+def read_contact(fields: JsonNode, extra: Iterable[str] = ()) -> Contact:
     """A contact object; ``extra`` names the non-core properties to keep in ``properties``."""
-    props = fields.obj("properties")
+    props = fields.child("properties")
     stage_raw = props.opt_text("lifecyclestage")
     stage = None
     if stage_raw:
@@ -96,7 +96,7 @@ def read_contact(fields: Fields, extra: Iterable[str] = ()) -> Contact:
             stage = LifecycleStage(stage_raw)
         except ValueError:
             stage = None  # a custom stage this domain does not model
-    values = props.strings()
+    values = fields.text_map("properties", lenient=True)
     return Contact(
         id=fields.text("id"),
         phone=_lenient(PhoneNumber, props.opt_text("phone")),
@@ -109,10 +109,10 @@ def read_contact(fields: Fields, extra: Iterable[str] = ()) -> Contact:
 
 
 def read_deal(
-    fields: Fields, *, operation: str, default_currency: str, contact_id: str | None = None
+    fields: JsonNode, *, operation: str, default_currency: str, contact_id: str | None = None
 ) -> Deal:
     """A deal object; the contact comes from ``associations.contacts`` unless given."""
-    props = fields.obj("properties")
+    props = fields.child("properties")
     if contact_id is None:
         contact_id = _first_associated(fields, "contacts")
     amount_raw = props.opt_text("amount")
@@ -133,9 +133,9 @@ def read_deal(
     )
 
 
-def read_note(fields: Fields, *, operation: str, contact_id: str) -> Note:
+def read_note(fields: JsonNode, *, operation: str, contact_id: str) -> Note:
     """A note object; ``hs_timestamp`` (or ``createdAt``) is when it happened."""
-    props = fields.obj("properties")
+    props = fields.child("properties")
     stamp = props.opt_text("hs_timestamp") or fields.opt_text("createdAt")
     return Note(
         id=fields.text("id"),
@@ -164,19 +164,18 @@ def format_time(when: datetime) -> str:
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
-def _first_associated(fields: Fields, kind: str) -> str | None:
-    assoc = fields.opt_obj("associations")
-    group = assoc.opt_obj(kind) if assoc is not None else None
+def _first_associated(fields: JsonNode, kind: str) -> str | None:
+    assoc = fields.opt_child("associations")
+    group = assoc.opt_child(kind) if assoc is not None else None
     if group is None:
         return None
-    for item in group.objects("results", required=False):
+    for item in group.items("results", required=False):
         found = item.opt_text("id")
         if found:
             return found
     return None
 
 
-def property_map(fields: Fields) -> Mapping[str, str]:
+def property_map(fields: JsonNode) -> Mapping[str, str]:
     """The string properties of an object, for merging with a later write's answer."""
-    props = fields.opt_obj("properties")
-    return props.strings() if props is not None else {}
+    return fields.text_map("properties", lenient=True)

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 from ...domain.crm import LifecycleStage
 from ...domain.events import ContactChanged, DomainEvent
+from ...domain.json_reader import JsonNode, malformed, parse_json
 from ...domain.webhooks import ParsedDelivery, WebhookRequest
-from ..webhooks.payloads import Node, load_json
 
 
 __all__ = ["HubSpotParser"]
@@ -40,7 +40,7 @@ _CHANGES = {
 _CONTACT_TYPE_ID = "0-1"
 
 
-def _change(item: Node, subscription: str) -> str | None:
+def _change(item: JsonNode, subscription: str) -> str | None:
     obj, _, action = subscription.partition(".")
     if obj == "object":
         if item.opt_text("objectTypeId", max_length=32) != _CONTACT_TYPE_ID:
@@ -57,7 +57,7 @@ class HubSpotParser:
 
     def parse(self, request: WebhookRequest) -> ParsedDelivery:
         """One `ContactChanged` per contact event; other subscription types are counted."""
-        batch = load_json(request.body, provider=self.provider)
+        batch = parse_json(request.body, error=malformed(self.provider))
         events: list[DomainEvent] = []
         unknown: list[str] = []
         for item in batch.elements():
@@ -71,7 +71,9 @@ class HubSpotParser:
             events.append(self._event(item, event_id, portal, change))
         return ParsedDelivery(self.provider, events=tuple(events), unknown_types=tuple(unknown))
 
-    def _event(self, item: Node, event_id: str, portal: int | None, change: str) -> ContactChanged:
+    def _event(
+        self, item: JsonNode, event_id: str, portal: int | None, change: str
+    ) -> ContactChanged:
         prop = item.opt_text("propertyName", max_length=256)
         value = item.opt_text("propertyValue")
         stage = None
