@@ -3,6 +3,10 @@ JSON codec for `domain.commands`: what the outbox writes to disk and reads back 
 
 The format is versioned (``"v": 1``) and explicit per field: money as integer minor units and a
 currency, phones as E.164, enums by value, so ``decode(encode(c)) == c`` for every valid command.
+Stages are the domain's (``"won"``, ``"marketing_qualified"``); rows written before the domain had
+its own stage names hold HubSpot's default values (``"closedwon"``, ``"marketingqualifiedlead"``),
+which still decode to the same stages (`LEGACY_STAGES`). Any other stage is refused: a stored
+stage no one can map must not move a deal somewhere else.
 Bad input raises `InvalidValue` naming the dotted path of the field (``request.amount.currency``),
 never a KeyError, and never echoes the value.
 """
@@ -10,7 +14,9 @@ never a KeyError, and never echoes the value.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -28,7 +34,7 @@ from .commands import (
     UpdateContact,
     UpsertContact,
 )
-from .crm import ContactDraft, DealDraft, LifecycleStage
+from .crm import ContactDraft, DealDraft, DealStage, LifecycleStage
 from .errors import InvalidValue
 from .json_reader import JsonNode, PathError
 from .messaging import OutboundMessage, TemplateMessage, TextMessage
@@ -37,9 +43,27 @@ from .values import IdempotencyKey, Money
 from .voice import CallRequest
 
 
-__all__ = ["FORMAT_VERSION", "decode_command", "encode_command", "from_dict", "to_dict"]
+__all__ = [
+    "FORMAT_VERSION",
+    "LEGACY_STAGES",
+    "decode_command",
+    "encode_command",
+    "from_dict",
+    "to_dict",
+]
 
 FORMAT_VERSION = 1
+# The HubSpot default values that format-1 rows held before the domain named its own stages.
+LEGACY_STAGES: Mapping[str, LifecycleStage | DealStage] = MappingProxyType(
+    {
+        "marketingqualifiedlead": LifecycleStage.MARKETING_QUALIFIED,
+        "salesqualifiedlead": LifecycleStage.SALES_QUALIFIED,
+        "evangelist": LifecycleStage.ADVOCATE,
+        "appointmentscheduled": DealStage.OPEN,
+        "closedwon": DealStage.WON,
+        "closedlost": DealStage.LOST,
+    }
+)
 
 
 # ------------------------------------------------------------------ encoding
@@ -95,13 +119,13 @@ def to_dict(command: Command) -> dict[str, Any]:
                 "draft": {
                     "contact_id": d.contact_id,
                     "name": d.name,
-                    "stage": d.stage,
+                    "stage": d.stage.value,
                     "amount": _money(d.amount),
                     "pipeline": d.pipeline,
                 }
             }
         case MoveDeal(deal_id=deal_id, stage=stage):
-            body = {"deal_id": deal_id, "stage": stage}
+            body = {"deal_id": deal_id, "stage": stage.value}
         case AddNote(contact_id=contact_id, body=text):
             body = {"contact_id": contact_id, "body": text}
         case CreatePaymentIntent(request=r):
@@ -191,11 +215,17 @@ def _instant(r: JsonNode, field: str) -> datetime:
 
 
 def _opt_lifecycle(r: JsonNode, field: str) -> LifecycleStage | None:
+    legacy = LEGACY_STAGES.get(r.opt(field, str) or "")
+    if isinstance(legacy, LifecycleStage):
+        return legacy
     return r.opt_enum(field, LifecycleStage)
 
 
-def _deal_stage(r: JsonNode, field: str) -> str:
-    return r.get(field, str)
+def _deal_stage(r: JsonNode, field: str) -> DealStage:
+    legacy = LEGACY_STAGES.get(r.get(field, str))
+    if isinstance(legacy, DealStage):
+        return legacy
+    return r.enum(field, DealStage)
 
 
 def _read_message(r: JsonNode) -> OutboundMessage:

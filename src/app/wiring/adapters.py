@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ...adapters.http.client import build_client
-from ...adapters.hubspot import HUBSPOT_BASE_URL, HUBSPOT_OBJECTS_PATH, HubSpotCRM
+from ...adapters.hubspot import HUBSPOT_BASE_URL, HUBSPOT_OBJECTS_PATH, HubSpotCRM, HubSpotStages
 from ...adapters.stripe import STRIPE_API_VERSION, STRIPE_BASE_URL, StripePayments
 from ...adapters.twilio import TwilioMessaging
 from ...adapters.twilio.adapter import BASE_URL as TWILIO_BASE_URL
@@ -40,6 +40,7 @@ __all__ = [
     "build_payments",
     "build_voice",
     "check_production_config",
+    "hubspot_stages",
     "messaging_integration",
     "missing_hubspot",
     "missing_messaging",
@@ -164,11 +165,40 @@ def build_payments(config: Mapping[str, Any]) -> PaymentPort:
     )
 
 
+def _stage_map(config: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    """``hubspot.<name>`` (or flat ``hubspot_<name>``): domain stage -> this portal's value."""
+    nested = config.get("hubspot")
+    found = config.get(f"hubspot_{name}")
+    if found is None and isinstance(nested, Mapping):
+        found = nested.get(name)
+    if found is None:
+        return {}
+    if not isinstance(found, Mapping):
+        raise ConfigurationError(f"hubspot.{name} must map domain stages to HubSpot values")
+    return found
+
+
+def hubspot_stages(config: Mapping[str, Any]) -> HubSpotStages:
+    """
+    The portal's spelling of the domain's stages: ``hubspot.deal_stages`` (``open``, ``won``,
+    ``lost`` -> its pipeline's stage ids) and ``hubspot.lifecycle_stages``; HubSpot's defaults
+    for every stage not given.
+    """
+    try:
+        return HubSpotStages.from_config(
+            lifecycle_stages=_stage_map(config, "lifecycle_stages"),
+            deal_stages=_stage_map(config, "deal_stages"),
+        )
+    except InvalidValue as err:
+        raise ConfigurationError(str(err)) from None
+
+
 def build_crm(config: Mapping[str, Any]) -> CRMPort:
     """
     `HubSpotCRM` from ``hubspot_token`` (+ optional ``hubspot_base_url``,
     ``hubspot_objects_path``, ``hubspot_default_currency``, ``hubspot_phone_id_property``: a
-    unique-value contact property that makes phone-only upserts idempotent).
+    unique-value contact property that makes phone-only upserts idempotent; and the portal's
+    stage ids, see `hubspot_stages`).
     """
     _require(config, missing_hubspot)
     return HubSpotCRM.connect(
@@ -177,6 +207,7 @@ def build_crm(config: Mapping[str, Any]) -> CRMPort:
         objects_path=setting(config, "hubspot_objects_path") or HUBSPOT_OBJECTS_PATH,
         default_currency=setting(config, "hubspot_default_currency") or "EUR",
         phone_id_property=setting(config, "hubspot_phone_id_property"),
+        stages=hubspot_stages(config),
     )
 
 

@@ -71,7 +71,7 @@ ENV_PREFIX = "PORTICO_"
 ENVIRONMENTS = ("fake", "sandbox", "production")
 DEFAULTS: Mapping[str, Any] = {
     "environment": "fake",
-    "crm": {"pipeline": "default", "deal_stage": "appointmentscheduled", "won_stage": "closedwon"},
+    "crm": {"pipeline": "default", "deal_stage": "open", "won_stage": "won"},
     "payments": {"success_url": "https://portico.invalid/paid", "cancel_url": None},
     "messaging": {
         "language": "en",
