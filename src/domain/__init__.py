@@ -18,7 +18,7 @@ from .commands import (
     UpdateContact,
     UpsertContact,
 )
-from .crm import Contact, ContactDraft, Deal, DealDraft, LifecycleStage, Note
+from .crm import Contact, ContactDraft, Deal, DealDraft, DealStage, LifecycleStage, Note
 from .errors import (
     AuthenticationFailed,
     BulkheadFull,
@@ -113,6 +113,7 @@ __all__ = [
     "CreatePaymentIntent",
     "Deal",
     "DealDraft",
+    "DealStage",
     "DeliveryStatus",
     "DomainEvent",
     "Email",

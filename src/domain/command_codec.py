@@ -3,6 +3,10 @@ JSON codec for `domain.commands`: what the outbox writes to disk and reads back 
 
 The format is versioned (``"v": 1``) and explicit per field: money as integer minor units and a
 currency, phones as E.164, enums by value, so ``decode(encode(c)) == c`` for every valid command.
+Stages are the domain's (``"won"``, ``"marketing_qualified"``); rows written before the domain had
+its own stage names hold HubSpot's default values (``"closedwon"``, ``"marketingqualifiedlead"``),
+which still decode to the same stages (`LEGACY_STAGES`). Any other stage is refused: a stored
+stage no one can map must not move a deal somewhere else.
 Bad input raises `InvalidValue` naming the dotted path of the field (``request.amount.currency``),
 never a KeyError, and never echoes the value.
 """
@@ -10,12 +14,13 @@ never a KeyError, and never echoes the value.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any
 
 import attrs
 
-from ._json_reader import PathError, Reader
 from .commands import (
     AddNote,
     Command,
@@ -29,17 +34,36 @@ from .commands import (
     UpdateContact,
     UpsertContact,
 )
-from .crm import ContactDraft, DealDraft, LifecycleStage
+from .crm import ContactDraft, DealDraft, DealStage, LifecycleStage
 from .errors import InvalidValue
+from .json_reader import JsonNode, PathError
 from .messaging import OutboundMessage, TemplateMessage, TextMessage
 from .payments import CheckoutRequest, PaymentRequest, RefundRequest
 from .values import IdempotencyKey, Money
 from .voice import CallRequest
 
 
-__all__ = ["FORMAT_VERSION", "decode_command", "encode_command", "from_dict", "to_dict"]
+__all__ = [
+    "FORMAT_VERSION",
+    "LEGACY_STAGES",
+    "decode_command",
+    "encode_command",
+    "from_dict",
+    "to_dict",
+]
 
 FORMAT_VERSION = 1
+# The HubSpot default values that format-1 rows held before the domain named its own stages.
+LEGACY_STAGES: Mapping[str, LifecycleStage | DealStage] = MappingProxyType(
+    {
+        "marketingqualifiedlead": LifecycleStage.MARKETING_QUALIFIED,
+        "salesqualifiedlead": LifecycleStage.SALES_QUALIFIED,
+        "evangelist": LifecycleStage.ADVOCATE,
+        "appointmentscheduled": DealStage.OPEN,
+        "closedwon": DealStage.WON,
+        "closedlost": DealStage.LOST,
+    }
+)
 
 
 # ------------------------------------------------------------------ encoding
@@ -95,13 +119,13 @@ def to_dict(command: Command) -> dict[str, Any]:
                 "draft": {
                     "contact_id": d.contact_id,
                     "name": d.name,
-                    "stage": d.stage,
+                    "stage": d.stage.value,
                     "amount": _money(d.amount),
                     "pipeline": d.pipeline,
                 }
             }
         case MoveDeal(deal_id=deal_id, stage=stage):
-            body = {"deal_id": deal_id, "stage": stage}
+            body = {"deal_id": deal_id, "stage": stage.value}
         case AddNote(contact_id=contact_id, body=text):
             body = {"contact_id": contact_id, "body": text}
         case CreatePaymentIntent(request=r):
@@ -157,8 +181,55 @@ def encode_command(command: Command) -> str:
 # ------------------------------------------------------------------ decoding
 
 
-def _read_message(r: Reader) -> OutboundMessage:
-    kind, to, key = r.get("type", str), r.get("to", str), r.opt_key("key")
+def _idempotency_key(r: JsonNode, field: str) -> IdempotencyKey:
+    raw = r.get(field, str)
+    try:
+        return IdempotencyKey(raw)
+    except InvalidValue as err:  # named ``idempotency_key``: the stored field is ``key``
+        raise PathError(r.name(field), err.rule) from None
+
+
+def _opt_key(r: JsonNode, field: str) -> IdempotencyKey | None:
+    return _idempotency_key(r, field) if r.has(field) else None
+
+
+def _money_of(r: JsonNode, field: str) -> Money:
+    m = r.child(field)
+    amount, currency = m.get("amount_minor", int), m.get("currency", str)
+    return m.build(lambda: Money(amount, currency))
+
+
+def _opt_money(r: JsonNode, field: str) -> Money | None:
+    return _money_of(r, field) if r.has(field) else None
+
+
+def _instant(r: JsonNode, field: str) -> datetime:
+    raw = r.get(field, str)
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        r.fail("must be an ISO 8601 datetime", field)
+    if value.utcoffset() is None:
+        r.fail("must carry a UTC offset", field)
+    return value
+
+
+def _opt_lifecycle(r: JsonNode, field: str) -> LifecycleStage | None:
+    legacy = LEGACY_STAGES.get(r.opt(field, str) or "")
+    if isinstance(legacy, LifecycleStage):
+        return legacy
+    return r.opt_enum(field, LifecycleStage)
+
+
+def _deal_stage(r: JsonNode, field: str) -> DealStage:
+    legacy = LEGACY_STAGES.get(r.get(field, str))
+    if isinstance(legacy, DealStage):
+        return legacy
+    return r.enum(field, DealStage)
+
+
+def _read_message(r: JsonNode) -> OutboundMessage:
+    kind, to, key = r.get("type", str), r.get("to", str), _opt_key(r, "key")
     if kind == "text":
         body = r.get("body", str)
         return r.build(lambda: TextMessage(to, body, key))
@@ -172,36 +243,38 @@ def _read_message(r: Reader) -> OutboundMessage:
     raise PathError(r.name("type"), "must be 'text' or 'template'")
 
 
-def _contact(d: Reader) -> ContactDraft:
+def _contact(d: JsonNode) -> ContactDraft:
     phone, email = d.opt("phone", str), d.opt("email", str)
     first, last = d.opt("first_name", str), d.opt("last_name", str)
-    stage, props = d.enum("lifecycle_stage", LifecycleStage), d.strings("properties")
+    stage, props = _opt_lifecycle(d, "lifecycle_stage"), d.text_map("properties")
     return d.build(lambda: ContactDraft(phone, email, first, last, stage, props))
 
 
-def _deal(d: Reader) -> DealDraft:
-    contact, name, stage = d.get("contact_id", str), d.get("name", str), d.get("stage", str)
-    amount, pipeline = d.opt_money("amount"), d.get("pipeline", str)
+def _deal(d: JsonNode) -> DealDraft:
+    contact, name, stage = d.get("contact_id", str), d.get("name", str), _deal_stage(d, "stage")
+    amount, pipeline = _opt_money(d, "amount"), d.get("pipeline", str)
     return d.build(lambda: DealDraft(contact, name, stage, amount, pipeline))
 
 
-def _payment(q: Reader) -> PaymentRequest:
-    amount, description = q.money("amount"), q.get("description", str)
-    patient, key, metadata = q.get("patient_ref", str), q.key("key"), q.strings("metadata")
+def _payment(q: JsonNode) -> PaymentRequest:
+    amount, description = _money_of(q, "amount"), q.get("description", str)
+    patient, key = q.get("patient_ref", str), _idempotency_key(q, "key")
+    metadata = q.text_map("metadata")
     return q.build(lambda: PaymentRequest(amount, description, patient, key, metadata))
 
 
-def _checkout(q: Reader) -> CheckoutRequest:
+def _checkout(q: JsonNode) -> CheckoutRequest:
     amount, description, patient = (
-        q.money("amount"),
+        _money_of(q, "amount"),
         q.get("description", str),
         q.get("patient_ref", str),
     )
     success, cancel = q.get("success_url", str), q.opt("cancel_url", str)
-    key, expires, metadata = q.key("key"), q.get("expires_in_seconds", int), q.strings("metadata")
+    key, expires = _idempotency_key(q, "key"), q.get("expires_in_seconds", int)
+    metadata = q.text_map("metadata")
     # A row written before ``created_at`` existed: dated by `decode_command` from the row's
     # ``enqueued_at`` when the caller has it, else stamped now (the old behaviour).
-    created = None if q.data.get("created_at") is None else q.instant("created_at")
+    created = _instant(q, "created_at") if q.has("created_at") else None
 
     def build() -> CheckoutRequest:
         request = CheckoutRequest(
@@ -212,50 +285,50 @@ def _checkout(q: Reader) -> CheckoutRequest:
     return q.build(build)
 
 
-def _refund(q: Reader) -> RefundRequest:
-    intent, key = q.get("payment_intent_id", str), q.key("key")
-    amount, reason = q.opt_money("amount"), q.opt("reason", str)
+def _refund(q: JsonNode) -> RefundRequest:
+    intent, key = q.get("payment_intent_id", str), _idempotency_key(q, "key")
+    amount, reason = _opt_money(q, "amount"), q.opt("reason", str)
     return q.build(lambda: RefundRequest(intent, key, amount, reason))
 
 
-def _call(q: Reader) -> CallRequest:
+def _call(q: JsonNode) -> CallRequest:
     to, assistant = q.get("to", str), q.get("assistant_id", str)
-    metadata, key = q.strings("metadata"), q.opt_key("key")
+    metadata, key = q.text_map("metadata"), _opt_key(q, "key")
     return q.build(lambda: CallRequest(to, assistant, metadata, key))
 
 
-def _decode(r: Reader, kind: str) -> Command:
-    key = r.key("key")
+def _decode(r: JsonNode, kind: str) -> Command:
+    key = _idempotency_key(r, "key")
     if kind == SendMessage.kind:
-        message = _read_message(r.sub("message"))
+        message = _read_message(r.child("message"))
         return r.build(lambda: SendMessage(message, key))
     if kind == UpsertContact.kind:
-        draft = _contact(r.sub("draft"))
+        draft = _contact(r.child("draft"))
         # A row stored before the flag existed gets the safe default (True only with an email).
         flag = r.opt("redeliverable", bool)
         if flag is None:
             return UpsertContact(draft, key)
         return UpsertContact(draft, key, redeliverable=flag)
     if kind == UpdateContact.kind:
-        contact, props = r.get("contact_id", str), r.strings("properties")
-        lifecycle = r.enum("lifecycle_stage", LifecycleStage)
+        contact, props = r.get("contact_id", str), r.text_map("properties")
+        lifecycle = _opt_lifecycle(r, "lifecycle_stage")
         return r.build(lambda: UpdateContact(contact, props, lifecycle, key))
     if kind == CreateDeal.kind:
-        return CreateDeal(_deal(r.sub("draft")), key)
+        return CreateDeal(_deal(r.child("draft")), key)
     if kind == MoveDeal.kind:
-        deal, stage = r.get("deal_id", str), r.get("stage", str)
+        deal, stage = r.get("deal_id", str), _deal_stage(r, "stage")
         return r.build(lambda: MoveDeal(deal, stage, key))
     if kind == AddNote.kind:
         contact, body = r.get("contact_id", str), r.get("body", str)
         return r.build(lambda: AddNote(contact, body, key))
     if kind == CreatePaymentIntent.kind:
-        return _same(CreatePaymentIntent(_payment(r.sub("request"))), key)
+        return _same(CreatePaymentIntent(_payment(r.child("request"))), key)
     if kind == CreateCheckoutLink.kind:
-        return _same(CreateCheckoutLink(_checkout(r.sub("request"))), key)
+        return _same(CreateCheckoutLink(_checkout(r.child("request"))), key)
     if kind == IssueRefund.kind:
-        return _same(IssueRefund(_refund(r.sub("request"))), key)
+        return _same(IssueRefund(_refund(r.child("request"))), key)
     if kind == StartCall.kind:
-        call = _call(r.sub("request"))
+        call = _call(r.child("request"))
         return r.build(lambda: StartCall(call, key))
     raise PathError("kind", "is not a known command kind")
 
@@ -268,7 +341,9 @@ def _same(command: Command, key: IdempotencyKey) -> Command:
 
 def from_dict(data: object) -> Command:
     """Rebuild a command from `to_dict` output; `InvalidValue` names the bad field."""
-    r = Reader(data, "")
+    if not isinstance(data, dict):
+        raise PathError("command", "must be a JSON object")
+    r = JsonNode(data, error=PathError)
     version = r.get("v", int)
     if version != FORMAT_VERSION:
         raise PathError("v", f"unsupported command format version (expected {FORMAT_VERSION})")

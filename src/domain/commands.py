@@ -26,7 +26,7 @@ import attrs
 
 from . import _validation as v
 from ._command_keys import KeyFromRequest, KeyFromWrapped, subject, wrapped_key
-from .crm import ContactDraft, DealDraft, LifecycleStage
+from .crm import ContactDraft, DealDraft, DealStage, LifecycleStage
 from .errors import InvalidValue
 from .messaging import OutboundMessage, TemplateMessage, TextMessage
 from .payments import CheckoutRequest, PaymentRequest, RefundRequest
@@ -180,7 +180,7 @@ class MoveDeal:
     redeliverable: ClassVar[bool] = True  # moving to the same stage twice changes nothing
 
     deal_id: str = attrs.field(validator=v.text(max_length=64))
-    stage: str = attrs.field(validator=v.text(max_length=100))
+    stage: DealStage = attrs.field(validator=v.of_type(DealStage))
     idempotency_key: IdempotencyKey = attrs.field(
         factory=IdempotencyKey.new, validator=v.of_type(IdempotencyKey)
     )

@@ -13,20 +13,56 @@ from .errors import InvalidValue
 from .values import Email, Money, PhoneNumber
 
 
-__all__ = ["Contact", "ContactDraft", "Deal", "DealDraft", "LifecycleStage", "Note"]
+__all__ = ["Contact", "ContactDraft", "Deal", "DealDraft", "DealStage", "LifecycleStage", "Note"]
 
 
 class LifecycleStage(enum.Enum):
-    """HubSpot's default lifecycle stages (their internal values)."""
+    """
+    Where a person is on the way from first contact to paying customer: the domain's own names.
+
+    A CRM adapter maps them to its vendor's values (HubSpot: `adapters.hubspot.HubSpotStages`).
+    ``OTHER`` is every stage the domain does not name (a portal's custom stage, say): a read of
+    such a stage is ``OTHER``, never an error.
+    """
 
     SUBSCRIBER = "subscriber"
     LEAD = "lead"
-    MARKETING_QUALIFIED_LEAD = "marketingqualifiedlead"
-    SALES_QUALIFIED_LEAD = "salesqualifiedlead"
+    MARKETING_QUALIFIED = "marketing_qualified"
+    SALES_QUALIFIED = "sales_qualified"
     OPPORTUNITY = "opportunity"
     CUSTOMER = "customer"
-    EVANGELIST = "evangelist"
+    ADVOCATE = "advocate"
     OTHER = "other"
+
+
+class DealStage(enum.Enum):
+    """
+    Where a deal stands: the domain's own stages, whatever the CRM's pipeline calls them.
+
+    ``OPEN`` is every stage before a decision (a consultation asked for or booked, a payment
+    awaited); ``WON`` is a paid deal, ``LOST`` one that will not happen. A CRM adapter maps them
+    to its pipeline's stage ids, and reads any stage it has no mapping for as ``OPEN``.
+    """
+
+    OPEN = "open"
+    WON = "won"
+    LOST = "lost"
+
+    @classmethod
+    def of(cls, value: DealStage | str, *, field: str = "stage") -> DealStage:
+        """
+        ``value`` as a stage: a member, or its value as configuration spells it (``"won"``).
+
+        Raises:
+            InvalidValue: not a stage (``field`` names the setting or field, never the value).
+        """
+        if isinstance(value, DealStage):
+            return value
+        try:
+            return cls(str(value).strip().lower())
+        except ValueError:
+            names = ", ".join(stage.value for stage in cls)
+            raise InvalidValue(field, f"must be one of {names}") from None
 
 
 def _opt_phone(raw: PhoneNumber | str | None) -> PhoneNumber | None:
@@ -93,7 +129,7 @@ class DealDraft:
 
     contact_id: str = attrs.field(validator=v.text(max_length=64))
     name: str = attrs.field(validator=v.text(max_length=256))
-    stage: str = attrs.field(validator=v.text(max_length=100))
+    stage: DealStage = attrs.field(validator=v.of_type(DealStage))
     amount: Money | None = attrs.field(default=None, validator=v.optional_of_type(Money))
     pipeline: str = attrs.field(default="default", validator=v.text(max_length=100))
 
@@ -105,7 +141,7 @@ class Deal:
     id: str = attrs.field(validator=v.text(max_length=64))
     contact_id: str
     name: str
-    stage: str
+    stage: DealStage
     amount: Money | None = None
     pipeline: str = "default"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol, runtime_checkable
 
-from ..domain.crm import Contact, ContactDraft, Deal, DealDraft, LifecycleStage, Note
+from ..domain.crm import Contact, ContactDraft, Deal, DealDraft, DealStage, LifecycleStage, Note
 from ..domain.values import Email, PhoneNumber
 
 
@@ -90,19 +90,20 @@ class CRMPort(Protocol):
 
         Raises:
             NotFound: the contact does not exist.
-            InvalidRequest: the CRM refused the stage or pipeline.
+            InvalidRequest: the CRM refused the stage or pipeline (the pipeline lacks the stage's
+                mapping, say).
 
         Not idempotent: each call opens a new deal.
         """
         ...
 
-    async def move_deal(self, deal_id: str, stage: str) -> Deal:
+    async def move_deal(self, deal_id: str, stage: DealStage) -> Deal:
         """
         Move a deal to ``stage``.
 
         Raises:
             NotFound: no such deal.
-            InvalidRequest: the CRM refused the stage.
+            InvalidRequest: the CRM refused the stage (its pipeline has no such stage).
 
         Idempotent: moving to the stage the deal is in changes nothing.
         """

@@ -26,6 +26,7 @@ from portico.app.wiring.container import (
 from portico.app.wiring.lifecycle import aclose_container
 from portico.app.wiring.registry import PORT_NAMES, VendorRegistry
 from portico.app.wiring.settings import env_config
+from portico.domain.crm import DealStage
 from portico.ports.crm import CRMPort
 from portico.ports.messaging import MessagingPort
 from portico.ports.payments import PaymentPort
@@ -181,7 +182,7 @@ def test_the_mapping_wins_over_variables_which_win_over_the_yaml_file(tmp_path: 
     """Layers apply in order: defaults, YAML file, PORTICO_* variables, the given mapping."""
     config_file = tmp_path / "portico.yaml"
     config_file.write_text(
-        "voice:\n  assistant_id: from-yaml\ncrm:\n  won_stage: contractsent\n"
+        "voice:\n  assistant_id: from-yaml\ncrm:\n  won_stage: won\n"
         "payments:\n  success_url: https://yaml.example/ok\n"
     )
     container = create_container(
@@ -189,11 +190,11 @@ def test_the_mapping_wins_over_variables_which_win_over_the_yaml_file(tmp_path: 
         env={
             "PORTICO_CONFIG_FILE": str(config_file),
             "PORTICO_VOICE__ASSISTANT_ID": "from-env",
-            "PORTICO_CRM__WON_STAGE": "closedwon",
+            "PORTICO_CRM__WON_STAGE": "lost",
         },
     )
     assert container.follow_up_calls().assistant_id == "from-dict"
-    assert container.payment_collection().won_stage == "closedwon"
+    assert container.payment_collection().won_stage is DealStage.LOST
     assert container.payment_collection().success_url == "https://yaml.example/ok"
 
 

@@ -22,7 +22,7 @@ def test_demo_tells_the_whole_story_without_patient_data(
         "sent by message         WhatsApp, read (sent now)",
         "5. Payment succeeded",
         "6. Deal moved",
-        "stage closedwon",
+        "stage won",
         "Webhooks answered at once       4 side effects queued in the outbox",
         "Outbox relay                    queued -> delivered: 4 commands by the relay",
         "Receipt sent by message         once, for 4 payment webhook deliveries",

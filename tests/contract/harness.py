@@ -23,6 +23,7 @@ from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 import attrs
 
+from portico.domain.crm import DealStage
 from portico.domain.messaging import DeliveryStatus
 from portico.domain.voice import CallStatus
 
@@ -94,6 +95,10 @@ class CRMControls(Protocol):
 
     async def index_search(self) -> None:
         """Search catches up with every write so far (HubSpot's search lags behind writes)."""
+        ...
+
+    async def remove_stage(self, stage: DealStage) -> None:
+        """The default pipeline no longer has the stage ``stage`` maps to (an admin deleted it)."""
         ...
 
 

@@ -6,7 +6,7 @@ from typing import Any, Protocol
 
 import pytest
 
-from portico.domain.crm import ContactDraft, DealDraft, LifecycleStage
+from portico.domain.crm import ContactDraft, DealDraft, DealStage, LifecycleStage
 from portico.domain.errors import Conflict, InvalidRequest, NotFound
 from portico.domain.values import Email, Money, PhoneNumber
 from portico.ports.crm import CRMPort
@@ -18,7 +18,7 @@ OTHER_PHONE = PhoneNumber("+40798765432")
 EMAIL = Email("ana@example.com")
 OTHER_EMAIL = Email("bogdan@example.com")
 UNKNOWN_ID = "999999999999"
-OPEN, WON = "appointmentscheduled", "closedwon"
+OPEN, WON = DealStage.OPEN, DealStage.WON
 
 
 def _port(harness: Harness[Any]) -> CRMPort:
@@ -250,11 +250,38 @@ async def test_create_deal_for_unknown_contact_raises_not_found(crm: Harness[Any
         await _port(crm).create_deal(DealDraft(UNKNOWN_ID, "Consultation", OPEN))
 
 
-async def test_create_deal_in_an_unknown_stage_is_invalid(crm: Harness[Any]) -> None:
-    """A stage the pipeline does not have raises InvalidRequest."""
+async def test_create_deal_in_a_stage_the_pipeline_lacks_is_invalid(crm: Harness[Any]) -> None:
+    """A stage the pipeline does not have (any more) raises InvalidRequest."""
+    contact_id = await _contact_id(_port(crm))
+    controls: CRMControls = crm.controls
+    await controls.remove_stage(OPEN)
+    with pytest.raises(InvalidRequest):
+        await _port(crm).create_deal(DealDraft(contact_id, "Consultation", OPEN))
+
+
+async def test_create_deal_in_an_unknown_pipeline_is_invalid(crm: Harness[Any]) -> None:
+    """A pipeline the CRM does not have raises InvalidRequest."""
     contact_id = await _contact_id(_port(crm))
     with pytest.raises(InvalidRequest):
-        await _port(crm).create_deal(DealDraft(contact_id, "Consultation", "no-such-stage-42"))
+        await _port(crm).create_deal(DealDraft(contact_id, "C", OPEN, pipeline="no-such-42"))
+
+
+@pytest.mark.parametrize("stage", list(DealStage))
+async def test_every_deal_stage_reads_back_as_itself(crm: Harness[Any], stage: DealStage) -> None:
+    """Each of the domain's deal stages is stored and read back unchanged (mapped both ways)."""
+    contact_id = await _contact_id(_port(crm))
+    deal = await _port(crm).create_deal(DealDraft(contact_id, "Consultation", OPEN))
+    assert (await _port(crm).move_deal(deal.id, stage)).stage is stage
+
+
+@pytest.mark.parametrize("stage", list(LifecycleStage))
+async def test_every_lifecycle_stage_reads_back_as_itself(
+    crm: Harness[Any], stage: LifecycleStage
+) -> None:
+    """Each of the domain's lifecycle stages is stored and read back unchanged."""
+    contact_id = await _contact_id(_port(crm))
+    await _port(crm).update_contact(contact_id, lifecycle_stage=stage)
+    assert (await _port(crm).get_contact(contact_id)).lifecycle_stage is stage
 
 
 async def test_move_deal_changes_its_stage_idempotently(crm: Harness[Any]) -> None:
@@ -273,12 +300,14 @@ async def test_move_unknown_deal_raises_not_found(crm: Harness[Any]) -> None:
         await _port(crm).move_deal(UNKNOWN_ID, WON)
 
 
-async def test_move_deal_to_an_unknown_stage_is_invalid(crm: Harness[Any]) -> None:
-    """Moving a deal to a stage its pipeline does not have raises InvalidRequest."""
+async def test_move_deal_to_a_stage_the_pipeline_lacks_is_invalid(crm: Harness[Any]) -> None:
+    """Moving a deal to a stage its pipeline does not have (any more) raises InvalidRequest."""
     contact_id = await _contact_id(_port(crm))
     deal = await _port(crm).create_deal(DealDraft(contact_id, "Consultation", OPEN))
+    controls: CRMControls = crm.controls
+    await controls.remove_stage(WON)
     with pytest.raises(InvalidRequest):
-        await _port(crm).move_deal(deal.id, "no-such-stage-42")
+        await _port(crm).move_deal(deal.id, WON)
 
 
 async def test_add_note_adds_a_new_note_each_time(crm: Harness[Any]) -> None:

@@ -16,7 +16,7 @@ from portico.domain.commands import (
     UpdateContact,
     UpsertContact,
 )
-from portico.domain.crm import ContactDraft, DealDraft, LifecycleStage
+from portico.domain.crm import ContactDraft, DealDraft, DealStage, LifecycleStage
 from portico.domain.messaging import TemplateMessage, TextMessage
 from portico.domain.payments import CheckoutRequest, PaymentRequest, RefundRequest
 from portico.domain.values import Email, IdempotencyKey, Money, PhoneNumber
@@ -54,7 +54,7 @@ contact_drafts = st.builds(
     lifecycle_stage=st.none() | st.sampled_from(LifecycleStage),
     properties=meta,
 ) | st.builds(ContactDraft, phone=st.none(), email=emails)
-deal_drafts = st.builds(DealDraft, ids, words, words, st.none() | money, words)
+deal_drafts = st.builds(DealDraft, ids, words, st.sampled_from(DealStage), st.none() | money, words)
 payment_requests = st.builds(PaymentRequest, money, words, ids, keys, meta)
 checkout_requests = st.builds(
     CheckoutRequest,
@@ -74,7 +74,7 @@ commands = st.one_of(
     st.builds(SendMessage, text_messages | template_messages),
     st.builds(UpsertContact, contact_drafts, keys),
     st.builds(CreateDeal, deal_drafts, keys),
-    st.builds(MoveDeal, ids, words, keys),
+    st.builds(MoveDeal, ids, st.sampled_from(DealStage), keys),
     st.builds(
         UpdateContact,
         ids,

@@ -10,13 +10,15 @@ from hypothesis import strategies as st
 
 from portico.domain.command_codec import decode_command, encode_command, from_dict, to_dict
 from portico.domain.commands import (
+    CreateDeal,
     CreatePaymentIntent,
+    MoveDeal,
     SendMessage,
     StartCall,
     UpdateContact,
     UpsertContact,
 )
-from portico.domain.crm import ContactDraft, LifecycleStage
+from portico.domain.crm import ContactDraft, DealDraft, DealStage, LifecycleStage
 from portico.domain.errors import InvalidValue
 from portico.domain.messaging import TextMessage
 from portico.domain.payments import PaymentRequest
@@ -155,3 +157,47 @@ def test_upsert_contact_flag_must_be_a_bool():
     with pytest.raises(InvalidValue) as info:
         from_dict(stored)
     assert info.value.field == "redeliverable"
+
+
+@pytest.mark.parametrize(
+    ("command", "field", "legacy", "stage"),
+    [
+        (MoveDeal("9001", DealStage.WON), "stage", "closedwon", DealStage.WON),
+        (MoveDeal("9001", DealStage.LOST), "stage", "closedlost", DealStage.LOST),
+        (
+            UpdateContact("101", lifecycle_stage=LifecycleStage.CUSTOMER),
+            "lifecycle_stage",
+            "customer",
+            LifecycleStage.CUSTOMER,
+        ),
+        (
+            UpdateContact("101", lifecycle_stage=LifecycleStage.MARKETING_QUALIFIED),
+            "lifecycle_stage",
+            "marketingqualifiedlead",
+            LifecycleStage.MARKETING_QUALIFIED,
+        ),
+    ],
+)
+def test_rows_stored_with_hubspots_stage_values_still_decode(command, field, legacy, stage):
+    """Rows written before the domain named its stages held HubSpot's defaults: same stages."""
+    stored = to_dict(command)
+    assert stored[field] == stage.value  # what is written now: the domain's name
+    stored[field] = legacy
+    assert getattr(from_dict(stored), field) is stage
+
+
+def test_a_stored_stage_no_one_can_map_is_refused_naming_the_field():
+    """A portal-specific stage id in an old row is refused, never guessed (it would move a deal)."""
+    stored = to_dict(MoveDeal("9001", DealStage.WON))
+    stored["stage"] = "contractsent"
+    with pytest.raises(InvalidValue) as info:
+        from_dict(stored)
+    assert (info.value.field, "contractsent" in str(info.value)) == ("stage", False)
+
+
+def test_deal_drafts_store_the_domains_stage():
+    """A CreateDeal row holds the domain's stage name, not a CRM's id."""
+    stored = to_dict(CreateDeal(DealDraft("101", "Consultation", DealStage.OPEN)))
+    assert stored["draft"]["stage"] == "open"
+    stored["draft"]["stage"] = "appointmentscheduled"
+    assert from_dict(stored).draft.stage is DealStage.OPEN

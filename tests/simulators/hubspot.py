@@ -3,7 +3,8 @@ A stateful HubSpot CRM v3 simulator as a plain ASGI 3 app.
 
 It behaves like HubSpot where Portico depends on it: numeric string ids, ``properties`` objects
 of strings, ``409 CONFLICT "Contact already exists. Existing ID: N"`` on a duplicate email,
-search with filter groups (OR) of filters (AND), deal stages checked against the pipeline,
+search with filter groups (OR) of filters (AND), deal stages checked against the pipeline and
+lifecycle stages against the portal's (HubSpot's own internal values, never Portico's names),
 associations (3 deal to contact, 202 note to contact), ``PROPERTY_DOESNT_EXIST`` for a contact
 property the portal does not have (`HubSpotSimulator.refuse_property`), the ``{"status": "error",
 "message", "correlationId", "category"}`` error body, and rate-limit headers on a 429.
@@ -25,13 +26,36 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from portico.adapters.fakes.crm import DEFAULT_PIPELINES
 from tests.simulators.sim_base import SimRequest, SimResponse, Simulator, bearer, json_response
 
 
-__all__ = ["DEFAULT_STAGES", "HubSpotSimulator"]
+__all__ = ["DEFAULT_STAGES", "LIFECYCLE_STAGES", "HubSpotSimulator"]
 
-DEFAULT_STAGES = frozenset(DEFAULT_PIPELINES["default"])  # the default pipeline's stage ids
+# The default sales pipeline's stage ids, as a new portal has them.
+DEFAULT_STAGES = frozenset(
+    {
+        "appointmentscheduled",
+        "qualifiedtobuy",
+        "presentationscheduled",
+        "decisionmakerboughtin",
+        "contractsent",
+        "closedwon",
+        "closedlost",
+    }
+)
+# The internal values of HubSpot's default lifecycle stages (a portal may add custom ones).
+LIFECYCLE_STAGES = frozenset(
+    {
+        "subscriber",
+        "lead",
+        "marketingqualifiedlead",
+        "salesqualifiedlead",
+        "opportunity",
+        "customer",
+        "evangelist",
+        "other",
+    }
+)
 _PATH = re.compile(r"^/crm/v3/objects/(contacts|deals|notes)(?:/(search|\d+|[^/]+))?$")
 _DEFAULT_PROPERTIES = {
     "contacts": (
@@ -73,6 +97,7 @@ class HubSpotSimulator(Simulator):
     Args:
         token: the only private-app token accepted.
         stages: the default pipeline's deal stages.
+        lifecycle_stages: the portal's lifecycle stage values (add a custom stage's id here).
         clock: Unix seconds, for ``createdAt`` / ``updatedAt``.
         search_lag: search requests a write stays invisible to search for (0: at once).
     """
@@ -82,6 +107,7 @@ class HubSpotSimulator(Simulator):
         token: str = "pat-na1-simulated",
         *,
         stages: frozenset[str] = DEFAULT_STAGES,
+        lifecycle_stages: frozenset[str] = LIFECYCLE_STAGES,
         clock: Callable[[], float] = time.time,
         search_lag: int = 0,
     ) -> None:
@@ -91,6 +117,7 @@ class HubSpotSimulator(Simulator):
         self.search_lag = search_lag
         self.token = token
         self.stages = stages
+        self.lifecycle_stages = lifecycle_stages
         self.clock = clock
         self.refused_properties: set[str] = set()
         self.objects: dict[str, dict[str, dict[str, Any]]] = {
@@ -223,6 +250,13 @@ class HubSpotSimulator(Simulator):
             ]
             raise HubSpotError(
                 400, "VALIDATION_ERROR", f"Property values were not valid: {json.dumps(errors)}"
+            )
+        stage = props.get("lifecyclestage")
+        if kind == "contacts" and stage and stage not in self.lifecycle_stages:
+            raise HubSpotError(
+                400,
+                "VALIDATION_ERROR",
+                "Property values were not valid: lifecyclestage was not one of the allowed options",
             )
         if kind == "contacts" and props.get("email"):
             for other_id, other in self.objects["contacts"].items():

@@ -1,8 +1,10 @@
 """
-`FakeCRM`: an in-memory HubSpot.
+`FakeCRM`: an in-memory HubSpot that speaks the domain's vocabulary.
 
 Like HubSpot, ids are numeric strings, a phone or an email belongs to at most one contact, deal
-stages must exist in their pipeline, and an unknown id is a 404 (`NotFound`).
+stages must exist in their pipeline, and an unknown id is a 404 (`NotFound`). Stages are the
+domain's own (`LifecycleStage`, `DealStage`): there is no vendor spelling to map, so what the fake
+stores is what the domain said.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import TypeVar
 
 import attrs
 
-from ...domain.crm import Contact, ContactDraft, Deal, DealDraft, LifecycleStage, Note
+from ...domain.crm import Contact, ContactDraft, Deal, DealDraft, DealStage, LifecycleStage, Note
 from ...domain.errors import Conflict, InvalidRequest, NotFound
 from ...domain.events import ContactChanged
 from ...domain.values import Email, PhoneNumber
@@ -26,19 +28,9 @@ __all__ = ["DEFAULT_PIPELINES", "FakeCRM"]
 
 PROVIDER = "hubspot"
 
-# HubSpot's default sales pipeline and its stage ids.
-DEFAULT_PIPELINES: Mapping[str, Collection[str]] = MappingProxyType(
-    {
-        "default": (
-            "appointmentscheduled",
-            "qualifiedtobuy",
-            "presentationscheduled",
-            "decisionmakerboughtin",
-            "contractsent",
-            "closedwon",
-            "closedlost",
-        )
-    }
+# One pipeline, as a new HubSpot portal has, offering every domain stage.
+DEFAULT_PIPELINES: Mapping[str, Collection[DealStage]] = MappingProxyType(
+    {"default": tuple(DealStage)}
 )
 
 
@@ -52,12 +44,14 @@ class FakeCRM(FakeBase, CRMPort):
     HubSpot as a test double you can ship: contacts unique by phone and email, deals, notes.
 
     Args:
-        pipelines: pipeline id -> its stage ids; a deal outside them is refused.
+        pipelines: pipeline id -> the stages it offers; a deal outside them is refused.
         known_properties: custom contact properties HubSpot has defined; None accepts any
             but those refused with `refuse_property`.
     """
 
-    pipelines: Mapping[str, Collection[str]] = attrs.field(default=DEFAULT_PIPELINES, kw_only=True)
+    pipelines: Mapping[str, Collection[DealStage]] = attrs.field(
+        default=DEFAULT_PIPELINES, kw_only=True
+    )
     known_properties: Collection[str] | None = attrs.field(default=None, kw_only=True)
     contacts: dict[str, Contact] = attrs.field(factory=dict, init=False)
     deals: dict[str, Deal] = attrs.field(factory=dict, init=False)
@@ -179,7 +173,7 @@ class FakeCRM(FakeBase, CRMPort):
         self.deals[deal.id] = deal
         return deal
 
-    async def move_deal(self, deal_id: str, stage: str) -> Deal:
+    async def move_deal(self, deal_id: str, stage: DealStage) -> Deal:
         """Move a deal to another stage of its pipeline."""
         await self.faults.before("move_deal", deal_id, stage)
         deal = self.deals.get(deal_id)
@@ -244,7 +238,7 @@ class FakeCRM(FakeBase, CRMPort):
             None,
         )
 
-    def _check_stage(self, pipeline: str, stage: str) -> None:
+    def _check_stage(self, pipeline: str, stage: DealStage) -> None:
         stages = self.pipelines.get(pipeline)
         if stages is None:
             raise InvalidRequest("unknown pipeline", integration=PROVIDER, status_code=400)

@@ -7,16 +7,15 @@ from .errors import (
     error_from_response,
     json_body,
     parse_retry_after,
+    response_errors,
     translate_transport_errors,
     unexpected,
 )
 from .forms import encode_form
-from .reading import Fields
 
 
 __all__ = [
     "DEFAULT_TIMEOUT",
-    "Fields",
     "VendorClient",
     "VendorError",
     "VendorErrorParser",
@@ -25,6 +24,7 @@ __all__ = [
     "error_from_response",
     "json_body",
     "parse_retry_after",
+    "response_errors",
     "translate_transport_errors",
     "unexpected",
 ]

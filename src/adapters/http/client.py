@@ -13,14 +13,15 @@ from typing import Any
 import attrs
 import httpx
 
+from ...domain.json_reader import JsonNode
 from .errors import (
     VendorErrorParser,
     error_from_response,
     json_body,
+    response_errors,
     translate_transport_errors,
     unexpected,
 )
-from .reading import Fields
 
 
 __all__ = ["DEFAULT_TIMEOUT", "VendorClient", "build_client"]
@@ -78,7 +79,7 @@ class VendorClient:
         data: Mapping[str, str] | list[tuple[str, str]] | None = None,
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
-    ) -> Fields:
+    ) -> JsonNode:
         """Send, map failures to domain errors, and return the JSON object of a 2xx response."""
         response = await self.send(
             operation, method, url, json=json, data=data, params=params, headers=headers
@@ -86,7 +87,7 @@ class VendorClient:
         body = json_body(response)
         if not isinstance(body, dict):
             raise unexpected(self.integration, operation, "the body is not a JSON object")
-        return Fields(body, integration=self.integration, operation=operation)
+        return JsonNode(body, error=response_errors(self.integration, operation))
 
     async def request_list(
         self,
@@ -96,19 +97,16 @@ class VendorClient:
         *,
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
-    ) -> list[Fields]:
+    ) -> list[JsonNode]:
         """Like `request`, for an endpoint whose 2xx body is a JSON array of objects."""
         response = await self.send(operation, method, url, params=params, headers=headers)
         body = json_body(response)
         if not isinstance(body, list):
             raise unexpected(self.integration, operation, "the body is not a JSON array")
-        items = []
-        for index, item in enumerate(body):
-            if not isinstance(item, dict):
-                raise unexpected(self.integration, operation, f"[{index}] is not an object")
-            items.append(
-                Fields(item, integration=self.integration, operation=operation, path=f"[{index}]")
-            )
+        items = JsonNode(body, error=response_errors(self.integration, operation)).elements()
+        for item in items:
+            if not isinstance(item.value, dict):
+                item.fail("must be an object")
         return items
 
     async def send(

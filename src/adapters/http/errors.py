@@ -52,6 +52,7 @@ from ...domain.errors import (
     Unavailable,
     UnexpectedResponse,
 )
+from ...domain.json_reader import ErrorFactory
 
 
 __all__ = [
@@ -60,7 +61,9 @@ __all__ = [
     "error_from_response",
     "json_body",
     "parse_retry_after",
+    "response_errors",
     "translate_transport_errors",
+    "unexpected",
 ]
 
 
@@ -215,3 +218,12 @@ def unexpected(integration: str, operation: str, what: str) -> UnexpectedRespons
     return UnexpectedResponse(
         f"{operation}: unexpected response from the vendor: {what}", integration=integration
     )
+
+
+def response_errors(integration: str, operation: str) -> ErrorFactory:
+    """The `JsonNode` error factory of a vendor's answer: `unexpected` naming the field's path."""
+
+    def error(path: str, rule: str) -> Exception:
+        return unexpected(integration, operation, f"{path}: {rule}")
+
+    return error

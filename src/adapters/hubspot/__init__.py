@@ -2,6 +2,15 @@
 
 from .adapter import HUBSPOT_BASE_URL, HUBSPOT_OBJECTS_PATH, HubSpotCRM
 from .errors import parse_hubspot_error
+from .stages import DEFAULT_DEAL_STAGES, DEFAULT_LIFECYCLE_STAGES, HubSpotStages
 
 
-__all__ = ["HUBSPOT_BASE_URL", "HUBSPOT_OBJECTS_PATH", "HubSpotCRM", "parse_hubspot_error"]
+__all__ = [
+    "DEFAULT_DEAL_STAGES",
+    "DEFAULT_LIFECYCLE_STAGES",
+    "HUBSPOT_BASE_URL",
+    "HUBSPOT_OBJECTS_PATH",
+    "HubSpotCRM",
+    "HubSpotStages",
+    "parse_hubspot_error",
+]

@@ -25,13 +25,13 @@ from typing import Any
 import attrs
 import httpx
 
-from ...domain.crm import Contact, ContactDraft, Deal, DealDraft, LifecycleStage, Note
+from ...domain.crm import Contact, ContactDraft, Deal, DealDraft, DealStage, LifecycleStage, Note
 from ...domain.errors import Conflict, InvalidRequest, NotFound
+from ...domain.json_reader import JsonNode
 from ...domain.values import Email, PhoneNumber
 from ...ports.crm import CRMPort
 from ..http.client import DEFAULT_TIMEOUT, VendorClient, build_client
-from ..http.errors import unexpected
-from ..http.reading import Fields
+from ..http.errors import response_errors, unexpected
 from .codec import (
     CONTACT_CORE,
     DEAL_PROPERTIES,
@@ -48,6 +48,7 @@ from .codec import (
     read_note,
 )
 from .errors import existing_contact_id, parse_hubspot_error
+from .stages import HubSpotStages
 
 
 __all__ = ["HUBSPOT_BASE_URL", "HUBSPOT_OBJECTS_PATH", "HubSpotCRM"]
@@ -84,6 +85,8 @@ class HubSpotCRM(CRMPort):
         clock: "now", for note timestamps.
         phone_id_property: a unique-value custom contact property holding the E.164 phone, so
             a phone-only upsert is idempotent (see the module docstring); None: not set up.
+        stages: how this portal spells the domain's lifecycle and deal stages (its pipeline's
+            stage ids); HubSpot's defaults when not given.
     """
 
     http: httpx.AsyncClient = attrs.field(repr=False)
@@ -93,6 +96,7 @@ class HubSpotCRM(CRMPort):
     contact_properties: tuple[str, ...] = ()
     clock: Callable[[], datetime] = attrs.field(default=_utc_now, repr=False)
     phone_id_property: str | None = None
+    stages: HubSpotStages = attrs.field(factory=HubSpotStages)
     _client: VendorClient = attrs.field(init=False, repr=False)
     _known: set[str] = attrs.field(factory=set, init=False, repr=False)
 
@@ -119,7 +123,7 @@ class HubSpotCRM(CRMPort):
         """Close the connection pool."""
         await self.http.aclose()
 
-    async def _call(self, operation: str, method: str, path: str, **kwargs: Any) -> Fields:
+    async def _call(self, operation: str, method: str, path: str, **kwargs: Any) -> JsonNode:
         headers = {"Authorization": f"Bearer {self.token}", "Accept": "application/json"}
         return await self._client.request(
             operation, method, f"{self.objects_path}{path}", headers=headers, **kwargs
@@ -138,7 +142,7 @@ class HubSpotCRM(CRMPort):
             f"/contacts/{_object_id(contact_id)}",
             params={"properties": ",".join(self._wanted())},
         )
-        return read_contact(fields, self._known)
+        return read_contact(fields, self.stages, self._known)
 
     async def find_contact(
         self, *, phone: PhoneNumber | None = None, email: Email | None = None
@@ -153,11 +157,11 @@ class HubSpotCRM(CRMPort):
         found = await self._search("phone", phone.e164) if phone is not None else None
         if found is None and email is not None:
             found = await self._search("email", email.address)
-        return read_contact(found, self._known) if found is not None else None
+        return read_contact(found, self.stages, self._known) if found is not None else None
 
     async def _search(
         self, prop: str, value: str, extra: dict[str, str] | None = None
-    ) -> Fields | None:
+    ) -> JsonNode | None:
         body = {
             "filterGroups": [
                 {"filters": [{"propertyName": prop, "operator": "EQ", "value": value}]}
@@ -167,7 +171,7 @@ class HubSpotCRM(CRMPort):
             "limit": 1,
         }
         fields = await self._call("search contacts", "POST", "/contacts/search", json=body)
-        results = fields.objects("results", required=False)
+        results = fields.items("results", required=False)
         return results[0] if results else None
 
     def upsert_is_idempotent(self, draft: ContactDraft) -> bool:
@@ -176,7 +180,7 @@ class HubSpotCRM(CRMPort):
 
     async def upsert_contact(self, draft: ContactDraft) -> Contact:
         """Update the contact with the draft's phone (else email), or create it."""
-        props = contact_properties(draft)
+        props = contact_properties(draft, self.stages)
         if self.phone_id_property is not None and draft.phone is not None:
             props[self.phone_id_property] = draft.phone.e164
         by_phone = await self._search("phone", draft.phone.e164, props) if draft.phone else None
@@ -206,7 +210,7 @@ class HubSpotCRM(CRMPort):
             if contact_id is None:
                 raise
             return await self._update(contact_id, props, {})
-        return read_contact(created, self._known)
+        return read_contact(created, self.stages, self._known)
 
     async def update_contact(
         self,
@@ -219,7 +223,7 @@ class HubSpotCRM(CRMPort):
         contact_id = _object_id(contact_id)
         props = dict(properties or {})
         if lifecycle_stage is not None:
-            props["lifecyclestage"] = lifecycle_stage.value
+            props["lifecyclestage"] = self.stages.lifecycle_value(lifecycle_stage)
         self._known.update(k for k in props if k not in CONTACT_CORE)
         if props:
             await self._call(
@@ -232,22 +236,21 @@ class HubSpotCRM(CRMPort):
         value = props.pop(id_property)
         body = {"inputs": [{"idProperty": id_property, "id": value, "properties": props}]}
         fields = await self._call("upsert contact", "POST", "/contacts/batch/upsert", json=body)
-        results = fields.objects("results")
+        results = fields.items("results")
         if len(results) != 1:
             raise unexpected(INTEGRATION, "upsert contact", "results is not one contact")
-        return read_contact(results[0], self._known)
+        return read_contact(results[0], self.stages, self._known)
 
     async def _update(self, contact_id: str, props: dict[str, str], before: Any) -> Contact:
         updated = await self._call(
             "update contact", "PATCH", f"/contacts/{contact_id}", json={"properties": props}
         )
         merged = {**before, **property_map(updated), **props}
-        view = Fields(
+        view = JsonNode(
             {"id": updated.text("id"), "properties": merged},
-            integration=INTEGRATION,
-            operation="update contact",
+            error=response_errors(INTEGRATION, "update contact"),
         )
-        return read_contact(view, self._known)
+        return read_contact(view, self.stages, self._known)
 
     # ------------------------------------------------------------------ deals
 
@@ -256,30 +259,32 @@ class HubSpotCRM(CRMPort):
         contact_id = _object_id(draft.contact_id)
         await self._call("get contact", "GET", f"/contacts/{contact_id}")
         body = {
-            "properties": deal_properties(draft),
+            "properties": deal_properties(draft, self.stages),
             "associations": association(contact_id, DEAL_TO_CONTACT),
         }
         fields = await self._call("create deal", "POST", "/deals", json=body)
         return read_deal(
             fields,
+            self.stages,
             operation="create deal",
             default_currency=self.default_currency,
             contact_id=contact_id,
         )
 
-    async def move_deal(self, deal_id: str, stage: str) -> Deal:
-        """Set ``dealstage``, then read the deal back with its contact."""
+    async def move_deal(self, deal_id: str, stage: DealStage) -> Deal:
+        """Set ``dealstage`` to the portal's id of ``stage``, then read the deal back."""
         deal_id = _object_id(deal_id)
-        await self._call(
-            "move deal", "PATCH", f"/deals/{deal_id}", json={"properties": {"dealstage": stage}}
-        )
+        props = {"dealstage": self.stages.deal_stage_id(stage)}
+        await self._call("move deal", "PATCH", f"/deals/{deal_id}", json={"properties": props})
         fields = await self._call(
             "get deal",
             "GET",
             f"/deals/{deal_id}",
             params={"properties": ",".join(DEAL_PROPERTIES), "associations": "contacts"},
         )
-        return read_deal(fields, operation="get deal", default_currency=self.default_currency)
+        return read_deal(
+            fields, self.stages, operation="get deal", default_currency=self.default_currency
+        )
 
     # ------------------------------------------------------------------ notes
 

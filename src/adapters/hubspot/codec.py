@@ -6,6 +6,7 @@ paths; HubSpot's date-versioned paths take the same bodies, so only the prefix c
 Contacts use HubSpot's default properties: ``phone``, ``email``, ``firstname``, ``lastname``,
 ``lifecyclestage``; deals ``dealname``, ``dealstage``, ``pipeline``, ``amount`` (a decimal
 string in major units) and ``deal_currency_code``; notes ``hs_note_body`` and ``hs_timestamp``.
+Stages go through the portal's `HubSpotStages`: the domain's names in, HubSpot's values out.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from ...domain.crm import Contact, ContactDraft, Deal, DealDraft, LifecycleStage, Note
+from ...domain.crm import Contact, ContactDraft, Deal, DealDraft, Note
 from ...domain.errors import InvalidValue
+from ...domain.json_reader import JsonNode
 from ...domain.values import Email, Money, PhoneNumber
 from ..http.errors import unexpected
-from ..http.reading import Fields
+from .stages import HubSpotStages
 
 
 __all__ = [
@@ -51,7 +53,7 @@ def association(contact_id: str, type_id: int) -> list[dict[str, Any]]:
     ]
 
 
-def contact_properties(draft: ContactDraft) -> dict[str, str]:
+def contact_properties(draft: ContactDraft, stages: HubSpotStages) -> dict[str, str]:
     """The properties a draft sets; fields left as None are not sent, so they are kept."""
     props = dict(draft.properties)
     if draft.phone is not None:
@@ -63,13 +65,17 @@ def contact_properties(draft: ContactDraft) -> dict[str, str]:
     if draft.last_name is not None:
         props["lastname"] = draft.last_name
     if draft.lifecycle_stage is not None:
-        props["lifecyclestage"] = draft.lifecycle_stage.value
+        props["lifecyclestage"] = stages.lifecycle_value(draft.lifecycle_stage)
     return props
 
 
-def deal_properties(draft: DealDraft) -> dict[str, str]:
+def deal_properties(draft: DealDraft, stages: HubSpotStages) -> dict[str, str]:
     """The properties of a new deal."""
-    props = {"dealname": draft.name, "dealstage": draft.stage, "pipeline": draft.pipeline}
+    props = {
+        "dealname": draft.name,
+        "dealstage": stages.deal_stage_id(draft.stage),
+        "pipeline": draft.pipeline,
+    }
     if draft.amount is not None:
         props["amount"] = str(draft.amount.to_decimal())
         props["deal_currency_code"] = draft.amount.currency
@@ -86,17 +92,16 @@ def _lenient(parse: Any, raw: str | None) -> Any:
         return None
 
 
-def read_contact(fields: Fields, extra: Iterable[str] = ()) -> Contact:
-    """A contact object; ``extra`` names the non-core properties to keep in ``properties``."""
-    props = fields.obj("properties")
+def read_contact(fields: JsonNode, stages: HubSpotStages, extra: Iterable[str] = ()) -> Contact:
+    """
+    A contact object; ``extra`` names the non-core properties to keep in ``properties``.
+
+    A ``lifecyclestage`` with no mapping (a custom stage) reads as `LifecycleStage.OTHER`.
+    """
+    props = fields.child("properties")
     stage_raw = props.opt_text("lifecyclestage")
-    stage = None
-    if stage_raw:
-        try:
-            stage = LifecycleStage(stage_raw)
-        except ValueError:
-            stage = None  # a custom stage this domain does not model
-    values = props.strings()
+    stage = stages.lifecycle_stage(stage_raw) if stage_raw else None
+    values = fields.text_map("properties", lenient=True)
     return Contact(
         id=fields.text("id"),
         phone=_lenient(PhoneNumber, props.opt_text("phone")),
@@ -109,10 +114,20 @@ def read_contact(fields: Fields, extra: Iterable[str] = ()) -> Contact:
 
 
 def read_deal(
-    fields: Fields, *, operation: str, default_currency: str, contact_id: str | None = None
+    fields: JsonNode,
+    stages: HubSpotStages,
+    *,
+    operation: str,
+    default_currency: str,
+    contact_id: str | None = None,
 ) -> Deal:
-    """A deal object; the contact comes from ``associations.contacts`` unless given."""
-    props = fields.obj("properties")
+    """
+    A deal object; the contact comes from ``associations.contacts`` unless given.
+
+    A ``dealstage`` with no mapping (a stage of the pipeline between open and won) reads as
+    `DealStage.OPEN`.
+    """
+    props = fields.child("properties")
     if contact_id is None:
         contact_id = _first_associated(fields, "contacts")
     amount_raw = props.opt_text("amount")
@@ -127,15 +142,15 @@ def read_deal(
         id=fields.text("id"),
         contact_id=contact_id or "",
         name=props.opt_text("dealname") or "",
-        stage=props.text("dealstage"),
+        stage=stages.deal_stage(props.text("dealstage")),
         amount=amount,
         pipeline=props.opt_text("pipeline") or "default",
     )
 
 
-def read_note(fields: Fields, *, operation: str, contact_id: str) -> Note:
+def read_note(fields: JsonNode, *, operation: str, contact_id: str) -> Note:
     """A note object; ``hs_timestamp`` (or ``createdAt``) is when it happened."""
-    props = fields.obj("properties")
+    props = fields.child("properties")
     stamp = props.opt_text("hs_timestamp") or fields.opt_text("createdAt")
     return Note(
         id=fields.text("id"),
@@ -164,19 +179,18 @@ def format_time(when: datetime) -> str:
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
-def _first_associated(fields: Fields, kind: str) -> str | None:
-    assoc = fields.opt_obj("associations")
-    group = assoc.opt_obj(kind) if assoc is not None else None
+def _first_associated(fields: JsonNode, kind: str) -> str | None:
+    assoc = fields.opt_child("associations")
+    group = assoc.opt_child(kind) if assoc is not None else None
     if group is None:
         return None
-    for item in group.objects("results", required=False):
+    for item in group.items("results", required=False):
         found = item.opt_text("id")
         if found:
             return found
     return None
 
 
-def property_map(fields: Fields) -> Mapping[str, str]:
+def property_map(fields: JsonNode) -> Mapping[str, str]:
     """The string properties of an object, for merging with a later write's answer."""
-    props = fields.opt_obj("properties")
-    return props.strings() if props is not None else {}
+    return fields.text_map("properties", lenient=True)

@@ -14,16 +14,19 @@ HubSpot retries a delivery with the same ``eventId``s; prefixing the portal keep
 different accounts installed on one app apart. Each event of a batch is claimed on its own, so a
 retried batch reprocesses only the events that failed.
 
-A ``lifecyclestage`` property change also sets ``lifecycle_stage`` when the value is one of
-HubSpot's default stages. ``propertyValue`` may be patient data: it is never in a repr.
+A ``lifecyclestage`` property change also sets ``lifecycle_stage``: the domain's stage, mapped
+from HubSpot's internal value by the portal's `HubSpotStages`; a value with no mapping (a custom
+stage, or one added after this release) is `LifecycleStage.OTHER`, never a rejected delivery,
+and the raw value stays in ``property_value``. ``propertyValue`` may be patient data: it is never
+in a repr.
 """
 
 from __future__ import annotations
 
-from ...domain.crm import LifecycleStage
 from ...domain.events import ContactChanged, DomainEvent
+from ...domain.json_reader import JsonNode, malformed, parse_json
 from ...domain.webhooks import ParsedDelivery, WebhookRequest
-from ..webhooks.payloads import Node, load_json
+from .stages import HubSpotStages
 
 
 __all__ = ["HubSpotParser"]
@@ -40,7 +43,7 @@ _CHANGES = {
 _CONTACT_TYPE_ID = "0-1"
 
 
-def _change(item: Node, subscription: str) -> str | None:
+def _change(item: JsonNode, subscription: str) -> str | None:
     obj, _, action = subscription.partition(".")
     if obj == "object":
         if item.opt_text("objectTypeId", max_length=32) != _CONTACT_TYPE_ID:
@@ -51,13 +54,21 @@ def _change(item: Node, subscription: str) -> str | None:
 
 
 class HubSpotParser:
-    """`WebhookParser` for HubSpot: every contact event of the batch."""
+    """
+    `WebhookParser` for HubSpot: every contact event of the batch.
+
+    Args:
+        stages: how the portal spells lifecycle stages (HubSpot's fixed names by default).
+    """
 
     provider = "hubspot"
 
+    def __init__(self, *, stages: HubSpotStages | None = None) -> None:
+        self.stages = stages or HubSpotStages()
+
     def parse(self, request: WebhookRequest) -> ParsedDelivery:
         """One `ContactChanged` per contact event; other subscription types are counted."""
-        batch = load_json(request.body, provider=self.provider)
+        batch = parse_json(request.body, error=malformed(self.provider))
         events: list[DomainEvent] = []
         unknown: list[str] = []
         for item in batch.elements():
@@ -71,15 +82,14 @@ class HubSpotParser:
             events.append(self._event(item, event_id, portal, change))
         return ParsedDelivery(self.provider, events=tuple(events), unknown_types=tuple(unknown))
 
-    def _event(self, item: Node, event_id: str, portal: int | None, change: str) -> ContactChanged:
+    def _event(
+        self, item: JsonNode, event_id: str, portal: int | None, change: str
+    ) -> ContactChanged:
         prop = item.opt_text("propertyName", max_length=256)
         value = item.opt_text("propertyValue")
         stage = None
         if prop == "lifecyclestage" and value is not None:
-            try:
-                stage = LifecycleStage(value)
-            except ValueError:
-                stage = None  # a custom stage: the raw value is still in property_value
+            stage = self.stages.lifecycle_stage(value)
         return ContactChanged(
             event_id=event_id if portal is None else f"{portal}:{event_id}",
             provider=self.provider,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import attrs
 
 from ...ports.webhooks import WebhookParser, WebhookVerifier
@@ -9,6 +11,7 @@ from ..resilience import ResiliencePolicy
 from ..spec import BuildContext, VendorSpec, WebhookSpec, setting
 from .adapter import HUBSPOT_BASE_URL, HUBSPOT_OBJECTS_PATH, HubSpotCRM
 from .parser import HubSpotParser
+from .stages import HubSpotStages
 from .verifier import HubSpotWebhookVerifier
 
 
@@ -27,6 +30,21 @@ class HubSpotSettings:
         "unique-value contact property holding the E.164 phone (idempotent phone-only upserts)",
         default=None,
     )
+    deal_stages: Mapping[str, str] = setting(
+        "domain deal stage (open, won, lost) -> this portal's stage id", default={}
+    )
+    lifecycle_stages: Mapping[str, str] = setting(
+        "domain lifecycle stage -> this portal's internal value", default={}
+    )
+
+    def __attrs_post_init__(self) -> None:
+        self.stages()  # a bad stage name or a shared value is refused with the settings
+
+    def stages(self) -> HubSpotStages:
+        """The portal's spelling of the domain's stages (HubSpot's defaults where not given)."""
+        return HubSpotStages.from_config(
+            lifecycle_stages=self.lifecycle_stages, deal_stages=self.deal_stages
+        )
 
 
 @attrs.frozen
@@ -48,6 +66,7 @@ def build(settings: HubSpotSettings, context: BuildContext) -> HubSpotCRM:
         objects_path=settings.objects_path,
         default_currency=settings.default_currency,
         phone_id_property=settings.phone_id_property,
+        stages=settings.stages(),
     )
 
 

@@ -22,15 +22,15 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from ...domain.commands import Command
-from ...domain.outbox import OutboxEntry
+from ...domain.outbox import OutboxEntry, OutboxStatus
 from ...ports.outbox import Outbox
 from ._errors import store_unavailable
-from ._postgres_operators import LEASE_NOW, PostgresOperators
 from ._rows import (
     COLUMNS,
     MODES,
     OpenMode,
     OutboxNotFound,
+    backlog,
     check_table_name,
     clip,
     conflict,
@@ -43,10 +43,15 @@ from ._rows import (
 
 __all__ = ["PostgresOutbox"]
 
+_COLS = sql.SQL(COLUMNS)
+# Lease times: the injected clock when a test passes one, else the database's clock.
+_LEASE_NOW = (
+    "COALESCE(%(lease_now)s::double precision, extract(epoch FROM now())::double precision)"
+)
 log = logging.getLogger("portico.outbox")
 
 
-class PostgresOutbox(PostgresOperators, Outbox):
+class PostgresOutbox(Outbox):
     """
     `Outbox` on a PostgreSQL table.
 
@@ -237,14 +242,14 @@ class PostgresOutbox(PostgresOperators, Outbox):
         query = sql.SQL(
             "WITH due AS (SELECT o.seq, o.lease_token AS old "
             "FROM {t} o WHERE o.state = 'pending' AND o.available_at <= %(now)s "
-            "AND (o.lease_until IS NULL OR o.lease_until <= " + LEASE_NOW + ") "
+            "AND (o.lease_until IS NULL OR o.lease_until <= " + _LEASE_NOW + ") "
             "AND (%(all)s OR o.integration = ANY(%(only)s)) "
             "AND NOT EXISTS (SELECT 1 FROM {t} p WHERE p.state = 'pending' "
             "AND p.ordering_key = o.ordering_key AND p.seq < o.seq) "
             "ORDER BY o.seq LIMIT %(limit)s FOR UPDATE SKIP LOCKED) "
             "UPDATE {t} SET lease_token = md5(random()::text || clock_timestamp()::text) "
             "|| COALESCE(':' || split_part(due.old, ':', 1), ''), "
-            "lease_until = " + LEASE_NOW + " + %(lease)s, attempts = {t}.attempts + 1 "
+            "lease_until = " + _LEASE_NOW + " + %(lease)s, attempts = {t}.attempts + 1 "
             "FROM due WHERE {t}.seq = due.seq RETURNING {cols}, due.old IS NOT NULL"
         ).format(
             t=self._t,
@@ -303,6 +308,64 @@ class PostgresOutbox(PostgresOperators, Outbox):
         sets = "state = 'dead', finished_at = %s, last_error = %s"
         params = (self._clock(), clip(reason))
         return await self._finish(entry, sets, params, keep=previous_holder(entry))
+
+    # ------------------------------------------------------------ operators
+
+    async def _select(self, where: str, params: tuple[Any, ...]) -> list[OutboxEntry]:
+        query = sql.SQL("SELECT {cols} FROM {t} " + where).format(cols=_COLS, t=self._t)
+        return [to_entry(r) for r in await self._exec(query, params)]
+
+    async def get(self, entry_id: str) -> OutboxEntry | None:
+        """The entry with this id, or None."""
+        found = await self._select("WHERE id = %s", (entry_id,))
+        return found[0] if found else None
+
+    async def dead_letters(
+        self, *, limit: int = 100, integration: str | None = None
+    ) -> list[OutboxEntry]:
+        """Dead letters, oldest first."""
+        where = (
+            "WHERE state = 'dead' AND (%s::text IS NULL OR integration = %s) ORDER BY seq LIMIT %s"
+        )
+        return await self._select(where, (integration, integration, limit))
+
+    async def _update(self, text: str, params: tuple[Any, ...]) -> int:
+        rows = await self._exec(sql.SQL(text).format(t=self._t), params)
+        return int(rows[0][0])
+
+    async def requeue(self, entry_id: str) -> bool:
+        """Make one dead letter pending again with its attempts reset."""
+        text = (
+            "UPDATE {t} SET state = 'pending', attempts = 0, available_at = %s, "
+            "finished_at = NULL, lease_token = NULL, lease_until = NULL "
+            "WHERE id = %s AND state = 'dead'"
+        )
+        return await self._update(text, (self._clock(), entry_id)) == 1
+
+    async def requeue_all(self, *, integration: str | None = None) -> int:
+        """Requeue every dead letter (of one integration)."""
+        text = (
+            "UPDATE {t} SET state = 'pending', attempts = 0, available_at = %s, "
+            "finished_at = NULL, lease_token = NULL, lease_until = NULL "
+            "WHERE state = 'dead' AND (%s::text IS NULL OR integration = %s)"
+        )
+        return await self._update(text, (self._clock(), integration, integration))
+
+    async def purge_dead(self, entry_id: str | None = None) -> int:
+        """Delete one dead letter, or all."""
+        text = "DELETE FROM {t} WHERE state = 'dead' AND (%s::text IS NULL OR id = %s)"
+        return await self._update(text, (entry_id, entry_id))
+
+    async def status(self) -> OutboxStatus:
+        """Counts per integration."""
+        now = self._clock()
+        query = sql.SQL(
+            "SELECT integration, state, COUNT(*), "
+            "SUM(CASE WHEN lease_until > " + _LEASE_NOW + " THEN 1 ELSE 0 END), MIN(enqueued_at) "
+            "FROM {t} GROUP BY integration, state"
+        ).format(t=self._t)
+        lease_now = None if self._lease_clock is None else self._lease_clock()
+        return backlog(now, await self._exec(query, {"lease_now": lease_now}))
 
     async def close(self) -> None:
         """Close the connection."""

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from ...domain.commands import Command
-from ...domain.outbox import OutboxEntry
+from ...domain.outbox import OutboxEntry, OutboxStatus
 from ...ports.outbox import Outbox
 from ..sqlite_worker import SQLiteWorker
 from ._errors import store_unavailable
@@ -30,6 +30,7 @@ from ._rows import (
     MODES,
     OpenMode,
     OutboxNotFound,
+    backlog,
     check_table_name,
     clip,
     conflict,
@@ -40,7 +41,6 @@ from ._rows import (
     to_entry,
 )
 from ._sqlite_open import open_sqlite
-from ._sqlite_operators import SqliteOperators
 
 
 __all__ = ["OpenMode", "SqliteOutbox"]
@@ -50,7 +50,7 @@ P = ParamSpec("P")
 log = logging.getLogger("portico.outbox")
 
 
-class SqliteOutbox(SqliteOperators, Outbox):
+class SqliteOutbox(Outbox):
     """
     `Outbox` on a SQLite file.
 
@@ -279,6 +279,66 @@ class SqliteOutbox(SqliteOperators, Outbox):
         sets = "state = 'dead', finished_at = ?, last_error = ?"
         params = (self._clock(), clip(reason))
         return await self._run(self._finish, entry, sets, params, previous_holder(entry))
+
+    # ------------------------------------------------------------ operators
+
+    def _select(self, where: str, params: tuple[Any, ...]) -> list[OutboxEntry]:
+        rows = self._worker.connection().execute(
+            f"SELECT {COLUMNS} FROM {self.table} {where}", params
+        )
+        return [to_entry(r) for r in rows]
+
+    async def get(self, entry_id: str) -> OutboxEntry | None:
+        """The entry with this id, or None."""
+        found = await self._run(self._select, "WHERE id = ?", (entry_id,))
+        return found[0] if found else None
+
+    async def dead_letters(
+        self, *, limit: int = 100, integration: str | None = None
+    ) -> list[OutboxEntry]:
+        """Dead letters, oldest first."""
+        where = "WHERE state = 'dead' AND (? IS NULL OR integration = ?) ORDER BY seq LIMIT ?"
+        return await self._run(self._select, where, (integration, integration, limit))
+
+    def _update(self, sql: str, params: tuple[Any, ...]) -> int:
+        return self._write(lambda c: c.execute(sql, params).rowcount)
+
+    async def requeue(self, entry_id: str) -> bool:
+        """Make one dead letter pending again with its attempts reset."""
+        sql = (
+            f"UPDATE {self.table} SET state = 'pending', attempts = 0, available_at = ?, "
+            "finished_at = NULL, lease_token = NULL, lease_until = NULL "
+            "WHERE id = ? AND state = 'dead'"
+        )
+        return await self._run(self._update, sql, (self._clock(), entry_id)) == 1
+
+    async def requeue_all(self, *, integration: str | None = None) -> int:
+        """Requeue every dead letter (of one integration)."""
+        sql = (
+            f"UPDATE {self.table} SET state = 'pending', attempts = 0, available_at = ?, "
+            "finished_at = NULL, lease_token = NULL, lease_until = NULL "
+            "WHERE state = 'dead' AND (? IS NULL OR integration = ?)"
+        )
+        return await self._run(self._update, sql, (self._clock(), integration, integration))
+
+    async def purge_dead(self, entry_id: str | None = None) -> int:
+        """Delete one dead letter, or all."""
+        sql = f"DELETE FROM {self.table} WHERE state = 'dead' AND (? IS NULL OR id = ?)"
+        return await self._run(self._update, sql, (entry_id, entry_id))
+
+    def _status(self) -> OutboxStatus:
+        now = self._clock()
+        rows = self._worker.connection().execute(
+            f"SELECT integration, state, COUNT(*), "
+            "SUM(CASE WHEN lease_until > ? THEN 1 ELSE 0 END), MIN(enqueued_at) "
+            f"FROM {self.table} GROUP BY integration, state",
+            (now,),
+        )
+        return backlog(now, rows.fetchall())
+
+    async def status(self) -> OutboxStatus:
+        """Counts per integration."""
+        return await self._run(self._status)
 
     async def close(self) -> None:
         """Close the connection and the worker thread; closing twice is harmless."""

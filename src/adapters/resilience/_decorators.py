@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import ClassVar, Generic, Self, TypeVar
 
-from ...domain.crm import Contact, ContactDraft, Deal, DealDraft, LifecycleStage, Note
+from ...domain.crm import Contact, ContactDraft, Deal, DealDraft, DealStage, LifecycleStage, Note
 from ...domain.messaging import MessageReceipt, OutboundMessage
 from ...domain.payments import (
     CheckoutLink,
@@ -147,7 +147,7 @@ class ResilientCRM(_Resilient[CRMPort], CRMPort):
         """See `CRMPort.create_deal`."""
         return await self._run("create_deal", lambda: self.inner.create_deal(draft))
 
-    async def move_deal(self, deal_id: str, stage: str) -> Deal:
+    async def move_deal(self, deal_id: str, stage: DealStage) -> Deal:
         """See `CRMPort.move_deal`."""
         return await self._run("move_deal", lambda: self.inner.move_deal(deal_id, stage))
 

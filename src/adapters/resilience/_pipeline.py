@@ -32,8 +32,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar, overload
 
 from ...domain.errors import RetryExhaustedError, TransientError
-from ._breaker import CircuitBreaker
-from ._breaker_parts import RejectedByBreaker
+from ._breaker import CircuitBreaker, RejectedByBreaker
 from ._bulkhead import Bulkhead
 from ._clock import Clock, Sleep
 from ._limiter import RateLimiter

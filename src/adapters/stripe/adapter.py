@@ -118,7 +118,7 @@ class StripePayments(PaymentPort):
             data=encode_form(intent_form(request)),
             headers=self._headers(request.idempotency_key.value),
         )
-        return read_intent(fields, operation)
+        return read_intent(fields)
 
     async def get_payment_intent(self, intent_id: str) -> PaymentIntent:
         """Retrieve a PaymentIntent."""
@@ -129,7 +129,7 @@ class StripePayments(PaymentPort):
             f"/v1/payment_intents/{_path_id(intent_id)}",
             headers=self._headers(),
         )
-        return read_intent(fields, operation)
+        return read_intent(fields)
 
     async def cancel_payment_intent(self, intent_id: str) -> PaymentIntent:
         """
@@ -154,7 +154,7 @@ class StripePayments(PaymentPort):
             if current.status is PaymentStatus.CANCELED:
                 return current
             raise
-        return read_intent(fields, operation)
+        return read_intent(fields)
 
     async def refund(self, request: RefundRequest) -> Refund:
         """
@@ -179,7 +179,7 @@ class StripePayments(PaymentPort):
             data=encode_form(refund_form(request)),
             headers=self._headers(request.idempotency_key.value),
         )
-        return read_refund(fields, operation)
+        return read_refund(fields)
 
     async def create_checkout_link(self, request: CheckoutRequest) -> CheckoutLink:
         """
@@ -198,4 +198,4 @@ class StripePayments(PaymentPort):
             data=encode_form(checkout_form(request)),
             headers=self._headers(request.idempotency_key.value),
         )
-        return read_checkout(fields, operation)
+        return read_checkout(fields)

@@ -9,10 +9,9 @@ when Checkout stopped creating a PaymentIntent before the customer pays.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
-from ...domain.errors import InvalidValue
+from ...domain.json_reader import JsonNode
 from ...domain.payments import (
     CheckoutLink,
     CheckoutRequest,
@@ -24,8 +23,6 @@ from ...domain.payments import (
     RefundStatus,
 )
 from ...domain.values import Money
-from ..http.errors import unexpected
-from ..http.reading import Fields
 
 
 __all__ = [
@@ -97,35 +94,31 @@ def checkout_form(request: CheckoutRequest) -> dict[str, Any]:
     }
 
 
-def _money(fields: Fields, amount_key: str, operation: str) -> Money:
-    amount = fields.integer(amount_key)
-    currency = fields.text("currency")
-    try:
-        return Money(amount, currency)
-    except InvalidValue as err:
-        raise unexpected(INTEGRATION, operation, f"{err.field} {err.rule}") from None
+def _money(fields: JsonNode, amount_key: str) -> Money:
+    amount, currency = fields.integer(amount_key), fields.text("currency")
+    return fields.build(lambda: Money(amount, currency))
 
 
-def _enum(fields: Fields, enum: Any, operation: str) -> Any:
-    raw = fields.text("status")
-    try:
-        return enum(raw)
-    except ValueError:
-        raise unexpected(INTEGRATION, operation, "unknown status") from None
+def _intent_id(fields: JsonNode) -> str | None:
+    """``payment_intent``: an id, or the object when expanded; None while there is none."""
+    intent = fields.raw.get("payment_intent")
+    if isinstance(intent, Mapping):
+        return fields.child("payment_intent").opt_text("id", max_length=255)
+    return fields.opt_text("payment_intent", max_length=255)
 
 
-def read_intent(fields: Fields, operation: str) -> PaymentIntent:
+def read_intent(fields: JsonNode) -> PaymentIntent:
     """A PaymentIntent object; ``metadata.patient_ref`` becomes ``patient_ref``."""
     if fields.opt_text("object") not in (None, "payment_intent"):
-        raise unexpected(INTEGRATION, operation, "object is not a payment_intent")
-    amount = _money(fields, "amount", operation)
+        fields.fail("is not payment_intent", "object")
+    amount = _money(fields, "amount")
     received = fields.opt_integer("amount_received")
-    metadata = dict(fields.text_map("metadata"))
+    metadata = fields.text_map("metadata", lenient=True)
     patient_ref = metadata.pop(PATIENT_REF, None)
-    try:
-        return PaymentIntent(
+    return fields.build(
+        lambda: PaymentIntent(
             id=fields.text("id"),
-            status=_enum(fields, PaymentStatus, operation),
+            status=fields.enum("status", PaymentStatus),
             amount=amount,
             amount_received=Money(received, amount.currency) if received is not None else None,
             description=fields.opt_text("description"),
@@ -133,42 +126,32 @@ def read_intent(fields: Fields, operation: str) -> PaymentIntent:
             metadata=metadata,
             client_secret=fields.opt_text("client_secret"),
         )
-    except InvalidValue as err:
-        raise unexpected(INTEGRATION, operation, f"{err.field} {err.rule}") from None
+    )
 
 
-def read_refund(fields: Fields, operation: str) -> Refund:
+def read_refund(fields: JsonNode) -> Refund:
     """A Refund object (``payment_intent`` may be an id or an expanded object)."""
-    intent = fields.raw.get("payment_intent")
-    if isinstance(intent, Mapping):
-        intent = intent.get("id")
-    if not isinstance(intent, str) or not intent:
-        raise unexpected(INTEGRATION, operation, "missing payment_intent")
-    try:
-        return Refund(
+    intent = _intent_id(fields)
+    if intent is None:
+        fields.fail("missing", "payment_intent")
+    return fields.build(
+        lambda: Refund(
             id=fields.text("id"),
             payment_intent_id=intent,
-            amount=_money(fields, "amount", operation),
-            status=_enum(fields, RefundStatus, operation),
+            amount=_money(fields, "amount"),
+            status=fields.enum("status", RefundStatus),
         )
-    except InvalidValue as err:
-        raise unexpected(INTEGRATION, operation, f"{err.field} {err.rule}") from None
+    )
 
 
-def read_checkout(fields: Fields, operation: str) -> CheckoutLink:
+def read_checkout(fields: JsonNode) -> CheckoutLink:
     """A Checkout Session object; its ``payment_intent`` is null until the patient pays."""
-    expires = fields.integer("expires_at")
-    intent = fields.raw.get("payment_intent")
-    if isinstance(intent, Mapping):
-        intent = intent.get("id")
-    url = fields.text("url")
-    try:
-        return CheckoutLink(
+    return fields.build(
+        lambda: CheckoutLink(
             id=fields.text("id"),
-            url=url,
-            expires_at=datetime.fromtimestamp(expires, UTC),
-            amount=_money(fields, "amount_total", operation),
-            payment_intent_id=intent if isinstance(intent, str) and intent else None,
+            url=fields.text("url"),
+            expires_at=fields.timestamp("expires_at"),
+            amount=_money(fields, "amount_total"),
+            payment_intent_id=_intent_id(fields),
         )
-    except (InvalidValue, OverflowError, OSError, ValueError) as err:
-        raise unexpected(INTEGRATION, operation, f"bad field ({type(err).__name__})") from None
+    )

@@ -42,36 +42,36 @@ from ...domain.events import (
     PaymentSucceeded,
     RefundIssued,
 )
+from ...domain.json_reader import JsonNode, malformed, parse_json
 from ...domain.payments import PaymentStatus
 from ...domain.values import Money
 from ...domain.webhooks import ParsedDelivery, WebhookRequest
-from ..webhooks.payloads import Node, load_json, translate_invalid
 
 
 __all__ = ["StripeParser"]
 
+PROVIDER = "stripe"
 # A builder returns the event, or the status (a str) for which nothing is announced.
-_Builder = Callable[[Node, str, datetime], DomainEvent | str]
+_Builder = Callable[[JsonNode, str, datetime], DomainEvent | str]
 _SUCCEEDED = "succeeded"
 
 
-def _money(obj: Node, amount_field: str) -> Money:
+def _money(obj: JsonNode, amount_field: str) -> Money:
     amount = obj.integer(amount_field, minimum=0)
     currency = obj.text("currency", max_length=3)
-    with translate_invalid(obj.provider, obj.path):
-        return Money(amount, currency)
+    return obj.build(lambda: Money(amount, currency))
 
 
-def _patient_ref(obj: Node) -> str | None:
+def _patient_ref(obj: JsonNode) -> str | None:
     metadata = obj.opt_child("metadata")
     return metadata.opt_text("patient_ref", max_length=100) if metadata else None
 
 
-def _payment_succeeded(obj: Node, event_id: str, at: datetime) -> DomainEvent:
+def _payment_succeeded(obj: JsonNode, event_id: str, at: datetime) -> DomainEvent:
     field = "amount_received" if obj.has("amount_received") else "amount"
     return PaymentSucceeded(
         event_id=event_id,
-        provider=obj.provider,
+        provider=PROVIDER,
         occurred_at=at,
         payment_intent_id=obj.text("id", max_length=255),
         amount=_money(obj, field),
@@ -79,17 +79,13 @@ def _payment_succeeded(obj: Node, event_id: str, at: datetime) -> DomainEvent:
     )
 
 
-def _payment_failed(obj: Node, event_id: str, at: datetime) -> DomainEvent:
+def _payment_failed(obj: JsonNode, event_id: str, at: datetime) -> DomainEvent:
     error = obj.opt_child("last_payment_error")
     code = (error.opt_text("decline_code") or error.opt_text("code")) if error else None
-    raw_status = obj.opt_text("status") or PaymentStatus.REQUIRES_PAYMENT_METHOD.value
-    try:
-        status = PaymentStatus(raw_status)
-    except ValueError:
-        obj.fail("is not a PaymentIntent status", "status")
+    status = obj.opt_enum("status", PaymentStatus) or PaymentStatus.REQUIRES_PAYMENT_METHOD
     return PaymentFailed(
         event_id=event_id,
-        provider=obj.provider,
+        provider=PROVIDER,
         occurred_at=at,
         payment_intent_id=obj.text("id", max_length=255),
         amount=_money(obj, "amount"),
@@ -99,14 +95,14 @@ def _payment_failed(obj: Node, event_id: str, at: datetime) -> DomainEvent:
     )
 
 
-def _refund(obj: Node, _event_id: str, at: datetime) -> DomainEvent | str:
+def _refund(obj: JsonNode, _event_id: str, at: datetime) -> DomainEvent | str:
     status = obj.text("status", max_length=40)
     if status != _SUCCEEDED:
         return status
     refund_id = obj.text("id", max_length=255)
     return RefundIssued(
         event_id=f"refund:{refund_id}",
-        provider=obj.provider,
+        provider=PROVIDER,
         occurred_at=at,
         refund_id=refund_id,
         payment_intent_id=obj.opt_text("payment_intent", max_length=255),
@@ -114,13 +110,13 @@ def _refund(obj: Node, _event_id: str, at: datetime) -> DomainEvent | str:
     )
 
 
-def _charge_refunded(obj: Node, event_id: str, at: datetime) -> DomainEvent | str:
+def _charge_refunded(obj: JsonNode, event_id: str, at: datetime) -> DomainEvent | str:
     refunds = obj.opt_child("refunds")
     embedded = refunds.items("data", required=False) if refunds else []
     if not embedded:
         return RefundIssued(
             event_id=event_id,
-            provider=obj.provider,
+            provider=PROVIDER,
             occurred_at=at,
             refund_id=obj.text("id", max_length=255),
             payment_intent_id=obj.opt_text("payment_intent", max_length=255),
@@ -134,7 +130,7 @@ def _charge_refunded(obj: Node, event_id: str, at: datetime) -> DomainEvent | st
     has_own_amount = newest.has("amount") and newest.has("currency")
     return RefundIssued(
         event_id=f"refund:{refund_id}",
-        provider=obj.provider,
+        provider=PROVIDER,
         occurred_at=at,
         refund_id=refund_id,
         payment_intent_id=obj.opt_text("payment_intent", max_length=255),
@@ -142,13 +138,13 @@ def _charge_refunded(obj: Node, event_id: str, at: datetime) -> DomainEvent | st
     )
 
 
-def _checkout_completed(obj: Node, event_id: str, at: datetime) -> DomainEvent:
+def _checkout_completed(obj: JsonNode, event_id: str, at: datetime) -> DomainEvent:
     amount = None
     if obj.has("amount_total") and obj.has("currency"):
         amount = _money(obj, "amount_total")
     return CheckoutCompleted(
         event_id=event_id,
-        provider=obj.provider,
+        provider=PROVIDER,
         occurred_at=at,
         session_id=obj.text("id", max_length=255),
         payment_intent_id=obj.opt_text("payment_intent", max_length=255),
@@ -172,11 +168,11 @@ _BUILDERS: dict[str, _Builder] = {
 class StripeParser:
     """`WebhookParser` for Stripe: one event per delivery."""
 
-    provider = "stripe"
+    provider = PROVIDER
 
     def parse(self, request: WebhookRequest) -> ParsedDelivery:
         """The delivery's event as a domain event, or its type in ``unknown_types``."""
-        envelope = load_json(request.body, provider=self.provider)
+        envelope = parse_json(request.body, error=malformed(self.provider))
         event_id = envelope.text("id", max_length=255)
         event_type = envelope.text("type", max_length=200)
         created = envelope.timestamp("created")

@@ -22,6 +22,7 @@ import attrs
 import httpx
 
 from ...domain.errors import InvalidRequest, InvalidValue, NotFound
+from ...domain.json_reader import JsonNode
 from ...domain.messaging import (
     MessageReceipt,
     OutboundMessage,
@@ -32,7 +33,6 @@ from ...domain.values import PhoneNumber
 from ...ports.messaging import MessagingPort
 from ..http.client import VendorClient, build_client
 from ..http.errors import unexpected
-from ..http.reading import Fields
 from .errors import parse_twilio_error
 from .statuses import delivery_status
 
@@ -202,7 +202,7 @@ class TwilioMessaging(MessagingPort):
         )
         return self._receipt(fields, "get SMS status")
 
-    def _receipt(self, fields: Fields, operation: str) -> MessageReceipt:
+    def _receipt(self, fields: JsonNode, operation: str) -> MessageReceipt:
         sid = fields.text("sid")
         if not _MESSAGE_SID.fullmatch(sid):
             raise unexpected(PROVIDER, operation, "sid is not a message SID")

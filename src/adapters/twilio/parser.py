@@ -20,12 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from urllib.parse import parse_qsl
 
 from ...domain.events import MessageReceived, MessageStatusChanged
+from ...domain.json_reader import JsonNode, malformed
 from ...domain.messaging import InboundMessage
 from ...domain.values import PhoneNumber
 from ...domain.webhooks import ParsedDelivery, WebhookRequest
-from ..webhooks.payloads import Node, load_form, translate_invalid
 from .statuses import INBOUND_STATUSES, delivery_status
 
 
@@ -36,7 +37,20 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _first(form: Node, *names: str) -> str:
+def _load_form(body: bytes, provider: str) -> JsonNode:
+    """An ``application/x-www-form-urlencoded`` body; the first value of a name wins."""
+    error = malformed(provider)
+    try:
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, errors="strict")
+    except (UnicodeDecodeError, ValueError):
+        raise error("form", "not UTF-8 form data") from None
+    fields: dict[str, str] = {}
+    for name, value in pairs:
+        fields.setdefault(name, value)
+    return JsonNode(fields, error=error, path="form")
+
+
+def _first(form: JsonNode, *names: str) -> str:
     for name in names:
         if form.has(name):
             return name
@@ -58,7 +72,7 @@ class TwilioParser:
 
     def parse(self, request: WebhookRequest) -> ParsedDelivery:
         """The status change or incoming message the form describes."""
-        form = load_form(request.body, provider=self.provider)
+        form = _load_form(request.body, self.provider)
         sid = form.text(_first(form, "MessageSid", "SmsSid"), max_length=64)
         status = form.opt_text(_first(form, "MessageStatus", "SmsStatus"), max_length=64)
         if status is None:
@@ -81,12 +95,12 @@ class TwilioParser:
         )
         return ParsedDelivery(self.provider, events=(event,))
 
-    def _received(self, form: Node, sid: str) -> MessageReceived:
+    def _received(self, form: JsonNode, sid: str) -> MessageReceived:
         sender = form.text("From", max_length=64).removeprefix("whatsapp:")
         media = form.opt_integer("NumMedia", minimum=0) or 0
         at = self._clock()
-        with translate_invalid(self.provider, form.path):
-            inbound = InboundMessage(
+        inbound = form.build(
+            lambda: InboundMessage(
                 message_id=sid,
                 sender=PhoneNumber.parse(sender, field="From"),
                 received_at=at,
@@ -95,6 +109,7 @@ class TwilioParser:
                 kind="media" if media else "text",
                 sender_name=form.opt_text("ProfileName", max_length=256),
             )
+        )
         return MessageReceived(
             event_id=f"{sid}:received", provider=self.provider, occurred_at=at, message=inbound
         )

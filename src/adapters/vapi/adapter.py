@@ -33,12 +33,12 @@ import attrs
 import httpx
 
 from ...domain.errors import Conflict, InvalidValue, NotFound, UnexpectedResponse
+from ...domain.json_reader import JsonNode
 from ...domain.values import IdempotencyKey, PhoneNumber
 from ...domain.voice import Call, CallRequest, CallStatus
 from ...ports.voice import VoicePort
 from ..http.client import VendorClient, build_client
 from ..http.errors import unexpected
-from ..http.reading import Fields
 from .errors import parse_vapi_error
 from .reconcile import KEY_FIELD, find_started_call
 
@@ -62,15 +62,15 @@ def _uuid(value: str) -> bool:
         return False
 
 
-def call_from_vapi(fields: Fields, operation: str) -> Call:
+def call_from_vapi(fields: JsonNode, operation: str) -> Call:
     """A `Call` from Vapi's call object; a missing or unknown field is `UnexpectedResponse`."""
     try:
         status = CallStatus(fields.text("status"))
     except ValueError:
         raise unexpected(PROVIDER, operation, "status is not a Vapi call status") from None
-    customer = fields.opt_obj("customer")
+    customer = fields.opt_child("customer")
     number = customer.opt_text("number") if customer else None
-    overrides = fields.opt_obj("assistantOverrides")
+    overrides = fields.opt_child("assistantOverrides")
     created = fields.opt_text("createdAt")
     try:
         return Call(
@@ -80,7 +80,7 @@ def call_from_vapi(fields: Fields, operation: str) -> Call:
             assistant_id=fields.opt_text("assistantId"),
             ended_reason=fields.opt_text("endedReason"),
             created_at=datetime.fromisoformat(created) if created else None,
-            metadata=_ours(overrides.text_map("metadata")) if overrides else {},
+            metadata=_ours(overrides.text_map("metadata", lenient=True)) if overrides else {},
         )
     except (InvalidValue, ValueError) as err:
         field = err.field if isinstance(err, InvalidValue) else "createdAt"
@@ -220,7 +220,7 @@ class VapiVoice(VoicePort):
         call = call_from_vapi(fields, "end call")
         if call.status is CallStatus.ENDED:
             return call
-        monitor = fields.opt_obj("monitor")
+        monitor = fields.opt_child("monitor")
         control_url = monitor.opt_text("controlUrl") if monitor else None
         if control_url is None:
             raise Conflict(
@@ -234,7 +234,7 @@ class VapiVoice(VoicePort):
             return after
         return attrs.evolve(after, status=CallStatus.ENDED)
 
-    async def _fetch(self, call_id: str, operation: str) -> Fields:
+    async def _fetch(self, call_id: str, operation: str) -> JsonNode:
         if not _uuid(call_id):
             raise NotFound("not a Vapi call id (a UUID)", integration=PROVIDER)
         return await self._client.request(

@@ -23,9 +23,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from ...domain.events import CallEnded, CallStatusChanged, DomainEvent
+from ...domain.json_reader import JsonNode, malformed, parse_json
 from ...domain.voice import CallOutcome, CallStatus
 from ...domain.webhooks import ParsedDelivery, WebhookRequest
-from ..webhooks.payloads import Node, iso_datetime, load_json, translate_invalid
 
 
 __all__ = ["VapiParser"]
@@ -35,7 +35,7 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _first_text(candidates: list[tuple[Node | None, str]]) -> str | None:
+def _first_text(candidates: list[tuple[JsonNode | None, str]]) -> str | None:
     for node, name in candidates:
         if node is not None:
             found = node.opt_text(name)
@@ -59,7 +59,7 @@ class VapiParser:
 
     def parse(self, request: WebhookRequest) -> ParsedDelivery:
         """The call event the message describes, or its type in ``unknown_types``."""
-        message = load_json(request.body, provider=self.provider).child("message")
+        message = parse_json(request.body, error=malformed(self.provider)).child("message")
         kind = message.text("type", max_length=100)
         if kind not in ("status-update", "end-of-call-report"):
             return ParsedDelivery(self.provider, unknown_types=(kind,))
@@ -89,22 +89,21 @@ class VapiParser:
             )
         return ParsedDelivery(self.provider, events=(event,))
 
-    def _occurred_at(self, message: Node) -> datetime:
+    def _occurred_at(self, message: JsonNode) -> datetime:
         if not message.has("timestamp"):
             return self._clock()
-        if isinstance(message.value, dict) and isinstance(message.value["timestamp"], str):
-            raw = message.text("timestamp", max_length=64)
-            if not raw.isdigit():
-                return iso_datetime(raw, field=f"{message.path}.timestamp", provider=self.provider)
+        stamp = message.raw["timestamp"]
+        if isinstance(stamp, str) and not stamp.isdigit():
+            return message.iso_time("timestamp")
         return message.timestamp("timestamp", unit=0.001)
 
-    def _outcome(self, message: Node, call_id: str) -> CallOutcome:
+    def _outcome(self, message: JsonNode, call_id: str) -> CallOutcome:
         artifact = message.opt_child("artifact")
         analysis = message.opt_child("analysis")
         recording = artifact.opt_child("recording") if artifact else None
         mono = recording.opt_child("mono") if recording else None
-        with translate_invalid(self.provider, message.path):
-            return CallOutcome(
+        return message.build(
+            lambda: CallOutcome(
                 call_id=call_id,
                 ended_reason=message.opt_text("endedReason", max_length=200),
                 duration_seconds=self._duration(message),
@@ -114,18 +113,15 @@ class VapiParser:
                     [(artifact, "recordingUrl"), (mono, "combinedUrl"), (message, "recordingUrl")]
                 ),
             )
+        )
 
-    def _duration(self, message: Node) -> float | None:
+    def _duration(self, message: JsonNode) -> float | None:
         seconds = message.opt_number("durationSeconds")
         if seconds is not None:
             return seconds
         millis = message.opt_number("durationMs")
         if millis is not None:
             return millis / 1000
-        started, ended = message.opt_text("startedAt"), message.opt_text("endedAt")
-        if started is None or ended is None:
+        if message.opt_text("startedAt") is None or message.opt_text("endedAt") is None:
             return None
-        path = message.path
-        begin = iso_datetime(started, field=f"{path}.startedAt", provider=self.provider)
-        end = iso_datetime(ended, field=f"{path}.endedAt", provider=self.provider)
-        return (end - begin).total_seconds()
+        return (message.iso_time("endedAt") - message.iso_time("startedAt")).total_seconds()

@@ -17,9 +17,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from ...domain.errors import Conflict
+from ...domain.json_reader import JsonNode
 from ..http.client import VendorClient
 from ..http.errors import unexpected
-from ..http.reading import Fields
 
 
 __all__ = ["KEY_FIELD", "MAX_PAGES", "PAGE_SIZE", "find_started_call", "key_of", "vapi_time"]
@@ -38,10 +38,10 @@ def vapi_time(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def key_of(call: Fields) -> str | None:
+def key_of(call: JsonNode) -> str | None:
     """The idempotency key a call carries in ``assistantOverrides.metadata``, if any."""
-    overrides = call.opt_obj("assistantOverrides")
-    metadata = overrides.opt_obj("metadata") if overrides else None
+    overrides = call.opt_child("assistantOverrides")
+    metadata = overrides.opt_child("metadata") if overrides else None
     value = metadata.raw.get(KEY_FIELD) if metadata else None
     return value if isinstance(value, str) else None
 
@@ -54,7 +54,7 @@ async def find_started_call(
     assistant_id: str,
     phone_number_id: str,
     since: datetime,
-) -> Fields | None:
+) -> JsonNode | None:
     """
     The call started with ``key`` from this assistant and number after ``since``, or None.
 
@@ -88,7 +88,7 @@ async def find_started_call(
     )
 
 
-def _created(call: Fields) -> datetime:
+def _created(call: JsonNode) -> datetime:
     try:
         return datetime.fromisoformat(call.text("createdAt"))
     except ValueError:

@@ -163,7 +163,7 @@ class WhatsAppMessaging(MessagingPort):
             json=message_payload(message),
             headers=self.flavour.auth_headers(self.credential),
         )
-        messages = fields.objects("messages")
+        messages = fields.items("messages")
         if not messages:
             raise unexpected(self.provider, f"send {kind} message", "messages is empty")
         message_id = messages[0].text("id")

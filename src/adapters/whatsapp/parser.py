@@ -19,10 +19,10 @@ other kinds (image, audio, location, reaction...) carry ``kind`` and no text. Ch
 from __future__ import annotations
 
 from ...domain.events import DomainEvent, MessageReceived, MessageStatusChanged
+from ...domain.json_reader import JsonNode, malformed, parse_json
 from ...domain.messaging import DeliveryStatus, InboundMessage
 from ...domain.values import PhoneNumber
 from ...domain.webhooks import ParsedDelivery, WebhookRequest
-from ..webhooks.payloads import Node, load_json, translate_invalid
 
 
 __all__ = ["WhatsAppParser"]
@@ -35,7 +35,7 @@ _STATUSES = {
 }
 
 
-def _message_text(message: Node, kind: str) -> str | None:
+def _message_text(message: JsonNode, kind: str) -> str | None:
     if kind == "text":
         return message.child("text").opt_text("body")
     if kind == "button":
@@ -50,7 +50,7 @@ def _message_text(message: Node, kind: str) -> str | None:
     return None
 
 
-def _names(value: Node) -> dict[str, str]:
+def _names(value: JsonNode) -> dict[str, str]:
     names: dict[str, str] = {}
     for contact in value.items("contacts", required=False):
         profile = contact.opt_child("profile")
@@ -74,7 +74,7 @@ class WhatsAppParser:
 
     def parse(self, request: WebhookRequest) -> ParsedDelivery:
         """Every message and status in the delivery, in order."""
-        root = load_json(request.body, provider=self.provider)
+        root = parse_json(request.body, error=malformed(self.provider))
         events: list[DomainEvent] = []
         unknown: list[str] = []
         for entry in root.items("entry"):
@@ -96,27 +96,27 @@ class WhatsAppParser:
                         events.append(event)
         return ParsedDelivery(self.provider, events=tuple(events), unknown_types=tuple(unknown))
 
-    def _received(self, message: Node, names: dict[str, str]) -> MessageReceived:
+    def _received(self, message: JsonNode, names: dict[str, str]) -> MessageReceived:
         message_id = message.text("id", max_length=256)
         sender_digits = message.text("from", max_length=32)
         kind = message.text("type", max_length=64)
         at = message.timestamp("timestamp")
-        with translate_invalid(self.provider, message.path):
-            sender = PhoneNumber.parse("+" + sender_digits.lstrip("+"), field="from")
-            inbound = InboundMessage(
+        inbound = message.build(
+            lambda: InboundMessage(
                 message_id=message_id,
-                sender=sender,
+                sender=PhoneNumber.parse("+" + sender_digits.lstrip("+"), field="from"),
                 received_at=at,
                 provider=self.provider,
                 text=_message_text(message, kind),
                 kind=kind,
                 sender_name=names.get(sender_digits),
             )
+        )
         return MessageReceived(
             event_id=message_id, provider=self.provider, occurred_at=at, message=inbound
         )
 
-    def _status(self, status: Node) -> MessageStatusChanged | None:
+    def _status(self, status: JsonNode) -> MessageStatusChanged | None:
         message_id = status.text("id", max_length=256)
         raw = status.text("status", max_length=64)
         at = status.timestamp("timestamp")

@@ -103,7 +103,7 @@ async def run_story(container: Container, clock: ManualClock) -> list[str]:
     deal_id = contact.properties.get(OPEN_DEAL_PROPERTY, "")
     deals = hubspot.deals_of(contact.id)
     _expect(len(deals) == 1 and deals[0].id == deal_id, "exactly one deal was opened")
-    out.append(_line("3. Deal opened", f"deal {deal_id}, stage {deals[0].stage}"))
+    out.append(_line("3. Deal opened", f"deal {deal_id}, stage {deals[0].stage.value}"))
 
     clock.advance(60)
     sent = await collection.request_payment(
@@ -136,7 +136,7 @@ async def run_story(container: Container, clock: ManualClock) -> list[str]:
     out.append(_line("   Outbox relay", await _drain(relay)))
     deal = hubspot.deals[deal_id]
     _expect(deal.stage == collection.won_stage, "the paid deal moved to the won stage")
-    out.append(_line("6. Deal moved", f"deal {deal.id}, stage {deal.stage}"))
+    out.append(_line("6. Deal moved", f"deal {deal.id}, stage {deal.stage.value}"))
     to_patient = wa.sent_to(PATIENT)
     _expect(len(to_patient) == 2, "exactly one receipt followed the payment link")
     out.append(

@@ -41,7 +41,7 @@ import logging
 import attrs
 
 from ...domain.commands import UpdateContact
-from ...domain.crm import Contact, ContactDraft, Deal, DealDraft, LifecycleStage
+from ...domain.crm import Contact, ContactDraft, Deal, DealDraft, DealStage, LifecycleStage
 from ...domain.errors import Unavailable
 from ...domain.events import MessageReceived
 from ...domain.messaging import InboundMessage
@@ -78,6 +78,10 @@ class Lead:
     marker: Dispatched | None = attrs.field(default=None, repr=False)
 
 
+def _deal_stage(value: DealStage | str) -> DealStage:
+    return DealStage.of(value, field="crm.deal_stage")
+
+
 @attrs.frozen
 class LeadIntake:
     """
@@ -90,7 +94,7 @@ class LeadIntake:
         claim_lease: seconds a claim lasts if its worker dies; it must exceed intake's worst
             duration (`app.leases.intake_lease` computes it from the CRM pipeline).
         deal_name: the name of the deal opened for a new lead.
-        deal_stage: the pipeline stage a new deal starts in (HubSpot's first default stage).
+        deal_stage: the stage a new deal starts in (the CRM adapter maps it to its pipeline's).
         pipeline: the deal pipeline.
         deal_amount: the expected value of the deal, when known up front.
         open_deal_property: the contact property that remembers the open deal's id.
@@ -101,7 +105,7 @@ class LeadIntake:
     claims: ReplayStore | None = None
     claim_lease: float = 60.0
     deal_name: str = "New patient enquiry"
-    deal_stage: str = "appointmentscheduled"
+    deal_stage: DealStage = attrs.field(default=DealStage.OPEN, converter=_deal_stage)
     pipeline: str = "default"
     deal_amount: Money | None = None
     open_deal_property: str = OPEN_DEAL_PROPERTY

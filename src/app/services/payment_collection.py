@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 import attrs
 
 from ...domain.commands import AddNote, MoveDeal, SendMessage, UpdateContact
-from ...domain.crm import LifecycleStage
+from ...domain.crm import DealStage, LifecycleStage
 from ...domain.errors import InvalidValue, NotFound, OutcomeUnknown
 from ...domain.events import PaymentFailed, PaymentSucceeded
 from ...domain.messaging import TemplateMessage
@@ -84,6 +84,10 @@ class Settlement:
         return tuple(d.entry_id for d in self.accepted if d.entry_id is not None)
 
 
+def _won_stage(value: DealStage | str) -> DealStage:
+    return DealStage.of(value, field="crm.won_stage")
+
+
 @attrs.frozen
 class PaymentCollection:
     """
@@ -93,7 +97,7 @@ class PaymentCollection:
         payments, crm: the ports read directly (checkout creation, intent and contact reads).
         dispatch: sends or enqueues every outbound command (`OutboxDispatch`).
         success_url: where the checkout page sends the patient after paying.
-        won_stage: the deal stage of a paid deal.
+        won_stage: the deal stage of a paid deal (the CRM adapter maps it to its pipeline's).
         link_template, receipt_template: WhatsApp templates used outside the 24-hour window
             (the receipt always goes as a template: it waits in the outbox).
         request_mode: how the link message goes (`DeliveryMode.SEND_NOW`: now, the outbox on an
@@ -110,7 +114,7 @@ class PaymentCollection:
     dispatch: CommandDispatch
     success_url: str = "https://portico.invalid/paid"
     cancel_url: str | None = None
-    won_stage: str = "closedwon"
+    won_stage: DealStage = attrs.field(default=DealStage.WON, converter=_won_stage)
     link_template: str = "payment_link"
     receipt_template: str = "payment_receipt"
     language: str = "en"

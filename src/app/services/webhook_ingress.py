@@ -26,18 +26,18 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from enum import Enum
 from typing import Any, TypeVar
 
 import attrs
 
 from ...domain.errors import PayloadTooLarge, WebhookRejected
 from ...domain.events import DomainEvent
+from ...domain.failed_events import FailedEvent
 from ...domain.replay import Claim
 from ...domain.webhooks import ClaimOutcome, WebhookRequest
 from ...ports.failed_events import FailedEventLog
 from ...ports.webhooks import ReplayStore
-from ._ingress_answers import POST_ONLY, Outcome, decide, reason_key
-from ._ingress_claims import complete_claim, record_failure, release_claim
 from .webhook_failures import (
     DEFAULT_RECENT_FAILURES,
     RecentFailures,
@@ -66,6 +66,27 @@ logger = logging.getLogger("portico.webhooks")
 
 EventT = TypeVar("EventT", bound=DomainEvent)
 _AnyHandler = Callable[[Any], Awaitable[None]]
+
+_POST_ONLY = WebhookResponse(
+    405, {"received": False, "error": "deliveries are POSTed"}, (("allow", "POST"),)
+)
+
+
+class _Outcome(Enum):
+    """What became of one event of a delivery."""
+
+    PROCESSED = "processed"
+    DUPLICATE = "duplicate"
+    IN_FLIGHT = "in_flight"
+    FAILED = "failed"
+    REJECTED = "rejected"
+    STORE_DOWN = "store_down"
+
+
+def _reason_key(error: WebhookRejected) -> str:
+    """``InvalidSignature`` -> ``invalid_signature``: a bounded set of counter names."""
+    name = type(error).__name__
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
 
 
 def _copy_endpoints(endpoints: Mapping[str, WebhookEndpoint]) -> dict[str, WebhookEndpoint]:
@@ -170,7 +191,7 @@ class WebhookIngress:
             return self._unknown_provider()
         verifier = endpoint.verifier
         if not isinstance(verifier, SubscriptionHandshake):
-            return POST_ONLY
+            return _POST_ONLY
         try:
             challenge = verifier.handshake(request)
         except WebhookRejected as exc:
@@ -184,7 +205,7 @@ class WebhookIngress:
         """Count and answer a rejected delivery (also used by transports that refuse early)."""
         counters = self._counters.get(provider)
         if counters is not None:
-            counters.rejected[reason_key(error)] += 1
+            counters.rejected[_reason_key(error)] += 1
         logger.warning(
             "webhook %s: rejected (%s, %d): %s",
             provider if counters is not None else "<unknown>",
@@ -202,7 +223,7 @@ class WebhookIngress:
         counters.received += 1
         if request.method != "POST":
             counters.rejected["method_not_allowed"] += 1
-            return POST_ONLY
+            return _POST_ONLY
         if len(request.body) > self.max_body:
             too_large = PayloadTooLarge(
                 f"body is over the {self.max_body}-byte limit", integration=provider
@@ -224,7 +245,7 @@ class WebhookIngress:
         outcomes = [
             await self._process(provider, event, request, counters) for event in delivery.events
         ]
-        return decide(outcomes, len(delivery.unknown_types), self.retry_after)
+        return self._decide(outcomes, len(delivery.unknown_types))
 
     async def _process(
         self,
@@ -232,34 +253,34 @@ class WebhookIngress:
         event: DomainEvent,
         request: WebhookRequest,
         counters: ProviderCounters,
-    ) -> Outcome:
+    ) -> _Outcome:
         key = f"{provider}:{event.event_id}"
         try:
             claim = await self.replay_store.claim(key, lease_seconds=self.lease_seconds)
         except Exception as exc:  # noqa: BLE001 - any store failure means "try again later"
             logger.error("webhook %s: replay store unavailable (%s)", provider, type(exc).__name__)
-            return Outcome.STORE_DOWN
+            return _Outcome.STORE_DOWN
         if claim.outcome is ClaimOutcome.DUPLICATE:
             counters.duplicates += 1
-            return Outcome.DUPLICATE
+            return _Outcome.DUPLICATE
         if claim.outcome is ClaimOutcome.IN_FLIGHT:
             counters.in_flight += 1
-            return Outcome.IN_FLIGHT
+            return _Outcome.IN_FLIGHT
         handler_name = ""
         try:
             for handler in self.handlers_for(type(event)):
                 handler_name = handler_name_of(handler)
                 await handler(event)
         except asyncio.CancelledError:
-            await release_claim(self.replay_store, provider, claim)
+            await self._release(provider, claim)
             raise
         except Exception as exc:  # noqa: BLE001 - a failed handler means "retry", never a crash
             if is_permanent(exc):
                 failure = failed_event(provider, event, request, handler_name, exc, self.clock())
-                if not await record_failure(self.failed_log, failure):
+                if not await self._record(failure):
                     counters.handler_failures += 1
-                    await release_claim(self.replay_store, provider, claim)
-                    return Outcome.FAILED
+                    await self._release(provider, claim)
+                    return _Outcome.FAILED
                 return await self._reject(provider, event, claim, handler_name, exc, counters)
             counters.handler_failures += 1
             # The exception's message may quote patient data: its type names the failure.
@@ -271,11 +292,11 @@ class WebhookIngress:
                 event.event_id,
                 type(exc).__name__,
             )
-            await release_claim(self.replay_store, provider, claim)
-            return Outcome.FAILED
-        await complete_claim(self.replay_store, provider, event.event_id, claim)
+            await self._release(provider, claim)
+            return _Outcome.FAILED
+        await self._complete(provider, event, claim)
         counters.processed += 1
-        return Outcome.PROCESSED
+        return _Outcome.PROCESSED
 
     async def _reject(
         self,
@@ -285,7 +306,7 @@ class WebhookIngress:
         handler_name: str,
         exc: Exception,
         counters: ProviderCounters,
-    ) -> Outcome:
+    ) -> _Outcome:
         """A permanent handler failure: complete, count, log and remember it; no retry."""
         counters.handler_rejected += 1
         self._failures.record(
@@ -299,8 +320,76 @@ class WebhookIngress:
             event.event_id,
             type(exc).__name__,
         )
-        await complete_claim(self.replay_store, provider, event.event_id, claim)
-        return Outcome.REJECTED
+        await self._complete(provider, event, claim)
+        return _Outcome.REJECTED
+
+    async def _record(self, failure: FailedEvent) -> bool:
+        """Write the failure to the durable log (if any); False when that failed."""
+        if self.failed_log is None:
+            return True
+        try:
+            await self.failed_log.record(failure)
+        except Exception as exc:  # noqa: BLE001 - not recorded: the provider must retry instead
+            logger.error(
+                "webhook %s: could not record the permanent failure of %s (%s); released for "
+                "the provider's retry",
+                failure.provider,
+                failure.event_id,
+                type(exc).__name__,
+            )
+            return False
+        return True
+
+    async def _complete(self, provider: str, event: DomainEvent, claim: Claim) -> None:
+        """Mark a processed event complete; on a store failure the claim expires instead."""
+        try:
+            await self.replay_store.complete(claim)
+        except Exception as exc:  # noqa: BLE001 - processed already: acknowledge, claim expires
+            logger.error(
+                "webhook %s: %s processed but not marked complete (%s)",
+                provider,
+                event.event_id,
+                type(exc).__name__,
+            )
+
+    async def _release(self, provider: str, claim: Claim) -> None:
+        """Give an event back for a retry; on a store failure the claim's lease expires instead."""
+        try:
+            await self.replay_store.release(claim)
+        except Exception as exc:  # noqa: BLE001 - the claim's lease expires instead
+            logger.error("webhook %s: could not release a claim (%s)", provider, type(exc).__name__)
+
+    def _decide(self, outcomes: list[_Outcome], unknown: int) -> WebhookResponse:
+        """
+        The answer to a delivery whose events ended in ``outcomes`` (``unknown``: unhandled).
+
+        It tells the provider only whether to retry: 5xx when any event must come back (a
+        handler failed, the replay store is down, another worker holds it; with Retry-After
+        where it helps), 2xx otherwise, with counts of what was processed, already processed or
+        of an unhandled type.
+        """
+        if _Outcome.FAILED in outcomes:
+            return WebhookResponse(500, {"received": False, "error": "a handler failed; retry"})
+        retry = (("retry-after", str(self.retry_after)),)
+        if _Outcome.STORE_DOWN in outcomes:
+            return WebhookResponse(
+                503, {"received": False, "error": "temporarily unavailable; retry"}, retry
+            )
+        if _Outcome.IN_FLIGHT in outcomes:
+            busy = {"received": False, "in_flight": True, "error": "being processed; retry"}
+            return WebhookResponse(503, busy, retry)
+        if _Outcome.REJECTED in outcomes:
+            return WebhookResponse(200, {"received": True, "failed": True})
+        if outcomes and all(o is _Outcome.DUPLICATE for o in outcomes):
+            return WebhookResponse(200, {"received": True, "duplicate": True})
+        body: dict[str, object] = {
+            "received": True,
+            "processed": outcomes.count(_Outcome.PROCESSED),
+            "duplicates": outcomes.count(_Outcome.DUPLICATE),
+        }
+        if unknown:
+            body["unknown_types"] = unknown
+        return WebhookResponse(200, body)
 
     def _unknown_provider(self) -> WebhookResponse:
         self.unknown_provider += 1

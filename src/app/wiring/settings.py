@@ -37,6 +37,7 @@ from attrs import AttrsInstance
 
 from ...adapters.resilience import ResiliencePolicy
 from ...adapters.spec import CHOICES, HELP, SECRET, VendorSpec, setting
+from ...domain.crm import DealStage
 from ...domain.errors import ConfigurationError, InvalidValue
 from .registry import PORT_NAMES, VendorRegistry
 
@@ -64,6 +65,7 @@ T = TypeVar("T", bound=AttrsInstance)
 ENV_PREFIX = "PORTICO_"
 ENVIRONMENTS = ("fake", "sandbox", "production")
 NONE = "none"
+_DEAL_STAGES = tuple(stage.value for stage in DealStage)
 
 
 def _choice(help: str, default: str | None, choices: tuple[str, ...]) -> Any:
@@ -110,8 +112,8 @@ class CRMSettings:
 
     provider: str | None = setting("vendor: hubspot, or none", default=None)
     pipeline: str = setting("deal pipeline", default="default")
-    deal_stage: str = setting("stage of a new deal", default="appointmentscheduled")
-    won_stage: str = setting("stage of a paid deal", default="closedwon")
+    deal_stage: str = _choice("stage of a new deal", "open", _DEAL_STAGES)
+    won_stage: str = _choice("stage of a paid deal", "won", _DEAL_STAGES)
 
 
 @attrs.frozen
@@ -400,7 +402,10 @@ def _coerce(value: object, kind: Any, path: str, problems: _Problems) -> tuple[b
         if not isinstance(value, Mapping):
             problems.add(path, "must be a mapping")
             return False, None
-        return True, {str(k): str(v) for k, v in value.items()}
+        blank = [str(k) for k, v in value.items() if _as_text(v) is None]
+        for key in blank:
+            problems.add(f"{path}.{key}", "must not be empty")
+        return not blank, {str(k): str(v).strip() for k, v in value.items()}
     problems.add(path, f"has an unsupported type {kind!r}")  # a spec written wrongly
     return False, None
 
@@ -473,7 +478,8 @@ def load_section(
     try:
         return cls(**values)
     except InvalidValue as exc:  # a rule across fields, named by the section's validator
-        problems.add(f"{path}.{exc.field}", exc.rule)
+        named = exc.field if exc.field.startswith(f"{path}.") else f"{path}.{exc.field}"
+        problems.add(named, exc.rule)
         return None
     except (ValueError, TypeError) as exc:
         problems.add(path, _safe_reason(exc))

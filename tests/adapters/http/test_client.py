@@ -9,7 +9,7 @@ import httpx
 import pytest
 import respx
 
-from portico.adapters.http import Fields, VendorClient, VendorError, build_client, encode_form
+from portico.adapters.http import VendorClient, VendorError, build_client, encode_form
 from portico.domain.errors import NetworkError, Unavailable, UnexpectedResponse
 
 
@@ -24,8 +24,8 @@ async def _http() -> Any:
 
 
 @respx.mock
-async def test_a_2xx_json_object_is_returned_as_fields(http: httpx.AsyncClient) -> None:
-    """A 2xx JSON object comes back as Fields."""
+async def test_a_2xx_json_object_is_returned_as_a_node(http: httpx.AsyncClient) -> None:
+    """A 2xx JSON object comes back as a JsonNode."""
     respx.get("https://v.test/thing").respond(200, json={"id": "t1", "n": 2})
     fields = await _client(http).request("get thing", "GET", "/thing")
     assert (fields.text("id"), fields.integer("n")) == ("t1", 2)
@@ -88,8 +88,8 @@ async def test_logs_name_the_path_but_never_the_query_or_headers(
 
 
 @respx.mock
-async def test_a_json_array_of_objects_is_returned_as_fields(http: httpx.AsyncClient) -> None:
-    """request_list returns each object of a 2xx JSON array as Fields, naming its index."""
+async def test_a_json_array_of_objects_is_returned_as_nodes(http: httpx.AsyncClient) -> None:
+    """request_list returns each object of a 2xx JSON array as a JsonNode, naming its index."""
     respx.get("https://v.test/things").respond(200, json=[{"id": "a"}, {"id": "b"}])
     items = await _client(http).request_list("list things", "GET", "/things")
     assert [item.text("id") for item in items] == ["a", "b"]
@@ -99,7 +99,7 @@ async def test_a_json_array_of_objects_is_returned_as_fields(http: httpx.AsyncCl
     ("content", "message"),
     [
         (b'{"id": "a"}', "not a JSON array"),
-        (b'[{"id": "a"}, 3]', r"\[1\] is not an object"),
+        (b'[{"id": "a"}, 3]', r"\[1\]: must be an object"),
         (b"[{", "JSON"),
     ],
     ids=["object", "non-object-item", "truncated"],
@@ -160,31 +160,3 @@ def test_encode_form_nests_lists_and_drops_none() -> None:
     assert encode_form(
         {"a": {"b": [{"c": 1}, {"d": True}]}, "skip": None, "e": False, "s": "x"}
     ) == [("a[b][0][c]", "1"), ("a[b][1][d]", "true"), ("e", "false"), ("s", "x")]
-
-
-def _fields(data: dict[str, Any]) -> Fields:
-    return Fields(data, integration="vendor", operation="read")
-
-
-@pytest.mark.parametrize(
-    ("data", "read", "names"),
-    [
-        ({}, lambda f: f.text("id"), "missing id"),
-        ({"id": 3}, lambda f: f.text("id"), "id has a bad type"),
-        ({"n": True}, lambda f: f.integer("n"), "n not a number"),
-        ({"o": {"p": {}}}, lambda f: f.obj("o").obj("p").text("q"), "missing o.p.q"),
-        ({"l": [1]}, lambda f: f.objects("l"), "l[0] not an object"),
-        ({"b": "yes"}, lambda f: f.opt_flag("b"), "b not a bool"),
-    ],
-)
-def test_fields_name_the_bad_field(data: dict[str, Any], read: Any, names: str) -> None:
-    """A missing or mistyped field raises UnexpectedResponse naming it, never KeyError."""
-    with pytest.raises(UnexpectedResponse, match=names.replace("[", r"\[").replace("]", r"\]")):
-        read(_fields(data))
-
-
-def test_fields_strings_and_text_map_skip_non_strings() -> None:
-    """Property maps keep string values only."""
-    fields = _fields({"a": "1", "b": None, "m": {"x": "y", "z": 2}})
-    assert fields.strings() == {"a": "1"}
-    assert fields.text_map("m") == {"x": "y"}

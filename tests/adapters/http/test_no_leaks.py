@@ -11,9 +11,9 @@ from tests.simulators.faults import FaultInjector
 from tests.simulators.hubspot import HubSpotSimulator
 from tests.simulators.stripe import StripeSimulator
 
-from portico.adapters.hubspot import HubSpotCRM
+from portico.adapters.hubspot import HubSpotCRM, HubSpotStages
 from portico.adapters.stripe import StripePayments
-from portico.domain.crm import ContactDraft, DealDraft
+from portico.domain.crm import ContactDraft, DealDraft, DealStage
 from portico.domain.errors import IntegrationError
 from portico.domain.payments import CheckoutRequest, PaymentRequest, RefundRequest
 from portico.domain.values import Email, IdempotencyKey, Money, PhoneNumber
@@ -70,7 +70,7 @@ async def test_no_secret_or_patient_data_in_logs_errors_or_reprs(
         contact = await crm.upsert_contact(draft)
         outputs += [repr(draft), repr(contact), str(contact)]
         outputs.append(repr(await crm.find_contact(phone=PHONE)))
-        deal = await crm.create_deal(DealDraft(contact.id, "Consultation", "appointmentscheduled"))
+        deal = await crm.create_deal(DealDraft(contact.id, "Consultation", DealStage.OPEN))
         note = await crm.add_note(contact.id, f"Ana rang from {PHONE.e164} / {EMAIL.address}")
         outputs += [repr(deal), repr(note)]
         await crm.upsert_contact(ContactDraft(phone=PhoneNumber("+40798765432")))
@@ -78,7 +78,9 @@ async def test_no_secret_or_patient_data_in_logs_errors_or_reprs(
             outputs,
             crm.upsert_contact(ContactDraft(phone=PhoneNumber("+40798765432"), email=EMAIL)),
         )
-        await _expect_error(outputs, crm.move_deal(deal.id, "no-such-stage"))
+        unmapped = HubSpotStages(deal_stages={DealStage.LOST: "no-such-stage"})
+        misconfigured = HubSpotCRM(http=hubspot_http, token=HUBSPOT_TOKEN, stages=unmapped)
+        await _expect_error(outputs, misconfigured.move_deal(deal.id, DealStage.LOST))
         hubspot_faults.fail_next(429, 503)
         await _expect_error(outputs, crm.find_contact(email=EMAIL))
         await _expect_error(outputs, crm.find_contact(email=EMAIL))

@@ -11,8 +11,8 @@ import httpx
 import pytest
 import respx
 
-from portico.adapters.hubspot import HubSpotCRM
-from portico.domain.crm import ContactDraft, DealDraft, LifecycleStage
+from portico.adapters.hubspot import HubSpotCRM, HubSpotStages
+from portico.domain.crm import ContactDraft, DealDraft, DealStage, LifecycleStage
 from portico.domain.errors import (
     AuthenticationFailed,
     Conflict,
@@ -227,8 +227,10 @@ async def test_get_contact_asks_for_the_core_properties(crm: HubSpotCRM) -> None
     assert route.calls.last.request.url.params["properties"] == (
         "phone,email,firstname,lastname,lifecyclestage"
     )
-    # What HubSpot stored but we cannot parse reads as None instead of crashing.
-    assert (contact.phone, contact.email, contact.lifecycle_stage) == (None, None, None)
+    # What HubSpot stored but we cannot parse reads as None instead of crashing; a stage with no
+    # mapping (a portal's custom one) is the domain's OTHER.
+    assert (contact.phone, contact.email) == (None, None)
+    assert contact.lifecycle_stage is LifecycleStage.OTHER
 
 
 async def test_a_non_numeric_id_is_not_found_without_a_request(crm: HubSpotCRM) -> None:
@@ -256,7 +258,7 @@ async def test_create_deal_associates_the_contact(crm: HubSpotCRM) -> None:
         },
     )
     deal = await crm.create_deal(
-        DealDraft("101", "Consultation", "appointmentscheduled", Money.of("150", "RON"))
+        DealDraft("101", "Consultation", DealStage.OPEN, Money.of("150", "RON"))
     )
     assert _body(route.calls.last) == {
         "properties": {
@@ -274,6 +276,7 @@ async def test_create_deal_associates_the_contact(crm: HubSpotCRM) -> None:
         ],
     }
     assert (deal.id, deal.contact_id, deal.amount) == ("9001", "101", Money(15000, "RON"))
+    assert deal.stage is DealStage.OPEN
 
 
 @respx.mock
@@ -288,10 +291,39 @@ async def test_move_deal_patches_the_stage_and_reads_the_contact(crm: HubSpotCRM
             "associations": {"contacts": {"results": [{"id": "101", "type": "deal_to_contact"}]}},
         },
     )
-    deal = await crm.move_deal("9001", "closedwon")
+    deal = await crm.move_deal("9001", DealStage.WON)
     assert _body(patch.calls.last) == {"properties": {"dealstage": "closedwon"}}
     assert get.calls.last.request.url.params["associations"] == "contacts"
-    assert (deal.stage, deal.contact_id, deal.amount) == ("closedwon", "101", None)
+    assert (deal.stage, deal.contact_id, deal.amount) == (DealStage.WON, "101", None)
+
+
+@respx.mock
+async def test_a_portals_own_stage_ids_are_written_and_read_back() -> None:
+    """With a custom pipeline's ids mapped, the domain's stages go out and come back as ids."""
+    stages = HubSpotStages(deal_stages={DealStage.WON: "1234567"})
+    async with httpx.AsyncClient(base_url=API) as http:
+        crm = HubSpotCRM(http=http, token=TOKEN, stages=stages)
+        patch = respx.patch(f"{OBJECTS}/deals/9001").respond(200, json={"id": "9001"})
+        get = respx.get(f"{OBJECTS}/deals/9001")
+        get.respond(200, json={"id": "9001", "properties": {"dealstage": "1234567"}})
+        assert (await crm.move_deal("9001", DealStage.WON)).stage is DealStage.WON
+        assert _body(patch.calls.last) == {"properties": {"dealstage": "1234567"}}
+        # A stage between open and won (moved there in HubSpot by hand) is still an open deal.
+        get.respond(200, json={"id": "9001", "properties": {"dealstage": "qualifiedtobuy"}})
+        assert (await crm.move_deal("9001", DealStage.OPEN)).stage is DealStage.OPEN
+        assert _body(patch.calls.last) == {"properties": {"dealstage": "appointmentscheduled"}}
+
+
+@respx.mock
+async def test_lifecycle_stages_go_out_as_hubspots_internal_values(crm: HubSpotCRM) -> None:
+    """The domain's MARKETING_QUALIFIED is HubSpot's marketingqualifiedlead, both ways."""
+    patch = respx.patch(f"{OBJECTS}/contacts/101").respond(200, json=_contact())
+    respx.get(f"{OBJECTS}/contacts/101").respond(
+        200, json=_contact(lifecyclestage="marketingqualifiedlead")
+    )
+    contact = await crm.update_contact("101", lifecycle_stage=LifecycleStage.MARKETING_QUALIFIED)
+    assert _body(patch.calls.last) == {"properties": {"lifecyclestage": "marketingqualifiedlead"}}
+    assert contact.lifecycle_stage is LifecycleStage.MARKETING_QUALIFIED
 
 
 @respx.mock
@@ -344,7 +376,7 @@ async def test_documented_errors_map(
     """Each documented HubSpot error becomes its domain error with category and correlationId."""
     respx.patch(f"{OBJECTS}/deals/1").respond(status, json=body)
     with pytest.raises(expected) as caught:
-        await crm.move_deal("1", "closedwon")
+        await crm.move_deal("1", DealStage.WON)
     assert caught.value.vendor_code == code
     assert "correlationId c0ffee" in caught.value.message
 
@@ -394,7 +426,7 @@ async def test_rate_limits_carry_the_wait_from_hubspots_headers(
     }
     respx.patch(f"{OBJECTS}/deals/1").respond(429, json=body, headers=headers)
     with pytest.raises(RateLimited) as caught:
-        await crm.move_deal("1", "closedwon")
+        await crm.move_deal("1", DealStage.WON)
     assert caught.value.retry_after == retry_after
     assert caught.value.vendor_code == f"RATE_LIMIT/{policy}"
 

@@ -21,6 +21,7 @@ from portico.app.services.outbox_relay import OutboxRelay
 from portico.app.services.payment_collection import PaymentCollection
 from portico.app.wiring.subscriptions import subscribe
 from portico.app.wiring.webhooks import DEV_SECRETS, build_webhook_ingress
+from portico.domain.crm import DealStage
 from portico.domain.errors import Unavailable
 from portico.domain.events import CheckoutCompleted, PaymentSucceeded
 from portico.domain.messaging import TemplateMessage
@@ -77,7 +78,7 @@ async def test_both_stripe_events_arriving_concurrently_send_one_receipt(
     receipts = [m for m in wa.sent_to(PATIENT) if isinstance(m, TemplateMessage)]
     assert len(receipts) == 1
     assert len(crm.notes_of(contact_id)) == 1
-    assert crm.deals[deal_id].stage == "closedwon"
+    assert crm.deals[deal_id].stage is DealStage.WON
     assert relay.stats.delivered == 4
 
 
@@ -206,7 +207,7 @@ async def test_a_vendor_outage_during_a_webhook_is_acknowledged_and_delivered_la
     assert sum(b.pending for b in status.integrations) == 4
     await relay.run(until_idle=True)
     assert relay.stats.retried > 0
-    assert crm.deals[deal_id].stage == "closedwon"
+    assert crm.deals[deal_id].stage is DealStage.WON
     assert len(crm.notes_of(contact_id)) == 1
     assert len(wa.sent_to(PATIENT)) == sent_before + 1
     assert sum(b.dead for b in (await outbox.status()).integrations) == 0

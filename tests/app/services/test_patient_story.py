@@ -13,7 +13,7 @@ from portico.app.services.lead_intake import OPEN_DEAL_PROPERTY, LeadIntake
 from portico.app.services.outbox_dispatch import OutboxDispatch
 from portico.app.services.outbox_relay import OutboxRelay
 from portico.app.services.payment_collection import PaymentCollection
-from portico.domain.crm import ContactDraft, LifecycleStage
+from portico.domain.crm import ContactDraft, DealStage, LifecycleStage
 from portico.domain.errors import InvalidValue, Unavailable
 from portico.domain.events import PaymentFailed, PaymentSucceeded
 from portico.domain.messaging import TemplateMessage, TextMessage
@@ -176,9 +176,9 @@ class TestPaymentCollection:
             for event_type, handler in collection.subscriptions():
                 if isinstance(event, event_type):
                     await handler(event)
-        assert crm.deals[deal_id].stage != "closedwon"  # the handlers only enqueued
+        assert crm.deals[deal_id].stage is not DealStage.WON  # the handlers only enqueued
         await relay.run(until_idle=True)
-        assert crm.deals[deal_id].stage == "closedwon"
+        assert crm.deals[deal_id].stage is DealStage.WON
         messages = wa.sent_to(PATIENT)
         assert len(messages) == 2
         receipt = messages[1]

@@ -9,6 +9,7 @@ from typing import Any
 import attrs
 
 from portico.adapters.fakes import FakeCRM, FakeMessaging, FakePayments, FakeVoice
+from portico.domain.crm import DealStage
 from portico.domain.messaging import DeliveryStatus
 from portico.domain.voice import CallStatus
 from tests.contract.harness import ASSISTANT_ID, TEMPLATE, Harness, Registry
@@ -42,6 +43,11 @@ class FakeCRMControls:
 
     async def index_search(self) -> None:
         """Nothing to wait for: the fake's search sees every write at once."""
+
+    async def remove_stage(self, stage: DealStage) -> None:
+        """The default pipeline no longer offers ``stage``."""
+        kept = tuple(s for s in self.fake.pipelines["default"] if s is not stage)
+        self.fake.pipelines = {**self.fake.pipelines, "default": kept}
 
 
 @attrs.frozen

@@ -9,7 +9,8 @@ from typing import Any
 import attrs
 import httpx
 
-from portico.adapters.hubspot import HubSpotCRM
+from portico.adapters.hubspot import DEFAULT_DEAL_STAGES, HubSpotCRM
+from portico.domain.crm import DealStage
 from tests.contract.harness import Harness, Registry
 from tests.simulators.hubspot import HubSpotSimulator
 
@@ -30,6 +31,10 @@ class HubSpotControls:
     async def index_search(self) -> None:
         """HubSpot's search catches up with the writes made so far."""
         self.simulator.index_search()
+
+    async def remove_stage(self, stage: DealStage) -> None:
+        """The portal's default pipeline loses the stage id the adapter maps ``stage`` to."""
+        self.simulator.stages = self.simulator.stages - {DEFAULT_DEAL_STAGES[stage]}
 
 
 @asynccontextmanager

@@ -69,7 +69,7 @@ def test_a_row_without_created_at_still_decodes() -> None:
 
 @pytest.mark.parametrize(
     ("value", "rule"),
-    [("yesterday", "ISO 8601"), ("2026-03-01T09:30:00", "UTC offset"), (5, "must be str")],
+    [("yesterday", "ISO 8601"), ("2026-03-01T09:30:00", "UTC offset"), (5, "must be a string")],
 )
 def test_a_bad_stored_created_at_names_the_field(value: object, rule: str) -> None:
     """A stored created_at that is not an aware ISO datetime is refused naming its path."""

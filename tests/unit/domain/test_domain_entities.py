@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from tests.strategies import emails, phone_numbers
 
-from portico.domain.crm import Contact, ContactDraft, DealDraft, Note
+from portico.domain.crm import Contact, ContactDraft, DealDraft, DealStage, Note
 from portico.domain.errors import InvalidValue
 from portico.domain.events import MessageReceived
 from portico.domain.messaging import DeliveryStatus, InboundMessage, TemplateMessage, TextMessage
@@ -75,9 +75,10 @@ def test_frozen_properties_cannot_be_changed_from_outside() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "field"),
     [
-        ({"contact_id": "", "name": "n", "stage": "s"}, "contact_id"),
-        ({"contact_id": "1", "name": "", "stage": "s"}, "name"),
-        ({"contact_id": "1", "name": "n", "stage": "s", "amount": 150}, "amount"),
+        ({"contact_id": "", "name": "n", "stage": DealStage.OPEN}, "contact_id"),
+        ({"contact_id": "1", "name": "", "stage": DealStage.OPEN}, "name"),
+        ({"contact_id": "1", "name": "n", "stage": "open"}, "stage"),
+        ({"contact_id": "1", "name": "n", "stage": DealStage.OPEN, "amount": 150}, "amount"),
     ],
 )
 def test_deal_draft_validators_name_the_field(kwargs: dict[str, object], field: str) -> None:
@@ -176,3 +177,12 @@ def test_entities_are_frozen() -> None:
     draft = ContactDraft(phone="+40712345678")
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         draft.first_name = "Ana"  # type: ignore[misc]
+
+
+def test_a_deal_stage_is_read_from_its_domain_name_only() -> None:
+    """Configuration spells stages by the domain's names; a CRM's own id is refused by name."""
+    assert DealStage.of(" Won ") is DealStage.WON
+    assert DealStage.of(DealStage.LOST) is DealStage.LOST
+    with pytest.raises(InvalidValue) as err:
+        DealStage.of("closedwon", field="crm.won_stage")
+    assert (err.value.field, "closedwon" in str(err.value)) == ("crm.won_stage", False)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from tests.webhooks.parsers import payloads as p
 
+from portico.adapters.hubspot import HubSpotStages
 from portico.adapters.hubspot.parser import HubSpotParser
 from portico.domain.crm import LifecycleStage
 from portico.domain.errors import MalformedWebhook
@@ -27,9 +28,34 @@ def test_batch_yields_one_event_per_contact_event() -> None:
     assert isinstance(changed, ContactChanged)
     assert changed.change == "property_changed"
     assert changed.property_name == "lifecyclestage"
-    assert changed.lifecycle_stage is LifecycleStage.MARKETING_QUALIFIED_LEAD
+    assert changed.lifecycle_stage is LifecycleStage.MARKETING_QUALIFIED
     assert isinstance(deleted, ContactChanged)
     assert deleted.change == "deleted"
+
+
+@pytest.mark.parametrize(
+    ("value", "parser", "stage"),
+    [
+        ("customer", HubSpotParser(), LifecycleStage.CUSTOMER),
+        ("evangelist", HubSpotParser(), LifecycleStage.ADVOCATE),
+        ("1234567", HubSpotParser(), LifecycleStage.OTHER),
+        (
+            "1234567",
+            HubSpotParser(stages=HubSpotStages({LifecycleStage.ADVOCATE: "1234567"})),
+            LifecycleStage.ADVOCATE,
+        ),
+    ],
+    ids=["default", "renamed", "custom-unmapped", "custom-mapped"],
+)
+def test_lifecycle_values_map_to_the_domains_stages(
+    value: str, parser: HubSpotParser, stage: LifecycleStage
+) -> None:
+    """HubSpot's value becomes the domain's stage; one with no mapping is OTHER, not a 400."""
+    change = {**p.HUBSPOT_BATCH[1], "propertyValue": value}
+    (event,) = parser.parse(p.request([change])).events
+    assert isinstance(event, ContactChanged)
+    assert event.lifecycle_stage is stage
+    assert event.property_value == value
 
 
 def test_new_platform_object_events_for_contacts() -> None:
