@@ -6,7 +6,7 @@ import asyncio
 
 import httpx
 import portico
-from portico.domain import TemplateMessage
+from portico.domain import DealStage, TemplateMessage
 
 from .stripe_events import payment_succeeded, signed
 
@@ -72,7 +72,7 @@ async def test_a_paid_link_is_settled_by_its_webhook_and_the_lifespan_relay(
     async with asyncio.timeout(20):
         while not await _receipts(container, PATIENT):
             await asyncio.sleep(0.05)
-    assert container.fake_crm().deals[str(lead["deal_id"])].stage == "closedwon"
+    assert container.fake_crm().deals[str(lead["deal_id"])].stage is DealStage.WON
     assert len(await _receipts(container, PATIENT)) == 1
 
 
