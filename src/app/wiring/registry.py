@@ -73,6 +73,14 @@ class VendorRegistry:
         """The vendors that implement ``port``, default first."""
         return [spec for spec in self._specs.values() if spec.port == port]
 
+    def reference(self) -> str:
+        """The vendors as a Markdown table: integration, port, webhook route, summary."""
+        lines = ["| integration | port | webhooks | what |", "|---|---|---|---|"]
+        for spec in self:
+            route = f"`/{spec.webhook.provider}`" if spec.webhook else ""
+            lines.append(f"| `{spec.name}` | {spec.port} | {route} | {spec.summary} |")
+        return "\n".join(lines) + "\n"
+
     def default_for(self, port: str) -> str:
         """The name of ``port``'s default vendor (names the fake's pipeline), else the port."""
         vendors = self.for_port(port)
