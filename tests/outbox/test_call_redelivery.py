@@ -8,10 +8,10 @@ from typing import Any
 import httpx
 import pytest
 
-from portico.adapters.fakes import FakeVoice
+from portico.adapters.fakes import FakeClock, FakeVoice
 from portico.adapters.outbox.relay import OutboxRelay
 from portico.adapters.outbox.sqlite import SqliteOutbox
-from portico.adapters.resilience import BreakerRegistry, FakeClock, ResilientVoice, build_pipeline
+from portico.adapters.resilience import BreakerRegistry, ResilientVoice, build_pipeline
 from portico.adapters.vapi import VapiVoice
 from portico.domain.commands import StartCall
 from portico.domain.errors import OutcomeUnknown
@@ -40,8 +40,6 @@ def _relay(box: SqliteOutbox, clock: Any, voice: VoicePort) -> OutboxRelay:
         box,
         voice=voice,
         clock=clock,
-        wall_clock=clock,
-        sleep=clock.sleep,
         uniform=lambda a, b: (a + b) / 2,
         max_attempts=4,
     )
@@ -114,8 +112,6 @@ async def test_over_vapi_a_lost_answer_is_reconciled_and_rings_once(box, clock) 
         "vapi",
         registry=BreakerRegistry(),
         clock=pipeline_clock,
-        sleep=pipeline_clock.sleep,
-        call_later=pipeline_clock.call_later,
     )
     async with httpx.AsyncClient(base_url="https://api.vapi.ai", transport=transport) as http:
         vapi = VapiVoice(http=http, api_key=sim.api_key, phone_number_id=PHONE_ID)

@@ -26,7 +26,7 @@ def payment() -> CreatePaymentIntent:
 
 
 def relay(box: Outbox, clock, **ports) -> OutboxRelay:
-    return OutboxRelay(box, clock=clock, sleep=clock.sleep, lease_seconds=LEASE, **ports)
+    return OutboxRelay(box, clock=clock, lease_seconds=LEASE, **ports)
 
 
 class _MarkFails:

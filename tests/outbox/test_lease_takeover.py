@@ -101,10 +101,8 @@ async def test_a_slow_relay_delivers_after_another_dead_letters_it(make_outbox, 
     box = make_outbox()
     entry_id = await box.enqueue(_message())
     slow = _SlowVendor()
-    a = OutboxRelay(box, messaging=slow, clock=clock, wall_clock=clock, lease_seconds=LEASE)
-    b = OutboxRelay(
-        box, messaging=FakeMessaging(), clock=clock, wall_clock=clock, lease_seconds=LEASE
-    )
+    a = OutboxRelay(box, messaging=slow, clock=clock, lease_seconds=LEASE)
+    b = OutboxRelay(box, messaging=FakeMessaging(), clock=clock, lease_seconds=LEASE)
     sending = asyncio.create_task(a.run_once())
     await slow.started.wait()
     clock.advance(LEASE + 1)

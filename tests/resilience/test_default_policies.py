@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from portico.adapters.resilience import DEFAULT_POLICIES, FakeClock, build_pipeline
+from portico.adapters.fakes import FakeClock
+from portico.adapters.resilience import DEFAULT_POLICIES, build_pipeline
 from portico.app.wiring.adapters import MESSAGING_PROVIDERS, messaging_integration
 
 
@@ -14,7 +15,7 @@ def test_each_messaging_provider_has_a_rate_limited_pipeline(provider: str) -> N
     name = messaging_integration({"messaging_provider": provider})
     assert name in DEFAULT_POLICIES
     clock = FakeClock()
-    pipe = build_pipeline(name, clock=clock, sleep=clock.sleep, call_later=clock.call_later)
+    pipe = build_pipeline(name, clock=clock)
     assert pipe.limiter is not None
     assert pipe.limiter.rate == DEFAULT_POLICIES[name].rate
 

@@ -4,10 +4,12 @@ In-memory fakes of every port, shipped for users' tests and for the ``fake`` env
 Each behaves like its vendor where a caller can tell (ids, statuses, idempotency, errors), can
 misbehave on demand (`Faults`: fail the next N calls, add latency, record calls), and has
 vendor-side controls (`FakePayments.pay`, `FakeMessaging.receive`, ...) that return the domain
-event the vendor's webhook would have delivered.
+event the vendor's webhook would have delivered. `FakeClock` is the one fake time source for all
+of them and for the resilience policies.
 """
 
-from ._support import Faults, ManualClock, RecordedCall, utc_now
+from ._support import Faults, RecordedCall
+from .clock import FakeClock
 from .crm import FakeCRM
 from .messaging import FakeMessaging
 from .payments import FakePayments
@@ -16,11 +18,10 @@ from .voice import FakeVoice
 
 __all__ = [
     "FakeCRM",
+    "FakeClock",
     "FakeMessaging",
     "FakePayments",
     "FakeVoice",
     "Faults",
-    "ManualClock",
     "RecordedCall",
-    "utc_now",
 ]

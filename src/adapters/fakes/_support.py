@@ -1,5 +1,5 @@
 """
-What every fake shares: fault injection, a call log, an injectable clock and vendor-style ids.
+What every fake shares: fault injection, a call log, the clock and vendor-style ids.
 
 A fake is only useful for resilience tests if it can misbehave on demand, and only useful for
 assertions if it remembers what it was asked. `Faults` does both, once, for all four fakes. The
@@ -16,36 +16,28 @@ import string
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import attrs
 
 from ...domain.events import DomainEvent
+from ...domain.time import SYSTEM_CLOCK, Clock
 
 
 __all__ = [
     "DEFAULT_MAX_CALLS",
-    "Clock",
     "FakeBase",
     "Faults",
     "IdMaker",
-    "ManualClock",
     "RecordedCall",
     "Sleep",
-    "utc_now",
 ]
 
-Clock = Callable[[], datetime]
 Sleep = Callable[[float], Awaitable[None]]
 ErrorFactory = BaseException | Callable[[], BaseException]
 E = TypeVar("E", bound=DomainEvent)
 DEFAULT_MAX_CALLS = 10_000
-
-
-def utc_now() -> datetime:
-    """The system clock, timezone-aware (UTC)."""
-    return datetime.now(UTC)
+INJECTED = "injected fault"
 
 
 @attrs.frozen
@@ -69,12 +61,13 @@ class Faults:
     Fault injection and call recording, shared by every fake.
 
     Args:
-        sleep: how latency is spent; inject a fake sleep so tests never wait real time.
+        sleep: how latency is spent; None (the default) uses the owning fake's clock
+            (`Clock.sleep`), so a `FakeClock` makes latency instant.
         max_calls: how many recent calls the log keeps; older ones are forgotten (counted in
             `forgotten`), so the log's memory is bounded however long the fake runs.
     """
 
-    sleep: Sleep = asyncio.sleep
+    sleep: Sleep | None = None
     max_calls: int = attrs.field(default=DEFAULT_MAX_CALLS, kw_only=True)
     forgotten: int = attrs.field(default=0, init=False)
     _log: deque[RecordedCall] = attrs.field(init=False)
@@ -93,6 +86,11 @@ class Faults:
     def calls(self) -> list[RecordedCall]:
         """The recorded calls, oldest first (the newest ``max_calls``; a copy)."""
         return list(self._log)
+
+    def attach(self, sleep: Sleep) -> None:
+        """Called by the fake that owns these faults: spend latency on its clock, unless set."""
+        if self.sleep is None:
+            self.sleep = sleep
 
     def fail_next(self, count: int, error: ErrorFactory, *, operation: str | None = None) -> None:
         """
@@ -130,7 +128,7 @@ class Faults:
         self._log.append(RecordedCall(operation, args))
         delay = self._latency.get(operation, self._latency.get(None, 0.0))
         if delay:
-            await self.sleep(delay)
+            await (self.sleep or asyncio.sleep)(delay)
         for failure in self._failures:
             if failure.operation in (None, operation):
                 failure.remaining -= 1
@@ -140,29 +138,8 @@ class Faults:
                 if isinstance(error, BaseException):
                     raise error.with_traceback(None)
                 if isinstance(error, type):
-                    raise error("injected fault")
+                    raise error(INJECTED)
                 raise error()
-
-
-@attrs.define
-class ManualClock:
-    """A clock that moves only when told: ``clock()`` is now; ``advance(seconds)`` moves it."""
-
-    now: datetime = attrs.field(factory=utc_now)
-
-    def __attrs_post_init__(self) -> None:
-        if self.now.tzinfo is None:
-            raise ValueError("now must be timezone-aware")
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> datetime:
-        """Move time forward by ``seconds`` and return the new now."""
-        if seconds < 0:
-            raise ValueError("time only moves forward")
-        self.now += timedelta(seconds=seconds)
-        return self.now
 
 
 _ALNUM = string.ascii_letters + string.digits
@@ -193,12 +170,14 @@ class FakeBase:
     Fields every fake has: a clock, fault injection, seeded ids and the webhooks it "sent".
 
     Args:
-        clock: returns the current aware datetime; inject one to control time in tests.
+        clock: the time source (`Clock.now` stamps objects and events, `Clock.sleep` spends
+            injected latency); pass the test's `FakeClock` to control time.
         seed: makes generated ids reproducible.
-        faults: fault injection and the call log (`Faults`).
+        faults: fault injection and the call log (`Faults`); unless given its own sleep, it
+            spends latency on this fake's clock.
     """
 
-    clock: Clock = attrs.field(default=utc_now, kw_only=True)
+    clock: Clock = attrs.field(default=SYSTEM_CLOCK, kw_only=True)
     seed: int | None = attrs.field(default=None, kw_only=True)
     faults: Faults = attrs.field(factory=Faults, kw_only=True)
     events: list[DomainEvent] = attrs.field(factory=list, init=False)
@@ -206,6 +185,7 @@ class FakeBase:
 
     def __attrs_post_init__(self) -> None:
         self._ids = IdMaker(self.seed)
+        self.faults.attach(self.clock.sleep)
 
     @property
     def calls(self) -> list[RecordedCall]:

@@ -135,7 +135,7 @@ class FakeCRM(FakeBase, CRMPort):
                 ContactChanged(
                     event_id=f"{PROVIDER}-{self._ids.token(12, '0123456789')}",
                     provider=PROVIDER,
-                    occurred_at=self.clock(),
+                    occurred_at=self.clock.now(),
                     contact_id=contact.id,
                     change=change,
                     lifecycle_stage=contact.lifecycle_stage,
@@ -197,7 +197,9 @@ class FakeCRM(FakeBase, CRMPort):
             raise _not_found("contact")
         if not body.strip():
             raise InvalidRequest("a note body must not be empty", integration=PROVIDER)
-        note = Note(id=self._new_id(), contact_id=contact_id, body=body, created_at=self.clock())
+        note = Note(
+            id=self._new_id(), contact_id=contact_id, body=body, created_at=self.clock.now()
+        )
         self.notes[note.id] = note
         return note
 

@@ -52,6 +52,7 @@ from ...domain.errors import (
     Unavailable,
     UnexpectedResponse,
 )
+from ...domain.time import utc_now
 
 
 __all__ = [
@@ -121,7 +122,7 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
             return None
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
-        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+        seconds = (when - (now or utc_now())).total_seconds()
     if not math.isfinite(seconds):
         return None
     return max(0.0, seconds)

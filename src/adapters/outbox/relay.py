@@ -36,8 +36,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 import attrs
 
@@ -54,6 +53,7 @@ from ...domain.errors import (
     RetryExhaustedError,
 )
 from ...domain.outbox import OutboxEntry
+from ...domain.time import SYSTEM_CLOCK, Clock, epoch_seconds
 from ...ports.crm import CRMPort
 from ...ports.execute import CommandPorts, execute
 from ...ports.messaging import MessagingPort
@@ -109,8 +109,8 @@ class OutboxRelay:
         idle_delay: how long to wait when nothing is due.
         call_lookback: seconds after its first enqueue a StartCall that may already have been
             sent is dead-lettered instead of resent (the voice vendor's key look-back).
-        clock, sleep: injectable time, so tests are instant. wall_clock: epoch seconds, compared
-            with ``enqueued_at``.
+        clock: the time source: `Clock.monotonic` for pauses, `Clock.sleep` between batches,
+            `Clock.now` compared with ``enqueued_at``; a `FakeClock` makes tests instant.
         uniform: ``uniform(a, b)`` for the jitter (``random.uniform``); tests pin it.
         rng: alternatively a ``random()``-like source in ``[0, 1)`` for the jitter.
         on_progress: called with the stats after each batch.
@@ -132,9 +132,7 @@ class OutboxRelay:
         multiplier: float = 2.0,
         idle_delay: float = 1.0,
         call_lookback: float = CALL_LOOKBACK,
-        clock: Callable[[], float] = time.monotonic,
-        wall_clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Clock = SYSTEM_CLOCK,
         uniform: Callable[[float, float], float] = random.uniform,
         rng: Callable[[], float] | None = None,
         on_progress: Callable[[RelayStats], None] | None = None,
@@ -146,7 +144,7 @@ class OutboxRelay:
         check_lease(lease_seconds, (messaging, crm, payments, voice))
         self.lease_seconds = lease_seconds
         self.call_lookback = call_lookback
-        self._wall_clock = wall_clock
+        self._wall_clock = epoch_seconds(clock)
         self.max_attempts = max_attempts
         self.backoff = RetryPolicy(
             attempts=max_attempts,
@@ -156,7 +154,7 @@ class OutboxRelay:
             uniform=uniform if rng is None else (lambda a, b: a + (b - a) * rng()),
         )
         self.idle_delay = idle_delay
-        self._clock, self._sleep = clock, sleep
+        self._clock, self._sleep = clock.monotonic, clock.sleep
         self.on_progress = on_progress
         self._paused_until: dict[str, float] = {}
         self.stats = RelayStats()

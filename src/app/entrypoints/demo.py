@@ -13,9 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 
-from dependency_injector import providers
-
-from ...adapters.fakes import FakeCRM, FakeMessaging, FakePayments, FakeVoice, ManualClock
+from ...adapters.fakes import FakeClock, FakeCRM, FakeMessaging, FakePayments, FakeVoice
 from ...adapters.outbox.relay import OutboxRelay
 from ...domain.crm import Contact
 from ...domain.events import DomainEvent
@@ -77,7 +75,7 @@ async def _drain(relay: OutboxRelay) -> str:
     return f"queued -> delivered: {delivered} command{'s' * (delivered != 1)} by the relay"
 
 
-async def run_story(container: Container, clock: ManualClock) -> list[str]:
+async def run_story(container: Container, clock: FakeClock) -> list[str]:
     """Play the story on ``container``'s fakes; return the report's lines."""
     wa: FakeMessaging = container.fake_messaging()
     hubspot: FakeCRM = container.fake_crm()
@@ -185,10 +183,8 @@ async def run_story(container: Container, clock: ManualClock) -> list[str]:
 
 def main() -> int:
     """Run the story on a fresh fake container and print the report; 0 when every step held."""
-    clock = ManualClock()
-    container = create_container(DEMO_CONFIG, env={})
-    container.clock.override(providers.Object(clock))
-    container.reset_singletons()
+    clock = FakeClock()
+    container = create_container(DEMO_CONFIG, env={}, clock=clock)
     try:
         lines = asyncio.run(run_story(container, clock))
     except StoryFailed as failed:

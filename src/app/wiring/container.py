@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 import yaml
@@ -34,6 +33,7 @@ from ...adapters.resilience import (
     pipeline_from_config,
 )
 from ...domain.errors import ConfigurationError
+from ...domain.time import SYSTEM_CLOCK, Clock
 from ..services.follow_up_calls import FollowUpCalls
 from ..services.lead_intake import LeadIntake
 from ..services.outbox_dispatch import OutboxDispatch
@@ -64,7 +64,6 @@ __all__ = [
     "ConfigurationError",
     "Container",
     "create_container",
-    "system_clock",
 ]
 
 ENV_PREFIX = "PORTICO_"
@@ -82,11 +81,6 @@ DEFAULTS: Mapping[str, Any] = {
 }
 
 
-def system_clock() -> datetime:
-    """The current time, timezone-aware (UTC)."""
-    return datetime.now(UTC)
-
-
 def _environment(value: object) -> str:
     name = str(value or "fake").strip().lower()
     if name not in ENVIRONMENTS:
@@ -101,7 +95,9 @@ class Container(containers.DeclarativeContainer):
 
     config = providers.Configuration(strict=True)
     environment = providers.Callable(_environment, config.environment)
-    clock = providers.Object(system_clock)
+    # The one time source: every fake, pipeline (and its breaker), verifier and service below
+    # reads it. `create_container(clock=...)` overrides it (a FakeClock in tests).
+    clock = providers.Object(SYSTEM_CLOCK)
 
     # ---------------------------------------------------------------- fakes (environment "fake")
     fake_messaging = providers.Singleton(FakeMessaging, clock=clock)
@@ -120,12 +116,17 @@ class Container(containers.DeclarativeContainer):
         providers.Callable(messaging_integration, config),
         config,
         registry=breakers,
+        clock=clock,
     )
-    crm_pipeline = providers.Singleton(pipeline_from_config, "hubspot", config, registry=breakers)
+    crm_pipeline = providers.Singleton(
+        pipeline_from_config, "hubspot", config, registry=breakers, clock=clock
+    )
     payments_pipeline = providers.Singleton(
-        pipeline_from_config, "stripe", config, registry=breakers
+        pipeline_from_config, "stripe", config, registry=breakers, clock=clock
     )
-    voice_pipeline = providers.Singleton(pipeline_from_config, "vapi", config, registry=breakers)
+    voice_pipeline = providers.Singleton(
+        pipeline_from_config, "vapi", config, registry=breakers, clock=clock
+    )
 
     # ---------------------------------------------------------------- messaging
     messaging_adapter = providers.Selector(
@@ -170,7 +171,7 @@ class Container(containers.DeclarativeContainer):
     # ---------------------------------------------------------------- outbox (app.outbox_wiring)
     # config outbox.kind: sqlite (default; outbox.path) | postgres (outbox.postgres_url). The relay
     # and send-now both go through the resilient ports above.
-    outbox = providers.Singleton(build_outbox, config)
+    outbox = providers.Singleton(build_outbox, config, clock=clock)
     relay = providers.Factory(
         build_relay,
         outbox,
@@ -179,6 +180,7 @@ class Container(containers.DeclarativeContainer):
         payments,
         voice,
         lease_seconds=providers.Callable(lease_seconds, config),
+        clock=clock,
     )
     outbox_dispatch = providers.Factory(
         OutboxDispatch,
@@ -238,6 +240,7 @@ class Container(containers.DeclarativeContainer):
         replay_store=replay_store.provider,
         # Lead intake runs inside the MessageReceived handler: the event claim must outlast it.
         min_lease_seconds=providers.Callable(intake_lease, crm_pipeline),
+        clock=clock,
     )
 
 
@@ -271,7 +274,10 @@ def env_config(env: Mapping[str, str], prefix: str = ENV_PREFIX) -> dict[str, An
 
 
 def create_container(
-    config: Mapping[str, Any] | None = None, *, env: Mapping[str, str] | None = None
+    config: Mapping[str, Any] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    clock: Clock | None = None,
 ) -> Container:
     """
     Build a `Container` from defaults, a YAML file, ``PORTICO_*`` variables and ``config``.
@@ -279,11 +285,16 @@ def create_container(
     The YAML file is ``config["config_file"]`` or ``PORTICO_CONFIG_FILE``. ``env`` defaults to
     ``os.environ``. The selected environment's adapters are resolved once here, so a missing
     adapter or setting fails at start-up with a `ConfigurationError`, not on the first call.
+    ``clock`` (default `SYSTEM_CLOCK`) is the one time source of everything the container builds:
+    pass a `portico.testing.FakeClock` and retries, breakers, timeouts, limiters, webhook
+    tolerance windows, the fakes' timestamps and the services all follow it.
     """
     env = os.environ if env is None else env
     from_env = env_config(env)
     given = dict(config or {})
     container = Container()
+    if clock is not None:
+        container.clock.override(providers.Object(clock))
     container.config.from_dict(dict(DEFAULTS))
     config_file = given.get("config_file") or from_env.get("config_file")
     if config_file:

@@ -20,6 +20,7 @@ from typing import Any
 from ...adapters.outbox.lease import DEFAULT_LEASE_SECONDS
 from ...adapters.outbox.relay import OutboxRelay
 from ...adapters.outbox.sqlite import OpenMode, SqliteOutbox
+from ...domain.time import SYSTEM_CLOCK, Clock
 from ...ports.crm import CRMPort
 from ...ports.execute import CommandPorts
 from ...ports.messaging import MessagingPort
@@ -103,19 +104,27 @@ def lease_seconds(config: Mapping[str, Any]) -> float:
     return float(outbox_settings(config)["lease_seconds"])
 
 
-def build_outbox(config: Mapping[str, Any], *, mode: OpenMode = "create") -> Outbox:
+def build_outbox(
+    config: Mapping[str, Any], *, mode: OpenMode = "create", clock: Clock = SYSTEM_CLOCK
+) -> Outbox:
     """
     The outbox ``config`` asks for (PostgreSQL needs the ``postgres`` extra: psycopg).
 
     ``mode`` ``read_only`` or ``existing`` is for operator commands: they must never create a
-    store (see `SqliteOutbox`).
+    store (see `SqliteOutbox`). ``clock`` stamps enqueue and due times; PostgreSQL's leases
+    keep the database's clock unless it is another than the system's.
     """
     settings = outbox_settings(config)
     if settings["kind"] == "postgres":
         from ...adapters.outbox.postgres import PostgresOutbox
 
-        return PostgresOutbox(str(settings["postgres_url"]), table=settings["table"], mode=mode)
-    return SqliteOutbox(settings["path"], table=settings["table"], mode=mode)
+        return PostgresOutbox(
+            str(settings["postgres_url"]),
+            table=settings["table"],
+            mode=mode,
+            clock=None if clock is SYSTEM_CLOCK else clock,
+        )
+    return SqliteOutbox(settings["path"], table=settings["table"], mode=mode, clock=clock)
 
 
 def describe(outbox: Outbox) -> str:
@@ -132,6 +141,7 @@ def build_relay(
     voice: VoicePort,
     *,
     lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> OutboxRelay:
     """A relay over the resilient ports; ValueError when a port could outlast the lease."""
     return OutboxRelay(
@@ -141,6 +151,7 @@ def build_relay(
         payments=payments,
         voice=voice,
         lease_seconds=lease_seconds,
+        clock=clock,
     )
 
 

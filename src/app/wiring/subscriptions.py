@@ -26,6 +26,7 @@ import attrs
 from ...domain.errors import ConfigurationError
 from ...domain.events import MessageStatusChanged
 from ...domain.messaging import DeliveryStatus
+from ...domain.time import SYSTEM_CLOCK, Clock
 from ...ports.webhooks import ReplayStore
 from ..services._outreach import Subscription
 from ..services.webhook_ingress import WebhookIngress
@@ -155,6 +156,7 @@ def build_subscribed_ingress(
     messaging: Callable[[], object],
     replay_store: Callable[[], ReplayStore] | None = None,
     min_lease_seconds: float = 0.0,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> WebhookIngress:
     """
     The configured ingress, with the services subscribed unless the configuration opts out.
@@ -166,11 +168,12 @@ def build_subscribed_ingress(
         messaging: the raw messaging adapter's factory, searched for a status log.
         replay_store: the shared replay store's factory; None builds one from ``config``.
         min_lease_seconds: the event claim's shortest lease (the handlers' worst case).
+        clock: the time source of the verifiers, parsers and failure records.
     """
     enabled = subscribe_services_enabled(config)  # a bad flag fails before anything is built
     if replay_store is None:
         ingress = build_webhook_ingress(
-            config, environment=environment, min_lease_seconds=min_lease_seconds
+            config, environment=environment, min_lease_seconds=min_lease_seconds, clock=clock
         )
     else:
         shared = replay_store
@@ -179,6 +182,7 @@ def build_subscribed_ingress(
             environment=environment,
             store_factory=lambda _settings: shared(),
             min_lease_seconds=min_lease_seconds,
+            clock=clock,
         )
     if enabled:
         subscribe(ingress, [make() for make in services], status_log=status_log_of(messaging()))

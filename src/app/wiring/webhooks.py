@@ -60,6 +60,7 @@ from ...adapters.vapi.verifier import VapiWebhookVerifier
 from ...adapters.whatsapp.parser import WhatsAppParser
 from ...adapters.whatsapp.verifier import Dialog360WebhookVerifier, MetaWebhookVerifier
 from ...domain.errors import ConfigurationError, InvalidValue
+from ...domain.time import SYSTEM_CLOCK, Clock
 from ...ports.failed_events import FailedEventLog
 from ...ports.webhooks import ReplayStore
 from ..services.webhook_ingress import DEFAULT_MAX_BODY, WebhookEndpoint, WebhookIngress
@@ -161,31 +162,33 @@ def _secrets(name: str, section: Mapping[str, Any], dev: bool) -> dict[str, str]
     return values
 
 
-def _endpoint(name: str, values: Mapping[str, str]) -> WebhookEndpoint:
+def _endpoint(name: str, values: Mapping[str, str], clock: Clock) -> WebhookEndpoint:
     """
-    One provider's verifier and parser.
+    One provider's verifier and parser, on ``clock`` (timestamp windows, times of receipt).
 
     The verifiers get no ``public_base_url``: the ASGI app already hands them the public URL, and
     rebasing twice would repeat a path prefix.
     """
     if name == "stripe":
         rotation = tuple(s.strip() for s in values["secret"].split(",") if s.strip())
-        return WebhookEndpoint(StripeWebhookVerifier(rotation), StripeParser())
+        return WebhookEndpoint(StripeWebhookVerifier(rotation, clock=clock), StripeParser())
     if name == "whatsapp":
         meta = MetaWebhookVerifier(values["app_secret"], verify_token=values.get("verify_token"))
         return WebhookEndpoint(meta, WhatsAppParser())
     if name == "hubspot":
         legacy = _flag(values.get("allow_legacy"), "webhooks.hubspot.allow_legacy", default=True)
-        verifier = HubSpotWebhookVerifier(values["client_secret"], allow_legacy=legacy)
+        verifier = HubSpotWebhookVerifier(values["client_secret"], allow_legacy=legacy, clock=clock)
         return WebhookEndpoint(verifier, HubSpotParser())
     if name == "twilio":
-        return WebhookEndpoint(TwilioWebhookVerifier(values["auth_token"]), TwilioParser())
+        twilio = TwilioWebhookVerifier(values["auth_token"])
+        return WebhookEndpoint(twilio, TwilioParser(clock=clock))
     if name == "360dialog":
         # The same Cloud API JSON as Meta's, signed with the partner's platform secret.
         d360 = Dialog360WebhookVerifier(values["platform_secret"])
         return WebhookEndpoint(d360, WhatsAppParser("360dialog"))
-    vapi = VapiWebhookVerifier(values["secret"], header=values.get("header", "X-Vapi-Secret"))
-    return WebhookEndpoint(vapi, VapiParser())
+    header = values.get("header", "X-Vapi-Secret")
+    vapi = VapiWebhookVerifier(values["secret"], header=header, clock=clock)
+    return WebhookEndpoint(vapi, VapiParser(clock=clock))
 
 
 def build_replay_store(settings: Mapping[str, Any]) -> ReplayStore:
@@ -239,9 +242,13 @@ def build_webhook_ingress(
     store_factory: Callable[[Mapping[str, Any]], ReplayStore] = build_replay_store,
     failed_log_factory: Callable[[Mapping[str, Any]], FailedEventLog] = build_failed_event_log,
     min_lease_seconds: float = 0.0,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> WebhookIngress:
     """
     The ingress for the whole configuration tree (its ``webhooks`` section is read).
+
+    ``clock`` is the time source of the verifiers' tolerance windows, the parsers' times of
+    receipt and the ingress's failure records.
 
     ``min_lease_seconds`` is the longest a subscribed handler may legitimately run (the container
     passes `app.leases.intake_lease`): the event claim's lease is never shorter, or a slow but
@@ -260,7 +267,7 @@ def build_webhook_ingress(
         if not section and not dev:
             continue
         try:
-            endpoints[name] = _endpoint(name, _secrets(name, section, dev))
+            endpoints[name] = _endpoint(name, _secrets(name, section, dev), clock)
         except InvalidValue as exc:
             raise _fail(f"webhooks.{name}.{exc.field}: {exc.rule}") from None
     if not endpoints:
@@ -275,6 +282,7 @@ def build_webhook_ingress(
         lease_seconds=max(_number(settings, "lease_seconds", 120.0), min_lease_seconds),
         public_base_url=str(public_base_url) if public_base_url else None,
         failed_log=failed_log_factory(settings),
+        clock=clock,
     )
 
 
