@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Collection, Iterator, Mapping
 from types import MappingProxyType
-from typing import TypeVar
+from typing import ClassVar, TypeVar
 
 import attrs
 
@@ -56,6 +56,8 @@ class FakeCRM(FakeBase, CRMPort):
         known_properties: custom contact properties HubSpot has defined; None accepts any
             but those refused with `refuse_property`.
     """
+
+    INTEGRATION: ClassVar[str] = PROVIDER
 
     pipelines: Mapping[str, Collection[str]] = attrs.field(default=DEFAULT_PIPELINES, kw_only=True)
     known_properties: Collection[str] | None = attrs.field(default=None, kw_only=True)

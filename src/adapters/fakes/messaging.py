@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Collection
 from datetime import datetime, timedelta
+from typing import ClassVar
 
 import attrs
 
@@ -52,6 +53,8 @@ class FakeMessaging(FakeBase, MessagingPort):
             window was closed with `close_window`.
         approved_templates: template names Meta would accept; None accepts any name.
     """
+
+    INTEGRATION: ClassVar[str] = PROVIDER
 
     enforce_window: bool = attrs.field(default=True, kw_only=True)
     approved_templates: Collection[str] | None = attrs.field(default=None, kw_only=True)

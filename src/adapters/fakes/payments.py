@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
 
 import attrs
@@ -100,6 +100,8 @@ class _Session:
 @attrs.define(repr=False)
 class FakePayments(FakeBase, PaymentPort):
     """Stripe as a test double you can ship. Use `pay` or `complete_checkout` as the patient."""
+
+    INTEGRATION: ClassVar[str] = PROVIDER
 
     intents: dict[str, PaymentIntent] = attrs.field(factory=dict, init=False)
     refunds: dict[str, Refund] = attrs.field(factory=dict, init=False)

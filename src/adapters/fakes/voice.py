@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
+from typing import ClassVar
 
 import attrs
 
@@ -60,6 +61,8 @@ class FakeVoice(FakeBase, VoicePort):
         assistants: assistant ids that exist; None accepts any id.
         blocked_prefixes: E.164 prefixes the platform refuses to dial (premium numbers...).
     """
+
+    INTEGRATION: ClassVar[str] = PROVIDER
 
     assistants: Collection[str] | None = attrs.field(default=None, kw_only=True)
     blocked_prefixes: Collection[str] = attrs.field(default=("+900",), kw_only=True)
