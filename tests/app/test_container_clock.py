@@ -14,7 +14,7 @@ from portico.app.wiring.webhooks import DEV_SECRETS
 from portico.domain.commands import SendMessage
 from portico.domain.messaging import TemplateMessage
 from portico.domain.time import SYSTEM_CLOCK, Clock
-from portico.domain.webhooks import WebhookRequest
+from portico.domain.webhooks import ClaimOutcome, WebhookRequest
 
 
 CONFIG = {"outbox": {"path": ":memory:"}, "webhooks": {"replay": {"kind": "memory"}}}
@@ -98,3 +98,13 @@ async def test_a_delivery_signed_on_the_clock_ages_on_it(wait: float, status: in
     request = WebhookRequest("POST", "https://hooks.example.org/webhooks/stripe", headers, body)
     response = await container.webhook_ingress().handle("stripe", request)
     assert response.status == status
+
+
+async def test_the_replay_store_times_its_leases_on_the_clock() -> None:
+    """A claim's lease runs out when the container's clock passes it, not the real one."""
+    clock = FakeClock()
+    store = create_container(CONFIG, env={}, clock=clock).replay_store()
+    assert (await store.claim("k", lease_seconds=10)).outcome is ClaimOutcome.CLAIMED
+    assert (await store.claim("k", lease_seconds=10)).outcome is ClaimOutcome.IN_FLIGHT
+    clock.advance(11)
+    assert (await store.claim("k", lease_seconds=10)).outcome is ClaimOutcome.CLAIMED

@@ -190,7 +190,7 @@ class Container(containers.DeclarativeContainer):
     )
 
     # The webhook replay store; lead intake also takes its per-sender claims from it.
-    replay_store = providers.Singleton(replay_store_from_config, config)
+    replay_store = providers.Singleton(replay_store_from_config, config, clock=clock)
 
     # ---------------------------------------------------------------- services
     lead_intake = providers.Factory(

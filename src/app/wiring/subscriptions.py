@@ -137,15 +137,18 @@ def subscribe_services_enabled(config: Mapping[str, Any] | None) -> bool:
     raise ConfigurationError(f"webhooks.{SETTING} must be true or false")
 
 
-def replay_store_from_config(config: Mapping[str, Any] | None) -> ReplayStore:
+def replay_store_from_config(
+    config: Mapping[str, Any] | None, *, clock: Clock = SYSTEM_CLOCK
+) -> ReplayStore:
     """
     The ``webhooks.replay`` store, built lazily (nothing is opened until first use).
 
     One instance serves the ingress (events processed once) and lead intake (per-sender claims,
     under their own ``intake:`` keys), so both see the same workers and close together.
+    ``clock`` times its leases and retention (memory and SQLite stores).
     """
     webhooks = (config or {}).get("webhooks")
-    return build_replay_store(webhooks if isinstance(webhooks, Mapping) else {})
+    return build_replay_store(webhooks if isinstance(webhooks, Mapping) else {}, clock=clock)
 
 
 def build_subscribed_ingress(

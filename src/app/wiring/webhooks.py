@@ -36,6 +36,7 @@ after which it would be processed again. Set it to false when every HubSpot send
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Mapping
 from pathlib import PurePath
@@ -191,15 +192,19 @@ def _endpoint(name: str, values: Mapping[str, str], clock: Clock) -> WebhookEndp
     return WebhookEndpoint(vapi, VapiParser(clock=clock))
 
 
-def build_replay_store(settings: Mapping[str, Any]) -> ReplayStore:
-    """The replay store named by ``webhooks.replay.kind`` (default: SQLite at the default path)."""
+def build_replay_store(settings: Mapping[str, Any], *, clock: Clock = SYSTEM_CLOCK) -> ReplayStore:
+    """
+    The replay store named by ``webhooks.replay.kind`` (default: SQLite at the default path).
+
+    Memory and SQLite stores time leases and retention on ``clock``; Redis on its server's clock.
+    """
     replay = settings.get("replay")
     section = {"kind": replay} if isinstance(replay, str) else _section(replay, "webhooks.replay")
     kind = str(section.get("kind") or "sqlite").lower()
     if kind == "memory":
-        return MemoryReplayStore()
+        return MemoryReplayStore(clock=clock)
     if kind == "sqlite":
-        return SQLiteReplayStore(str(section.get("path") or DEFAULT_REPLAY_PATH))
+        return SQLiteReplayStore(str(section.get("path") or DEFAULT_REPLAY_PATH), clock=clock)
     if kind == "redis":
         url = section.get("url")
         if not url:
@@ -210,13 +215,16 @@ def build_replay_store(settings: Mapping[str, Any]) -> ReplayStore:
     raise _fail("webhooks.replay.kind must be memory, sqlite or redis")
 
 
-def build_failed_event_log(settings: Mapping[str, Any]) -> FailedEventLog:
+def build_failed_event_log(
+    settings: Mapping[str, Any], *, clock: Clock = SYSTEM_CLOCK
+) -> FailedEventLog:
     """
     The log named by ``webhooks.failed_events.kind``; nothing is opened until first use.
 
     The default follows the replay store: SQLite (``portico-failed-events.sqlite3`` in the
     directory of an SQLite replay file, else ``./``), or memory when the replay store is memory
     (tests, a throwaway development server: nothing of it survives a restart anyway).
+    ``clock`` stamps ``resolved_at``.
     """
     raw = settings.get("failed_events")
     section = {"kind": raw} if isinstance(raw, str) else _section(raw, "webhooks.failed_events")
@@ -226,12 +234,12 @@ def build_failed_event_log(settings: Mapping[str, Any]) -> FailedEventLog:
     memory_default = replay_kind == "memory" and not section.get("path")
     kind = str(section.get("kind") or ("memory" if memory_default else "sqlite")).lower()
     if kind == "memory":
-        return MemoryFailedEventLog()
+        return MemoryFailedEventLog(clock=clock)
     if kind == "sqlite":
         path = section.get("path")
         if not path and replay_kind == "sqlite" and replay_section.get("path"):
             path = PurePath(str(replay_section["path"])).with_name(DEFAULT_FAILED_EVENTS_FILE)
-        return SQLiteFailedEventLog(str(path or DEFAULT_FAILED_EVENTS_PATH))
+        return SQLiteFailedEventLog(str(path or DEFAULT_FAILED_EVENTS_PATH), clock=clock)
     raise _fail("webhooks.failed_events.kind must be memory or sqlite")
 
 
@@ -239,8 +247,8 @@ def build_webhook_ingress(
     config: Mapping[str, Any] | None = None,
     *,
     environment: str = "fake",
-    store_factory: Callable[[Mapping[str, Any]], ReplayStore] = build_replay_store,
-    failed_log_factory: Callable[[Mapping[str, Any]], FailedEventLog] = build_failed_event_log,
+    store_factory: Callable[[Mapping[str, Any]], ReplayStore] | None = None,
+    failed_log_factory: Callable[[Mapping[str, Any]], FailedEventLog] | None = None,
     min_lease_seconds: float = 0.0,
     clock: Clock = SYSTEM_CLOCK,
 ) -> WebhookIngress:
@@ -248,7 +256,8 @@ def build_webhook_ingress(
     The ingress for the whole configuration tree (its ``webhooks`` section is read).
 
     ``clock`` is the time source of the verifiers' tolerance windows, the parsers' times of
-    receipt and the ingress's failure records.
+    receipt and the ingress's failure records, and of the stores the default factories
+    (`build_replay_store`, `build_failed_event_log`) build when no factory is given.
 
     ``min_lease_seconds`` is the longest a subscribed handler may legitimately run (the container
     passes `app.leases.intake_lease`): the event claim's lease is never shorter, or a slow but
@@ -270,6 +279,10 @@ def build_webhook_ingress(
             endpoints[name] = _endpoint(name, _secrets(name, section, dev), clock)
         except InvalidValue as exc:
             raise _fail(f"webhooks.{name}.{exc.field}: {exc.rule}") from None
+    if store_factory is None:
+        store_factory = functools.partial(build_replay_store, clock=clock)
+    if failed_log_factory is None:
+        failed_log_factory = functools.partial(build_failed_event_log, clock=clock)
     if not endpoints:
         raise _fail(
             f"webhooks: no provider configured for environment {environment!r}; add a section "

@@ -55,8 +55,9 @@ def _clean(text: str) -> bool:
 async def test_permanent_failure_survives_reopening_the_sqlite_log(tmp_path: Path, caplog) -> None:
     """A permanent failure is on disk, with its delivery, after the log is closed and reopened."""
     path = tmp_path / "failed.sqlite3"
-    log = SQLiteFailedEventLog(path, clock=lambda: 1000.0)
-    ingress = make_ingress(failed_log=log, clock=FakeClock(datetime.fromtimestamp(1000, UTC)))
+    clock = FakeClock(datetime.fromtimestamp(1000, UTC))
+    log = SQLiteFailedEventLog(path, clock=clock)
+    ingress = make_ingress(failed_log=log, clock=clock)
     ingress.on(Paid, _Settle(NotFound(f"no contact {PATIENT}", integration="crm")))
     request = _delivery("evt_1")
     with caplog.at_level(logging.DEBUG):
