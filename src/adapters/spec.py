@@ -20,6 +20,7 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
+from ..domain.time import SYSTEM_CLOCK, Clock
 from ..ports.delivery_status import DeliveryStatusStore
 from ..ports.webhooks import WebhookParser, WebhookVerifier
 from .resilience import ResiliencePolicy
@@ -69,10 +70,18 @@ def setting(
 
 @attrs.frozen
 class BuildContext:
-    """What an adapter may need from the application besides its own settings section."""
+    """
+    What an adapter may need from the application besides its own settings section.
+
+    Args:
+        environment: ``sandbox`` or ``production`` (fakes serve ``fake``).
+        status_store: the shared delivery-status store's factory (WhatsApp keeps statuses there).
+        clock: the container's time source; an adapter that stamps or compares times reads it.
+    """
 
     environment: str
     status_store: Callable[[], DeliveryStatusStore] = attrs.field(repr=False)
+    clock: Clock = attrs.field(default=SYSTEM_CLOCK, repr=False)
 
 
 @attrs.frozen
@@ -85,13 +94,14 @@ class WebhookSpec(Generic[W]):
         settings: the attrs class of ``webhooks.<provider>`` (its secrets).
         development: published values used only in the ``fake`` environment (and refused
             elsewhere), so a developer can sign test deliveries with known secrets.
-        endpoint: builds the verifier and the parser from the validated settings.
+        endpoint: builds the verifier and the parser from the validated settings, on the given
+            clock (signature timestamp windows, times of receipt).
     """
 
     provider: str
     settings: type[W]
     development: Mapping[str, str]
-    endpoint: Callable[[W], tuple[WebhookVerifier, WebhookParser]]
+    endpoint: Callable[[W, Clock], tuple[WebhookVerifier, WebhookParser]]
 
 
 @attrs.frozen

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import attrs
 
 from . import _validation as v
+from .time import utc_now
 from .values import IdempotencyKey, Money
 
 
@@ -111,10 +112,6 @@ class Refund:
     status: RefundStatus = attrs.field(validator=v.of_type(RefundStatus))
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 def _aware(_inst: object, attr: attrs.Attribute[datetime], value: object) -> None:
     from .errors import InvalidValue
 
@@ -130,7 +127,7 @@ class CheckoutRequest:
     The link expires ``expires_in_seconds`` (Stripe's 30 minutes to 24 hours) after
     ``created_at``, so `expires_at` is fixed when the request is made: every delivery of it,
     even after a restart, asks for the same expiry, as a retry under one idempotency key must.
-    Pass ``created_at=clock()`` to use an injected clock.
+    Pass ``created_at=clock.now()`` to use an injected `Clock`.
     """
 
     amount: Money = attrs.field(validator=v.of_type(Money))
@@ -145,7 +142,7 @@ class CheckoutRequest:
     metadata: Mapping[str, str] = attrs.field(
         factory=dict, converter=v.frozen_mapping, validator=_METADATA
     )
-    created_at: datetime = attrs.field(factory=_utc_now, kw_only=True, validator=_aware)
+    created_at: datetime = attrs.field(factory=utc_now, kw_only=True, validator=_aware)
 
     @expires_in_seconds.validator
     def _expiry(self, _attr: object, value: object) -> None:

@@ -10,11 +10,13 @@ import asyncio
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
+from portico.adapters.fakes import FakeClock
 from portico.adapters.outbox.sqlite import SqliteOutbox
 from portico.app.entrypoints.asgi import create_webhook_app
 from portico.app.entrypoints.cli import build_parser, main
@@ -46,7 +48,7 @@ async def _fill(path: Path, *, dead: int = 0, pending_since: float | None = None
         await box.dead_letter(entry, reason="vendor said no")
     await box.close()
     if pending_since is not None:
-        old = SqliteOutbox(path, clock=lambda: pending_since)
+        old = SqliteOutbox(path, clock=FakeClock(datetime.fromtimestamp(pending_since, UTC)))
         await old.enqueue(SendMessage(TemplateMessage("+40799999999", "reminder")))
         await old.close()
 

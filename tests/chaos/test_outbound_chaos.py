@@ -25,11 +25,11 @@ import attrs
 import httpx
 import pytest
 
+from portico.adapters.fakes import FakeClock
 from portico.adapters.outbox.sqlite import SqliteOutbox
 from portico.adapters.resilience import (
     DEFAULT_POLICIES,
     BreakerRegistry,
-    FakeClock,
     Pipeline,
     ResilientMessaging,
     ResilientPayments,
@@ -89,7 +89,7 @@ class Vendors:
 @pytest.fixture(name="clock")
 def _clock() -> FakeClock:
     """The time the relay, the outbox, the policies and the outage windows share."""
-    return FakeClock(start=START)
+    return FakeClock(monotonic=START)
 
 
 @pytest.fixture(name="vendors")
@@ -99,8 +99,8 @@ def _vendors(clock: FakeClock) -> Iterator[Vendors]:
     vendors = Vendors(
         stripe,
         whatsapp,
-        FaultInjector(stripe, plan(seed=11), clock=clock),
-        FaultInjector(whatsapp, plan(seed=12), clock=clock),
+        FaultInjector(stripe, plan(seed=11), clock=clock.monotonic),
+        FaultInjector(whatsapp, plan(seed=12), clock=clock.monotonic),
     )
     with ExitStack() as stack:
         vendors.stripe_url = stack.enter_context(serve(vendors.stripe_faults))
@@ -115,8 +115,6 @@ def pipeline(name: str, registry: BreakerRegistry, clock: FakeClock) -> Pipeline
         DEFAULT_POLICIES[name],
         registry=registry,
         clock=clock,
-        sleep=clock.sleep,
-        call_later=clock.call_later,
     )
     # The attempt timeout guards real socket time, so it runs on the real clock; the httpx read
     # timeout (0.3 s) fires first, this is the backstop.
@@ -184,7 +182,6 @@ async def test_no_command_is_lost_or_applied_twice_under_faults(
             ),
             RelaySettings(batch_size=40, max_attempts=30),
             clock=clock,
-            sleep=clock.sleep,
             uniform=lambda a, b: (a + b) / 2,
         )
         await relay.run(until_idle=True)

@@ -4,31 +4,30 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from portico.adapters.fakes import FakeClock
 from portico.adapters.outbox.postgres import PostgresOutbox
 from portico.adapters.outbox.sqlite import SqliteOutbox
 from portico.ports.outbox import Outbox
 
 
-class ManualClock:
-    """Wall-clock seconds that move only when a test says so."""
+class ManualClock(FakeClock):
+    """A `FakeClock` at a fixed epoch, also read as epoch seconds (``clock()``), as rows are."""
 
     def __init__(self, start: float = 1_700_000_000.0) -> None:
-        self.now = start
-        self.slept: list[float] = []
+        super().__init__(datetime.fromtimestamp(start, UTC))
 
     def __call__(self) -> float:
-        return self.now
+        return self.now().timestamp()
 
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += max(seconds, 0.0)
+    @property
+    def slept(self) -> list[float]:
+        """Every delay the relay slept through, in order."""
+        return self.sleeps
 
 
 @pytest.fixture

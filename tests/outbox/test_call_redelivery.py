@@ -8,9 +8,9 @@ from typing import Any
 import httpx
 import pytest
 
-from portico.adapters.fakes import FakeVoice
+from portico.adapters.fakes import FakeClock, FakeVoice
 from portico.adapters.outbox.sqlite import SqliteOutbox
-from portico.adapters.resilience import BreakerRegistry, FakeClock, ResilientVoice, build_pipeline
+from portico.adapters.resilience import BreakerRegistry, ResilientVoice, build_pipeline
 from portico.adapters.vapi import VapiVoice
 from portico.app.services.outbox_relay import OutboxRelay
 from portico.app.services.relay_settings import RelaySettings
@@ -43,8 +43,6 @@ def _relay(box: SqliteOutbox, clock: Any, voice: VoicePort) -> OutboxRelay:
         CommandPorts(voice=voice),
         RelaySettings(max_attempts=4),
         clock=clock,
-        wall_clock=clock,
-        sleep=clock.sleep,
         uniform=lambda a, b: (a + b) / 2,
     )
 
@@ -116,8 +114,6 @@ async def test_over_vapi_a_lost_answer_is_reconciled_and_rings_once(box, clock) 
         "vapi",
         registry=BreakerRegistry(),
         clock=pipeline_clock,
-        sleep=pipeline_clock.sleep,
-        call_later=pipeline_clock.call_later,
     )
     async with httpx.AsyncClient(base_url="https://api.vapi.ai", transport=transport) as http:
         vapi = VapiVoice(http=http, api_key=sim.api_key, phone_number_id=PHONE_ID)

@@ -29,7 +29,7 @@ def payment() -> CreatePaymentIntent:
 
 def relay(box: Outbox, clock, **ports) -> OutboxRelay:
     settings = RelaySettings(lease_seconds=LEASE)
-    return OutboxRelay(box, CommandPorts(**ports), settings, clock=clock, sleep=clock.sleep)
+    return OutboxRelay(box, CommandPorts(**ports), settings, clock=clock)
 
 
 class _MarkFails:

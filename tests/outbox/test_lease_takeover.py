@@ -112,10 +112,8 @@ async def test_a_slow_relay_delivers_after_another_dead_letters_it(make_outbox, 
     entry_id = await box.enqueue(_message())
     slow = _SlowVendor()
     settings = RelaySettings(lease_seconds=LEASE)
-    a = OutboxRelay(box, CommandPorts(messaging=slow), settings, clock=clock, wall_clock=clock)
-    b = OutboxRelay(
-        box, CommandPorts(messaging=FakeMessaging()), settings, clock=clock, wall_clock=clock
-    )
+    a = OutboxRelay(box, CommandPorts(messaging=slow), settings, clock=clock)
+    b = OutboxRelay(box, CommandPorts(messaging=FakeMessaging()), settings, clock=clock)
     sending = asyncio.create_task(a.run_once())
     await slow.started.wait()
     clock.advance(LEASE + 1)

@@ -39,7 +39,6 @@ def relay(box, clock, **ports):
         CommandPorts(**ports),
         RelaySettings(base_delay=1, max_attempts=4),
         clock=clock,
-        sleep=clock.sleep,
         uniform=_mid,
     )
 
@@ -77,7 +76,7 @@ async def test_transient_errors_retry_with_backoff_then_dead_letter(box, clock):
     r = relay(box, clock, messaging=fake)
     delays = []
     while (entry := await box.get(entry_id)).state is EntryState.PENDING:
-        clock.now = max(clock.now, entry.available_at)
+        clock.advance(max(entry.available_at - clock(), 0.0))
         assert await r.run_once() == 1
         after = await box.get(entry_id)
         if after.state is EntryState.PENDING:

@@ -70,9 +70,7 @@ async def test_every_relay_retry_of_a_legacy_checkout_sends_one_expiry(tmp_path,
     conn = box._worker.connection()  # rewrite the row as a pre-created_at one
     conn.execute("UPDATE portico_outbox SET payload = ?", (_legacy_checkout(),))
     payments = _FlakyCheckouts()
-    relay = OutboxRelay(
-        box, CommandPorts(payments=payments), clock=clock, wall_clock=clock, sleep=clock.sleep
-    )
+    relay = OutboxRelay(box, CommandPorts(payments=payments), clock=clock)
     await relay.run(until_idle=True)
     entry = await box.get(entry_id)
     await box.close()
@@ -115,9 +113,7 @@ async def test_a_retried_start_call_past_the_lookback_is_dead_lettered(tmp_path,
     """A StartCall retried more than 24 h after its first enqueue is parked, not rung again."""
     box = SqliteOutbox(tmp_path / "o.sqlite3", clock=clock)
     voice = _DownThenUp()
-    relay = OutboxRelay(
-        box, CommandPorts(voice=voice), clock=clock, wall_clock=clock, sleep=clock.sleep
-    )
+    relay = OutboxRelay(box, CommandPorts(voice=voice), clock=clock)
     entry_id = await box.enqueue(_call())
     assert await relay.run_once() == 1  # the 503: retried later
     clock.advance(CALL_LOOKBACK + 60)
@@ -136,9 +132,7 @@ async def test_a_first_start_call_delayed_past_the_lookback_is_sent(tmp_path, cl
     box = SqliteOutbox(tmp_path / "o.sqlite3", clock=clock)
     voice = _DownThenUp()
     voice.starts = 1  # no 503
-    relay = OutboxRelay(
-        box, CommandPorts(voice=voice), clock=clock, wall_clock=clock, sleep=clock.sleep
-    )
+    relay = OutboxRelay(box, CommandPorts(voice=voice), clock=clock)
     entry_id = await box.enqueue(_call(), delay=CALL_LOOKBACK + 3600)
     clock.advance(CALL_LOOKBACK + 3600)
     assert await relay.run_once() == 1

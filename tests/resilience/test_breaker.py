@@ -7,7 +7,8 @@ import pickle
 
 import pytest
 
-from portico.adapters.resilience import CircuitBreaker, CircuitState, FakeClock
+from portico.adapters.fakes import FakeClock
+from portico.adapters.resilience import CircuitBreaker, CircuitState
 from portico.domain.errors import (
     CircuitOpenError,
     InvalidRequest,
@@ -368,7 +369,7 @@ class TestObservability:
 
     async def test_counters_track_calls_failures_and_times(self) -> None:
         """stats() reports calls, successes, failures, rejections and last times."""
-        clock = FakeClock(100.0)
+        clock = FakeClock(monotonic=100.0)
         breaker = make(clock, failure_threshold=2)
         await breaker.call(ok)
         clock.advance(5)

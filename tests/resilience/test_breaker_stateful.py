@@ -18,7 +18,8 @@ from hypothesis.stateful import (
     rule,
 )
 
-from portico.adapters.resilience import CircuitBreaker, CircuitState, FakeClock
+from portico.adapters.fakes import FakeClock
+from portico.adapters.resilience import CircuitBreaker, CircuitState
 from portico.domain.errors import CircuitOpenError, InvalidRequest, Unavailable
 
 
@@ -166,7 +167,7 @@ class BreakerMachine(RuleBasedStateMachine):
 
         task = self.loop.create_task(self.breaker.call(vendor))
         self._spin()
-        admitted = self.model.admit(call, self.clock.now())
+        admitted = self.model.admit(call, self.clock.monotonic())
         if not admitted:
             assert task.done()
             assert isinstance(task.exception(), CircuitOpenError)
@@ -191,14 +192,14 @@ class BreakerMachine(RuleBasedStateMachine):
             task.cancel()
         self._spin()
         assert task.done()
-        self.model.finish(call, outcome, self.clock.now())
+        self.model.finish(call, outcome, self.clock.monotonic())
 
     @rule(outcome=st.sampled_from(["ok", "permanent", "transient"]))
     def instant(self, outcome: str) -> None:
         """A call that arrives and finishes at once."""
         call = next(self.ids)
         if self.start_and_finish(call, outcome):
-            self.model.finish(call, outcome, self.clock.now())
+            self.model.finish(call, outcome, self.clock.monotonic())
 
     def start_and_finish(self, call: int, outcome: str) -> bool:
         """Run one immediate call; True when it was admitted."""
@@ -210,7 +211,7 @@ class BreakerMachine(RuleBasedStateMachine):
                 raise InvalidRequest("400", integration="sm")
             return "ok"
 
-        admitted = self.model.admit(call, self.clock.now())
+        admitted = self.model.admit(call, self.clock.monotonic())
         try:
             self.loop.run_until_complete(self.breaker.call(vendor))
         except CircuitOpenError:
@@ -231,7 +232,7 @@ class BreakerMachine(RuleBasedStateMachine):
         """State, probes in flight and failure count match the model."""
         if not hasattr(self, "model"):
             return
-        now = self.clock.now()
+        now = self.clock.monotonic()
         assert self.breaker.state is self.model.current(now)
         assert self.breaker.probes_in_flight == (
             self.model.probes if self.model.state is CircuitState.HALF_OPEN else 0

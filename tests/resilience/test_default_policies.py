@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from portico.adapters.resilience import FakeClock, build_pipeline
+from portico.adapters.fakes import FakeClock
+from portico.adapters.resilience import build_pipeline
 from portico.adapters.whatsapp.spec import DIALOG360_SPEC
 from portico.app.wiring.container import create_container
 from portico.app.wiring.lifecycle import aclose_container
@@ -30,9 +31,7 @@ def test_each_messaging_provider_has_a_rate_limited_pipeline(provider: str) -> N
     assert spec is not None
     assert settings.policy(name) == spec.policy
     clock = FakeClock()
-    pipe = build_pipeline(
-        name, settings.policy(name), clock=clock, sleep=clock.sleep, call_later=clock.call_later
-    )
+    pipe = build_pipeline(name, settings.policy(name), clock=clock)
     assert pipe.limiter is not None
     assert pipe.limiter.rate == spec.policy.rate
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from portico.adapters.fakes import FakeCRM
+from portico.adapters.fakes import FakeClock, FakeCRM
 from portico.adapters.resilience import (
     BreakerRegistry,
     CircuitBreaker,
-    FakeClock,
     ResilientCRM,
     ResilientMessaging,
     ResilientPayments,

@@ -9,12 +9,18 @@ import weakref
 
 import pytest
 
-from portico.adapters.fakes import FakeCRM, FakeMessaging, FakePayments, FakeVoice, Faults
+from portico.adapters.fakes import (
+    FakeClock,
+    FakeCRM,
+    FakeMessaging,
+    FakePayments,
+    FakeVoice,
+    Faults,
+)
 from portico.adapters.resilience import (
     DEFAULT_POLICIES,
     BreakerRegistry,
     CircuitState,
-    FakeClock,
     Pipeline,
     ResiliencePolicy,
     ResilientCRM,
@@ -56,8 +62,6 @@ def pipeline(
         policy,
         registry=registry if registry is not None else BreakerRegistry(),
         clock=clock,
-        sleep=clock.sleep,
-        call_later=clock.call_later,
     )
 
 
@@ -310,7 +314,6 @@ async def test_a_crm_says_per_draft_whether_an_upsert_may_be_retried() -> None:
     from portico.adapters.resilience import (
         DEFAULT_POLICIES,
         BreakerRegistry,
-        FakeClock,
         ResilientCRM,
         build_pipeline,
     )
@@ -327,9 +330,7 @@ async def test_a_crm_says_per_draft_whether_an_upsert_may_be_retried() -> None:
         "hubspot",
         DEFAULT_POLICIES["hubspot"],
         registry=BreakerRegistry(),
-        clock=clock.now,
-        sleep=clock.sleep,
-        call_later=clock.call_later,
+        clock=clock,
     )
     crm = ResilientCRM(inner, pipeline)
     inner.faults.fail_next(1, TimedOut("read timeout", integration="hubspot"))

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from portico.adapters.resilience import FakeClock, RetryPolicy
+from portico.adapters.fakes import FakeClock
+from portico.adapters.resilience import RetryPolicy
 from portico.domain.errors import (
     CircuitOpenError,
     IntegrationError,
@@ -41,7 +42,7 @@ class Flaky:
 def policy(clock: FakeClock, seed: int = 0, **kwargs: object) -> RetryPolicy:
     """A policy on the fake clock with seeded jitter."""
     rng = random.Random(seed)
-    return RetryPolicy(clock=clock, sleep=clock.sleep, uniform=rng.uniform, **kwargs)  # type: ignore[arg-type]
+    return RetryPolicy(clock=clock, uniform=rng.uniform, **kwargs)  # type: ignore[arg-type]
 
 
 def unavailable() -> Unavailable:

@@ -6,7 +6,8 @@ import asyncio
 
 import pytest
 
-from portico.adapters.resilience import Bulkhead, FakeClock, Timeout
+from portico.adapters.fakes import FakeClock
+from portico.adapters.resilience import Bulkhead, Timeout
 from portico.domain.errors import BulkheadFull, TimedOut
 
 
@@ -14,7 +15,7 @@ class TestTimeout:
     async def test_a_slow_call_becomes_timed_out_with_request_sent(self) -> None:
         """A call past its limit raises TimedOut(request_sent=True) naming the operation."""
         clock = FakeClock()
-        timeout = Timeout("t", 5.0, clock=clock, call_later=clock.call_later)
+        timeout = Timeout("t", 5.0, clock=clock)
         with pytest.raises(TimedOut) as info:
             await timeout.call(clock.sleep, 30.0, operation="get_contact")
         assert info.value.request_sent is True
@@ -24,7 +25,7 @@ class TestTimeout:
     async def test_a_fast_call_returns_and_leaves_no_timer_running(self) -> None:
         """A call inside its limit returns its result and is not cancelled later."""
         clock = FakeClock()
-        timeout = Timeout("t", 5.0, clock=clock, call_later=clock.call_later)
+        timeout = Timeout("t", 5.0, clock=clock)
 
         async def quick() -> str:
             await clock.sleep(1.0)
@@ -38,7 +39,7 @@ class TestTimeout:
     async def test_one_timer_serves_many_overlapping_attempts(self) -> None:
         """Of attempts started at 0, 2 and 4 s with a 5 s limit, those still running at 6 s fail."""
         clock = FakeClock()
-        timeout = Timeout("t", 5.0, clock=clock, call_later=clock.call_later)
+        timeout = Timeout("t", 5.0, clock=clock)
         never = asyncio.Event()
         finish_second = asyncio.Event()
 
@@ -67,7 +68,7 @@ class TestTimeout:
     async def test_an_outside_cancellation_stays_a_cancellation(self) -> None:
         """Cancelling the caller propagates CancelledError, not TimedOut."""
         clock = FakeClock()
-        timeout = Timeout("t", 5.0, clock=clock, call_later=clock.call_later)
+        timeout = Timeout("t", 5.0, clock=clock)
         task = asyncio.create_task(timeout.call(asyncio.Event().wait))
         await asyncio.sleep(0)
         task.cancel()
@@ -98,7 +99,7 @@ class TestBulkhead:
     async def test_a_waiter_gets_the_freed_slot_in_order(self) -> None:
         """Queued callers are served first come, first served as slots free up."""
         clock = FakeClock()
-        bulkhead = Bulkhead("t", max_concurrent=1, max_wait=10.0, call_later=clock.call_later)
+        bulkhead = Bulkhead("t", max_concurrent=1, max_wait=10.0, clock=clock)
         order: list[int] = []
         gates = [asyncio.Event() for _ in range(3)]
 
@@ -121,7 +122,7 @@ class TestBulkhead:
     async def test_a_waiter_gives_up_after_max_wait(self) -> None:
         """A caller queued longer than max_wait gets BulkheadFull and leaves the queue."""
         clock = FakeClock()
-        bulkhead = Bulkhead("t", max_concurrent=1, max_wait=2.0, call_later=clock.call_later)
+        bulkhead = Bulkhead("t", max_concurrent=1, max_wait=2.0, clock=clock)
         gate = asyncio.Event()
         holder = asyncio.create_task(bulkhead.call(gate.wait))
         await asyncio.sleep(0)
@@ -138,7 +139,7 @@ class TestBulkhead:
     async def test_a_cancelled_waiter_does_not_leak_a_slot(self) -> None:
         """Cancelling a queued caller leaves every slot usable."""
         clock = FakeClock()
-        bulkhead = Bulkhead("t", max_concurrent=1, max_wait=10.0, call_later=clock.call_later)
+        bulkhead = Bulkhead("t", max_concurrent=1, max_wait=10.0, clock=clock)
         gate = asyncio.Event()
         holder = asyncio.create_task(bulkhead.call(gate.wait))
         await asyncio.sleep(0)

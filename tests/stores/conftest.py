@@ -10,16 +10,17 @@ from pathlib import Path
 import pytest
 from redis.asyncio import BlockingConnectionPool, Redis
 
+from portico.adapters.fakes import FakeClock
 from portico.adapters.stores.memory import MemoryReplayStore
 from portico.adapters.stores.redis_store import RedisReplayStore
 from portico.adapters.stores.sqlite import SQLiteReplayStore
 from portico.ports.webhooks import ReplayStore
-from tests.stores.replay_kit import RETENTION, FakeClock, StoreKit
+from tests.stores.replay_kit import RETENTION, StoreKit
 
 
 def _fake_advance(clock: FakeClock) -> Callable[[float], Awaitable[None]]:
     async def advance(seconds: float) -> None:
-        clock.now += seconds
+        clock.advance(seconds)
 
     return advance
 

@@ -1,4 +1,4 @@
-"""Shared pieces of the replay-store tests: a fake clock and the per-store harness."""
+"""Shared pieces of the replay-store tests: the per-store harness."""
 
 from __future__ import annotations
 
@@ -10,16 +10,6 @@ from portico.ports.webhooks import ReplayStore
 
 
 RETENTION = 3600.0
-
-
-@attrs.define
-class FakeClock:
-    """Seconds that move only when a test says so."""
-
-    now: float = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @attrs.define

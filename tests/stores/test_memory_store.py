@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from portico.adapters.fakes import FakeClock
 from portico.adapters.stores.memory import MemoryReplayStore
 from portico.domain.webhooks import ClaimOutcome
-from tests.stores.replay_kit import FakeClock
 
 
 CLAIMED, DUPLICATE, IN_FLIGHT = (
@@ -27,7 +27,7 @@ async def test_bound_evicts_oldest_completed_first() -> None:
     clock = FakeClock()
     store = MemoryReplayStore(max_entries=3, clock=clock)
     for key in ("a", "b", "c", "d"):
-        clock.now += 1
+        clock.advance(1)
         await _process(store, key)
     assert len(store) == 3
     assert store.evicted == 1
@@ -64,7 +64,7 @@ async def test_expired_claims_make_room() -> None:
     store = MemoryReplayStore(max_entries=2, clock=clock)
     await store.claim("a", lease_seconds=10)
     await store.claim("b", lease_seconds=10)
-    clock.now += 11
+    clock.advance(11)
     assert (await store.claim("c", lease_seconds=10)).outcome is CLAIMED
     assert len(store) <= 2
 
@@ -74,9 +74,9 @@ async def test_expired_completions_are_purged_before_eviction() -> None:
     clock = FakeClock()
     store = MemoryReplayStore(max_entries=2, retention_seconds=60, clock=clock)
     await _process(store, "old")
-    clock.now += 30
+    clock.advance(30)
     await _process(store, "young")
-    clock.now += 31  # "old" has expired, "young" has not
+    clock.advance(31)  # "old" has expired, "young" has not
     await _process(store, "new")
     assert store.evicted == 0
     assert (await store.claim("young", lease_seconds=30)).outcome is DUPLICATE
@@ -87,7 +87,7 @@ async def test_rereleased_and_recompleted_keys_keep_the_bound() -> None:
     clock = FakeClock()
     store = MemoryReplayStore(max_entries=2, retention_seconds=10, clock=clock)
     await _process(store, "a")
-    clock.now += 11
+    clock.advance(11)
     await _process(store, "a")
     await _process(store, "b")
     await _process(store, "c")

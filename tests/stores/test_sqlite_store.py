@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from portico.adapters.fakes import FakeClock
 from portico.adapters.stores.sqlite import SQLiteReplayStore
 from portico.domain.webhooks import ClaimOutcome
-from tests.stores.replay_kit import FakeClock
 
 
 async def test_completion_survives_a_restart(tmp_path: Path) -> None:
@@ -31,7 +31,7 @@ async def test_a_crashed_workers_claim_is_retried_after_restart(tmp_path: Path) 
     path = tmp_path / "replay.sqlite3"
     async with SQLiteReplayStore(path, clock=clock) as store:
         await store.claim("evt_1", lease_seconds=30)
-    clock.now += 31
+    clock.advance(31)
     async with SQLiteReplayStore(path, clock=clock) as reopened:
         assert (await reopened.claim("evt_1", lease_seconds=30)).outcome is ClaimOutcome.CLAIMED
 
@@ -70,7 +70,7 @@ async def test_purge_deletes_only_expired_rows(tmp_path: Path) -> None:
         await s.claim("lease-short", lease_seconds=10)
         await s.complete(await s.claim("done", lease_seconds=10))
         await s.claim("lease-long", lease_seconds=1000)
-        clock.now += 50
+        clock.advance(50)
         assert await s.purge() == 1
         assert (await s.claim("done", lease_seconds=10)).outcome is ClaimOutcome.DUPLICATE
         assert (await s.claim("lease-long", lease_seconds=10)).outcome is ClaimOutcome.IN_FLIGHT

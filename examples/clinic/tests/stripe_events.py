@@ -1,9 +1,8 @@
 """
 Stripe deliveries as the clinic's tests send them, signed with Portico's development secret.
 
-The signer and the secret come from `portico.testing` once it lands; until then the signer is
-`portico.adapters.webhooks.signers.sign_stripe` and the secret is the published value the fake
-environment serves Stripe with.
+The signer and the secret come from `portico.testing`: `sign_stripe`, and the published
+development secret (`DEV_SECRETS`) the fake environment serves Stripe with.
 """
 
 from __future__ import annotations
@@ -11,11 +10,11 @@ from __future__ import annotations
 import json
 import time
 
-from portico.adapters.webhooks.signers import sign_stripe
+from portico.testing import DEV_SECRETS, sign_stripe
 
 
 # Published on purpose, accepted only in Portico's fake environment.
-DEV_STRIPE_SECRET = "whsec_portico_development_only"
+DEV_STRIPE_SECRET = DEV_SECRETS["stripe"]["secret"]
 
 
 def payment_succeeded(intent_id: str, *, amount_minor: int, currency: str, event_id: str) -> bytes:

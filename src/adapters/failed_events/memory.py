@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import builtins
-import time
-from collections.abc import Callable
 
 import attrs
 
 from ...domain.failed_events import FailedEvent
+from ...domain.time import SYSTEM_CLOCK, Clock, epoch_seconds
 
 
 __all__ = ["DEFAULT_MAX_ENTRIES", "MemoryFailedEventLog"]
@@ -22,16 +21,16 @@ class MemoryFailedEventLog:
 
     Args:
         max_entries: the bound (resolved and unresolved records together).
-        clock: wall-clock seconds, for ``resolved_at``; injectable for tests.
+        clock: the time source; ``resolved_at`` is its `Clock.now` (epoch seconds).
     """
 
     def __init__(
-        self, *, max_entries: int = DEFAULT_MAX_ENTRIES, clock: Callable[[], float] = time.time
+        self, *, max_entries: int = DEFAULT_MAX_ENTRIES, clock: Clock = SYSTEM_CLOCK
     ) -> None:
         if max_entries < 1:
             raise ValueError("max_entries must be at least 1")
         self._max = max_entries
-        self._clock = clock
+        self._clock = epoch_seconds(clock)
         self._items: dict[str, FailedEvent] = {}
         self.evicted = 0
 

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import builtins
 import sqlite3
-import time
-from collections.abc import Callable
 from os import PathLike
 
 from ...domain.failed_events import FailedEvent
+from ...domain.time import SYSTEM_CLOCK, Clock, epoch_seconds
 from ..sqlite_worker import SQLiteStore, open_wal
 
 
@@ -95,7 +94,7 @@ class SQLiteFailedEventLog(SQLiteStore):
 
     Args:
         path: the database file (created if missing; its directory must exist).
-        clock: wall-clock seconds since the epoch, for ``resolved_at``; injectable for tests.
+        clock: the time source; ``resolved_at`` is its `Clock.now` (epoch seconds).
         busy_timeout: seconds to wait for another process's write lock before failing.
     """
 
@@ -103,11 +102,11 @@ class SQLiteFailedEventLog(SQLiteStore):
         self,
         path: str | PathLike[str] = DEFAULT_FAILED_EVENTS_PATH,
         *,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = SYSTEM_CLOCK,
         busy_timeout: float = 30.0,
     ) -> None:
         super().__init__(path, busy_timeout=busy_timeout, thread_name="portico-failed-events")
-        self._clock = clock
+        self._clock = epoch_seconds(clock)
 
     @property
     def path(self) -> str:

@@ -2,12 +2,15 @@
 In-memory fakes of every port, shipped for users' tests and for the ``fake`` environment.
 
 Each behaves like its vendor where a caller can tell (ids, statuses, idempotency, errors), can
-misbehave on demand (`Faults`: fail the next N calls, add latency, record calls), and has
-vendor-side controls (`FakePayments.pay`, `FakeMessaging.receive`, ...) that return the domain
-event the vendor's webhook would have delivered.
+misbehave on demand (`Faults`: fail the next N calls, add latency, record calls; `not_sent` and
+`maybe_sent` say whether the vendor got a failed request), and has vendor-side controls
+(`FakePayments.pay`, `FakeMessaging.receive`, ...) that return the domain event the vendor's
+webhook would have delivered. `FakeClock` is the one fake time source for all of them and for the
+resilience policies.
 """
 
-from ._support import Faults, ManualClock, RecordedCall, utc_now
+from ._support import Fault, Faults, RecordedCall, maybe_sent, not_sent
+from .clock import FakeClock
 from .crm import FakeCRM
 from .messaging import FakeMessaging
 from .payments import FakePayments
@@ -16,11 +19,13 @@ from .voice import FakeVoice
 
 __all__ = [
     "FakeCRM",
+    "FakeClock",
     "FakeMessaging",
     "FakePayments",
     "FakeVoice",
+    "Fault",
     "Faults",
-    "ManualClock",
     "RecordedCall",
-    "utc_now",
+    "maybe_sent",
+    "not_sent",
 ]

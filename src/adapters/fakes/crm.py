@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Collection, Iterator, Mapping
 from types import MappingProxyType
-from typing import TypeVar
+from typing import ClassVar, TypeVar
 
 import attrs
 
@@ -48,6 +48,8 @@ class FakeCRM(FakeBase, CRMPort):
         known_properties: custom contact properties HubSpot has defined; None accepts any
             but those refused with `refuse_property`.
     """
+
+    INTEGRATION: ClassVar[str] = PROVIDER
 
     pipelines: Mapping[str, Collection[DealStage]] = attrs.field(
         default=DEFAULT_PIPELINES, kw_only=True
@@ -129,7 +131,7 @@ class FakeCRM(FakeBase, CRMPort):
                 ContactChanged(
                     event_id=f"{PROVIDER}-{self._ids.token(12, '0123456789')}",
                     provider=PROVIDER,
-                    occurred_at=self.clock(),
+                    occurred_at=self.clock.now(),
                     contact_id=contact.id,
                     change=change,
                     lifecycle_stage=contact.lifecycle_stage,
@@ -191,7 +193,9 @@ class FakeCRM(FakeBase, CRMPort):
             raise _not_found("contact")
         if not body.strip():
             raise InvalidRequest("a note body must not be empty", integration=PROVIDER)
-        note = Note(id=self._new_id(), contact_id=contact_id, body=body, created_at=self.clock())
+        note = Note(
+            id=self._new_id(), contact_id=contact_id, body=body, created_at=self.clock.now()
+        )
         self.notes[note.id] = note
         return note
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Collection
 from datetime import datetime, timedelta
+from typing import ClassVar
 
 import attrs
 
@@ -52,6 +53,8 @@ class FakeMessaging(FakeBase, MessagingPort):
             window was closed with `close_window`.
         approved_templates: template names Meta would accept; None accepts any name.
     """
+
+    INTEGRATION: ClassVar[str] = PROVIDER
 
     enforce_window: bool = attrs.field(default=True, kw_only=True)
     approved_templates: Collection[str] | None = attrs.field(default=None, kw_only=True)
@@ -102,7 +105,7 @@ class FakeMessaging(FakeBase, MessagingPort):
         phone = (
             sender if isinstance(sender, PhoneNumber) else PhoneNumber.parse(sender, field="sender")
         )
-        now = self.clock()
+        now = self.clock.now()
         message = InboundMessage(
             message_id=self._new_id(),
             sender=phone,
@@ -138,7 +141,7 @@ class FakeMessaging(FakeBase, MessagingPort):
             MessageStatusChanged(
                 event_id=f"{message_id}:{status.value}",
                 provider=PROVIDER,
-                occurred_at=self.clock(),
+                occurred_at=self.clock.now(),
                 message_id=message_id,
                 status=status,
                 error_code=error_code,
@@ -176,7 +179,7 @@ class FakeMessaging(FakeBase, MessagingPort):
         if not self.enforce_window:
             return True
         last = self._last_inbound.get(phone.e164)
-        return last is not None and self.clock() - last < WINDOW
+        return last is not None and self.clock.now() - last < WINDOW
 
     def _new_id(self) -> str:
         # Meta's ids are base64 of a small binary blob; Meta's embed the recipient's number, ours

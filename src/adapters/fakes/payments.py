@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
 
 import attrs
@@ -101,6 +101,8 @@ class _Session:
 class FakePayments(FakeBase, PaymentPort):
     """Stripe as a test double you can ship. Use `pay` or `complete_checkout` as the patient."""
 
+    INTEGRATION: ClassVar[str] = PROVIDER
+
     intents: dict[str, PaymentIntent] = attrs.field(factory=dict, init=False)
     refunds: dict[str, Refund] = attrs.field(factory=dict, init=False)
     _sessions: dict[str, _Session] = attrs.field(factory=dict, init=False)
@@ -168,7 +170,7 @@ class FakePayments(FakeBase, PaymentPort):
             RefundIssued(
                 event_id=self._new_id("evt_3"),
                 provider=PROVIDER,
-                occurred_at=self.clock(),
+                occurred_at=self.clock.now(),
                 refund_id=refund.id,
                 payment_intent_id=intent.id,
                 amount=amount,
@@ -206,7 +208,7 @@ class FakePayments(FakeBase, PaymentPort):
             PaymentSucceeded(
                 event_id=self._new_id("evt_3"),
                 provider=PROVIDER,
-                occurred_at=self.clock(),
+                occurred_at=self.clock.now(),
                 payment_intent_id=intent.id,
                 amount=intent.amount,
                 patient_ref=intent.patient_ref,
@@ -224,7 +226,7 @@ class FakePayments(FakeBase, PaymentPort):
             PaymentFailed(
                 event_id=self._new_id("evt_3"),
                 provider=PROVIDER,
-                occurred_at=self.clock(),
+                occurred_at=self.clock.now(),
                 payment_intent_id=intent.id,
                 amount=intent.amount,
                 failure_code=code,
@@ -239,7 +241,7 @@ class FakePayments(FakeBase, PaymentPort):
             raise _not_found("checkout session")
         if session.completed:
             raise _invalid("the checkout session is already complete", "checkout_complete")
-        if self.clock() >= session.link.expires_at:
+        if self.clock.now() >= session.link.expires_at:
             raise _invalid("the checkout session has expired", "checkout_expired")
         request = session.request
         intent = self._new_intent(request)
@@ -308,7 +310,7 @@ class FakePayments(FakeBase, PaymentPort):
         await self.faults.before(operation, request)
         key = request.idempotency_key.value
         remembered = self._keys.get(key)
-        if remembered is not None and self.clock() - remembered.at < KEY_LIFETIME:
+        if remembered is not None and self.clock.now() - remembered.at < KEY_LIFETIME:
             if remembered.operation != operation or remembered.request != _fingerprint(request):
                 raise Conflict(
                     "keys for idempotent requests can only be used with the same parameters",
@@ -319,7 +321,7 @@ class FakePayments(FakeBase, PaymentPort):
             assert isinstance(remembered.result, kind)
             return remembered.result  # Stripe replays the first response as it was
         result = work(request)  # a refused request raises here, and stores nothing
-        self._keys[key] = _Remembered(operation, _fingerprint(request), result, self.clock())
+        self._keys[key] = _Remembered(operation, _fingerprint(request), result, self.clock.now())
         return result
 
 

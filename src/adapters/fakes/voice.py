@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
+from typing import ClassVar
 
 import attrs
 
@@ -61,6 +62,8 @@ class FakeVoice(FakeBase, VoicePort):
         blocked_prefixes: E.164 prefixes the platform refuses to dial (premium numbers...).
     """
 
+    INTEGRATION: ClassVar[str] = PROVIDER
+
     assistants: Collection[str] | None = attrs.field(default=None, kw_only=True)
     blocked_prefixes: Collection[str] = attrs.field(default=("+900",), kw_only=True)
     calls_made: dict[str, Call] = attrs.field(factory=dict, init=False)
@@ -87,7 +90,7 @@ class FakeVoice(FakeBase, VoicePort):
             status=CallStatus.QUEUED,
             to=request.to,
             assistant_id=request.assistant_id,
-            created_at=self.clock(),
+            created_at=self.clock.now(),
             metadata=request.metadata,
         )
         self.calls_made[call.id] = call
@@ -95,7 +98,7 @@ class FakeVoice(FakeBase, VoicePort):
             self._keys[request.idempotency_key.value] = (
                 _fingerprint(request),
                 call.id,
-                self.clock(),
+                self.clock.now(),
             )
         return call
 
@@ -103,7 +106,7 @@ class FakeVoice(FakeBase, VoicePort):
         if request.idempotency_key is None:
             return None
         remembered = self._keys.get(request.idempotency_key.value)
-        if remembered is None or self.clock() - remembered[2] >= KEY_LIFETIME:
+        if remembered is None or self.clock.now() - remembered[2] >= KEY_LIFETIME:
             return None
         fingerprint, call_id, _ = remembered
         if fingerprint != _fingerprint(request):
@@ -139,7 +142,7 @@ class FakeVoice(FakeBase, VoicePort):
         call = self._call(call_id)
         if _ORDER.index(status) > _ORDER.index(call.status):
             if status is CallStatus.IN_PROGRESS:
-                self._answered_at[call_id] = self.clock()
+                self._answered_at[call_id] = self.clock.now()
             reason = (ended_reason or "customer-ended-call") if status is CallStatus.ENDED else None
             call = attrs.evolve(call, status=status, ended_reason=reason)
             self.calls_made[call_id] = call
@@ -147,7 +150,7 @@ class FakeVoice(FakeBase, VoicePort):
             CallStatusChanged(
                 event_id=f"{call_id}:{status.value}",
                 provider=PROVIDER,
-                occurred_at=self.clock(),
+                occurred_at=self.clock.now(),
                 call_id=call_id,
                 status=status,
                 ended_reason=call.ended_reason,
@@ -171,7 +174,7 @@ class FakeVoice(FakeBase, VoicePort):
         outcome = CallOutcome(
             call_id=call_id,
             ended_reason=call.ended_reason,
-            duration_seconds=(self.clock() - answered).total_seconds() if answered else 0.0,
+            duration_seconds=(self.clock.now() - answered).total_seconds() if answered else 0.0,
             summary=summary,
             transcript=transcript,
             recording_url=(
@@ -185,7 +188,7 @@ class FakeVoice(FakeBase, VoicePort):
             CallEnded(
                 event_id=f"{call_id}:end-of-call-report",
                 provider=PROVIDER,
-                occurred_at=self.clock(),
+                occurred_at=self.clock.now(),
                 outcome=outcome,
             )
         )

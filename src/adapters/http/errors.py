@@ -53,6 +53,7 @@ from ...domain.errors import (
     UnexpectedResponse,
 )
 from ...domain.json_reader import ErrorFactory
+from ...domain.time import utc_now
 
 
 __all__ = [
@@ -124,7 +125,7 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
             return None
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
-        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+        seconds = (when - (now or utc_now())).total_seconds()
     if not math.isfinite(seconds):
         return None
     return max(0.0, seconds)

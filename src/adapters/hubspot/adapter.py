@@ -18,8 +18,7 @@ out, may not be found yet), so the create must itself refuse a duplicate:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
@@ -28,6 +27,7 @@ import httpx
 from ...domain.crm import Contact, ContactDraft, Deal, DealDraft, DealStage, LifecycleStage, Note
 from ...domain.errors import Conflict, InvalidRequest, NotFound
 from ...domain.json_reader import JsonNode
+from ...domain.time import SYSTEM_CLOCK, Clock
 from ...domain.values import Email, PhoneNumber
 from ...ports.crm import CRMPort
 from ..http.client import DEFAULT_TIMEOUT, VendorClient, build_client
@@ -57,10 +57,6 @@ HUBSPOT_BASE_URL = "https://api.hubapi.com"
 HUBSPOT_OBJECTS_PATH = "/crm/v3/objects"
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 def _object_id(value: str) -> str:
     """HubSpot object ids are decimal strings: anything else cannot exist (and stays off URLs)."""
     if not value.isascii() or not value.isdigit():
@@ -82,7 +78,7 @@ class HubSpotCRM(CRMPort):
         default_currency: the account's currency, for deals stored without ``deal_currency_code``.
         contact_properties: custom contact properties to read back besides the core ones; those
             this adapter writes are added as it writes them.
-        clock: "now", for note timestamps.
+        clock: the time source; `Clock.now` stamps notes.
         phone_id_property: a unique-value custom contact property holding the E.164 phone, so
             a phone-only upsert is idempotent (see the module docstring); None: not set up.
         stages: how this portal spells the domain's lifecycle and deal stages (its pipeline's
@@ -94,7 +90,7 @@ class HubSpotCRM(CRMPort):
     objects_path: str = HUBSPOT_OBJECTS_PATH
     default_currency: str = "EUR"
     contact_properties: tuple[str, ...] = ()
-    clock: Callable[[], datetime] = attrs.field(default=_utc_now, repr=False)
+    clock: Clock = attrs.field(default=SYSTEM_CLOCK, repr=False)
     phone_id_property: str | None = None
     stages: HubSpotStages = attrs.field(factory=HubSpotStages)
     _client: VendorClient = attrs.field(init=False, repr=False)
@@ -297,7 +293,7 @@ class HubSpotCRM(CRMPort):
         contact_id = _object_id(contact_id)
         await self._call("get contact", "GET", f"/contacts/{contact_id}")
         payload = {
-            "properties": {"hs_note_body": body, "hs_timestamp": format_time(self.clock())},
+            "properties": {"hs_note_body": body, "hs_timestamp": format_time(self.clock.now())},
             "associations": association(contact_id, NOTE_TO_CONTACT),
         }
         fields = await self._call("create note", "POST", "/notes", json=payload)

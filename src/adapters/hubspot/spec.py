@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 import attrs
 
+from ...domain.time import Clock
 from ...ports.webhooks import WebhookParser, WebhookVerifier
 from ..resilience import ResiliencePolicy
 from ..spec import BuildContext, VendorSpec, WebhookSpec, setting
@@ -67,12 +68,17 @@ def build(settings: HubSpotSettings, context: BuildContext) -> HubSpotCRM:
         default_currency=settings.default_currency,
         phone_id_property=settings.phone_id_property,
         stages=settings.stages(),
+        clock=context.clock,
     )
 
 
-def endpoint(settings: HubSpotWebhookSettings) -> tuple[WebhookVerifier, WebhookParser]:
-    """The verifier (v3, and v1/v2 unless refused) and the parser."""
-    verifier = HubSpotWebhookVerifier(settings.client_secret, allow_legacy=settings.allow_legacy)
+def endpoint(
+    settings: HubSpotWebhookSettings, clock: Clock
+) -> tuple[WebhookVerifier, WebhookParser]:
+    """The verifier (v3, and v1/v2 unless refused; v3's window on ``clock``) and the parser."""
+    verifier = HubSpotWebhookVerifier(
+        settings.client_secret, allow_legacy=settings.allow_legacy, clock=clock
+    )
     return verifier, HubSpotParser()
 
 

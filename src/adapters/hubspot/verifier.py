@@ -20,15 +20,14 @@ import base64
 import hashlib
 import hmac
 import re
-import time
 
 import attrs
 
 from ...domain.errors import InvalidSignature, InvalidValue, MalformedWebhook
+from ...domain.time import SYSTEM_CLOCK, Clock
 from ...domain.webhooks import WebhookRequest
 from ...ports.webhooks import WebhookVerifier
 from ..webhooks.signatures import (
-    Clock,
     any_match,
     check_window,
     mismatch,
@@ -98,7 +97,7 @@ class HubSpotWebhookVerifier(WebhookVerifier):
     Args:
         client_secret: the app's client secret.
         tolerance: seconds the v3 timestamp may be old or ahead of the clock.
-        clock: epoch seconds now.
+        clock: the time source; `Clock.now` is compared with the signed timestamp.
         public_base_url: scheme and host HubSpot calls (``https://api.example.com``) when this
             app sits behind a proxy; v2 and v3 sign the full URL.
         allow_legacy: accept v1/v2 signatures (no timestamp) when no v3 header is present.
@@ -106,7 +105,7 @@ class HubSpotWebhookVerifier(WebhookVerifier):
 
     client_secret: str = attrs.field(converter=_secret, repr=False)
     tolerance: float = 300.0
-    clock: Clock = time.time
+    clock: Clock = SYSTEM_CLOCK
     public_base_url: str | None = None
     allow_legacy: bool = True
 
@@ -133,7 +132,7 @@ class HubSpotWebhookVerifier(WebhookVerifier):
             raise mismatch(f"{V3_HEADER} (base64 HMAC-SHA256)", integration=_INTEGRATION, url=url)
         check_window(
             timestamp_ms / 1000,
-            now=self.clock(),
+            now=self.clock.now().timestamp(),
             tolerance=self.tolerance,
             header=f"{TIMESTAMP_HEADER} (milliseconds)",
             integration=_INTEGRATION,

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from typing import Any
 
 import psycopg
@@ -23,6 +22,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from ...domain.commands import Command
 from ...domain.outbox import OutboxEntry, OutboxStatus
+from ...domain.time import SYSTEM_CLOCK, Clock, epoch_seconds
 from ...ports.outbox import Outbox
 from ._errors import store_unavailable
 from ._rows import (
@@ -58,9 +58,10 @@ class PostgresOutbox(Outbox):
     Args:
         url: a libpq connection string; never logged (it may hold a password).
         table: ``name`` or ``schema.name``; the schema is created when missing.
-        clock: wall-clock seconds for enqueue and due times (``time.time``). Leases use the
-            database's ``now()`` unless a clock is passed (tests pass a fake, which then also
-            drives the leases). Due times compare the relay's clock: skew only shifts a retry.
+        clock: the time source of enqueue and due times (`Clock.now`, as epoch seconds; the
+            system's when None). Leases use the database's ``now()`` unless a clock is passed
+            (tests pass a fake, which then also drives the leases). Due times compare the
+            relay's clock: skew only shifts a retry.
         mode: ``create`` (schema, table and indexes when missing), ``existing`` (never creates)
             or ``read_only`` (also a read-only session). Without ``create``, a missing table
             raises `OutboxNotFound` on first use.
@@ -75,7 +76,7 @@ class PostgresOutbox(Outbox):
         url: str,
         *,
         table: str = "portico_outbox",
-        clock: Callable[[], float] | None = None,
+        clock: Clock | None = None,
         mode: OpenMode = "create",
     ) -> None:
         if mode not in MODES:
@@ -87,8 +88,8 @@ class PostgresOutbox(Outbox):
         self._schema = schema or None
         self._t = sql.Identifier(schema, name) if schema else sql.Identifier(name)
         self._index = name
-        self._clock = clock or time.time
-        self._lease_clock = clock  # None: the database's now()
+        self._clock = epoch_seconds(clock or SYSTEM_CLOCK)
+        self._lease_clock = None if clock is None else self._clock  # None: the database's now()
         self._conn: psycopg.AsyncConnection[Any] | None = None
         self._lock = asyncio.Lock()
 

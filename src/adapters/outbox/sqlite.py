@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import time
 from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from ...domain.commands import Command
 from ...domain.outbox import OutboxEntry, OutboxStatus
+from ...domain.time import SYSTEM_CLOCK, Clock, epoch_seconds
 from ...ports.outbox import Outbox
 from ..sqlite_worker import SQLiteWorker
 from ._errors import store_unavailable
@@ -57,7 +57,7 @@ class SqliteOutbox(Outbox):
     Args:
         path: the database file (created with its directory); ``":memory:"`` for throwaway use.
         table: the table name, so several outboxes can share a file.
-        clock: wall-clock seconds (``time.time``); tests pass a fake.
+        clock: the time source; rows are stamped with `Clock.now` (epoch seconds).
         busy_timeout: seconds to wait for another process's write lock before failing.
         mode: ``create`` (the file, its directory and the table when missing), ``existing``
             (read and write, but never create anything) or ``read_only`` (operators' views:
@@ -74,7 +74,7 @@ class SqliteOutbox(Outbox):
         path: str | Path,
         *,
         table: str = "portico_outbox",
-        clock: Callable[[], float] = time.time,
+        clock: Clock = SYSTEM_CLOCK,
         busy_timeout: float = 10.0,
         mode: OpenMode = "create",
     ) -> None:
@@ -83,7 +83,7 @@ class SqliteOutbox(Outbox):
         self.path = str(path)
         self.mode = mode
         self.table = check_table_name(table)
-        self._clock = clock
+        self._clock = epoch_seconds(clock)
         self._busy_timeout = busy_timeout
         self._worker = SQLiteWorker(self._open, name="SqliteOutbox", thread_name="portico-outbox")
         self._sync = "FULL"

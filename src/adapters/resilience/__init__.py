@@ -4,7 +4,8 @@ Resilience policies for vendor calls, and decorators that wrap each port in them
 Each policy works on its own (`CircuitBreaker`, `RetryPolicy`, `RateLimiter`, `Timeout`,
 `Bulkhead`); `Pipeline` composes them in one documented order; `build_pipeline` makes one from a
 `ResiliencePolicy`; the ``Resilient*`` decorators implement the ports through a pipeline.
-Every policy takes an injectable clock and sleep: `FakeClock` makes tests instant.
+Every policy takes a `portico.domain.time.Clock` (default: the system's); one
+`portico.testing.FakeClock` shared by all of them makes tests instant.
 """
 
 from ._breaker import (
@@ -15,14 +16,6 @@ from ._breaker import (
     counts_as_failure,
 )
 from ._bulkhead import Bulkhead
-from ._clock import (
-    CallLater,
-    Clock,
-    FakeClock,
-    Sleep,
-    TimerHandle,
-    loop_call_later,
-)
 from ._config import (
     DEFAULT_POLICIES,
     ResiliencePolicy,
@@ -48,11 +41,8 @@ __all__ = [
     "BreakerRegistry",
     "BreakerStats",
     "Bulkhead",
-    "CallLater",
     "CircuitBreaker",
     "CircuitState",
-    "Clock",
-    "FakeClock",
     "IntegrationHealth",
     "Listener",
     "Pipeline",
@@ -63,13 +53,10 @@ __all__ = [
     "ResilientPayments",
     "ResilientVoice",
     "RetryPolicy",
-    "Sleep",
     "Timeout",
-    "TimerHandle",
     "VendorLimit",
     "build_pipeline",
     "counts_as_failure",
-    "loop_call_later",
     "pipeline_from_config",
     "render_health",
     "timed_out",

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from ...domain.errors import BulkheadFull
-from ._clock import CallLater, loop_call_later
+from ...domain.time import SYSTEM_CLOCK, Clock
 
 
 __all__ = ["Bulkhead"]
@@ -31,10 +31,10 @@ class Bulkhead:
         name: the integration, named in `BulkheadFull`.
         max_concurrent: slots.
         max_wait: the longest a caller queues for a slot (0 refuses at once).
-        call_later: ends a wait (the running loop's, or `FakeClock.call_later` in tests).
+        clock: the time source; its `Clock.call_later` ends a wait.
     """
 
-    __slots__ = ("_waiters", "call_later", "in_use", "max_concurrent", "max_wait", "name")
+    __slots__ = ("_waiters", "clock", "in_use", "max_concurrent", "max_wait", "name")
 
     def __init__(
         self,
@@ -42,7 +42,7 @@ class Bulkhead:
         *,
         max_concurrent: int,
         max_wait: float = 0.0,
-        call_later: CallLater = loop_call_later,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         if max_concurrent < 1:
             msg = f"max_concurrent must be >= 1, got {max_concurrent}"
@@ -53,7 +53,7 @@ class Bulkhead:
         self.name = name
         self.max_concurrent = max_concurrent
         self.max_wait = max_wait
-        self.call_later = call_later
+        self.clock = clock
         self.in_use = 0
         self._waiters: deque[asyncio.Future[None]] = deque()
 
@@ -90,7 +90,7 @@ class Bulkhead:
             if not waiter.done():
                 waiter.set_exception(self._full())
 
-        timer = self.call_later(self.max_wait, give_up)
+        timer = self.clock.call_later(self.max_wait, give_up)
         try:
             await waiter
         except BaseException:

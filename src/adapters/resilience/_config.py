@@ -8,16 +8,14 @@ overrides any field from its configuration with `ResiliencePolicy.with_overrides
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
+from ...domain.time import SYSTEM_CLOCK, Clock
 from ._breaker import CircuitBreaker
 from ._bulkhead import Bulkhead
-from ._clock import CallLater, Clock, Sleep, loop_call_later
 from ._limiter import VENDOR_LIMITS, RateLimiter, VendorLimit
 from ._pipeline import Pipeline
 from ._registry import BreakerRegistry
@@ -143,14 +141,13 @@ def build_pipeline(
     policy: ResiliencePolicy | None = None,
     *,
     registry: BreakerRegistry | None = None,
-    clock: Clock = time.monotonic,
-    sleep: Sleep = asyncio.sleep,
-    call_later: CallLater = loop_call_later,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> Pipeline:
     """
     The pipeline for ``integration``, from ``policy`` (default: `DEFAULT_POLICIES` or the defaults).
 
-    Tests pass ``clock=fake, sleep=fake.sleep, call_later=fake.call_later`` (a `FakeClock`).
+    Every policy of the pipeline (and a breaker created here) reads the same ``clock``; tests pass
+    one `FakeClock`, so backoff, reset timeouts, timeouts and token refills all run instantly.
     The breaker is taken from ``registry`` when it already has one of that name (so every pipeline
     of an integration shares its breaker), else created and registered there.
     """
@@ -182,7 +179,6 @@ def build_pipeline(
             multiplier=policy.retry_multiplier,
             deadline=policy.retry_deadline,
             clock=clock,
-            sleep=sleep,
         ),
         bulkhead=None
         if policy.max_concurrent is None
@@ -190,7 +186,7 @@ def build_pipeline(
             integration,
             max_concurrent=policy.max_concurrent,
             max_wait=policy.bulkhead_max_wait,
-            call_later=call_later,
+            clock=clock,
         ),
         limiter=None
         if policy.rate is None
@@ -200,24 +196,27 @@ def build_pipeline(
             burst=policy.burst,
             max_wait=policy.rate_max_wait,
             clock=clock,
-            sleep=sleep,
         ),
         timeout=None
         if policy.timeout is None
-        else Timeout(integration, policy.timeout, clock=clock, call_later=call_later),
+        else Timeout(integration, policy.timeout, clock=clock),
         clock=clock,
-        sleep=sleep,
     )
 
 
 def pipeline_from_config(
-    integration: str, config: Mapping[str, Any], *, registry: BreakerRegistry
+    integration: str,
+    config: Mapping[str, Any],
+    *,
+    registry: BreakerRegistry,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> Pipeline:
     """
     The pipeline for ``integration`` from an application's configuration tree.
 
     Settings in ``config["resilience"][integration]`` override that integration's entry in
     `DEFAULT_POLICIES` field by field (``PORTICO_RESILIENCE__STRIPE__FAILURE_THRESHOLD=4``).
+    ``clock`` drives every policy (see `build_pipeline`).
 
     Raises:
         ValueError: the section is not a mapping, or names an unknown or invalid setting.
@@ -236,4 +235,4 @@ def pipeline_from_config(
     except ValueError as exc:
         msg = f"resilience.{integration}.{exc}"
         raise ValueError(msg) from None
-    return build_pipeline(integration, policy, registry=registry)
+    return build_pipeline(integration, policy, registry=registry, clock=clock)

@@ -8,15 +8,13 @@ take longer than ``max_wait`` is refused at once with `RateLimitExceeded` and re
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import attrs
 
 from ...domain.errors import RateLimitExceeded
-from ._clock import Clock, Sleep
+from ...domain.time import SYSTEM_CLOCK, Clock
 
 
 __all__ = ["VENDOR_LIMITS", "RateLimiter", "VendorLimit"]
@@ -52,10 +50,20 @@ class RateLimiter:
         rate: tokens added per second.
         burst: the bucket's size (and its initial content).
         max_wait: the longest a caller may wait for its token (0 refuses instead of waiting).
-        clock: monotonic seconds. sleep: async wait.
+        clock: the time source (`Clock.monotonic` refills the bucket, `Clock.sleep` waits).
     """
 
-    __slots__ = ("_last", "_tokens", "burst", "clock", "max_wait", "name", "rate", "sleep")
+    __slots__ = (
+        "_last",
+        "_monotonic",
+        "_sleep",
+        "_tokens",
+        "burst",
+        "clock",
+        "max_wait",
+        "name",
+        "rate",
+    )
 
     def __init__(
         self,
@@ -64,8 +72,7 @@ class RateLimiter:
         rate: float,
         burst: int,
         max_wait: float = 1.0,
-        clock: Clock = time.monotonic,
-        sleep: Sleep = asyncio.sleep,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         if not rate > 0:
             msg = f"rate must be > 0, got {rate}"
@@ -81,15 +88,16 @@ class RateLimiter:
         self.burst = burst
         self.max_wait = max_wait
         self.clock = clock
-        self.sleep = sleep
+        self._monotonic = clock.monotonic
+        self._sleep = clock.sleep
         self._tokens = float(burst)
-        self._last = clock()
+        self._last = clock.monotonic()
 
     def __repr__(self) -> str:
         return f"<RateLimiter {self.name!r} rate={self.rate}/s burst={self.burst}>"
 
     def _refill(self) -> float:
-        now = self.clock()
+        now = self._monotonic()
         tokens = self._tokens + (now - self._last) * self.rate
         self._last = now
         self._tokens = tokens = min(tokens, self.burst)
@@ -121,7 +129,7 @@ class RateLimiter:
             )
         # Reserved now, spent at wake-up; a cancelled waiter forfeits it (never over-admits).
         self._tokens = tokens
-        await self.sleep(wait)
+        await self._sleep(wait)
 
     async def call(self, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
         """Take a token (see `acquire`), then run ``fn(*args, **kwargs)``."""

@@ -27,14 +27,13 @@ one dict entry in the shared timeout.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar, overload
 
 from ...domain.errors import RetryExhaustedError, TransientError
+from ...domain.time import SYSTEM_CLOCK, Clock
 from ._breaker import CircuitBreaker, RejectedByBreaker
 from ._bulkhead import Bulkhead
-from ._clock import Clock, Sleep
 from ._limiter import RateLimiter
 from ._retry import RetryPolicy
 from ._timeout import Timeout, timed_out
@@ -55,10 +54,14 @@ class Pipeline:
         retry: None makes one attempt.
         bulkhead, limiter: None disables them.
         timeout: the per-attempt `Timeout`; None disables it.
-        clock: monotonic seconds (retry's deadline, slow-call timing). sleep: the backoff wait.
+        clock: the time source: `Clock.monotonic` for retry's deadline and slow-call timing,
+            `Clock.sleep` for the backoff wait. Give the policies the same one (`build_pipeline`
+            does).
     """
 
     __slots__ = (
+        "_monotonic",
+        "_sleep",
         "breaker",
         "bulkhead",
         "clock",
@@ -66,7 +69,6 @@ class Pipeline:
         "integration",
         "limiter",
         "retry",
-        "sleep",
         "timeout",
     )
 
@@ -79,8 +81,7 @@ class Pipeline:
         bulkhead: Bulkhead | None = None,
         limiter: RateLimiter | None = None,
         timeout: Timeout | None = None,
-        clock: Clock = time.monotonic,
-        sleep: Sleep = asyncio.sleep,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.integration = integration
         self.breaker = breaker
@@ -89,7 +90,8 @@ class Pipeline:
         self.limiter = limiter
         self.timeout = timeout
         self.clock = clock
-        self.sleep = sleep
+        self._monotonic = clock.monotonic  # bound once: no lookup per call on the hot path
+        self._sleep = clock.sleep
         self.decorators: dict[type, object] = {}  # port decorators over this pipeline (`around`)
 
     def __repr__(self) -> str:
@@ -151,7 +153,7 @@ class Pipeline:
         retry = self.retry
         if retry is None:
             return await self._attempt(operation, fn)
-        started = self.clock()
+        started = self._monotonic()
         attempt = 0
         while True:
             attempt += 1
@@ -159,12 +161,12 @@ class Pipeline:
                 return await self._attempt(operation, fn)
             except TransientError as exc:
                 delay = retry.next_delay(
-                    exc, attempt, self.clock() - started, idempotent=idempotent
+                    exc, attempt, self._monotonic() - started, idempotent=idempotent
                 )
                 if breaker.open_for() > delay:
                     # This failure opened the circuit: the next attempt would be refused.
                     raise RetryExhaustedError(exc, attempts=attempt) from exc
-            await self.sleep(delay)
+            await self._sleep(delay)
 
     async def _attempt(self, operation: str, fn: Callable[[], Awaitable[T]]) -> T:
         breaker = self.breaker
@@ -180,7 +182,7 @@ class Pipeline:
                 if limiter is not None and not limiter.try_acquire():
                     await limiter.acquire()
                 if slow:
-                    started = self.clock()
+                    started = self._monotonic()
                 timeout = self.timeout
                 if timeout is None:
                     result = await fn()
@@ -203,5 +205,5 @@ class Pipeline:
         except BaseException:
             breaker.release(permit)
             raise
-        breaker.on_success(permit, self.clock() - started if slow else 0.0)
+        breaker.on_success(permit, self._monotonic() - started if slow else 0.0)
         return result

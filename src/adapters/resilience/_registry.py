@@ -87,7 +87,7 @@ class BreakerRegistry:
             rows.append(
                 IntegrationHealth(
                     stats=breaker.stats(),
-                    now=breaker.clock(),
+                    now=breaker.clock.monotonic(),
                     retry_max=None if policy is None else policy.retry_attempts,
                     backoff="-" if policy is None else policy.backoff_summary(),
                 )

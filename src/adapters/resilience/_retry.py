@@ -10,15 +10,13 @@ False); otherwise the caller gets `OutcomeUnknown`, chained from the error, and 
 
 from __future__ import annotations
 
-import asyncio
 import random
-import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from ...domain.backoff import full_jitter
 from ...domain.errors import OutcomeUnknown, RateLimited, RetryExhaustedError, TransientError
-from ._clock import Clock, Sleep
+from ...domain.time import SYSTEM_CLOCK, Clock
 
 
 __all__ = ["RetryPolicy"]
@@ -37,7 +35,8 @@ class RetryPolicy:
         multiplier: the cap grows by this factor per retry.
         deadline: when set, no wait may end more than this many seconds after the first attempt
             started; a retry that would is not made (`RetryExhaustedError` instead).
-        clock: monotonic seconds. sleep: async wait. uniform: ``uniform(a, b)`` for the jitter.
+        clock: the time source (`Clock.monotonic` for the deadline, `Clock.sleep` to back off).
+        uniform: ``uniform(a, b)`` for the jitter.
 
     A backoff delay is drawn uniformly from ``[0, min(max_delay, base_delay * multiplier**n)]``
     (AWS's "full jitter", which spreads retrying clients best: `domain.backoff`, which the outbox
@@ -47,13 +46,14 @@ class RetryPolicy:
     """
 
     __slots__ = (
+        "_monotonic",
+        "_sleep",
         "attempts",
         "base_delay",
         "clock",
         "deadline",
         "max_delay",
         "multiplier",
-        "sleep",
         "uniform",
     )
 
@@ -65,8 +65,7 @@ class RetryPolicy:
         max_delay: float = 30.0,
         multiplier: float = 2.0,
         deadline: float | None = None,
-        clock: Clock = time.monotonic,
-        sleep: Sleep = asyncio.sleep,
+        clock: Clock = SYSTEM_CLOCK,
         uniform: Callable[[float, float], float] = random.uniform,
     ) -> None:
         checks = (
@@ -86,7 +85,8 @@ class RetryPolicy:
         self.multiplier = multiplier
         self.deadline = deadline
         self.clock = clock
-        self.sleep = sleep
+        self._monotonic = clock.monotonic
+        self._sleep = clock.sleep
         self.uniform = uniform
 
     def __repr__(self) -> str:
@@ -139,12 +139,13 @@ class RetryPolicy:
 
     async def call(self, fn: Callable[[], Awaitable[T]], *, idempotent: bool) -> T:
         """Run ``fn()`` until it succeeds or the policy gives up (see `next_delay`)."""
-        started = self.clock()
+        monotonic = self._monotonic
+        started = monotonic()
         attempt = 0
         while True:
             attempt += 1
             try:
                 return await fn()
             except TransientError as exc:
-                delay = self.next_delay(exc, attempt, self.clock() - started, idempotent=idempotent)
-            await self.sleep(delay)
+                delay = self.next_delay(exc, attempt, monotonic() - started, idempotent=idempotent)
+            await self._sleep(delay)

@@ -14,12 +14,11 @@ been applied, so retry treats a non-idempotent operation as `OutcomeUnknown` ins
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from ...domain.errors import TimedOut
-from ._clock import CallLater, Clock, TimerHandle, loop_call_later
+from ...domain.time import SYSTEM_CLOCK, Clock, TimerHandle
 
 
 __all__ = ["Timeout", "timed_out"]
@@ -41,22 +40,30 @@ class Timeout:
     Args:
         name: the integration, named in `TimedOut`.
         seconds: the limit per attempt.
-        clock: monotonic seconds, the same time base as ``call_later``.
-        call_later: schedules the shared timer (the running loop's, or `FakeClock.call_later`).
+        clock: the time source: `Clock.monotonic` stamps deadlines, `Clock.call_later` arms the
+            shared timer (the running loop's on `SYSTEM_CLOCK`, the fake's in tests).
 
     The hot path is `enter` / `expired` / `leave` (what `Pipeline` uses); `call` wraps them.
     One task runs at most one attempt at a time through a given `Timeout`.
     """
 
-    __slots__ = ("_expired", "_running", "_timer", "call_later", "clock", "name", "seconds")
+    __slots__ = (
+        "_call_later",
+        "_expired",
+        "_monotonic",
+        "_running",
+        "_timer",
+        "clock",
+        "name",
+        "seconds",
+    )
 
     def __init__(
         self,
         name: str,
         seconds: float,
         *,
-        clock: Clock = time.monotonic,
-        call_later: CallLater = loop_call_later,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         if not seconds > 0:
             msg = f"seconds must be > 0, got {seconds}"
@@ -64,7 +71,8 @@ class Timeout:
         self.name = name
         self.seconds = seconds
         self.clock = clock
-        self.call_later = call_later
+        self._monotonic = clock.monotonic
+        self._call_later = clock.call_later
         self._running: dict[asyncio.Task[Any], float] = {}
         self._expired: set[asyncio.Task[Any]] = set()
         self._timer: TimerHandle | None = None
@@ -78,9 +86,9 @@ class Timeout:
         if task is None:  # pragma: no cover - only reachable outside a task
             msg = "Timeout must be used inside an asyncio task"
             raise RuntimeError(msg)
-        self._running[task] = self.clock() + self.seconds
+        self._running[task] = self._monotonic() + self.seconds
         if self._timer is None:
-            self._timer = self.call_later(self.seconds, self._fire)
+            self._timer = self._call_later(self.seconds, self._fire)
         return task
 
     def expired(self, task: asyncio.Task[Any]) -> bool:
@@ -112,12 +120,12 @@ class Timeout:
     def _fire(self) -> None:
         self._timer = None
         running = self._running
-        now = self.clock()
+        now = self._monotonic()
         while running:
             task = next(iter(running))
             deadline = running[task]
             if deadline > now:
-                self._timer = self.call_later(deadline - now, self._fire)
+                self._timer = self._call_later(deadline - now, self._fire)
                 return
             del running[task]
             if not task.done():

@@ -24,11 +24,10 @@ from __future__ import annotations
 import hashlib
 import itertools
 import threading
-import time
 from collections import deque
-from collections.abc import Callable
 
 from ...domain.replay import Claim
+from ...domain.time import SYSTEM_CLOCK, Clock
 from ...domain.webhooks import ClaimOutcome
 
 
@@ -45,12 +44,12 @@ def _digest(key: str) -> int:
 
 class MemoryReplayStore:
     """
-    `ReplayStore` in a dict, bounded by ``max_entries``, with an injectable monotonic ``clock``.
+    `ReplayStore` in a dict, bounded by ``max_entries``, timed on ``clock.monotonic``.
 
     Args:
         max_entries: most claims plus completed keys held at once (at least 1).
         retention_seconds: how long a completed key answers DUPLICATE.
-        clock: seconds from any fixed origin; `time.monotonic` unless a test injects a fake.
+        clock: the time source (its `Clock.monotonic`); a test passes its `FakeClock`.
     """
 
     def __init__(
@@ -58,7 +57,7 @@ class MemoryReplayStore:
         *,
         max_entries: int = 1_000_000,
         retention_seconds: float = DEFAULT_RETENTION_SECONDS,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         if max_entries < 1:
             raise ValueError("max_entries must be at least 1")
@@ -66,7 +65,7 @@ class MemoryReplayStore:
             raise ValueError("retention_seconds must be positive")
         self._max = max_entries
         self._retention = retention_seconds
-        self._clock = clock
+        self._clock = clock.monotonic
         self._lock = threading.Lock()
         self._claims: dict[int, tuple[float, str]] = {}  # digest -> (lease deadline, token)
         self._tokens = itertools.count(1)

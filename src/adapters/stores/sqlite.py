@@ -20,11 +20,10 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
-import time
-from collections.abc import Callable
 from os import PathLike
 
 from ...domain.replay import Claim
+from ...domain.time import SYSTEM_CLOCK, Clock, epoch_seconds
 from ...domain.webhooks import ClaimOutcome
 from ..sqlite_worker import RetainingSQLiteStore, open_wal
 
@@ -64,7 +63,7 @@ class SQLiteReplayStore(RetainingSQLiteStore):
     Args:
         path: the database file (created if missing; its directory must exist).
         retention_seconds: how long a completed key answers DUPLICATE (default 7 days).
-        clock: wall-clock seconds since the epoch; injectable for tests.
+        clock: the time source; leases and retention are stamped with `Clock.now`.
         busy_timeout: seconds to wait for another process's write lock before failing.
         purge_every: delete expired rows after this many completions.
     """
@@ -74,14 +73,14 @@ class SQLiteReplayStore(RetainingSQLiteStore):
         path: str | PathLike[str],
         *,
         retention_seconds: float = DEFAULT_RETENTION_SECONDS,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = SYSTEM_CLOCK,
         busy_timeout: float = 30.0,
         purge_every: int = 1000,
     ) -> None:
         super().__init__(
             path,
             retention_seconds=retention_seconds,
-            clock=clock,
+            clock=epoch_seconds(clock),
             busy_timeout=busy_timeout,
             purge_every=purge_every,
             thread_name="portico-sqlite",

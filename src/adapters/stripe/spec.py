@@ -5,6 +5,7 @@ from __future__ import annotations
 import attrs
 
 from ...domain.errors import ConfigurationError
+from ...domain.time import Clock
 from ...ports.webhooks import WebhookParser, WebhookVerifier
 from ..resilience import ResiliencePolicy
 from ..spec import BuildContext, VendorSpec, WebhookSpec, setting
@@ -47,10 +48,12 @@ def build(settings: StripeSettings, context: BuildContext) -> StripePayments:
     )
 
 
-def endpoint(settings: StripeWebhookSettings) -> tuple[WebhookVerifier, WebhookParser]:
-    """The verifier over every configured secret, and the parser."""
+def endpoint(
+    settings: StripeWebhookSettings, clock: Clock
+) -> tuple[WebhookVerifier, WebhookParser]:
+    """The verifier over every configured secret (its window on ``clock``), and the parser."""
     rotation = tuple(s.strip() for s in settings.secret.split(",") if s.strip())
-    return StripeWebhookVerifier(rotation), StripeParser()
+    return StripeWebhookVerifier(rotation, clock=clock), StripeParser()
 
 
 SPEC = VendorSpec(

@@ -15,16 +15,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import time
 from collections.abc import Sequence
 
 import attrs
 
 from ...domain.errors import InvalidSignature, InvalidValue, MalformedWebhook
+from ...domain.time import SYSTEM_CLOCK, Clock
 from ...domain.webhooks import WebhookRequest
 from ...ports.webhooks import WebhookVerifier
 from ..webhooks.signatures import (
-    Clock,
     any_match,
     check_window,
     mismatch,
@@ -81,12 +80,12 @@ class StripeWebhookVerifier(WebhookVerifier):
     Args:
         secrets: the endpoint secret(s) (``whsec_...``); give several while rolling secrets.
         tolerance: seconds a signed timestamp may be old or ahead of the clock.
-        clock: epoch seconds now.
+        clock: the time source; `Clock.now` is compared with the signed timestamp.
     """
 
     secrets: tuple[str, ...] = attrs.field(converter=_secrets, repr=False)
     tolerance: float = 300.0
-    clock: Clock = time.time
+    clock: Clock = SYSTEM_CLOCK
 
     def verify(self, request: WebhookRequest) -> None:
         """Accept the delivery or raise a WebhookRejected subclass (see the port)."""
@@ -99,7 +98,7 @@ class StripeWebhookVerifier(WebhookVerifier):
             raise mismatch(f"{HEADER} v1 (HMAC-SHA256 of t.body)", integration=_INTEGRATION)
         check_window(
             timestamp,
-            now=self.clock(),
+            now=self.clock.now().timestamp(),
             tolerance=self.tolerance,
             header=f"{HEADER} t",
             integration=_INTEGRATION,

@@ -18,23 +18,18 @@ a status it does not know goes to ``unknown_types``. The form carries no event t
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
 from urllib.parse import parse_qsl
 
 from ...domain.events import MessageReceived, MessageStatusChanged
 from ...domain.json_reader import JsonNode, malformed
 from ...domain.messaging import InboundMessage
+from ...domain.time import SYSTEM_CLOCK, Clock
 from ...domain.values import PhoneNumber
 from ...domain.webhooks import ParsedDelivery, WebhookRequest
 from .statuses import INBOUND_STATUSES, delivery_status
 
 
 __all__ = ["TwilioParser"]
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _load_form(body: bytes, provider: str) -> JsonNode:
@@ -67,7 +62,7 @@ class TwilioParser:
 
     provider = "twilio"
 
-    def __init__(self, *, clock: Callable[[], datetime] = _utc_now) -> None:
+    def __init__(self, *, clock: Clock = SYSTEM_CLOCK) -> None:
         self._clock = clock
 
     def parse(self, request: WebhookRequest) -> ParsedDelivery:
@@ -88,7 +83,7 @@ class TwilioParser:
         event = MessageStatusChanged(
             event_id=f"{sid}:{status}",
             provider=self.provider,
-            occurred_at=self._clock(),
+            occurred_at=self._clock.now(),
             message_id=sid,
             status=mapped,
             error_code=form.opt_text("ErrorCode", max_length=16),
@@ -98,7 +93,7 @@ class TwilioParser:
     def _received(self, form: JsonNode, sid: str) -> MessageReceived:
         sender = form.text("From", max_length=64).removeprefix("whatsapp:")
         media = form.opt_integer("NumMedia", minimum=0) or 0
-        at = self._clock()
+        at = self._clock.now()
         inbound = form.build(
             lambda: InboundMessage(
                 message_id=sid,

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import attrs
 
 from ...domain.errors import InvalidValue
+from ...domain.time import Clock
 from ...domain.values import PhoneNumber
 from ...ports.webhooks import WebhookParser, WebhookVerifier
 from ..http.client import build_client
@@ -64,9 +65,11 @@ def build(settings: TwilioSettings, context: BuildContext) -> TwilioMessaging:
     )
 
 
-def endpoint(settings: TwilioWebhookSettings) -> tuple[WebhookVerifier, WebhookParser]:
-    """The X-Twilio-Signature verifier and the form parser."""
-    return TwilioWebhookVerifier(settings.auth_token), TwilioParser()
+def endpoint(
+    settings: TwilioWebhookSettings, clock: Clock
+) -> tuple[WebhookVerifier, WebhookParser]:
+    """The X-Twilio-Signature verifier and the form parser (times of receipt on ``clock``)."""
+    return TwilioWebhookVerifier(settings.auth_token), TwilioParser(clock=clock)
 
 
 SPEC = VendorSpec(

@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 import attrs
@@ -34,6 +34,7 @@ import httpx
 
 from ...domain.errors import Conflict, InvalidValue, NotFound, UnexpectedResponse
 from ...domain.json_reader import JsonNode
+from ...domain.time import SYSTEM_CLOCK, Clock
 from ...domain.values import IdempotencyKey, PhoneNumber
 from ...domain.voice import Call, CallRequest, CallStatus
 from ...ports.voice import VoicePort
@@ -49,10 +50,6 @@ PROVIDER = "vapi"
 BASE_URL = "https://api.vapi.ai"
 _CONTROL_HOST = re.compile(r"(?:[a-z0-9-]+\.)*vapi\.ai")
 KEY_LOOKBACK = timedelta(hours=24)
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _uuid(value: str) -> bool:
@@ -102,14 +99,14 @@ class VapiVoice(VoicePort):
         http: the client to send with (base URL ``https://api.vapi.ai`` or a simulator).
         api_key: Vapi's private API key (never logged or printed).
         phone_number_id: the Vapi id of the number that calls out.
-        clock: now, timezone-aware; where the idempotency look-back window ends.
+        clock: the time source; `Clock.now` is where the idempotency look-back window ends.
         key_lookback: how far back a keyed start looks for the call its key already started.
     """
 
     http: httpx.AsyncClient = attrs.field(repr=False)
     api_key: str = attrs.field(repr=False)
     phone_number_id: str
-    clock: Callable[[], datetime] = attrs.field(default=_utc_now, kw_only=True, repr=False)
+    clock: Clock = attrs.field(default=SYSTEM_CLOCK, kw_only=True, repr=False)
     key_lookback: timedelta = attrs.field(default=KEY_LOOKBACK, kw_only=True)
     _client: VendorClient = attrs.field(init=False, repr=False)
 
@@ -176,7 +173,7 @@ class VapiVoice(VoicePort):
             key=key.value,
             assistant_id=request.assistant_id,
             phone_number_id=self.phone_number_id,
-            since=self.clock() - self.key_lookback,
+            since=self.clock.now() - self.key_lookback,
         )
         if found is None:
             return None

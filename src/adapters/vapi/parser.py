@@ -19,20 +19,16 @@ Vapi may send a message more than once.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from ...domain.events import CallEnded, CallStatusChanged, DomainEvent
 from ...domain.json_reader import JsonNode, malformed, parse_json
+from ...domain.time import SYSTEM_CLOCK, Clock
 from ...domain.voice import CallOutcome, CallStatus
 from ...domain.webhooks import ParsedDelivery, WebhookRequest
 
 
 __all__ = ["VapiParser"]
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _first_text(candidates: list[tuple[JsonNode | None, str]]) -> str | None:
@@ -54,7 +50,7 @@ class VapiParser:
 
     provider = "vapi"
 
-    def __init__(self, *, clock: Callable[[], datetime] = _utc_now) -> None:
+    def __init__(self, *, clock: Clock = SYSTEM_CLOCK) -> None:
         self._clock = clock
 
     def parse(self, request: WebhookRequest) -> ParsedDelivery:
@@ -91,7 +87,7 @@ class VapiParser:
 
     def _occurred_at(self, message: JsonNode) -> datetime:
         if not message.has("timestamp"):
-            return self._clock()
+            return self._clock.now()
         stamp = message.raw["timestamp"]
         if isinstance(stamp, str) and not stamp.isdigit():
             return message.iso_time("timestamp")

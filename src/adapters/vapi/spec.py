@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import attrs
 
+from ...domain.time import Clock
 from ...ports.webhooks import WebhookParser, WebhookVerifier
 from ..http.client import build_client
 from ..resilience import ResiliencePolicy
@@ -41,12 +42,14 @@ def build(settings: VapiSettings, context: BuildContext) -> VapiVoice:
         http=build_client(settings.base_url),
         api_key=settings.api_key,
         phone_number_id=settings.phone_number_id,
+        clock=context.clock,
     )
 
 
-def endpoint(settings: VapiWebhookSettings) -> tuple[WebhookVerifier, WebhookParser]:
-    """The shared-secret verifier and the server-message parser."""
-    return VapiWebhookVerifier(settings.secret, header=settings.header), VapiParser()
+def endpoint(settings: VapiWebhookSettings, clock: Clock) -> tuple[WebhookVerifier, WebhookParser]:
+    """The shared-secret verifier and the server-message parser, both on ``clock``."""
+    verifier = VapiWebhookVerifier(settings.secret, header=settings.header, clock=clock)
+    return verifier, VapiParser(clock=clock)
 
 
 SPEC = VendorSpec(

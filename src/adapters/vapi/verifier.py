@@ -21,16 +21,15 @@ from __future__ import annotations
 import base64
 import hmac
 import re
-import time
 from typing import Literal
 
 import attrs
 
 from ...domain.errors import InvalidSignature, InvalidValue, MalformedWebhook
+from ...domain.time import SYSTEM_CLOCK, Clock
 from ...domain.webhooks import WebhookRequest
 from ...ports.webhooks import WebhookVerifier
 from ..webhooks.signatures import (
-    Clock,
     any_match,
     check_window,
     mismatch,
@@ -118,7 +117,7 @@ class VapiWebhookVerifier(WebhookVerifier):
         bearer_prefix: expect ``Bearer <secret>``; default True only for ``Authorization``.
         hmac_plan: the HMAC plan; when set, ``header`` and ``bearer_prefix`` are not used.
         tolerance: seconds the HMAC timestamp may be old or ahead of the clock.
-        clock: epoch seconds now.
+        clock: the time source; `Clock.now` is compared with the signed timestamp.
         public_base_url: scheme and host Vapi calls, for templates with ``{url}``.
         integration: the name used in rejections.
     """
@@ -128,7 +127,7 @@ class VapiWebhookVerifier(WebhookVerifier):
     bearer_prefix: bool | None = None
     hmac_plan: VapiHmacPlan | None = None
     tolerance: float = 300.0
-    clock: Clock = time.time
+    clock: Clock = SYSTEM_CLOCK
     public_base_url: str | None = None
     integration: str = "vapi"
 
@@ -198,7 +197,7 @@ class VapiWebhookVerifier(WebhookVerifier):
             )
             check_window(
                 ts / 1000 if millis else ts,
-                now=self.clock(),
+                now=self.clock.now().timestamp(),
                 tolerance=self.tolerance,
                 header=header,
                 integration=self.integration,

@@ -11,7 +11,7 @@ import base64
 import binascii
 import hmac
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from urllib.parse import urlsplit, urlunsplit
 
 from ...domain.errors import InvalidSignature, MalformedWebhook, StaleTimestamp
@@ -19,7 +19,6 @@ from ...domain.webhooks import WebhookRequest
 
 
 __all__ = [
-    "Clock",
     "any_match",
     "b64decode_strict",
     "check_window",
@@ -30,9 +29,6 @@ __all__ = [
     "single_header",
     "utf8",
 ]
-
-Clock = Callable[[], float]
-"""Epoch seconds now; injected so tests and simulators control time."""
 
 _PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]*")
 _DIGITS = re.compile(r"[0-9]{1,16}")

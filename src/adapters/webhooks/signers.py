@@ -5,14 +5,17 @@ Each helper returns the headers to send (a dict) for a given body; the body itse
 is. They reuse the verifiers' own MAC builders, and the test suite pins those against the
 providers' published vectors and official SDKs, so a signature made here is one the real
 provider would make.
+
+A timestamped scheme signs at ``timestamp`` when given, else at ``clock.now()`` (default: the
+system clock): pass the test's `FakeClock` to sign at the time the verifiers will read.
 """
 
 from __future__ import annotations
 
 import base64
-import time
 from collections.abc import Iterable, Sequence
 
+from ...domain.time import SYSTEM_CLOCK, Clock
 from ..hubspot import verifier as _hubspot
 from ..stripe import verifier as _stripe
 from ..twilio import verifier as _twilio
@@ -36,15 +39,19 @@ __all__ = [
 ]
 
 
-def _now() -> int:
-    return int(time.time())
+def _now(clock: Clock) -> int:
+    return int(clock.now().timestamp())
 
 
 def sign_stripe(
-    body: bytes, secrets: str | Sequence[str], *, timestamp: int | None = None
+    body: bytes,
+    secrets: str | Sequence[str],
+    *,
+    timestamp: int | None = None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> dict[str, str]:
     """``Stripe-Signature`` with one ``v1`` per secret (several while rolling secrets)."""
-    t = _now() if timestamp is None else timestamp
+    t = _now(clock) if timestamp is None else timestamp
     secrets = (secrets,) if isinstance(secrets, str) else secrets
     v1 = ",".join(f"v1={_stripe.stripe_signature(s, t, body)}" for s in secrets)
     return {"Stripe-Signature": f"t={t},{v1}"}
@@ -57,9 +64,10 @@ def sign_hubspot_v3(
     url: str,
     method: str = "POST",
     timestamp_ms: int | None = None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> dict[str, str]:
     """``X-HubSpot-Signature-v3`` and ``X-HubSpot-Request-Timestamp`` (milliseconds)."""
-    ts = str(_now() * 1000 if timestamp_ms is None else timestamp_ms)
+    ts = str(_now(clock) * 1000 if timestamp_ms is None else timestamp_ms)
     signature = _hubspot.hubspot_v3_signature(client_secret, method.upper(), url, body, ts)
     return {_hubspot.V3_HEADER: signature, _hubspot.TIMESTAMP_HEADER: ts}
 
@@ -128,6 +136,7 @@ def sign_vapi_hmac(
     method: str = "POST",
     url: str = "",
     message_id: str = "",
+    clock: Clock = SYSTEM_CLOCK,
 ) -> dict[str, str]:
     """
     The headers a Vapi HMAC credential sends with ``plan`` (Vapi's defaults when None).
@@ -136,7 +145,7 @@ def sign_vapi_hmac(
     empty, as the verifier reads it.
     """
     plan = plan or _vapi.VapiHmacPlan()
-    ts = str(_now() if timestamp is None else timestamp) if plan.timestamp_header else ""
+    ts = str(_now(clock) if timestamp is None else timestamp) if plan.timestamp_header else ""
     message_id = message_id if plan.message_id_header else ""
     signature = _vapi.vapi_hmac_signature(
         plan, secret, body, timestamp=ts, method=method.upper(), url=url, message_id=message_id
@@ -156,9 +165,10 @@ def sign_standard(
     msg_id: str = "msg_portico_test",
     timestamp: int | None = None,
     prefix: str = "webhook",
+    clock: Clock = SYSTEM_CLOCK,
 ) -> dict[str, str]:
     """``webhook-id``/``-timestamp``/``-signature`` (``prefix="svix"`` for Svix names)."""
-    t = _now() if timestamp is None else timestamp
+    t = _now(clock) if timestamp is None else timestamp
     digest = _standard.standard_signature(_standard.decode_secret(secret), msg_id, t, body)
     return {
         f"{prefix}-id": msg_id,

@@ -14,15 +14,14 @@ Unlike the ``standardwebhooks`` package, a malformed entry (no comma, bad base64
 from __future__ import annotations
 
 import hmac
-import time
 
 import attrs
 
 from ...domain.errors import InvalidSignature, InvalidValue, MalformedWebhook
+from ...domain.time import SYSTEM_CLOCK, Clock
 from ...domain.webhooks import WebhookRequest
 from ...ports.webhooks import WebhookVerifier
 from .signatures import (
-    Clock,
     any_match,
     b64decode_strict,
     check_window,
@@ -89,13 +88,13 @@ class StandardWebhookVerifier(WebhookVerifier):
     Args:
         secret: ``whsec_<base64>`` (or the raw key as bytes).
         tolerance: seconds the timestamp may be old or ahead of the clock.
-        clock: epoch seconds now.
+        clock: the time source; `Clock.now` is compared with the signed timestamp.
         integration: the provider's name, used in rejections.
     """
 
     secret: bytes = attrs.field(converter=decode_secret, repr=False)
     tolerance: float = 300.0
-    clock: Clock = time.time
+    clock: Clock = SYSTEM_CLOCK
     integration: str = "standard-webhooks"
 
     def verify(self, request: WebhookRequest) -> None:
@@ -115,7 +114,7 @@ class StandardWebhookVerifier(WebhookVerifier):
             raise mismatch(f"{header} v1 (HMAC-SHA256)", integration=self.integration)
         check_window(
             timestamp,
-            now=self.clock(),
+            now=self.clock.now().timestamp(),
             tolerance=self.tolerance,
             header=f"{prefix}-timestamp",
             integration=self.integration,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import attrs
 
+from ...domain.time import Clock
 from ...ports.webhooks import WebhookParser, WebhookVerifier
 from ..http.client import build_client
 from ..resilience import ResiliencePolicy
@@ -84,16 +85,21 @@ def build_360dialog(settings: Dialog360Settings, context: BuildContext) -> Whats
     )
 
 
-def endpoint(settings: WhatsAppWebhookSettings) -> tuple[WebhookVerifier, WebhookParser]:
-    """Meta's signature verifier (and handshake token) and the Cloud API parser."""
+def endpoint(
+    settings: WhatsAppWebhookSettings, clock: Clock
+) -> tuple[WebhookVerifier, WebhookParser]:
+    """
+    Meta's signature verifier (and handshake token) and the Cloud API parser; neither reads a
+    clock (the signature has no timestamp, the events carry their own times).
+    """
     verifier = MetaWebhookVerifier(settings.app_secret, verify_token=settings.verify_token)
     return verifier, WhatsAppParser()
 
 
 def endpoint_360dialog(
-    settings: Dialog360WebhookSettings,
+    settings: Dialog360WebhookSettings, clock: Clock
 ) -> tuple[WebhookVerifier, WebhookParser]:
-    """The partner HMAC verifier and the same Cloud API parser, naming 360dialog."""
+    """The partner HMAC verifier and the same Cloud API parser, naming 360dialog (no clock)."""
     return Dialog360WebhookVerifier(settings.platform_secret), WhatsAppParser("360dialog")
 
 

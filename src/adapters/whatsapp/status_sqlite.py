@@ -15,11 +15,10 @@ thread that owns the connection, never on the event loop.
 from __future__ import annotations
 
 import sqlite3
-import time
-from collections.abc import Callable
 from os import PathLike
 
 from ...domain.messaging import DeliveryStatus
+from ...domain.time import SYSTEM_CLOCK, Clock, epoch_seconds
 from ...ports.delivery_status import DeliveryStatusStore
 from ..sqlite_worker import RetainingSQLiteStore, open_wal
 from .status_log import stored_status
@@ -65,7 +64,7 @@ class SQLiteDeliveryStatusStore(RetainingSQLiteStore, DeliveryStatusStore):
     Args:
         path: the database file (created on first use; its directory must exist).
         retention_seconds: how long an untouched message is remembered (default 30 days).
-        clock: wall-clock seconds since the epoch; injectable for tests.
+        clock: the time source; reports are stamped with `Clock.now`.
         busy_timeout: seconds to wait for another process's write lock before failing.
         purge_every: delete stale rows after this many records.
     """
@@ -75,14 +74,14 @@ class SQLiteDeliveryStatusStore(RetainingSQLiteStore, DeliveryStatusStore):
         path: str | PathLike[str],
         *,
         retention_seconds: float = DEFAULT_RETENTION_SECONDS,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = SYSTEM_CLOCK,
         busy_timeout: float = 30.0,
         purge_every: int = 1000,
     ) -> None:
         super().__init__(
             path,
             retention_seconds=retention_seconds,
-            clock=clock,
+            clock=epoch_seconds(clock),
             busy_timeout=busy_timeout,
             purge_every=purge_every,
             thread_name="portico-status",

@@ -14,9 +14,7 @@ import asyncio
 import tempfile
 from collections.abc import Iterable
 
-from dependency_injector import providers
-
-from ...adapters.fakes import FakeCRM, FakeMessaging, FakePayments, FakeVoice, ManualClock
+from ...adapters.fakes import FakeClock, FakeCRM, FakeMessaging, FakePayments, FakeVoice
 from ...domain.crm import Contact
 from ...domain.events import DomainEvent
 from ...domain.messaging import DeliveryStatus
@@ -74,7 +72,7 @@ async def _drain(relay: OutboxRelay) -> str:
     return f"queued -> delivered: {delivered} command{'s' * (delivered != 1)} by the relay"
 
 
-async def run_story(container: Container, clock: ManualClock) -> list[str]:
+async def run_story(container: Container, clock: FakeClock) -> list[str]:
     """Play the story on ``container``'s fakes; return the report's lines."""
     wa: FakeMessaging = container.fake_messaging()
     hubspot: FakeCRM = container.fake_crm()
@@ -182,14 +180,12 @@ async def run_story(container: Container, clock: ManualClock) -> list[str]:
 
 def main() -> int:
     """Run the story on a fresh fake container and print the report; 0 when every step held."""
-    clock = ManualClock()
+    clock = FakeClock()
     # The stores are real SQLite files in a fresh folder, named here, so the operator commands can
     # look at what the story left (PORTICO_DATA_DIR=<folder> portico outbox status).
     data_dir = tempfile.mkdtemp(prefix="portico-demo-")
     print(f"Data directory: {data_dir} (fake environment; in-memory vendors)\n")
-    container = create_container({**DEMO_CONFIG, "data_dir": data_dir}, env={})
-    container.clock.override(providers.Object(clock))
-    container.reset_singletons()
+    container = create_container({**DEMO_CONFIG, "data_dir": data_dir}, env={}, clock=clock)
     try:
         lines = asyncio.run(run_story(container, clock))
     except StoryFailed as failed:

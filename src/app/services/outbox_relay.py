@@ -18,14 +18,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 import attrs
 
 from ...domain.command_codec import decode_command
 from ...domain.errors import CircuitOpenError, InvalidValue
 from ...domain.outbox import OutboxEntry
+from ...domain.time import SYSTEM_CLOCK, Clock, epoch_seconds
 from ...ports.execute import CommandPorts, execute, served
 from ...ports.outbox import Outbox
 from .relay_settings import RelaySettings
@@ -58,8 +58,8 @@ class OutboxRelay:
         ports: the ports by integration name (wrapped in resilience by the container); commands
             of an integration without a port stay pending.
         settings: batch size, lease, idle wait, attempts, backoff, call look-back.
-        clock, sleep: injectable time, so tests are instant. wall_clock: epoch seconds, compared
-            with ``enqueued_at``.
+        clock: the time source: `Clock.monotonic` for pauses, `Clock.sleep` between batches,
+            `Clock.now` compared with ``enqueued_at``; a `FakeClock` makes tests instant.
         uniform: ``uniform(a, b)`` for the backoff's jitter (``random.uniform``); tests pin it.
         on_progress: called with the stats after each batch.
 
@@ -73,9 +73,7 @@ class OutboxRelay:
         ports: CommandPorts,
         settings: RelaySettings | None = None,
         *,
-        clock: Callable[[], float] = time.monotonic,
-        wall_clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Clock = SYSTEM_CLOCK,
         uniform: Callable[[float, float], float] = random.uniform,
         on_progress: Callable[[RelayStats], None] | None = None,
     ) -> None:
@@ -84,7 +82,8 @@ class OutboxRelay:
         self.integrations = served(ports)
         self.settings = settings if settings is not None else RelaySettings()
         self.on_progress = on_progress
-        self._clock, self._wall_clock, self._sleep = clock, wall_clock, sleep
+        self._clock, self._sleep = clock.monotonic, clock.sleep
+        self._wall_clock = epoch_seconds(clock)
         self._uniform = uniform
         self._paused_until: dict[str, float] = {}
         self.stats = RelayStats()

@@ -26,8 +26,6 @@ idempotency key, so a send whose outcome is unknown is never repeated either (``
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import UTC, datetime
 
 import attrs
 
@@ -38,6 +36,7 @@ from ...domain.events import PaymentFailed, PaymentSucceeded
 from ...domain.messaging import TemplateMessage
 from ...domain.payments import CheckoutLink, CheckoutRequest, PaymentIntent, PaymentStatus
 from ...domain.replay import Claim
+from ...domain.time import SYSTEM_CLOCK, Clock
 from ...domain.values import IdempotencyKey, Money, PhoneNumber
 from ...domain.webhooks import ClaimOutcome
 from ...ports.crm import CRMPort
@@ -55,10 +54,6 @@ __all__ = ["LinkStatus", "PaymentCollection", "PaymentLinkSent", "Settlement"]
 logger = logging.getLogger("portico.services")
 
 DEFAULT_ITEM = "your appointment"
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _window(_self: object, _attr: object, value: object) -> None:
@@ -105,7 +100,7 @@ class PaymentCollection:
         claims: where the link message is taken once across retries and workers (the webhook
             replay store); None sends on every call (a single-shot script).
         claim_lease: seconds a link-message claim lasts if its worker dies mid-send.
-        clock: the current time, timezone-aware (the checkout window is read from it).
+        clock: the time source; the checkout window is read from `Clock.now`.
         link_window: seconds a checkout request stays the same (retries inside reuse it).
     """
 
@@ -122,7 +117,7 @@ class PaymentCollection:
     request_mode: DeliveryMode = DeliveryMode.SEND_NOW
     claims: ReplayStore | None = None
     claim_lease: float = 120.0
-    clock: Callable[[], datetime] = _utc_now
+    clock: Clock = SYSTEM_CLOCK
     link_window: int = attrs.field(default=3600, validator=_window)
 
     async def request_payment(
@@ -145,7 +140,7 @@ class PaymentCollection:
         contact = await self.crm.get_contact(contact_id)
         if contact.phone is None:
             raise InvalidValue("phone", "the contact has no phone number to send the link to")
-        created_at, key = checkout_window(self.clock(), self.link_window, deal_id, amount)
+        created_at, key = checkout_window(self.clock.now(), self.link_window, deal_id, amount)
         link = await self.payments.create_checkout_link(
             CheckoutRequest(
                 amount=amount,

@@ -16,9 +16,7 @@ wrong, the operator fixes them, and the provider's retry then succeeds, so they 
 from __future__ import annotations
 
 import logging
-import time
 from collections import deque
-from collections.abc import Callable
 from typing import Protocol
 
 import attrs
@@ -32,6 +30,7 @@ from ...domain.errors import (
 )
 from ...domain.events import DomainEvent
 from ...domain.failed_events import FailedEvent
+from ...domain.time import SYSTEM_CLOCK, Clock
 from ...domain.webhooks import WebhookRequest
 from ...ports.failed_events import FailedEventLog
 
@@ -122,7 +121,7 @@ class RecentFailures:
     """The last ``limit`` permanent handler failures, oldest dropped first."""
 
     limit: int = DEFAULT_RECENT_FAILURES
-    clock: Callable[[], float] = time.time
+    clock: Clock = SYSTEM_CLOCK
     _items: deque[HandlerFailure] = attrs.field(init=False)
 
     @_items.default
@@ -136,7 +135,9 @@ class RecentFailures:
         self, provider: str, event_id: str, event_type: str, handler: str, error: str
     ) -> HandlerFailure:
         """Remember one failure (dropping the oldest when full) and return it."""
-        failure = HandlerFailure(self.clock(), provider, event_id, event_type, handler, error)
+        failure = HandlerFailure(
+            self.clock.now().timestamp(), provider, event_id, event_type, handler, error
+        )
         self._items.append(failure)
         return failure
 

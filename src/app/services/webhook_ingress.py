@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from enum import Enum
 from typing import Any, TypeVar
@@ -35,6 +34,7 @@ from ...domain.errors import PayloadTooLarge, WebhookRejected
 from ...domain.events import DomainEvent
 from ...domain.failed_events import FailedEvent
 from ...domain.replay import Claim
+from ...domain.time import SYSTEM_CLOCK, Clock
 from ...domain.webhooks import ClaimOutcome, WebhookRequest
 from ...ports.failed_events import FailedEventLog
 from ...ports.webhooks import ReplayStore
@@ -114,7 +114,7 @@ class WebhookIngress:
         recent_failures_limit: how many permanent handler failures `recent_failures` keeps.
         failed_log: where permanent failures are recorded durably, with their delivery (None:
             only `recent_failures`, lost on restart).
-        clock: wall-clock seconds, for the failure records.
+        clock: the time source; `Clock.now` stamps the failure records.
     """
 
     endpoints: dict[str, WebhookEndpoint] = attrs.field(converter=_copy_endpoints)
@@ -125,7 +125,7 @@ class WebhookIngress:
     public_base_url: str | None = None
     recent_failures_limit: int = DEFAULT_RECENT_FAILURES
     failed_log: FailedEventLog | None = None
-    clock: Callable[[], float] = time.time
+    clock: Clock = SYSTEM_CLOCK
     unknown_provider: int = attrs.field(default=0, init=False)
     _handlers: dict[type[DomainEvent], list[_AnyHandler]] = attrs.field(factory=dict, init=False)
     _counters: dict[str, ProviderCounters] = attrs.field(init=False)
@@ -137,7 +137,7 @@ class WebhookIngress:
 
     @_failures.default
     def _make_failures(self) -> RecentFailures:
-        return RecentFailures(self.recent_failures_limit)
+        return RecentFailures(self.recent_failures_limit, clock=self.clock)
 
     @property
     def recent_failures(self) -> RecentFailures:
@@ -276,7 +276,8 @@ class WebhookIngress:
             raise
         except Exception as exc:  # noqa: BLE001 - a failed handler means "retry", never a crash
             if is_permanent(exc):
-                failure = failed_event(provider, event, request, handler_name, exc, self.clock())
+                at = self.clock.now().timestamp()
+                failure = failed_event(provider, event, request, handler_name, exc, at)
                 if not await self._record(failure):
                     counters.handler_failures += 1
                     await self._release(provider, claim)

@@ -105,7 +105,8 @@ async def _run(ingress: WebhookIngress, log: FailedEventLog, record: FailedEvent
     except Exception as exc:  # noqa: BLE001 - reported by type, never by message
         if not is_permanent(exc):
             return ReplayResult(ReplayOutcome.RETRY_LATER, record, type(exc).__name__)
-        again = failed_event(record.provider, event, request, name, exc, ingress.clock())
+        at = ingress.clock.now().timestamp()
+        again = failed_event(record.provider, event, request, name, exc, at)
         stored = await log.record(again)
         return ReplayResult(ReplayOutcome.FAILED_AGAIN, stored, stored.reason)
     await log.resolve(record.id)

@@ -18,7 +18,6 @@ service that needs it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from dependency_injector import containers, providers
@@ -35,6 +34,7 @@ from ...adapters.resilience import (
 )
 from ...adapters.spec import BuildContext, VendorSpec
 from ...domain.errors import ConfigurationError, InvalidValue
+from ...domain.time import SYSTEM_CLOCK, Clock
 from ...ports.execute import PORTS, CommandPorts
 from ..services.follow_up_calls import FollowUpCalls
 from ..services.lead_intake import LeadIntake
@@ -57,7 +57,6 @@ __all__ = [
     "Container",
     "PortDisabled",
     "create_container",
-    "system_clock",
 ]
 
 # The ports each service calls; a service is offered (and subscribed to webhooks) only when all
@@ -73,11 +72,6 @@ class PortDisabled(ConfigurationError):
     """A port (or a service needing it) was asked for, but the configuration leaves it off."""
 
 
-def system_clock() -> datetime:
-    """The current time, timezone-aware (UTC)."""
-    return datetime.now(UTC)
-
-
 def _disabled(settings: Settings, port: str, wanted: str) -> PortDisabled:
     vendors = [spec.name for spec in settings.registry.for_port(port)]
     return PortDisabled(
@@ -88,7 +82,11 @@ def _disabled(settings: Settings, port: str, wanted: str) -> PortDisabled:
 
 
 def _adapter(
-    port: str, settings: Settings, fake: Callable[[], object], status_store: Callable[[], Any]
+    port: str,
+    settings: Settings,
+    fake: Callable[[], object],
+    status_store: Callable[[], Any],
+    clock: Clock,
 ) -> Any:
     """The raw adapter of ``port``: its fake, or its vendor built from its settings section."""
     if not settings.enabled(port):
@@ -97,16 +95,16 @@ def _adapter(
         return fake()
     spec: VendorSpec[Any] | None = settings.vendor_of(port)
     assert spec is not None  # enabled outside fake: load_settings resolved its vendor
-    context = BuildContext(environment=settings.environment, status_store=status_store)
+    context = BuildContext(environment=settings.environment, status_store=status_store, clock=clock)
     try:
         return spec.build(settings.vendors[spec.name], context)
     except InvalidValue as err:
         raise ConfigurationError(f"{spec.name}.{err.field}: {err.rule}") from None
 
 
-def _pipeline(port: str, settings: Settings, breakers: BreakerRegistry) -> Pipeline:
+def _pipeline(port: str, settings: Settings, breakers: BreakerRegistry, clock: Clock) -> Pipeline:
     integration = settings.integration(port)
-    return build_pipeline(integration, settings.policy(integration), registry=breakers)
+    return build_pipeline(integration, settings.policy(integration), registry=breakers, clock=clock)
 
 
 def _command_ports(settings: Settings, **ports: Callable[[], Any]) -> CommandPorts:
@@ -144,13 +142,16 @@ class Container(containers.DeclarativeContainer):
 
     settings = providers.Dependency(instance_of=Settings)
     environment = providers.Callable(lambda settings: settings.environment, settings)
-    clock = providers.Object(system_clock)
+    # The one time source: every fake, store, pipeline (and its breaker), vendor adapter,
+    # verifier, parser and service below reads it. `create_container(clock=...)` overrides it
+    # (a FakeClock in tests).
+    clock = providers.Object(SYSTEM_CLOCK)
 
     # ---------------------------------------------------------------- stores
-    outbox = providers.Singleton(build_outbox, settings)
+    outbox = providers.Singleton(build_outbox, settings, clock=clock)
     # The webhook replay store; lead intake also takes its per-sender claims from it.
-    replay_store = providers.Singleton(build_replay_store, settings)
-    status_store = providers.Singleton(build_status_store, settings)
+    replay_store = providers.Singleton(build_replay_store, settings, clock=clock)
+    status_store = providers.Singleton(build_status_store, settings, clock=clock)
 
     # ---------------------------------------------------------------- fakes (environment "fake")
     fake_messaging = providers.Singleton(FakeMessaging, clock=clock)
@@ -164,27 +165,27 @@ class Container(containers.DeclarativeContainer):
     breakers = providers.Singleton(BreakerRegistry)
 
     messaging_adapter = providers.Singleton(
-        _adapter, "messaging", settings, fake_messaging.provider, status_store.provider
+        _adapter, "messaging", settings, fake_messaging.provider, status_store.provider, clock
     )
-    messaging_pipeline = providers.Singleton(_pipeline, "messaging", settings, breakers)
+    messaging_pipeline = providers.Singleton(_pipeline, "messaging", settings, breakers, clock)
     messaging = providers.Callable(ResilientMessaging.around, messaging_adapter, messaging_pipeline)
 
     crm_adapter = providers.Singleton(
-        _adapter, "crm", settings, fake_crm.provider, status_store.provider
+        _adapter, "crm", settings, fake_crm.provider, status_store.provider, clock
     )
-    crm_pipeline = providers.Singleton(_pipeline, "crm", settings, breakers)
+    crm_pipeline = providers.Singleton(_pipeline, "crm", settings, breakers, clock)
     crm = providers.Callable(ResilientCRM.around, crm_adapter, crm_pipeline)
 
     payments_adapter = providers.Singleton(
-        _adapter, "payments", settings, fake_payments.provider, status_store.provider
+        _adapter, "payments", settings, fake_payments.provider, status_store.provider, clock
     )
-    payments_pipeline = providers.Singleton(_pipeline, "payments", settings, breakers)
+    payments_pipeline = providers.Singleton(_pipeline, "payments", settings, breakers, clock)
     payments = providers.Callable(ResilientPayments.around, payments_adapter, payments_pipeline)
 
     voice_adapter = providers.Singleton(
-        _adapter, "voice", settings, fake_voice.provider, status_store.provider
+        _adapter, "voice", settings, fake_voice.provider, status_store.provider, clock
     )
-    voice_pipeline = providers.Singleton(_pipeline, "voice", settings, breakers)
+    voice_pipeline = providers.Singleton(_pipeline, "voice", settings, breakers, clock)
     voice = providers.Callable(ResilientVoice.around, voice_adapter, voice_pipeline)
 
     command_ports = providers.Callable(
@@ -204,6 +205,7 @@ class Container(containers.DeclarativeContainer):
         settings=providers.Callable(
             lambda s: RelaySettings(lease_seconds=s.outbox.lease_seconds), settings
         ),
+        clock=clock,
     )
     outbox_dispatch = providers.Factory(
         OutboxDispatch,
@@ -271,6 +273,7 @@ class Container(containers.DeclarativeContainer):
         replay_store=replay_store.provider,
         # Lead intake runs inside the MessageReceived handler: the event claim must outlast it.
         min_lease_seconds=providers.Callable(intake_lease, crm_pipeline),
+        clock=clock,
     )
 
 
@@ -280,6 +283,7 @@ def create_container(
     env: Mapping[str, str] | None = None,
     vendors: Iterable[VendorSpec[Any]] = (),
     settings: Settings | None = None,
+    clock: Clock | None = None,
 ) -> Container:
     """
     A `Container` for ``config`` layered over ``PORTICO_*`` variables and a YAML file.
@@ -289,6 +293,10 @@ def create_container(
         env: the variables to read; defaults to ``os.environ`` (pass ``{}`` to ignore them).
         vendors: extra `VendorSpec` s to register beside Portico's own.
         settings: already-loaded settings (then ``config``, ``env`` and ``vendors`` are unused).
+        clock: the one time source of everything the container builds (default
+            `SYSTEM_CLOCK`): pass a `portico.testing.FakeClock` and retries, breakers, timeouts,
+            limiters, webhook tolerance windows, the stores' stamps, the fakes' timestamps and
+            the services all follow it.
 
     Raises:
         ConfigurationError: every configuration problem at once, before anything is served.
@@ -299,6 +307,8 @@ def create_container(
         registry = VendorRegistry.builtin(vendors)
         settings = load_settings(config, env=os.environ if env is None else env, registry=registry)
     container = Container(settings=settings)
+    if clock is not None:
+        container.clock.override(providers.Object(clock))
     problems: list[str] = []
     for port in PORTS:
         if not settings.enabled(port):
@@ -310,7 +320,7 @@ def create_container(
     hooks = {spec.webhook.provider: spec.webhook for spec in settings.registry if spec.webhook}
     for provider, section in settings.webhooks.providers.items():
         try:
-            hooks[provider].endpoint(section)  # the verifiers check their secrets' shape
+            hooks[provider].endpoint(section, container.clock())  # verifiers check secrets
         except (InvalidValue, ValueError) as exc:
             reason = f"{exc.field}: {exc.rule}" if isinstance(exc, InvalidValue) else str(exc)
             problems.append(f"webhooks.{provider}: {reason}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import cast
 
+from ...domain.time import SYSTEM_CLOCK, Clock
 from ...ports.execute import PORTS, CommandPorts
 from ...ports.outbox import Outbox
 from ..services.outbox_relay import OutboxRelay, RelayStats
@@ -29,16 +30,18 @@ def build_relay(
     *,
     settings: RelaySettings | None = None,
     on_progress: Callable[[RelayStats], None] | None = None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> OutboxRelay:
     """
-    A relay over the resilient ``ports``.
+    A relay over the resilient ``ports``, on ``clock`` (pauses, backoff waits, the call
+    look-back).
 
     Raises:
         ValueError: a port's pipeline could outlast the lease (`app.wiring.leases`).
     """
     settings = settings if settings is not None else RelaySettings()
     check_relay_lease(settings.lease_seconds, pipelines_of(ports.values()))
-    return OutboxRelay(outbox, ports, settings, on_progress=on_progress)
+    return OutboxRelay(outbox, ports, settings, clock=clock, on_progress=on_progress)
 
 
 def command_ports(**ports: object) -> CommandPorts:

@@ -8,6 +8,9 @@ A store's ``kind`` left unset means: memory in the ``fake`` environment without 
 environment (``portico-outbox.sandbox.sqlite3``; production keeps the plain
 ``portico-outbox.sqlite3``), so a fake or sandbox run never shares production's files. Nothing is
 opened here: files are created and servers connected on first use.
+
+Each builder takes the container's ``clock`` (default `SYSTEM_CLOCK`): it stamps the rows of the
+SQLite stores and times the memory replay store's leases; Redis keeps its server's clock.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from ...adapters.stores.memory import MemoryReplayStore
 from ...adapters.stores.sqlite import SQLiteReplayStore
 from ...adapters.whatsapp.status_log import MemoryDeliveryStatusStore
 from ...adapters.whatsapp.status_sqlite import SQLiteDeliveryStatusStore
+from ...domain.time import SYSTEM_CLOCK, Clock
 from ...ports.delivery_status import DeliveryStatusStore
 from ...ports.failed_events import FailedEventLog
 from ...ports.outbox import Outbox
@@ -60,44 +64,60 @@ def store_path(settings: Settings, configured: str | None, stem: str) -> str:
     return str(folder / f"{stem}{suffix}.sqlite3")
 
 
-def build_outbox(settings: Settings, *, mode: OpenMode = "create") -> Outbox:
+def build_outbox(
+    settings: Settings, *, mode: OpenMode = "create", clock: Clock = SYSTEM_CLOCK
+) -> Outbox:
     """
     The configured outbox (PostgreSQL needs the ``postgres`` extra: psycopg).
 
     ``mode`` ``read_only`` or ``existing`` is for operator commands: they must never create a
-    store (see `SqliteOutbox`).
+    store (see `SqliteOutbox`). ``clock`` stamps enqueue and due times; PostgreSQL's leases
+    keep the database's clock unless it is another than the system's.
     """
     section = settings.outbox
     kind = store_kind(settings, section.kind, section.path)
     if kind == "postgres":
         from ...adapters.outbox.postgres import PostgresOutbox  # only when used
 
-        return PostgresOutbox(str(section.postgres_url), table=section.table, mode=mode)
+        return PostgresOutbox(
+            str(section.postgres_url),
+            table=section.table,
+            mode=mode,
+            clock=None if clock is SYSTEM_CLOCK else clock,
+        )
     if kind == "memory":
-        return SqliteOutbox(":memory:", table=section.table)
+        return SqliteOutbox(":memory:", table=section.table, clock=clock)
     return SqliteOutbox(
-        store_path(settings, section.path, "portico-outbox"), table=section.table, mode=mode
+        store_path(settings, section.path, "portico-outbox"),
+        table=section.table,
+        mode=mode,
+        clock=clock,
     )
 
 
-def build_replay_store(settings: Settings) -> ReplayStore:
-    """The ``webhooks.replay`` store, shared by the ingress and lead intake's claims."""
+def build_replay_store(settings: Settings, *, clock: Clock = SYSTEM_CLOCK) -> ReplayStore:
+    """
+    The ``webhooks.replay`` store, shared by the ingress and lead intake's claims.
+
+    Memory and SQLite stores time leases and retention on ``clock``; Redis on its server's clock.
+    """
     section = settings.webhooks.replay
     kind = store_kind(settings, section.kind, section.path)
     if kind == "memory":
-        return MemoryReplayStore()
+        return MemoryReplayStore(clock=clock)
     if kind == "redis":
         from ...adapters.stores.redis_store import RedisReplayStore  # only when used
 
         return RedisReplayStore(str(section.url))
-    return SQLiteReplayStore(store_path(settings, section.path, "portico-replay"))
+    return SQLiteReplayStore(store_path(settings, section.path, "portico-replay"), clock=clock)
 
 
-def build_failed_event_log(settings: Settings) -> FailedEventLog:
+def build_failed_event_log(settings: Settings, *, clock: Clock = SYSTEM_CLOCK) -> FailedEventLog:
     """
     The ``webhooks.failed_events`` log: events a handler refused for good, kept for replay.
 
     Its file defaults to the replay store's folder when that one is configured by path.
+    ``clock`` stamps ``resolved_at``.
     """
     section = settings.webhooks.failed_events
     replay = settings.webhooks.replay
@@ -108,12 +128,16 @@ def build_failed_event_log(settings: Settings) -> FailedEventLog:
     follows_replay = replay_kind if replay_kind == "memory" and not section.path else None
     kind = store_kind(settings, section.kind or follows_replay, path)
     if kind == "memory":
-        return MemoryFailedEventLog()
-    return SQLiteFailedEventLog(store_path(settings, path, "portico-failed-events"))
+        return MemoryFailedEventLog(clock=clock)
+    return SQLiteFailedEventLog(store_path(settings, path, "portico-failed-events"), clock=clock)
 
 
-def build_status_store(settings: Settings) -> DeliveryStatusStore:
-    """``messaging.status_store``: WhatsApp statuses, shared by the sender and the webhooks."""
+def build_status_store(settings: Settings, *, clock: Clock = SYSTEM_CLOCK) -> DeliveryStatusStore:
+    """
+    ``messaging.status_store``: WhatsApp statuses, shared by the sender and the webhooks.
+
+    ``clock`` stamps the SQLite store's reports (its retention); Redis keeps its server's clock.
+    """
     section = settings.status_store
     kind = store_kind(settings, section.kind, section.path)
     if kind == "memory":
@@ -127,6 +151,7 @@ def build_status_store(settings: Settings) -> DeliveryStatusStore:
     return SQLiteDeliveryStatusStore(
         store_path(settings, section.path, "portico-status"),
         retention_seconds=section.retention_seconds,
+        clock=clock,
     )
 
 

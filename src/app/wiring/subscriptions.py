@@ -25,6 +25,7 @@ import attrs
 
 from ...domain.events import MessageStatusChanged
 from ...domain.messaging import DeliveryStatus
+from ...domain.time import SYSTEM_CLOCK, Clock
 from ...ports.webhooks import ReplayStore
 from ..services.webhook_ingress import WebhookIngress
 from ..services.webhook_values import Subscription
@@ -122,6 +123,7 @@ def build_subscribed_ingress(
     messaging: Callable[[], object] | None,
     replay_store: Callable[[], ReplayStore] | None = None,
     min_lease_seconds: float = 0.0,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> WebhookIngress:
     """
     The configured ingress, with the services subscribed unless ``webhooks.subscribe_services``
@@ -135,11 +137,13 @@ def build_subscribed_ingress(
             messaging port is off).
         replay_store: the shared replay store's factory; None builds one from ``settings``.
         min_lease_seconds: the event claim's shortest lease (the handlers' worst case).
+        clock: the time source of the verifiers, parsers and failure records.
     """
     ingress = build_ingress(
         settings,
         replay_store=replay_store() if replay_store is not None else None,
         min_lease_seconds=min_lease_seconds,
+        clock=clock,
     )
     if settings.webhooks.subscribe_services:
         log = status_log_of(messaging()) if messaging is not None else None

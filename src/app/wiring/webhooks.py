@@ -36,6 +36,7 @@ after which it would be processed again. Set it to false when every HubSpot send
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -43,6 +44,7 @@ from typing import Any
 import attrs
 
 from ...adapters.spec import SECRET
+from ...domain.time import SYSTEM_CLOCK, Clock
 from ...ports.failed_events import FailedEventLog
 from ...ports.webhooks import ReplayStore
 from ..services.webhook_ingress import WebhookEndpoint, WebhookIngress
@@ -76,10 +78,14 @@ def build_ingress(
     replay_store: ReplayStore | None = None,
     failed_log: FailedEventLog | None = None,
     min_lease_seconds: float = 0.0,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> WebhookIngress:
     """
     The ingress for ``settings``: one endpoint per configured provider (every provider, with the
     development secrets, in the ``fake`` environment).
+
+    ``clock`` is the time source of the verifiers' tolerance windows, the parsers' times of
+    receipt, the failure records, and the stores built here when none is given.
 
     ``min_lease_seconds`` is the longest a subscribed handler may legitimately run (the container
     passes the intake lease): the event claim's lease is never shorter, or a slow but healthy
@@ -89,7 +95,7 @@ def build_ingress(
     endpoints: dict[str, WebhookEndpoint] = {}
     development: list[str] = []
     for provider, section in settings.webhooks.providers.items():
-        verifier, parser = hooks[provider].endpoint(section)
+        verifier, parser = hooks[provider].endpoint(section, clock)
         endpoints[provider] = WebhookEndpoint(verifier, parser)
         development.extend(_development_fields(provider, section, hooks[provider].development))
     if development:
@@ -101,11 +107,16 @@ def build_ingress(
     webhooks = settings.webhooks
     return WebhookIngress(
         endpoints,
-        replay_store=replay_store if replay_store is not None else build_replay_store(settings),
+        replay_store=(
+            replay_store if replay_store is not None else build_replay_store(settings, clock=clock)
+        ),
         max_body=webhooks.max_body,
         lease_seconds=max(webhooks.lease_seconds, min_lease_seconds),
         public_base_url=webhooks.public_base_url,
-        failed_log=failed_log if failed_log is not None else build_failed_event_log(settings),
+        failed_log=(
+            failed_log if failed_log is not None else build_failed_event_log(settings, clock=clock)
+        ),
+        clock=clock,
     )
 
 
@@ -123,25 +134,34 @@ def build_webhook_ingress(
     config: Mapping[str, Any] | None = None,
     *,
     environment: str = "fake",
-    store_factory: Callable[[Settings], ReplayStore] = build_replay_store,
-    failed_log_factory: Callable[[Settings], FailedEventLog] = build_failed_event_log,
+    store_factory: Callable[[Settings], ReplayStore] | None = None,
+    failed_log_factory: Callable[[Settings], FailedEventLog] | None = None,
     min_lease_seconds: float = 0.0,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> WebhookIngress:
     """
     An ingress straight from a configuration mapping, without a container (tools and tests).
 
     ``config`` is read as `load_settings` reads it (``PORTICO_*`` variables are not consulted),
-    in ``environment`` unless the mapping names one.
+    in ``environment`` unless the mapping names one. ``clock`` is the time source of the
+    verifiers' tolerance windows, the parsers' times of receipt and the ingress's failure
+    records, and of the stores the default factories (`build_replay_store`,
+    `build_failed_event_log`) build when no factory is given.
 
     Raises:
         ConfigurationError: every problem of the configuration at once.
     """
     settings = load_settings({"environment": environment, **dict(config or {})}, env={})
+    if store_factory is None:
+        store_factory = functools.partial(build_replay_store, clock=clock)
+    if failed_log_factory is None:
+        failed_log_factory = functools.partial(build_failed_event_log, clock=clock)
     return build_ingress(
         settings,
         replay_store=store_factory(settings),
         failed_log=failed_log_factory(settings),
         min_lease_seconds=min_lease_seconds,
+        clock=clock,
     )
 
 

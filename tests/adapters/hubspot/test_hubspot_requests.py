@@ -11,6 +11,7 @@ import httpx
 import pytest
 import respx
 
+from portico.adapters.fakes import FakeClock
 from portico.adapters.hubspot import HubSpotCRM, HubSpotStages
 from portico.domain.crm import ContactDraft, DealDraft, DealStage, LifecycleStage
 from portico.domain.errors import (
@@ -37,7 +38,7 @@ EMPTY_SEARCH = {"total": 0, "results": []}
 @pytest.fixture(name="crm")
 async def _crm() -> AsyncIterator[HubSpotCRM]:
     async with httpx.AsyncClient(base_url=API) as http:
-        yield HubSpotCRM(http=http, token=TOKEN, clock=lambda: NOW)
+        yield HubSpotCRM(http=http, token=TOKEN, clock=FakeClock(NOW))
 
 
 def _body(call: Any) -> Any:

@@ -13,6 +13,7 @@ import pytest
 import respx
 from tests.simulators.vapi import VapiSimulator
 
+from portico.adapters.fakes import FakeClock
 from portico.adapters.vapi import VapiVoice
 from portico.adapters.vapi.reconcile import KEY_FIELD, MAX_PAGES, PAGE_SIZE
 from portico.domain.errors import Conflict, InvalidValue, Unavailable, UnexpectedResponse
@@ -56,7 +57,7 @@ def _query(request: httpx.Request) -> dict[str, str]:
 async def vapi() -> AsyncIterator[VapiVoice]:
     """An adapter on a fixed clock."""
     adapter = VapiVoice.build(api_key=KEY, phone_number_id=PHONE_ID)
-    adapter.clock = lambda: NOW
+    adapter.clock = FakeClock(NOW)
     yield adapter
     await adapter.aclose()
 

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+from portico.adapters.fakes import FakeClock
 from portico.adapters.whatsapp.status_log import MemoryDeliveryStatusStore, advances
 from portico.adapters.whatsapp.status_redis import RedisDeliveryStatusStore
 from portico.adapters.whatsapp.status_sqlite import SQLiteDeliveryStatusStore
@@ -138,16 +139,6 @@ def test_stores_satisfy_the_port(tmp_path: Path) -> None:
 # ------------------------------------------------------------------ SQLite only
 
 
-class _Clock:
-    """A settable wall clock."""
-
-    def __init__(self) -> None:
-        self.now = 1_750_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 async def test_sqlite_persists_across_reopen(tmp_path: Path) -> None:
     """A closed and reopened file still knows every status (a restart loses nothing)."""
     path = tmp_path / "status.sqlite3"
@@ -159,14 +150,14 @@ async def test_sqlite_persists_across_reopen(tmp_path: Path) -> None:
 
 async def test_sqlite_forgets_untouched_messages_after_retention(tmp_path: Path) -> None:
     """Past retention a message reads as unknown, restarts afresh, and is purged."""
-    clock = _Clock()
+    clock = FakeClock()
     path = tmp_path / "status.sqlite3"
     async with SQLiteDeliveryStatusStore(path, retention_seconds=60, clock=clock) as store:
         await store.record("wamid.OLD", R)
         await store.record("wamid.KEPT", S)
-        clock.now += 50
+        clock.advance(50)
         await store.record("wamid.KEPT", Q)  # ignored, but refreshes its age
-        clock.now += 20
+        clock.advance(20)
         assert await store.get("wamid.OLD") is None
         assert await store.get("wamid.KEPT") is S
         assert await store.purge() == 1

@@ -4,33 +4,26 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import attrs
 import pytest
 
-from portico.adapters.fakes import FakeCRM, FakeMessaging, FakePayments, FakeVoice, ManualClock
+from portico.adapters.fakes import FakeClock, FakeCRM, FakeMessaging, FakePayments, FakeVoice
 from portico.adapters.outbox.sqlite import SqliteOutbox
 from portico.app.services.outbox_dispatch import OutboxDispatch
 from portico.app.services.outbox_relay import OutboxRelay
 from portico.ports.execute import CommandPorts
 
 
-@attrs.define
-class Ticker:
-    """Seconds that move only when slept through: the outbox's and the relay's clock."""
+class Ticker(FakeClock):
+    """The outbox's and the relay's clock: it moves only when slept through (1 ms at least)."""
 
-    now: float = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
+    async def sleep(self, seconds: float, /) -> None:
         """Advance instead of waiting."""
-        self.now += max(seconds, 0.001)
+        await super().sleep(max(seconds, 0.001))
 
 
 @pytest.fixture(name="clock")
-def _clock() -> ManualClock:
-    return ManualClock()
+def _clock() -> FakeClock:
+    return FakeClock()
 
 
 @pytest.fixture(name="ticker")
@@ -39,22 +32,22 @@ def _ticker() -> Ticker:
 
 
 @pytest.fixture(name="wa")
-def _wa(clock: ManualClock) -> FakeMessaging:
+def _wa(clock: FakeClock) -> FakeMessaging:
     return FakeMessaging(clock=clock)
 
 
 @pytest.fixture(name="crm")
-def _crm(clock: ManualClock) -> FakeCRM:
+def _crm(clock: FakeClock) -> FakeCRM:
     return FakeCRM(clock=clock)
 
 
 @pytest.fixture(name="stripe")
-def _stripe(clock: ManualClock) -> FakePayments:
+def _stripe(clock: FakeClock) -> FakePayments:
     return FakePayments(clock=clock)
 
 
 @pytest.fixture(name="vapi")
-def _vapi(clock: ManualClock) -> FakeVoice:
+def _vapi(clock: FakeClock) -> FakeVoice:
     return FakeVoice(clock=clock)
 
 
@@ -85,6 +78,5 @@ def _relay(
         outbox,
         CommandPorts(messaging=wa, crm=crm, payments=stripe, voice=vapi),
         clock=ticker,
-        sleep=ticker.sleep,
         uniform=lambda a, b: (a + b) / 2,
     )

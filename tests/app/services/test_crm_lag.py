@@ -8,10 +8,10 @@ import httpx
 import pytest
 from tests.simulators.hubspot import HubSpotSimulator
 
-from portico.adapters.fakes import FakeCRM, FakeMessaging, FakePayments, FakeVoice
+from portico.adapters.fakes import FakeClock, FakeCRM, FakeMessaging, FakePayments, FakeVoice
 from portico.adapters.hubspot import HubSpotCRM
 from portico.adapters.outbox.sqlite import SqliteOutbox
-from portico.adapters.resilience import BreakerRegistry, FakeClock, ResilientCRM, build_pipeline
+from portico.adapters.resilience import BreakerRegistry, ResilientCRM, build_pipeline
 from portico.app.services._outreach import upsert_command
 from portico.app.services.lead_intake import INTAKE_CRM_CALLS, OPEN_DEAL_PROPERTY, LeadIntake
 from portico.app.services.outbox_dispatch import OutboxDispatch
@@ -91,8 +91,6 @@ def _resilient(inner: HubSpotCRM | FakeCRM) -> ResilientCRM:
         "hubspot",
         registry=BreakerRegistry(),
         clock=clock,
-        sleep=clock.sleep,
-        call_later=clock.call_later,
     )
     return ResilientCRM(inner, pipeline)
 
@@ -130,9 +128,7 @@ async def test_an_unknown_upsert_is_queued_only_when_redeliverable(
 def test_the_intake_lease_outlasts_its_crm_calls_at_their_worst() -> None:
     """The claim lease covers every intake CRM call retried to its deadline, plus a margin."""
     clock = FakeClock()
-    pipeline = build_pipeline(
-        "hubspot", clock=clock, sleep=clock.sleep, call_later=clock.call_later
-    )
+    pipeline = build_pipeline("hubspot", clock=clock)
     worst = pipeline.worst_case_seconds()
     assert worst is not None
     assert pipeline.retry is not None

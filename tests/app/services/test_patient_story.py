@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from portico.adapters.fakes import FakeCRM, FakeMessaging, FakePayments, FakeVoice, ManualClock
+from portico.adapters.fakes import FakeClock, FakeCRM, FakeMessaging, FakePayments, FakeVoice
 from portico.adapters.outbox.sqlite import SqliteOutbox
 from portico.app.services.follow_up_calls import FollowUpCalls
 from portico.app.services.lead_intake import OPEN_DEAL_PROPERTY, LeadIntake
@@ -127,7 +127,7 @@ class TestPaymentCollection:
         crm: FakeCRM,
         dispatch: OutboxDispatch,
         collection: PaymentCollection,
-        clock: ManualClock,
+        clock: FakeClock,
     ) -> None:
         """After 24 hours of silence the refused text is replaced by the payment template."""
         contact_id, deal_id = await _lead(wa, crm, dispatch)
@@ -275,7 +275,7 @@ class TestFollowUpCalls:
         vapi: FakeVoice,
         dispatch: OutboxDispatch,
         relay: OutboxRelay,
-        clock: ManualClock,
+        clock: FakeClock,
     ) -> None:
         """The summary, duration and end reason of the call become one CRM note."""
         contact_id, _ = await _lead(wa, crm, dispatch)

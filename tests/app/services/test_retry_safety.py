@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from portico.adapters.fakes import FakeCRM, FakeMessaging, FakePayments, ManualClock
+from portico.adapters.fakes import FakeClock, FakeCRM, FakeMessaging, FakePayments
 from portico.adapters.stores.memory import MemoryReplayStore
 from portico.app.services.lead_intake import LeadIntake
 from portico.app.services.outbox_dispatch import OutboxDispatch
@@ -20,7 +20,7 @@ FEE = Money.of("150.00", "RON")
 
 @pytest.fixture(name="collection")
 def _collection(
-    stripe: FakePayments, crm: FakeCRM, dispatch: OutboxDispatch, clock: ManualClock
+    stripe: FakePayments, crm: FakeCRM, dispatch: OutboxDispatch, clock: FakeClock
 ) -> PaymentCollection:
     return PaymentCollection(stripe, crm, dispatch, claims=MemoryReplayStore(), clock=clock)
 
@@ -36,12 +36,14 @@ async def test_asking_twice_sends_one_link_once(
     crm: FakeCRM,
     dispatch: OutboxDispatch,
     collection: PaymentCollection,
-    clock: ManualClock,
+    clock: FakeClock,
     gap: float,
 ) -> None:
     """A retry in the same second, a second later or within the hour: same link, one message."""
     contact_id, deal_id = await _lead(wa, crm, dispatch)
-    clock.now = clock.now.replace(minute=0, second=0, microsecond=0)  # the window's start
+    now = clock.now()
+    into_hour = now - now.replace(minute=0, second=0, microsecond=0)
+    clock.advance(3600 - into_hour.total_seconds())  # the next window's start
     first = await collection.request_payment(
         contact_id=contact_id, deal_id=deal_id, amount=FEE, description="consultation"
     )
@@ -62,7 +64,7 @@ async def test_a_later_window_makes_a_fresh_link(
     crm: FakeCRM,
     dispatch: OutboxDispatch,
     collection: PaymentCollection,
-    clock: ManualClock,
+    clock: FakeClock,
 ) -> None:
     """Asked again hours later: a new checkout (never Stripe's idempotency conflict), sent once."""
     contact_id, deal_id = await _lead(wa, crm, dispatch)
@@ -153,7 +155,7 @@ async def test_a_link_message_being_sent_elsewhere_is_not_sent_twice(
     crm: FakeCRM,
     stripe: FakePayments,
     dispatch: OutboxDispatch,
-    clock: ManualClock,
+    clock: FakeClock,
 ) -> None:
     """Another worker holds the link message's claim: this call answers IN_PROGRESS, sends none."""
     contact_id, deal_id = await _lead(wa, crm, dispatch)

@@ -6,10 +6,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from portico.adapters.fakes import FakeCRM, FakePayments
+from portico.adapters.fakes import FakeClock, FakeCRM, FakePayments
 from portico.adapters.resilience import (
     BreakerRegistry,
-    FakeClock,
     Pipeline,
     ResilientCRM,
     ResilientMessaging,
@@ -35,8 +34,6 @@ def _pipeline(integration: str) -> Pipeline:
         integration,
         registry=BreakerRegistry(),
         clock=clock,
-        sleep=clock.sleep,
-        call_later=clock.call_later,
     )
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import httpx
 import portico
-from portico.adapters.webhooks.signers import sign_stripe  # portico.testing once it lands
 from portico.domain import TemplateMessage
+from portico.testing import DEV_SECRETS, sign_stripe
 
 from adapters.memory_calendar import MemoryCalendar
 from app.booking import book_follow_up
@@ -25,7 +25,7 @@ from ports.calendar import Calendar
 
 
 HOST = Path(__file__).resolve().parent
-DEV_STRIPE_SECRET = "whsec_portico_development_only"  # the fake environment's published secret
+DEV_STRIPE_SECRET = DEV_SECRETS["stripe"]["secret"]  # the fake environment's published secret
 PATIENT = portico.PhoneNumber("+40 712 345 678")
 FEE = portico.Money.of("150.00", "RON")
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from portico.adapters.fakes import FakeCRM, FakeMessaging, FakePayments, FakeVoice, ManualClock
+from portico.adapters.fakes import FakeClock, FakeCRM, FakeMessaging, FakePayments, FakeVoice
 from portico.domain.crm import ContactDraft
 from portico.domain.errors import Conflict, InvalidRequest, NotFound
 from portico.domain.events import (
@@ -29,8 +29,8 @@ PATIENT = PhoneNumber("+40712345678")
 FEE = Money.of("150.00", "EUR")
 
 
-def _clock() -> ManualClock:
-    return ManualClock(datetime(2026, 1, 5, 9, 0, tzinfo=UTC))
+def _clock() -> FakeClock:
+    return FakeClock(datetime(2026, 1, 5, 9, 0, tzinfo=UTC))
 
 
 class TestFakeMessaging:
@@ -126,7 +126,7 @@ class TestFakeCRM:
         clock = _clock()
         crm = FakeCRM(clock=clock)
         contact = await crm.upsert_contact(ContactDraft(phone=PATIENT))
-        assert (await crm.add_note(contact.id, "hi")).created_at == clock()
+        assert (await crm.add_note(contact.id, "hi")).created_at == clock.now()
 
 
 class TestFakePayments:
@@ -202,7 +202,12 @@ class TestFakePayments:
         stripe = FakePayments(clock=clock)
         link = await stripe.create_checkout_link(
             CheckoutRequest(
-                FEE, "c", "P-1", "https://x.example/", expires_in_seconds=1800, created_at=clock()
+                FEE,
+                "c",
+                "P-1",
+                "https://x.example/",
+                expires_in_seconds=1800,
+                created_at=clock.now(),
             )
         )
         clock.advance(1800)

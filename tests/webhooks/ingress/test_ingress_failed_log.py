@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -11,6 +12,7 @@ import pytest
 
 from portico.adapters.failed_events.memory import MemoryFailedEventLog
 from portico.adapters.failed_events.sqlite import SQLiteFailedEventLog
+from portico.adapters.fakes import FakeClock
 from portico.app.entrypoints.asgi import create_webhook_app
 from portico.app.services.webhook_failures import safe_reason
 from portico.app.services.webhook_replay import ReplayOutcome, replay_failed
@@ -55,8 +57,9 @@ def _clean(text: str) -> bool:
 async def test_permanent_failure_survives_reopening_the_sqlite_log(tmp_path: Path, caplog) -> None:
     """A permanent failure is on disk, with its delivery, after the log is closed and reopened."""
     path = tmp_path / "failed.sqlite3"
-    log = SQLiteFailedEventLog(path, clock=lambda: 1000.0)
-    ingress = make_ingress(failed_log=log, clock=lambda: 1000.0)
+    clock = FakeClock(datetime.fromtimestamp(1000, UTC))
+    log = SQLiteFailedEventLog(path, clock=clock)
+    ingress = make_ingress(failed_log=log, clock=clock)
     ingress.on(Paid, _Settle(NotFound(f"no contact {PATIENT}", integration="crm")))
     request = _delivery("evt_1")
     with caplog.at_level(logging.DEBUG):

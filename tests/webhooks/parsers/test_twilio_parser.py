@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from tests.webhooks.parsers import payloads as p
 
+from portico.adapters.fakes import FakeClock
 from portico.adapters.twilio.parser import TwilioParser
 from portico.adapters.twilio.statuses import MESSAGE_STATUSES
 from portico.domain.errors import MalformedWebhook
@@ -19,7 +20,7 @@ NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 
 def _parser() -> TwilioParser:
-    return TwilioParser(clock=lambda: NOW)
+    return TwilioParser(clock=FakeClock(NOW))
 
 
 def test_status_callback() -> None:

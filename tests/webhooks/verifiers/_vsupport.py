@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import strategies as st
 
+from portico.adapters.fakes import FakeClock
 from portico.domain.errors import (
     InvalidSignature,
     MalformedWebhook,
@@ -25,9 +27,9 @@ secrets = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_siz
 offsets = st.integers(min_value=-299, max_value=299)
 
 
-def clock(now: float = NOW) -> Callable[[], float]:
-    """A frozen clock at ``now``."""
-    return lambda: now
+def clock(now: float = NOW) -> FakeClock:
+    """A clock stopped at ``now`` (epoch seconds)."""
+    return FakeClock(datetime.fromtimestamp(now, UTC))
 
 
 def req(
