@@ -43,5 +43,6 @@ def test_architecture_names_every_vendor_package() -> None:
     src = Path(__file__).parents[2] / "src" / "adapters"
     for spec in BUILTIN_VENDORS:
         module = spec.build.__module__.split(".")
-        assert module[:2] == ["portico", "adapters"] and module[-1] == "spec"
+        assert module[:2] == ["portico", "adapters"]
+        assert module[-1] == "spec"
         assert (src / module[2] / "spec.py").is_file()
