@@ -25,8 +25,9 @@ from tests.simulators.whatsapp import WhatsAppSimulator
 
 from bench._common import header, ratio, uvicorn_process
 from portico.adapters.http.client import DEFAULT_TIMEOUT, build_client
-from portico.adapters.resilience import DEFAULT_POLICIES, ResilientMessaging, build_pipeline
+from portico.adapters.resilience import ResilientMessaging, build_pipeline
 from portico.adapters.whatsapp import WhatsAppMessaging, meta_cloud
+from portico.adapters.whatsapp.spec import SPEC as WHATSAPP
 from portico.domain.messaging import TextMessage
 
 
@@ -88,7 +89,7 @@ def portico(http: httpx.AsyncClient) -> Callable[[int], Awaitable[object]]:
     adapter = WhatsAppMessaging(
         http=http, credential=TOKEN, flavour=meta_cloud(), phone_number_id=PHONE_ID
     )
-    policy = DEFAULT_POLICIES["whatsapp"].with_overrides(
+    policy = WHATSAPP.policy.with_overrides(
         {"rate": 1e9, "burst": 10_000, "max_concurrent": CONCURRENCY}
     )
     port = ResilientMessaging(adapter, build_pipeline("whatsapp", policy))

@@ -28,7 +28,6 @@ import pytest
 from portico.adapters.fakes import FakeClock
 from portico.adapters.outbox.sqlite import SqliteOutbox
 from portico.adapters.resilience import (
-    DEFAULT_POLICIES,
     BreakerRegistry,
     Pipeline,
     ResilientMessaging,
@@ -40,6 +39,7 @@ from portico.adapters.stripe import StripePayments
 from portico.adapters.whatsapp import WhatsAppMessaging, meta_cloud
 from portico.app.services.outbox_relay import OutboxRelay
 from portico.app.services.relay_settings import RelaySettings
+from portico.app.wiring.registry import BUILTIN_VENDORS
 from portico.domain.commands import CreatePaymentIntent, SendMessage
 from portico.domain.messaging import TextMessage
 from portico.domain.outbox import EntryState
@@ -50,6 +50,9 @@ from tests.simulators.faults import FaultInjector, FaultPlan
 from tests.simulators.server import serve
 from tests.simulators.stripe import StripeSimulator
 from tests.simulators.whatsapp import WhatsAppSimulator
+
+
+POLICIES = {spec.name: spec.policy for spec in BUILTIN_VENDORS}
 
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
@@ -112,7 +115,7 @@ def pipeline(name: str, registry: BreakerRegistry, clock: FakeClock) -> Pipeline
     """The integration's default pipeline on the fake clock, with a real per-attempt timeout."""
     built = build_pipeline(
         name,
-        DEFAULT_POLICIES[name],
+        POLICIES[name],
         registry=registry,
         clock=clock,
     )

@@ -175,7 +175,9 @@ def test_a_lease_shorter_than_a_pipeline_worst_case_is_refused():
 
 def test_the_worst_case_without_a_deadline_counts_every_attempt_and_backoff():
     """Without retry_deadline the worst case is attempts x (timeout + bulkhead wait) + caps."""
-    policy = ResiliencePolicy(retry_deadline=None, retry_attempts=4, timeout=5.0, retry_cap=10.0)
+    policy = ResiliencePolicy(
+        retry_deadline=None, retry_attempts=4, timeout=5.0, retry_max_delay=10.0
+    )
     pipeline = build_pipeline("whatsapp", policy, registry=BreakerRegistry())
     assert pipeline.worst_case_seconds() == 4 * (5.0 + 1.0) + 3 * 10.0  # no rate: no limiter
     pipelines = pipelines_of([ResilientMessaging(FakeMessaging(), pipeline), FakeMessaging()])
@@ -187,7 +189,9 @@ def test_the_worst_case_without_a_deadline_counts_every_attempt_and_backoff():
 
 def test_the_intake_lease_and_the_relay_check_agree_on_the_worst_case():
     """Without a deadline both leases count the same worst case: one number per pipeline."""
-    policy = ResiliencePolicy(retry_deadline=None, retry_attempts=4, timeout=5.0, retry_cap=10.0)
+    policy = ResiliencePolicy(
+        retry_deadline=None, retry_attempts=4, timeout=5.0, retry_max_delay=10.0
+    )
     pipeline = build_pipeline("hubspot", policy, registry=BreakerRegistry())
     worst = pipeline.worst_case_seconds()
     assert worst is not None

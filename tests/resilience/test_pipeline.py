@@ -18,7 +18,6 @@ from portico.adapters.fakes import (
     Faults,
 )
 from portico.adapters.resilience import (
-    DEFAULT_POLICIES,
     BreakerRegistry,
     CircuitState,
     Pipeline,
@@ -29,6 +28,7 @@ from portico.adapters.resilience import (
     ResilientVoice,
     build_pipeline,
 )
+from portico.app.wiring.registry import BUILTIN_VENDORS
 from portico.domain.errors import (
     BulkheadFull,
     CircuitOpenError,
@@ -49,6 +49,10 @@ from portico.ports.payments import PaymentPort
 from portico.ports.voice import VoicePort
 
 
+# Each vendor's default policy, from its spec.
+POLICIES = {spec.name: spec.policy for spec in BUILTIN_VENDORS}
+
+
 def pipeline(
     clock: FakeClock,
     integration: str = "whatsapp",
@@ -56,7 +60,7 @@ def pipeline(
     **overrides: object,
 ) -> Pipeline:
     """The integration's default pipeline on a fake clock, with ``overrides``."""
-    policy = DEFAULT_POLICIES[integration].with_overrides(overrides)
+    policy = POLICIES[integration].with_overrides(overrides)
     return build_pipeline(
         integration,
         policy,
@@ -263,19 +267,19 @@ class TestConfig:
     def test_defaults_follow_the_design_card(self) -> None:
         """Stripe trips at 3 / 30 s, the others at 5 / 60 s; retry 3 x 1 s..30 s, x2."""
         assert (
-            DEFAULT_POLICIES["stripe"].failure_threshold,
-            DEFAULT_POLICIES["stripe"].reset_timeout,
+            POLICIES["stripe"].failure_threshold,
+            POLICIES["stripe"].reset_timeout,
         ) == (3, 30.0)
         for name in ("whatsapp", "hubspot", "vapi", "twilio"):
             assert (
-                DEFAULT_POLICIES[name].failure_threshold,
-                DEFAULT_POLICIES[name].reset_timeout,
+                POLICIES[name].failure_threshold,
+                POLICIES[name].reset_timeout,
             ) == (5, 60.0)
-        for policy in DEFAULT_POLICIES.values():
+        for policy in POLICIES.values():
             assert (
                 policy.retry_attempts,
-                policy.retry_base,
-                policy.retry_cap,
+                policy.retry_base_delay,
+                policy.retry_max_delay,
                 policy.retry_multiplier,
             ) == (3, 1.0, 30.0, 2.0)
 
@@ -312,7 +316,6 @@ async def test_a_crm_says_per_draft_whether_an_upsert_may_be_retried() -> None:
     """ResilientCRM asks the adapter's upsert_is_idempotent(draft) before retrying blindly."""
     from portico.adapters.fakes import FakeCRM
     from portico.adapters.resilience import (
-        DEFAULT_POLICIES,
         BreakerRegistry,
         ResilientCRM,
         build_pipeline,
@@ -328,7 +331,7 @@ async def test_a_crm_says_per_draft_whether_an_upsert_may_be_retried() -> None:
     inner = PhoneUnsafeCRM()
     pipeline = build_pipeline(
         "hubspot",
-        DEFAULT_POLICIES["hubspot"],
+        POLICIES["hubspot"],
         registry=BreakerRegistry(),
         clock=clock,
     )

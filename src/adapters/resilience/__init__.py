@@ -17,10 +17,8 @@ from ._breaker import (
 )
 from ._bulkhead import Bulkhead
 from ._config import (
-    DEFAULT_POLICIES,
     ResiliencePolicy,
     build_pipeline,
-    pipeline_from_config,
 )
 from ._decorators import (
     ResilientCRM,
@@ -28,7 +26,7 @@ from ._decorators import (
     ResilientPayments,
     ResilientVoice,
 )
-from ._limiter import VENDOR_LIMITS, RateLimiter, VendorLimit
+from ._limiter import RateLimiter
 from ._pipeline import Pipeline
 from ._registry import BreakerRegistry, IntegrationHealth, render_health
 from ._retry import RetryPolicy
@@ -36,8 +34,6 @@ from ._timeout import Timeout, timed_out
 
 
 __all__ = [
-    "DEFAULT_POLICIES",
-    "VENDOR_LIMITS",
     "BreakerRegistry",
     "BreakerStats",
     "Bulkhead",
@@ -54,10 +50,8 @@ __all__ = [
     "ResilientVoice",
     "RetryPolicy",
     "Timeout",
-    "VendorLimit",
     "build_pipeline",
     "counts_as_failure",
-    "pipeline_from_config",
     "render_health",
     "timed_out",
 ]

@@ -1,9 +1,13 @@
 """
-Per-integration resilience settings, their defaults, and the factory that makes a pipeline.
+One integration's resilience settings and the factory that makes its pipeline.
 
-Defaults follow the design card (breaker 5 failures / 60 s, Stripe 3 / 30 s; 3 attempts, 1 s base,
-30 s cap, multiplier 2) and each vendor's published rate limit (`VENDOR_LIMITS`). The container
-overrides any field from its configuration with `ResiliencePolicy.with_overrides`.
+The defaults follow the design card (breaker 5 failures / 60 s; 3 attempts, 1 s base delay, 30 s
+max delay, multiplier 2; 10 s per attempt). Each vendor's own policy (Stripe's 3 / 30 s breaker,
+every vendor's published rate limit) lives in its package's ``spec.py``; the settings model
+overrides any field from ``resilience.<integration>`` with `ResiliencePolicy.with_overrides`.
+Field names are the component's parameter with its policy as prefix (``retry_base_delay`` is
+`RetryPolicy`'s ``base_delay``), and the one name is used end to end: settings, variables
+(``PORTICO_RESILIENCE__STRIPE__RETRY_BASE_DELAY``) and the health report.
 """
 
 from __future__ import annotations
@@ -16,14 +20,14 @@ import attrs
 from ...domain.time import SYSTEM_CLOCK, Clock
 from ._breaker import CircuitBreaker
 from ._bulkhead import Bulkhead
-from ._limiter import VENDOR_LIMITS, RateLimiter, VendorLimit
+from ._limiter import RateLimiter
 from ._pipeline import Pipeline
 from ._registry import BreakerRegistry
 from ._retry import RetryPolicy
 from ._timeout import Timeout
 
 
-__all__ = ["DEFAULT_POLICIES", "ResiliencePolicy", "build_pipeline", "pipeline_from_config"]
+__all__ = ["ResiliencePolicy", "build_pipeline"]
 
 
 def _positive(_inst: object, attr: attrs.Attribute[Any], value: float | None) -> None:
@@ -57,8 +61,8 @@ class ResiliencePolicy:
     failure_rate: float = attrs.field(default=0.5, validator=_positive)
     slow_call_duration: float | None = attrs.field(default=None, validator=_positive)
     retry_attempts: int = attrs.field(default=3, validator=_positive)
-    retry_base: float = attrs.field(default=1.0, validator=_non_negative)
-    retry_cap: float = attrs.field(default=30.0, validator=_non_negative)
+    retry_base_delay: float = attrs.field(default=1.0, validator=_non_negative)
+    retry_max_delay: float = attrs.field(default=30.0, validator=_non_negative)
     retry_multiplier: float = attrs.field(default=2.0, validator=_positive)
     retry_deadline: float | None = attrs.field(default=60.0, validator=_positive)
     rate: float | None = attrs.field(default=None, validator=_positive)
@@ -89,7 +93,8 @@ class ResiliencePolicy:
 
     def backoff_summary(self) -> str:
         """The retry schedule in a few words, for the health report."""
-        return f"exp x{self.retry_multiplier:g} {self.retry_base:g}s..{self.retry_cap:g}s jitter"
+        low, high = self.retry_base_delay, self.retry_max_delay
+        return f"exp x{self.retry_multiplier:g} {low:g}s..{high:g}s jitter"
 
 
 def _coerce(key: str, value: object, default: object) -> object:
@@ -111,31 +116,6 @@ def _coerce(key: str, value: object, default: object) -> object:
     return int(number)
 
 
-# 360dialog hosts numbers on Meta's Cloud API and publishes the same ceiling: "up to 80 messages
-# per second" per number (docs.360dialog.com, Messaging Throughput), so it gets WhatsApp's bucket.
-_LIMITS: Mapping[str, VendorLimit] = {
-    **VENDOR_LIMITS,
-    "360dialog": VendorLimit(70.0, 10, "Cloud API hosting: up to 80 messages per second"),
-}
-
-DEFAULT_POLICIES: Mapping[str, ResiliencePolicy] = {
-    name: ResiliencePolicy(
-        failure_threshold=threshold,
-        reset_timeout=reset,
-        rate=_LIMITS[name].rate,
-        burst=_LIMITS[name].burst,
-    )
-    for name, threshold, reset in (
-        ("whatsapp", 5, 60.0),
-        ("360dialog", 5, 60.0),
-        ("hubspot", 5, 60.0),
-        ("stripe", 3, 30.0),
-        ("vapi", 5, 60.0),
-        ("twilio", 5, 60.0),
-    )
-}
-
-
 def build_pipeline(
     integration: str,
     policy: ResiliencePolicy | None = None,
@@ -144,7 +124,7 @@ def build_pipeline(
     clock: Clock = SYSTEM_CLOCK,
 ) -> Pipeline:
     """
-    The pipeline for ``integration``, from ``policy`` (default: `DEFAULT_POLICIES` or the defaults).
+    The pipeline for ``integration``, from ``policy`` (default: `ResiliencePolicy()`).
 
     Every policy of the pipeline (and a breaker created here) reads the same ``clock``; tests pass
     one `FakeClock`, so backoff, reset timeouts, timeouts and token refills all run instantly.
@@ -152,7 +132,7 @@ def build_pipeline(
     of an integration shares its breaker), else created and registered there.
     """
     if policy is None:
-        policy = DEFAULT_POLICIES.get(integration, ResiliencePolicy())
+        policy = ResiliencePolicy()
     registry = registry if registry is not None else BreakerRegistry()
     breaker = registry.get(integration)
     if breaker is None:
@@ -174,8 +154,8 @@ def build_pipeline(
         breaker=breaker,
         retry=RetryPolicy(
             attempts=policy.retry_attempts,
-            base_delay=policy.retry_base,
-            max_delay=policy.retry_cap,
+            base_delay=policy.retry_base_delay,
+            max_delay=policy.retry_max_delay,
             multiplier=policy.retry_multiplier,
             deadline=policy.retry_deadline,
             clock=clock,
@@ -202,37 +182,3 @@ def build_pipeline(
         else Timeout(integration, policy.timeout, clock=clock),
         clock=clock,
     )
-
-
-def pipeline_from_config(
-    integration: str,
-    config: Mapping[str, Any],
-    *,
-    registry: BreakerRegistry,
-    clock: Clock = SYSTEM_CLOCK,
-) -> Pipeline:
-    """
-    The pipeline for ``integration`` from an application's configuration tree.
-
-    Settings in ``config["resilience"][integration]`` override that integration's entry in
-    `DEFAULT_POLICIES` field by field (``PORTICO_RESILIENCE__STRIPE__FAILURE_THRESHOLD=4``).
-    ``clock`` drives every policy (see `build_pipeline`).
-
-    Raises:
-        ValueError: the section is not a mapping, or names an unknown or invalid setting.
-    """
-    section = config.get("resilience") or {}
-    if not isinstance(section, Mapping):
-        msg = "resilience: expected a mapping of integration -> settings"
-        raise ValueError(msg)
-    overrides = section.get(integration) or {}
-    if not isinstance(overrides, Mapping):
-        msg = f"resilience.{integration}: expected a mapping of settings"
-        raise ValueError(msg)
-    base = DEFAULT_POLICIES.get(integration, ResiliencePolicy())
-    try:
-        policy = base.with_overrides(overrides)
-    except ValueError as exc:
-        msg = f"resilience.{integration}.{exc}"
-        raise ValueError(msg) from None
-    return build_pipeline(integration, policy, registry=registry, clock=clock)

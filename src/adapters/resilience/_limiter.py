@@ -11,34 +11,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-import attrs
-
 from ...domain.errors import RateLimitExceeded
 from ...domain.time import SYSTEM_CLOCK, Clock
 
 
-__all__ = ["VENDOR_LIMITS", "RateLimiter", "VendorLimit"]
+__all__ = ["RateLimiter"]
 
 T = TypeVar("T")
-
-
-@attrs.frozen
-class VendorLimit:
-    """A vendor's published throughput limit, as a bucket that never exceeds it."""
-
-    rate: float
-    burst: int
-    source: str
-
-
-# Each bucket keeps burst + rate * window at or under the published number for its window.
-VENDOR_LIMITS: dict[str, VendorLimit] = {
-    "hubspot": VendorLimit(9.0, 10, "private apps: 100 requests per 10 s"),
-    "stripe": VendorLimit(90.0, 10, "live mode: 100 requests per second"),
-    "whatsapp": VendorLimit(70.0, 10, "Cloud API: about 80 messages per second per number"),
-    "twilio": VendorLimit(90.0, 10, "account queue: about 100 requests per second"),
-    "vapi": VendorLimit(5.0, 5, "no published number; kept modest"),
-}
 
 
 class RateLimiter:

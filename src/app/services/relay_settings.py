@@ -18,8 +18,8 @@ import attrs
 __all__ = ["CALL_LOOKBACK", "DEFAULT_LEASE_SECONDS", "RelaySettings"]
 
 DEFAULT_LEASE_SECONDS = 120.0
-# Vapi's key look-back (adapters.vapi.adapter.KEY_LOOKBACK): how far back a keyed start finds the
-# call its key already started.
+# The voice vendor's key look-back (its adapter's KEY_LOOKBACK): how far back a keyed start finds
+# the call its key already started.
 CALL_LOOKBACK = 24 * 3600.0
 
 
