@@ -46,3 +46,23 @@ async def test_used_directly_it_yields_the_container():
     async with portico.lifespan(container) as entered:
         assert entered is container
         await asyncio.sleep(0)
+
+
+async def test_leaving_the_lifespan_closes_every_store_thread(tmp_path):
+    """SQLite stores run on worker threads: after the lifespan none of Portico's is left."""
+    import threading
+
+    container = portico.create_container({"data_dir": str(tmp_path)}, env={})
+    async with portico.lifespan(container):
+        ingress = container.webhook_ingress()
+        assert ingress.failed_log is not None
+        await ingress.failed_log.count()  # opens the failed-event log's SQLite file
+        await container.outbox().status()
+        opened = {t.name for t in threading.enumerate()} - {"MainThread"}
+    assert opened, "the SQLite stores should have started their worker threads"
+    for _ in range(50):
+        left = {t.name for t in threading.enumerate() if t.name.startswith("portico")}
+        if not left:
+            break
+        await asyncio.sleep(0.02)
+    assert not left, f"threads left running: {sorted(left)}"

@@ -30,6 +30,8 @@ CLOSABLE_PROVIDERS = (
     *(f"{port}_adapter" for port in PORTS),
     "outbox",
     "replay_store",
+    "status_store",
+    "webhook_ingress",  # its failed-event log (the replay store is the container's own)
 )
 
 
@@ -45,7 +47,11 @@ async def aclose_container(container: Any, *extra: object) -> int:
         if provider is None:
             continue
         try:
-            found.append(provider())
+            built = provider()
+            # The ingress itself holds nothing; the failed-event log it built does.
+            found.append(
+                getattr(built, "failed_log", built) if name == "webhook_ingress" else built
+            )
         except Exception as exc:  # noqa: BLE001 - a provider that cannot build holds nothing open
             logger.debug("not closing %s: it cannot be built (%s)", name, type(exc).__name__)
     return await aclose_objects([*found, *extra])
