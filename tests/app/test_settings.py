@@ -320,3 +320,9 @@ def test_a_configured_path_is_an_sqlite_store_in_the_fake_environment(
     store = build(load_settings(json.loads(text), env={}))
     assert isinstance(store, kind)
     assert str(tmp_path) in repr(store) or str(tmp_path) in str(getattr(store, "path", ""))
+
+
+def test_a_lease_shorter_than_a_pipeline_fails_at_create_container() -> None:
+    """The relay's lease check runs at start-up with the other problems, not at the first relay."""
+    with pytest.raises(ConfigurationError, match=r"outbox\.lease_seconds \(5s\) must exceed"):
+        create_container({"outbox": {"lease_seconds": 5}}, env={})

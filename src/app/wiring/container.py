@@ -317,6 +317,10 @@ def create_container(
             getattr(container, port)()
         except ConfigurationError as exc:
             problems.extend(exc.problems)
+    try:
+        container.relay()  # the lease must outlast every enabled port's worst case
+    except ValueError as exc:
+        problems.append(str(exc))
     hooks = {spec.webhook.provider: spec.webhook for spec in settings.registry if spec.webhook}
     for provider, section in settings.webhooks.providers.items():
         try:
