@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 import pytest
 
@@ -29,6 +31,11 @@ def test_the_defaults_are_the_production_values() -> None:
     assert settings.call_lookback == CALL_LOOKBACK == 24 * 3600.0
 
 
+def _only(field: str, value: object) -> dict[str, Any]:
+    """Keyword arguments setting one knob (to a value of the wrong type, in these tests)."""
+    return {field: value}
+
+
 @pytest.mark.parametrize(
     ("field", "bad"),
     [
@@ -46,14 +53,14 @@ def test_the_defaults_are_the_production_values() -> None:
 def test_an_out_of_range_value_is_refused_by_name(field: str, bad: float) -> None:
     """A bad knob fails at construction, and the error names it."""
     with pytest.raises(ValueError, match=rf"^{field} must be"):
-        RelaySettings(**{field: bad})
+        RelaySettings(**_only(field, bad))
 
 
 @pytest.mark.parametrize(("field", "bad"), [("batch_size", 2.5), ("max_attempts", True)])
 def test_a_count_must_be_an_integer(field: str, bad: object) -> None:
     """Batch size and attempts are whole numbers (a bool is not one)."""
     with pytest.raises(TypeError, match=rf"^{field} must be an integer"):
-        RelaySettings(**{field: bad})
+        RelaySettings(**_only(field, bad))
 
 
 def test_a_non_number_is_a_type_error_naming_the_field() -> None:
