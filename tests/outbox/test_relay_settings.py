@@ -8,27 +8,13 @@ import attrs
 import pytest
 
 from portico.adapters.resilience import RetryPolicy
-from portico.app.services.relay_settings import (
-    CALL_LOOKBACK,
-    DEFAULT_LEASE_SECONDS,
-    RelaySettings,
-)
+from portico.app.services.relay_settings import RelaySettings
 from portico.app.services.relay_verdicts import Verdict, after_failure
 from portico.domain.commands import SendMessage
 from portico.domain.errors import Unavailable
 from portico.domain.messaging import TemplateMessage
 from portico.domain.outbox import EntryState, OutboxEntry
 from portico.domain.values import IdempotencyKey
-
-
-def test_the_defaults_are_the_production_values() -> None:
-    """Batch 32, lease 120 s, idle 1 s, 12 attempts, backoff 1 s x2 up to 300 s, 24 h look-back."""
-    settings = RelaySettings()
-    assert (settings.batch_size, settings.lease_seconds, settings.idle_delay) == (32, 120.0, 1.0)
-    assert settings.lease_seconds == DEFAULT_LEASE_SECONDS
-    assert (settings.max_attempts, settings.base_delay, settings.max_delay) == (12, 1.0, 300.0)
-    assert settings.multiplier == 2.0
-    assert settings.call_lookback == CALL_LOOKBACK == 24 * 3600.0
 
 
 def _only(field: str, value: object) -> dict[str, Any]:
