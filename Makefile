@@ -5,8 +5,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 # The example host: its own `app` package and tests, run from its folder on this venv.
 EXAMPLE := examples/clinic
-# mypy cannot follow setuptools' editable finder for the renamed src/ directory, so the example is
-# type-checked against the source through a portico -> src link (tests/packaging installs the wheel).
+# mypy cannot follow setuptools' editable finder for the renamed src/ directory, so the tests and the
+# example are type-checked against the source through a portico -> src link (tests/packaging
+# installs the wheel).
 MYPY_PATH := $(VENV)/mypy-path
 
 .PHONY: install demo test lint typecheck imports pytest example bench serve clean
@@ -26,8 +27,12 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests bench examples
 	$(BIN)/ruff format --check src tests bench examples
 
-typecheck: $(STAMP)
+typecheck: $(STAMP) $(MYPY_PATH)/portico
 	$(BIN)/mypy
+	MYPYPATH=$(MYPY_PATH) $(BIN)/mypy tests
+
+$(MYPY_PATH)/portico:
+	mkdir -p $(MYPY_PATH) && ln -sfn ../../src $(MYPY_PATH)/portico
 
 imports: $(STAMP)
 	$(BIN)/lint-imports
@@ -35,8 +40,7 @@ imports: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest
 
-example: $(STAMP)
-	mkdir -p $(MYPY_PATH) && ln -sfn ../../src $(MYPY_PATH)/portico
+example: $(STAMP) $(MYPY_PATH)/portico
 	cd $(EXAMPLE) && MYPYPATH=../../$(MYPY_PATH) ../../$(BIN)/mypy
 	cd $(EXAMPLE) && ../../$(BIN)/pytest -q
 

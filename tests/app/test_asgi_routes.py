@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import MutableMapping
 from typing import Any
 
 import pytest
@@ -249,12 +250,12 @@ async def test_lifespan_startup_and_shutdown_complete():
     """The lifespan protocol is answered, so servers with lifespan=on start and stop cleanly."""
     app = create_webhook_app(_ingress(_Recorder()))
     incoming = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
-    sent: list[dict[str, Any]] = []
+    sent: list[MutableMapping[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
         return incoming.pop(0)
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
     await app({"type": "lifespan"}, receive, send)

@@ -73,6 +73,7 @@ async def test_the_outbox_and_relay_keep_the_container_time() -> None:
     outbox = container.outbox()
     entry_id = await outbox.enqueue(SendMessage(TemplateMessage("+40712345678", "t")), delay=90)
     entry = await outbox.get(entry_id)
+    assert entry is not None
     assert entry.enqueued_at == clock.now().timestamp()
     assert entry.available_at == entry.enqueued_at + 90
     relay = container.relay()

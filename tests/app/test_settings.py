@@ -15,7 +15,9 @@ import pytest
 from portico.adapters.failed_events.sqlite import SQLiteFailedEventLog
 from portico.adapters.outbox.sqlite import SqliteOutbox
 from portico.adapters.stores.sqlite import SQLiteReplayStore
+from portico.adapters.stripe.spec import StripeSettings, StripeWebhookSettings
 from portico.adapters.webhooks.signers import sign_stripe
+from portico.adapters.whatsapp.spec import Dialog360Settings
 from portico.adapters.whatsapp.status_sqlite import SQLiteDeliveryStatusStore
 from portico.app.entrypoints.asgi import create_webhook_app
 from portico.app.wiring.container import PortDisabled, create_container
@@ -93,8 +95,11 @@ def test_flat_keys_reach_their_sections() -> None:
     )
     assert settings.messaging.provider == "360dialog"
     assert settings.ports["messaging"] == "360dialog"
-    assert settings.vendors["360dialog"].api_key == "d360-key"
-    assert settings.vendors["stripe"].api_key == "sk_test_1"
+    dialog360, stripe = settings.vendors["360dialog"], settings.vendors["stripe"]
+    assert isinstance(dialog360, Dialog360Settings)
+    assert dialog360.api_key == "d360-key"
+    assert isinstance(stripe, StripeSettings)
+    assert stripe.api_key == "sk_test_1"
 
 
 # ------------------------------------------------------------------ ports on and off
@@ -176,9 +181,9 @@ def test_webhook_secrets_are_checked_by_create_container_outside_fake(tmp_path: 
 def test_the_fake_environment_fills_missing_webhook_secrets() -> None:
     """The same section in fake is served with the published development secret."""
     container = create_container({"webhooks": {"stripe": {}}}, env={})
-    assert (
-        container.settings().webhooks.providers["stripe"].secret == DEV_SECRETS["stripe"]["secret"]
-    )
+    stripe = container.settings().webhooks.providers["stripe"]
+    assert isinstance(stripe, StripeWebhookSettings)
+    assert stripe.secret == DEV_SECRETS["stripe"]["secret"]
 
 
 @pytest.mark.parametrize(

@@ -200,4 +200,6 @@ def test_deal_drafts_store_the_domains_stage():
     stored = to_dict(CreateDeal(DealDraft("101", "Consultation", DealStage.OPEN)))
     assert stored["draft"]["stage"] == "open"
     stored["draft"]["stage"] = "appointmentscheduled"
-    assert from_dict(stored).draft.stage is DealStage.OPEN
+    decoded = from_dict(stored)
+    assert isinstance(decoded, CreateDeal)
+    assert decoded.draft.stage is DealStage.OPEN

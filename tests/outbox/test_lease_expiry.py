@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Unpack
+
 from portico.adapters.fakes import FakeMessaging, FakePayments
 from portico.app.services.outbox_relay import OutboxRelay
 from portico.app.services.relay_settings import RelaySettings
@@ -27,7 +29,7 @@ def payment() -> CreatePaymentIntent:
     )
 
 
-def relay(box: Outbox, clock, **ports) -> OutboxRelay:
+def relay(box: Outbox, clock, **ports: Unpack[CommandPorts]) -> OutboxRelay:
     settings = RelaySettings(lease_seconds=LEASE)
     return OutboxRelay(box, CommandPorts(**ports), settings, clock=clock)
 

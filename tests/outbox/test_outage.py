@@ -68,5 +68,8 @@ async def test_backlog_survives_an_outage_and_drains_in_order(tmp_path):
     assert relay.stats.delivered == 100
     assert relay.stats.dead == 0
     for phone in phones:
-        sent = [m.parameters for m in fake.sent_to(phone)]
+        sent = []
+        for message in fake.sent_to(phone):
+            assert isinstance(message, TemplateMessage)
+            sent.append(message.parameters)
         assert sent == [("0",), ("1",), ("2",), ("3",), ("4",)]

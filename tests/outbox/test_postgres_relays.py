@@ -14,7 +14,15 @@ from portico.app.services.outbox_relay import OutboxRelay
 from portico.app.services.relay_settings import RelaySettings
 from portico.domain.commands import CreatePaymentIntent
 from portico.domain.errors import Conflict
-from portico.domain.payments import PaymentIntent, PaymentRequest, PaymentStatus
+from portico.domain.payments import (
+    CheckoutLink,
+    CheckoutRequest,
+    PaymentIntent,
+    PaymentRequest,
+    PaymentStatus,
+    Refund,
+    RefundRequest,
+)
 from portico.domain.values import IdempotencyKey, Money
 from portico.ports.execute import CommandPorts
 from portico.ports.payments import PaymentPort
@@ -42,6 +50,19 @@ class Recorder(PaymentPort):
         finally:
             self.in_flight.discard(key)
         return PaymentIntent(f"pi_{key}", PaymentStatus.REQUIRES_PAYMENT_METHOD, request.amount)
+
+    # The relays here only create intents; the rest of the port is never called.
+    async def get_payment_intent(self, intent_id: str) -> PaymentIntent:
+        raise NotImplementedError
+
+    async def cancel_payment_intent(self, intent_id: str) -> PaymentIntent:
+        raise NotImplementedError
+
+    async def refund(self, request: RefundRequest) -> Refund:
+        raise NotImplementedError
+
+    async def create_checkout_link(self, request: CheckoutRequest) -> CheckoutLink:
+        raise NotImplementedError
 
 
 def payment(patient: int, n: int) -> CreatePaymentIntent:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from typing import Unpack
 
 import pytest
 
@@ -15,7 +16,14 @@ from portico.domain.crm import ContactDraft
 from portico.domain.errors import CircuitOpenError, OutcomeUnknown, RateLimited, Unavailable
 from portico.domain.messaging import TemplateMessage, TextMessage
 from portico.domain.outbox import EntryState
-from portico.domain.payments import PaymentIntent, PaymentRequest
+from portico.domain.payments import (
+    CheckoutLink,
+    CheckoutRequest,
+    PaymentIntent,
+    PaymentRequest,
+    Refund,
+    RefundRequest,
+)
 from portico.domain.values import IdempotencyKey, Money
 from portico.ports.execute import CommandPorts
 from portico.ports.payments import PaymentPort
@@ -33,7 +41,7 @@ def _mid(low, high):
     return (low + high) / 2
 
 
-def relay(box, clock, **ports):
+def relay(box, clock, **ports: Unpack[CommandPorts]):
     return OutboxRelay(
         box,
         CommandPorts(**ports),
@@ -129,8 +137,17 @@ class _AppliedThenLost(PaymentPort):
             raise OutcomeUnknown("read timeout", integration="stripe")
         return intent
 
-    def __getattr__(self, name):
-        return getattr(self.inner, name)
+    async def get_payment_intent(self, intent_id: str) -> PaymentIntent:
+        return await self.inner.get_payment_intent(intent_id)
+
+    async def cancel_payment_intent(self, intent_id: str) -> PaymentIntent:
+        return await self.inner.cancel_payment_intent(intent_id)
+
+    async def refund(self, request: RefundRequest) -> Refund:
+        return await self.inner.refund(request)
+
+    async def create_checkout_link(self, request: CheckoutRequest) -> CheckoutLink:
+        return await self.inner.create_checkout_link(request)
 
 
 async def test_unknown_outcome_of_a_payment_is_resent_with_the_same_key(box, clock):

@@ -13,7 +13,6 @@ from portico.adapters.fakes import FakeClock
 from portico.adapters.resilience import RetryPolicy
 from portico.domain.errors import (
     CircuitOpenError,
-    IntegrationError,
     InvalidRequest,
     NetworkError,
     OutcomeUnknown,
@@ -200,9 +199,3 @@ def test_bad_settings_name_the_field(field: str, kwargs: dict[str, float]) -> No
     """Out-of-range settings raise ValueError naming the setting."""
     with pytest.raises(ValueError, match=field):
         RetryPolicy(**kwargs)  # type: ignore[arg-type]
-
-
-def test_error_types_are_integration_errors() -> None:
-    """OutcomeUnknown and RetryExhaustedError are IntegrationErrors callers can catch together."""
-    assert issubclass(OutcomeUnknown, IntegrationError)
-    assert issubclass(RetryExhaustedError, IntegrationError)

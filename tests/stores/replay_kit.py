@@ -20,3 +20,8 @@ class StoreKit:
     advance: Callable[[float], Awaitable[None]]
     peer: Callable[[], Awaitable[ReplayStore]] | None  # None: the store is not shared
     name: str
+
+    async def another_worker(self) -> ReplayStore:
+        """A second store instance on the same backend (only for shared stores)."""
+        assert self.peer is not None, f"{self.name} is not shared between workers"
+        return await self.peer()

@@ -142,7 +142,7 @@ async def test_200_concurrent_claims_yield_exactly_one(kit: StoreKit) -> None:
 
 async def test_concurrent_claims_across_instances_yield_exactly_one(shared_kit: StoreKit) -> None:
     """Workers with their own store instances on one backend still claim a key exactly once."""
-    stores = [shared_kit.store] + [await shared_kit.peer() for _ in range(4)]
+    stores = [shared_kit.store] + [await shared_kit.another_worker() for _ in range(4)]
     outcomes = await asyncio.gather(
         *(stores[i % 5].claim("evt_race", lease_seconds=LEASE) for i in range(200))
     )
@@ -151,7 +151,7 @@ async def test_concurrent_claims_across_instances_yield_exactly_one(shared_kit: 
 
 async def test_stale_worker_cannot_release_anothers_claim(shared_kit: StoreKit) -> None:
     """A worker whose lease expired releases nothing: the new claimant keeps the key."""
-    slow, fast = shared_kit.store, await shared_kit.peer()
+    slow, fast = shared_kit.store, await shared_kit.another_worker()
     slow_claim = await slow.claim("evt_1", lease_seconds=LEASE)
     assert slow_claim.outcome is CLAIMED
     await shared_kit.advance(LEASE + 1)
@@ -165,7 +165,7 @@ async def test_stale_worker_cannot_release_anothers_claim(shared_kit: StoreKit) 
 
 async def test_stale_worker_cannot_undo_anothers_completion(shared_kit: StoreKit) -> None:
     """A late release from an expired claim leaves another worker's completion in place."""
-    slow, fast = shared_kit.store, await shared_kit.peer()
+    slow, fast = shared_kit.store, await shared_kit.another_worker()
     slow_claim = await slow.claim("evt_1", lease_seconds=LEASE)
     await shared_kit.advance(LEASE + 1)
     await fast.complete(await fast.claim("evt_1", lease_seconds=LEASE))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -78,6 +79,7 @@ def test_stores_with_retention_refuse_non_positive_settings(tmp_path: Path, fiel
     from portico.adapters.stores.sqlite import SQLiteReplayStore
     from portico.adapters.whatsapp.status_sqlite import SQLiteDeliveryStatusStore
 
+    zero: dict[str, Any] = {field: 0}
     for store in (SQLiteReplayStore, SQLiteDeliveryStatusStore):
         with pytest.raises(ValueError, match=field):
-            store(tmp_path / "x.sqlite3", **{field: 0})
+            store(tmp_path / "x.sqlite3", **zero)

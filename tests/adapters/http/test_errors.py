@@ -77,8 +77,9 @@ def test_each_status_maps_to_its_domain_error(status: int, kind: type, sent: boo
 
 
 def _all_subclasses(cls: type) -> set[type]:
-    found = set()
-    for sub in cls.__subclasses__():
+    found: set[type] = set()
+    subclasses: list[type] = cls.__subclasses__()
+    for sub in subclasses:
         found |= {sub, *_all_subclasses(sub)}
     return found
 

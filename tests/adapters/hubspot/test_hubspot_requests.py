@@ -17,6 +17,7 @@ from portico.domain.crm import ContactDraft, DealDraft, DealStage, LifecycleStag
 from portico.domain.errors import (
     AuthenticationFailed,
     Conflict,
+    IntegrationError,
     InvalidRequest,
     NotFound,
     RateLimited,
@@ -372,7 +373,7 @@ def _error(category: str, message: str = "Something.") -> dict[str, Any]:
 )
 @respx.mock
 async def test_documented_errors_map(
-    crm: HubSpotCRM, status: int, body: Any, expected: type, code: str
+    crm: HubSpotCRM, status: int, body: Any, expected: type[IntegrationError], code: str
 ) -> None:
     """Each documented HubSpot error becomes its domain error with category and correlationId."""
     respx.patch(f"{OBJECTS}/deals/1").respond(status, json=body)

@@ -17,6 +17,7 @@ from portico.domain.commands import CreateCheckoutLink
 from portico.domain.errors import (
     AuthenticationFailed,
     Conflict,
+    IntegrationError,
     InvalidRequest,
     NotFound,
     RateLimited,
@@ -383,7 +384,7 @@ async def test_documented_errors_map(
     status: int,
     body: Any,
     headers: dict[str, str],
-    expected: type,
+    expected: type[IntegrationError],
     vendor_code: str | None,
 ) -> None:
     """Each documented Stripe error becomes its domain error, with the vendor code."""

@@ -8,6 +8,7 @@ import pytest
 
 from portico.adapters.hubspot import HubSpotCRM
 from portico.adapters.stripe import StripePayments
+from portico.adapters.stripe.spec import StripeSettings
 from portico.app.wiring.container import ConfigurationError, create_container
 from portico.app.wiring.lifecycle import aclose_container
 from portico.app.wiring.settings import load_settings
@@ -20,7 +21,9 @@ SANDBOX = {"PORTICO_ENVIRONMENT": "sandbox"}
 def test_flat_and_nested_names_are_both_read(name: str) -> None:
     """PORTICO_STRIPE_API_KEY (flat) and PORTICO_STRIPE__API_KEY (nested) both count."""
     settings = load_settings(env={**SANDBOX, name: "sk_test_1"})
-    assert settings.vendors["stripe"].api_key == "sk_test_1"
+    stripe = settings.vendors["stripe"]
+    assert isinstance(stripe, StripeSettings)
+    assert stripe.api_key == "sk_test_1"
     assert settings.ports["payments"] == "stripe"
 
 

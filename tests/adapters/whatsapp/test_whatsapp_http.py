@@ -32,7 +32,7 @@ PHONE_ID = "106540352242922"
 META_URL = f"https://graph.facebook.com/v23.0/{PHONE_ID}/messages"
 D360_URL = "https://waba-v2.360dialog.io/messages"
 PATIENT = "+40712345678"
-OK = {
+OK: dict[str, Any] = {
     "messaging_product": "whatsapp",
     "contacts": [{"input": "40712345678", "wa_id": "40712345678"}],
     "messages": [{"id": "wamid.HBgLNDA3MTIzNDU2NzgVAgARGBI5QTNDQTVCM0Q0Q0Q2RTY3RTcA"}],

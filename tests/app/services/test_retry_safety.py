@@ -11,6 +11,7 @@ from portico.app.services.outbox_dispatch import OutboxDispatch
 from portico.app.services.outbox_relay import OutboxRelay
 from portico.app.services.payment_collection import LinkStatus, PaymentCollection
 from portico.domain.errors import InvalidValue, OutcomeUnknown, Unavailable
+from portico.domain.replay import Claim
 from portico.domain.values import Money, PhoneNumber
 
 
@@ -163,7 +164,7 @@ async def test_a_link_message_being_sent_elsewhere_is_not_sent_twice(
     collection = PaymentCollection(stripe, crm, dispatch, claims=claims, clock=clock)
     original = claims.claim
 
-    async def held_elsewhere(key: str, *, lease_seconds: float) -> object:
+    async def held_elsewhere(key: str, *, lease_seconds: float) -> Claim:
         await original(key, lease_seconds=lease_seconds)  # the other worker's claim
         return await original(key, lease_seconds=lease_seconds)
 

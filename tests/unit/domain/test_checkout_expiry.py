@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
@@ -18,7 +19,7 @@ FEE = Money.of("150.00", "EUR")
 MADE = datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=UTC)
 
 
-def _request(**kwargs: object) -> CheckoutRequest:
+def _request(**kwargs: Any) -> CheckoutRequest:
     return CheckoutRequest(
         FEE, "Consultation", "P-1", "https://x.example/ok", None, IdempotencyKey("co-1"), **kwargs
     )

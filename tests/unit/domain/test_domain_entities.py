@@ -111,7 +111,7 @@ def test_message_reprs_hide_bodies_and_mask_numbers() -> None:
         (lambda: TemplateMessage("+40712345678", "t", parameters="abc"), "parameters"),
         (lambda: TemplateMessage("+40712345678", "t", parameters=[1]), "parameters"),
         (lambda: TemplateMessage("+40712345678", "t", language="english please"), "language"),
-        (lambda: TextMessage("+40712345678", "hi", idempotency_key="k"), "idempotency_key"),
+        (lambda: TextMessage("+40712345678", "hi", idempotency_key="k"), "idempotency_key"),  # type: ignore[arg-type]
     ],
 )
 def test_message_validators_name_the_field(build: object, field: str) -> None:
@@ -136,9 +136,9 @@ def test_delivery_statuses_rank_forward_with_failed_final() -> None:
     ("build", "field"),
     [
         (lambda: PaymentRequest(Money(0, "EUR"), "d", "P", IdempotencyKey.new()), "amount"),
-        (lambda: PaymentRequest(150, "d", "P", IdempotencyKey.new()), "amount"),
+        (lambda: PaymentRequest(150, "d", "P", IdempotencyKey.new()), "amount"),  # type: ignore[arg-type]
         (lambda: PaymentRequest(FEE, "", "P", IdempotencyKey.new()), "description"),
-        (lambda: PaymentRequest(FEE, "d", "P", "key"), "idempotency_key"),
+        (lambda: PaymentRequest(FEE, "d", "P", "key"), "idempotency_key"),  # type: ignore[arg-type]
         (
             lambda: PaymentRequest(
                 FEE, "d", "P", IdempotencyKey.new(), {f"k{i}": "v" for i in range(51)}
@@ -154,7 +154,7 @@ def test_delivery_statuses_rank_forward_with_failed_final() -> None:
             "expires_in_seconds",
         ),
         (lambda: CallRequest("+40712345678", ""), "assistant_id"),
-        (lambda: CallRequest("+40712345678", "a", metadata={"k": 1}), "metadata"),
+        (lambda: CallRequest("+40712345678", "a", metadata={"k": 1}), "metadata"),  # type: ignore[dict-item]
     ],
 )
 def test_payment_and_call_validators_name_the_field(build: object, field: str) -> None:

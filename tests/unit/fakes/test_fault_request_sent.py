@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from portico import Container, OutcomeUnknown, TimedOut, Unavailable, create_container
@@ -44,7 +46,7 @@ class TestTheFaultsName:
     def test_each_fake_plays_the_integration_its_pipeline_is_named_for(self) -> None:
         """The fakes' integrations are the container's pipeline names, port by port."""
         container = _container(FakeClock())
-        pipelines = {
+        pipelines: dict[type[FakeBase], Any] = {
             FakeMessaging: container.messaging_pipeline(),
             FakeCRM: container.crm_pipeline(),
             FakePayments: container.payments_pipeline(),
@@ -120,7 +122,7 @@ class TestTheFaultsName:
             Fault(error, request_sent=False)  # type: ignore[arg-type]
         if isinstance(error, type):
             with pytest.raises(TypeError):
-                Faults().fail_next(1, error)  # type: ignore[arg-type]
+                Faults().fail_next(1, error)
 
     def test_request_sent_must_be_said_with_a_bool(self) -> None:
         """Fault(..., request_sent=1) is refused: the choice is yes or no."""

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -151,7 +152,7 @@ async def test_unrecordable_failure_is_released_for_the_providers_retry() -> Non
 async def test_memory_log_is_bounded_and_evicts_resolved_first() -> None:
     """Over its bound the memory log drops resolved records before unresolved ones."""
     log = MemoryFailedEventLog(max_entries=2)
-    base = {"event_type": "Paid", "handler": "h", "error": "E", "reason": "E"}
+    base: dict[str, Any] = {"event_type": "Paid", "handler": "h", "error": "E", "reason": "E"}
     for n in range(2):
         await log.record(
             FailedEvent(provider="p", event_id=str(n), first_failed_at=n, last_failed_at=n, **base)

@@ -8,7 +8,6 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from portico.adapters.stores.memory import MemoryReplayStore
 from portico.adapters.stores.sqlite import SQLiteReplayStore
 from portico.adapters.webhooks.signers import (
     sign_hubspot_v3,
@@ -138,11 +137,6 @@ async def test_fail_once_then_processed_on_retry_with_sqlite(
         assert calls == ["evt_9", "evt_9"]
     finally:
         await store.close()
-
-
-async def test_memory_store_default_is_used_by_fixture(make_ingress):
-    """The fixture's default store is the bounded in-memory one."""
-    assert isinstance(make_ingress().replay_store, MemoryReplayStore)
 
 
 _REAL_HEADER_NAMES = st.sampled_from(

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from portico.domain.webhooks import WebhookRequest
 
 
-def request(body: bytes | str | Any, *, form: bool = False) -> WebhookRequest:
+def request(body: Any, *, form: bool = False) -> WebhookRequest:
     """A POST carrying ``body`` (JSON-encoded unless bytes, str or a form)."""
     if form:
         raw = urlencode(body).encode()
@@ -23,7 +23,7 @@ def request(body: bytes | str | Any, *, form: bool = False) -> WebhookRequest:
 
 
 # Meta's "messages" example (WhatsApp Cloud API webhooks reference).
-WHATSAPP_TEXT = {
+WHATSAPP_TEXT: dict[str, Any] = {
     "object": "whatsapp_business_account",
     "entry": [
         {
@@ -57,7 +57,7 @@ WHATSAPP_TEXT = {
 }
 
 # Meta's status example, with a failed status carrying errors[].
-WHATSAPP_STATUSES = {
+WHATSAPP_STATUSES: dict[str, Any] = {
     "object": "whatsapp_business_account",
     "entry": [
         {
@@ -110,7 +110,7 @@ WHATSAPP_STATUSES = {
 }
 
 # Twilio status callback (Messaging "Track the Message Status" docs) and an inbound SMS.
-TWILIO_STATUS = {
+TWILIO_STATUS: dict[str, Any] = {
     "AccountSid": "ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX",
     "From": "+15017122661",
     "MessageSid": "SMXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX",
@@ -121,7 +121,7 @@ TWILIO_STATUS = {
     "To": "+15558675310",
     "ApiVersion": "2010-04-01",
 }
-TWILIO_INBOUND = {
+TWILIO_INBOUND: dict[str, Any] = {
     "ToCountry": "US",
     "ToState": "CA",
     "SmsMessageSid": "SM1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d",
@@ -162,7 +162,7 @@ def stripe_event(
     }
 
 
-PAYMENT_INTENT = {
+PAYMENT_INTENT: dict[str, Any] = {
     "id": "pi_3NG8Dt2eZvKYlo2C0RzGvKqT",
     "object": "payment_intent",
     "amount": 15000,
@@ -172,7 +172,7 @@ PAYMENT_INTENT = {
     "metadata": {"patient_ref": "pt_42"},
     "last_payment_error": None,
 }
-FAILED_INTENT = {
+FAILED_INTENT: dict[str, Any] = {
     **PAYMENT_INTENT,
     "amount_received": 0,
     "status": "requires_payment_method",
@@ -182,7 +182,7 @@ FAILED_INTENT = {
         "type": "card_error",
     },
 }
-REFUND = {
+REFUND: dict[str, Any] = {
     "id": "re_3NG8Dt2eZvKYlo2C0rTg4Qe1",
     "object": "refund",
     "amount": 5000,
@@ -191,7 +191,7 @@ REFUND = {
     "payment_intent": "pi_3NG8Dt2eZvKYlo2C0RzGvKqT",
     "status": "succeeded",
 }
-CHARGE_REFUNDED = {
+CHARGE_REFUNDED: dict[str, Any] = {
     "id": "ch_3NG8Dt2eZvKYlo2C0vWHEbVy",
     "object": "charge",
     "amount": 15000,
@@ -201,7 +201,7 @@ CHARGE_REFUNDED = {
     "refunded": True,
     "refunds": {"object": "list", "data": [{"id": "re_3NG8Dt2eZvKYlo2C0rTg4Qe1"}]},
 }
-CHECKOUT_SESSION = {
+CHECKOUT_SESSION: dict[str, Any] = {
     "id": "cs_test_a1YS1URlnyQCN5fUUduORoQ7Pw41PJqDWkIVQCpJPqkfIhd6tVY8XB1OLY",
     "object": "checkout.session",
     "amount_total": 2000,
@@ -215,7 +215,7 @@ CHECKOUT_SESSION = {
 }
 
 # HubSpot's documented batch shape: several events in one delivery.
-HUBSPOT_BATCH = [
+HUBSPOT_BATCH: list[dict[str, Any]] = [
     {
         "eventId": 1,
         "subscriptionId": 12345,
@@ -267,7 +267,7 @@ HUBSPOT_BATCH = [
 ]
 
 # Vapi server messages (docs.vapi.ai server-url events).
-VAPI_STATUS = {
+VAPI_STATUS: dict[str, Any] = {
     "message": {
         "timestamp": 1723595486000,
         "type": "status-update",
@@ -280,7 +280,7 @@ VAPI_STATUS = {
         },
     }
 }
-VAPI_REPORT = {
+VAPI_REPORT: dict[str, Any] = {
     "message": {
         "timestamp": 1723595490000,
         "type": "end-of-call-report",

@@ -58,7 +58,9 @@ def flip_char(text: str, index: int) -> str:
     return text[:i] + replacement + text[i + 1 :]
 
 
-def rejected(verify: Callable[[WebhookRequest], None], request: WebhookRequest) -> WebhookRejected:
+def rejected(
+    verify: Callable[[WebhookRequest], object], request: WebhookRequest
+) -> WebhookRejected:
     """The rejection ``verify`` raises; fails the test if it accepts or raises anything else."""
     with pytest.raises(WebhookRejected) as info:
         verify(request)

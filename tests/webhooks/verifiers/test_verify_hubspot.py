@@ -41,7 +41,9 @@ def sut(secret: str = SECRET, **kwargs: object) -> HubSpotWebhookVerifier:
     return HubSpotWebhookVerifier(secret, clock=clock(), **kwargs)  # type: ignore[arg-type]
 
 
-def v3(body: bytes = b"{}", *, url: str = URL, offset: float = 0, secret: str = SECRET) -> dict:
+def v3(
+    body: bytes = b"{}", *, url: str = URL, offset: float = 0, secret: str = SECRET
+) -> dict[str, str]:
     """v3 headers signed at NOW + offset seconds."""
     return sign_hubspot_v3(body, secret, url=url, timestamp_ms=int((NOW + offset) * 1000))
 
