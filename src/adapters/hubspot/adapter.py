@@ -51,10 +51,10 @@ from .errors import existing_contact_id, parse_hubspot_error
 from .stages import HubSpotStages
 
 
-__all__ = ["HUBSPOT_BASE_URL", "HUBSPOT_OBJECTS_PATH", "HubSpotCRM"]
+__all__ = ["BASE_URL", "OBJECTS_PATH", "HubSpotCRM"]
 
-HUBSPOT_BASE_URL = "https://api.hubapi.com"
-HUBSPOT_OBJECTS_PATH = "/crm/v3/objects"
+BASE_URL = "https://api.hubapi.com"
+OBJECTS_PATH = "/crm/v3/objects"
 
 
 def _object_id(value: str) -> str:
@@ -87,7 +87,7 @@ class HubSpotCRM(CRMPort):
 
     http: httpx.AsyncClient = attrs.field(repr=False)
     token: str = attrs.field(repr=False)
-    objects_path: str = HUBSPOT_OBJECTS_PATH
+    objects_path: str = OBJECTS_PATH
     default_currency: str = "EUR"
     contact_properties: tuple[str, ...] = ()
     clock: Clock = attrs.field(default=SYSTEM_CLOCK, repr=False)
@@ -106,7 +106,7 @@ class HubSpotCRM(CRMPort):
         cls,
         token: str,
         *,
-        base_url: str = HUBSPOT_BASE_URL,
+        base_url: str = BASE_URL,
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         transport: httpx.AsyncBaseTransport | None = None,
         **options: Any,

@@ -10,7 +10,7 @@ from ...domain.time import Clock
 from ...ports.webhooks import WebhookParser, WebhookVerifier
 from ..resilience import ResiliencePolicy
 from ..spec import BuildContext, VendorSpec, WebhookSpec, setting
-from .adapter import HUBSPOT_BASE_URL, HUBSPOT_OBJECTS_PATH, HubSpotCRM
+from .adapter import BASE_URL, OBJECTS_PATH, HubSpotCRM
 from .parser import HubSpotParser
 from .stages import HubSpotStages
 from .verifier import HubSpotWebhookVerifier
@@ -24,8 +24,8 @@ class HubSpotSettings:
     """The ``hubspot`` section."""
 
     token: str = setting("private app access token", secret=True)
-    base_url: str = setting("API base URL (a simulator's in tests)", default=HUBSPOT_BASE_URL)
-    objects_path: str = setting("CRM objects API prefix", default=HUBSPOT_OBJECTS_PATH)
+    base_url: str = setting("API base URL (a simulator's in tests)", default=BASE_URL)
+    objects_path: str = setting("CRM objects API prefix", default=OBJECTS_PATH)
     default_currency: str = setting("currency of deals stored without one", default="EUR")
     phone_id_property: str | None = setting(
         "unique-value contact property holding the E.164 phone (idempotent phone-only upserts)",

@@ -39,10 +39,10 @@ from .codec import (
 from .errors import parse_stripe_error
 
 
-__all__ = ["STRIPE_API_VERSION", "STRIPE_BASE_URL", "StripePayments"]
+__all__ = ["API_VERSION", "BASE_URL", "StripePayments"]
 
-STRIPE_BASE_URL = "https://api.stripe.com"
-STRIPE_API_VERSION = "2026-10-28.endive"
+BASE_URL = "https://api.stripe.com"
+API_VERSION = "2026-10-28.endive"
 
 
 def _path_id(value: str) -> str:
@@ -74,7 +74,7 @@ class StripePayments(PaymentPort):
 
     http: httpx.AsyncClient = attrs.field(repr=False)
     api_key: str = attrs.field(repr=False)
-    api_version: str = STRIPE_API_VERSION
+    api_version: str = API_VERSION
     _client: VendorClient = attrs.field(init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
@@ -85,8 +85,8 @@ class StripePayments(PaymentPort):
         cls,
         api_key: str,
         *,
-        base_url: str = STRIPE_BASE_URL,
-        api_version: str = STRIPE_API_VERSION,
+        base_url: str = BASE_URL,
+        api_version: str = API_VERSION,
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> StripePayments:

@@ -9,7 +9,7 @@ from ...domain.time import Clock
 from ...ports.webhooks import WebhookParser, WebhookVerifier
 from ..resilience import ResiliencePolicy
 from ..spec import BuildContext, VendorSpec, WebhookSpec, setting
-from .adapter import STRIPE_API_VERSION, STRIPE_BASE_URL, StripePayments
+from .adapter import API_VERSION, BASE_URL, StripePayments
 from .parser import StripeParser
 from .verifier import StripeWebhookVerifier
 
@@ -24,10 +24,8 @@ class StripeSettings:
     api_key: str = setting(
         "secret key (sk_test_... in the sandbox, which refuses sk_live_)", secret=True
     )
-    base_url: str = setting("API base URL (a simulator's in tests)", default=STRIPE_BASE_URL)
-    api_version: str = setting(
-        "Stripe-Version header sent with every request", default=STRIPE_API_VERSION
-    )
+    base_url: str = setting("API base URL (a simulator's in tests)", default=BASE_URL)
+    api_version: str = setting("Stripe-Version header sent with every request", default=API_VERSION)
 
 
 @attrs.frozen

@@ -39,7 +39,7 @@ from .statuses import delivery_status
 
 __all__ = ["MAX_SMS_BODY", "TwilioMessaging"]
 
-PROVIDER = "twilio"
+INTEGRATION = "twilio"
 BASE_URL = "https://api.twilio.com"
 API_VERSION = "2010-04-01"
 MAX_SMS_BODY = 1600  # Twilio refuses longer bodies (error 21617)
@@ -96,7 +96,7 @@ class TwilioMessaging(MessagingPort):
                 raise InvalidValue(
                     f"content_sids[{name}]", "names differing only in case need the same SID"
                 )
-        self._client = VendorClient(PROVIDER, self.http, parse_twilio_error)
+        self._client = VendorClient(INTEGRATION, self.http, parse_twilio_error)
 
     @classmethod
     def build(
@@ -140,7 +140,7 @@ class TwilioMessaging(MessagingPort):
             if len(message.body) > MAX_SMS_BODY:
                 raise InvalidRequest(
                     f"SMS body is longer than Twilio's {MAX_SMS_BODY} characters",
-                    integration=PROVIDER,
+                    integration=INTEGRATION,
                     request_sent=False,
                 )
             pairs.append(("Body", message.body))
@@ -160,7 +160,7 @@ class TwilioMessaging(MessagingPort):
         if sid is None:
             raise InvalidRequest(
                 "template is not a Content API SID (HX...) and has no entry in content_sids",
-                integration=PROVIDER,
+                integration=INTEGRATION,
                 request_sent=False,
             )
         return sid
@@ -193,7 +193,7 @@ class TwilioMessaging(MessagingPort):
             NotFound: no message with this SID (or it is not a message SID at all).
         """
         if not _MESSAGE_SID.fullmatch(message_id):
-            raise NotFound("not a Twilio message SID (SM... or MM...)", integration=PROVIDER)
+            raise NotFound("not a Twilio message SID (SM... or MM...)", integration=INTEGRATION)
         fields = await self._client.request(
             "get SMS status",
             "GET",
@@ -205,11 +205,11 @@ class TwilioMessaging(MessagingPort):
     def _receipt(self, fields: JsonNode, operation: str) -> MessageReceipt:
         sid = fields.text("sid")
         if not _MESSAGE_SID.fullmatch(sid):
-            raise unexpected(PROVIDER, operation, "sid is not a message SID")
+            raise unexpected(INTEGRATION, operation, "sid is not a message SID")
         status = delivery_status(fields.text("status"))
         if status is None:
-            raise unexpected(PROVIDER, operation, "status is not an outbound message status")
-        return MessageReceipt(sid, status, PROVIDER)
+            raise unexpected(INTEGRATION, operation, "status is not an outbound message status")
+        return MessageReceipt(sid, status, INTEGRATION)
 
     async def aclose(self) -> None:
         """Close the HTTP connection pool."""

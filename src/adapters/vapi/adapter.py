@@ -46,7 +46,7 @@ from .reconcile import KEY_FIELD, find_started_call
 
 __all__ = ["BASE_URL", "VapiVoice", "call_from_vapi"]
 
-PROVIDER = "vapi"
+INTEGRATION = "vapi"
 BASE_URL = "https://api.vapi.ai"
 _CONTROL_HOST = re.compile(r"(?:[a-z0-9-]+\.)*vapi\.ai")
 KEY_LOOKBACK = timedelta(hours=24)
@@ -64,7 +64,7 @@ def call_from_vapi(fields: JsonNode, operation: str) -> Call:
     try:
         status = CallStatus(fields.text("status"))
     except ValueError:
-        raise unexpected(PROVIDER, operation, "status is not a Vapi call status") from None
+        raise unexpected(INTEGRATION, operation, "status is not a Vapi call status") from None
     customer = fields.opt_child("customer")
     number = customer.opt_text("number") if customer else None
     overrides = fields.opt_child("assistantOverrides")
@@ -81,7 +81,7 @@ def call_from_vapi(fields: JsonNode, operation: str) -> Call:
         )
     except (InvalidValue, ValueError) as err:
         field = err.field if isinstance(err, InvalidValue) else "createdAt"
-        raise unexpected(PROVIDER, operation, f"{field} is malformed") from None
+        raise unexpected(INTEGRATION, operation, f"{field} is malformed") from None
 
 
 def _ours(metadata: dict[str, str]) -> dict[str, str]:
@@ -113,7 +113,7 @@ class VapiVoice(VoicePort):
     def __attrs_post_init__(self) -> None:
         if not self.phone_number_id.strip():
             raise InvalidValue("phone_number_id", "must not be empty")
-        self._client = VendorClient(PROVIDER, self.http, parse_vapi_error)
+        self._client = VendorClient(INTEGRATION, self.http, parse_vapi_error)
 
     @classmethod
     def build(
@@ -187,7 +187,7 @@ class VapiVoice(VoicePort):
         if not same:
             raise Conflict(
                 "this idempotency key already started a call for a different request",
-                integration=PROVIDER,
+                integration=INTEGRATION,
                 request_sent=False,
             )
         return call
@@ -223,7 +223,7 @@ class VapiVoice(VoicePort):
             raise Conflict(
                 "call has no monitor.controlUrl, and Vapi offers no other way to hang up; "
                 "end it once it is ringing",
-                integration=PROVIDER,
+                integration=INTEGRATION,
             )
         await self._control(control_url, {"type": "end-call"}, "end call")
         after = call_from_vapi(await self._fetch(call_id, "end call"), "end call")
@@ -233,7 +233,7 @@ class VapiVoice(VoicePort):
 
     async def _fetch(self, call_id: str, operation: str) -> JsonNode:
         if not _uuid(call_id):
-            raise NotFound("not a Vapi call id (a UUID)", integration=PROVIDER)
+            raise NotFound("not a Vapi call id (a UUID)", integration=INTEGRATION)
         return await self._client.request(
             operation, "GET", f"/call/{call_id}", headers=self._auth()
         )
@@ -244,7 +244,7 @@ class VapiVoice(VoicePort):
         if not self._control_url_allowed(target):
             raise UnexpectedResponse(
                 f"{operation}: monitor.controlUrl is not on a Vapi host",
-                integration=PROVIDER,
+                integration=INTEGRATION,
                 request_sent=False,
             )
         await self._client.send(

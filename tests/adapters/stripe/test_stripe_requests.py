@@ -11,7 +11,7 @@ import httpx
 import pytest
 import respx
 
-from portico.adapters.stripe import STRIPE_API_VERSION, StripePayments
+from portico.adapters.stripe import API_VERSION, StripePayments
 from portico.domain.command_codec import decode_command, encode_command
 from portico.domain.commands import CreateCheckoutLink
 from portico.domain.errors import (
@@ -75,7 +75,7 @@ async def test_create_intent_sends_the_form_key_version_and_token(stripe: Stripe
     sent = route.calls.last.request
     assert sent.headers["authorization"] == f"Bearer {KEY}"
     assert sent.headers["idempotency-key"] == "order-1-attempt-1"
-    assert sent.headers["stripe-version"] == STRIPE_API_VERSION
+    assert sent.headers["stripe-version"] == API_VERSION
     assert sent.headers["content-type"] == "application/x-www-form-urlencoded"
     assert _form(sent) == {
         "amount": "15000",
@@ -114,7 +114,7 @@ async def test_get_and_cancel_use_the_id_path(stripe: StripePayments) -> None:
     assert (await stripe.get_payment_intent("pi_3Abc")).id == "pi_3Abc"
     assert (await stripe.cancel_payment_intent("pi_3Abc")).status is PaymentStatus.CANCELED
     assert "idempotency-key" not in get.calls.last.request.headers
-    assert cancel.calls.last.request.headers["stripe-version"] == STRIPE_API_VERSION
+    assert cancel.calls.last.request.headers["stripe-version"] == API_VERSION
 
 
 @respx.mock
