@@ -331,3 +331,20 @@ def test_a_lease_shorter_than_a_pipeline_fails_at_create_container() -> None:
     """The relay's lease check runs at start-up with the other problems, not at the first relay."""
     with pytest.raises(ConfigurationError, match=r"outbox\.lease_seconds \(5s\) must exceed"):
         create_container({"outbox": {"lease_seconds": 5}}, env={})
+
+
+def test_a_secret_the_verifier_refuses_fails_at_create_container() -> None:
+    """A Stripe secret of only commas passes the settings model but not the verifier: named."""
+    config = {
+        "environment": "production",
+        "stripe": {"api_key": "sk_live_x"},
+        "webhooks": {"stripe": {"secret": " , "}},
+    }
+    with pytest.raises(ConfigurationError, match=r"webhooks\.stripe\.secrets: at least one"):
+        create_container(config, env={})
+
+
+def test_the_cli_and_the_ingress_share_one_failed_event_log(tmp_path: Path) -> None:
+    """`portico webhooks failed` reads the very log the ingress records into."""
+    container = create_container({"data_dir": str(tmp_path)}, env={})
+    assert container.webhook_ingress().failed_log is container.failed_event_log()

@@ -45,8 +45,9 @@ from .leases import intake_lease
 from .outbox import build_relay, command_ports
 from .registry import VendorRegistry
 from .settings import Settings, load_settings
-from .stores import build_outbox, build_replay_store, build_status_store
+from .stores import build_failed_event_log, build_outbox, build_replay_store, build_status_store
 from .subscriptions import EventSubscriber, build_subscribed_ingress
+from .webhooks import build_endpoints
 
 
 S = TypeVar("S")
@@ -152,6 +153,8 @@ class Container(containers.DeclarativeContainer):
     # The webhook replay store; lead intake also takes its per-sender claims from it.
     replay_store = providers.Singleton(build_replay_store, settings, clock=clock)
     status_store = providers.Singleton(build_status_store, settings, clock=clock)
+    # Webhook events a handler refused for good (the ingress records them, the CLI reads them).
+    failed_event_log = providers.Singleton(build_failed_event_log, settings, clock=clock)
 
     # ---------------------------------------------------------------- fakes (environment "fake")
     fake_messaging = providers.Singleton(FakeMessaging, clock=clock)
@@ -271,6 +274,7 @@ class Container(containers.DeclarativeContainer):
         ),
         messaging=providers.Callable(_maybe, settings, "messaging", messaging_adapter.provider),
         replay_store=replay_store.provider,
+        failed_log=failed_event_log.provider,
         # Lead intake runs inside the MessageReceived handler: the event claim must outlast it.
         min_lease_seconds=providers.Callable(intake_lease, crm_pipeline),
         clock=clock,
@@ -321,13 +325,10 @@ def create_container(
         container.relay()  # the lease must outlast every enabled port's worst case
     except ValueError as exc:
         problems.append(str(exc))
-    hooks = {spec.webhook.provider: spec.webhook for spec in settings.registry if spec.webhook}
-    for provider, section in settings.webhooks.providers.items():
-        try:
-            hooks[provider].endpoint(section, container.clock())  # verifiers check secrets
-        except (InvalidValue, ValueError) as exc:
-            reason = f"{exc.field}: {exc.rule}" if isinstance(exc, InvalidValue) else str(exc)
-            problems.append(f"webhooks.{provider}: {reason}")
+    try:
+        build_endpoints(settings, container.clock())  # the verifiers check their secrets' shape
+    except ConfigurationError as exc:
+        problems.extend(exc.problems)
     if problems:
         raise ConfigurationError(*problems)
     return container

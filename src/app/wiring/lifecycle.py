@@ -31,7 +31,7 @@ CLOSABLE_PROVIDERS = (
     "outbox",
     "replay_store",
     "status_store",
-    "webhook_ingress",  # its failed-event log (the replay store is the container's own)
+    "failed_event_log",
 )
 
 
@@ -47,11 +47,7 @@ async def aclose_container(container: Any, *extra: object) -> int:
         if provider is None:
             continue
         try:
-            built = provider()
-            # The ingress itself holds nothing; the failed-event log it built does.
-            found.append(
-                getattr(built, "failed_log", built) if name == "webhook_ingress" else built
-            )
+            found.append(provider())
         except Exception as exc:  # noqa: BLE001 - a provider that cannot build holds nothing open
             logger.debug("not closing %s: it cannot be built (%s)", name, type(exc).__name__)
     return await aclose_objects([*found, *extra])

@@ -204,7 +204,6 @@ class Settings:
     vendors: Mapping[str, object] = attrs.field(repr=False)
     resilience: Mapping[str, ResiliencePolicy] = attrs.field(repr=False)
     registry: VendorRegistry = attrs.field(repr=False)
-    tree: Mapping[str, Any] = attrs.field(repr=False)
 
     @property
     def is_fake(self) -> bool:
@@ -769,7 +768,6 @@ def load_settings(
         vendors=vendors,
         resilience=resilience,
         registry=registry,
-        tree=tree,
     )
 
 

@@ -26,6 +26,7 @@ import attrs
 from ...domain.events import MessageStatusChanged
 from ...domain.messaging import DeliveryStatus
 from ...domain.time import SYSTEM_CLOCK, Clock
+from ...ports.failed_events import FailedEventLog
 from ...ports.webhooks import ReplayStore
 from ..services.webhook_ingress import WebhookIngress
 from ..services.webhook_values import Subscription
@@ -122,6 +123,7 @@ def build_subscribed_ingress(
     services: Sequence[Callable[[], EventSubscriber]],
     messaging: Callable[[], object] | None,
     replay_store: Callable[[], ReplayStore] | None = None,
+    failed_log: Callable[[], FailedEventLog] | None = None,
     min_lease_seconds: float = 0.0,
     clock: Clock = SYSTEM_CLOCK,
 ) -> WebhookIngress:
@@ -136,12 +138,14 @@ def build_subscribed_ingress(
         messaging: the raw messaging adapter's factory, searched for a status log (None: the
             messaging port is off).
         replay_store: the shared replay store's factory; None builds one from ``settings``.
+        failed_log: the failed-event log's factory; None builds one from ``settings``.
         min_lease_seconds: the event claim's shortest lease (the handlers' worst case).
         clock: the time source of the verifiers, parsers and failure records.
     """
     ingress = build_ingress(
         settings,
         replay_store=replay_store() if replay_store is not None else None,
+        failed_log=failed_log() if failed_log is not None else None,
         min_lease_seconds=min_lease_seconds,
         clock=clock,
     )

@@ -44,6 +44,7 @@ from typing import Any
 import attrs
 
 from ...adapters.spec import SECRET
+from ...domain.errors import ConfigurationError, InvalidValue
 from ...domain.time import SYSTEM_CLOCK, Clock
 from ...ports.failed_events import FailedEventLog
 from ...ports.webhooks import ReplayStore
@@ -56,6 +57,7 @@ from .stores import build_failed_event_log, build_replay_store
 __all__ = [
     "DEV_SECRETS",
     "PROVIDERS",
+    "build_endpoints",
     "build_ingress",
     "build_webhook_ingress",
     "close_webhook_ingress",
@@ -91,13 +93,13 @@ def build_ingress(
     passes the intake lease): the event claim's lease is never shorter, or a slow but healthy
     handler would lose its claim and a redelivery would process the event concurrently.
     """
+    endpoints = build_endpoints(settings, clock)
     hooks = {spec.webhook.provider: spec.webhook for spec in settings.registry if spec.webhook}
-    endpoints: dict[str, WebhookEndpoint] = {}
-    development: list[str] = []
-    for provider, section in settings.webhooks.providers.items():
-        verifier, parser = hooks[provider].endpoint(section, clock)
-        endpoints[provider] = WebhookEndpoint(verifier, parser)
-        development.extend(_development_fields(provider, section, hooks[provider].development))
+    development = [
+        name
+        for provider, section in settings.webhooks.providers.items()
+        for name in _development_fields(provider, section, hooks[provider].development)
+    ]
     if development:
         logger.warning(
             "webhooks: published DEVELOPMENT secrets in use for %s (environment 'fake' only; "
@@ -118,6 +120,32 @@ def build_ingress(
         ),
         clock=clock,
     )
+
+
+def build_endpoints(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> dict[str, WebhookEndpoint]:
+    """
+    A verifier and a parser per configured provider.
+
+    Raises:
+        ConfigurationError: every provider whose verifier refuses its secrets (a shape the
+            settings model cannot know), naming the provider and the field.
+    """
+    hooks = {spec.webhook.provider: spec.webhook for spec in settings.registry if spec.webhook}
+    endpoints: dict[str, WebhookEndpoint] = {}
+    problems: list[str] = []
+    for provider, section in settings.webhooks.providers.items():
+        try:
+            verifier, parser = hooks[provider].endpoint(section, clock)
+        except InvalidValue as exc:
+            problems.append(f"webhooks.{provider}.{exc.field}: {exc.rule}")
+            continue
+        except ValueError as exc:
+            problems.append(f"webhooks.{provider}: {exc}")
+            continue
+        endpoints[provider] = WebhookEndpoint(verifier, parser)
+    if problems:
+        raise ConfigurationError(*problems)
+    return endpoints
 
 
 def _development_fields(provider: str, section: Any, development: Mapping[str, str]) -> list[str]:

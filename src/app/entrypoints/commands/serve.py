@@ -134,7 +134,6 @@ def run(args: argparse.Namespace) -> int:
                 sock,
                 container,
                 relay=relay,
-                closing=[ingress.replay_store, ingress.failed_log],
             )
         )
     return 0

@@ -25,7 +25,6 @@ from ....ports.failed_events import FailedEventLog
 from ...services.webhook_replay import ReplayOutcome, replay_failed
 from ...wiring.container import ConfigurationError, Container, create_container
 from ...wiring.lifecycle import aclose_container
-from ...wiring.stores import build_failed_event_log
 
 
 __all__ = ["register", "render_failed"]
@@ -93,7 +92,7 @@ def run_webhooks(args: argparse.Namespace) -> int:
     try:
         if args.action == "replay":
             return _replay(args, container)
-        log = build_failed_event_log(container.settings())
+        log = container.failed_event_log()
     except (ConfigurationError, ValueError) as exc:
         sys.stderr.write(f"portico webhooks: {exc}\n")
         return 1
