@@ -30,7 +30,7 @@ class BreakerControlStore(Protocol):
         ...
 
     def set(self, integration: str, mode: OverrideMode, until: float | None) -> BreakerOverride:
-        """Put ``integration`` under ``mode`` until ``until`` (epoch seconds; None: until cleared)."""
+        """Put ``integration`` under ``mode`` until ``until`` (epoch s; None: until cleared)."""
         ...
 
     def clear(self, integration: str) -> BreakerOverride:

@@ -213,7 +213,7 @@ class BreakerMachine(RuleBasedStateMachine):
         growth=st.sampled_from([(1.0, None), (2.0, 35.0)]),
         slow=st.sampled_from([(None, None), (SLOW, None), (SLOW, 0.5)]),
     )
-    def configure(  # noqa: PLR0913 - one argument per drawn setting
+    def configure(
         self,
         threshold: int,
         max_probes: int,

@@ -17,11 +17,11 @@ from ._breaker import (
     counts_as_failure,
 )
 from ._bulkhead import Bulkhead
-from ._control import BreakerControl
 from ._config import (
     ResiliencePolicy,
     build_pipeline,
 )
+from ._control import BreakerControl
 from ._decorators import (
     ResilientCRM,
     ResilientMessaging,
@@ -32,8 +32,8 @@ from ._limiter import RateLimiter
 from ._pipeline import Pipeline
 from ._registry import BreakerRegistry, IntegrationHealth, render_health
 from ._retry import RetryEvent, RetryHook, RetryPolicy
-from ._windows import WindowType
 from ._timeout import Timeout, timed_out
+from ._windows import WindowType
 
 
 __all__ = [

@@ -40,13 +40,13 @@ from typing import Any, Literal, TypeVar
 
 import attrs
 
+from ...domain.backoff import backoff_ceiling
 from ...domain.errors import (
     CircuitOpenError,
     IntegrationError,
     LocalRejection,
     TransientError,
 )
-from ...domain.backoff import backoff_ceiling
 from ...domain.time import SYSTEM_CLOCK, Clock
 from ._windows import CountWindow, TimeWindow, WindowType, make_window
 
@@ -238,7 +238,7 @@ class CircuitBreaker:
         "window_type",
     )
 
-    def __init__(  # noqa: PLR0913 - one keyword per Resilience4j setting
+    def __init__(
         self,
         name: str,
         *,
@@ -361,7 +361,7 @@ class CircuitBreaker:
         self._override(_FORCED_OPEN, seconds)
 
     def force_closed(self, seconds: float | None = None) -> None:
-        """Admit every call and keep counting, but never trip, for ``seconds`` (None: until released)."""
+        """Admit every call, keep counting, never trip, for ``seconds`` (None: until released)."""
         self._override(_FORCED_CLOSED, seconds)
 
     def disable(self, seconds: float | None = None) -> None:
@@ -461,7 +461,7 @@ class CircuitBreaker:
         return self._epoch
 
     def on_success(self, permit: int, duration: float = 0.0) -> None:
-        """Record a call that returned (slow ones count as failures, or as slow, when configured)."""
+        """Record a call that returned (slow: a failure, or slow when slow_call_rate is set)."""
         slow = self.slow_call_duration
         if slow is not None and duration >= slow:
             if self.slow_call_rate is None:
@@ -654,7 +654,7 @@ class CircuitBreaker:
                 _log.exception("circuit listener failed for %s", self.name)
 
 
-def _check(  # noqa: PLR0913 - one keyword per checked setting
+def _check(
     *,
     failure_threshold: int,
     reset_timeout: float,

@@ -20,9 +20,9 @@ import attrs
 from ...domain.time import SYSTEM_CLOCK, Clock
 from ._breaker import CircuitBreaker
 from ._bulkhead import Bulkhead
+from ._control import BreakerControl
 from ._limiter import RateLimiter
 from ._pipeline import Pipeline
-from ._control import BreakerControl
 from ._registry import BreakerRegistry
 from ._retry import RetryHook, RetryPolicy
 from ._timeout import Timeout

@@ -36,9 +36,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TypeVar, overload
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar, overload
 
 from ...domain.errors import RetryExhaustedError, TransientError
 from ...domain.time import SYSTEM_CLOCK, Clock

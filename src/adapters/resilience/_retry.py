@@ -61,7 +61,7 @@ RetryHook = Callable[[RetryEvent], None]
 """Called with a `RetryEvent` before each backoff sleep."""
 
 
-def notify(  # noqa: PLR0913 - the event's fields
+def notify(
     hook: RetryHook,
     integration: str,
     operation: str,
