@@ -67,7 +67,7 @@ class TestWindow:
         assert state_of(breaker) is CircuitState.OPEN
 
     async def test_minimum_above_the_window_is_capped(self) -> None:
-        """window_size=5 with the default minimum 10 still judges the rate (capped: Resilience4j)."""
+        """window_size=5 and the default minimum 10 still judge the rate (capped: Resilience4j)."""
         breaker = CircuitBreaker("t", failure_threshold=100, window_size=5, clock=FakeClock())
         assert breaker.minimum_calls == 5
         await run(breaker, "FSFSF")
