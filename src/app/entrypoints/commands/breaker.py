@@ -58,11 +58,9 @@ def run(args: argparse.Namespace) -> int:
         config = {"config_file": args.config} if args.config else None
         settings = load_settings(config, env=os.environ)
         known = sorted(settings.resilience)
-        integration = getattr(args, "integration", None)
-        if integration is not None and integration not in known:
-            print(
-                f"unknown integration {integration!r} (known: {', '.join(known)})", file=sys.stderr
-            )
+        integration: str = getattr(args, "integration", "")
+        if args.action != "status" and integration not in known:
+            sys.stderr.write(f"unknown integration {integration!r} (known: {', '.join(known)})\n")
             return 1
         store = build_breaker_control_store(settings)
         try:
