@@ -9,6 +9,7 @@ vendor sees the same spread of load whoever retries.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 
@@ -16,8 +17,20 @@ __all__ = ["backoff_ceiling", "full_jitter"]
 
 
 def backoff_ceiling(retry: int, *, base_delay: float, max_delay: float, multiplier: float) -> float:
-    """The longest wait before retry number ``retry``: ``min(max_delay, base * mult**(n-1))``."""
-    return min(max_delay, base_delay * multiplier ** (retry - 1))
+    """
+    The longest wait before retry number ``retry``: ``min(max_delay, base * mult**(n-1))``.
+
+    The cap is applied before the power is taken: ``multiplier ** 10_000`` is beyond a float
+    (`OverflowError`), yet its ceiling is plainly ``max_delay``.
+    """
+    if base_delay <= 0:
+        return 0.0
+    if base_delay >= max_delay:
+        return max_delay
+    exponent = retry - 1
+    if multiplier > 1 and exponent > math.log(max_delay / base_delay, multiplier):
+        return max_delay
+    return min(max_delay, base_delay * multiplier**exponent)
 
 
 def full_jitter(

@@ -12,6 +12,7 @@ from ._breaker import (
     BreakerStats,
     CircuitBreaker,
     CircuitState,
+    HalfOpenMode,
     Listener,
     counts_as_failure,
 )
@@ -20,6 +21,7 @@ from ._config import (
     ResiliencePolicy,
     build_pipeline,
 )
+from ._control import BreakerControl
 from ._decorators import (
     ResilientCRM,
     ResilientMessaging,
@@ -29,16 +31,19 @@ from ._decorators import (
 from ._limiter import RateLimiter
 from ._pipeline import Pipeline
 from ._registry import BreakerRegistry, IntegrationHealth, render_health
-from ._retry import RetryPolicy
+from ._retry import RetryEvent, RetryHook, RetryPolicy
 from ._timeout import Timeout, timed_out
+from ._windows import WindowType
 
 
 __all__ = [
+    "BreakerControl",
     "BreakerRegistry",
     "BreakerStats",
     "Bulkhead",
     "CircuitBreaker",
     "CircuitState",
+    "HalfOpenMode",
     "IntegrationHealth",
     "Listener",
     "Pipeline",
@@ -48,8 +53,11 @@ __all__ = [
     "ResilientMessaging",
     "ResilientPayments",
     "ResilientVoice",
+    "RetryEvent",
+    "RetryHook",
     "RetryPolicy",
     "Timeout",
+    "WindowType",
     "build_pipeline",
     "counts_as_failure",
     "render_health",

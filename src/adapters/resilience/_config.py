@@ -12,7 +12,7 @@ Field names are the component's parameter with its policy as prefix (``retry_bas
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
@@ -20,10 +20,11 @@ import attrs
 from ...domain.time import SYSTEM_CLOCK, Clock
 from ._breaker import CircuitBreaker
 from ._bulkhead import Bulkhead
+from ._control import BreakerControl
 from ._limiter import RateLimiter
 from ._pipeline import Pipeline
 from ._registry import BreakerRegistry
-from ._retry import RetryPolicy
+from ._retry import RetryHook, RetryPolicy
 from ._timeout import Timeout
 
 
@@ -34,6 +35,25 @@ def _positive(_inst: object, attr: attrs.Attribute[Any], value: float | None) ->
     if value is not None and not value > 0:
         msg = f"{attr.name} must be > 0, got {value}"
         raise ValueError(msg)
+
+
+def _rate(_inst: object, attr: attrs.Attribute[Any], value: float | None) -> None:
+    if value is not None and not 0 < value <= 1:
+        msg = f"{attr.name} must be in (0, 1], got {value}"
+        raise ValueError(msg)
+
+
+def _one_of(*choices: str) -> Callable[[object, attrs.Attribute[Any], str], None]:
+    def check(_inst: object, attr: attrs.Attribute[Any], value: str) -> None:
+        if value not in choices:
+            msg = f"{attr.name} must be one of {', '.join(choices)}, got {value!r}"
+            raise ValueError(msg)
+
+    return check
+
+
+_CODE_ONLY = frozenset({"retry_on_result", "on_retry"})
+"""Fields a host sets in code (callables), never from configuration."""
 
 
 def _non_negative(_inst: object, attr: attrs.Attribute[Any], value: float) -> None:
@@ -49,17 +69,33 @@ class ResiliencePolicy:
 
     ``rate`` None disables the limiter, ``max_concurrent`` None the bulkhead, ``timeout`` None the
     per-attempt timeout, ``retry_deadline`` None the overall deadline, ``window_size`` 0 the
-    failure-rate window, ``slow_call_duration`` None slow-call counting.
+    failure-rate window, ``slow_call_duration`` None slow-call counting, ``slow_call_rate`` None
+    its own threshold (a slow call then counts as a failure), ``reset_multiplier`` 1 a growing
+    open wait. The breaker fields are `CircuitBreaker`'s parameters (see there); ``window_type``
+    is "count" or "time", ``half_open_mode`` "probes" or "rate". A count window's
+    ``minimum_calls`` is capped at ``window_size`` (Resilience4j's rule).
+
+    Two fields are set in code only (not from configuration): ``retry_on_result``, a predicate
+    on a result that asks for another attempt of an idempotent operation (the last result is
+    returned when none is left), and ``on_retry``, called with a `RetryEvent` (integration,
+    operation, attempt, delay, error or result) before each backoff sleep. A host sets them per
+    integration in its `VendorSpec`'s policy (``attrs.evolve(spec.policy, on_retry=...)``), or
+    ``on_retry`` for every integration with ``create_container(on_retry=...)``.
     """
 
     failure_threshold: int = attrs.field(default=5, validator=_positive)
     reset_timeout: float = attrs.field(default=60.0, validator=_positive)
+    reset_multiplier: float = attrs.field(default=1.0, validator=_positive)
+    reset_timeout_max: float | None = attrs.field(default=None, validator=_positive)
     half_open_max_calls: int = attrs.field(default=1, validator=_positive)
     success_threshold: int = attrs.field(default=1, validator=_positive)
+    half_open_mode: str = attrs.field(default="probes", validator=_one_of("probes", "rate"))
     window_size: int = attrs.field(default=0, validator=_non_negative)
+    window_type: str = attrs.field(default="count", validator=_one_of("count", "time"))
     minimum_calls: int = attrs.field(default=10, validator=_positive)
-    failure_rate: float = attrs.field(default=0.5, validator=_positive)
+    failure_rate: float = attrs.field(default=0.5, validator=_rate)
     slow_call_duration: float | None = attrs.field(default=None, validator=_positive)
+    slow_call_rate: float | None = attrs.field(default=None, validator=_rate)
     retry_attempts: int = attrs.field(default=3, validator=_positive)
     retry_base_delay: float = attrs.field(default=1.0, validator=_non_negative)
     retry_max_delay: float = attrs.field(default=30.0, validator=_non_negative)
@@ -71,6 +107,25 @@ class ResiliencePolicy:
     max_concurrent: int | None = attrs.field(default=20, validator=_positive)
     bulkhead_max_wait: float = attrs.field(default=1.0, validator=_non_negative)
     timeout: float | None = attrs.field(default=10.0, validator=_positive)
+    retry_on_result: Callable[[Any], bool] | None = attrs.field(
+        default=None, eq=False, repr=False, kw_only=True
+    )
+    on_retry: RetryHook | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
+
+    def __attrs_post_init__(self) -> None:
+        problems = []
+        if self.reset_multiplier < 1:
+            problems.append(f"reset_multiplier must be >= 1, got {self.reset_multiplier}")
+        if self.reset_multiplier > 1 and self.reset_timeout_max is None:
+            problems.append("reset_timeout_max is required when reset_multiplier > 1")
+        if self.reset_timeout_max is not None and self.reset_timeout_max < self.reset_timeout:
+            problems.append("reset_timeout_max must be >= reset_timeout")
+        if self.slow_call_rate is not None and (
+            self.slow_call_duration is None or not self.window_size
+        ):
+            problems.append("slow_call_rate needs slow_call_duration and window_size > 0")
+        if problems:
+            raise ValueError("; ".join(problems))
 
     def with_overrides(self, overrides: Mapping[str, object] | None) -> ResiliencePolicy:
         """
@@ -85,9 +140,15 @@ class ResiliencePolicy:
         changes: dict[str, object] = {}
         for key, value in overrides.items():
             field = fields.get(key)
+            if key in _CODE_ONLY:
+                msg = f"{key}: set in code (ResiliencePolicy), not from configuration"
+                raise ValueError(msg)
             if field is None:
                 msg = f"{key}: not a resilience setting (known: {', '.join(sorted(fields))})"
                 raise ValueError(msg)
+            if isinstance(field.default, str):
+                changes[key] = str(value).strip().lower() if isinstance(value, str) else value
+                continue
             changes[key] = _coerce(key, value, field.default)
         return attrs.evolve(self, **changes)  # type: ignore[arg-type]
 
@@ -121,6 +182,8 @@ def build_pipeline(
     policy: ResiliencePolicy | None = None,
     *,
     registry: BreakerRegistry | None = None,
+    control: BreakerControl | None = None,
+    on_retry: RetryHook | None = None,
     clock: Clock = SYSTEM_CLOCK,
 ) -> Pipeline:
     """
@@ -129,7 +192,9 @@ def build_pipeline(
     Every policy of the pipeline (and a breaker created here) reads the same ``clock``; tests pass
     one `FakeClock`, so backoff, reset timeouts, timeouts and token refills all run instantly.
     The breaker is taken from ``registry`` when it already has one of that name (so every pipeline
-    of an integration shares its breaker), else created and registered there.
+    of an integration shares its breaker), else created and registered there. With a
+    ``control`` the pipeline follows the operators' overrides (`BreakerControl`); ``on_retry``
+    is called before each retry when the policy sets none of its own.
     """
     if policy is None:
         policy = ResiliencePolicy()
@@ -140,12 +205,17 @@ def build_pipeline(
             integration,
             failure_threshold=policy.failure_threshold,
             reset_timeout=policy.reset_timeout,
+            reset_multiplier=policy.reset_multiplier,
+            reset_timeout_max=policy.reset_timeout_max,
             half_open_max_calls=policy.half_open_max_calls,
             success_threshold=policy.success_threshold,
+            half_open_mode=policy.half_open_mode,  # type: ignore[arg-type]  # validated above
             window_size=policy.window_size,
+            window_type=policy.window_type,  # type: ignore[arg-type]  # validated above
             minimum_calls=policy.minimum_calls,
             failure_rate=policy.failure_rate,
             slow_call_duration=policy.slow_call_duration,
+            slow_call_rate=policy.slow_call_rate,
             clock=clock,
         )
         registry.register(breaker, policy)
@@ -159,6 +229,8 @@ def build_pipeline(
             multiplier=policy.retry_multiplier,
             deadline=policy.retry_deadline,
             clock=clock,
+            retry_on_result=policy.retry_on_result,
+            on_retry=policy.on_retry if policy.on_retry is not None else on_retry,
         ),
         bulkhead=None
         if policy.max_concurrent is None
@@ -180,5 +252,6 @@ def build_pipeline(
         timeout=None
         if policy.timeout is None
         else Timeout(integration, policy.timeout, clock=clock),
+        control=control,
         clock=clock,
     )

@@ -10,6 +10,10 @@ The one place the policies are composed, in this order (outermost first)::
   taken or a rate token is spent, which keeps rejection cheap and leaves tokens for healthy
   integrations. It sees the outcome of every attempt. Bulkhead and limiter refusals below it are
   local, so they count neither for nor against the vendor (and free a probe slot).
+- **and checked again after a wait**: an attempt that queued in the bulkhead or the limiter asks
+  the breaker once more (`CircuitBreaker.readmit`) before it goes out, so calls admitted while
+  it was CLOSED cannot pour onto the wire after it opened (a 200-way burst against a vendor
+  answering 503 sends at most the calls already in flight plus the threshold: issue 13).
 - **bulkhead** before **limiter**: a caller queues for a slot before it takes a token, so tokens
   are spent only by calls about to go out.
 - **timeout** wraps only the vendor call, not the queueing above it; its TimeoutError becomes
@@ -18,6 +22,10 @@ The one place the policies are composed, in this order (outermost first)::
 An OPEN breaker is consulted before any of this (`CircuitBreaker.rejecting`): an outage's
 rejection costs one coroutine and one fresh `CircuitOpenError`, raised in its own ``raise`` so that
 no local keeps it (a frame -> error -> traceback -> frame cycle cost 40% more per rejection).
+
+Operator overrides (`BreakerControl`: ``portico breaker open stripe --for 10m``) are read from
+their store at most once per ``control.interval`` seconds, at the start of a call: one clock
+read and one comparison per call, never a store round trip.
 
 The policies' fast paths are synchronous (`CircuitBreaker.acquire`, `Bulkhead.try_enter`,
 `RateLimiter.try_acquire`), so a successful call costs one coroutine and no allocations beyond
@@ -28,15 +36,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TypeVar, overload
+from typing import TYPE_CHECKING, TypeVar, overload
 
 from ...domain.errors import RetryExhaustedError, TransientError
 from ...domain.time import SYSTEM_CLOCK, Clock
 from ._breaker import CircuitBreaker, RejectedByBreaker
 from ._bulkhead import Bulkhead
 from ._limiter import RateLimiter
-from ._retry import RetryPolicy
+from ._retry import RetryPolicy, notify
 from ._timeout import Timeout, timed_out
+
+
+if TYPE_CHECKING:
+    from ._control import BreakerControl
 
 
 __all__ = ["Pipeline"]
@@ -54,6 +66,7 @@ class Pipeline:
         retry: None makes one attempt.
         bulkhead, limiter: None disables them.
         timeout: the per-attempt `Timeout`; None disables it.
+        control: the operator overrides this pipeline's breaker follows (`BreakerControl`).
         clock: the time source: `Clock.monotonic` for retry's deadline and slow-call timing,
             `Clock.sleep` for the backoff wait. Give the policies the same one (`build_pipeline`
             does).
@@ -65,6 +78,7 @@ class Pipeline:
         "breaker",
         "bulkhead",
         "clock",
+        "control",
         "decorators",
         "integration",
         "limiter",
@@ -81,6 +95,7 @@ class Pipeline:
         bulkhead: Bulkhead | None = None,
         limiter: RateLimiter | None = None,
         timeout: Timeout | None = None,
+        control: BreakerControl | None = None,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.integration = integration
@@ -89,6 +104,7 @@ class Pipeline:
         self.bulkhead = bulkhead
         self.limiter = limiter
         self.timeout = timeout
+        self.control = control
         self.clock = clock
         self._monotonic = clock.monotonic  # bound once: no lookup per call on the hot path
         self._sleep = clock.sleep
@@ -146,6 +162,9 @@ class Pipeline:
             OutcomeUnknown: a non-idempotent call failed after its request may have been applied.
             PermanentError: as raised by ``fn``, at once.
         """
+        control = self.control
+        if control is not None and self._monotonic() >= control.due:
+            control.refresh()
         breaker = self.breaker
         retry_in = breaker.rejecting()
         if retry_in is not None:  # an outage's hot path: no retry machinery, no frame below
@@ -153,12 +172,13 @@ class Pipeline:
         retry = self.retry
         if retry is None:
             return await self._attempt(operation, fn)
+        on_result = retry.retry_on_result if idempotent else None
         started = self._monotonic()
         attempt = 0
         while True:
             attempt += 1
             try:
-                return await self._attempt(operation, fn)
+                result = await self._attempt(operation, fn)
             except TransientError as exc:
                 delay = retry.next_delay(
                     exc, attempt, self._monotonic() - started, idempotent=idempotent
@@ -166,6 +186,19 @@ class Pipeline:
                 if breaker.open_for() > delay:
                     # This failure opened the circuit: the next attempt would be refused.
                     raise RetryExhaustedError(exc, attempts=attempt) from exc
+                if retry.on_retry is not None:
+                    notify(retry.on_retry, self.integration, operation, attempt, delay, exc, None)
+            else:
+                if on_result is None or not on_result(result):
+                    return result
+                result_delay = retry.result_delay(attempt, self._monotonic() - started)
+                if result_delay is None or breaker.open_for() > result_delay:
+                    return result  # no attempt left: the caller gets the last answer
+                delay = result_delay
+                if retry.on_retry is not None:
+                    notify(
+                        retry.on_retry, self.integration, operation, attempt, delay, None, result
+                    )
             await self._sleep(delay)
 
     async def _attempt(self, operation: str, fn: Callable[[], Awaitable[T]]) -> T:
@@ -174,13 +207,18 @@ class Pipeline:
         slow = breaker.slow_call_duration is not None
         started = 0.0
         try:
+            waited = False
             bulkhead = self.bulkhead
             if bulkhead is not None and not bulkhead.try_enter():
                 await bulkhead.enter()
+                waited = True
             try:
                 limiter = self.limiter
                 if limiter is not None and not limiter.try_acquire():
                     await limiter.acquire()
+                    waited = True
+                if waited:  # the breaker may have opened while this call queued
+                    permit = breaker.readmit(permit)
                 if slow:
                     started = self._monotonic()
                 timeout = self.timeout
@@ -200,7 +238,7 @@ class Pipeline:
                 if bulkhead is not None:
                     bulkhead.leave()
         except Exception as exc:
-            breaker.on_error(permit, exc)
+            breaker.on_error(permit, exc, self._monotonic() - started if started else 0.0)
             raise
         except BaseException:
             breaker.release(permit)

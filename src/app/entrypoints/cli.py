@@ -13,10 +13,10 @@ import os
 import sys
 from collections.abc import Sequence
 
-from .commands import demo, health, outbox, serve, webhooks
+from .commands import breaker, demo, health, outbox, serve, webhooks
 
 
-COMMANDS = (demo, serve, health, outbox, webhooks)
+COMMANDS = (demo, serve, health, outbox, webhooks, breaker)
 
 
 def build_parser() -> argparse.ArgumentParser:

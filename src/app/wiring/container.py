@@ -24,6 +24,7 @@ from dependency_injector import containers, providers
 
 from ...adapters.fakes import FakeCRM, FakeMessaging, FakePayments, FakeVoice
 from ...adapters.resilience import (
+    BreakerControl,
     BreakerRegistry,
     Pipeline,
     ResilientCRM,
@@ -45,7 +46,13 @@ from .leases import intake_lease
 from .outbox import build_relay, command_ports
 from .registry import VendorRegistry
 from .settings import Settings, load_settings
-from .stores import build_failed_event_log, build_outbox, build_replay_store, build_status_store
+from .stores import (
+    build_breaker_control_store,
+    build_failed_event_log,
+    build_outbox,
+    build_replay_store,
+    build_status_store,
+)
 from .subscriptions import EventSubscriber, build_subscribed_ingress
 from .webhooks import build_endpoints
 
@@ -103,9 +110,13 @@ def _adapter(
         raise ConfigurationError(f"{spec.name}.{err.field}: {err.rule}") from None
 
 
-def _pipeline(port: str, settings: Settings, breakers: BreakerRegistry, clock: Clock) -> Pipeline:
+def _pipeline(
+    port: str, settings: Settings, breakers: BreakerRegistry, control: BreakerControl, clock: Clock
+) -> Pipeline:
     integration = settings.integration(port)
-    return build_pipeline(integration, settings.policy(integration), registry=breakers, clock=clock)
+    return build_pipeline(
+        integration, settings.policy(integration), registry=breakers, control=control, clock=clock
+    )
 
 
 def _command_ports(settings: Settings, **ports: Callable[[], Any]) -> CommandPorts:
@@ -166,29 +177,40 @@ class Container(containers.DeclarativeContainer):
     # One breaker per integration, shared by its pipelines and read by `portico health`; each
     # pipeline is the vendor's default policy overridden by ``resilience.<integration>``.
     breakers = providers.Singleton(BreakerRegistry)
+    # Operator overrides (`portico breaker open stripe --for 10m`), read once a second.
+    breaker_control_store = providers.Singleton(build_breaker_control_store, settings, clock=clock)
+    breaker_control = providers.Singleton(
+        BreakerControl, breaker_control_store, breakers, interval=1.0, clock=clock
+    )
 
     messaging_adapter = providers.Singleton(
         _adapter, "messaging", settings, fake_messaging.provider, status_store.provider, clock
     )
-    messaging_pipeline = providers.Singleton(_pipeline, "messaging", settings, breakers, clock)
+    messaging_pipeline = providers.Singleton(
+        _pipeline, "messaging", settings, breakers, breaker_control, clock
+    )
     messaging = providers.Callable(ResilientMessaging.around, messaging_adapter, messaging_pipeline)
 
     crm_adapter = providers.Singleton(
         _adapter, "crm", settings, fake_crm.provider, status_store.provider, clock
     )
-    crm_pipeline = providers.Singleton(_pipeline, "crm", settings, breakers, clock)
+    crm_pipeline = providers.Singleton(_pipeline, "crm", settings, breakers, breaker_control, clock)
     crm = providers.Callable(ResilientCRM.around, crm_adapter, crm_pipeline)
 
     payments_adapter = providers.Singleton(
         _adapter, "payments", settings, fake_payments.provider, status_store.provider, clock
     )
-    payments_pipeline = providers.Singleton(_pipeline, "payments", settings, breakers, clock)
+    payments_pipeline = providers.Singleton(
+        _pipeline, "payments", settings, breakers, breaker_control, clock
+    )
     payments = providers.Callable(ResilientPayments.around, payments_adapter, payments_pipeline)
 
     voice_adapter = providers.Singleton(
         _adapter, "voice", settings, fake_voice.provider, status_store.provider, clock
     )
-    voice_pipeline = providers.Singleton(_pipeline, "voice", settings, breakers, clock)
+    voice_pipeline = providers.Singleton(
+        _pipeline, "voice", settings, breakers, breaker_control, clock
+    )
     voice = providers.Callable(ResilientVoice.around, voice_adapter, voice_pipeline)
 
     command_ports = providers.Callable(

@@ -593,18 +593,26 @@ def _resilience(
             if key not in fields:
                 problems.unknown(where, str(key), fields)
                 continue
+            clean[str(key)] = value
+        if not clean:
+            continue
+        try:
+            policies[name] = policies[name].with_overrides(clean)
+            continue
+        except ValueError as exc:
+            whole = str(exc)
+        # Name the fields at fault; a rule across fields (reset_multiplier needs
+        # reset_timeout_max) is judged on the whole mapping only, above.
+        named = False
+        for key, value in clean.items():
             try:
-                policies[name].with_overrides({str(key): value})
+                policies[name].with_overrides({key: value})
             except ValueError as exc:
                 reason = str(exc).partition(": ")[2] or str(exc)
                 problems.add(f"{where}.{key}", reason)
-                continue
-            clean[str(key)] = value
-        if clean:
-            try:
-                policies[name] = policies[name].with_overrides(clean)
-            except ValueError as exc:  # a rule across fields
-                problems.add(where, str(exc))
+                named = True
+        if not named:
+            problems.add(where, whole)
     return policies
 
 

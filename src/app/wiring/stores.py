@@ -20,11 +20,16 @@ from pathlib import PurePath
 from ...adapters.failed_events.memory import MemoryFailedEventLog
 from ...adapters.failed_events.sqlite import SQLiteFailedEventLog
 from ...adapters.outbox.sqlite import OpenMode, SqliteOutbox
+from ...adapters.stores.breaker_control import (
+    MemoryBreakerControlStore,
+    SQLiteBreakerControlStore,
+)
 from ...adapters.stores.memory import MemoryReplayStore
 from ...adapters.stores.sqlite import SQLiteReplayStore
 from ...adapters.whatsapp.status_log import MemoryDeliveryStatusStore
 from ...adapters.whatsapp.status_sqlite import SQLiteDeliveryStatusStore
 from ...domain.time import SYSTEM_CLOCK, Clock
+from ...ports.breaker_control import BreakerControlStore
 from ...ports.delivery_status import DeliveryStatusStore
 from ...ports.failed_events import FailedEventLog
 from ...ports.outbox import Outbox
@@ -33,6 +38,7 @@ from .settings import Settings
 
 
 __all__ = [
+    "build_breaker_control_store",
     "build_failed_event_log",
     "build_outbox",
     "build_replay_store",
@@ -159,3 +165,16 @@ def describe(outbox: Outbox) -> str:
     """Where ``outbox`` keeps its commands (absolute path or server and table; no secrets)."""
     location = getattr(outbox, "location", None)
     return f"{type(outbox).__name__} at {location}" if location else type(outbox).__name__
+
+
+def build_breaker_control_store(
+    settings: Settings, *, clock: Clock = SYSTEM_CLOCK
+) -> BreakerControlStore:
+    """
+    The operators' breaker overrides (``portico breaker``): memory by the store rule above,
+    else ``portico-breakers[.<environment>].sqlite3`` in ``data_dir``, shared by every process
+    that uses that folder (a running server and relay honour the CLI within a second).
+    """
+    if store_kind(settings, None) == "memory":
+        return MemoryBreakerControlStore(clock=clock)
+    return SQLiteBreakerControlStore(store_path(settings, None, "portico-breakers"), clock=clock)
