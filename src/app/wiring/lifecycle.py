@@ -32,6 +32,7 @@ CLOSABLE_PROVIDERS = (
     "replay_store",
     "status_store",
     "failed_event_log",
+    "breaker_control_store",
 )
 
 
