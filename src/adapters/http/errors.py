@@ -17,12 +17,12 @@ reset after sending        NetworkError                    idempotent    True
 500, 502, 504, other 5xx   Unavailable                     idempotent    True
 400, 422                   InvalidRequest                  no            True
 401 / 403                  AuthenticationFailed / Perm.    no            True
-404 / 409                  NotFound / Conflict             no            True
+404 / 409                  NotFound / Conflict             no (*)        True
 2xx with a bad body        UnexpectedResponse              no            True
 =========================  ==============================  ============  =================
 
 A vendor hint wins over the table where the vendor is explicit: Stripe's ``Stripe-Should-Retry:
-false`` turns a 5xx into a permanent error, a 409 ``lock_timeout`` is transient.
+false`` turns a 5xx into a permanent error; (*) Stripe retries any 409 unless it says false.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ idempotency key as ``Idempotency-Key``, so a retried create returns the first re
 
 from __future__ import annotations
 
+import uuid
 from urllib.parse import quote
 
 import attrs
@@ -145,7 +146,11 @@ class StripePayments(PaymentPort):
                 "POST",
                 f"/v1/payment_intents/{_path_id(intent_id)}/cancel",
                 data=[],
-                headers=self._headers(),
+                # stripe-python sends an Idempotency-Key on every POST, generating one when the
+                # caller gives none (stripe/stripe-python stripe/_api_requestor.py,
+                # "IKs should be set for all POST requests"); a retried cancel is safe anyway,
+                # since a canceled intent is read back below.
+                headers=self._headers(str(uuid.uuid4())),
             )
         except InvalidRequest as err:
             if err.vendor_code != "payment_intent_unexpected_state":

@@ -53,6 +53,11 @@ def parse_stripe_error(response: httpx.Response, body: Any) -> VendorError:
         return VendorError(code=code or kind, message=message, permanent_kind=Conflict)
     if code in _TRANSIENT_CODES and should_retry is not False:
         return VendorError(code=code, message=message, retryable=True)
+    if response.status_code == 409 and should_retry is not False:
+        # stripe-python retries every 409 unless Stripe-Should-Retry says false
+        # (stripe/stripe-python stripe/_http_client.py `_should_retry`: "Retry on conflict
+        # errors"); with the same Idempotency-Key a retry cannot apply twice.
+        return VendorError(code=decline or code or kind, message=message, retryable=True)
     permanent = _PERMANENT_CODES.get(code or "")
     if kind == "card_error":
         permanent = InvalidRequest  # a declined card is a 402 that no retry fixes

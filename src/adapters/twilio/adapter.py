@@ -171,7 +171,7 @@ class TwilioMessaging(MessagingPort):
 
         Raises:
             InvalidRequest: refused (bad or unsubscribed number, body too long, unknown template).
-            RateLimited: Twilio's 429 / 20429 or the account's send rate (14107).
+            RateLimited: Twilio's 429 / 20429 (14107 arrives later, as a failed status).
             AuthenticationFailed: the account SID or token was refused.
         """
         if not isinstance(message, TextMessage | TemplateMessage):

@@ -362,6 +362,20 @@ def _stripe_error(kind: str, code: str | None = None, **extra: Any) -> dict[str,
             "idempotency_key_in_use",
         ),
         (
+            409,
+            _stripe_error("invalid_request_error", "resource_already_exists"),
+            {},
+            Unavailable,
+            "resource_already_exists",
+        ),
+        (
+            409,
+            _stripe_error("invalid_request_error", "resource_already_exists"),
+            {"Stripe-Should-Retry": "false"},
+            Conflict,
+            "resource_already_exists",
+        ),
+        (
             500,
             _stripe_error("api_error"),
             {"Stripe-Should-Retry": "false"},
@@ -437,3 +451,13 @@ async def test_bodies_stripe_does_not_document(
     respx.get(f"{API}/v1/payment_intents/pi_3Abc").respond(status, content=content)
     with pytest.raises(expected):
         await stripe.get_payment_intent("pi_3Abc")
+
+
+@respx.mock
+async def test_cancel_sends_an_idempotency_key(stripe: StripePayments) -> None:
+    """Every POST carries an Idempotency-Key, cancel included, as stripe-python sends one."""
+    route = respx.post(f"{API}/v1/payment_intents/pi_3Abc/cancel").respond(
+        200, json={**INTENT, "status": "canceled"}
+    )
+    await stripe.cancel_payment_intent("pi_3Abc")
+    assert route.calls.last.request.headers.get("idempotency-key")

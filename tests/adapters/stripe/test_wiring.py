@@ -102,3 +102,17 @@ def test_a_missing_hubspot_token_is_named_beside_a_valid_stripe_key() -> None:
     with pytest.raises(ConfigurationError, match="PORTICO_HUBSPOT__TOKEN") as caught:
         create_container(config, env={})
     assert "sk_live_1" not in str(caught.value)
+
+
+def test_the_default_stripe_version_is_the_one_stripe_python_pins() -> None:
+    """
+    The default Stripe-Version is the installed stripe-python's pinned version.
+
+    stripe/stripe-python keeps it in ``stripe/_api_version.py`` (``_ApiVersion.CURRENT``,
+    ``2026-10-28.endive`` in 16.1.0); an upgrade of the dev dependency fails here first.
+    """
+    from stripe._api_version import _ApiVersion
+
+    from portico.adapters.stripe.spec import StripeSettings
+
+    assert StripeSettings(api_key="sk_test_x").api_version == _ApiVersion.CURRENT

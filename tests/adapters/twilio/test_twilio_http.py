@@ -219,7 +219,7 @@ async def test_get_status_fetches_the_message_and_maps_its_status(
         pytest.param(
             400,
             {"code": 14107, "message": "Message rate limit exceeded", "status": 400},
-            RateLimited,
+            InvalidRequest,
             "14107",
             id="send-rate",
         ),
