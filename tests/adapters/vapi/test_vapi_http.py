@@ -290,6 +290,6 @@ async def test_a_live_call_without_a_control_url_is_a_clear_conflict(vapi: Any) 
     respx.get(f"https://api.vapi.ai/call/{CALL_ID}").mock(
         return_value=httpx.Response(200, json=_call("in-progress", monitor={"listenUrl": "x"}))
     )
-    with pytest.raises(Conflict, match="monitorPlan.controlEnabled") as err:
+    with pytest.raises(Conflict, match=r"monitorPlan\.controlEnabled") as err:
         await vapi.end_call(CALL_ID)
     assert err.value.request_sent is False
