@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import phonenumbers
 from hypothesis import strategies as st
 
 from portico.domain.values import (
@@ -26,11 +27,30 @@ __all__ = [
     "zero_decimal_currencies",
 ]
 
-# "+" then a non-zero digit then 7 to 14 more digits: 8 to 15 digits in all.
-e164_strings = st.builds(
-    lambda first, rest: f"+{first}{rest}",
-    st.sampled_from("123456789"),
-    st.text(alphabet="0123456789", min_size=7, max_size=14),
+# Valid numbers under libphonenumber's metadata: every region's example number of every type it
+# has (phonenumbers.example_number_for_type), its last digits varied and kept only when still
+# valid. Short plans (Niue +683, Tokelau +690: 7 digits in all) and 15-digit ones are included.
+_EXAMPLES = sorted(
+    {
+        phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+        for region in phonenumbers.SUPPORTED_REGIONS
+        for kind in phonenumbers.supported_types_for_region(region)
+        if (example := phonenumbers.example_number_for_type(region, kind)) is not None
+    }
+)
+
+
+def _valid(e164: str) -> bool:
+    return phonenumbers.is_valid_number(phonenumbers.parse(e164, None))
+
+
+e164_strings = st.one_of(
+    st.sampled_from(_EXAMPLES),
+    st.builds(
+        lambda example, tail: example[: -len(tail)] + tail,
+        st.sampled_from(_EXAMPLES),
+        st.text(alphabet="0123456789", min_size=1, max_size=3),
+    ).filter(_valid),
 )
 phone_numbers = e164_strings.map(PhoneNumber)
 

@@ -1,7 +1,7 @@
 """
 Portico's pure domain: values, entities, events and errors.
 
-No I/O; only the standard library and attrs.
+No I/O; only the standard library, attrs and phonenumbers (numbering-plan metadata).
 """
 
 from .command_codec import decode_command, encode_command

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 import uuid
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
 import attrs
+import phonenumbers
 
 from .errors import InvalidValue
 
@@ -28,8 +30,14 @@ __all__ = [
     "mask_text",
 ]
 
-_PHONE_SEPARATORS = re.compile(r"[\s\-().\u00a0/]")
-_E164 = re.compile(r"\+[1-9]\d{7,14}")
+# What people put between digits: spaces (any Unicode space), dashes, dots, slashes, brackets.
+_PHONE_SEPARATORS = re.compile(r"[\s\-().\u00a0/\u2010-\u2015\u2212\u30fc\uff0d]")
+_PLUS_SIGNS = str.maketrans({"\uff0b": "+"})  # the full-width plus sign is a plus
+_INTERNATIONAL = re.compile(r"\+[0-9]{1,20}")
+_MAX_PHONE_INPUT = 64  # characters; more is not a phone number, and is never parsed
+_E164_RULE = "must be international: '+' (or '00'), the country code, then the number"
+_PLAN_RULE = "is not a valid number in its country's numbering plan"
+_E164_FORMAT = phonenumbers.PhoneNumberFormat.E164
 
 
 def mask_text(value: str, *, keep: int = 2) -> str:
@@ -39,29 +47,46 @@ def mask_text(value: str, *, keep: int = 2) -> str:
     return value[:keep] + "*" * (len(value) - 2 * keep) + value[-keep:]
 
 
+def _ascii_digits(text: str) -> str:
+    """Every Unicode decimal digit (full-width, Arabic-Indic, Devanagari...) as its ASCII digit."""
+    if text.isascii():
+        return text
+    return "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() else ch for ch in text)
+
+
 def _normalise_phone(raw: object) -> str:
     if isinstance(raw, PhoneNumber):
         return raw.e164
     if not isinstance(raw, str):
         raise InvalidValue("phone", f"must be str, not {type(raw).__name__}")
-    compact = _PHONE_SEPARATORS.sub("", raw.strip())
+    if len(raw) > _MAX_PHONE_INPUT:
+        raise InvalidValue("phone", _E164_RULE)
+    compact = _ascii_digits(_PHONE_SEPARATORS.sub("", raw).translate(_PLUS_SIGNS))
     if compact.startswith("00"):
         compact = "+" + compact[2:]
-    if not _E164.fullmatch(compact):
-        raise InvalidValue(
-            "phone", "must be E.164: '+' (or '00') then 8 to 15 digits, the first not 0"
-        )
-    return compact
+    if not _INTERNATIONAL.fullmatch(compact):
+        raise InvalidValue("phone", _E164_RULE)
+    try:
+        number = phonenumbers.parse(compact, None)
+    except phonenumbers.NumberParseException:
+        raise InvalidValue("phone", _E164_RULE) from None
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidValue("phone", _PLAN_RULE)
+    return phonenumbers.format_number(number, _E164_FORMAT)
 
 
 @attrs.frozen(repr=False)
 class PhoneNumber:
     """
-    A phone number in E.164 form (``+`` then 8 to 15 digits).
+    A phone number in E.164 form (``+``, the country code and the national number: 15 digits at
+    most, 7 for the shortest plans such as Niue's ``+683 xxxx``).
 
-    Accepts common human input: spaces, dashes, dots, parentheses and a leading ``00`` are
-    normalised away. ``repr`` and ``str`` are masked (``+40*******89``); use ``e164`` or ``digits``
-    on the wire.
+    Accepts common human input: spaces, dashes, dots, slashes, parentheses, a leading ``00``,
+    the full-width plus and non-ASCII decimal digits (full-width, Arabic-Indic...) are normalised
+    to ASCII E.164, so every spelling of a number is one equal value. The number must be valid
+    under libphonenumber's numbering-plan metadata (the ``phonenumbers`` package): an assigned
+    country code and a range in use there (``+1 555 01xx`` fictional numbers are not). ``repr``
+    and ``str`` are masked (``+40*******78``); use ``e164`` or ``digits`` on the wire.
     """
 
     e164: str = attrs.field(converter=_normalise_phone)

@@ -20,7 +20,13 @@ def _to_phone(raw: PhoneNumber | str) -> PhoneNumber:
 
 
 class CallStatus(enum.Enum):
-    """Vapi's call statuses."""
+    """
+    Vapi's call statuses (``Call.status`` in VapiAI/docs ``fern/apis/api/openapi.json``).
+
+    ``NOT_FOUND`` (Vapi no longer finds the call) and ``DELETION_FAILED`` (deleting the call's
+    data failed) are final like ``ENDED``: nothing is live any more, there is nothing to hang
+    up, and the status never moves on. `finished` says so for all three.
+    """
 
     SCHEDULED = "scheduled"
     QUEUED = "queued"
@@ -28,6 +34,16 @@ class CallStatus(enum.Enum):
     IN_PROGRESS = "in-progress"
     FORWARDING = "forwarding"
     ENDED = "ended"
+    NOT_FOUND = "not-found"
+    DELETION_FAILED = "deletion-failed"
+
+    @property
+    def finished(self) -> bool:
+        """Whether the call is over: ended, lost by Vapi, or ended with its deletion failed."""
+        return self in _FINISHED
+
+
+_FINISHED = frozenset({CallStatus.ENDED, CallStatus.NOT_FOUND, CallStatus.DELETION_FAILED})
 
 
 @attrs.frozen

@@ -49,7 +49,8 @@ class VoicePort(Protocol):
         Hang up a call that is still live.
 
         Returns:
-            The call in status ENDED.
+            The call in status ENDED (a call already over keeps its final status:
+            ENDED, NOT_FOUND or DELETION_FAILED).
 
         Raises:
             NotFound: no such call.

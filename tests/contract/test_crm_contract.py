@@ -14,7 +14,7 @@ from tests.contract.harness import CRMControls, Harness
 
 
 PHONE = PhoneNumber("+40712345678")
-OTHER_PHONE = PhoneNumber("+40798765432")
+OTHER_PHONE = PhoneNumber("+40745987654")
 EMAIL = Email("ana@example.com")
 OTHER_EMAIL = Email("bogdan@example.com")
 UNKNOWN_ID = "999999999999"

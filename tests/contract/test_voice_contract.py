@@ -93,7 +93,7 @@ async def test_a_key_reused_for_another_request_raises_conflict(voice: Harness[A
     key = IdempotencyKey.new()
     await _port(voice).start_call(_request(key))
     with pytest.raises(Conflict):
-        await _port(voice).start_call(_request(key, to="+40798765432"))
+        await _port(voice).start_call(_request(key, to="+40745987654"))
 
 
 async def test_get_call_returns_the_call(voice: Harness[Any]) -> None:

@@ -19,11 +19,12 @@ from portico.domain.commands import (
 from portico.domain.crm import ContactDraft, DealDraft, DealStage, LifecycleStage
 from portico.domain.messaging import TemplateMessage, TextMessage
 from portico.domain.payments import CheckoutRequest, PaymentRequest, RefundRequest
-from portico.domain.values import Email, IdempotencyKey, Money, PhoneNumber
+from portico.domain.values import Email, IdempotencyKey, Money
 from portico.domain.voice import CallRequest
+from tests.strategies import phone_numbers
 
 
-phones = st.from_regex(r"\+[1-9][0-9]{7,14}", fullmatch=True).map(PhoneNumber)
+phones = phone_numbers  # valid under libphonenumber's metadata, as PhoneNumber requires
 emails = st.from_regex(r"[a-z0-9]{1,10}@[a-z]{1,10}\.(com|ro|org)", fullmatch=True).map(Email)
 keys = st.from_regex(r"[!-~]{1,40}", fullmatch=True).map(IdempotencyKey)
 opt_keys = st.none() | keys

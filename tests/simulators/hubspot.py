@@ -9,6 +9,20 @@ associations (3 deal to contact, 202 note to contact), ``PROPERTY_DOESNT_EXIST``
 property the portal does not have (`HubSpotSimulator.refuse_property`), the ``{"status": "error",
 "message", "correlationId", "category"}`` error body, and rate-limit headers on a 429.
 
+Batch upsert (``POST /crm/v3/objects/{type}/batch/upsert``, ``{"inputs": [{"idProperty", "id",
+"properties"}]}``, answered ``{"status": "COMPLETE", "results": [{..., "new"}], "startedAt",
+"completedAt"}``: the request and 200 response shapes of hubspot-api-python's
+``BatchInputSimplePublicObjectBatchInputUpsert`` and ``BatchResponseSimplePublicUpsertObject``,
+``crm/contacts/api/batch_api.py``) creates the object whose unique ``idProperty`` holds ``id``,
+or updates the one that already does; it reads the store, not the lagging search index. The
+``idProperty`` must be a property with unique values in the portal (`add_unique_property`;
+HubSpot: "idProperty query param refers to a property whose values are unique for the object",
+developers.hubspot.com/docs/api-reference/legacy/crm/objects/contacts/batch/upsert-contacts).
+Such a property's values are unique on every write: a create or update giving another object's
+value is refused with a 400 ``VALIDATION_ERROR`` (HubSpot refuses it; the wording is this
+simulator's). Not modelled: upsert without ``idProperty``, and 207 partial results (a batch with
+a bad input is refused whole).
+
 Search lags behind writes, as HubSpot's search index does (a few seconds): with ``search_lag=N``
 a created or updated object keeps its previous search view (none, for a new one) for the next N
 search requests, then is indexed; `index_search` indexes everything pending at once. Reads by id
@@ -57,6 +71,8 @@ LIFECYCLE_STAGES = frozenset(
     }
 )
 _PATH = re.compile(r"^/crm/v3/objects/(contacts|deals|notes)(?:/(search|\d+|[^/]+))?$")
+_BATCH_UPSERT = re.compile(r"^/crm/v3/objects/(contacts|deals|notes)/batch/upsert$")
+_BATCH_LIMIT = 100  # inputs per batch request
 _DEFAULT_PROPERTIES = {
     "contacts": (
         "createdate",
@@ -120,6 +136,7 @@ class HubSpotSimulator(Simulator):
         self.lifecycle_stages = lifecycle_stages
         self.clock = clock
         self.refused_properties: set[str] = set()
+        self.unique_properties: dict[str, set[str]] = {kind: set() for kind in _DEFAULT_PROPERTIES}
         self.objects: dict[str, dict[str, dict[str, Any]]] = {
             "contacts": {},
             "deals": {},
@@ -156,6 +173,10 @@ class HubSpotSimulator(Simulator):
     def refuse_property(self, name: str) -> None:
         """The portal has no contact property ``name`` (deleted, or never defined)."""
         self.refused_properties.add(name)
+
+    def add_unique_property(self, name: str, kind: str = "contacts") -> None:
+        """The portal has a ``kind`` property ``name`` with "unique values" on."""
+        self.unique_properties[kind].add(name)
 
     # ------------------------------------------------------------------ ASGI plumbing
 
@@ -206,6 +227,12 @@ class HubSpotSimulator(Simulator):
             return json_response(err.status, body)
 
     def _route(self, request: SimRequest) -> SimResponse:
+        batch = _BATCH_UPSERT.match(request.path)
+        if batch is not None and request.method == "POST":
+            body = request.json()
+            if not isinstance(body, dict):
+                raise HubSpotError(400, "VALIDATION_ERROR", "Invalid input JSON")
+            return json_response(200, self._batch_upsert(batch.group(1), body))
         match = _PATH.match(request.path)
         if match is None:
             raise HubSpotError(404, "OBJECT_NOT_FOUND", "resource not found")
@@ -265,6 +292,16 @@ class HubSpotSimulator(Simulator):
                     raise HubSpotError(
                         409, "CONFLICT", f"Contact already exists. Existing ID: {other_id}"
                     )
+        for name in sorted(self.unique_properties[kind] & set(props)):
+            value = props[name]
+            for other_id, other in self.objects[kind].items():
+                if other_id != own_id and value and other["properties"].get(name) == value:
+                    raise HubSpotError(
+                        400,
+                        "VALIDATION_ERROR",
+                        f"Property values were not valid: {name} must be unique and another "
+                        "object already has this value",
+                    )
         if kind == "deals" and "dealstage" in props and props["dealstage"] not in self.stages:
             raise HubSpotError(
                 400,
@@ -311,6 +348,58 @@ class HubSpotSimulator(Simulator):
         self.objects[kind][object_id] = stored
         self._written(kind, object_id)
         return self._view(kind, stored, list(props))
+
+    def _batch_upsert(self, kind: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Create or update each input by its unique ``idProperty`` value; all or nothing."""
+        started = self._now()
+        inputs = body.get("inputs")
+        if not isinstance(inputs, list) or not 0 < len(inputs) <= _BATCH_LIMIT:
+            raise HubSpotError(
+                400, "VALIDATION_ERROR", f"inputs must hold 1 to {_BATCH_LIMIT} objects"
+            )
+        planned: list[tuple[str, str, dict[str, str]]] = []
+        for item in inputs:
+            if not isinstance(item, dict):
+                raise HubSpotError(400, "VALIDATION_ERROR", "Invalid input JSON")
+            id_property, value = item.get("idProperty"), item.get("id")
+            if not isinstance(id_property, str) or id_property not in self.unique_properties[kind]:
+                raise HubSpotError(
+                    400,
+                    "VALIDATION_ERROR",
+                    f"idProperty must be a property with unique values, not {id_property!r}",
+                )
+            if not isinstance(value, str) or not value:
+                raise HubSpotError(400, "VALIDATION_ERROR", "id is required")
+            planned.append((id_property, value, self._properties(item)))
+        keys = [(name, value) for name, value, _ in planned]
+        if len(set(keys)) != len(keys):
+            raise HubSpotError(
+                400, "VALIDATION_ERROR", "Duplicate IDs found in batch input. IDs must be unique"
+            )
+        matches = [self._holder(kind, name, value) for name, value, _ in planned]
+        for (name, value, props), match in zip(planned, matches, strict=True):
+            self._check(kind, {**props, name: value}, own_id=match)
+        results = []
+        for (name, value, props), match in zip(planned, matches, strict=True):
+            written = {**props, name: value}
+            if match is None:
+                view = self._create(kind, {"properties": written})
+            else:
+                view = self._update(kind, match, {"properties": written})
+            results.append({**view, "new": match is None})
+        return {
+            "status": "COMPLETE",
+            "results": results,
+            "startedAt": started,
+            "completedAt": self._now(),
+        }
+
+    def _holder(self, kind: str, name: str, value: str) -> str | None:
+        """The id of the object whose unique property ``name`` is ``value`` (the store, now)."""
+        for object_id, stored in self.objects[kind].items():
+            if stored["properties"].get(name) == value:
+                return object_id
+        return None
 
     def _get(self, kind: str, object_id: str) -> dict[str, Any]:
         stored = self.objects[kind].get(object_id)

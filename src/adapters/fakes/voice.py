@@ -59,13 +59,14 @@ class FakeVoice(FakeBase, VoicePort):
 
     Args:
         assistants: assistant ids that exist; None accepts any id.
-        blocked_prefixes: E.164 prefixes the platform refuses to dial (premium numbers...).
+        blocked_prefixes: E.164 prefixes the platform refuses to dial (by default the NANP
+            premium-rate 1-900 range).
     """
 
     INTEGRATION: ClassVar[str] = PROVIDER
 
     assistants: Collection[str] | None = attrs.field(default=None, kw_only=True)
-    blocked_prefixes: Collection[str] = attrs.field(default=("+900",), kw_only=True)
+    blocked_prefixes: Collection[str] = attrs.field(default=("+1900",), kw_only=True)
     calls_made: dict[str, Call] = attrs.field(factory=dict, init=False)
     outcomes: dict[str, CallOutcome] = attrs.field(factory=dict, init=False)
     _answered_at: dict[str, datetime] = attrs.field(factory=dict, init=False)

@@ -3,10 +3,14 @@ HubSpot webhook deliveries (a JSON array of events, batched) -> `ContactChanged`
 
 Each element: ``{"eventId", "subscriptionId", "portalId", "appId", "occurredAt" (epoch ms),
 "subscriptionType", "attemptNumber", "objectId", "propertyName", "propertyValue",
-"changeSource"}``. Legacy subscription types (``contact.creation``, ``contact.propertyChange``,
-``contact.deletion``, ``contact.merge``, ``contact.restore``, ``contact.privacyDeletion``,
-``contact.associationChange``) and the new platform's generic ones (``object.creation`` ... with
-``objectTypeId`` ``"0-1"`` for contacts) are understood; other objects (deals, companies...) go
+"changeSource"}``. The type is ``subscriptionType`` in real deliveries; HubSpot's documented
+example payload (developers.hubspot.com/docs/api/webhooks, "Example payload") names it
+``eventType``, so an event carrying only ``eventType`` is read the same way.
+
+Legacy subscription types (``contact.creation``, ``contact.propertyChange``, ``contact.deletion``,
+``contact.merge``, ``contact.restore``, ``contact.privacyDeletion``, ``contact.associationChange``)
+and the new platform's generic ones (``object.creation`` ... with ``objectTypeId`` ``"0-1"`` for
+contacts) are understood; other objects (deals, companies...) go
 to ``unknown_types``, one entry per event.
 
 Dedup key (``event_id``): ``"<portalId>:<eventId>"`` (just ``eventId`` when the portal is absent).
@@ -43,6 +47,13 @@ _CHANGES = {
 _CONTACT_TYPE_ID = "0-1"
 
 
+def _subscription_type(item: JsonNode) -> str:
+    """``subscriptionType``, or ``eventType`` where the docs' example puts it."""
+    if not item.has("subscriptionType") and item.has("eventType"):
+        return item.text("eventType", max_length=200)
+    return item.text("subscriptionType", max_length=200)
+
+
 def _change(item: JsonNode, subscription: str) -> str | None:
     obj, _, action = subscription.partition(".")
     if obj == "object":
@@ -72,7 +83,7 @@ class HubSpotParser:
         events: list[DomainEvent] = []
         unknown: list[str] = []
         for item in batch.elements():
-            subscription = item.text("subscriptionType", max_length=200)
+            subscription = _subscription_type(item)
             event_id = item.identifier("eventId", max_length=64)
             portal = item.opt_integer("portalId")
             change = _change(item, subscription)

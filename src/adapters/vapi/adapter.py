@@ -7,8 +7,14 @@
 - end: Vapi has no REST hang-up (``DELETE /call/{id}`` deletes the call's *data*, ``PATCH``
   only renames it). A live call is ended through its Live Call Control URL,
   ``monitor.controlUrl``, with ``POST {"type": "end-call"}`` (docs.vapi.ai/calls/call-features).
-  That URL is on another host, so it gets no Authorization header and must be on ``vapi.ai`` (or
-  on the API's own origin, as a simulator is); a call without one cannot be ended: `Conflict`.
+  That URL is on another host, so it never gets the private key and must be on ``vapi.ai`` (or
+  on the API's own origin, as a simulator is). When the assistant's
+  ``monitorPlan.controlAuthenticationEnabled`` is on, the URL "will require an ``Authorization:
+  Bearer <vapi-public-api-key>`` header" (``MonitorPlan`` in VapiAI/docs
+  ``fern/apis/api/openapi.json``): give ``public_key`` and it is sent. A call without a control
+  URL (not yet queued, or ``monitorPlan.controlEnabled`` off) cannot be ended: `Conflict`,
+  nothing sent. A call already over (``ended``, ``not-found``, ``deletion-failed``) is returned
+  as it is.
 
 Idempotent per key where Vapi allows it. Vapi takes no idempotency key, so when the
 `CallRequest` carries one the adapter reconciles (`adapters.vapi.reconcile`): the key rides in
@@ -101,6 +107,9 @@ class VapiVoice(VoicePort):
         phone_number_id: the Vapi id of the number that calls out.
         clock: the time source; `Clock.now` is where the idempotency look-back window ends.
         key_lookback: how far back a keyed start looks for the call its key already started.
+        public_key: the org's public API key, sent as ``Authorization: Bearer`` to
+            ``monitor.controlUrl`` (for assistants with ``controlAuthenticationEnabled``); None:
+            the control URL gets no Authorization header. Never logged or printed.
     """
 
     http: httpx.AsyncClient = attrs.field(repr=False)
@@ -108,19 +117,27 @@ class VapiVoice(VoicePort):
     phone_number_id: str
     clock: Clock = attrs.field(default=SYSTEM_CLOCK, kw_only=True, repr=False)
     key_lookback: timedelta = attrs.field(default=KEY_LOOKBACK, kw_only=True)
+    public_key: str | None = attrs.field(default=None, kw_only=True, repr=False)
     _client: VendorClient = attrs.field(init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         if not self.phone_number_id.strip():
             raise InvalidValue("phone_number_id", "must not be empty")
+        if self.public_key is not None and not self.public_key.strip():
+            raise InvalidValue("public_key", "must not be empty (leave it unset instead)")
         self._client = VendorClient(INTEGRATION, self.http, parse_vapi_error)
 
     @classmethod
     def build(
-        cls, *, api_key: str, phone_number_id: str, http: httpx.AsyncClient | None = None
+        cls,
+        *,
+        api_key: str,
+        phone_number_id: str,
+        http: httpx.AsyncClient | None = None,
+        public_key: str | None = None,
     ) -> VapiVoice:
         """An adapter with its own client for api.vapi.ai unless ``http`` is given."""
-        return cls(http or build_client(BASE_URL), api_key, phone_number_id)
+        return cls(http or build_client(BASE_URL), api_key, phone_number_id, public_key=public_key)
 
     def _auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_key}"}
@@ -211,23 +228,27 @@ class VapiVoice(VoicePort):
 
         Raises:
             NotFound: no such call.
-            Conflict: the call is not ended and has no control URL yet (e.g. scheduled).
+            Conflict: the call is not over and has no control URL (scheduled, or the assistant's
+                ``monitorPlan.controlEnabled`` is off); nothing was sent.
+            AuthenticationFailed: the control URL wants the public key (``public_key``).
         """
         fields = await self._fetch(call_id, "end call")
         call = call_from_vapi(fields, "end call")
-        if call.status is CallStatus.ENDED:
+        if call.status.finished:
             return call
         monitor = fields.opt_child("monitor")
         control_url = monitor.opt_text("controlUrl") if monitor else None
         if control_url is None:
             raise Conflict(
-                "call has no monitor.controlUrl, and Vapi offers no other way to hang up; "
-                "end it once it is ringing",
+                f"end call: the {call.status.value} call has no monitor.controlUrl, and Vapi has "
+                "no other way to hang up (Vapi gives one once a call is queued, and only when "
+                "the assistant's monitorPlan.controlEnabled is true)",
                 integration=INTEGRATION,
+                request_sent=False,
             )
         await self._control(control_url, {"type": "end-call"}, "end call")
         after = call_from_vapi(await self._fetch(call_id, "end call"), "end call")
-        if after.status is CallStatus.ENDED:
+        if after.status.finished:
             return after
         return attrs.evolve(after, status=CallStatus.ENDED)
 
@@ -239,7 +260,7 @@ class VapiVoice(VoicePort):
         )
 
     async def _control(self, url: str, command: Mapping[str, str], operation: str) -> None:
-        """POST a Live Call Control command: no API key on the wire, only to Vapi's hosts."""
+        """POST a Live Call Control command: never the private key, only to Vapi's hosts."""
         target = httpx.URL(url)
         if not self._control_url_allowed(target):
             raise UnexpectedResponse(
@@ -247,12 +268,15 @@ class VapiVoice(VoicePort):
                 integration=INTEGRATION,
                 request_sent=False,
             )
+        # The public key replaces any client-default Authorization; without it none is sent.
+        public = self.public_key
         await self._client.send(
             operation,
             "POST",
             target,
             json=dict(command),
-            without_headers=("Authorization",),
+            headers={"Authorization": f"Bearer {public}"} if public is not None else None,
+            without_headers=() if public is not None else ("Authorization",),
             secret_url=True,
         )
 

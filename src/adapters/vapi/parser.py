@@ -8,6 +8,14 @@ Vapi server messages (``{"message": {"type": ..., "call": {"id": ...}, ...}}``) 
   ``artifact.recording.mono.combinedUrl`` or ``message.recordingUrl``; the duration from
   ``durationSeconds``, ``durationMs`` or ``endedAt - startedAt``.
 
+Vapi's schema (``ServerMessageStatusUpdate`` in VapiAI/docs ``fern/apis/api/openapi.json``)
+requires only ``type`` and ``status`` of a status update; ``call`` is optional there, and in the
+end-of-call report too. A message without ``call`` names no call, so no event can be keyed to
+one: it is counted in ``unknown_types`` (``"status-update:without-call"``), never refused. The
+ended reason is the message's ``endedReason``, else ``message.call.endedReason`` ("This can also
+be found at ``call.endedReason``", the schema says; the docs' queue-management example report
+carries it only there).
+
 Every other type (``tool-calls``, ``transcript``, ``conversation-update``, ``hang``...) goes to
 ``unknown_types``. ``message.timestamp`` is epoch milliseconds in current payloads and ISO 8601
 in older ones; both are read, and the injected clock is used when it is absent.
@@ -31,10 +39,12 @@ from ...domain.webhooks import ParsedDelivery, WebhookRequest
 __all__ = ["VapiParser"]
 
 
-def _first_text(candidates: list[tuple[JsonNode | None, str]]) -> str | None:
+def _first_text(
+    candidates: list[tuple[JsonNode | None, str]], max_length: int = 1_000_000
+) -> str | None:
     for node, name in candidates:
         if node is not None:
-            found = node.opt_text(name)
+            found = node.opt_text(name, max_length=max_length)
             if found is not None:
                 return found
     return None
@@ -59,7 +69,11 @@ class VapiParser:
         kind = message.text("type", max_length=100)
         if kind not in ("status-update", "end-of-call-report"):
             return ParsedDelivery(self.provider, unknown_types=(kind,))
-        call_id = message.child("call").text("id", max_length=100)
+        call = message.opt_child("call")
+        if call is None:
+            return ParsedDelivery(self.provider, unknown_types=(f"{kind}:without-call",))
+        call_id = call.text("id", max_length=100)
+        ended_reason = _first_text([(message, "endedReason"), (call, "endedReason")], 200)
         at = self._occurred_at(message)
         event: DomainEvent
         if kind == "status-update":
@@ -74,14 +88,14 @@ class VapiParser:
                 occurred_at=at,
                 call_id=call_id,
                 status=status,
-                ended_reason=message.opt_text("endedReason", max_length=200),
+                ended_reason=ended_reason,
             )
         else:
             event = CallEnded(
                 event_id=f"{call_id}:{kind}",
                 provider=self.provider,
                 occurred_at=at,
-                outcome=self._outcome(message, call_id),
+                outcome=self._outcome(message, call_id, ended_reason),
             )
         return ParsedDelivery(self.provider, events=(event,))
 
@@ -93,7 +107,7 @@ class VapiParser:
             return message.iso_time("timestamp")
         return message.timestamp("timestamp", unit=0.001)
 
-    def _outcome(self, message: JsonNode, call_id: str) -> CallOutcome:
+    def _outcome(self, message: JsonNode, call_id: str, ended_reason: str | None) -> CallOutcome:
         artifact = message.opt_child("artifact")
         analysis = message.opt_child("analysis")
         recording = artifact.opt_child("recording") if artifact else None
@@ -101,7 +115,7 @@ class VapiParser:
         return message.build(
             lambda: CallOutcome(
                 call_id=call_id,
-                ended_reason=message.opt_text("endedReason", max_length=200),
+                ended_reason=ended_reason,
                 duration_seconds=self._duration(message),
                 summary=_first_text([(analysis, "summary"), (message, "summary")]),
                 transcript=_first_text([(artifact, "transcript"), (message, "transcript")]),

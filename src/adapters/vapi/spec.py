@@ -24,6 +24,12 @@ class VapiSettings:
     api_key: str = setting("private API key", secret=True)
     phone_number_id: str = setting("id of the Vapi number calls are made from")
     base_url: str = setting("API base URL (a simulator's in tests)", default=BASE_URL)
+    public_key: str | None = setting(
+        "public API key sent to monitor.controlUrl when the assistant's "
+        "monitorPlan.controlAuthenticationEnabled is on",
+        default=None,
+        secret=True,
+    )
 
 
 @attrs.frozen
@@ -43,6 +49,7 @@ def build(settings: VapiSettings, context: BuildContext) -> VapiVoice:
         api_key=settings.api_key,
         phone_number_id=settings.phone_number_id,
         clock=context.clock,
+        public_key=settings.public_key,
     )
 
 

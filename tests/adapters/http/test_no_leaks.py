@@ -73,10 +73,10 @@ async def test_no_secret_or_patient_data_in_logs_errors_or_reprs(
         deal = await crm.create_deal(DealDraft(contact.id, "Consultation", DealStage.OPEN))
         note = await crm.add_note(contact.id, f"Ana rang from {PHONE.e164} / {EMAIL.address}")
         outputs += [repr(deal), repr(note)]
-        await crm.upsert_contact(ContactDraft(phone=PhoneNumber("+40798765432")))
+        await crm.upsert_contact(ContactDraft(phone=PhoneNumber("+40745987654")))
         await _expect_error(
             outputs,
-            crm.upsert_contact(ContactDraft(phone=PhoneNumber("+40798765432"), email=EMAIL)),
+            crm.upsert_contact(ContactDraft(phone=PhoneNumber("+40745987654"), email=EMAIL)),
         )
         unmapped = HubSpotStages(deal_stages={DealStage.LOST: "no-such-stage"})
         misconfigured = HubSpotCRM(http=hubspot_http, token=HUBSPOT_TOKEN, stages=unmapped)

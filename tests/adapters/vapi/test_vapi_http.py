@@ -253,3 +253,43 @@ def test_repr_shows_no_key() -> None:
     assert KEY not in repr(
         VapiVoice(http=httpx.AsyncClient(), api_key=KEY, phone_number_id=PHONE_ID)
     )
+
+
+@pytest.mark.parametrize("status", ["not-found", "deletion-failed"])
+@respx.mock
+async def test_calls_in_vapis_final_statuses_are_read_and_not_hung_up(
+    vapi: Any, status: str
+) -> None:
+    """not-found and deletion-failed read as final statuses; end_call sends nothing."""
+    respx.get(f"https://api.vapi.ai/call/{CALL_ID}").mock(
+        return_value=httpx.Response(200, json=_call(status))
+    )
+    control = respx.post(CONTROL)
+    assert (await vapi.get_call(CALL_ID)).status is CallStatus(status)
+    assert (await vapi.end_call(CALL_ID)).status is CallStatus(status)
+    assert control.call_count == 0
+
+
+@respx.mock
+async def test_the_public_key_goes_to_the_control_url_never_the_private_one() -> None:
+    """With public_key (controlAuthenticationEnabled), the control URL gets it as a Bearer."""
+    respx.get(f"https://api.vapi.ai/call/{CALL_ID}").mock(
+        return_value=httpx.Response(200, json=_call("in-progress"))
+    )
+    control = respx.post(CONTROL).mock(return_value=httpx.Response(200, text="OK"))
+    adapter = VapiVoice.build(api_key=KEY, phone_number_id=PHONE_ID, public_key="vapi-public")
+    await adapter.end_call(CALL_ID)
+    await adapter.aclose()
+    assert control.calls.last.request.headers["authorization"] == "Bearer vapi-public"
+    assert "vapi-public" not in repr(adapter)
+
+
+@respx.mock
+async def test_a_live_call_without_a_control_url_is_a_clear_conflict(vapi: Any) -> None:
+    """Control disabled on the assistant: Conflict naming controlEnabled, nothing sent."""
+    respx.get(f"https://api.vapi.ai/call/{CALL_ID}").mock(
+        return_value=httpx.Response(200, json=_call("in-progress", monitor={"listenUrl": "x"}))
+    )
+    with pytest.raises(Conflict, match=r"monitorPlan\.controlEnabled") as err:
+        await vapi.end_call(CALL_ID)
+    assert err.value.request_sent is False

@@ -97,7 +97,7 @@ async def test_a_call_carrying_the_key_is_returned_and_nobody_is_rung(vapi: Vapi
 @pytest.mark.parametrize(
     "changed",
     [
-        pytest.param({"customer": {"number": "+40798765432"}}, id="number"),
+        pytest.param({"customer": {"number": "+40745987654"}}, id="number"),
         pytest.param({"assistantOverrides": {"metadata": {KEY_FIELD: "call-key-1"}}}, id="meta"),
     ],
 )

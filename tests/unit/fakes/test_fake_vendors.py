@@ -258,7 +258,7 @@ class TestFakeVoice:
         with pytest.raises(NotFound):
             await vapi.start_call(CallRequest(PATIENT, "other"))
         with pytest.raises(InvalidRequest):
-            await vapi.start_call(CallRequest("+9001234567", "asst"))
+            await vapi.start_call(CallRequest("+1 900 234 5678", "asst"))
 
     async def test_finish_reports_duration_from_answer_to_end(self) -> None:
         """The end-of-call report's duration runs from in-progress to ended, by the clock."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from tests.webhooks.parsers import payloads as p
@@ -88,3 +89,23 @@ def test_bad_event_names_its_index_and_field() -> None:
     batch[1]["occurredAt"] = "yesterday"
     with pytest.raises(MalformedWebhook, match=r"body\[1\]\.occurredAt"):
         HubSpotParser().parse(p.request(batch))
+
+
+RECORDED = Path(__file__).parent / "recorded" / "hubspot"
+
+
+def test_the_docs_example_with_event_type_parses() -> None:
+    """HubSpot's documented example (eventType, not subscriptionType) yields both events."""
+    body = (RECORDED / "webhooks_docs_example.json").read_bytes()
+    parsed = HubSpotParser().parse(p.request(body))
+    changed, created = parsed.events
+    assert isinstance(changed, ContactChanged)
+    assert isinstance(created, ContactChanged)
+    assert (changed.event_id, changed.change, changed.contact_id) == (
+        "33:3816279340",
+        "property_changed",
+        "1246965",
+    )
+    assert changed.lifecycle_stage is LifecycleStage.SUBSCRIBER
+    assert (created.change, created.contact_id) == ("created", "1246978")
+    assert parsed.unknown_types == ()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from tests.webhooks.parsers import payloads as p
@@ -76,3 +77,33 @@ def test_missing_call_id_is_malformed() -> None:
     del body["message"]["call"]["id"]
     with pytest.raises(MalformedWebhook, match=r"body\.message\.call\.id: missing"):
         VapiParser().parse(p.request(body))
+
+
+RECORDED = Path(__file__).parent / "recorded" / "vapi"
+
+
+def test_a_status_update_without_a_call_is_counted_not_refused() -> None:
+    """The docs' status-update without message.call is valid Vapi: counted, never a 400."""
+    body = (RECORDED / "status_update_events_docs.json").read_bytes()
+    parsed = VapiParser().parse(p.request(body))
+    assert parsed.events == ()
+    assert parsed.unknown_types == ("status-update:without-call",)
+
+
+def test_the_end_of_call_report_falls_back_to_the_calls_ended_reason() -> None:
+    """The docs' queue example carries endedReason only on message.call: it is used."""
+    body = (RECORDED / "end_of_call_report_queue_docs.json").read_bytes()
+    (event,) = VapiParser().parse(p.request(body)).events
+    assert isinstance(event, CallEnded)
+    assert event.outcome.call_id == "73a6da0f-c455-4bb6-bf4a-5f0634871430"
+    assert event.outcome.ended_reason == "assistant-ended-call"
+
+
+@pytest.mark.parametrize("status", ["not-found", "deletion-failed"])
+def test_vapis_final_statuses_parse(status: str) -> None:
+    """not-found and deletion-failed (Call.status in Vapi's openapi.json) are final statuses."""
+    message = {"message": {"type": "status-update", "status": status, "call": {"id": CALL}}}
+    (event,) = VapiParser().parse(p.request(message)).events
+    assert isinstance(event, CallStatusChanged)
+    assert event.status is CallStatus(status)
+    assert event.status.finished
