@@ -1,7 +1,10 @@
 """
 `VapiSimulator`: Vapi's ``/call`` API and Live Call Control: Bearer auth, UUID call ids, call
-statuses (queued -> ringing -> in-progress -> ended, forward only), ``monitor.controlUrl`` on the
-request's own origin, ``assistantOverrides`` (and its ``metadata``) kept on the call, List Calls
+statuses (queued -> ringing -> in-progress -> ended, forward only; ``not-found`` and
+``deletion-failed`` are final too, as ``Call.status`` in VapiAI/docs ``fern/apis/api/openapi.json``
+lists them), ``monitor.controlUrl`` on the request's own origin (with
+``monitorPlan.controlAuthenticationEnabled``: only ``Authorization: Bearer <public key>`` may use
+it), ``assistantOverrides`` (and its ``metadata``) kept on the call, List Calls
 (``GET /call``, newest first, filtered by ``id``, ``assistantId``, ``phoneNumberId``,
 ``createdAt{Gt,Ge,Lt,Le}`` and ``limit`` <= 1000) and Vapi's NestJS-style error bodies.
 """
@@ -19,7 +22,8 @@ from tests.simulators.sim_base import SimRequest, SimResponse, Simulator, json_r
 
 __all__ = ["VapiSimulator"]
 
-_E164 = re.compile(r"\+[1-9]\d{7,14}")
+# E.164 allows 7 digits in all (Niue, Tokelau, Tristan da Cunha) up to 15.
+_E164 = re.compile(r"\+[1-9]\d{5,14}")
 _CALL = re.compile(r"/call/([0-9a-f-]{36})")
 _CONTROL = re.compile(r"/([0-9a-f-]{36})/control")
 _DATE_FILTERS = {
@@ -28,7 +32,17 @@ _DATE_FILTERS = {
     "createdAtLt": lambda at, bound: at < bound,
     "createdAtLe": lambda at, bound: at <= bound,
 }
-_RANK = {"scheduled": 0, "queued": 1, "ringing": 2, "in-progress": 3, "forwarding": 4, "ended": 5}
+_RANK = {
+    "scheduled": 0,
+    "queued": 1,
+    "ringing": 2,
+    "in-progress": 3,
+    "forwarding": 4,
+    "ended": 5,
+    "not-found": 5,
+    "deletion-failed": 5,
+}
+_FINAL = frozenset({"ended", "not-found", "deletion-failed"})
 
 
 def _error(status: int, message: str | list[str], error: str) -> SimResponse:
@@ -55,6 +69,8 @@ class VapiSimulator(Simulator):
         assistants: assistant ids that exist; None accepts any.
         phone_numbers: phone number ids that exist; None accepts any.
         refused_numbers: E.164 numbers the carrier will not dial (`refuse_number`).
+        control_public_key: the org's public key, when the assistant has
+            ``controlAuthenticationEnabled``; None: the control URL is its own capability.
     """
 
     def __init__(
@@ -64,12 +80,14 @@ class VapiSimulator(Simulator):
         assistants: set[str] | None = None,
         phone_numbers: set[str] | None = None,
         refused_numbers: set[str] | None = None,
+        control_public_key: str | None = None,
     ) -> None:
         super().__init__()
         self.api_key = api_key
         self.assistants = assistants
         self.phone_numbers = phone_numbers
         self.refused_numbers = refused_numbers or set()
+        self.control_public_key = control_public_key
         self.calls: dict[str, dict[str, Any]] = {}
         self.controls: list[tuple[str, dict[str, Any]]] = []
 
@@ -88,6 +106,11 @@ class VapiSimulator(Simulator):
         """Route: the REST API needs the key, the control URL is its own capability."""
         control = _CONTROL.fullmatch(request.path)
         if control and request.method == "POST":
+            if (
+                self.control_public_key is not None
+                and request.headers.get("authorization") != f"Bearer {self.control_public_key}"
+            ):
+                return _error(401, "Unauthorized", "Unauthorized")
             return self._control(control.group(1), request.json())
         if request.headers.get("authorization") != f"Bearer {self.api_key}":
             return _error(
@@ -192,7 +215,7 @@ class VapiSimulator(Simulator):
             return _error(404, "Call not found", "Not Found")
         if not isinstance(command, dict) or not isinstance(command.get("type"), str):
             return _error(400, "type is required", "Bad Request")
-        if call["status"] == "ended":
+        if call["status"] in _FINAL:
             return _error(400, "Call has ended", "Bad Request")
         self.controls.append((call_id, command))
         if command["type"] == "end-call":
@@ -204,7 +227,7 @@ class VapiSimulator(Simulator):
     def progress(self, call_id: str, status: str, *, ended_reason: str | None = None) -> None:
         """The phone line moves on: applied only forward; ending sets ``endedReason``."""
         call = self.calls[call_id]
-        if _RANK[status] <= _RANK[call["status"]]:
+        if call["status"] in _FINAL or _RANK[status] <= _RANK[call["status"]]:
             return
         call["status"] = status
         call["updatedAt"] = _now()
