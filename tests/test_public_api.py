@@ -38,6 +38,7 @@ FRONT_DOOR = [
     "MalformedWebhook",
     "MessageReceived",
     "MessageStatusChanged",
+    "MessagingErrorReported",
     "MessagingPort",
     "Money",
     "NetworkError",

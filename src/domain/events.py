@@ -26,6 +26,7 @@ __all__ = [
     "DomainEvent",
     "MessageReceived",
     "MessageStatusChanged",
+    "MessagingErrorReported",
     "PaymentFailed",
     "PaymentSucceeded",
     "RefundIssued",
@@ -50,11 +51,32 @@ class MessageReceived(DomainEvent):
 
 @attrs.frozen(kw_only=True)
 class MessageStatusChanged(DomainEvent):
-    """An outbound message moved on (sent, delivered, read) or failed."""
+    """
+    An outbound message moved on (sent, delivered, read) or failed.
+
+    A failed message carries the provider's ``error_code`` (WhatsApp's 131047: outside the
+    24-hour window) and ``error_title``, the provider's short, generic name for it.
+    """
 
     message_id: str
     status: DeliveryStatus
     error_code: str | None = None
+    error_title: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class MessagingErrorReported(DomainEvent):
+    """
+    The messaging provider reported an error that belongs to no message (WhatsApp's
+    ``entry[].changes[].value.errors[]``: a throughput limit, an app or account problem).
+
+    ``title`` and ``details`` are the provider's text, cut to a safe length; ``details`` is kept
+    out of reprs, since a provider may quote what it refused.
+    """
+
+    code: str | None = None
+    title: str | None = None
+    details: str | None = attrs.field(default=None, repr=False)
 
 
 @attrs.frozen(kw_only=True)

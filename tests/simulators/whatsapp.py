@@ -2,15 +2,27 @@
 `WhatsAppSimulator`: the Cloud API send endpoint, as Meta (``/v23.0/{id}/messages``, Bearer) and
 as 360dialog (``/messages``, ``D360-API-KEY``), with wamid ids, Meta's error bodies, the 24-hour
 window, approved templates, and the status webhooks Meta would send.
+
+A text outside the 24-hour window fails one of the two ways Meta reports Cloud API errors
+("synchronously as a Graph API response, asynchronously via Webhook, or sometimes through both",
+https://developers.facebook.com/documentation/business-messaging/whatsapp/support/error-codes/),
+chosen by ``window_errors``: ``"sync"`` answers HTTP 400 with code 131047; ``"async"`` accepts it
+(200 and a wamid) and queues, in `webhooks`, the signed ``failed`` status webhook Meta then POSTs,
+shaped as Meta's status webhook reference shows (``statuses[].errors[]`` of ``code``, ``title``,
+``message``, ``error_data.details``, ``href``:
+https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/messages/status/).
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
+import json
 import re
 import secrets
 import time
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
@@ -22,6 +34,16 @@ __all__ = ["SimMessage", "WhatsAppSimulator"]
 
 _META_PATH = re.compile(r"/(v\d+\.\d+)/(\d+)/messages")
 _DIGITS = re.compile(r"[1-9]\d{7,14}")
+_ERROR_CODES_HREF = "/documentation/business-messaging/whatsapp/support/error-codes"
+# Meta's error-codes page: code -> (title, details); None where this file quotes no details.
+_STATUS_ERRORS: dict[int, tuple[str, str | None]] = {
+    131047: (
+        "Re-engagement message",
+        "Message failed to send because more than 24 hours have passed since the customer last "
+        "replied to this number.",
+    ),
+    131026: ("Message undeliverable", None),
+}
 
 
 @attrs.define
@@ -58,6 +80,9 @@ class WhatsAppSimulator(Simulator):
         enforce_window: refuse free-form text (131047) unless `open_window` was called; off,
             only the numbers given to `close_window` are refused.
         approved_templates: template names that exist; None accepts any.
+        window_errors: ``"sync"`` (a 400 with 131047) or ``"async"`` (accepted, then a failed
+            status webhook with 131047 in `webhooks`).
+        app_secret: the Meta app secret the webhooks are signed with (``X-Hub-Signature-256``).
     """
 
     def __init__(
@@ -68,13 +93,20 @@ class WhatsAppSimulator(Simulator):
         phone_number_id: str = "106540352242922",
         enforce_window: bool = False,
         approved_templates: set[str] | None = None,
+        window_errors: Literal["sync", "async"] = "sync",
+        app_secret: str = "portico-development-only",
     ) -> None:
         super().__init__()
+        if window_errors not in ("sync", "async"):
+            raise ValueError("window_errors must be 'sync' or 'async'")
         self.token = token
         self.api_key = api_key
         self.phone_number_id = phone_number_id
         self.enforce_window = enforce_window
         self.approved_templates = approved_templates
+        self.window_errors = window_errors
+        self.app_secret = app_secret
+        self.webhooks: list[dict[str, Any]] = []
         self.messages: dict[str, SimMessage] = {}
         self.windows: set[str] = set()
         self.closed: set[str] = set()
@@ -139,7 +171,10 @@ class WhatsAppSimulator(Simulator):
             text = body.get("text")
             if not isinstance(text, dict) or not isinstance(text.get("body"), str):
                 return _meta_error(400, 100, "(#100) The parameter text['body'] is required.")
-            if to in self.closed or (self.enforce_window and to not in self.windows):
+            outside = to in self.closed or (self.enforce_window and to not in self.windows)
+            if outside and self.window_errors == "async":
+                return self._accept(to, kind, body, fails_with=131047)
+            if outside:
                 return _meta_error(
                     400,
                     131047,
@@ -168,8 +203,16 @@ class WhatsAppSimulator(Simulator):
                 )
         else:
             return _meta_error(400, 131051, "(#131051) Unsupported message type")
+        return self._accept(to, kind, body)
+
+    def _accept(
+        self, to: str, kind: str, body: dict[str, Any], *, fails_with: int | None = None
+    ) -> SimResponse:
+        """Answer 200 with a new wamid; ``fails_with`` queues its failed status webhook."""
         message_id = self._new_id()
         self.messages[message_id] = SimMessage(message_id, to, kind, body)
+        if fails_with is not None:
+            self.webhooks.append(self.advance(message_id, DeliveryStatus.FAILED, error=fails_with))
         return json_response(
             200,
             {
@@ -179,18 +222,34 @@ class WhatsAppSimulator(Simulator):
             },
         )
 
-    def advance(self, message_id: str, status: DeliveryStatus) -> dict[str, Any]:
+    def advance(
+        self, message_id: str, status: DeliveryStatus, *, error: int = 131026
+    ) -> dict[str, Any]:
         """
         Meta reports a status: moves the message forward (never back) and returns the webhook
-        body Meta would POST (``entry[].changes[].value.statuses[]``).
+        body Meta would POST (``entry[].changes[].value.statuses[]``); a FAILED one carries
+        ``error`` (default 131026, undeliverable).
         """
         message = self.messages[message_id]
         if not message.status.is_final() and status.rank > message.status.rank:
             message.status = status
-        return self.status_webhook(message_id, status)
+        return self.status_webhook(message_id, status, error=error)
 
-    def status_webhook(self, message_id: str, status: DeliveryStatus) -> dict[str, Any]:
-        """The webhook body of one status event."""
+    def signed(self, body: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+        """A webhook body as Meta POSTs it: the bytes and ``X-Hub-Signature-256`` over them."""
+        raw = json.dumps(body).encode()
+        mac = hmac.new(self.app_secret.encode(), raw, hashlib.sha256).hexdigest()
+        return raw, {"content-type": "application/json", "x-hub-signature-256": f"sha256={mac}"}
+
+    def take_webhooks(self) -> list[tuple[bytes, dict[str, str]]]:
+        """The queued webhooks, signed, oldest first; the queue is emptied."""
+        bodies, self.webhooks = self.webhooks, []
+        return [self.signed(body) for body in bodies]
+
+    def status_webhook(
+        self, message_id: str, status: DeliveryStatus, *, error: int = 131026
+    ) -> dict[str, Any]:
+        """The webhook body of one status event (a FAILED one carries ``error``)."""
         message = self.messages[message_id]
         event: dict[str, Any] = {
             "id": message_id,
@@ -199,7 +258,12 @@ class WhatsAppSimulator(Simulator):
             "recipient_id": message.to,
         }
         if status is DeliveryStatus.FAILED:
-            event["errors"] = [{"code": 131026, "title": "Message undeliverable"}]
+            title, details = _STATUS_ERRORS.get(error, ("Unknown error", None))
+            failure: dict[str, Any] = {"code": error, "title": title, "message": title}
+            if details is not None:
+                failure["error_data"] = {"details": details}
+            failure["href"] = _ERROR_CODES_HREF
+            event["errors"] = [failure]
         return {
             "object": "whatsapp_business_account",
             "entry": [

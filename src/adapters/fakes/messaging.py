@@ -4,6 +4,12 @@
 Like Meta, it hands out ``wamid.`` ids, accepts a message as QUEUED, moves statuses forward only
 (a late "sent" webhook never undoes "read"), and refuses a free-form text outside the 24-hour
 customer-care window that the patient's last inbound message opened.
+
+Meta reports that refusal (131047) synchronously, asynchronously through the webhook, or both
+(https://developers.facebook.com/documentation/business-messaging/whatsapp/support/error-codes/).
+``window_errors`` picks the path: ``"sync"`` raises `InvalidRequest` (HTTP 400, code 131047);
+``"async"`` accepts the text (a wamid, QUEUED) and emits the ``failed`` status event carrying
+131047 that Meta's webhook would deliver.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Collection
 from datetime import datetime, timedelta
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import attrs
 
@@ -34,6 +40,9 @@ __all__ = ["FakeMessaging"]
 
 PROVIDER = "whatsapp"
 WINDOW = timedelta(hours=24)
+OUTSIDE_WINDOW = "131047"
+OUTSIDE_WINDOW_TITLE = "Re-engagement message"  # Meta's title for 131047
+WindowErrors = Literal["sync", "async"]
 
 
 @attrs.define
@@ -52,12 +61,18 @@ class FakeMessaging(FakeBase, MessagingPort):
             (Meta's error 131047). Off makes every text allowed, except to a patient whose
             window was closed with `close_window`.
         approved_templates: template names Meta would accept; None accepts any name.
+        window_errors: how a text outside the window fails: ``"sync"`` (the send raises
+            131047) or ``"async"`` (accepted, then a ``failed`` status event with 131047 is
+            emitted, as Meta's webhook reports it).
     """
 
     INTEGRATION: ClassVar[str] = PROVIDER
 
     enforce_window: bool = attrs.field(default=True, kw_only=True)
     approved_templates: Collection[str] | None = attrs.field(default=None, kw_only=True)
+    window_errors: WindowErrors = attrs.field(
+        default="sync", kw_only=True, validator=attrs.validators.in_(("sync", "async"))
+    )
     _sent: dict[str, _Sent] = attrs.field(factory=dict, init=False)
     _last_inbound: dict[str, datetime] = attrs.field(factory=dict, init=False)
     _closed: set[str] = attrs.field(factory=set, init=False)
@@ -66,11 +81,12 @@ class FakeMessaging(FakeBase, MessagingPort):
     async def send(self, message: OutboundMessage) -> MessageReceipt:
         """Accept a message as QUEUED, or refuse it as Meta would."""
         await self.faults.before("send", message)
-        if isinstance(message, TextMessage) and not self._window_open(message.to):
+        outside = isinstance(message, TextMessage) and not self._window_open(message.to)
+        if outside and self.window_errors == "sync":
             raise InvalidRequest(
                 "free-form text outside the 24-hour customer-care window; send a template",
                 integration=PROVIDER,
-                vendor_code="131047",
+                vendor_code=OUTSIDE_WINDOW,
                 status_code=400,
             )
         if (
@@ -86,6 +102,8 @@ class FakeMessaging(FakeBase, MessagingPort):
             )
         message_id = self._new_id()
         self._sent[message_id] = _Sent(message, DeliveryStatus.QUEUED)
+        if outside:  # window_errors == "async": accepted now, reported failed by webhook
+            self.advance(message_id, DeliveryStatus.FAILED, error_code=OUTSIDE_WINDOW)
         return MessageReceipt(message_id, DeliveryStatus.QUEUED, PROVIDER)
 
     async def get_status(self, message_id: str) -> MessageReceipt:
@@ -145,6 +163,7 @@ class FakeMessaging(FakeBase, MessagingPort):
                 message_id=message_id,
                 status=status,
                 error_code=error_code,
+                error_title=OUTSIDE_WINDOW_TITLE if error_code == OUTSIDE_WINDOW else None,
             )
         )
 

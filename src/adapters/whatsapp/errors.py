@@ -3,7 +3,9 @@ Meta's Graph API error body, read into a `VendorError` (Cloud API error codes as
 
 Meta puts the meaning in ``error.code``, not in the HTTP status: a throughput limit comes back as
 HTTP 400 with code 130429, so the code decides. 360dialog passes Meta's body through for Cloud
-API numbers and answers its own errors (a bad key) as ``{"meta": {"developer_message": ...}}``.
+API numbers and answers its own errors (a bad key) as ``{"meta": {"developer_message": ...}}``;
+the camelCase ``developerMessage`` is read too (issue 12 reports both spellings; 360dialog's
+public docs, searched, show neither body in full, so both are accepted rather than guessed).
 """
 
 from __future__ import annotations
@@ -89,5 +91,8 @@ def _message(error: dict[str, Any]) -> str | None:
 def _dialog360_error(body: dict[str, Any]) -> VendorError:
     meta = body.get("meta")
     if isinstance(meta, dict):
-        return VendorError(message=safe_vendor_text(meta.get("developer_message")))
+        text = safe_vendor_text(meta.get("developer_message")) or safe_vendor_text(
+            meta.get("developerMessage")
+        )
+        return VendorError(message=text)
     return VendorError()

@@ -89,18 +89,20 @@ def endpoint(
     settings: WhatsAppWebhookSettings, clock: Clock
 ) -> tuple[WebhookVerifier, WebhookParser]:
     """
-    Meta's signature verifier (and handshake token) and the Cloud API parser; neither reads a
-    clock (the signature has no timestamp, the events carry their own times).
+    Meta's signature verifier (and handshake token) and the Cloud API parser. The signature has
+    no timestamp; the parser stamps only ``value.errors`` (which carry no time) with ``clock``.
     """
     verifier = MetaWebhookVerifier(settings.app_secret, verify_token=settings.verify_token)
-    return verifier, WhatsAppParser()
+    return verifier, WhatsAppParser(clock=clock)
 
 
 def endpoint_360dialog(
     settings: Dialog360WebhookSettings, clock: Clock
 ) -> tuple[WebhookVerifier, WebhookParser]:
-    """The partner HMAC verifier and the same Cloud API parser, naming 360dialog (no clock)."""
-    return Dialog360WebhookVerifier(settings.platform_secret), WhatsAppParser("360dialog")
+    """The partner HMAC verifier and the same Cloud API parser, naming 360dialog."""
+    return Dialog360WebhookVerifier(settings.platform_secret), WhatsAppParser(
+        "360dialog", clock=clock
+    )
 
 
 SPEC = VendorSpec(

@@ -19,7 +19,7 @@ from collections import OrderedDict
 import attrs
 
 from ...domain.messaging import DeliveryStatus
-from ...ports.delivery_status import DeliveryStatusStore
+from ...ports.delivery_status import DeliveryStatusStore, TextFallbackStore
 
 
 __all__ = [
@@ -83,15 +83,19 @@ class DeliveryStatusLog:
 
 
 @attrs.define
-class MemoryDeliveryStatusStore(DeliveryStatusStore):
+class MemoryDeliveryStatusStore(DeliveryStatusStore, TextFallbackStore):
     """
     `DeliveryStatusStore` over a `DeliveryStatusLog`: one process, lost on restart (tests, demos).
+
+    It also keeps text fallbacks (`TextFallbackStore`), as many as the log keeps messages, the
+    oldest forgotten first.
 
     Args:
         log: the bounded log kept; share it to read statuses synchronously too.
     """
 
     log: DeliveryStatusLog = attrs.field(factory=DeliveryStatusLog, repr=False)
+    _fallbacks: OrderedDict[str, str] = attrs.field(factory=OrderedDict, init=False, repr=False)
 
     async def record(self, message_id: str, status: DeliveryStatus) -> DeliveryStatus:
         """Apply one status report (forward-only); returns the status now on record."""
@@ -100,6 +104,17 @@ class MemoryDeliveryStatusStore(DeliveryStatusStore):
     async def get(self, message_id: str) -> DeliveryStatus | None:
         """The furthest status recorded for ``message_id``, or None."""
         return self.log.get(message_id)
+
+    async def remember_fallback(self, message_id: str, command: str) -> None:
+        """Keep the command to send if ``message_id`` fails outside the window (bounded)."""
+        self._fallbacks[message_id] = command
+        self._fallbacks.move_to_end(message_id)
+        while len(self._fallbacks) > self.log.max_messages:
+            self._fallbacks.popitem(last=False)
+
+    async def fallback_for(self, message_id: str) -> str | None:
+        """The command kept for ``message_id``, or None."""
+        return self._fallbacks.get(message_id)
 
 
 def as_status_store(log: DeliveryStatusLog | DeliveryStatusStore) -> DeliveryStatusStore:

@@ -15,7 +15,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from ...domain.messaging import DeliveryStatus
-from ...ports.delivery_status import DeliveryStatusStore
+from ...ports.delivery_status import DeliveryStatusStore, TextFallbackStore
 from ..redis_keys import RedisKeyStore
 from .status_log import stored_status
 
@@ -23,6 +23,8 @@ from .status_log import stored_status
 __all__ = ["DEFAULT_RETENTION_SECONDS", "RedisDeliveryStatusStore"]
 
 DEFAULT_RETENTION_SECONDS = 30 * 24 * 3600.0
+# A status key is "<prefix><message id>"; a wamid never starts with this, so the two never meet.
+_FALLBACK = "fallback:"
 
 _RANKS = ", ".join(f"['{s.value}'] = {s.rank}" for s in DeliveryStatus)
 _FINALS = ", ".join(f"['{s.value}'] = true" for s in DeliveryStatus if s.is_final())
@@ -43,9 +45,12 @@ return current
 """
 
 
-class RedisDeliveryStatusStore(RedisKeyStore, DeliveryStatusStore):
+class RedisDeliveryStatusStore(RedisKeyStore, DeliveryStatusStore, TextFallbackStore):
     """
     `DeliveryStatusStore` in Redis, from a ``url`` or an existing ``redis.asyncio`` client.
+
+    Text fallbacks (`TextFallbackStore`) live beside the statuses under ``<prefix>fallback:<id>``
+    with the same retention.
 
     Args:
         url: ``redis://host:port/db``; the store then owns (and `close` closes) its client.
@@ -84,3 +89,16 @@ class RedisDeliveryStatusStore(RedisKeyStore, DeliveryStatusStore):
         """The furthest status recorded for ``message_id``, or None (unknown or expired)."""
         raw = await self._client.get(self.redis_key(message_id))
         return None if raw is None else stored_status(raw)
+
+    async def remember_fallback(self, message_id: str, command: str) -> None:
+        """Keep ``command`` for ``message_id`` for the retention period."""
+        await self._client.set(
+            self.redis_key(_FALLBACK + message_id), command, px=self._retention_ms
+        )
+
+    async def fallback_for(self, message_id: str) -> str | None:
+        """The command kept for ``message_id``, or None (never kept, or expired)."""
+        raw = await self._client.get(self.redis_key(_FALLBACK + message_id))
+        if raw is None:
+            return None
+        return raw.decode() if isinstance(raw, bytes) else str(raw)

@@ -19,7 +19,7 @@ from os import PathLike
 
 from ...domain.messaging import DeliveryStatus
 from ...domain.time import SYSTEM_CLOCK, Clock, epoch_seconds
-from ...ports.delivery_status import DeliveryStatusStore
+from ...ports.delivery_status import DeliveryStatusStore, TextFallbackStore
 from ..sqlite_worker import RetainingSQLiteStore, open_wal
 from .status_log import stored_status
 
@@ -37,7 +37,18 @@ CREATE TABLE IF NOT EXISTS portico_delivery_status (
     updated_at REAL NOT NULL     -- wall-clock seconds of the last report
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS portico_delivery_status_age ON portico_delivery_status (updated_at);
+CREATE TABLE IF NOT EXISTS portico_text_fallback (
+    message_id TEXT PRIMARY KEY,
+    command    TEXT NOT NULL,    -- the encoded command (domain.command_codec)
+    updated_at REAL NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS portico_text_fallback_age ON portico_text_fallback (updated_at);
 """
+_REMEMBER = """
+INSERT INTO portico_text_fallback (message_id, command, updated_at) VALUES (?, ?, ?)
+ON CONFLICT (message_id) DO UPDATE SET command = excluded.command, updated_at = excluded.updated_at
+"""
+_FALLBACK = "SELECT command FROM portico_text_fallback WHERE message_id = ? AND updated_at > ?"
 
 # A row replaced when the report advances it, or when it is stale (past retention): a stale row
 # counts as absent, like an evicted entry of the in-memory log. Every report refreshes the age.
@@ -57,9 +68,12 @@ RETURNING status
 _GET = "SELECT status FROM portico_delivery_status WHERE message_id = ? AND updated_at > ?"
 
 
-class SQLiteDeliveryStatusStore(RetainingSQLiteStore, DeliveryStatusStore):
+class SQLiteDeliveryStatusStore(RetainingSQLiteStore, DeliveryStatusStore, TextFallbackStore):
     """
     `DeliveryStatusStore` in an SQLite file. Use ``async with`` or call `close` when done.
+
+    Text fallbacks (`TextFallbackStore`) live in a second table of the same file, with the same
+    retention and purge.
 
     Args:
         path: the database file (created on first use; its directory must exist).
@@ -94,6 +108,14 @@ class SQLiteDeliveryStatusStore(RetainingSQLiteStore, DeliveryStatusStore):
     async def get(self, message_id: str) -> DeliveryStatus | None:
         """The furthest status recorded for ``message_id`` within retention, or None."""
         return await self._worker.run(lambda: self._get(message_id))
+
+    async def remember_fallback(self, message_id: str, command: str) -> None:
+        """Keep ``command`` for ``message_id`` (replacing an earlier one) for the retention."""
+        await self._worker.run(lambda: self._remember(message_id, command))
+
+    async def fallback_for(self, message_id: str) -> str | None:
+        """The command kept for ``message_id`` within retention, or None."""
+        return await self._worker.run(lambda: self._fallback(message_id))
 
     async def purge(self) -> int:
         """Delete the rows past retention now; returns how many went."""
@@ -134,9 +156,22 @@ class SQLiteDeliveryStatusStore(RetainingSQLiteStore, DeliveryStatusStore):
         row = self._worker.connection().execute(_GET, (message_id, since)).fetchone()
         return None if row is None else stored_status(row[0])
 
+    def _remember(self, message_id: str, command: str) -> None:
+        self._worker.connection().execute(_REMEMBER, (message_id, command, self._clock()))
+        self._count_write()
+
+    def _fallback(self, message_id: str) -> str | None:
+        since = self._clock() - self._retention
+        row = self._worker.connection().execute(_FALLBACK, (message_id, since)).fetchone()
+        return None if row is None else str(row[0])
+
     def _purge(self) -> int:
-        cursor = self._worker.connection().execute(
-            "DELETE FROM portico_delivery_status WHERE updated_at <= ?",
-            (self._clock() - self._retention,),
+        connection = self._worker.connection()
+        stale = self._clock() - self._retention
+        cursor = connection.execute(
+            "DELETE FROM portico_delivery_status WHERE updated_at <= ?", (stale,)
         )
-        return cursor.rowcount
+        fallbacks = connection.execute(
+            "DELETE FROM portico_text_fallback WHERE updated_at <= ?", (stale,)
+        )
+        return cursor.rowcount + fallbacks.rowcount

@@ -40,6 +40,7 @@ from ...domain.time import SYSTEM_CLOCK, Clock
 from ...domain.values import IdempotencyKey, Money, PhoneNumber
 from ...domain.webhooks import ClaimOutcome
 from ...ports.crm import CRMPort
+from ...ports.delivery_status import TextFallbackStore
 from ...ports.payments import PaymentPort
 from ...ports.webhooks import ReplayStore
 from ._outreach import enqueue_once, send_text_or_template
@@ -102,6 +103,9 @@ class PaymentCollection:
         claim_lease: seconds a link-message claim lasts if its worker dies mid-send.
         clock: the time source; the checkout window is read from `Clock.now`.
         link_window: seconds a checkout request stays the same (retries inside reuse it).
+        fallbacks: where an accepted link text's template is kept, so a later 131047 "failed"
+            status sends it (`app.services.message_failures`); None: only the synchronous
+            refusal falls back.
     """
 
     payments: PaymentPort
@@ -119,6 +123,7 @@ class PaymentCollection:
     claim_lease: float = 120.0
     clock: Clock = SYSTEM_CLOCK
     link_window: int = attrs.field(default=3600, validator=_window)
+    fallbacks: TextFallbackStore | None = attrs.field(default=None, repr=False)
 
     async def request_payment(
         self, *, contact_id: str, deal_id: str, amount: Money, description: str
@@ -191,6 +196,7 @@ class PaymentCollection:
             language=self.language,
             key=key,
             mode=self.request_mode,
+            fallbacks=self.fallbacks,
         )
 
     async def _claim(self, message_key: IdempotencyKey) -> Claim | None:

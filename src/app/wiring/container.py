@@ -36,9 +36,11 @@ from ...adapters.resilience import (
 from ...adapters.spec import BuildContext, VendorSpec
 from ...domain.errors import ConfigurationError, InvalidValue
 from ...domain.time import SYSTEM_CLOCK, Clock
+from ...ports.delivery_status import TextFallbackStore
 from ...ports.execute import PORTS, CommandPorts
 from ..services.follow_up_calls import FollowUpCalls
 from ..services.lead_intake import LeadIntake
+from ..services.message_failures import MessageFailures
 from ..services.outbox_dispatch import OutboxDispatch
 from ..services.payment_collection import PaymentCollection
 from ..services.relay_settings import RelaySettings
@@ -73,6 +75,7 @@ SERVICE_PORTS: Mapping[str, tuple[str, ...]] = {
     "lead_intake": ("crm", "messaging"),
     "payment_collection": ("payments", "crm", "messaging"),
     "follow_up_calls": ("voice", "crm"),
+    "message_failures": ("messaging",),
 }
 
 
@@ -147,6 +150,11 @@ def _maybe(
     settings: Settings, port: str, make: Callable[[], object]
 ) -> Callable[[], object] | None:
     return make if settings.enabled(port) else None
+
+
+def _fallbacks(store: object) -> TextFallbackStore | None:
+    """The status store as a text-fallback store, when it is one (every built-in kind is)."""
+    return store if isinstance(store, TextFallbackStore) else None
 
 
 class Container(containers.DeclarativeContainer):
@@ -262,6 +270,7 @@ class Container(containers.DeclarativeContainer):
         language=providers.Callable(lambda s: s.messaging.language, settings),
         claims=replay_store,
         clock=clock,
+        fallbacks=providers.Callable(_fallbacks, status_store),
     )
     _follow_up_calls = providers.Factory(
         FollowUpCalls,
@@ -270,12 +279,21 @@ class Container(containers.DeclarativeContainer):
         dispatch=outbox_dispatch,
         assistant_id=providers.Callable(lambda s: s.voice.assistant_id, settings),
     )
+    # A text accepted and then reported failed (131047) is sent again as its template.
+    _message_failures = providers.Factory(
+        MessageFailures,
+        dispatch=outbox_dispatch,
+        fallbacks=providers.Callable(_fallbacks, status_store),
+    )
     lead_intake = providers.Callable(_service, "lead_intake", settings, _lead_intake.provider)
     payment_collection = providers.Callable(
         _service, "payment_collection", settings, _payment_collection.provider
     )
     follow_up_calls = providers.Callable(
         _service, "follow_up_calls", settings, _follow_up_calls.provider
+    )
+    message_failures = providers.Callable(
+        _service, "message_failures", settings, _message_failures.provider
     )
 
     # ---------------------------------------------------------------- webhooks
@@ -292,6 +310,7 @@ class Container(containers.DeclarativeContainer):
                 lead_intake=_lead_intake.provider,
                 payment_collection=_payment_collection.provider,
                 follow_up_calls=_follow_up_calls.provider,
+                message_failures=_message_failures.provider,
             ),
         ),
         messaging=providers.Callable(_maybe, settings, "messaging", messaging_adapter.provider),

@@ -15,11 +15,15 @@ import pytest
 from redis.asyncio import Redis
 
 from portico.adapters.fakes import FakeClock
-from portico.adapters.whatsapp.status_log import MemoryDeliveryStatusStore, advances
+from portico.adapters.whatsapp.status_log import (
+    DeliveryStatusLog,
+    MemoryDeliveryStatusStore,
+    advances,
+)
 from portico.adapters.whatsapp.status_redis import RedisDeliveryStatusStore
 from portico.adapters.whatsapp.status_sqlite import SQLiteDeliveryStatusStore
 from portico.domain.messaging import DeliveryStatus
-from portico.ports.delivery_status import DeliveryStatusStore
+from portico.ports.delivery_status import DeliveryStatusStore, TextFallbackStore
 
 
 Q, S, D, R, F = (
@@ -127,6 +131,32 @@ async def test_another_instance_reads_what_one_recorded(make_store: StoreFactory
         assert await sender.record("wamid.SHARED", S) is D
 
 
+async def test_a_text_fallback_is_kept_for_another_instance(make_store: StoreFactory) -> None:
+    """
+    The template kept for an accepted text is read back by another instance (the webhook
+    process, after a restart), kept apart from the statuses; an unknown id reads None.
+    """
+    async with make_store() as sender:
+        assert isinstance(sender, TextFallbackStore)
+        await sender.remember_fallback("wamid.TEXT", '{"kind": "send_message", "v": 1}')
+        await sender.record("wamid.TEXT", S)
+    async with make_store() as webhooks:
+        assert isinstance(webhooks, TextFallbackStore)
+        assert await webhooks.fallback_for("wamid.TEXT") == '{"kind": "send_message", "v": 1}'
+        assert await webhooks.get("wamid.TEXT") is S
+        assert await webhooks.fallback_for("wamid.OTHER") is None
+        await webhooks.remember_fallback("wamid.TEXT", "second")
+        assert await webhooks.fallback_for("wamid.TEXT") == "second"
+
+
+async def test_the_memory_store_keeps_as_many_fallbacks_as_statuses() -> None:
+    """The in-memory fallbacks are bounded like its log: the oldest are forgotten first."""
+    store = MemoryDeliveryStatusStore(DeliveryStatusLog(max_messages=2))
+    for n in range(3):
+        await store.remember_fallback(f"wamid.{n}", str(n))
+    assert [await store.fallback_for(f"wamid.{n}") for n in range(3)] == [None, "1", "2"]
+
+
 def test_the_redis_store_repr_hides_the_url_password() -> None:
     """The Redis store's repr shows no password from its URL."""
     redis = RedisDeliveryStatusStore("redis://:hunter2@127.0.0.1:1/0")
@@ -159,6 +189,19 @@ async def test_sqlite_forgets_untouched_messages_after_retention(tmp_path: Path)
         assert await store.get("wamid.KEPT") is S
         assert await store.purge() == 1
         assert await store.record("wamid.OLD", S) is S
+
+
+async def test_sqlite_forgets_fallbacks_after_retention(tmp_path: Path) -> None:
+    """A text fallback past retention reads None and is purged with the statuses."""
+    clock = FakeClock()
+    path = tmp_path / "status.sqlite3"
+    async with SQLiteDeliveryStatusStore(path, retention_seconds=60, clock=clock) as store:
+        await store.remember_fallback("wamid.OLD", "old")
+        clock.advance(61)
+        await store.remember_fallback("wamid.NEW", "new")
+        assert await store.fallback_for("wamid.OLD") is None
+        assert await store.fallback_for("wamid.NEW") == "new"
+        assert await store.purge() == 1
 
 
 async def test_sqlite_closed_store_refuses_work(tmp_path: Path) -> None:

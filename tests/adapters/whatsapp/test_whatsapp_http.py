@@ -208,15 +208,17 @@ async def test_unreadable_error_bodies_map_by_status(
         await meta.send(TextMessage(PATIENT, "Hello"))
 
 
+@pytest.mark.parametrize("field", ["developer_message", "developerMessage"])
 @respx.mock
-async def test_360dialog_own_errors_are_read(d360: Any) -> None:
-    """360dialog's {"meta": {"developer_message"}} body becomes the error's message."""
+async def test_360dialog_own_errors_are_read(d360: Any, field: str) -> None:
+    """
+    360dialog's {"meta": {"developer_message"}} body becomes the error's message, and so does
+    the camelCase {"meta": {"developerMessage"}} (both spellings are reported, issue 12).
+    """
     respx.post(D360_URL).mock(
         return_value=httpx.Response(
             401,
-            json={
-                "meta": {"success": False, "http_code": 401, "developer_message": "Invalid api_key"}
-            },
+            json={"meta": {"success": False, "http_code": 401, field: "Invalid api_key"}},
         )
     )
     with pytest.raises(AuthenticationFailed, match="Invalid api_key") as caught:
