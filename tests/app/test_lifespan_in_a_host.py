@@ -52,6 +52,7 @@ async def test_leaving_the_lifespan_closes_every_store_thread(tmp_path):
     """SQLite stores run on worker threads: after the lifespan none of Portico's is left."""
     import threading
 
+    before = set(threading.enumerate())  # threads other tests' objects may still hold
     container = portico.create_container({"data_dir": str(tmp_path)}, env={})
     async with portico.lifespan(container):
         ingress = container.webhook_ingress()
@@ -61,7 +62,11 @@ async def test_leaving_the_lifespan_closes_every_store_thread(tmp_path):
         opened = {t.name for t in threading.enumerate()} - {"MainThread"}
     assert opened, "the SQLite stores should have started their worker threads"
     for _ in range(50):
-        left = {t.name for t in threading.enumerate() if t.name.startswith("portico")}
+        left = {
+            t.name
+            for t in threading.enumerate()
+            if t.name.startswith("portico") and t not in before
+        }
         if not left:
             break
         await asyncio.sleep(0.02)
