@@ -6,10 +6,16 @@ empty by default)::
 
     POST {prefix}/{provider}    a delivery -> WebhookIngress.handle
     GET  {prefix}/{provider}    a subscription handshake (Meta's hub.challenge) -> .handshake
-    GET  /healthz               liveness: {"status": "ok"}
+    GET  /healthz               liveness: {"status": "ok"} while the process answers at all
+    GET  /readyz                readiness: 200 {"status": "ready"} when deliveries can be
+                                processed (one round trip to the replay store), else 503
+                                {"status": "unavailable", "problems": [...]}: take the instance
+                                out of the load balancer, do not restart it
     GET  /healthz/webhooks      the ingress counters per provider, as JSON (``portico health
                                 --server URL`` renders them), and the recent permanent handler
-                                failures (event ids and type names only); nothing secret
+                                failures (event ids and type names only); nothing secret;
+                                ``status`` "ok", or "unhealthy" with ``problems`` (and 503)
+                                while the replay store cannot be used
     GET  /healthz/outbox        the outbox's counts: pending, in flight, dead, oldest pending age,
                                 per integration, and ``status`` "ok" or "degraded" (dead letters,
                                 or a command pending longer than ``max_pending_age``); numbers
@@ -57,7 +63,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 logger = logging.getLogger("portico.webhooks.asgi")
 _PROVIDER_NAME = r"/([a-z0-9][a-z0-9_-]{0,63})/?"
-_HEALTH_ROUTES = frozenset({"/healthz", "/healthz/webhooks", "/healthz/outbox"})
+_HEALTH_ROUTES = frozenset({"/healthz", "/readyz", "/healthz/webhooks", "/healthz/outbox"})
 # What `portico serve` puts before /{provider}, so its deliveries and /healthz share the root.
 STANDALONE_PREFIX = "/webhooks"
 _SECURITY_HEADERS = ((b"cache-control", b"no-store"), (b"x-content-type-options", b"nosniff"))
@@ -119,14 +125,29 @@ class WebhookApp:
                     await _send(send, WebhookResponse(500, body))
         # websocket and unknown scopes: not served; returning closes them.
 
-    def counters(self) -> dict[str, object]:
+    def counters(self, problems: list[str] | None = None) -> dict[str, object]:
         """The ``/healthz/webhooks`` body: counters, unknown-provider hits, recent failures."""
         return {
-            "status": "ok",
+            "status": "unhealthy" if problems else "ok",
+            **({"problems": problems} if problems else {}),
             "providers": self.ingress.snapshot(),
             "unknown_provider": self.ingress.unknown_provider,
             "recent_failures": self.ingress.recent_failures.snapshot(),
         }
+
+    async def readiness(self) -> WebhookResponse:
+        """The ``/readyz`` answer: can this instance process deliveries now?"""
+        problem = await self.ingress.check_store()
+        if problem is None:
+            return WebhookResponse(200, {"status": "ready"})
+        return WebhookResponse(503, {"status": "unavailable", "problems": [problem]})
+
+    async def webhooks_health(self) -> WebhookResponse:
+        """The ``/healthz/webhooks`` answer: counters, and 503 "unhealthy" while not ready."""
+        problem = await self.ingress.check_store()
+        problems = [] if problem is None else [problem]
+        health = {**self.counters(problems), **await failed_events_health(self.ingress)}
+        return WebhookResponse(503 if problems else 200, health)
 
     async def outbox_health(self) -> WebhookResponse:
         """The ``/healthz/outbox`` answer: counts and verdict, 503 unreadable, 404 no outbox."""
@@ -147,11 +168,12 @@ class WebhookApp:
                 await _send(send, _not_allowed("GET"))
             elif path == "/healthz":
                 await _send(send, WebhookResponse(200, {"status": "ok"}))
+            elif path == "/readyz":
+                await _send(send, await self.readiness())
             elif path == "/healthz/outbox":
                 await _send(send, await self.outbox_health())
             else:
-                health = {**self.counters(), **await failed_events_health(self.ingress)}
-                await _send(send, WebhookResponse(200, health))
+                await _send(send, await self.webhooks_health())
             return
         match = self._provider_route.fullmatch(path)
         if match is None:

@@ -22,7 +22,9 @@ from ..services.webhook_ingress import WebhookIngress
 __all__ = [
     "COUNTERS_PATH",
     "ProviderRow",
+    "WebhookHealth",
     "fetch_webhook_counters",
+    "fetch_webhook_health",
     "render_webhook_counters",
     "rows_from_snapshot",
 ]
@@ -36,8 +38,16 @@ _HEADERS = (
     "Rejected",
     "Unknown types",
     "Handler failures",
+    "Store failures",
 )
-_COUNTS = ("received", "processed", "duplicates", "unknown_types", "handler_failures")
+_COUNTS = (
+    "received",
+    "processed",
+    "duplicates",
+    "unknown_types",
+    "handler_failures",
+    "store_failures",
+)
 _MAX_PROVIDERS = 64  # a server that answers more is not a Portico ingress
 
 
@@ -52,6 +62,29 @@ class ProviderRow:
     rejected: int
     unknown_types: int
     handler_failures: int
+    store_failures: int
+
+
+@attrs.frozen
+class WebhookHealth:
+    """A server's ``/healthz/webhooks``: its rows, and why it cannot take deliveries (if so)."""
+
+    rows: list[ProviderRow]
+    problems: tuple[str, ...] = ()
+
+
+def _problems(document: Mapping[str, object]) -> tuple[str, ...]:
+    """The server's own reasons when its status is not "ok" (bounded, printable)."""
+    status = document.get("status")
+    if status == "ok":
+        return ()
+    listed = document.get("problems")
+    reasons = (
+        [str(p)[:200] for p in listed[:10] if isinstance(p, str)]
+        if isinstance(listed, list)
+        else []
+    )
+    return tuple(reasons) or (f"status is {str(status)[:40]!r}",)
 
 
 def _count(value: object, where: str) -> int:
@@ -105,6 +138,7 @@ def render_webhook_counters(
                     row.rejected,
                     row.unknown_types,
                     row.handler_failures,
+                    row.store_failures,
                 )
             ),
         )
@@ -120,8 +154,24 @@ async def fetch_webhook_counters(
     Read a running server's counters from ``{server}/healthz/webhooks``.
 
     Raises:
-        ValueError: the server could not be reached, did not answer 200, or answered something
-            that is not a counters document (the message says which, never the body).
+        ValueError: as `fetch_webhook_health`.
+    """
+    health = await fetch_webhook_health(server, timeout_s=timeout_s, transport=transport)
+    return health.rows
+
+
+async def fetch_webhook_health(
+    server: str, *, timeout_s: float = 5.0, transport: httpx.AsyncBaseTransport | None = None
+) -> WebhookHealth:
+    """
+    Read a running server's counters and verdict from ``{server}/healthz/webhooks``.
+
+    A 503 carrying the counters document is the server saying "unhealthy" (its replay store
+    cannot be used): its ``problems`` come back in `WebhookHealth.problems`.
+
+    Raises:
+        ValueError: the server could not be reached, did not answer 200 or 503, or answered
+            something that is not a counters document (the message says which, never the body).
     """
     url = server.rstrip("/") + COUNTERS_PATH
     try:
@@ -129,7 +179,7 @@ async def fetch_webhook_counters(
             response = await client.get(url)
     except httpx.HTTPError as exc:
         raise ValueError(f"cannot reach {url} ({type(exc).__name__})") from None
-    if response.status_code != httpx.codes.OK:
+    if response.status_code not in (httpx.codes.OK, httpx.codes.SERVICE_UNAVAILABLE):
         raise ValueError(f"{url} answered HTTP {response.status_code}")
     try:
         document = response.json()
@@ -137,5 +187,10 @@ async def fetch_webhook_counters(
         raise ValueError(f"{url} did not answer JSON") from None
     providers = document.get("providers") if isinstance(document, Mapping) else None
     if not isinstance(providers, Mapping):
+        if response.status_code != httpx.codes.OK:
+            raise ValueError(f"{url} answered HTTP {response.status_code}")
         raise ValueError(f"{url}: providers is missing or not an object")
-    return rows_from_snapshot(providers)
+    problems = _problems(document)
+    if response.status_code != httpx.codes.OK and not problems:
+        problems = (f"answered HTTP {response.status_code}",)
+    return WebhookHealth(rows_from_snapshot(providers), problems)

@@ -18,6 +18,27 @@ so the provider retries) or permanent (`PermanentError` or `InvalidValue`, see
 `FailedEventLog` (``failed_log``) it is first recorded there durably, delivery included, for
 ``portico webhooks replay``; if that record cannot be written the event is released and answered
 500 instead, so the provider's retry brings it back rather than it being forgotten.
+
+**The replay store's health.** Every failed store call is counted per provider
+(``store_failures``) and remembered (`WebhookIngress.store_problem`); `WebhookIngress.check_store`
+makes one real round trip (a claim of a reserved key, then its release), so ``/readyz`` and
+``/healthz/webhooks`` say whether deliveries can be processed *now*, even before the first one.
+
+**A completion that fails** (store full, Redis restarting), after the handlers ran. The invariant:
+a handler's effects are applied at most once, and no event is lost. The completion is retried
+briefly (`COMPLETE_ATTEMPTS`, pauses on the one `Clock`); if it still fails:
+
+- the delivery is answered **2xx**: the event *was* handled, so nothing is lost, and a provider
+  that retried would only make a second processing more likely;
+- the claim is kept in this process (`WebhookIngress.uncompleted`, bounded) and its completion is
+  tried again before each later delivery and on every store check; a redelivery of that event
+  to this process is then a **duplicate** (completed now, or 503 while the store is still down),
+  never a second run of the handlers.
+
+Answering 5xx instead would bring the event back to a worker that cannot tell it was handled.
+What remains: a process that dies holding such claims forgets them, and another worker may take
+the event once the lease (``lease_seconds``) runs out; the handlers' own keys (commands derived
+from the event's id) keep that second run from enqueueing anything new.
 """
 
 from __future__ import annotations
@@ -53,6 +74,7 @@ from .webhook_values import (
 
 
 __all__ = [
+    "COMPLETE_ATTEMPTS",
     "DEFAULT_MAX_BODY",
     "ProviderCounters",
     "SubscriptionHandshake",
@@ -62,6 +84,10 @@ __all__ = [
 ]
 
 DEFAULT_MAX_BODY = 1024 * 1024  # 1 MiB: far above any documented vendor payload
+COMPLETE_ATTEMPTS = 3  # tries of a completion before its claim is kept for later
+COMPLETE_PAUSES = (0.05, 0.25)  # seconds between those tries (at most 0.3 s in all)
+MAX_UNCOMPLETED = 10_000  # handled-but-uncompleted claims kept; beyond, the oldest are dropped
+READINESS_KEY = "portico:readiness"  # the key `check_store` claims and releases
 logger = logging.getLogger("portico.webhooks")
 
 EventT = TypeVar("EventT", bound=DomainEvent)
@@ -127,6 +153,8 @@ class WebhookIngress:
     failed_log: FailedEventLog | None = None
     clock: Clock = SYSTEM_CLOCK
     unknown_provider: int = attrs.field(default=0, init=False)
+    store_problem: str | None = attrs.field(default=None, init=False)
+    _uncompleted: dict[str, Claim] = attrs.field(factory=dict, init=False)
     _handlers: dict[type[DomainEvent], list[_AnyHandler]] = attrs.field(factory=dict, init=False)
     _counters: dict[str, ProviderCounters] = attrs.field(init=False)
     _failures: RecentFailures = attrs.field(init=False)
@@ -166,6 +194,29 @@ class WebhookIngress:
         is completed, counted as ``handler_rejected`` and listed in `recent_failures`.
         """
         self._handlers.setdefault(event_type, []).append(handler)
+
+    @property
+    def uncompleted(self) -> tuple[str, ...]:
+        """Keys handled but not yet marked complete (the store failed), oldest first."""
+        return tuple(self._uncompleted)
+
+    async def check_store(self) -> str | None:
+        """
+        One round trip to the replay store (claim then release a reserved key, and the pending
+        completions): None when it works, else why not (an exception's type name, nothing more).
+        """
+        try:
+            claim = await self.replay_store.claim(READINESS_KEY, lease_seconds=5.0)
+            if claim.outcome is ClaimOutcome.CLAIMED:
+                await self.replay_store.release(claim)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a health check reports, never raises
+            self.store_problem = f"replay store unavailable ({type(exc).__name__})"
+            return self.store_problem
+        self.store_problem = None
+        await self._flush_uncompleted()
+        return None
 
     def counters(self, provider: str) -> ProviderCounters:
         """The live counters of one provider (KeyError-free: unknown names get zeros)."""
@@ -255,11 +306,23 @@ class WebhookIngress:
         counters: ProviderCounters,
     ) -> _Outcome:
         key = f"{provider}:{event.event_id}"
+        held = self._uncompleted.get(key)
+        if held is not None:
+            # Handled before, its completion failed: complete it now, never run it again.
+            if await self._try_complete(held):
+                del self._uncompleted[key]
+                counters.duplicates += 1
+                return _Outcome.DUPLICATE
+            self._store_failed(provider, "complete", counters)
+            return _Outcome.STORE_DOWN
         try:
             claim = await self.replay_store.claim(key, lease_seconds=self.lease_seconds)
         except Exception as exc:  # noqa: BLE001 - any store failure means "try again later"
-            logger.error("webhook %s: replay store unavailable (%s)", provider, type(exc).__name__)
+            self._store_failed(provider, f"claim ({type(exc).__name__})", counters)
             return _Outcome.STORE_DOWN
+        self.store_problem = None
+        if self._uncompleted:
+            await self._flush_uncompleted()
         if claim.outcome is ClaimOutcome.DUPLICATE:
             counters.duplicates += 1
             return _Outcome.DUPLICATE
@@ -272,7 +335,7 @@ class WebhookIngress:
                 handler_name = handler_name_of(handler)
                 await handler(event)
         except asyncio.CancelledError:
-            await self._release(provider, claim)
+            await self._release(provider, claim, counters)
             raise
         except Exception as exc:  # noqa: BLE001 - a failed handler means "retry", never a crash
             if is_permanent(exc):
@@ -280,7 +343,7 @@ class WebhookIngress:
                 failure = failed_event(provider, event, request, handler_name, exc, at)
                 if not await self._record(failure):
                     counters.handler_failures += 1
-                    await self._release(provider, claim)
+                    await self._release(provider, claim, counters)
                     return _Outcome.FAILED
                 return await self._reject(provider, event, claim, handler_name, exc, counters)
             counters.handler_failures += 1
@@ -293,9 +356,9 @@ class WebhookIngress:
                 event.event_id,
                 type(exc).__name__,
             )
-            await self._release(provider, claim)
+            await self._release(provider, claim, counters)
             return _Outcome.FAILED
-        await self._complete(provider, event, claim)
+        await self._complete(provider, event, claim, counters)
         counters.processed += 1
         return _Outcome.PROCESSED
 
@@ -321,7 +384,7 @@ class WebhookIngress:
             event.event_id,
             type(exc).__name__,
         )
-        await self._complete(provider, event, claim)
+        await self._complete(provider, event, claim, counters)
         return _Outcome.REJECTED
 
     async def _record(self, failure: FailedEvent) -> bool:
@@ -341,23 +404,61 @@ class WebhookIngress:
             return False
         return True
 
-    async def _complete(self, provider: str, event: DomainEvent, claim: Claim) -> None:
-        """Mark a processed event complete; on a store failure the claim expires instead."""
+    async def _complete(
+        self, provider: str, event: DomainEvent, claim: Claim, counters: ProviderCounters
+    ) -> None:
+        """
+        Mark a handled event complete, retrying briefly; if the store still fails, keep the
+        claim for later (see the module docstring): the event is not run again here.
+        """
+        for pause in (*COMPLETE_PAUSES, None):
+            if await self._try_complete(claim):
+                return
+            counters.store_failures += 1
+            if pause is not None:
+                await self.clock.sleep(pause)
+        self.store_problem = "replay store unavailable (complete)"
+        logger.error(
+            "webhook %s: %s handled but not marked complete after %d tries; kept to complete "
+            "later (a redelivery here is a duplicate)",
+            provider,
+            event.event_id,
+            COMPLETE_ATTEMPTS,
+        )
+        self._uncompleted[claim.key] = claim
+        while len(self._uncompleted) > MAX_UNCOMPLETED:
+            dropped = next(iter(self._uncompleted))
+            del self._uncompleted[dropped]
+            logger.error("webhook: too many uncompleted claims; forgot the oldest (%s)", dropped)
+
+    async def _try_complete(self, claim: Claim) -> bool:
         try:
             await self.replay_store.complete(claim)
-        except Exception as exc:  # noqa: BLE001 - processed already: acknowledge, claim expires
-            logger.error(
-                "webhook %s: %s processed but not marked complete (%s)",
-                provider,
-                event.event_id,
-                type(exc).__name__,
-            )
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - the caller counts and decides
+            return False
+        return True
 
-    async def _release(self, provider: str, claim: Claim) -> None:
+    async def _flush_uncompleted(self) -> None:
+        """Complete the claims kept after failed completions, oldest first, until one fails."""
+        for key, claim in list(self._uncompleted.items()):
+            if not await self._try_complete(claim):
+                return
+            del self._uncompleted[key]
+            logger.info("webhook: %s marked complete after all", key)
+
+    def _store_failed(self, provider: str, what: str, counters: ProviderCounters) -> None:
+        counters.store_failures += 1
+        self.store_problem = f"replay store unavailable ({what})"
+        logger.error("webhook %s: replay store unavailable: %s", provider, what)
+
+    async def _release(self, provider: str, claim: Claim, counters: ProviderCounters) -> None:
         """Give an event back for a retry; on a store failure the claim's lease expires instead."""
         try:
             await self.replay_store.release(claim)
         except Exception as exc:  # noqa: BLE001 - the claim's lease expires instead
+            counters.store_failures += 1
             logger.error("webhook %s: could not release a claim (%s)", provider, type(exc).__name__)
 
     def _decide(self, outcomes: list[_Outcome], unknown: int) -> WebhookResponse:

@@ -68,6 +68,7 @@ class ProviderCounters:
     unknown_types: int = 0
     handler_failures: int = 0
     handler_rejected: int = 0
+    store_failures: int = 0  # replay-store calls that failed (claim, complete, release)
     rejected: Counter[str] = attrs.Factory(Counter)
 
     def snapshot(self) -> dict[str, object]:

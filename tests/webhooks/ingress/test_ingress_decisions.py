@@ -295,6 +295,7 @@ async def test_snapshot_is_json_ready(make_ingress, deliver):
             "unknown_types": 0,
             "handler_failures": 0,
             "handler_rejected": 0,
+            "store_failures": 0,
             "rejected": {},
         }
     }

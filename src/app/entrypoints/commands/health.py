@@ -12,7 +12,8 @@ effects are not delivered, which a monitor must see.
 
 Webhook counters (received, processed, duplicates, rejected, unknown types, handler failures per
 provider) live in the serving process: ``--server http://127.0.0.1:8000`` reads them from a
-running ``portico serve`` (``GET /healthz/webhooks``); an unreachable server also exits 1.
+running ``portico serve`` (``GET /healthz/webhooks``); an unreachable server, or one that cannot
+process deliveries (its replay store fails), also exits 1.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from ....adapters.resilience import CircuitState, render_health
 from ....domain.errors import IntegrationError, NotFound, PermanentError
 from ...services.outbox_health import DEFAULT_MAX_PENDING_AGE, outbox_problems
 from ...wiring.container import ConfigurationError, Container, create_container
-from ..webhook_counters import COUNTERS_PATH, fetch_webhook_counters, render_webhook_counters
+from ..webhook_counters import COUNTERS_PATH, fetch_webhook_health, render_webhook_counters
 from ._args import positive_seconds
 from .outbox import read_backlog
 
@@ -140,10 +141,10 @@ def _webhooks(args: argparse.Namespace) -> list[str]:
         )
         return []
     try:
-        rows = asyncio.run(fetch_webhook_counters(server))
+        health = asyncio.run(fetch_webhook_health(server))
     except ValueError as exc:
         return [f"webhooks: {exc}"]
     except (httpx.InvalidURL, httpx.HTTPError) as exc:  # a malformed --server: no traceback
         return [f"webhooks: --server is not a valid URL ({type(exc).__name__}: {str(exc)[:120]})"]
-    sys.stdout.write(render_webhook_counters(rows, fmt=args.format))
-    return []
+    sys.stdout.write(render_webhook_counters(health.rows, fmt=args.format))
+    return [f"webhooks: {problem}" for problem in health.problems]
