@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import attrs
 import pytest
+from tests.webhooks.ingress.ingress_doubles import Paid, delivery, make_ingress
 
 from portico.adapters.fakes import FakeClock
 from portico.adapters.stores.memory import MemoryReplayStore
 from portico.domain.replay import Claim
 from portico.domain.webhooks import ClaimOutcome
-from tests.webhooks.ingress.ingress_doubles import Paid, delivery, make_ingress
 
 
 class StoreDown(Exception):
@@ -65,7 +65,7 @@ async def test_a_brief_completion_failure_is_retried_on_the_clock() -> None:
     ingress = make_ingress(replay_store=store, clock=clock)
     assert (await ingress.handle("test", delivery("e1"))).status == 200
     assert store.completes == 3
-    assert ingress.uncompleted == ()
+    assert not ingress.uncompleted
     claim = await store.inner.claim("test:e1", lease_seconds=60)
     assert claim.outcome is ClaimOutcome.DUPLICATE
 
@@ -86,19 +86,19 @@ async def test_a_redelivery_after_a_failed_completion_is_never_processed_again(
     ingress.on(Paid, handler)
     first = await ingress.handle("test", delivery("e1"))
     assert first.status == 200  # handled: nothing lost, so no redelivery is asked for
-    assert ingress.uncompleted == ("test:e1",)
+    assert list(ingress.uncompleted) == ["test:e1"]
     assert ingress.counters("test").store_failures == 3
     clock.advance(300.0)  # the lease has run out: the old code processed it a second time
     if not store_back:
         store.complete_failures = 1
         again = await ingress.handle("test", delivery("e1"))
         assert again.status == 503
-        assert ingress.uncompleted == ("test:e1",)
+        assert list(ingress.uncompleted) == ["test:e1"]
     redelivered = await ingress.handle("test", delivery("e1"))
     assert redelivered.status == 200
     assert redelivered.body == {"received": True, "duplicate": True}
     assert ran == ["e1"]
-    assert ingress.uncompleted == ()
+    assert not ingress.uncompleted
     done = await store.inner.claim("test:e1", lease_seconds=60)
     assert done.outcome is ClaimOutcome.DUPLICATE
 
@@ -108,12 +108,12 @@ async def test_uncompleted_claims_are_completed_when_the_store_comes_back() -> N
     store = FlakyStore(complete_failures=3)
     ingress = make_ingress(replay_store=store, clock=FakeClock())
     await ingress.handle("test", delivery("e1"))
-    assert ingress.uncompleted == ("test:e1",)
+    assert list(ingress.uncompleted) == ["test:e1"]
     assert (await ingress.handle("test", delivery("e2"))).status == 200
-    assert ingress.uncompleted == ()
+    assert not ingress.uncompleted
     assert (await store.inner.claim("test:e1", lease_seconds=1)).outcome is ClaimOutcome.DUPLICATE
     store.complete_failures = 3
     await ingress.handle("test", delivery("e3"))
-    assert ingress.uncompleted == ("test:e3",)
+    assert list(ingress.uncompleted) == ["test:e3"]
     assert await ingress.check_store() is None
-    assert ingress.uncompleted == ()
+    assert not ingress.uncompleted
