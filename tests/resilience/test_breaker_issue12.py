@@ -110,18 +110,23 @@ class TestWindow:
         assert breaker.stats().failures == 0
 
 
+def _rate_mode_breaker(clock: FakeClock) -> CircuitBreaker:
+    """One failure trips it; half-open admits 4 probes and judges their failure rate."""
+    return CircuitBreaker(
+        "t",
+        failure_threshold=1,
+        reset_timeout=5,
+        half_open_max_calls=4,
+        half_open_mode="rate",
+        clock=clock,
+    )
+
+
 class TestHalfOpen:
     async def test_rate_mode_judges_all_permitted_calls(self) -> None:
         """shouldTransitionBackToOpenStateWhenFailureRateIsAboveThreshold: F,F,S,F of 4 re-opens."""
         clock = FakeClock()
-        breaker = CircuitBreaker(
-            "t",
-            failure_threshold=1,
-            reset_timeout=5,
-            half_open_max_calls=4,
-            half_open_mode="rate",
-            clock=clock,
-        )
+        breaker = _rate_mode_breaker(clock)
         await run(breaker, "F")
         clock.advance(5)
         await run(breaker, "F")
@@ -132,14 +137,7 @@ class TestHalfOpen:
     async def test_rate_mode_closes_below_the_rate_and_admits_exactly_n(self) -> None:
         """shouldOnlyPermitFourCallsInHalfOpenState, then F,S,S,S closes (25% < 50%)."""
         clock = FakeClock()
-        breaker = CircuitBreaker(
-            "t",
-            failure_threshold=1,
-            reset_timeout=5,
-            half_open_max_calls=4,
-            half_open_mode="rate",
-            clock=clock,
-        )
+        breaker = _rate_mode_breaker(clock)
         await run(breaker, "F")
         clock.advance(5)
         permits = [breaker.acquire() for _ in range(4)]
