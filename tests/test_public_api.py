@@ -21,6 +21,7 @@ FRONT_DOOR = [
     "CallEnded",
     "CallStatusChanged",
     "CheckoutCompleted",
+    "CheckoutPaymentSettled",
     "CircuitOpenError",
     "ConfigurationError",
     "Conflict",

@@ -22,6 +22,7 @@ __all__ = [
     "CallEnded",
     "CallStatusChanged",
     "CheckoutCompleted",
+    "CheckoutPaymentSettled",
     "ContactChanged",
     "DomainEvent",
     "MessageReceived",
@@ -117,6 +118,21 @@ class CheckoutCompleted(DomainEvent):
     amount: Money | None
     patient_ref: str | None = None
     paid: bool = True
+
+
+@attrs.frozen(kw_only=True)
+class CheckoutPaymentSettled(DomainEvent):
+    """
+    A checkout paid by a delayed method (bank debit, transfer) finally succeeded or failed.
+
+    Its `CheckoutCompleted` came days earlier with ``paid=False``; this is the end of that story.
+    """
+
+    session_id: str
+    payment_intent_id: str | None
+    amount: Money | None
+    paid: bool
+    patient_ref: str | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -18,7 +18,13 @@ from urllib.parse import urlsplit
 import attrs
 
 from ...domain.errors import Conflict, InvalidRequest, NotFound
-from ...domain.events import CheckoutCompleted, PaymentFailed, PaymentSucceeded, RefundIssued
+from ...domain.events import (
+    CheckoutCompleted,
+    CheckoutPaymentSettled,
+    PaymentFailed,
+    PaymentSucceeded,
+    RefundIssued,
+)
 from ...domain.payments import (
     CheckoutLink,
     CheckoutRequest,
@@ -95,6 +101,7 @@ class _Session:
     request: CheckoutRequest
     link: CheckoutLink
     completed: bool = False
+    settled: bool = False  # a delayed payment's outcome has been announced
 
 
 @attrs.define(repr=False)
@@ -234,8 +241,15 @@ class FakePayments(FakeBase, PaymentPort):
             )
         )
 
-    def complete_checkout(self, session_id: str) -> CheckoutCompleted:
-        """The patient pays on the checkout page: an intent succeeds, two webhooks are emitted."""
+    def complete_checkout(self, session_id: str, *, delayed: bool = False) -> CheckoutCompleted:
+        """
+        The patient pays on the checkout page; the session's webhooks are emitted.
+
+        By card (default) the intent succeeds at once: ``payment_intent.succeeded`` then
+        ``checkout.session.completed``. With ``delayed=True`` (a bank debit, as Stripe's delayed
+        notification methods) the intent is left ``processing`` and only the completed session,
+        unpaid, is emitted; `settle_checkout` later announces the outcome.
+        """
         session = self._sessions.get(session_id)
         if session is None:
             raise _not_found("checkout session")
@@ -245,19 +259,55 @@ class FakePayments(FakeBase, PaymentPort):
             raise _invalid("the checkout session has expired", "checkout_expired")
         request = session.request
         intent = self._new_intent(request)
+        if delayed:
+            intent = attrs.evolve(intent, status=PaymentStatus.PROCESSING)
         self.intents[intent.id] = intent
-        paid = self.pay(intent.id)
+        at = self.clock.now() if delayed else self.pay(intent.id).occurred_at
         session.completed = True
         session.link = attrs.evolve(session.link, payment_intent_id=intent.id)
         return self._emit(
             CheckoutCompleted(
                 event_id=self._new_id("evt_3"),
                 provider=PROVIDER,
-                occurred_at=paid.occurred_at,
+                occurred_at=at,
                 session_id=session_id,
                 payment_intent_id=intent.id,
                 amount=request.amount,
                 patient_ref=request.patient_ref,
+                paid=not delayed,
+            )
+        )
+
+    def settle_checkout(
+        self, session_id: str, *, succeeded: bool = True, code: str = "generic_decline"
+    ) -> CheckoutPaymentSettled:
+        """
+        A delayed checkout payment ends, as Stripe announces it, two webhooks each way.
+
+        Succeeded: ``payment_intent.succeeded`` and ``checkout.session.async_payment_succeeded``;
+        failed: ``payment_intent.payment_failed`` (``code``; the intent again requires a payment
+        method) and ``checkout.session.async_payment_failed``.
+        """
+        session = self._sessions.get(session_id)
+        if session is None:
+            raise _not_found("checkout session")
+        intent_id = session.link.payment_intent_id
+        if not session.completed or intent_id is None or session.settled:
+            raise _invalid("the checkout session has no payment processing", "checkout_unsettled")
+        if self._intent(intent_id).status is not PaymentStatus.PROCESSING:
+            raise _invalid("the checkout was not paid by a delayed method", "checkout_unsettled")
+        outcome = self.pay(intent_id) if succeeded else self.decline(intent_id, code)
+        session.settled = True
+        return self._emit(
+            CheckoutPaymentSettled(
+                event_id=self._new_id("evt_3"),
+                provider=PROVIDER,
+                occurred_at=outcome.occurred_at,
+                session_id=session_id,
+                payment_intent_id=intent_id,
+                amount=session.request.amount,
+                patient_ref=session.request.patient_ref,
+                paid=succeeded,
             )
         )
 

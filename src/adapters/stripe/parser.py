@@ -24,7 +24,10 @@ their key is the refund's identity, ``refund:<refund id>``, and the refund is pr
   stands in for the refund id, the amount is cumulative and the key is the ``event.id``, which
   cannot match a refund event's, so on those versions subscribe to refund events only.
 - ``checkout.session.completed`` -> `CheckoutCompleted` (``paid`` unless ``payment_status`` is
-  ``unpaid``).
+  ``unpaid``, as it is for a delayed method such as a bank debit).
+- ``checkout.session.async_payment_succeeded`` / ``..._failed`` -> `CheckoutPaymentSettled`
+  (``paid`` by the event type: Stripe sends these only for a delayed-method checkout, days after
+  its ``completed``).
 
 ``patient_ref`` is read from ``metadata.patient_ref`` (as our payments adapter writes it) or a
 checkout session's ``client_reference_id``. Every other type goes to ``unknown_types``.
@@ -37,6 +40,7 @@ from datetime import datetime
 
 from ...domain.events import (
     CheckoutCompleted,
+    CheckoutPaymentSettled,
     DomainEvent,
     PaymentFailed,
     PaymentSucceeded,
@@ -138,7 +142,7 @@ def _charge_refunded(obj: JsonNode, event_id: str, at: datetime) -> DomainEvent 
     )
 
 
-def _checkout_completed(obj: JsonNode, event_id: str, at: datetime) -> DomainEvent:
+def _checkout_completed(obj: JsonNode, event_id: str, at: datetime) -> CheckoutCompleted:
     amount = None
     if obj.has("amount_total") and obj.has("currency"):
         amount = _money(obj, "amount_total")
@@ -154,6 +158,23 @@ def _checkout_completed(obj: JsonNode, event_id: str, at: datetime) -> DomainEve
     )
 
 
+def _checkout_settled(*, paid: bool) -> _Builder:
+    def build(obj: JsonNode, event_id: str, at: datetime) -> DomainEvent:
+        completed = _checkout_completed(obj, event_id, at)
+        return CheckoutPaymentSettled(
+            event_id=event_id,
+            provider=PROVIDER,
+            occurred_at=at,
+            session_id=completed.session_id,
+            payment_intent_id=completed.payment_intent_id,
+            amount=completed.amount,
+            patient_ref=completed.patient_ref,
+            paid=paid,
+        )
+
+    return build
+
+
 _BUILDERS: dict[str, _Builder] = {
     "payment_intent.succeeded": _payment_succeeded,
     "payment_intent.payment_failed": _payment_failed,
@@ -162,6 +183,8 @@ _BUILDERS: dict[str, _Builder] = {
     "charge.refund.updated": _refund,
     "charge.refunded": _charge_refunded,
     "checkout.session.completed": _checkout_completed,
+    "checkout.session.async_payment_succeeded": _checkout_settled(paid=True),
+    "checkout.session.async_payment_failed": _checkout_settled(paid=False),
 }
 
 

@@ -7,7 +7,10 @@ way back to the deal.
 Exactly once: Stripe sends ``checkout.session.completed`` *and* ``payment_intent.succeeded`` for
 a paid checkout (a Checkout Session in payment mode creates a PaymentIntent; for delayed methods
 only the intent's event means the money arrived), with different event ids, near together. The
-deal is settled on ``payment_intent.succeeded`` alone. Its side effects (deal stage, receipt
+deal is settled on ``payment_intent.succeeded``; a delayed-method checkout (bank debit) ends days
+later with ``checkout.session.async_payment_succeeded`` (settles the same way, and the keys make the
+pair one settlement) or ``..._failed`` (a note: the session is spent, the patient needs a new
+link). Its side effects (deal stage, receipt
 message, lifecycle update, note) are enqueued as outbox commands whose idempotency keys are
 derived from the payment intent id, so a redelivered, retried or concurrent webhook enqueues
 nothing new and the relay delivers each once. The handler does two reads and four local writes,
@@ -32,7 +35,7 @@ import attrs
 from ...domain.commands import AddNote, MoveDeal, SendMessage, UpdateContact
 from ...domain.crm import DealStage, LifecycleStage
 from ...domain.errors import InvalidValue, NotFound, OutcomeUnknown
-from ...domain.events import PaymentFailed, PaymentSucceeded
+from ...domain.events import CheckoutPaymentSettled, PaymentFailed, PaymentSucceeded
 from ...domain.messaging import TemplateMessage
 from ...domain.payments import CheckoutLink, CheckoutRequest, PaymentIntent, PaymentStatus
 from ...domain.replay import Claim
@@ -291,14 +294,41 @@ class PaymentCollection:
             key = IdempotencyKey.derive("payment-failed", event.provider, event.event_id)
             await enqueue_once(self.dispatch, AddNote(contact_id, body, key))
 
+    async def on_checkout_settled(self, event: CheckoutPaymentSettled) -> None:
+        """
+        Webhook handler: a delayed-method checkout ended (see the module docstring).
+
+        Paid: settled like its ``payment_intent.succeeded`` (same keys, so whichever comes second
+        enqueues nothing). Failed: a note on the contact, once per session, saying a new link is
+        needed (Stripe also sends ``payment_intent.payment_failed``, noted as an attempt).
+        """
+        if event.payment_intent_id is None:
+            logger.warning("checkout %s settled without a payment; ignored", event.session_id)
+            return
+        if event.paid:
+            await self.settle(event.payment_intent_id)
+            return
+        intent = await self._our_intent(event.payment_intent_id)
+        contact_id = intent and (intent.metadata.get("contact_id") or intent.patient_ref)
+        if contact_id:
+            amount = f" of {event.amount}" if event.amount is not None else ""
+            body = (
+                f"The delayed checkout payment{amount} failed ({event.session_id}); "
+                "the link is spent, send a new one."
+            )
+            key = IdempotencyKey.derive("checkout-failed", event.session_id)
+            await enqueue_once(self.dispatch, AddNote(contact_id, body, key))
+
     def subscriptions(self) -> tuple[Subscription, ...]:
         """
         The events this service reacts to, for the webhook ingress.
 
         ``CheckoutCompleted`` is deliberately absent: its payment also raises
-        ``payment_intent.succeeded``, the one event a payment is settled on.
+        ``payment_intent.succeeded``, the event a card payment is settled on, and a delayed
+        payment is not yet money.
         """
         return (
             (PaymentSucceeded, self.on_payment_succeeded),
             (PaymentFailed, self.on_payment_failed),
+            (CheckoutPaymentSettled, self.on_checkout_settled),
         )

@@ -4,11 +4,11 @@ Subscribes the application services to the webhook ingress, so verified events r
 Without this the ingress verifies, parses and deduplicates deliveries and then has nobody to hand
 the events to. The container's ``webhook_ingress`` is built by `build_subscribed_ingress`, which
 registers every pair of each service's ``subscriptions()`` (lead intake on `MessageReceived`,
-payment collection on `PaymentSucceeded` / `PaymentFailed` - not `CheckoutCompleted`, since a paid
-checkout also emits ``payment_intent.succeeded`` - and follow-up calls on `CallEnded`) plus one
-handler that records `MessageStatusChanged` into the messaging adapter's status store, when the
-adapter keeps one (WhatsApp Cloud has no status lookup, so its ``get_status`` can only report what
-status webhooks told us).
+payment collection on `PaymentSucceeded` / `PaymentFailed` / `CheckoutPaymentSettled` - not
+`CheckoutCompleted`, since a paid checkout also emits ``payment_intent.succeeded`` - and follow-up
+calls on `CallEnded`) plus one handler that records `MessageStatusChanged` into the messaging
+adapter's status store, when the adapter keeps one (WhatsApp Cloud has no status lookup, so its
+``get_status`` can only report what status webhooks told us).
 
 A host that registers its own handlers instead sets ``webhooks.subscribe_services: false``
 (``PORTICO_WEBHOOKS__SUBSCRIBE_SERVICES=false``); the ingress is then built bare, and the host

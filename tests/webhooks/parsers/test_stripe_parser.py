@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from tests.webhooks.parsers import payloads as p
@@ -10,7 +11,13 @@ from tests.webhooks.parsers import payloads as p
 from portico.adapters.stores.memory import MemoryReplayStore
 from portico.adapters.stripe.parser import StripeParser
 from portico.domain.errors import MalformedWebhook
-from portico.domain.events import CheckoutCompleted, PaymentFailed, PaymentSucceeded, RefundIssued
+from portico.domain.events import (
+    CheckoutCompleted,
+    CheckoutPaymentSettled,
+    PaymentFailed,
+    PaymentSucceeded,
+    RefundIssued,
+)
 from portico.domain.payments import PaymentStatus
 from portico.domain.values import Money
 from portico.domain.webhooks import ClaimOutcome
@@ -194,3 +201,56 @@ def test_unreadable_bodies_are_malformed(body: bytes, reason: str) -> None:
     """Bodies that are not UTF-8 JSON objects are refused with a reason."""
     with pytest.raises(MalformedWebhook, match=reason):
         StripeParser().parse(p.request(body))
+
+
+RECORDED = Path(__file__).parent / "recorded" / "stripe"
+
+
+def _recorded(name: str) -> object:
+    parsed = StripeParser().parse(p.request((RECORDED / name).read_bytes()))
+    assert parsed.unknown_types == ()
+    (event,) = parsed.events
+    return event
+
+
+@pytest.mark.parametrize(
+    ("name", "paid"),
+    [
+        ("checkout_session_async_payment_succeeded.json", True),
+        ("checkout_session_async_payment_failed.json", False),
+    ],
+)
+def test_recorded_delayed_checkout_settles(name: str, paid: bool) -> None:
+    """A delayed-method checkout's end: paid or failed by the event type, not payment_status."""
+    event = _recorded(name)
+    assert isinstance(event, CheckoutPaymentSettled)
+    assert event.paid is paid
+    assert event.event_id == "evt_1Pgc76B7WZ01zgkWwyRHS12y"
+    assert event.session_id.startswith("cs_test_a1YS1URlnyQCN5fU")
+    assert event.payment_intent_id == "pi_1PgafyB7WZ01zgkWSjxsAJo3"
+    assert event.amount is None  # the fixture session carries no totals
+
+
+def test_recorded_payment_intent_succeeded() -> None:
+    """stripe-mock's payment_intent fixture parses (amount_received 0 of 1099 USD)."""
+    event = _recorded("payment_intent_succeeded.json")
+    assert isinstance(event, PaymentSucceeded)
+    assert event.payment_intent_id == "pi_1PgafyB7WZ01zgkWSjxsAJo3"
+    assert event.amount == Money(0, "USD")
+    assert event.patient_ref is None
+
+
+def test_async_checkout_with_totals_carries_the_amount() -> None:
+    """A settled checkout with totals and our patient ref in its metadata carries both."""
+    session = {
+        "id": "cs_test_1",
+        "object": "checkout.session",
+        "payment_intent": "pi_1",
+        "amount_total": 15000,
+        "currency": "ron",
+        "payment_status": "paid",
+        "metadata": {"patient_ref": "pt_42"},
+    }
+    event = _one("checkout.session.async_payment_succeeded", session)
+    assert isinstance(event, CheckoutPaymentSettled)
+    assert (event.paid, event.amount, event.patient_ref) == (True, Money(15000, "RON"), "pt_42")
