@@ -56,13 +56,16 @@ class MessageStatusChanged(DomainEvent):
     An outbound message moved on (sent, delivered, read) or failed.
 
     A failed message carries the provider's ``error_code`` (WhatsApp's 131047: outside the
-    24-hour window) and ``error_title``, the provider's short, generic name for it.
+    24-hour window) and ``error_title``, the provider's short, generic name for it. A message the
+    provider failed only because it was throttled carries ``retry_after``, the seconds after which
+    the same message may go again (Twilio's 14107: 30 s); None for every other failure.
     """
 
     message_id: str
     status: DeliveryStatus
     error_code: str | None = None
     error_title: str | None = None
+    retry_after: float | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -1,6 +1,9 @@
 """
-`TwilioSimulator`: Programmable Messaging's Messages resource (API 2010-04-01): basic auth,
-form-encoded creates, ``SM`` sids, Twilio's statuses (forward only) and its error JSON.
+`TwilioSimulator`: Programmable Messaging's Messages resource (API 2010-04-01): basic auth (the
+account's token or an API key), form-encoded creates, ``SM`` sids, Twilio's statuses (forward only),
+its error JSON, and its loop protection: more than 30 messages between two numbers, each less than
+30 s after the last, are accepted and then set ``failed`` with 14107 for 30 s
+(https://www.twilio.com/docs/api/errors/14107), reported only by status callback.
 """
 
 from __future__ import annotations
@@ -9,6 +12,8 @@ import base64
 import json
 import re
 import secrets
+import time
+from collections.abc import Callable
 from email.utils import formatdate
 from typing import Any
 
@@ -36,6 +41,15 @@ _RANK = {
     "canceled": 5,
 }
 _FINAL = {"read", "undelivered", "failed", "canceled"}
+LOOP_LIMIT = 30  # replies between two numbers, each within LOOP_WINDOW of the last
+LOOP_WINDOW = 30.0  # seconds; also how long further messages in the loop fail
+
+
+@attrs.define
+class _Loop:
+    count: int
+    last: float
+    failing_until: float = 0.0
 
 
 @attrs.define
@@ -52,6 +66,7 @@ class SimSms:
     status_callback: str | None
     status: str
     date_created: str
+    error_code: int | None = None
 
 
 def _error(status: int, code: int, message: str) -> SimResponse:
@@ -71,9 +86,12 @@ class TwilioSimulator(Simulator):
     One Twilio account's Messages resource, stateful.
 
     Args:
-        account_sid: the account (``AC`` + 32 hex); also the basic-auth user.
-        auth_token: the basic-auth password Twilio accepts.
+        account_sid: the account (``AC`` + 32 hex); the basic-auth user with the auth token.
+        auth_token: the account's auth token, the password for ``account_sid``.
+        api_keys: the account's API keys, ``SK...`` SID -> secret; a key authenticates as the
+            user with its secret as the password, and the path still names the account.
         invalid_numbers: well-formed numbers Twilio still refuses (21211, quoting the number).
+        clock: seconds, for the loop protection's 30-second windows.
     """
 
     def __init__(
@@ -82,8 +100,13 @@ class TwilioSimulator(Simulator):
         account_sid: str = "AC" + "0123456789abcdef" * 2,
         auth_token: str = "twilio-test-auth-token",
         invalid_numbers: set[str] | None = None,
+        api_keys: dict[str, str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__()
+        self.api_keys = dict(api_keys or {})
+        self.clock = clock
+        self._loops: dict[tuple[str, str], _Loop] = {}
         self.invalid_numbers = invalid_numbers or set()
         self.account_sid = account_sid
         self.auth_token = auth_token
@@ -115,9 +138,16 @@ class TwilioSimulator(Simulator):
         return _error(404, 20404, f"The requested resource {request.path} was not found")
 
     def _authorised(self, request: SimRequest) -> bool:
-        header = request.headers.get("authorization", "")
-        expected = base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
-        return header == f"Basic {expected}"
+        scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
+        if scheme != "Basic":
+            return False
+        try:
+            user, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
+        except ValueError:
+            return False
+        if user == self.account_sid:
+            return password == self.auth_token
+        return user in self.api_keys and password == self.api_keys[user]
 
     def _create(self, form: dict[str, str]) -> SimResponse:
         to = form.get("To", "")
@@ -153,7 +183,45 @@ class TwilioSimulator(Simulator):
             date_created=formatdate(usegmt=True),
         )
         self.messages[sid] = message
-        return json_response(201, self._resource(message))
+        created = json_response(201, self._resource(message))
+        if self._in_a_loop(sender or service or "", to):
+            message.status, message.error_code = "failed", 14107
+        return created
+
+    def _in_a_loop(self, sender: str, to: str) -> bool:
+        """Count this message in its pair's loop; True once the loop is over the limit."""
+        now = self.clock()
+        loop = self._loops.get((sender, to))
+        if loop is None or (now - loop.last >= LOOP_WINDOW and now >= loop.failing_until):
+            loop = self._loops[(sender, to)] = _Loop(count=0, last=now)
+        loop.count += 1
+        loop.last = now
+        if now < loop.failing_until:
+            return True
+        if loop.count > LOOP_LIMIT:
+            loop.failing_until = now + LOOP_WINDOW
+            return True
+        return False
+
+    def status_callback_form(self, sid: str) -> dict[str, str]:
+        """The form Twilio posts to the message's ``StatusCallback`` for its current status."""
+        message = self.messages[sid]
+        form = {
+            "MessageSid": sid,
+            "SmsSid": sid,
+            "AccountSid": self.account_sid,
+            "MessageStatus": message.status,
+            "SmsStatus": message.status,
+            "To": message.to,
+            "ApiVersion": "2010-04-01",
+        }
+        if message.sender:
+            form["From"] = message.sender
+        if message.service_sid:
+            form["MessagingServiceSid"] = message.service_sid
+        if message.error_code is not None:
+            form["ErrorCode"] = str(message.error_code)
+        return form
 
     def _resource(self, message: SimSms) -> dict[str, Any]:
         return {
@@ -169,7 +237,7 @@ class TwilioSimulator(Simulator):
             "num_media": "0",
             "price": None,
             "price_unit": "USD",
-            "error_code": 30003 if message.status == "undelivered" else None,
+            "error_code": message.error_code,
             "error_message": None,
             "api_version": "2010-04-01",
             "date_created": message.date_created,
@@ -185,4 +253,6 @@ class TwilioSimulator(Simulator):
             raise ValueError(f"not a Twilio message status: {status}")
         if message.status not in _FINAL and _RANK[status] > _RANK[message.status]:
             message.status = status
+            if status == "undelivered":
+                message.error_code = 30003  # "Unreachable destination handset"
         return message.status

@@ -3,7 +3,9 @@
 
 ``POST /2010-04-01/Accounts/{AccountSid}/Messages.json``, form-encoded (``To``, ``From`` or
 ``MessagingServiceSid``, ``Body`` or ``ContentSid`` + ``ContentVariables``, ``StatusCallback``),
-HTTP basic auth ``AccountSid:AuthToken``; ``GET .../Messages/{Sid}.json`` reads the status back.
+HTTP basic auth ``AccountSid:AuthToken``, or ``ApiKeySid:ApiKeySecret`` with an API key (``SK...``)
+while the Account SID stays in the path, as twilio-python separates ``username`` from
+``account_sid``; ``GET .../Messages/{Sid}.json`` reads the status back.
 
 A `TemplateMessage` is sent through Twilio's Content API: its name is a content SID (``HX...``)
 or a name mapped to one in ``content_sids``, and its parameters become ``{"1": ..., "2": ...}``.
@@ -47,6 +49,7 @@ _ACCOUNT_SID = re.compile(r"AC[0-9a-fA-F]{32}")
 _SERVICE_SID = re.compile(r"MG[0-9a-fA-F]{32}")
 _MESSAGE_SID = re.compile(r"(SM|MM)[0-9a-fA-F]{32}")
 _CONTENT_SID = re.compile(r"HX[0-9a-fA-F]{32}")
+_API_KEY_SID = re.compile(r"SK[0-9a-fA-F]{32}")
 
 
 def _account_sid(_inst: object, _attr: object, value: Any) -> None:
@@ -61,8 +64,11 @@ class TwilioMessaging(MessagingPort):
 
     Args:
         http: the client to send with (base URL ``https://api.twilio.com`` or a simulator).
-        account_sid: the account (``AC...``); also the basic-auth user name.
-        auth_token: the account's auth token (or an API key secret); never logged or printed.
+        account_sid: the account (``AC...``): the path, and the basic-auth user name unless an
+            API key is given.
+        auth_token: the basic-auth password: the account's auth token, or the API key's secret
+            when ``api_key_sid`` is given; never logged or printed.
+        api_key_sid: an API key (``SK...``) to authenticate as instead of the account.
         sender: the ``From`` number; or give ``messaging_service_sid`` instead.
         messaging_service_sid: a Messaging Service (``MG...``) that picks the sender.
         status_callback: where Twilio posts status changes (the webhook endpoint).
@@ -78,6 +84,7 @@ class TwilioMessaging(MessagingPort):
     messaging_service_sid: str | None = None
     status_callback: str | None = None
     content_sids: Mapping[str, str] = attrs.field(factory=dict)
+    api_key_sid: str | None = None
     _client: VendorClient = attrs.field(init=False, repr=False)
     _sids_by_name: dict[str, str] = attrs.field(init=False, repr=False)
 
@@ -88,6 +95,8 @@ class TwilioMessaging(MessagingPort):
             self.messaging_service_sid
         ):
             raise InvalidValue("messaging_service_sid", "must be 'MG' followed by 32 hex digits")
+        if self.api_key_sid is not None and not _API_KEY_SID.fullmatch(self.api_key_sid):
+            raise InvalidValue("api_key_sid", "must be 'SK' followed by 32 hex digits")
         self._sids_by_name = {}
         for name, sid in self.content_sids.items():
             if not _CONTENT_SID.fullmatch(sid):
@@ -108,6 +117,7 @@ class TwilioMessaging(MessagingPort):
         messaging_service_sid: str | None = None,
         status_callback: str | None = None,
         content_sids: Mapping[str, str] | None = None,
+        api_key_sid: str | None = None,
         http: httpx.AsyncClient | None = None,
     ) -> TwilioMessaging:
         """An adapter with its own client for api.twilio.com unless ``http`` is given."""
@@ -119,6 +129,7 @@ class TwilioMessaging(MessagingPort):
             messaging_service_sid=messaging_service_sid,
             status_callback=status_callback,
             content_sids=dict(content_sids or {}),
+            api_key_sid=api_key_sid,
         )
 
     @property
@@ -126,7 +137,7 @@ class TwilioMessaging(MessagingPort):
         return f"/{API_VERSION}/Accounts/{self.account_sid}/Messages"
 
     def _auth(self) -> dict[str, str]:
-        pair = f"{self.account_sid}:{self.auth_token}".encode()
+        pair = f"{self.api_key_sid or self.account_sid}:{self.auth_token}".encode()
         return {"Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}
 
     def form(self, message: OutboundMessage) -> list[tuple[str, str]]:

@@ -14,6 +14,11 @@ Statuses map through the one table in `adapters.twilio.statuses` (shared with th
 a status it does not know goes to ``unknown_types``. The form carries no event time, so
 ``occurred_at`` is the time of receipt from the injected clock. The legacy ``SmsSid`` /
 ``SmsStatus`` names are accepted when the ``Message*`` ones are absent.
+
+Throttling that Twilio reports after accepting a message: 14107 ("SMS send rate limit exceeded",
+more than 30 replies between two numbers within 30 s) is never a REST error; Twilio accepts the
+message and then sets it ``failed`` for 30 s (https://www.twilio.com/docs/api/errors/14107). Such a
+failed status carries ``retry_after`` (`THROTTLED`), so the application can send again later.
 """
 
 from __future__ import annotations
@@ -22,14 +27,17 @@ from urllib.parse import parse_qsl
 
 from ...domain.events import MessageReceived, MessageStatusChanged
 from ...domain.json_reader import JsonNode, malformed
-from ...domain.messaging import InboundMessage
+from ...domain.messaging import DeliveryStatus, InboundMessage
 from ...domain.time import SYSTEM_CLOCK, Clock
 from ...domain.values import PhoneNumber
 from ...domain.webhooks import ParsedDelivery, WebhookRequest
 from .statuses import INBOUND_STATUSES, delivery_status
 
 
-__all__ = ["TwilioParser"]
+__all__ = ["THROTTLED", "TwilioParser"]
+
+# Error code of a failed status -> (its title, seconds after which the message may go again).
+THROTTLED: dict[str, tuple[str, float]] = {"14107": ("SMS send rate limit exceeded", 30.0)}
 
 
 def _load_form(body: bytes, provider: str) -> JsonNode:
@@ -80,13 +88,17 @@ class TwilioParser:
         mapped = delivery_status(status)
         if mapped is None:
             return ParsedDelivery(self.provider, unknown_types=(f"status:{status}",))
+        code = form.opt_text("ErrorCode", max_length=16)
+        throttled = THROTTLED.get(code or "") if mapped is DeliveryStatus.FAILED else None
         event = MessageStatusChanged(
             event_id=f"{sid}:{status}",
             provider=self.provider,
             occurred_at=self._clock.now(),
             message_id=sid,
             status=mapped,
-            error_code=form.opt_text("ErrorCode", max_length=16),
+            error_code=code,
+            error_title=throttled[0] if throttled else None,
+            retry_after=throttled[1] if throttled else None,
         )
         return ParsedDelivery(self.provider, events=(event,))
 

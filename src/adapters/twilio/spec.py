@@ -23,10 +23,17 @@ __all__ = ["SPEC", "TwilioSettings", "TwilioWebhookSettings"]
 
 @attrs.frozen
 class TwilioSettings:
-    """The ``twilio`` section; give ``from_number`` or ``messaging_service_sid``."""
+    """
+    The ``twilio`` section; give ``from_number`` or ``messaging_service_sid``, and ``auth_token``
+    or an API key (``api_key_sid`` with ``api_key_secret``, which Twilio recommends for production).
+    """
 
-    account_sid: str = setting("account SID (AC...), also the basic-auth user name")
-    auth_token: str = setting("auth token or API key secret", secret=True)
+    account_sid: str = setting("account SID (AC...): the path, and the user without an API key")
+    auth_token: str | None = setting(
+        "the account's auth token (or use an API key)", default=None, secret=True
+    )
+    api_key_sid: str | None = setting("API key SID (SK...) to authenticate with", default=None)
+    api_key_secret: str | None = setting("the API key's secret", default=None, secret=True)
     from_number: str | None = setting("E.164 sender number", default=None)
     messaging_service_sid: str | None = setting(
         "Messaging Service (MG...) that picks the sender", default=None
@@ -42,6 +49,23 @@ class TwilioSettings:
             raise InvalidValue(
                 "from_number", "give twilio.from_number or twilio.messaging_service_sid, not both"
             )
+        if (self.api_key_sid is None) != (self.api_key_secret is None):
+            raise InvalidValue(
+                "api_key_sid", "give twilio.api_key_sid and twilio.api_key_secret together"
+            )
+        if (self.auth_token is None) == (self.api_key_sid is None):
+            raise InvalidValue(
+                "auth_token", "give twilio.auth_token or an API key (api_key_sid), not both"
+            )
+
+    @property
+    def password(self) -> str:
+        """The basic-auth password: the API key's secret, else the auth token."""
+        if self.api_key_secret is not None:
+            return self.api_key_secret
+        if self.auth_token is None:  # refused in __attrs_post_init__; kept for the type checker
+            raise InvalidValue("auth_token", "give twilio.auth_token or an API key")
+        return self.auth_token
 
 
 @attrs.frozen
@@ -57,7 +81,8 @@ def build(settings: TwilioSettings, context: BuildContext) -> TwilioMessaging:
     return TwilioMessaging(
         http=build_client(settings.base_url),
         account_sid=settings.account_sid,
-        auth_token=settings.auth_token,
+        auth_token=settings.password,
+        api_key_sid=settings.api_key_sid,
         sender=PhoneNumber.parse(sender, field="twilio.from_number") if sender else None,
         messaging_service_sid=settings.messaging_service_sid,
         status_callback=settings.status_callback,

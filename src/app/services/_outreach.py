@@ -106,16 +106,19 @@ async def remember_fallback(
     return True
 
 
-async def enqueue_once(dispatch: CommandDispatch, command: Command) -> Dispatched | None:
+async def enqueue_once(
+    dispatch: CommandDispatch, command: Command, *, delay: float = 0.0
+) -> Dispatched | None:
     """
-    Park ``command`` in the outbox (``ALWAYS_ENQUEUE``); None when its key already holds another.
+    Park ``command`` in the outbox (``ALWAYS_ENQUEUE``, due in ``delay`` seconds); None when its
+    key already holds another.
 
     Side effects of a webhook carry keys derived from the event's subject, so a redelivered or
     concurrent webhook enqueues nothing new. If the content changed meanwhile (the patient's
     phone was edited between two deliveries), the first accepted version stands: one receipt.
     """
     try:
-        return await dispatch.submit(command, mode=DeliveryMode.ALWAYS_ENQUEUE)
+        return await dispatch.submit(command, mode=DeliveryMode.ALWAYS_ENQUEUE, delay=delay)
     except Conflict as taken:
         if taken.integration != "outbox":
             raise

@@ -10,8 +10,13 @@ A free-form text outside the 24-hour window (131047, "Re-engagement message") is
   (`app.services._outreach.remember_fallback`) enqueues that template, keyed by the text's id
   (`fallback_key`): a redelivered or concurrent webhook finds the key taken and adds nothing, and
   the relay sends it once.
-- Any other failure code, and a 131047 with nothing remembered (a text sent by another system,
-  or one older than the store's retention), sends nothing and is logged with its code and title.
+- A ``failed`` status the provider caused only by throttling (``retry_after`` set: Twilio's 14107,
+  more than 30 replies between two numbers in 30 s, reported by status callback, never by the REST
+  API) enqueues the remembered command the same way, due after ``retry_after``: the patient gets
+  the content late rather than never, and the throttle has passed when it goes.
+- Any other failure code, and a 131047 or throttled failure with nothing remembered (a text sent
+  by another system, or one older than the store's retention), sends nothing and is logged with
+  its code and title.
 - ``value.errors`` (`MessagingErrorReported`, errors tied to no message) are logged likewise.
 
 Logs name message ids only by their hashed fallback key: Meta's ids embed the recipient's number.
@@ -58,7 +63,8 @@ class MessageFailures:
 
     async def fall_back(self, event: MessageStatusChanged) -> Dispatched | None:
         """
-        Enqueue the remembered template of a text that failed outside the window, once.
+        Enqueue the remembered template of a text that failed outside the window (at once) or was
+        throttled (due after ``retry_after``), once.
 
         Returns what the outbox accepted (the same entry again for a redelivery), or None when
         the event calls for no template (not failed, another code, nothing remembered).
@@ -71,7 +77,9 @@ class MessageFailures:
         if event.status is not DeliveryStatus.FAILED:
             return None
         key = fallback_key(event.provider, event.message_id)
-        if event.error_code not in OUTSIDE_WINDOW_CODES:
+        throttled = event.retry_after is not None
+        why = "was throttled" if throttled else "failed outside the 24-hour window"
+        if event.error_code not in OUTSIDE_WINDOW_CODES and not throttled:
             logger.warning(
                 "%s message %s failed (%s: %s); no fallback for this code",
                 event.provider,
@@ -85,22 +93,26 @@ class MessageFailures:
         )
         if stored is None:
             logger.warning(
-                "%s message %s failed outside the 24-hour window (%s) and no template was kept "
-                "for it; nothing sent",
+                "%s message %s %s (%s) and no template was kept for it; nothing sent",
                 event.provider,
                 key,
+                why,
                 event.error_code,
             )
             return None
         command = decode_command(stored)
         if not (isinstance(command, SendMessage) and isinstance(command.message, TemplateMessage)):
             raise InvalidValue("fallback", "the kept command is not a template message")
-        accepted = await enqueue_once(self.dispatch, command)
+        delay = event.retry_after or 0.0
+        accepted = await enqueue_once(self.dispatch, command, delay=delay)
         logger.info(
-            "%s text %s failed outside the 24-hour window; template %r queued instead",
+            "%s text %s %s (%s); template %r queued instead, due in %gs",
             event.provider,
             key,
+            why,
+            event.error_code or "no code",
             command.message.template,
+            delay,
         )
         return accepted
 

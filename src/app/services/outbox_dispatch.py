@@ -83,6 +83,7 @@ class CommandDispatch(Protocol):
         *,
         mode: DeliveryMode | None = None,
         queue_instead: Command | None = None,
+        delay: float = 0.0,
     ) -> Dispatched:
         """Send ``command`` now or enqueue it; see `OutboxDispatch.submit`."""
 
@@ -137,6 +138,7 @@ class OutboxDispatch:
         *,
         mode: DeliveryMode | None = None,
         queue_instead: Command | None = None,
+        delay: float = 0.0,
     ) -> Dispatched:
         """
         Send ``command`` now or enqueue it, by ``mode`` (else the configured mode of its kind).
@@ -144,7 +146,9 @@ class OutboxDispatch:
         ``queue_instead`` is what to park when a send-now attempt fails for later (or what to
         enqueue at once under ``ALWAYS_ENQUEUE``): e.g. a WhatsApp text is tried now, but a
         template is queued, because the relay cannot fall back and the 24-hour window for free
-        text may have closed by the time the vendor is back.
+        text may have closed by the time the vendor is back. ``delay`` (seconds, enqueued commands
+        only) keeps an enqueued command from the relay that long, e.g. the 30 s a vendor's
+        throttle lasts.
 
         Raises:
             PermanentError: the vendor refused the command (it is not queued).
@@ -155,7 +159,8 @@ class OutboxDispatch:
         """
         parked = queue_instead or command
         if (mode or self.mode_of(command)) is DeliveryMode.ALWAYS_ENQUEUE:
-            return Dispatched(parked, sent=False, entry_id=await self.outbox.enqueue(parked))
+            entry_id = await self.outbox.enqueue(parked, delay=delay)
+            return Dispatched(parked, sent=False, entry_id=entry_id)
         try:
             result = await execute(command, self.ports)
         except IntegrationError as err:
