@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import copy
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from tests.webhooks.parsers import payloads as p
 
 from portico.adapters.whatsapp.parser import WhatsAppParser
 from portico.domain.errors import MalformedWebhook
-from portico.domain.events import MessageReceived, MessageStatusChanged
+from portico.domain.events import MessageReceived, MessageStatusChanged, MessagingErrorReported
 from portico.domain.messaging import DeliveryStatus
 from portico.domain.values import PhoneNumber
 
@@ -82,3 +83,49 @@ def test_missing_entry_is_malformed() -> None:
     """A body without entry[] is refused naming it."""
     with pytest.raises(MalformedWebhook, match=r"body\.entry: missing"):
         WhatsAppParser().parse(p.request({"object": "whatsapp_business_account"}))
+
+
+RECORDED = Path(__file__).parent / "recorded" / "whatsapp"
+
+
+@pytest.mark.parametrize(
+    ("name", "sender", "text"),
+    [
+        ("messages_reference_text.json", "+16505551234", "Does it come in another color?"),
+        ("dashboard_test_sample.json", "+16315551181", "this is a text message"),
+    ],
+)
+def test_recorded_payloads_parse(name: str, sender: str, text: str) -> None:
+    """Meta's reference example and its dashboard test sample are each one MessageReceived."""
+    parsed = WhatsAppParser().parse(p.request((RECORDED / name).read_bytes()))
+    (event,) = parsed.events
+    assert isinstance(event, MessageReceived)
+    assert event.message.sender == PhoneNumber(sender)
+    assert event.message.text == text
+    assert parsed.unknown_types == ()
+
+
+def test_errors_outside_any_message_are_reported_not_dropped() -> None:
+    """value.errors[] (no status, no message) becomes one MessagingErrorReported per error."""
+    body = copy.deepcopy(p.WHATSAPP_TEXT)
+    value = body["entry"][0]["changes"][0]["value"]
+    del value["messages"], value["contacts"]
+    value["errors"] = [
+        {
+            "code": 130429,
+            "title": "Rate limit hit",
+            "message": "Rate limit hit",
+            "error_data": {"details": "Cloud API message throughput has been reached."},
+            "href": "https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/",
+        },
+        {"code": 131000, "title": "Something went wrong"},
+    ]
+    parsed = WhatsAppParser().parse(p.request(body))
+    first, second = parsed.events
+    assert isinstance(first, MessagingErrorReported)
+    assert isinstance(second, MessagingErrorReported)
+    assert (first.code, first.title) == ("130429", "Rate limit hit")
+    assert first.details == "Cloud API message throughput has been reached."
+    assert (second.code, second.title, second.details) == ("131000", "Something went wrong", None)
+    assert first.event_id != second.event_id
+    assert "throughput" not in repr(first)  # details stay out of reprs
