@@ -296,7 +296,8 @@ class WebhookIngress:
         outcomes = [
             await self._process(provider, event, request, counters) for event in delivery.events
         ]
-        return self._decide(outcomes, len(delivery.unknown_types))
+        answer = self._decide(outcomes, len(delivery.unknown_types))
+        return attrs.evolve(answer, event_types=tuple(type(e).__name__ for e in delivery.events))
 
     async def _process(
         self,

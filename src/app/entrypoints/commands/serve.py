@@ -47,6 +47,7 @@ from ...wiring.settings import load_settings
 from ...wiring.stores import describe
 from ..access_log import install_access_log_filter
 from ..asgi import STANDALONE_PREFIX, create_webhook_app
+from ..observability import install_prometheus
 
 
 __all__ = ["RELAY_GRACE", "register", "run", "serve_app"]
@@ -95,7 +96,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         ingress = container.webhook_ingress()
         # Alone at the root: deliveries under /webhooks/{provider}, health at /healthz*.
-        app = create_webhook_app(ingress, outbox=container.outbox(), prefix=STANDALONE_PREFIX)
+        metrics = install_prometheus(container.breakers().snapshot)
+        app = create_webhook_app(
+            ingress, outbox=container.outbox(), prefix=STANDALONE_PREFIX, metrics=metrics
+        )
         relay: OutboxRelay | None = None if args.no_relay else container.relay()
         sock = socket.create_server((args.host, args.port))
     except (ConfigurationError, ValueError, OSError) as exc:
@@ -116,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
         + f"  GET  {base}/healthz\n"
         + f"  GET  {base}/healthz/webhooks\n"
         + f"  GET  {base}/healthz/outbox\n"
+        + (f"  GET  {base}/metrics\n" if metrics else "")
         + _relay_line(relay, container.environment())
         + f"Data directory: {settings.data_dir or '.'}\n"
     )
