@@ -23,6 +23,7 @@ no query string and no path segment that looks like an id.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -33,6 +34,7 @@ from opentelemetry import metrics, trace
 from opentelemetry.metrics import MeterProvider, NoOpMeterProvider
 from opentelemetry.trace import NoOpTracerProvider, ProxyTracerProvider, Span, TracerProvider
 
+from ..domain.correlation import correlation_id
 from ..domain.errors import (
     IntegrationError,
     LocalRejection,
@@ -45,6 +47,7 @@ from ..domain.errors import (
 __all__ = [
     "RECHECK_SECONDS",
     "TELEMETRY",
+    "LogContext",
     "Telemetry",
     "outcome_of",
     "url_template",
@@ -272,6 +275,22 @@ class Telemetry:
             description="Breaker state: 0 closed, 1 half-open, 2 open, 3 forced open, "
             "4 forced closed, 5 disabled",
         )
+
+
+class LogContext(logging.Filter):
+    """
+    A handler filter adding ``trace_id``, ``span_id`` (hex, "-" outside a span) and
+    ``correlation_id`` ("-" outside a delivery) to every record, so a host's log pipeline can join
+    logs to traces: ``handler.addFilter(LogContext())`` and ``%(trace_id)s`` in the format.
+    ``portico serve`` installs it on its own handler.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        context = trace.get_current_span().get_span_context()
+        record.trace_id = format(context.trace_id, "032x") if context.is_valid else "-"
+        record.span_id = format(context.span_id, "016x") if context.is_valid else "-"
+        record.correlation_id = correlation_id() or "-"
+        return True
 
 
 def _proxy(provider: object) -> bool:

@@ -51,6 +51,7 @@ from typing import Any, TypeVar
 
 import attrs
 
+from ...domain.correlation import correlated, for_event
 from ...domain.errors import PayloadTooLarge, WebhookRejected
 from ...domain.events import DomainEvent
 from ...domain.failed_events import FailedEvent
@@ -332,9 +333,10 @@ class WebhookIngress:
             return _Outcome.IN_FLIGHT
         handler_name = ""
         try:
-            for handler in self.handlers_for(type(event)):
-                handler_name = handler_name_of(handler)
-                await handler(event)
+            with correlated(for_event(provider, event.event_id)):
+                for handler in self.handlers_for(type(event)):
+                    handler_name = handler_name_of(handler)
+                    await handler(event)
         except asyncio.CancelledError:
             await self._release(provider, claim, counters)
             raise

@@ -40,6 +40,7 @@ from typing import Any
 import attrs
 import uvicorn
 
+from ....adapters.telemetry import LogContext
 from ...services.outbox_relay import OutboxRelay
 from ...wiring.container import ConfigurationError, create_container
 from ...wiring.lifecycle import aclose_container
@@ -74,7 +75,12 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Build the ingress, bind, print where it listens, serve until interrupted."""
-    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(levelname)s %(name)s [%(correlation_id)s %(trace_id)s]: %(message)s",
+    )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(LogContext())
     try:
         settings = load_settings(
             {"config_file": args.config} if args.config else None, env=os.environ
