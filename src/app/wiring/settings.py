@@ -36,7 +36,7 @@ import yaml
 from attrs import AttrsInstance
 
 from ...adapters.resilience import ResiliencePolicy
-from ...adapters.spec import CHOICES, HELP, SECRET, VendorSpec, setting
+from ...adapters.spec import CHOICES, HELP, REQUIRED_UNLESS, SECRET, VendorSpec, setting
 from ...domain.crm import DealStage
 from ...domain.errors import ConfigurationError, InvalidValue
 from .registry import PORT_NAMES, VendorRegistry
@@ -456,9 +456,12 @@ def load_section(
             if built is not None:
                 values[name] = built
             continue
-        if raw_value is None or (isinstance(raw_value, str) and not raw_value.strip()):
+        if _blank(raw_value):
+            unless = field.metadata.get(REQUIRED_UNLESS)
             if field.default is attrs.NOTHING:
                 problems.add(where, "is required")
+            elif unless is not None and _blank(section.get(unless)):
+                problems.add(where, f"is required unless {path}.{unless} is given")
             continue
         ok, value = _coerce(raw_value, hints[name], where, problems)
         if not ok:
@@ -483,6 +486,10 @@ def load_section(
     except (ValueError, TypeError) as exc:
         problems.add(path, _safe_reason(exc))
         return None
+
+
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
 
 
 def _safe_reason(exc: BaseException) -> str:
@@ -797,6 +804,8 @@ def _rows(cls: type, path: str) -> list[tuple[str, str, str]]:
             continue
         if field.default is attrs.NOTHING:
             default = "**required**"
+        elif field.metadata.get(REQUIRED_UNLESS):
+            default = f"**required** without `{field.metadata[REQUIRED_UNLESS]}`"
         elif (
             field.metadata.get(SECRET)
             or field.default is None
