@@ -80,7 +80,7 @@ class _CheckedConnection(h11.Connection):
         self.limits = limits
         self.refused_with = 400
 
-    def next_event(self) -> Any:
+    def next_event(self) -> h11.Event | type[h11.NEED_DATA] | type[h11.PAUSED]:
         try:
             event = super().next_event()
         except h11.RemoteProtocolError as exc:

@@ -175,6 +175,7 @@ def edge_config(app: Any, server: ServerSettings, *, log_level: str = "info") ->
         lifespan="on",
         server_header=False,
         http=edge_protocol(EdgeLimits.of(server)),
+        ws="none",  # the webhook app serves no websocket: an upgrade is a plain request
         timeout_keep_alive=server.keep_alive_timeout,
         # Uvicorn answers 503 once the open connections reach its limit, the asking one included.
         limit_concurrency=server.max_connections + 1,
