@@ -177,7 +177,8 @@ def edge_config(app: Any, server: ServerSettings, *, log_level: str = "info") ->
         http=edge_protocol(EdgeLimits.of(server)),
         ws="none",  # the webhook app serves no websocket: an upgrade is a plain request
         timeout_keep_alive=server.keep_alive_timeout,
-        # Uvicorn answers 503 once the open connections reach its limit, the asking one included.
+        # Uvicorn answers 503 once its limit is reached counting the asking connection: +1
+        # serves max_connections at once.
         limit_concurrency=server.max_connections + 1,
         timeout_graceful_shutdown=server.graceful_timeout,
         h11_max_incomplete_event_size=server.max_head_bytes,
