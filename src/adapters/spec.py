@@ -29,6 +29,7 @@ from .resilience import ResiliencePolicy
 __all__ = [
     "CHOICES",
     "HELP",
+    "REQUIRED_UNLESS",
     "SECRET",
     "BuildContext",
     "VendorSpec",
@@ -42,6 +43,7 @@ W = TypeVar("W")
 CHOICES = "portico.choices"
 HELP = "portico.help"
 SECRET = "portico.secret"  # noqa: S105 - the metadata key, not a secret
+REQUIRED_UNLESS = "portico.required_unless"
 
 
 def setting(
@@ -51,19 +53,29 @@ def setting(
     secret: bool = False,
     choices: tuple[str, ...] = (),
     validator: Any = None,
+    required_unless: str | None = None,
 ) -> Any:
     """
     An attrs field of a settings section: ``help`` feeds the reference table; a ``secret`` is
     never shown (reprs, errors, the table's defaults); ``choices`` are the only accepted values
-    (compared lower-cased). No ``default`` makes the setting required.
+    (compared lower-cased). No ``default`` makes the setting required; ``required_unless``
+    (another field's name) makes it required when that field is not given either, reported with
+    the section's other missing settings (the section's own rules check the rest).
     """
     if choices:
         help = f"{help} ({' | '.join(choices)})"
+    if required_unless is not None and default is attrs.NOTHING:
+        default = None
     return attrs.field(
         default=default,
         validator=validator,
         repr=not secret,
-        metadata={HELP: help, SECRET: secret, CHOICES: choices},
+        metadata={
+            HELP: help,
+            SECRET: secret,
+            CHOICES: choices,
+            REQUIRED_UNLESS: required_unless,
+        },
         kw_only=True,
     )
 

@@ -30,7 +30,7 @@ class TwilioSettings:
 
     account_sid: str = setting("account SID (AC...): the path, and the user without an API key")
     auth_token: str | None = setting(
-        "the account's auth token (or use an API key)", default=None, secret=True
+        "the account's auth token (or use an API key)", secret=True, required_unless="api_key_sid"
     )
     api_key_sid: str | None = setting("API key SID (SK...) to authenticate with", default=None)
     api_key_secret: str | None = setting("the API key's secret", default=None, secret=True)

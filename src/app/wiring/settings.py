@@ -36,7 +36,7 @@ import yaml
 from attrs import AttrsInstance
 
 from ...adapters.resilience import ResiliencePolicy
-from ...adapters.spec import CHOICES, HELP, SECRET, VendorSpec, setting
+from ...adapters.spec import CHOICES, HELP, REQUIRED_UNLESS, SECRET, VendorSpec, setting
 from ...domain.crm import DealStage
 from ...domain.errors import ConfigurationError, InvalidValue
 from .registry import PORT_NAMES, VendorRegistry
@@ -50,6 +50,7 @@ __all__ = [
     "MessagingSettings",
     "OutboxSettings",
     "PaymentsSettings",
+    "ServerSettings",
     "Settings",
     "StatusStoreSettings",
     "StoreSettings",
@@ -158,6 +159,42 @@ class OutboxSettings:
 
 
 @attrs.frozen
+class ServerSettings:
+    """
+    ``server``: the HTTP edge of ``portico serve`` (uvicorn plus `app.entrypoints.http_protocol`).
+
+    Every limit holds per connection, whoever the client is and before any signature is checked;
+    ARCHITECTURE.md has the table of which knob guards what.
+    """
+
+    header_timeout: float = setting(
+        "seconds a connection may take to send a complete request head (else closed)",
+        default=10.0,
+    )
+    body_timeout: float = setting(
+        "seconds a request may take to send its whole body once its head arrived (else 408)",
+        default=10.0,
+    )
+    keep_alive_timeout: int = setting(
+        "whole seconds an idle keep-alive connection stays open after a response", default=5
+    )
+    max_connections: int = setting(
+        "connections served at once; a request beyond them is answered 503", default=256
+    )
+    backlog: int = setting("connections the kernel queues before they are accepted", default=2048)
+    max_headers: int = setting("header fields in a request head (more: 431)", default=100)
+    max_head_bytes: int = setting(
+        "bytes of a request head, however it arrives (more: 431)", default=16384
+    )
+    graceful_timeout: int = setting(
+        "whole seconds a shutdown waits for open requests before cancelling them", default=10
+    )
+    relay_grace: float = setting(
+        "seconds the in-process relay may take to settle its batch at shutdown", default=10.0
+    )
+
+
+@attrs.frozen
 class StoreSettings:
     """``webhooks.replay`` and ``webhooks.failed_events``: a store's kind and location."""
 
@@ -199,6 +236,7 @@ class Settings:
     voice: VoiceSettings
     status_store: StatusStoreSettings
     outbox: OutboxSettings
+    server: ServerSettings
     webhooks: WebhookSettings
     ports: Mapping[str, str | None]
     vendors: Mapping[str, object] = attrs.field(repr=False)
@@ -236,6 +274,7 @@ _APP_SECTIONS: Mapping[str, type] = {
     "payments": PaymentsSettings,
     "voice": VoiceSettings,
     "outbox": OutboxSettings,
+    "server": ServerSettings,
 }
 _TOP_LEVEL = frozenset(
     {"environment", "data_dir", "config_file", "webhooks", "resilience", *_APP_SECTIONS}
@@ -456,9 +495,12 @@ def load_section(
             if built is not None:
                 values[name] = built
             continue
-        if raw_value is None or (isinstance(raw_value, str) and not raw_value.strip()):
+        if _blank(raw_value):
+            unless = field.metadata.get(REQUIRED_UNLESS)
             if field.default is attrs.NOTHING:
                 problems.add(where, "is required")
+            elif unless is not None and _blank(section.get(unless)):
+                problems.add(where, f"is required unless {path}.{unless} is given")
             continue
         ok, value = _coerce(raw_value, hints[name], where, problems)
         if not ok:
@@ -483,6 +525,10 @@ def load_section(
     except (ValueError, TypeError) as exc:
         problems.add(path, _safe_reason(exc))
         return None
+
+
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
 
 
 def _safe_reason(exc: BaseException) -> str:
@@ -672,6 +718,26 @@ def _webhooks(
     return attrs.evolve(base, providers=providers)
 
 
+_SERVER_SECONDS = (
+    "header_timeout",
+    "body_timeout",
+    "keep_alive_timeout",
+    "graceful_timeout",
+    "relay_grace",
+)
+
+
+def _check_server(server: ServerSettings, problems: _Problems) -> None:
+    for name in _SERVER_SECONDS:
+        if not 0 < getattr(server, name) <= 3600:
+            problems.add(f"server.{name}", "must be above 0 and at most 3600 seconds")
+    for name in ("max_connections", "backlog", "max_headers"):
+        if getattr(server, name) < 1:
+            problems.add(f"server.{name}", "must be at least 1")
+    if server.max_head_bytes < 1024:
+        problems.add("server.max_head_bytes", "must be at least 1024 bytes")
+
+
 def load_settings(
     config: Mapping[str, Any] | None = None,
     *,
@@ -735,6 +801,9 @@ def load_settings(
             problems.add("outbox.lease_seconds", "must be above 0 and at most 86400 seconds")
         if outbox.settle_delay > 86400:
             problems.add("outbox.settle_delay", "must be at most 86400 seconds")
+    server = app_sections.get("server")
+    if server is not None:
+        _check_server(server, problems)
     if status_store is not None and status_store.kind == "redis" and not status_store.url:
         problems.add("messaging.status_store.url", "is required when the kind is redis")
     resilience = _resilience(tree.get("resilience"), registry, problems)
@@ -771,6 +840,7 @@ def load_settings(
         voice=app_sections["voice"],
         status_store=status_store,
         outbox=app_sections["outbox"],
+        server=app_sections["server"],
         webhooks=webhooks,
         ports=ports,
         vendors=vendors,
@@ -797,6 +867,8 @@ def _rows(cls: type, path: str) -> list[tuple[str, str, str]]:
             continue
         if field.default is attrs.NOTHING:
             default = "**required**"
+        elif field.metadata.get(REQUIRED_UNLESS):
+            default = f"**required** without `{field.metadata[REQUIRED_UNLESS]}`"
         elif (
             field.metadata.get(SECRET)
             or field.default is None

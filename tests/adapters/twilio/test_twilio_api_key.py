@@ -122,3 +122,24 @@ def test_settings_with_a_key_build_an_adapter_that_uses_it() -> None:
     with_token = TwilioSettings(**_SENDER, auth_token="the-account-token")
     assert with_token.password == "the-account-token"
     assert "the-account-token" not in repr(with_token)
+
+
+def test_an_api_key_is_enough_for_the_settings_model() -> None:
+    """From the environment: the account SID, a sender and a key pair, no auth token: it loads."""
+    from portico.app.wiring.settings import load_settings
+
+    env = {
+        "PORTICO_ENVIRONMENT": "production",
+        "PORTICO_MESSAGING__PROVIDER": "twilio",
+        "PORTICO_TWILIO__ACCOUNT_SID": _ACCOUNT,
+        "PORTICO_TWILIO__FROM_NUMBER": "+15017122661",
+        "PORTICO_TWILIO__API_KEY_SID": KEY_SID,
+        "PORTICO_TWILIO__API_KEY_SECRET": KEY_SECRET,
+        "PORTICO_CRM__PROVIDER": "none",
+        "PORTICO_PAYMENTS__PROVIDER": "none",
+        "PORTICO_VOICE__PROVIDER": "none",
+    }
+    settings = load_settings(None, env=env)
+    twilio = settings.vendors["twilio"]
+    assert isinstance(twilio, TwilioSettings)
+    assert (twilio.api_key_sid, twilio.password) == (KEY_SID, KEY_SECRET)

@@ -17,10 +17,13 @@ them (its in-memory fakes are its own). ``--no-relay`` leaves delivery to a sepa
 relay at a time).
 
 Uvicorn's access log keeps method, path and status but never the query string (Meta's handshake
-carries its verify token there: `app.entrypoints.access_log`). On shutdown the relay finishes its
-batch (at most `RELAY_GRACE` seconds), then the replay store, the outbox and the adapters' HTTP
-clients are closed (`app.wiring.lifecycle.aclose_container`), even though uvicorn turns Ctrl-C
-into a cancellation.
+carries its verify token there: `app.entrypoints.access_log`). The ``server`` settings bound
+every connection (`edge_config`, `app.entrypoints.http_protocol`): head and body deadlines,
+keep-alive, a connection cap, head limits. On SIGTERM or Ctrl-C uvicorn stops accepting and waits
+for open requests at most ``server.graceful_timeout`` seconds; then the relay finishes its batch
+(at most ``server.relay_grace`` seconds), then the replay store, the outbox and the adapters'
+HTTP clients are closed (`app.wiring.lifecycle.aclose_container`), even though uvicorn turns
+Ctrl-C into a cancellation.
 """
 
 from __future__ import annotations
@@ -30,11 +33,13 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import socket
 import sys
 import tempfile
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Iterator, Sequence
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import attrs
@@ -44,17 +49,18 @@ from ....adapters.telemetry import LogContext
 from ...services.outbox_relay import OutboxRelay
 from ...wiring.container import ConfigurationError, create_container
 from ...wiring.lifecycle import aclose_container
-from ...wiring.settings import load_settings
+from ...wiring.settings import ServerSettings, load_settings
 from ...wiring.stores import describe
 from ..access_log import install_access_log_filter
 from ..asgi import STANDALONE_PREFIX, create_webhook_app
+from ..http_protocol import EdgeLimits, edge_protocol
 from ..observability import install_prometheus
 
 
-__all__ = ["RELAY_GRACE", "register", "run", "serve_app"]
+__all__ = ["RELAY_GRACE", "edge_config", "register", "run", "serve_app"]
 
 logger = logging.getLogger("portico.serve")
-RELAY_GRACE = 30.0  # seconds the relay may take to settle its batch at shutdown, then cancelled
+RELAY_GRACE = ServerSettings().relay_grace  # seconds the relay may settle its batch at shutdown
 _STARTUP_POLL = 0.05  # seconds between looks at uvicorn's ``started`` flag
 
 
@@ -131,23 +137,64 @@ def run(args: argparse.Namespace) -> int:
         + f"Data directory: {settings.data_dir or '.'}\n"
     )
     sys.stdout.flush()
-    config = uvicorn.Config(
-        app,
-        log_level=args.log_level,
-        lifespan="on",
-        server_header=False,
-    )
+    config = edge_config(app, settings.server, log_level=args.log_level)
     install_access_log_filter()  # after Config, which (re)configures uvicorn's loggers
-    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: uvicorn already shut down cleanly
+    # Ctrl-C: uvicorn already shut down cleanly. SIGTERM: see `_sigterm_shuts_down`.
+    with contextlib.suppress(KeyboardInterrupt), _sigterm_shuts_down():
         asyncio.run(
             serve_app(
                 uvicorn.Server(config),
                 sock,
                 container,
                 relay=relay,
+                relay_grace=settings.server.relay_grace,
             )
         )
     return 0
+
+
+@contextlib.contextmanager
+def _sigterm_shuts_down() -> Iterator[None]:
+    """
+    Keep SIGTERM from killing the process before the relay is stopped and the stores closed.
+
+    Uvicorn handles SIGTERM while it serves, then, once it has stopped serving, restores the
+    previous handler and raises the signal again: with the default handler the process would die
+    right there, relay still running, leases held, stores open. This handler is the one restored,
+    so that second SIGTERM (and any later one, while the relay settles within its grace) only logs;
+    `serve_app` then finishes the shutdown and the command exits 0.
+    """
+
+    def shutting_down(_signum: int, _frame: FrameType | None) -> None:
+        logger.info("SIGTERM: shutting down (relay, then stores)")
+
+    previous = signal.signal(signal.SIGTERM, shutting_down)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def edge_config(app: Any, server: ServerSettings, *, log_level: str = "info") -> uvicorn.Config:
+    """
+    Uvicorn's configuration for ``app`` with the ``server`` section's limits (ARCHITECTURE.md
+    names which knob guards what): uvicorn's own where it has one, `EdgeProtocol` for the rest.
+    """
+    return uvicorn.Config(
+        app,
+        log_level=log_level,
+        lifespan="on",
+        server_header=False,
+        http=edge_protocol(EdgeLimits.of(server)),
+        ws="none",  # the webhook app serves no websocket: an upgrade is a plain request
+        timeout_keep_alive=server.keep_alive_timeout,
+        # Uvicorn answers 503 once its limit is reached counting the asking connection: +1
+        # serves max_connections at once.
+        limit_concurrency=server.max_connections + 1,
+        timeout_graceful_shutdown=server.graceful_timeout,
+        h11_max_incomplete_event_size=server.max_head_bytes,
+        backlog=server.backlog,
+    )
 
 
 def _relay_line(relay: OutboxRelay | None, environment: str) -> str:
@@ -168,12 +215,17 @@ async def serve_app(
     *,
     relay: OutboxRelay | None,
     closing: Sequence[object] = (),
+    relay_grace: float = RELAY_GRACE,
 ) -> None:
     """
     Serve on ``sock`` until uvicorn exits, with ``relay`` delivering the outbox meanwhile.
 
-    The relay starts once the server is up and is stopped (then, after `RELAY_GRACE`, cancelled)
-    when it shuts down; the container and ``closing`` are closed last, whatever happened.
+    The relay starts once the server is up. On shutdown uvicorn stops accepting, waits for open
+    requests (at most its ``timeout_graceful_shutdown``, then cancels them) and returns; only
+    then is the relay told to stop claiming and given ``relay_grace`` seconds to settle its
+    batch before it is cancelled (a cancelled send keeps its lease, which expires: the outbox
+    then resends or dead-letters it by its usual rule, so nothing is lost). The container and
+    ``closing`` are closed last, whatever happened.
     """
     stop = asyncio.Event()
     task = None
@@ -183,7 +235,7 @@ async def serve_app(
     try:
         await server.serve(sockets=[sock])
     finally:
-        await _to_the_end(_shutdown(task, stop, relay, container, closing, sock))
+        await _to_the_end(_shutdown(task, stop, relay, container, closing, sock, relay_grace))
 
 
 async def _relay_when_up(server: uvicorn.Server, relay: OutboxRelay, stop: asyncio.Event) -> None:
@@ -208,12 +260,13 @@ async def _shutdown(
     container: Any,
     closing: Sequence[object],
     sock: socket.socket,
+    grace: float,
 ) -> None:
     stop.set()
     if task is not None:
-        done, _ = await asyncio.wait({task}, timeout=RELAY_GRACE)
+        done, _ = await asyncio.wait({task}, timeout=grace)
         if not done:
-            logger.warning("outbox relay: still busy after %.0fs; cancelled", RELAY_GRACE)
+            logger.warning("outbox relay: still busy after %gs; cancelled", grace)
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
