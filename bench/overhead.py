@@ -318,9 +318,7 @@ async def telemetry_rows(
 
     steps: dict[str, Step] = {
         "pipeline without the telemetry check": lambda: pipeline._run("noop", noop, True, None),
-        "pipeline, OpenTelemetry API, no SDK": lambda: pipeline.call(
-            "noop", noop, idempotent=True
-        ),
+        "pipeline, OpenTelemetry API, no SDK": lambda: pipeline.call("noop", noop, idempotent=True),
     }
     ns = await measure(steps, calls, rounds)
     exporter = InMemorySpanExporter()
