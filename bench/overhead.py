@@ -44,10 +44,12 @@ from purgatory.domain.model import OpenedState
 
 from portico.adapters.resilience import (
     CircuitBreaker,
+    Pipeline,
     ResiliencePolicy,
     Timeout,
     build_pipeline,
 )
+from portico.adapters.telemetry import TELEMETRY
 from portico.domain.errors import CircuitOpenError, Unavailable
 
 
@@ -239,6 +241,7 @@ async def run(calls: int, rounds: int, rejections: int) -> str:
     targets.append(verdict("pipeline / (tenacity + purgatory) overhead", ours, theirs, 0.25))
     out(targets[-1])
     out("")
+    targets.extend(await telemetry_rows(pipeline, bare, calls, rounds, out))
 
     open_breaker = CircuitBreaker("bench-open", failure_threshold=1, reset_timeout=1e9)
     open_breaker.on_error(open_breaker.acquire(), Unavailable("503"))
@@ -297,6 +300,58 @@ async def run(calls: int, rounds: int, rejections: int) -> str:
     out("Targets (median of per-round ratios; ratio of the bests in brackets)")
     lines.extend(targets)
     return "\n".join(lines) + "\n"
+
+
+async def telemetry_rows(
+    pipeline: Pipeline, bare: Timing, calls: int, rounds: int, out: Callable[[str], None]
+) -> list[str]:
+    """
+    The pipeline with the OpenTelemetry API and no SDK (Portico's default) against the same
+    pipeline without the telemetry check (``_run``, what ``call`` runs when nothing observes),
+    and with the SDK recording every span and metric in memory (reported, no target).
+    """
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    steps: dict[str, Step] = {
+        "pipeline without the telemetry check": lambda: pipeline._run("noop", noop, True, None),
+        "pipeline, OpenTelemetry API, no SDK": lambda: pipeline.call("noop", noop, idempotent=True),
+    }
+    ns = await measure(steps, calls, rounds)
+    exporter = InMemorySpanExporter()
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    meter_provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
+    TELEMETRY.configure(tracer_provider=tracer_provider, meter_provider=meter_provider)
+    recording = "pipeline, SDK recording spans and metrics in memory"
+    try:
+
+        async def recorded() -> object:
+            result = await pipeline.call("noop", noop, idempotent=True)
+            exporter.clear()  # keep memory flat: the exporter holds every span
+            return result
+
+        ns.update(await measure({recording: recorded}, max(calls // 5, 100), rounds))
+    finally:
+        TELEMETRY.configure()
+    out("Telemetry (ns per call, median / best; overhead = minus the bare call)")
+    for name, t in ns.items():
+        over = (t - bare).median if len(t.rounds) == len(bare.rounds) else t.median - bare.median
+        out(f"  {name:<58} {t.median:>6.0f} /{t.best:>6.0f}  overhead {over:>6.0f}")
+    line = verdict(
+        "pipeline with the API, no SDK / without the check (overhead)",
+        ns["pipeline, OpenTelemetry API, no SDK"] - bare,
+        ns["pipeline without the telemetry check"] - bare,
+        1.10,
+    )
+    out(line)
+    out("  (recording: a span per call with its attributes, the call counter and the duration")
+    out("   histogram, all in the SDK; Portico's own share is the few attribute writes)")
+    out("")
+    return [line]
 
 
 def main() -> int:

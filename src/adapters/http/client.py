@@ -12,8 +12,10 @@ from typing import Any
 
 import attrs
 import httpx
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from ...domain.json_reader import JsonNode
+from ..telemetry import TELEMETRY, url_template
 from .errors import (
     VendorErrorParser,
     error_from_response,
@@ -31,6 +33,7 @@ logger = logging.getLogger("portico.http")
 # Connect quickly or not at all; give the vendor longer to answer (Stripe advises ~80 s for some
 # calls, but a patient-facing flow prefers failing over to the outbox).
 DEFAULT_TIMEOUT = httpx.Timeout(15.0, connect=5.0, pool=5.0)
+_NO_AUTH: dict[str, Any] = {"auth": None}
 
 
 def build_client(
@@ -145,11 +148,11 @@ class VendorClient:
             request.headers.pop(name, None)
         # A client-level ``auth`` would put the credential back: drop it with the header.
         no_auth = any(name.lower() == "authorization" for name in without_headers)
-        with translate_transport_errors(self.integration, operation):
-            if no_auth:
-                response = await self.http.send(request, auth=None)
-            else:
-                response = await self.http.send(request)
+        if TELEMETRY.tracing:
+            response = await self._traced(request, operation, no_auth=no_auth, secret=secret_url)
+        else:
+            with translate_transport_errors(self.integration, operation):
+                response = await self.http.send(request, **_NO_AUTH if no_auth else {})
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
                 "%s %s %s -> %d in %.1f ms",
@@ -167,6 +170,41 @@ class VendorClient:
                 parse_vendor_error=self.parse_vendor_error,
             )
         return response
+
+    async def _traced(
+        self, request: httpx.Request, operation: str, *, no_auth: bool, secret: bool
+    ) -> httpx.Response:
+        """
+        One HTTP attempt as a client span (OpenTelemetry's HTTP client conventions): method,
+        server, the URL's template (no query, no id; nothing at all for a capability URL).
+        """
+        url = request.url
+        template = "{capability}" if secret else url_template(url.path)
+        attributes = {
+            "http.request.method": request.method,
+            "server.address": url.host,
+            "server.port": url.port or (443 if url.scheme == "https" else 80),
+            "url.template": template,
+            "portico.integration": self.integration,
+            "portico.operation": operation,
+        }
+        with TELEMETRY.span(
+            f"{request.method} {template}", attributes, kind=SpanKind.CLIENT
+        ) as span:
+            try:
+                with translate_transport_errors(self.integration, operation):
+                    response = await self.http.send(request, **_NO_AUTH if no_auth else {})
+            except Exception as exc:
+                if span is not None:
+                    span.set_attribute("error.type", type(exc).__name__)
+                    span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+                raise
+            if span is not None:
+                span.set_attribute("http.response.status_code", response.status_code)
+                if response.status_code >= 400:
+                    span.set_attribute("error.type", str(response.status_code))
+                    span.set_status(Status(StatusCode.ERROR))
+            return response
 
     async def aclose(self) -> None:
         """Close the underlying connection pool."""

@@ -18,6 +18,7 @@ from typing import Any
 import attrs
 
 from ...domain.time import SYSTEM_CLOCK, Clock
+from ..telemetry import TELEMETRY
 from ._breaker import CircuitBreaker
 from ._bulkhead import Bulkhead
 from ._control import BreakerControl
@@ -217,6 +218,7 @@ def build_pipeline(
             slow_call_duration=policy.slow_call_duration,
             slow_call_rate=policy.slow_call_rate,
             clock=clock,
+            listeners=(TELEMETRY.on_transition(integration),),
         )
         registry.register(breaker, policy)
     return Pipeline(

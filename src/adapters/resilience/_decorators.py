@@ -41,6 +41,7 @@ class _Resilient(Generic[P]):
     """Holds the wrapped port and the pipeline; `_run` is the only call path."""
 
     IDEMPOTENT: ClassVar[Mapping[str, bool]]
+    PORT: ClassVar[str]  # the port's name in span names: "messaging.send"
 
     def __init__(self, inner: P, pipeline: Pipeline) -> None:
         self.inner = inner
@@ -66,12 +67,15 @@ class _Resilient(Generic[P]):
         return wrapper
 
     def _run(self, operation: str, fn: Callable[[], Awaitable[T]]) -> Awaitable[T]:
-        return self.pipeline.call(operation, fn, idempotent=self.IDEMPOTENT[operation])
+        return self.pipeline.call(
+            operation, fn, idempotent=self.IDEMPOTENT[operation], port=self.PORT
+        )
 
 
 class ResilientMessaging(_Resilient[MessagingPort], MessagingPort):
     """A `MessagingPort` whose calls go through a pipeline."""
 
+    PORT: ClassVar[str] = "messaging"
     IDEMPOTENT: ClassVar[Mapping[str, bool]] = {"send": False, "get_status": True}
 
     async def send(self, message: OutboundMessage) -> MessageReceipt:
@@ -86,6 +90,7 @@ class ResilientMessaging(_Resilient[MessagingPort], MessagingPort):
 class ResilientCRM(_Resilient[CRMPort], CRMPort):
     """A `CRMPort` whose calls go through a pipeline."""
 
+    PORT: ClassVar[str] = "crm"
     IDEMPOTENT: ClassVar[Mapping[str, bool]] = {
         "upsert_contact": True,
         "update_contact": True,
@@ -108,6 +113,7 @@ class ResilientCRM(_Resilient[CRMPort], CRMPort):
             "upsert_contact",
             lambda: self.inner.upsert_contact(draft),
             idempotent=self.upsert_is_idempotent(draft),
+            port=self.PORT,
         )
 
     def upsert_is_idempotent(self, draft: ContactDraft) -> bool:
@@ -159,6 +165,7 @@ class ResilientCRM(_Resilient[CRMPort], CRMPort):
 class ResilientPayments(_Resilient[PaymentPort], PaymentPort):
     """A `PaymentPort` whose calls go through a pipeline (every operation is idempotent)."""
 
+    PORT: ClassVar[str] = "payments"
     IDEMPOTENT: ClassVar[Mapping[str, bool]] = {
         "create_payment_intent": True,
         "get_payment_intent": True,
@@ -199,6 +206,7 @@ class ResilientPayments(_Resilient[PaymentPort], PaymentPort):
 class ResilientVoice(_Resilient[VoicePort], VoicePort):
     """A `VoicePort` whose calls go through a pipeline."""
 
+    PORT: ClassVar[str] = "voice"
     IDEMPOTENT: ClassVar[Mapping[str, bool]] = {
         "start_call": False,
         "get_call": True,

@@ -45,12 +45,16 @@ import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Protocol
 
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from ...adapters.telemetry import TELEMETRY
 from ...domain.errors import PayloadTooLarge
 from ...domain.webhooks import Headers, WebhookRequest
 from ...ports.outbox import Outbox
 from ..services.outbox_health import DEFAULT_MAX_PENDING_AGE, outbox_counts
 from ..services.webhook_failures import failed_events_health
 from ..services.webhook_ingress import WebhookIngress, WebhookResponse
+from .observability import render_metrics
 
 
 __all__ = ["STANDALONE_PREFIX", "ASGIApp", "WebhookApp", "create_webhook_app"]
@@ -92,8 +96,10 @@ class WebhookApp:
         outbox: Outbox | None = None,
         max_pending_age: float = DEFAULT_MAX_PENDING_AGE,
         prefix: str = "",
+        metrics: bool = False,
     ):
         self.ingress = ingress
+        self.metrics = metrics
         self.prefix = _normalise_prefix(prefix)
         if not self.prefix and "healthz" in ingress.providers:
             raise ValueError("a provider named 'healthz' needs a prefix (its route is /healthz)")
@@ -175,6 +181,9 @@ class WebhookApp:
             else:
                 await _send(send, await self.webhooks_health())
             return
+        if path == "/metrics" and self.metrics:
+            await _send(send, _metrics() if method in {"GET", "HEAD"} else _not_allowed("GET"))
+            return
         match = self._provider_route.fullmatch(path)
         if match is None:
             await _send(send, WebhookResponse(404, {"error": "not found"}))
@@ -195,7 +204,46 @@ class WebhookApp:
             await _send(send, self.ingress.refuse(provider, too_large))
             return
         request = self._request(scope, method, body)
-        await _send(send, await self.ingress.handle(provider, request))
+        if not TELEMETRY.observing:
+            await _send(send, await self.ingress.handle(provider, request))
+            return
+        await _send(send, await self._observed_delivery(provider, request))
+
+    async def _observed_delivery(self, provider: str, request: WebhookRequest) -> WebhookResponse:
+        """
+        The delivery in a server span (its handlers' port calls are its children), its verdict
+        as attributes and in ``portico.webhook.deliveries``; events' ids are never attributes.
+        """
+        attributes = {
+            "http.request.method": "POST",
+            "http.route": f"{self.prefix}/{{provider}}",
+            "portico.webhook.provider": provider,
+        }
+        with TELEMETRY.span(
+            f"POST {self.prefix}/{{provider}}", attributes, kind=SpanKind.SERVER
+        ) as span:
+            answer = await self.ingress.handle(provider, request)
+            verdict, reason = _verdict(answer)
+            if span is not None:
+                span.set_attributes(
+                    {
+                        "http.response.status_code": answer.status,
+                        "portico.webhook.verdict": verdict,
+                        "portico.webhook.event_types": list(answer.event_types),
+                    }
+                )
+                if reason:
+                    span.set_attribute("portico.webhook.reason", reason)
+                if answer.status >= 500:
+                    span.set_status(Status(StatusCode.ERROR, verdict))
+            if TELEMETRY.metering:
+                TELEMETRY.deliveries.add(
+                    1, {"portico.webhook.provider": provider, "portico.webhook.verdict": verdict}
+                )
+                duplicates = _duplicates(answer)
+                if duplicates:
+                    TELEMETRY.duplicates.add(duplicates, {"portico.webhook.provider": provider})
+            return answer
 
     def _request(self, scope: Scope, method: str, body: bytes) -> WebhookRequest:
         headers = [
@@ -228,6 +276,7 @@ def create_webhook_app(
     outbox: Outbox | None = None,
     max_pending_age: float = DEFAULT_MAX_PENDING_AGE,
     prefix: str = "",
+    metrics: bool = False,
 ) -> WebhookApp:
     """
     The ASGI application serving ``source``'s webhook ingress.
@@ -242,6 +291,8 @@ def create_webhook_app(
         prefix: the path before ``/{provider}``, below the mount point: empty for a host that
             mounts the app (the mount point is the prefix), `STANDALONE_PREFIX` when the app is
             served alone at the root (``portico serve``). Health routes never take it.
+        metrics: serve ``GET /metrics`` (Prometheus text, `observability.install_prometheus`);
+            off for a host, whose own stack exports Portico's instruments.
 
     Raises:
         ValueError: no ``prefix`` while a provider is named ``healthz``.
@@ -260,6 +311,7 @@ def create_webhook_app(
         outbox=outbox,
         max_pending_age=max_pending_age,
         prefix=prefix,
+        metrics=metrics,
     )
 
 
@@ -298,6 +350,37 @@ async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes | None
         body += chunk
         if not message.get("more_body", False):
             return bytes(body)
+
+
+def _metrics() -> WebhookResponse:
+    text = render_metrics()
+    if text is None:
+        return WebhookResponse(404, {"error": "metrics are not installed (portico[otel])"})
+    return WebhookResponse(200, text.decode("utf-8"))
+
+
+def _verdict(answer: WebhookResponse) -> tuple[str, str | None]:
+    """What became of a delivery, as a bounded label, and the refusal's reason if any."""
+    body = answer.body if isinstance(answer.body, dict) else {}
+    reason = body.get("error")
+    reason = str(reason)[:120] if reason is not None else None
+    if 400 <= answer.status < 500:
+        return "rejected", reason
+    if answer.status >= 500:
+        return "retry", reason
+    if body.get("failed"):
+        return "failed", None
+    if body.get("duplicate") or (body.get("duplicates") and not body.get("processed")):
+        return "duplicate", None
+    return "processed", None
+
+
+def _duplicates(answer: WebhookResponse) -> int:
+    body = answer.body if isinstance(answer.body, dict) else {}
+    if body.get("duplicate"):
+        return len(answer.event_types) or 1
+    count = body.get("duplicates")
+    return count if isinstance(count, int) else 0
 
 
 def _not_allowed(allow: str) -> WebhookResponse:

@@ -51,6 +51,7 @@ from typing import Any, TypeVar
 
 import attrs
 
+from ...domain.correlation import correlated, for_event
 from ...domain.errors import PayloadTooLarge, WebhookRejected
 from ...domain.events import DomainEvent
 from ...domain.failed_events import FailedEvent
@@ -296,7 +297,8 @@ class WebhookIngress:
         outcomes = [
             await self._process(provider, event, request, counters) for event in delivery.events
         ]
-        return self._decide(outcomes, len(delivery.unknown_types))
+        answer = self._decide(outcomes, len(delivery.unknown_types))
+        return attrs.evolve(answer, event_types=tuple(type(e).__name__ for e in delivery.events))
 
     async def _process(
         self,
@@ -331,9 +333,10 @@ class WebhookIngress:
             return _Outcome.IN_FLIGHT
         handler_name = ""
         try:
-            for handler in self.handlers_for(type(event)):
-                handler_name = handler_name_of(handler)
-                await handler(event)
+            with correlated(for_event(provider, event.event_id)):
+                for handler in self.handlers_for(type(event)):
+                    handler_name = handler_name_of(handler)
+                    await handler(event)
         except asyncio.CancelledError:
             await self._release(provider, claim, counters)
             raise

@@ -55,6 +55,8 @@ class WebhookResponse:
     status: int
     body: Mapping[str, object] | str
     headers: tuple[tuple[str, str], ...] = ()
+    # What the delivery carried (event class names), for telemetry; never sent to the provider.
+    event_types: tuple[str, ...] = ()
 
 
 @attrs.define

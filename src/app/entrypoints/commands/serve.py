@@ -45,6 +45,7 @@ from typing import Any
 import attrs
 import uvicorn
 
+from ....adapters.telemetry import LogContext
 from ...services.outbox_relay import OutboxRelay
 from ...wiring.container import ConfigurationError, create_container
 from ...wiring.lifecycle import aclose_container
@@ -53,6 +54,7 @@ from ...wiring.stores import describe
 from ..access_log import install_access_log_filter
 from ..asgi import STANDALONE_PREFIX, create_webhook_app
 from ..http_protocol import EdgeLimits, edge_protocol
+from ..observability import install_prometheus
 
 
 __all__ = ["RELAY_GRACE", "edge_config", "register", "run", "serve_app"]
@@ -79,7 +81,12 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Build the ingress, bind, print where it listens, serve until interrupted."""
-    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(levelname)s %(name)s [%(correlation_id)s %(trace_id)s]: %(message)s",
+    )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(LogContext())
     try:
         settings = load_settings(
             {"config_file": args.config} if args.config else None, env=os.environ
@@ -101,7 +108,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         ingress = container.webhook_ingress()
         # Alone at the root: deliveries under /webhooks/{provider}, health at /healthz*.
-        app = create_webhook_app(ingress, outbox=container.outbox(), prefix=STANDALONE_PREFIX)
+        metrics = install_prometheus(container.breakers().snapshot)
+        app = create_webhook_app(
+            ingress, outbox=container.outbox(), prefix=STANDALONE_PREFIX, metrics=metrics
+        )
         relay: OutboxRelay | None = None if args.no_relay else container.relay()
         sock = socket.create_server((args.host, args.port))
     except (ConfigurationError, ValueError, OSError) as exc:
@@ -122,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
         + f"  GET  {base}/healthz\n"
         + f"  GET  {base}/healthz/webhooks\n"
         + f"  GET  {base}/healthz/outbox\n"
+        + (f"  GET  {base}/metrics\n" if metrics else "")
         + _relay_line(relay, container.environment())
         + f"Data directory: {settings.data_dir or '.'}\n"
     )

@@ -1,0 +1,301 @@
+"""
+OpenTelemetry for Portico: one tracer, one meter, their instruments, and what may be an attribute.
+
+Portico depends on ``opentelemetry-api`` only. Until the host installs and configures the SDK the
+API is a no-op, but even a no-op span costs microseconds (measured on CPython 3.11: a no-op
+``start_as_current_span`` ~6 us, a no-op counter ~0.12 us, against a whole pipeline call of
+~1.6 us). So `TELEMETRY` asks the API whether a real tracer or meter provider is installed at most
+once per `RECHECK_SECONDS` (one `time.monotonic` read per call otherwise), and the instrumented
+paths run only when one is: a host that uses nothing pays one clock read per port call
+(``bench/overhead.py`` measures it).
+
+Where telemetry is emitted, and only there:
+- the resilience pipeline, one span per port call (``messaging.send``, ``payments.create_intent``)
+  with retries, rate-limit waits and breaker rejections as span events, and the call metrics;
+- `VendorClient`, one child span per HTTP attempt (OpenTelemetry's HTTP client conventions);
+- the webhook ASGI app, one span per delivery, with the ingress's verdicts (`IngressTelemetry`);
+- the outbox relay's delivery, linked to the trace that enqueued the command.
+
+Attributes carry names, codes, counts and states, never a value a caller passed in: no phone
+number, email, name, body, token or id that embeds one. URLs become templates (`url_template`):
+no query string and no path segment that looks like an id.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, Final
+
+from opentelemetry import metrics, trace
+from opentelemetry.metrics import MeterProvider, NoOpMeterProvider
+from opentelemetry.trace import NoOpTracerProvider, ProxyTracerProvider, Span, TracerProvider
+
+from ..domain.correlation import correlation_id
+from ..domain.errors import (
+    IntegrationError,
+    LocalRejection,
+    OutcomeUnknown,
+    PermanentError,
+    RetryExhaustedError,
+)
+
+
+__all__ = [
+    "RECHECK_SECONDS",
+    "TELEMETRY",
+    "LogContext",
+    "Telemetry",
+    "outcome_of",
+    "url_template",
+]
+
+SCOPE = "portico"
+RECHECK_SECONDS = 5.0
+# Metric names (OpenTelemetry's conventions: dotted lower case, UCUM units, bounded attributes).
+CALLS = "portico.calls"
+CALL_DURATION = "portico.call.duration"
+RETRIES = "portico.retries"
+RATE_LIMIT_WAIT = "portico.rate_limit.wait"
+BREAKER_TRANSITIONS = "portico.breaker.transitions"
+BREAKER_STATE = "portico.breaker.state"
+WEBHOOK_DELIVERIES = "portico.webhook.deliveries"
+WEBHOOK_DUPLICATES = "portico.webhook.duplicates"
+OUTBOX_PENDING = "portico.outbox.pending"
+OUTBOX_IN_FLIGHT = "portico.outbox.in_flight"
+OUTBOX_DEAD = "portico.outbox.dead"
+OUTBOX_OLDEST_AGE = "portico.outbox.oldest_pending.age"
+# The breaker's states as gauge values (the gauge has no string values).
+BREAKER_STATE_VALUES: Final[Mapping[str, int]] = {
+    "closed": 0,
+    "half_open": 1,
+    "open": 2,
+    "forced_open": 3,
+    "forced_closed": 4,
+    "disabled": 5,
+}
+
+_ID_SEGMENT = re.compile(r"(?=[^/]*\d)[^/]{6,}|\d+")  # a segment with digits, or all digits
+_VERSION = re.compile(r"v\d+(\.\d+)*|\d{4}-\d{2}-\d{2}")  # v3, v21.0, 2010-04-01: kept
+_SUFFIX = re.compile(r"\.(json|xml)$")
+
+
+def url_template(path: str) -> str:
+    """
+    The path as a template: id-like segments become ``{id}``, the query is dropped.
+
+    >>> url_template("/2010-04-01/Accounts/AC0123/Messages/SMabc123def.json?x=1")
+    '/2010-04-01/Accounts/{id}/Messages/{id}.json'
+    """
+    out = []
+    for segment in path.split("?", 1)[0].split("/"):
+        suffix = _SUFFIX.search(segment)
+        stem = segment[: suffix.start()] if suffix else segment
+        if stem and not _VERSION.fullmatch(stem) and _ID_SEGMENT.fullmatch(stem):
+            segment = "{id}" + (suffix.group(0) if suffix else "")
+        out.append(segment)
+    return "/".join(out)
+
+
+def outcome_of(error: BaseException | None) -> str:
+    """A call's outcome as a bounded label: success, rejected, unknown, permanent, transient."""
+    if error is None:
+        return "success"
+    if isinstance(error, LocalRejection):
+        return "rejected"
+    if isinstance(error, OutcomeUnknown):
+        return "unknown"
+    if isinstance(error, PermanentError):
+        return "permanent"
+    if isinstance(error, (RetryExhaustedError, IntegrationError)):
+        return "transient"
+    return "error"
+
+
+def error_attributes(error: BaseException) -> dict[str, Any]:
+    """``error.type`` and, for a vendor's error, its code and status (never its message)."""
+    attributes: dict[str, Any] = {"error.type": type(error).__name__}
+    cause = error.last_error if isinstance(error, RetryExhaustedError) else error
+    if isinstance(cause, IntegrationError):
+        if cause.vendor_code:
+            attributes["portico.vendor_code"] = cause.vendor_code[:64]
+        if cause.status_code is not None:
+            attributes["http.response.status_code"] = cause.status_code
+    return attributes
+
+
+def _real(provider: object, *dummies: type) -> bool:
+    return not isinstance(provider, dummies)
+
+
+class Telemetry:
+    """
+    The tracer, the meter and Portico's instruments, switched on only when an SDK is installed.
+
+    Args:
+        tracer_provider, meter_provider: explicit providers (a test's in-memory exporters);
+            None follows OpenTelemetry's global providers, re-read every `RECHECK_SECONDS`, so
+            a host that configures the SDK after building the container is still seen.
+    """
+
+    def __init__(
+        self,
+        *,
+        tracer_provider: TracerProvider | None = None,
+        meter_provider: MeterProvider | None = None,
+    ) -> None:
+        self._fixed_tracer = tracer_provider
+        self._fixed_meter = meter_provider
+        self._due = 0.0
+        self._tracing = False
+        self._metering = False
+        self.tracer: trace.Tracer = trace.NoOpTracer()
+        self._bind_meter(metrics.NoOpMeterProvider())
+
+    def configure(
+        self,
+        *,
+        tracer_provider: TracerProvider | None = None,
+        meter_provider: MeterProvider | None = None,
+    ) -> None:
+        """Use these providers from now on (None: back to the global ones)."""
+        self._fixed_tracer = tracer_provider
+        self._fixed_meter = meter_provider
+        self._due = 0.0
+
+    @property
+    def tracing(self) -> bool:
+        """True while a real tracer provider is installed (re-read every few seconds)."""
+        if time.monotonic() >= self._due:
+            self._refresh()
+        return self._tracing
+
+    @property
+    def metering(self) -> bool:
+        """True while a real meter provider is installed (re-read every few seconds)."""
+        if time.monotonic() >= self._due:
+            self._refresh()
+        return self._metering
+
+    @property
+    def observing(self) -> bool:
+        """Tracing or metering: the one check on the hot path."""
+        if time.monotonic() >= self._due:
+            self._refresh()
+        return self._tracing or self._metering
+
+    def _refresh(self) -> None:
+        self._due = time.monotonic() + RECHECK_SECONDS
+        tracer_provider = self._fixed_tracer or trace.get_tracer_provider()
+        self._tracing = _real(tracer_provider, ProxyTracerProvider, NoOpTracerProvider)
+        if self._tracing:
+            self.tracer = tracer_provider.get_tracer(SCOPE)
+        meter_provider = self._fixed_meter or metrics.get_meter_provider()
+        metering = _real(meter_provider, NoOpMeterProvider) and not _proxy(meter_provider)
+        if metering and (not self._metering or meter_provider is not self._meter_provider):
+            self._bind_meter(meter_provider)
+        self._metering = metering
+
+    def _bind_meter(self, provider: MeterProvider) -> None:
+        self._meter_provider = provider
+        meter = provider.get_meter(SCOPE)
+        self.calls = meter.create_counter(CALLS, unit="{call}", description="Port calls")
+        self.duration = meter.create_histogram(
+            CALL_DURATION, unit="s", description="Port call duration, retries included"
+        )
+        self.retries = meter.create_counter(RETRIES, unit="{retry}", description="Retries")
+        self.rate_wait = meter.create_histogram(
+            RATE_LIMIT_WAIT, unit="s", description="Time spent waiting for a rate-limit token"
+        )
+        self.transitions = meter.create_counter(
+            BREAKER_TRANSITIONS, unit="{transition}", description="Circuit breaker transitions"
+        )
+        self.deliveries = meter.create_counter(
+            WEBHOOK_DELIVERIES, unit="{delivery}", description="Webhook deliveries by verdict"
+        )
+        self.duplicates = meter.create_counter(
+            WEBHOOK_DUPLICATES, unit="{event}", description="Webhook events seen before"
+        )
+        self.meter = meter
+
+    # ------------------------------------------------------------------ spans
+
+    @contextmanager
+    def span(
+        self, name: str, attributes: Mapping[str, Any], *, kind: trace.SpanKind
+    ) -> Iterator[Span | None]:
+        """A current span while tracing (None otherwise); the caller sets its outcome."""
+        if not self.tracing:
+            yield None
+            return
+        with self.tracer.start_as_current_span(
+            name, kind=kind, attributes=dict(attributes), record_exception=False
+        ) as span:
+            yield span
+
+    def on_transition(self, integration: str) -> Any:
+        """A breaker listener counting its transitions (and a span event on the current span)."""
+
+        def listener(old: Any, new: Any, reason: str) -> None:
+            if self.metering:
+                self.transitions.add(
+                    1, {"portico.integration": integration, "from": old.value, "to": new.value}
+                )
+            if self.tracing:
+                current = trace.get_current_span()
+                if current.is_recording():
+                    current.add_event(
+                        "breaker.transition",
+                        {"from": old.value, "to": new.value, "portico.reason": reason[:120]},
+                    )
+
+        return listener
+
+    def observe_breakers(self, rows: Any) -> None:
+        """Register the breaker-state gauge over ``rows()`` (the registry's snapshot)."""
+        if not self.metering:
+            return
+
+        def callback(_options: Any) -> Sequence[metrics.Observation]:
+            return [
+                metrics.Observation(
+                    BREAKER_STATE_VALUES.get(row.stats.state.value, -1),
+                    {"portico.integration": row.stats.name},
+                )
+                for row in rows()
+            ]
+
+        self.meter.create_observable_gauge(
+            BREAKER_STATE,
+            callbacks=[callback],
+            unit="1",
+            description="Breaker state: 0 closed, 1 half-open, 2 open, 3 forced open, "
+            "4 forced closed, 5 disabled",
+        )
+
+
+class LogContext(logging.Filter):
+    """
+    A handler filter adding ``trace_id``, ``span_id`` (hex, "-" outside a span) and
+    ``correlation_id`` ("-" outside a delivery) to every record, so a host's log pipeline can join
+    logs to traces: ``handler.addFilter(LogContext())`` and ``%(trace_id)s`` in the format.
+    ``portico serve`` installs it on its own handler.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        context = trace.get_current_span().get_span_context()
+        record.trace_id = format(context.trace_id, "032x") if context.is_valid else "-"
+        record.span_id = format(context.span_id, "016x") if context.is_valid else "-"
+        record.correlation_id = correlation_id() or "-"
+        return True
+
+
+def _proxy(provider: object) -> bool:
+    # The API's global meter provider is a proxy until the SDK's is set (no public class name).
+    return type(provider).__name__.startswith("_Proxy")
+
+
+TELEMETRY = Telemetry()
