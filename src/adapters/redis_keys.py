@@ -20,6 +20,7 @@ once as "cannot tell".
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Mapping
 from typing import Any, TypeVar
@@ -121,7 +122,8 @@ class RedisKeyStore(ClosesOnExit):
             ) from None
 
     async def _on_enter(self) -> None:
-        await self.check_persistence()
+        with contextlib.suppress(RedisError, OSError):  # unreachable now: checked at first use
+            await self.check_persistence()
 
     async def check_persistence(self) -> str | None:
         """

@@ -70,6 +70,14 @@ class _Resilient(Generic[P]):
     def _run(self, operation: str, fn: Callable[[], Awaitable[T]]) -> Awaitable[T]:
         return self.pipeline.call(operation, fn, idempotent=self.IDEMPOTENT[operation])
 
+    async def _probe(self) -> None:
+        """The wrapped port's ``probe`` through the pipeline; a port without one says so."""
+        probe: Callable[[], Awaitable[None]] | None = getattr(self.inner, "probe", None)
+        if probe is None:
+            missing = f"{type(self.inner).__name__} implements no probe()"
+            raise NotImplementedError(missing)
+        await self._run("probe", probe)
+
 
 class ResilientMessaging(_Resilient[MessagingPort], MessagingPort):
     """A `MessagingPort` whose calls go through a pipeline."""
@@ -86,7 +94,7 @@ class ResilientMessaging(_Resilient[MessagingPort], MessagingPort):
 
     async def probe(self) -> None:
         """See `MessagingPort.probe`."""
-        await self._run("probe", self.inner.probe)
+        await self._probe()
 
 
 class ResilientCRM(_Resilient[CRMPort], CRMPort):
@@ -164,7 +172,7 @@ class ResilientCRM(_Resilient[CRMPort], CRMPort):
 
     async def probe(self) -> None:
         """See `CRMPort.probe`."""
-        await self._run("probe", self.inner.probe)
+        await self._probe()
 
 
 class ResilientPayments(_Resilient[PaymentPort], PaymentPort):
@@ -209,7 +217,7 @@ class ResilientPayments(_Resilient[PaymentPort], PaymentPort):
 
     async def probe(self) -> None:
         """See `PaymentPort.probe`."""
-        await self._run("probe", self.inner.probe)
+        await self._probe()
 
 
 class ResilientVoice(_Resilient[VoicePort], VoicePort):
@@ -236,4 +244,4 @@ class ResilientVoice(_Resilient[VoicePort], VoicePort):
 
     async def probe(self) -> None:
         """See `VoicePort.probe`."""
-        await self._run("probe", self.inner.probe)
+        await self._probe()
