@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -55,6 +56,32 @@ def _wait_for_port(port: int, timeout: float = 10.0) -> bool:
     return False
 
 
+@contextlib.contextmanager
+def private_redis(*options: str) -> Iterator[str | None]:
+    """
+    A private redis-server on a free port (``options`` added to its command line), its URL;
+    None when there is no redis-server binary. No RDB snapshots; AOF off unless ``options``
+    say ``--appendonly yes``.
+    """
+    binary = shutil.which("redis-server")
+    if not binary:
+        yield None
+        return
+    port = free_port()
+    workdir = tempfile.mkdtemp(prefix="portico-redis-")
+    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+    command += ["--appendonly", "no", "--dir", workdir, *options]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        if not _wait_for_port(port):
+            _missing("a private redis-server (it did not start)")
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
     """
@@ -62,36 +89,10 @@ def redis_url() -> Iterator[str]:
 
     Under CI=true a missing Redis fails the test instead of skipping it.
     """
-    binary = shutil.which("redis-server")
-    if binary:
-        port = free_port()
-        workdir = tempfile.mkdtemp(prefix="portico-redis-")
-        proc = subprocess.Popen(
-            [
-                binary,
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                workdir,
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            if not _wait_for_port(port):
-                _missing("a private redis-server (it did not start)")
-            yield f"redis://127.0.0.1:{port}/0"
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
-            shutil.rmtree(workdir, ignore_errors=True)
-        return
+    with private_redis() as url:
+        if url is not None:
+            yield url
+            return
     url = os.environ.get("PORTICO_REDIS_URL")
     if not url:
         _missing("Redis (no redis-server binary and no PORTICO_REDIS_URL)")

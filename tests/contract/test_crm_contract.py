@@ -331,3 +331,13 @@ async def test_add_empty_note_is_invalid(crm: Harness[Any]) -> None:
     contact_id = await _contact_id(_port(crm))
     with pytest.raises(InvalidRequest):
         await _port(crm).add_note(contact_id, "  ")
+
+
+async def test_probe_answers_and_changes_nothing(crm: Harness[Any]) -> None:
+    """The health read answers, again and again, and a stored contact is left as it was."""
+    port = _port(crm)
+    contact_id = await _contact_id(port)
+    before = await port.get_contact(contact_id)
+    await port.probe()
+    await port.probe()
+    assert await port.get_contact(contact_id) == before

@@ -115,3 +115,12 @@ async def test_get_status_is_idempotent(messaging: Harness[Any]) -> None:
     second = await _port(messaging).get_status(receipt.message_id)
     assert first == second
     assert first.status is D.DELIVERED
+
+
+async def test_probe_answers_and_changes_nothing(messaging: Harness[Any]) -> None:
+    """The health read answers, again and again, and a sent message keeps its status."""
+    port = _port(messaging)
+    receipt = await port.send(TemplateMessage(PATIENT, TEMPLATE, language="en_US"))
+    await port.probe()
+    await port.probe()
+    assert (await port.get_status(receipt.message_id)).status == receipt.status

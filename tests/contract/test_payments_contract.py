@@ -253,3 +253,12 @@ async def test_checkout_with_the_same_key_and_another_request_is_a_conflict(
     await _port(payments).create_checkout_link(_checkout(key=key))
     with pytest.raises(Conflict):
         await _port(payments).create_checkout_link(_checkout(Money.of("99.00", "EUR"), key))
+
+
+async def test_probe_answers_and_changes_nothing(payments: Harness[Any]) -> None:
+    """The health read answers, again and again, and an intent is left as it was."""
+    port = _port(payments)
+    intent = await port.create_payment_intent(_request())
+    await port.probe()
+    await port.probe()
+    assert await port.get_payment_intent(intent.id) == intent

@@ -139,3 +139,12 @@ async def test_end_call_is_idempotent(voice: Harness[Any]) -> None:
     second = await _port(voice).end_call(call.id)
     assert second.status is CallStatus.ENDED
     assert second.ended_reason == first.ended_reason
+
+
+async def test_probe_answers_and_changes_nothing(voice: Harness[Any]) -> None:
+    """The health read answers, again and again, and a call is left as it was."""
+    port = _port(voice)
+    call = await port.start_call(_request())
+    await port.probe()
+    await port.probe()
+    assert (await port.get_call(call.id)).status == call.status

@@ -116,7 +116,7 @@ class TestCommand:
             assert f"| {name} | CLOSED |" in out
 
     def test_probe_passes_when_fakes_answer(self, capsys: pytest.CaptureFixture[str]) -> None:
-        """With --probe, each fake answers 'not found' and the report shows a fresh success."""
+        """With --probe, each fake answers its probe and the report shows a fresh success."""
         assert main(["health", "--probe", "--format", "text"]) == 0
         out = capsys.readouterr().out
         assert "never" not in out

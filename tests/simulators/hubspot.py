@@ -242,6 +242,8 @@ class HubSpotSimulator(Simulator):
             raise HubSpotError(400, "VALIDATION_ERROR", "Invalid input JSON")
         if tail is None and request.method == "POST":
             return json_response(201, self._create(kind, body))
+        if tail is None and request.method == "GET":
+            return json_response(200, self._list(kind, request.params()))
         if tail == "search" and request.method == "POST":
             return json_response(200, self._search(kind, body))
         if tail is not None and request.method == "GET":
@@ -406,6 +408,21 @@ class HubSpotSimulator(Simulator):
         if stored is None:
             raise HubSpotError(404, "OBJECT_NOT_FOUND", "Object not found.")
         return stored
+
+    def _list(self, kind: str, query: dict[str, str]) -> dict[str, Any]:
+        """``GET /crm/v3/objects/{kind}?limit=``: one page (1-100, default 10), oldest first."""
+        raw = query.get("limit", "10")
+        if not raw.isdigit() or not 1 <= int(raw) <= 100:
+            raise HubSpotError(400, "VALIDATION_ERROR", "limit must be between 1 and 100")
+        ids = list(self.objects[kind])
+        page = ids[: int(raw)]
+        wanted = [p for p in query.get("properties", "").split(",") if p] or None
+        listed: dict[str, Any] = {
+            "results": [self._view(kind, self.objects[kind][i], wanted) for i in page]
+        }
+        if len(ids) > len(page):
+            listed["paging"] = {"next": {"after": page[-1]}}
+        return listed
 
     def _read(self, kind: str, object_id: str, query: dict[str, str]) -> dict[str, Any]:
         stored = self._get(kind, object_id)

@@ -176,6 +176,7 @@ class StripeSimulator(Simulator):
         handlers: dict[tuple[str, str, bool, str | None], Callable[[], dict[str, Any]]] = {
             ("POST", "payment_intents", False, None): lambda: self._create_intent(params),
             ("GET", "payment_intents", True, None): lambda: self._intent(object_id),
+            ("GET", "payment_intents", False, None): lambda: self._list_intents(request.params()),
             ("POST", "payment_intents", True, "cancel"): lambda: self._cancel(object_id),
             ("POST", "refunds", False, None): lambda: self._refund(params),
             ("POST", "checkout/sessions", False, None): lambda: self._checkout(params),
@@ -193,6 +194,21 @@ class StripeSimulator(Simulator):
             return _error(err), err.cached
 
     # ------------------------------------------------------------------ payment intents
+
+    def _list_intents(self, query: dict[str, str]) -> dict[str, Any]:
+        """``GET /v1/payment_intents?limit=``: newest first, ``limit`` 1-100 (default 10)."""
+        raw = query.get("limit", "10")
+        if not raw.isdigit() or not 1 <= int(raw) <= 100:
+            raise StripeError(
+                400, "invalid_request_error", "Invalid integer.", param="limit", cached=False
+            )
+        newest = list(reversed(self.intents.values()))
+        return {
+            "object": "list",
+            "url": "/v1/payment_intents",
+            "has_more": len(newest) > int(raw),
+            "data": newest[: int(raw)],
+        }
 
     def _amount(self, raw: object, param: str) -> int:
         if not isinstance(raw, str) or not raw.isdigit():

@@ -27,6 +27,7 @@ __all__ = ["SimSms", "TwilioSimulator"]
 _E164 = re.compile(r"\+[1-9]\d{7,14}")
 _CREATE = re.compile(r"/2010-04-01/Accounts/(AC[0-9a-f]{32})/Messages\.json")
 _FETCH = re.compile(r"/2010-04-01/Accounts/(AC[0-9a-f]{32})/Messages/((?:SM|MM)[0-9a-f]{32})\.json")
+_ACCOUNT = re.compile(r"/2010-04-01/Accounts/(AC[0-9a-f]{32})\.json")
 _RANK = {
     "accepted": 0,
     "scheduled": 0,
@@ -128,6 +129,9 @@ class TwilioSimulator(Simulator):
         matched = create or fetch
         if matched is not None and matched.group(1) != self.account_sid:
             return _error(403, 20003, "Permission Denied")
+        account = _ACCOUNT.fullmatch(request.path)
+        if account and request.method == "GET":
+            return self._account(account.group(1))
         if create and request.method == "POST":
             return self._create(request.form())
         if fetch and request.method == "GET":
@@ -136,6 +140,24 @@ class TwilioSimulator(Simulator):
                 return _error(404, 20404, f"The requested resource {request.path} was not found")
             return json_response(200, self._resource(message))
         return _error(404, 20404, f"The requested resource {request.path} was not found")
+
+    def _account(self, sid: str) -> SimResponse:
+        """Fetch an Account: only the authenticated one (another SID is 404, as Twilio does)."""
+        if sid != self.account_sid:
+            return _error(
+                404, 20404, f"The requested resource /2010-04-01/Accounts/{sid}.json was not found"
+            )
+        return json_response(
+            200,
+            {
+                "sid": sid,
+                "friendly_name": "Portico test account",
+                "status": "active",
+                "type": "Full",
+                "owner_account_sid": sid,
+                "uri": f"/2010-04-01/Accounts/{sid}.json",
+            },
+        )
 
     def _authorised(self, request: SimRequest) -> bool:
         scheme, _, encoded = request.headers.get("authorization", "").partition(" ")

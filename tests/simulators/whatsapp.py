@@ -33,6 +33,7 @@ from tests.simulators.sim_base import SimRequest, SimResponse, Simulator, json_r
 __all__ = ["SimMessage", "WhatsAppSimulator"]
 
 _META_PATH = re.compile(r"/(v\d+\.\d+)/(\d+)/messages")
+_META_NODE = re.compile(r"/(v\d+\.\d+)/(\d+)")
 _DIGITS = re.compile(r"[1-9]\d{7,14}")
 _ERROR_CODES_HREF = "/documentation/business-messaging/whatsapp/support/error-codes"
 # Meta's error-codes page: code -> (title, details); None where this file quotes no details.
@@ -67,6 +68,12 @@ def _meta_error(status: int, code: int, message: str, details: str | None = None
     if details:
         error["error_data"] = {"messaging_product": "whatsapp", "details": details}
     return json_response(status, {"error": error})
+
+
+def _d360_unauthorised() -> SimResponse:
+    """360dialog's answer to a missing or wrong ``D360-API-KEY``."""
+    meta = {"success": False, "http_code": 401, "developer_message": "Invalid api_key"}
+    return json_response(401, {"meta": meta})
 
 
 class WhatsAppSimulator(Simulator):
@@ -133,7 +140,9 @@ class WhatsAppSimulator(Simulator):
         return json_response(status, {"error": error}, headers)
 
     def handle(self, request: SimRequest) -> SimResponse:
-        """Route, authenticate and send."""
+        """Route, authenticate and send (or read the number's node, or 360dialog's templates)."""
+        if request.method == "GET":
+            return self._read(request)
         if request.method != "POST":
             return _meta_error(400, 100, "Unsupported request - method type: get")
         match = _META_PATH.fullmatch(request.path)
@@ -146,19 +155,62 @@ class WhatsAppSimulator(Simulator):
                 return _meta_error(400, 100, "Unsupported post request. Object does not exist")
         elif request.path == "/messages":
             if request.headers.get("d360-api-key") != self.api_key:
-                return json_response(
-                    401,
-                    {
-                        "meta": {
-                            "success": False,
-                            "http_code": 401,
-                            "developer_message": "Invalid api_key",
-                        }
-                    },
-                )
+                return _d360_unauthorised()
         else:
             return _meta_error(404, 100, "Unknown path components")
         return self._send(request.json())
+
+    def _read(self, request: SimRequest) -> SimResponse:
+        """
+        Meta's ``GET /{version}/{phone-number-id}`` (the number's node) and 360dialog's
+        ``GET /v1/configs/templates``, each behind its own credential as the real ones are.
+        """
+        node = _META_NODE.fullmatch(request.path)
+        if node:
+            if request.headers.get("authorization") != f"Bearer {self.token}":
+                return _meta_error(
+                    401, 190, "Invalid OAuth access token - Cannot parse access token"
+                )
+            if node.group(2) != self.phone_number_id:
+                return _meta_error(
+                    400,
+                    100,
+                    f"Unsupported get request. Object with ID '{node.group(2)}' does not exist, "
+                    "cannot be loaded due to missing permissions, or does not support this "
+                    "operation.",
+                )
+            number = {
+                "id": self.phone_number_id,
+                "display_phone_number": "+1 555-010-0000",
+                "verified_name": "Portico Test Clinic",
+                "quality_rating": "GREEN",
+            }
+            wanted = [f for f in request.params().get("fields", "").split(",") if f]
+            return json_response(
+                200, {k: v for k, v in number.items() if not wanted or k in wanted}
+            )
+        if request.path == "/v1/configs/templates":
+            if request.headers.get("d360-api-key") != self.api_key:
+                return _d360_unauthorised()
+            names = sorted(self.approved_templates or {"hello_world"})
+            limit = int(request.params().get("limit", "1000") or "1000")
+            templates = [
+                {"name": n, "language": "en", "status": "approved", "category": "UTILITY"}
+                for n in names[:limit]
+            ]
+            return json_response(
+                200,
+                {
+                    "count": len(templates),
+                    "filters": {},
+                    "limit": limit,
+                    "offset": 0,
+                    "sort": ["id"],
+                    "total": len(names),
+                    "waba_templates": templates,
+                },
+            )
+        return _meta_error(400, 100, "Unsupported get request.")
 
     def _send(self, body: Any) -> SimResponse:
         if not isinstance(body, dict) or body.get("messaging_product") != "whatsapp":

@@ -98,6 +98,8 @@ class SQLiteFailedEventLog(SQLiteStore):
         busy_timeout: seconds to wait for another process's write lock before failing.
     """
 
+    INTEGRATION = "failed_events"
+
     def __init__(
         self,
         path: str | PathLike[str] = DEFAULT_FAILED_EVENTS_PATH,

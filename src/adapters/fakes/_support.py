@@ -301,6 +301,14 @@ class FakeBase:
         """Every port call received, oldest first (shortcut for ``faults.calls``)."""
         return self.faults.calls
 
+    async def probe(self) -> None:
+        """
+        The port's health read (``probe`` on every port): the fake vendor always answers,
+        unless a fault is injected for it (``faults.fail_next(1, Unavailable,
+        operation="probe")``, or for the next call of any operation), as for every operation.
+        """
+        await self.faults.before("probe")
+
     def drain_events(self) -> list[DomainEvent]:
         """Return and forget the events the vendor's webhooks would have delivered so far."""
         drained, self.events[:] = list(self.events), []

@@ -140,6 +140,14 @@ class HubSpotCRM(CRMPort):
         )
         return read_contact(fields, self.stages, self._known)
 
+    async def probe(self) -> None:
+        """
+        ``GET {objects_path}/contacts?limit=1``: a real list read with the token (scope
+        ``crm.objects.contacts.read``, which the adapter needs anyway); unlike `get_contact`
+        with a made-up id, nothing is answered locally.
+        """
+        await self._call("probe", "GET", "/contacts", params={"limit": "1", "archived": "false"})
+
     async def find_contact(
         self, *, phone: PhoneNumber | None = None, email: Email | None = None
     ) -> Contact | None:

@@ -4,7 +4,8 @@ a use case (`app.services.outbox_relay`).
 """
 
 from ._rows import OutboxNotFound
+from ._sqlite_open import NotAnOutbox
 from .sqlite import SqliteOutbox
 
 
-__all__ = ["OutboxNotFound", "SqliteOutbox"]
+__all__ = ["NotAnOutbox", "OutboxNotFound", "SqliteOutbox"]

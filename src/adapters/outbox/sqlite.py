@@ -85,7 +85,13 @@ class SqliteOutbox(Outbox):
         self.table = check_table_name(table)
         self._clock = epoch_seconds(clock)
         self._busy_timeout = busy_timeout
-        self._worker = SQLiteWorker(self._open, name="SqliteOutbox", thread_name="portico-outbox")
+        self._worker = SQLiteWorker(
+            self._open,
+            name="SqliteOutbox",
+            thread_name="portico-outbox",
+            path=self.path,
+            integration="outbox",
+        )
         self._sync = "FULL"
 
     def __repr__(self) -> str:

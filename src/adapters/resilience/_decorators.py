@@ -2,9 +2,11 @@
 Resilient decorators: each implements its port by sending every operation through a `Pipeline`.
 
 They differ only in their ``IDEMPOTENT`` table, read from the port docstrings: reads and
-"set to" operations are idempotent; payment creates and refunds are idempotent because they carry
-an idempotency key; ``MessagingPort.send`` is treated as not idempotent (a key helps only if the
-provider honours it), like opening a deal, adding a note or placing a call.
+"set to" operations are idempotent (``probe`` included: a health read goes through the same
+pipeline as real work, so its retries, breaker and rate limit are the ones a real call would
+meet, and ``portico health`` shows the outcome); payment creates and refunds are idempotent
+because they carry an idempotency key; ``MessagingPort.send`` is treated as not idempotent (a
+key helps only if the provider honours it), like opening a deal, adding a note or placing a call.
 """
 
 from __future__ import annotations
@@ -71,12 +73,20 @@ class _Resilient(Generic[P]):
             operation, fn, idempotent=self.IDEMPOTENT[operation], port=self.PORT
         )
 
+    async def _probe(self) -> None:
+        """The wrapped port's ``probe`` through the pipeline; a port without one says so."""
+        probe: Callable[[], Awaitable[None]] | None = getattr(self.inner, "probe", None)
+        if probe is None:
+            missing = f"{type(self.inner).__name__} implements no probe()"
+            raise NotImplementedError(missing)
+        await self._run("probe", probe)
+
 
 class ResilientMessaging(_Resilient[MessagingPort], MessagingPort):
     """A `MessagingPort` whose calls go through a pipeline."""
 
     PORT: ClassVar[str] = "messaging"
-    IDEMPOTENT: ClassVar[Mapping[str, bool]] = {"send": False, "get_status": True}
+    IDEMPOTENT: ClassVar[Mapping[str, bool]] = {"send": False, "get_status": True, "probe": True}
 
     async def send(self, message: OutboundMessage) -> MessageReceipt:
         """See `MessagingPort.send`; never retried once the request may have reached the vendor."""
@@ -85,6 +95,10 @@ class ResilientMessaging(_Resilient[MessagingPort], MessagingPort):
     async def get_status(self, message_id: str) -> MessageReceipt:
         """See `MessagingPort.get_status`."""
         return await self._run("get_status", lambda: self.inner.get_status(message_id))
+
+    async def probe(self) -> None:
+        """See `MessagingPort.probe`."""
+        await self._probe()
 
 
 class ResilientCRM(_Resilient[CRMPort], CRMPort):
@@ -99,6 +113,7 @@ class ResilientCRM(_Resilient[CRMPort], CRMPort):
         "create_deal": False,
         "move_deal": True,
         "add_note": False,
+        "probe": True,
     }
 
     async def upsert_contact(self, draft: ContactDraft) -> Contact:
@@ -161,6 +176,10 @@ class ResilientCRM(_Resilient[CRMPort], CRMPort):
         """See `CRMPort.add_note`."""
         return await self._run("add_note", lambda: self.inner.add_note(contact_id, body))
 
+    async def probe(self) -> None:
+        """See `CRMPort.probe`."""
+        await self._probe()
+
 
 class ResilientPayments(_Resilient[PaymentPort], PaymentPort):
     """A `PaymentPort` whose calls go through a pipeline (every operation is idempotent)."""
@@ -172,6 +191,7 @@ class ResilientPayments(_Resilient[PaymentPort], PaymentPort):
         "cancel_payment_intent": True,
         "refund": True,
         "create_checkout_link": True,
+        "probe": True,
     }
 
     async def create_payment_intent(self, request: PaymentRequest) -> PaymentIntent:
@@ -202,6 +222,10 @@ class ResilientPayments(_Resilient[PaymentPort], PaymentPort):
             "create_checkout_link", lambda: self.inner.create_checkout_link(request)
         )
 
+    async def probe(self) -> None:
+        """See `PaymentPort.probe`."""
+        await self._probe()
+
 
 class ResilientVoice(_Resilient[VoicePort], VoicePort):
     """A `VoicePort` whose calls go through a pipeline."""
@@ -211,6 +235,7 @@ class ResilientVoice(_Resilient[VoicePort], VoicePort):
         "start_call": False,
         "get_call": True,
         "end_call": True,
+        "probe": True,
     }
 
     async def start_call(self, request: CallRequest) -> Call:
@@ -224,3 +249,7 @@ class ResilientVoice(_Resilient[VoicePort], VoicePort):
     async def end_call(self, call_id: str) -> Call:
         """See `VoicePort.end_call`."""
         return await self._run("end_call", lambda: self.inner.end_call(call_id))
+
+    async def probe(self) -> None:
+        """See `VoicePort.probe`."""
+        await self._probe()

@@ -19,7 +19,7 @@ from redis.asyncio import Redis
 
 from ...domain.replay import Claim
 from ...domain.webhooks import ClaimOutcome
-from ..redis_keys import RedisKeyStore, ttl_ms
+from ..redis_keys import DEFAULT_CONNECT_TIMEOUT, DEFAULT_SOCKET_TIMEOUT, RedisKeyStore, ttl_ms
 
 
 __all__ = ["RedisReplayStore"]
@@ -54,7 +54,18 @@ class RedisReplayStore(RedisKeyStore):
         max_connections: size of the pool built from ``url``.
         prefix: namespace of the keys, so several apps can share one Redis.
         retention_seconds: how long a completed key answers DUPLICATE (default 7 days).
+        socket_timeout: seconds a read or write may take on a client built from ``url``.
+        connect_timeout: seconds connecting may take on a client built from ``url``.
+
+    The server needs AOF (``appendonly yes``, ``appendfsync everysec`` or ``always``): without
+    it a restart forgets every dedup key and redeliveries are processed again; the first use
+    logs a WARNING when the server reports otherwise (`RedisKeyStore.check_persistence`).
+
+    Raises:
+        Unavailable: on any call, when Redis refuses, resets or does not answer in time.
     """
+
+    INTEGRATION = "replay_store"
 
     def __init__(
         self,
@@ -64,6 +75,8 @@ class RedisReplayStore(RedisKeyStore):
         prefix: str = "portico:replay:",
         retention_seconds: float = DEFAULT_RETENTION_SECONDS,
         max_connections: int = 50,
+        socket_timeout: float = DEFAULT_SOCKET_TIMEOUT,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
     ) -> None:
         super().__init__(
             url,
@@ -71,6 +84,8 @@ class RedisReplayStore(RedisKeyStore):
             prefix=prefix,
             retention_seconds=retention_seconds,
             max_connections=max_connections,
+            socket_timeout=socket_timeout,
+            connect_timeout=connect_timeout,
         )
         self._claim_script: Any = self._script(_CLAIM)
         self._release_script: Any = self._script(_RELEASE)
@@ -78,8 +93,10 @@ class RedisReplayStore(RedisKeyStore):
     async def claim(self, key: str, *, lease_seconds: float) -> Claim:
         """Take ``key`` with ``SET NX PX`` unless it is completed or claimed and unexpired."""
         token = "claim:" + secrets.token_hex(16)
-        result = await self._claim_script(
-            keys=[self.redis_key(key)], args=[token, ttl_ms(lease_seconds), _DONE]
+        result = await self._guard(
+            self._claim_script(
+                keys=[self.redis_key(key)], args=[token, ttl_ms(lease_seconds), _DONE]
+            )
         )
         outcome = _OUTCOMES[int(result)]
         return Claim(key, outcome, token if outcome is ClaimOutcome.CLAIMED else "")
@@ -87,9 +104,9 @@ class RedisReplayStore(RedisKeyStore):
     async def complete(self, claim: Claim) -> None:
         """Mark the key processed; it answers DUPLICATE until the retention TTL runs out."""
         claim.held_token("completed")
-        await self._client.set(self.redis_key(claim.key), _DONE, px=self._retention_ms)
+        await self._guard(self._client.set(self.redis_key(claim.key), _DONE, px=self._retention_ms))
 
     async def release(self, claim: Claim) -> None:
         """Delete the key only while it still holds this claim's token."""
         token = claim.held_token("released")
-        await self._release_script(keys=[self.redis_key(claim.key)], args=[token])
+        await self._guard(self._release_script(keys=[self.redis_key(claim.key)], args=[token]))

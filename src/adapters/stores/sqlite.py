@@ -68,6 +68,8 @@ class SQLiteReplayStore(RetainingSQLiteStore):
         purge_every: delete expired rows after this many completions.
     """
 
+    INTEGRATION = "replay_store"
+
     def __init__(
         self,
         path: str | PathLike[str],

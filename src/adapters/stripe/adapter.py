@@ -121,6 +121,15 @@ class StripePayments(PaymentPort):
         )
         return read_intent(fields)
 
+    async def probe(self) -> None:
+        """
+        ``GET /v1/payment_intents?limit=1``: Stripe answers it only for a valid key allowed to
+        read PaymentIntents (what this adapter needs); a bad key is 401 `AuthenticationFailed`.
+        """
+        await self._client.request(
+            "probe", "GET", "/v1/payment_intents", params={"limit": "1"}, headers=self._headers()
+        )
+
     async def get_payment_intent(self, intent_id: str) -> PaymentIntent:
         """Retrieve a PaymentIntent."""
         operation = "get payment intent"

@@ -213,6 +213,15 @@ class TwilioMessaging(MessagingPort):
         )
         return self._receipt(fields, "get SMS status")
 
+    async def probe(self) -> None:
+        """
+        ``GET /2010-04-01/Accounts/{AccountSid}.json`` with basic auth: Twilio's own record of
+        the account, answered only for the right SID and token (401 otherwise).
+        """
+        await self._client.request(
+            "probe", "GET", f"/{API_VERSION}/Accounts/{self.account_sid}.json", headers=self._auth()
+        )
+
     def _receipt(self, fields: JsonNode, operation: str) -> MessageReceipt:
         sid = fields.text("sid")
         if not _MESSAGE_SID.fullmatch(sid):

@@ -209,6 +209,12 @@ class VapiVoice(VoicePort):
             )
         return call
 
+    async def probe(self) -> None:
+        """``GET /call?limit=1`` with the private key: Vapi's call list, answered only by Vapi."""
+        await self._client.request_list(
+            "probe", "GET", "/call", params={"limit": "1"}, headers=self._auth()
+        )
+
     async def get_call(self, call_id: str) -> Call:
         """
         The call as Vapi sees it now.

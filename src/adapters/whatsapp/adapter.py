@@ -171,6 +171,17 @@ class WhatsAppMessaging(MessagingPort):
             raise unexpected(self.provider, f"send {kind} message", "messages[0].id is not an id")
         return MessageReceipt(message_id, await self._record_queued(message_id), self.provider)
 
+    async def probe(self) -> None:
+        """
+        A read the provider must answer with our credential: Meta's node of the sending number,
+        or 360dialog's template list (`WhatsAppFlavour.probe_path`). `get_status` cannot serve:
+        it reads the local status log and never reaches the provider.
+        """
+        path, params = self.flavour.probe_path(self.phone_number_id)
+        await self._client.request(
+            "probe", "GET", path, params=params, headers=self.flavour.auth_headers(self.credential)
+        )
+
     async def _record_queued(self, message_id: str) -> DeliveryStatus:
         """
         Record QUEUED for an accepted message; a failing store must not fail the send.

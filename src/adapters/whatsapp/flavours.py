@@ -9,6 +9,11 @@ the credential header differ, so one adapter takes a `WhatsAppFlavour` instead o
   ``Authorization: Bearer <system user token>``.
 - 360dialog Cloud API hosting: ``POST https://waba-v2.360dialog.io/messages`` with
   ``D360-API-KEY: <key>`` (the key selects the number, so there is no phone number id).
+
+The health probe (`WhatsAppFlavour.probe_path`) is a cheap authenticated read of the sending
+number's own side: Meta's phone number node ``GET /{version}/{phone_number_id}?fields=id``
+(401 with code 190 for a bad token, 400 code 100 for an id the token cannot see); 360dialog's
+template list ``GET /v1/configs/templates?limit=1`` (401 for a bad key).
 """
 
 from __future__ import annotations
@@ -58,6 +63,13 @@ class WhatsAppFlavour:
         if phone_number_id is None or not _PHONE_NUMBER_ID.fullmatch(phone_number_id):
             raise InvalidValue("phone_number_id", "must be the numeric id of the sending number")
         return f"/{self.graph_version}/{phone_number_id}/messages"
+
+    def probe_path(self, phone_number_id: str | None) -> tuple[str, dict[str, str]]:
+        """The path and query of the health read (see the module docstring)."""
+        if self.graph_version is None:
+            return "/v1/configs/templates", {"limit": "1"}
+        messages = self.messages_path(phone_number_id)  # validates the id
+        return messages.removesuffix("/messages"), {"fields": "id"}
 
     def auth_headers(self, credential: str) -> dict[str, str]:
         """The credential header for one request (never logged)."""

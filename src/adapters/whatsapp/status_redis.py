@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 
 from ...domain.messaging import DeliveryStatus
 from ...ports.delivery_status import DeliveryStatusStore, TextFallbackStore
-from ..redis_keys import RedisKeyStore
+from ..redis_keys import DEFAULT_CONNECT_TIMEOUT, DEFAULT_SOCKET_TIMEOUT, RedisKeyStore
 from .status_log import stored_status
 
 
@@ -58,7 +58,11 @@ class RedisDeliveryStatusStore(RedisKeyStore, DeliveryStatusStore, TextFallbackS
         prefix: namespace of the keys, so several apps can share one Redis.
         retention_seconds: how long an untouched message is remembered (default 30 days).
         max_connections: size of the pool built from ``url``.
+        socket_timeout, connect_timeout: seconds a read or write, and connecting, may take on a
+            client built from ``url``.
     """
+
+    INTEGRATION = "status_store"
 
     def __init__(
         self,
@@ -68,6 +72,8 @@ class RedisDeliveryStatusStore(RedisKeyStore, DeliveryStatusStore, TextFallbackS
         prefix: str = "portico:status:",
         retention_seconds: float = DEFAULT_RETENTION_SECONDS,
         max_connections: int = 50,
+        socket_timeout: float = DEFAULT_SOCKET_TIMEOUT,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
     ) -> None:
         super().__init__(
             url,
@@ -75,6 +81,8 @@ class RedisDeliveryStatusStore(RedisKeyStore, DeliveryStatusStore, TextFallbackS
             prefix=prefix,
             retention_seconds=retention_seconds,
             max_connections=max_connections,
+            socket_timeout=socket_timeout,
+            connect_timeout=connect_timeout,
         )
         self._record_script: Any = self._script(_RECORD)
 

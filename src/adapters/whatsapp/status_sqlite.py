@@ -83,6 +83,8 @@ class SQLiteDeliveryStatusStore(RetainingSQLiteStore, DeliveryStatusStore, TextF
         purge_every: delete stale rows after this many records.
     """
 
+    INTEGRATION = "status_store"
+
     def __init__(
         self,
         path: str | PathLike[str],

@@ -73,6 +73,22 @@ def _choice(help: str, default: str | None, choices: tuple[str, ...]) -> Any:
     return setting(help, default=default, choices=choices)
 
 
+def _redis_socket_timeout() -> Any:
+    return setting(
+        "seconds a Redis read or write may take before the call fails (kind redis)", default=2.0
+    )
+
+
+def _redis_connect_timeout() -> Any:
+    return setting("seconds connecting to Redis may take (kind redis)", default=2.0)
+
+
+def _check_redis_timeouts(store: Any, name: str, problems: _Problems) -> None:
+    for field in ("socket_timeout", "connect_timeout"):
+        if not 0 < getattr(store, field) <= 300:
+            problems.add(f"{name}.{field}", "must be above 0 and at most 300 seconds")
+
+
 # ---------------------------------------------------------------- the application's sections
 
 
@@ -90,6 +106,8 @@ class StatusStoreSettings:
         "SQLite file (default: portico-status[.<environment>].sqlite3 in data_dir)", default=None
     )
     url: str | None = setting("Redis URL, for kind redis", default=None, secret=True)
+    socket_timeout: float = _redis_socket_timeout()
+    connect_timeout: float = _redis_connect_timeout()
     retention_seconds: float = setting("how long a status is kept", default=30 * 24 * 3600.0)
 
 
@@ -205,6 +223,8 @@ class StoreSettings:
     )
     path: str | None = setting("SQLite file (default: in data_dir)", default=None)
     url: str | None = setting("Redis URL, for kind redis", default=None, secret=True)
+    socket_timeout: float = _redis_socket_timeout()
+    connect_timeout: float = _redis_connect_timeout()
 
 
 @attrs.frozen
@@ -806,6 +826,8 @@ def load_settings(
         _check_server(server, problems)
     if status_store is not None and status_store.kind == "redis" and not status_store.url:
         problems.add("messaging.status_store.url", "is required when the kind is redis")
+    if status_store is not None:
+        _check_redis_timeouts(status_store, "messaging.status_store", problems)
     resilience = _resilience(tree.get("resilience"), registry, problems)
     webhooks = _webhooks(tree.get("webhooks"), environment, ports, registry, problems)
     if webhooks is not None:
@@ -813,6 +835,7 @@ def load_settings(
             store = getattr(webhooks, store_name)
             if store.kind == "redis" and not store.url:
                 problems.add(f"webhooks.{store_name}.url", "is required when the kind is redis")
+            _check_redis_timeouts(store, f"webhooks.{store_name}", problems)
         if webhooks.failed_events.kind == "redis":
             problems.add("webhooks.failed_events.kind", "must be memory or sqlite")
         if webhooks.max_body < 1:

@@ -114,7 +114,11 @@ def build_replay_store(settings: Settings, *, clock: Clock = SYSTEM_CLOCK) -> Re
     if kind == "redis":
         from ...adapters.stores.redis_store import RedisReplayStore  # only when used
 
-        return RedisReplayStore(str(section.url))
+        return RedisReplayStore(
+            str(section.url),
+            socket_timeout=section.socket_timeout,
+            connect_timeout=section.connect_timeout,
+        )
     return SQLiteReplayStore(store_path(settings, section.path, "portico-replay"), clock=clock)
 
 
@@ -152,7 +156,10 @@ def build_status_store(settings: Settings, *, clock: Clock = SYSTEM_CLOCK) -> De
         from ...adapters.whatsapp.status_redis import RedisDeliveryStatusStore  # only when used
 
         return RedisDeliveryStatusStore(
-            str(section.url), retention_seconds=section.retention_seconds
+            str(section.url),
+            retention_seconds=section.retention_seconds,
+            socket_timeout=section.socket_timeout,
+            connect_timeout=section.connect_timeout,
         )
     return SQLiteDeliveryStatusStore(
         store_path(settings, section.path, "portico-status"),

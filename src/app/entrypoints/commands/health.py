@@ -2,9 +2,13 @@
 ``portico health``: the Integrations Audit Report for the container's integrations.
 
 One row per integration: circuit state, failures, last success, retry attempts, backoff and the
-breaker's threshold. With ``--probe`` it first makes one harmless read per port through its
-resilient pipeline (looking up an id that does not exist: "not found" proves the vendor answered),
-so the table reflects the vendors' health now, not only this process's history.
+breaker's threshold. With ``--probe`` it first calls each enabled port's ``probe()``: one cheap,
+authenticated read that only the vendor can answer (HubSpot's contact list, Stripe's
+PaymentIntent list, Meta's phone number node or 360dialog's template list, Twilio's account,
+Vapi's call list), so the table reflects the vendors' health now, not only this process's
+history. The probe goes through the port's resilient pipeline, as real work does: its retries,
+breaker and rate limit apply, and its outcome is what the table shows. Any failure, a "not found"
+included (the configured number or account does not exist), is unhealthy with its reason.
 Exit codes (`EXIT_CODES`): 0 healthy; 1 unhealthy (a probe got no answer, a circuit is open, the
 server or the outbox cannot be read); 2 degraded (the outbox holds dead letters, or its oldest
 pending command is older than ``--max-pending-age``): webhooks were acknowledged but their side
@@ -27,7 +31,14 @@ from typing import Any
 import httpx
 
 from ....adapters.resilience import CircuitState, render_health
-from ....domain.errors import IntegrationError, NotFound, PermanentError
+from ....domain.errors import (
+    AuthenticationFailed,
+    LocalRejection,
+    NotFound,
+    PermissionDenied,
+    RetryExhaustedError,
+    TransientError,
+)
 from ...services.outbox_health import DEFAULT_MAX_PENDING_AGE, outbox_problems
 from ...wiring.container import ConfigurationError, Container, create_container
 from ..webhook_counters import COUNTERS_PATH, fetch_webhook_health, render_webhook_counters
@@ -35,7 +46,6 @@ from ._args import positive_seconds
 from .outbox import read_backlog
 
 
-_PROBE_ID = "portico-health-probe"
 HEALTHY, UNHEALTHY, DEGRADED = 0, 1, 2
 EXIT_CODES = """exit codes:
   0  healthy
@@ -57,7 +67,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--format", choices=["markdown", "text"], default="markdown")
     parser.add_argument("--config", metavar="YAML", help="configuration file (else defaults)")
     parser.add_argument(
-        "--probe", action="store_true", help="make one harmless read per port before reporting"
+        "--probe",
+        action="store_true",
+        help="make one cheap authenticated read per vendor before reporting",
     )
     parser.add_argument(
         "--server",
@@ -75,29 +87,39 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 
 async def probe(container: Container) -> list[str]:
-    """One lookup of a missing id per port; returns a line per port whose vendor did not answer."""
-    reads: dict[str, Callable[[], Awaitable[object]]] = {
-        "messaging": lambda: container.messaging().get_status(_PROBE_ID),
-        "crm": lambda: container.crm().get_contact(_PROBE_ID),
-        "payments": lambda: container.payments().get_payment_intent(_PROBE_ID),
-        "voice": lambda: container.voice().get_call(_PROBE_ID),
+    """Call ``probe()`` on every enabled port; returns a line per port that failed, with why."""
+    ports: dict[str, Callable[[], Awaitable[None]]] = {
+        "messaging": lambda: container.messaging().probe(),
+        "crm": lambda: container.crm().probe(),
+        "payments": lambda: container.payments().probe(),
+        "voice": lambda: container.voice().probe(),
     }
     problems = []
     settings = container.settings()
-    for port, read in reads.items():
+    for port, read in ports.items():
         if not settings.enabled(port):
             continue  # left off by the configuration: nothing to probe
         try:
             await read()
-        except NotFound:
-            continue
-        except PermanentError as exc:
-            if exc.status_code in (400, 404, 422):
-                continue  # the vendor answered; our probe id is merely malformed for it
-            problems.append(f"{port}: {type(exc).__name__}: {exc}")
-        except IntegrationError as exc:
-            problems.append(f"{port}: {type(exc).__name__}: {exc}")
+        except Exception as exc:  # noqa: BLE001 - every failure is reported, none passes
+            problems.append(f"{port}: {_why(exc)}: {type(exc).__name__}: {exc}")
     return problems
+
+
+def _why(exc: Exception) -> str:
+    """The operator's word for a failed probe."""
+    cause = exc.last_error if isinstance(exc, RetryExhaustedError) else exc
+    if isinstance(cause, AuthenticationFailed | PermissionDenied):
+        return "credentials refused"
+    if isinstance(cause, TransientError):
+        return "unreachable"
+    if isinstance(cause, LocalRejection):
+        return "refused locally (circuit open or rate limited)"
+    if isinstance(cause, NotFound):
+        return "not found at the vendor"
+    if isinstance(cause, NotImplementedError):
+        return "cannot be probed"
+    return "failed"
 
 
 def run(args: argparse.Namespace) -> int:

@@ -8,6 +8,13 @@ Every command names the store it uses on stderr. ``status`` and ``dead`` open it
 ``relay`` refuses the ``fake`` environment unless ``--allow-fake``: it would mark real commands
 delivered into in-memory fakes.
 
+A store that cannot be read is one line on stderr and exit 1, never a traceback: a corrupt or
+locked SQLite file, an unreachable PostgreSQL server, or something at the path that is no outbox
+(a directory, a 0-byte file, another program's database: `NotAnOutbox`). Only a path where
+nothing exists is "no outbox yet" (``status`` and ``dead`` say so and exit 0). ``relay`` reads
+the store once before it starts, so ``--until-idle`` on an unreadable store exits 1 at once
+instead of retrying forever.
+
 ``requeue`` leaves "maybe sent" dead letters alone (reason starting ``outcome unknown``: the vendor
 may have applied the command, and sending it again could give a patient a duplicate message)
 unless ``--include-maybe-sent`` (with ``--all``) or ``--force`` (one id).
@@ -25,8 +32,9 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from ....adapters.outbox import OutboxNotFound
+from ....adapters.outbox import NotAnOutbox, OutboxNotFound
 from ....adapters.outbox.sqlite import OpenMode
+from ....domain.errors import IntegrationError
 from ....domain.outbox import OutboxStatus
 from ....ports.outbox import Outbox
 from ...services.outbox_relay import OutboxRelay, RelayStats
@@ -161,6 +169,8 @@ def read_backlog(container: Container) -> tuple[str, OutboxStatus | None, bool]:
         status = asyncio.run(_using(outbox, lambda o: o.status()))
     except OutboxNotFound:
         return f"outbox: empty (no outbox yet; {describe(outbox)})\n", None, False
+    except NotAnOutbox as exc:
+        return f"outbox: {exc}\n", None, True
     except Exception as exc:  # noqa: BLE001 - health must report, never crash
         return f"outbox: unreachable ({type(exc).__name__})\n", None, True
     line = (
@@ -186,6 +196,18 @@ def run_outbox(args: argparse.Namespace) -> int:
             return 0
         sys.stderr.write(f"portico outbox {args.action}: {exc}: nothing to {args.action}\n")
         return 1
+    except NotAnOutbox as exc:
+        sys.stderr.write(f"portico outbox {args.action}: {exc}\n")
+        return 1
+    except Exception as exc:  # noqa: BLE001 - an unreadable store is one line, not a traceback
+        sys.stderr.write(f"portico outbox {args.action}: {_unreadable(outbox, exc)}\n")
+        return 1
+
+
+def _unreadable(outbox: Outbox, exc: Exception) -> str:
+    """One line on a store that failed: where it is and the error (type and safe message)."""
+    detail = str(exc) if isinstance(exc, IntegrationError) else type(exc).__name__
+    return f"cannot read {describe(outbox)}: {detail}"
 
 
 def _outbox_action(args: argparse.Namespace, outbox: Outbox) -> int:
@@ -245,7 +267,13 @@ class _Progress:
         sys.stderr.flush()
 
 
-async def _relay(relay: OutboxRelay, until_idle: bool) -> None:
+async def _relay(relay: OutboxRelay, until_idle: bool) -> str | None:
+    """Relay until stopped or idle; the one-line problem when the store cannot be read first."""
+    try:
+        await relay.outbox.status()
+    except Exception as exc:  # noqa: BLE001 - reported in one line, the relay never starts
+        await relay.outbox.close()
+        return str(exc) if isinstance(exc, NotAnOutbox) else _unreadable(relay.outbox, exc)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -255,6 +283,7 @@ async def _relay(relay: OutboxRelay, until_idle: bool) -> None:
         await relay.run(stop=stop, until_idle=until_idle)
     finally:
         await relay.outbox.close()
+    return None
 
 
 FAKE_REFUSAL = (
@@ -279,6 +308,9 @@ def run_relay(args: argparse.Namespace) -> int:
     sys.stderr.write(
         f"portico relay: {container.environment()} vendors, {describe(relay.outbox)}\n"
     )
-    asyncio.run(_relay(relay, args.until_idle))
+    problem = asyncio.run(_relay(relay, args.until_idle))
+    if problem is not None:
+        sys.stderr.write(f"portico relay: {problem}\n")
+        return 1
     progress(relay.stats, final=True)
     return 0
