@@ -357,6 +357,14 @@ class PostgresOutbox(Outbox):
         text = "DELETE FROM {t} WHERE state = 'dead' AND (%s::text IS NULL OR id = %s)"
         return await self._update(text, (entry_id, entry_id))
 
+    async def purge_delivered(self, *, finished_before: float, limit: int) -> int:
+        """Delete up to ``limit`` delivered entries finished before then, oldest first."""
+        text = (
+            "DELETE FROM {t} WHERE seq IN (SELECT seq FROM {t} WHERE state = 'delivered' "
+            "AND finished_at < %s ORDER BY finished_at LIMIT %s)"
+        )
+        return await self._update(text, (finished_before, limit))
+
     async def status(self) -> OutboxStatus:
         """Counts per integration."""
         now = self._clock()
