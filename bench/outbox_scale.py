@@ -6,7 +6,7 @@ Run: ``make bench`` or ``.venv/bin/python -m bench.outbox_scale``. Backlogs of 1
 pending commands by default, and 1M with ``PORTICO_BENCH_FULL=1`` (the history case then sits
 behind 1M delivered rows instead of 100k). PostgreSQL comes from ``PORTICO_POSTGRES_URL``
 (default ``postgresql://postgres@127.0.0.1:5432/postgres``); a private database is created and
-dropped; without a server its rows are skipped.
+dropped; without a server its rows are skipped. ``PORTICO_BENCH_STORES=postgresql`` runs one store.
 
 Cases: ``distinct`` (every command its own recipient), ``hot`` (10 busy recipients: a claim can
 hold only 10, one per recipient), ``history`` (2,000 pending behind a long delivered history),
@@ -41,6 +41,7 @@ HISTORY = 1_000_000 if FULL else 100_000
 MEASURED = 2_048  # commands claimed and delivered per row
 BATCH = 32
 HOT_KEYS = 10
+STORES = tuple(os.environ.get("PORTICO_BENCH_STORES", "sqlite,postgresql").split(","))
 PG_URL = os.environ.get("PORTICO_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 _COLS = "id, kind, integration, ordering_key, idempotency_key, payload, state, enqueued_at, "
@@ -272,7 +273,7 @@ async def main() -> int:
     misses = 0
     pg = _pg_database()
     try:
-        for store in ("sqlite", "postgresql"):
+        for store in STORES:
             if store == "postgresql" and pg is None:
                 continue
             for case, keys, stale in _cases(store):

@@ -332,8 +332,10 @@ class PostgresOutbox(Outbox):
             "|| COALESCE(':' || split_part(o.lease_token, ':', 1), ''), "
             "lease_until = " + _LEASE_NOW + " + %(lease)s, attempts = o.attempts + 1 "
             "FROM h WHERE o.seq = h.seq AND o.state = 'pending' RETURNING {cols}), "
-            "u AS (UPDATE {h} SET lease_until = c.lease_until FROM c "
-            "WHERE {h}.ordering_key = c.ordering_key) "
+            # Heads by primary key (ANY of an array), never a join the planner may hash.
+            "u AS (UPDATE {h} x SET lease_until = c.lease_until FROM c "
+            "WHERE x.ordering_key = ANY(ARRAY(SELECT ordering_key FROM c)) "
+            "AND x.ordering_key = c.ordering_key) "
             "SELECT * FROM c"
         ).format(
             t=self._t,
