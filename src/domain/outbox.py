@@ -89,6 +89,11 @@ class OutboxStatus:
         return sum(b.dead for b in self.integrations)
 
     @property
+    def delivered(self) -> int:
+        """Commands ever delivered (counted when delivered, so purged ones still count)."""
+        return sum(b.delivered for b in self.integrations)
+
+    @property
     def oldest_age(self) -> float | None:
         """Seconds the oldest pending command has waited, or None."""
         starts = [b.oldest_pending_at for b in self.integrations if b.oldest_pending_at is not None]

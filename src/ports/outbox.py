@@ -101,6 +101,15 @@ class Outbox(Protocol):
         """Delete one dead letter, or all when ``entry_id`` is None; returns how many."""
         ...
 
+    async def purge_delivered(self, *, finished_before: float, limit: int) -> int:
+        """
+        Delete up to ``limit`` delivered entries whose delivery was recorded before
+        ``finished_before`` (epoch seconds), oldest first; returns how many. Dead letters are
+        never purged here (an operator decides). A purged command's idempotency key is
+        forgotten: enqueueing the same command again afterwards is accepted anew.
+        """
+        ...
+
     async def status(self) -> OutboxStatus:
         """Pending, in-flight, dead and delivered counts and the oldest pending, per integration."""
         ...

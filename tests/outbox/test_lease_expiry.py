@@ -108,3 +108,53 @@ async def test_a_payment_whose_relay_died_is_resent_with_the_same_key(make_outbo
     entry = await box.get(entry_id)
     assert entry is not None
     assert entry.state is EntryState.DELIVERED
+
+
+class _NoOutcomes(_MarkFails):
+    """An outbox that claims but can record no outcome at all (a partly corrupted store)."""
+
+    async def dead_letter(self, entry: OutboxEntry, *, reason: str) -> bool:
+        raise OSError("disk I/O error")
+
+    async def schedule_retry(
+        self, entry: OutboxEntry, *, delay: float, error: str, attempted: bool = True
+    ) -> bool:
+        raise OSError("disk I/O error")
+
+
+async def test_a_store_that_cannot_record_deliveries_parks_the_command_after_max_attempts(
+    make_outbox, clock
+):
+    """Each send's outcome is lost: sent max_attempts times, then parked, never a resend loop."""
+    box = make_outbox()
+    entry_id = await box.enqueue(payment())
+    fake = FakePayments()
+    settings = RelaySettings(lease_seconds=LEASE, max_attempts=3)
+    r = OutboxRelay(_MarkFails(box), CommandPorts(payments=fake), settings, clock=clock)  # type: ignore[arg-type]
+    for _ in range(8):
+        await r.run_once()
+        clock.advance(LEASE + 1)
+    assert len(fake.faults.calls_to("create_payment_intent")) == 3
+    parked = await box.get(entry_id)
+    assert parked is not None
+    assert parked.state is EntryState.DEAD
+    assert parked.last_error is not None
+    assert parked.last_error.startswith(
+        "attempts exhausted while its outcome could not be recorded"
+    )
+
+
+async def test_a_store_that_records_nothing_still_sends_at_most_max_attempts(make_outbox, clock):
+    """Even when parking fails too, a claim past max_attempts sends nothing."""
+    box = make_outbox()
+    entry_id = await box.enqueue(payment())
+    fake = FakePayments()
+    settings = RelaySettings(lease_seconds=LEASE, max_attempts=2)
+    r = OutboxRelay(_NoOutcomes(box), CommandPorts(payments=fake), settings, clock=clock)  # type: ignore[arg-type]
+    for _ in range(6):
+        await r.run_once()
+        clock.advance(LEASE + 1)
+    assert len(fake.faults.calls_to("create_payment_intent")) == 2
+    still = await box.get(entry_id)
+    assert still is not None
+    assert still.attempts == 6

@@ -118,3 +118,69 @@ async def test_enqueue_joins_the_callers_transaction(postgres_url):
             await box.enqueue(other)
     finally:
         await box.close()
+
+
+async def test_four_relays_drain_hot_keys_while_commands_keep_arriving(postgres_url):
+    """Three busy patients, enqueues racing four relays: each sent once, in order, no head left."""
+    table = f"hot_{uuid.uuid4().hex[:8]}"
+    boxes = [PostgresOutbox(postgres_url, table=table) for _ in range(6)]
+    vendor = Recorder()
+    settings = RelaySettings(batch_size=8, idle_delay=0.01, lease_seconds=30)
+    relays = [OutboxRelay(box, CommandPorts(payments=vendor), settings) for box in boxes[:4]]
+    stop = asyncio.Event()
+
+    async def enqueue(box: PostgresOutbox, patients: range) -> None:
+        for n in range(40):
+            for patient in patients:
+                await box.enqueue(payment(patient, n))
+            await asyncio.sleep(0)
+
+    running = [asyncio.create_task(r.run(stop=stop)) for r in relays]
+    await asyncio.wait_for(
+        asyncio.gather(enqueue(boxes[4], range(2)), enqueue(boxes[5], range(2, 3))), 60
+    )
+    await asyncio.wait_for(relays[0].run(until_idle=True), 60)
+    stop.set()
+    await asyncio.wait_for(asyncio.gather(*running), 30)
+    async with await psycopg.AsyncConnection.connect(postgres_url) as conn:
+        cur = await conn.execute(f"SELECT COUNT(*) FROM {table}_heads")  # noqa: S608
+        heads = await cur.fetchone()
+    for box in boxes:
+        await box.close()
+
+    assert heads == (0,)
+    assert vendor.overlaps == 0
+    assert len(vendor.sent) == 120
+    assert set(vendor.sent.values()) == {1}
+    assert all(order == list(range(40)) for order in vendor.order.values())
+
+
+async def test_a_table_of_an_earlier_version_is_upgraded_when_opened(postgres_url):
+    """A table without heads gets them at open, filled from its pending rows, counts kept."""
+    table = f"old_{uuid.uuid4().hex[:8]}"
+    async with await psycopg.AsyncConnection.connect(postgres_url, autocommit=True) as conn:
+        await conn.execute(
+            f"CREATE TABLE {table} (seq BIGSERIAL PRIMARY KEY, id TEXT NOT NULL UNIQUE, "
+            "kind TEXT NOT NULL, integration TEXT NOT NULL, ordering_key TEXT NOT NULL, "
+            "idempotency_key TEXT NOT NULL UNIQUE, payload TEXT NOT NULL, "
+            "state TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0, "
+            "enqueued_at DOUBLE PRECISION NOT NULL, available_at DOUBLE PRECISION NOT NULL, "
+            "lease_token TEXT, lease_until DOUBLE PRECISION, last_error TEXT, "
+            "finished_at DOUBLE PRECISION)"
+        )
+        await conn.execute(f"CREATE INDEX {table}_state ON {table} (state, integration)")
+        for i, state in enumerate(["delivered"] * 4 + ["pending"] * 6 + ["dead"]):
+            await conn.execute(
+                f"INSERT INTO {table} (id, kind, integration, ordering_key, idempotency_key, "  # noqa: S608
+                "payload, state, enqueued_at, available_at) "
+                "VALUES (%s, 'add_note', 'crm', %s, %s, '{}', %s, %s, 0)",
+                (f"id{i}", f"p{i % 3}", f"k{i}", state, float(i)),
+            )
+    box = PostgresOutbox(postgres_url, table=table, mode="existing")
+    try:
+        status = await box.status()
+        assert (status.pending, status.dead, status.delivered) == (6, 1, 4)
+        heads = [e.id for e in await box.claim(limit=32, lease_seconds=30)]
+        assert heads == ["id4", "id5", "id6"]  # the oldest pending of p1, p2 and p0
+    finally:
+        await box.close()

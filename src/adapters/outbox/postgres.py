@@ -49,6 +49,19 @@ _LEASE_NOW = (
     "COALESCE(%(lease_now)s::double precision, extract(epoch FROM now())::double precision)"
 )
 log = logging.getLogger("portico.outbox")
+# Heads: one row per ordering key with pending work, naming its oldest pending command (the only
+# one a claim may take) and mirroring that command's due time and lease. A claim locks heads
+# (SKIP LOCKED) and reads each command by primary key, never the rows queued behind a head.
+# Whatever changes a head's command locks its heads row first and recomputes it in a later
+# statement (READ COMMITTED: a snapshot taken after the lock, so it sees every enqueue that
+# committed before); a row that becomes pending (enqueue, requeue) offers itself as the head.
+_OFFER = "INSERT INTO {h} AS cur (ordering_key, seq, integration, due_at, lease_until)"
+_OFFER_CONFLICT = (
+    "ON CONFLICT (ordering_key) DO UPDATE SET seq = excluded.seq, "
+    "integration = excluded.integration, due_at = excluded.due_at, lease_until = NULL "
+    "WHERE excluded.seq < cur.seq"
+)
+_SHARDS = 16  # delivered counters per integration, so concurrent relays rarely share a row
 
 
 class PostgresOutbox(Outbox):
@@ -87,7 +100,14 @@ class PostgresOutbox(Outbox):
         schema, _, name = self.table.rpartition(".")
         self._schema = schema or None
         self._t = sql.Identifier(schema, name) if schema else sql.Identifier(name)
+        self._heads = (
+            sql.Identifier(schema, f"{name}_heads") if schema else sql.Identifier(f"{name}_heads")
+        )
+        self._counts = (
+            sql.Identifier(schema, f"{name}_counts") if schema else sql.Identifier(f"{name}_counts")
+        )
         self._index = name
+        self._upgraded = False
         self._clock = epoch_seconds(clock or SYSTEM_CLOCK)
         self._lease_clock = None if clock is None else self._clock  # None: the database's now()
         self._conn: psycopg.AsyncConnection[Any] | None = None
@@ -111,12 +131,21 @@ class PostgresOutbox(Outbox):
                     await self.create_schema(conn)
                 else:
                     await self._check_table(conn)
+                    if self.mode == "existing":  # never creates the outbox, but upgrades it
+                        await self.create_schema(conn)
+                self._upgraded = await self._has(conn, self._heads)
             except BaseException:
                 await conn.close()
                 raise
             log.info("outbox: %s (%s)", self.location, self.mode)
             self._conn = conn
         return self._conn
+
+    @staticmethod
+    async def _has(conn: psycopg.AsyncConnection[Any], table: sql.Identifier) -> bool:
+        cur = await conn.execute("SELECT to_regclass(%s)", (table.as_string(conn),))
+        row = await cur.fetchone()
+        return row is not None and row[0] is not None
 
     async def _check_table(self, conn: psycopg.AsyncConnection[Any]) -> None:
         if self.mode == "read_only":
@@ -130,6 +159,8 @@ class PostgresOutbox(Outbox):
         """Create the schema, table and indexes if missing."""
         t, name = self._t, self._index
         async with conn.transaction():
+            # One process creates or upgrades at a time; the others wait, then find it done.
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.table,))
             if self._schema:
                 await conn.execute(
                     sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self._schema))
@@ -158,14 +189,43 @@ class PostgresOutbox(Outbox):
             )
             for suffix, body in (
                 ("line", "(ordering_key, seq) WHERE state = 'pending'"),
-                ("due", "(available_at) WHERE state = 'pending'"),
-                ("state", "(state, integration)"),
+                ("status", "(state, integration, enqueued_at)"),
+                ("done", "(finished_at) WHERE state = 'delivered'"),
             ):
                 await conn.execute(
                     sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} " + body).format(
                         sql.Identifier(f"{name}_{suffix}"), t
                     )
                 )
+            for suffix in ("due", "state"):  # earlier versions' indexes, no longer read
+                index = f"{name}_{suffix}"
+                await conn.execute(
+                    sql.SQL("DROP INDEX IF EXISTS {}").format(
+                        sql.Identifier(self._schema, index)
+                        if self._schema
+                        else sql.Identifier(index)
+                    )
+                )
+            if not await self._has(conn, self._heads):
+                await self._add_heads(conn)
+
+    async def _add_heads(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """The heads and delivered counters, filled from the rows (new outbox, or an upgrade)."""
+        t, h, c = self._t, self._heads, self._counts
+        await conn.execute(sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(t))
+        for text in (
+            "CREATE TABLE {h} (ordering_key TEXT PRIMARY KEY, seq BIGINT NOT NULL, "
+            "integration TEXT NOT NULL, due_at DOUBLE PRECISION NOT NULL, "
+            "lease_until DOUBLE PRECISION)",
+            "CREATE INDEX ON {h} (seq)",
+            "CREATE TABLE {c} (integration TEXT NOT NULL, shard INTEGER NOT NULL, "
+            "delivered BIGINT NOT NULL, PRIMARY KEY (integration, shard))",
+            "INSERT INTO {h} SELECT DISTINCT ON (ordering_key) ordering_key, seq, integration, "
+            "available_at, lease_until FROM {t} WHERE state = 'pending' ORDER BY ordering_key, seq",
+            "INSERT INTO {c} SELECT integration, 0, COUNT(*) FROM {t} WHERE state = 'delivered' "
+            "GROUP BY integration",
+        ):
+            await conn.execute(sql.SQL(text).format(t=t, h=h, c=c))
 
     async def _exec(self, query: sql.SQL | sql.Composed, params: Any = ()) -> list[tuple[Any, ...]]:
         async with self._lock:
@@ -173,6 +233,22 @@ class PostgresOutbox(Outbox):
                 conn = await self._connection()
                 cur = await conn.execute(query, params)
                 return await cur.fetchall() if cur.description else [(cur.rowcount,)]
+            except psycopg.Error as err:
+                raise self._unavailable(err) from None
+            except OSError as err:
+                if isinstance(err, OutboxNotFound):
+                    raise
+                raise self._unavailable(err) from None
+
+    async def _tx(self, steps: list[tuple[sql.Composed, Any]]) -> list[tuple[Any, ...]]:
+        """Run ``steps`` in one transaction, pipelined (one round trip); the last one's rows."""
+        async with self._lock:
+            try:
+                conn = await self._connection()
+                async with conn.pipeline(), conn.transaction():
+                    curs = [await conn.execute(q, p) for q, p in steps]
+                last = curs[-1]
+                return await last.fetchall() if last.description else [(last.rowcount,)]
             except psycopg.Error as err:
                 raise self._unavailable(err) from None
             except OSError as err:
@@ -210,10 +286,15 @@ class PostgresOutbox(Outbox):
         insert = sql.SQL(
             "WITH ins AS (INSERT INTO {t} (id, kind, integration, ordering_key, idempotency_key, "
             "payload, enqueued_at, available_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
-            "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, payload) "
+            "ON CONFLICT (idempotency_key) DO NOTHING "
+            "RETURNING id, payload, seq, ordering_key, integration, available_at), "
+            "head AS ("
+            + _OFFER
+            + " SELECT ordering_key, seq, integration, available_at, NULL::double precision "
+            "FROM ins " + _OFFER_CONFLICT + ") "
             "SELECT id, payload FROM ins UNION ALL "
             "SELECT id, payload FROM {t} WHERE idempotency_key = %s"
-        ).format(t=self._t)
+        ).format(t=self._t, h=self._heads)
         params = (*row, row[4])
         again = sql.SQL("SELECT id, payload FROM {t} WHERE idempotency_key = %s").format(t=self._t)
         if connection is not None:
@@ -236,27 +317,31 @@ class PostgresOutbox(Outbox):
     async def claim(
         self, *, limit: int, lease_seconds: float, integrations: Collection[str] | None = None
     ) -> list[OutboxEntry]:
-        """Lease due entries, one per ordering key, skipping rows other relays hold."""
+        """Lease due entries, one per ordering key, skipping heads other relays hold."""
         if integrations is not None and not integrations:
             return []
         now = self._clock()
         query = sql.SQL(
-            "WITH due AS (SELECT o.seq, o.lease_token AS old "
-            "FROM {t} o WHERE o.state = 'pending' AND o.available_at <= %(now)s "
-            "AND (o.lease_until IS NULL OR o.lease_until <= " + _LEASE_NOW + ") "
-            "AND (%(all)s OR o.integration = ANY(%(only)s)) "
-            "AND NOT EXISTS (SELECT 1 FROM {t} p WHERE p.state = 'pending' "
-            "AND p.ordering_key = o.ordering_key AND p.seq < o.seq) "
-            "ORDER BY o.seq LIMIT %(limit)s FOR UPDATE SKIP LOCKED) "
-            "UPDATE {t} SET lease_token = md5(random()::text || clock_timestamp()::text) "
-            "|| COALESCE(':' || split_part(due.old, ':', 1), ''), "
-            "lease_until = " + _LEASE_NOW + " + %(lease)s, attempts = {t}.attempts + 1 "
-            "FROM due WHERE {t}.seq = due.seq RETURNING {cols}, due.old IS NOT NULL"
+            "WITH h AS (SELECT ordering_key, seq FROM {h} "
+            "WHERE due_at <= %(now)s AND (lease_until IS NULL OR lease_until <= "
+            + _LEASE_NOW
+            + ") "
+            "AND (%(all)s OR integration = ANY(%(only)s)) "
+            "ORDER BY seq LIMIT %(limit)s FOR UPDATE SKIP LOCKED), "
+            "c AS (UPDATE {t} o SET lease_token = md5(random()::text || clock_timestamp()::text) "
+            "|| COALESCE(':' || split_part(o.lease_token, ':', 1), ''), "
+            "lease_until = " + _LEASE_NOW + " + %(lease)s, attempts = o.attempts + 1 "
+            "FROM h WHERE o.seq = h.seq AND o.state = 'pending' RETURNING {cols}), "
+            # Heads by primary key (ANY of an array), never a join the planner may hash.
+            "u AS (UPDATE {h} x SET lease_until = c.lease_until FROM c "
+            "WHERE x.ordering_key = ANY(ARRAY(SELECT ordering_key FROM c)) "
+            "AND x.ordering_key = c.ordering_key) "
+            "SELECT * FROM c"
         ).format(
             t=self._t,
+            h=self._heads,
             cols=sql.SQL(", ").join(
-                sql.SQL("{t}.{c}").format(t=self._t, c=sql.Identifier(c.strip()))
-                for c in COLUMNS.split(",")
+                sql.SQL("o.{c}").format(c=sql.Identifier(c.strip())) for c in COLUMNS.split(",")
             ),
         )
         rows = await self._exec(
@@ -270,44 +355,91 @@ class PostgresOutbox(Outbox):
                 "lease_now": None if self._lease_clock is None else self._lease_clock(),
             },
         )
-        # A pending row that still holds a token had a lease that ran out without an outcome.
-        entries = (to_entry(r, lease_expired=bool(r[-1])) for r in rows)
+        # A claim of a row that still held a token (a lease that ran out without an outcome)
+        # gives it ``<own>:<previous>``.
+        entries = (to_entry(r, lease_expired=":" in (r[11] or "")) for r in rows)
         return sorted(entries, key=lambda e: e.seq)
 
-    async def _finish(
-        self, entry: OutboxEntry, sets: str, params: tuple[Any, ...], keep: str | None = None
+    async def _settle(
+        self, entry: OutboxEntry, change: str, params: dict[str, Any], *, count: bool = False
     ) -> bool:
-        query = sql.SQL(
-            "UPDATE {t} SET " + sets + ", lease_token = %s, lease_until = NULL "
-            "WHERE id = %s AND state = 'pending' AND lease_token = %s"
-        ).format(t=self._t)
-        rows = await self._exec(query, (*params, keep, entry.id, entry.lease_token))
+        """
+        Apply ``change`` (an UPDATE of ``entry``'s row ``RETURNING seq, integration, state,
+        available_at, lease_until``) under its key's heads lock, then recompute that head.
+        """
+        lock = sql.SQL("SELECT 1 FROM {h} WHERE ordering_key = %(key)s FOR UPDATE").format(
+            h=self._heads
+        )
+        counted = (
+            ", n AS (INSERT INTO {c} AS cur (integration, shard, delivered) "
+            "SELECT integration, seq %% " + str(_SHARDS) + ", 1 FROM d "
+            "ON CONFLICT (integration, shard) DO UPDATE SET delivered = cur.delivered + 1)"
+            if count
+            else ""
+        )
+        refresh = sql.SQL(
+            "WITH d AS (" + change + "), "
+            "cand AS (SELECT seq, integration, available_at, lease_until FROM d "
+            "WHERE state = 'pending' UNION ALL (SELECT seq, integration, available_at, "
+            "lease_until FROM {t} WHERE state = 'pending' AND ordering_key = %(key)s "
+            "AND seq <> ALL(SELECT seq FROM d) ORDER BY seq LIMIT 1)), "
+            "nxt AS (SELECT * FROM cand ORDER BY seq LIMIT 1), "
+            "up AS (INSERT INTO {h} (ordering_key, seq, integration, due_at, lease_until) "
+            "SELECT %(key)s, seq, integration, available_at, lease_until FROM nxt "
+            "WHERE EXISTS (SELECT 1 FROM d) ON CONFLICT (ordering_key) DO UPDATE SET "
+            "seq = excluded.seq, integration = excluded.integration, due_at = excluded.due_at, "
+            "lease_until = excluded.lease_until), "
+            "gone AS (DELETE FROM {h} WHERE ordering_key = %(key)s AND EXISTS (SELECT 1 FROM d) "
+            "AND NOT EXISTS (SELECT 1 FROM nxt))" + counted + " "
+            "SELECT COUNT(*) FROM d"
+        ).format(t=self._t, h=self._heads, c=self._counts)
+        params = {**params, "key": entry.ordering_key}
+        rows = await self._tx([(lock, params), (refresh, params)])
         return bool(rows[0][0] == 1)
+
+    _RETURNING = " RETURNING seq, integration, state, available_at, lease_until"
+
+    async def _finish(
+        self, entry: OutboxEntry, sets: str, params: dict[str, Any], keep: str | None = None
+    ) -> bool:
+        change = (
+            "UPDATE {t} SET " + sets + ", lease_token = %(keep)s, lease_until = NULL "
+            "WHERE id = %(id)s AND state = 'pending' AND lease_token = %(token)s" + self._RETURNING
+        )
+        return await self._settle(
+            entry, change, {**params, "keep": keep, "id": entry.id, "token": entry.lease_token}
+        )
 
     async def mark_delivered(self, entry: OutboxEntry) -> bool:
         """Record success under the current lease, or over a lease-expiry dead letter (`held`)."""
-        query = sql.SQL(
-            "UPDATE {t} SET state = 'delivered', finished_at = %s, last_error = NULL, "
-            "lease_token = NULL, lease_until = NULL WHERE id = %s AND ("
-            "(state = 'pending' AND lease_token = %s) OR (state = 'dead' AND lease_token = %s))"
-        ).format(t=self._t)
+        change = (
+            "UPDATE {t} SET state = 'delivered', finished_at = %(now)s, last_error = NULL, "
+            "lease_token = NULL, lease_until = NULL WHERE id = %(id)s AND ("
+            "(state = 'pending' AND lease_token = %(token)s) "
+            "OR (state = 'dead' AND lease_token = %(held)s))" + self._RETURNING
+        )
         token = entry.lease_token
-        params = (self._clock(), entry.id, token, None if token is None else held(token))
-        rows = await self._exec(query, params)
-        return bool(rows[0][0] == 1)
+        params = {
+            "now": self._clock(),
+            "id": entry.id,
+            "token": token,
+            "held": None if token is None else held(token),
+        }
+        return await self._settle(entry, change, params, count=True)
 
     async def schedule_retry(
         self, entry: OutboxEntry, *, delay: float, error: str, attempted: bool = True
     ) -> bool:
         """Release the lease; due again after ``delay``."""
         back = "" if attempted else ", attempts = GREATEST(attempts - 1, 0)"
-        sets = "available_at = %s, last_error = %s" + back
-        return await self._finish(entry, sets, (self._clock() + max(delay, 0.0), clip(error)))
+        sets = "available_at = %(due)s, last_error = %(error)s" + back
+        params = {"due": self._clock() + max(delay, 0.0), "error": clip(error)}
+        return await self._finish(entry, sets, params)
 
     async def dead_letter(self, entry: OutboxEntry, *, reason: str) -> bool:
         """Park as a dead letter with ``reason``."""
-        sets = "state = 'dead', finished_at = %s, last_error = %s"
-        params = (self._clock(), clip(reason))
+        sets = "state = 'dead', finished_at = %(now)s, last_error = %(error)s"
+        params = {"now": self._clock(), "error": clip(reason)}
         return await self._finish(entry, sets, params, keep=previous_holder(entry))
 
     # ------------------------------------------------------------ operators
@@ -334,38 +466,67 @@ class PostgresOutbox(Outbox):
         rows = await self._exec(sql.SQL(text).format(t=self._t), params)
         return int(rows[0][0])
 
+    async def _requeue(self, where: str, params: tuple[Any, ...]) -> int:
+        query = sql.SQL(
+            "WITH r AS (UPDATE {t} SET state = 'pending', attempts = 0, available_at = %s, "
+            "finished_at = NULL, lease_token = NULL, lease_until = NULL "
+            "WHERE state = 'dead' AND " + where + " "
+            "RETURNING seq, ordering_key, integration, available_at), "
+            "head AS (" + _OFFER + " SELECT DISTINCT ON (ordering_key) ordering_key, seq, "
+            "integration, available_at, NULL::double precision FROM r "
+            "ORDER BY ordering_key, seq " + _OFFER_CONFLICT + ") "
+            "SELECT COUNT(*) FROM r"
+        ).format(t=self._t, h=self._heads)
+        rows = await self._exec(query, (self._clock(), *params))
+        return int(rows[0][0])
+
     async def requeue(self, entry_id: str) -> bool:
         """Make one dead letter pending again with its attempts reset."""
-        text = (
-            "UPDATE {t} SET state = 'pending', attempts = 0, available_at = %s, "
-            "finished_at = NULL, lease_token = NULL, lease_until = NULL "
-            "WHERE id = %s AND state = 'dead'"
-        )
-        return await self._update(text, (self._clock(), entry_id)) == 1
+        return await self._requeue("id = %s", (entry_id,)) == 1
 
     async def requeue_all(self, *, integration: str | None = None) -> int:
         """Requeue every dead letter (of one integration)."""
-        text = (
-            "UPDATE {t} SET state = 'pending', attempts = 0, available_at = %s, "
-            "finished_at = NULL, lease_token = NULL, lease_until = NULL "
-            "WHERE state = 'dead' AND (%s::text IS NULL OR integration = %s)"
+        return await self._requeue(
+            "(%s::text IS NULL OR integration = %s)", (integration, integration)
         )
-        return await self._update(text, (self._clock(), integration, integration))
 
     async def purge_dead(self, entry_id: str | None = None) -> int:
         """Delete one dead letter, or all."""
         text = "DELETE FROM {t} WHERE state = 'dead' AND (%s::text IS NULL OR id = %s)"
         return await self._update(text, (entry_id, entry_id))
 
+    async def purge_delivered(self, *, finished_before: float, limit: int) -> int:
+        """Delete up to ``limit`` delivered entries finished before then, oldest first."""
+        text = (
+            "DELETE FROM {t} WHERE seq IN (SELECT seq FROM {t} WHERE state = 'delivered' "
+            "AND finished_at < %s ORDER BY finished_at LIMIT %s)"
+        )
+        return await self._update(text, (finished_before, limit))
+
     async def status(self) -> OutboxStatus:
-        """Counts per integration."""
+        """
+        Counts per integration: pending and dead from the status index (delivered rows are not
+        read), leases from the heads (only a head is leased), delivered from the counters.
+        """
         now = self._clock()
-        query = sql.SQL(
-            "SELECT integration, state, COUNT(*), "
-            "SUM(CASE WHEN lease_until > " + _LEASE_NOW + " THEN 1 ELSE 0 END), MIN(enqueued_at) "
-            "FROM {t} GROUP BY integration, state"
-        ).format(t=self._t)
         lease_now = None if self._lease_clock is None else self._lease_clock()
+        if not self._upgraded:  # a read-only view of an outbox no relay has upgraded yet
+            query = sql.SQL(
+                "SELECT integration, state, COUNT(*), "
+                "SUM(CASE WHEN lease_until > " + _LEASE_NOW + " THEN 1 ELSE 0 END), "
+                "MIN(enqueued_at) FROM {t} GROUP BY integration, state"
+            ).format(t=self._t)
+            return backlog(now, await self._exec(query, {"lease_now": lease_now}))
+        query = sql.SQL(
+            "WITH leased AS (SELECT integration, COUNT(*) AS n FROM {h} "
+            "WHERE lease_until > " + _LEASE_NOW + " GROUP BY integration) "
+            "SELECT s.integration, s.state, s.n, COALESCE(l.n, 0), s.oldest FROM "
+            "(SELECT integration, state, COUNT(*) AS n, MIN(enqueued_at) AS oldest FROM {t} "
+            "WHERE state IN ('pending', 'dead') GROUP BY state, integration) s "
+            "LEFT JOIN leased l ON l.integration = s.integration AND s.state = 'pending' "
+            "UNION ALL SELECT integration, 'delivered', SUM(delivered), 0, NULL FROM {c} "
+            "GROUP BY integration"
+        ).format(t=self._t, h=self._heads, c=self._counts)
         return backlog(now, await self._exec(query, {"lease_now": lease_now}))
 
     async def close(self) -> None:

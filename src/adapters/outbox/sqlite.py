@@ -50,6 +50,14 @@ P = ParamSpec("P")
 log = logging.getLogger("portico.outbox")
 
 
+def _has_table(conn: sqlite3.Connection, name: str) -> bool:
+    try:
+        conn.execute(f"SELECT 1 FROM {name} LIMIT 0")
+    except sqlite3.OperationalError:
+        return False
+    return True
+
+
 class SqliteOutbox(Outbox):
     """
     `Outbox` on a SQLite file.
@@ -93,6 +101,7 @@ class SqliteOutbox(Outbox):
             integration="outbox",
         )
         self._sync = "FULL"
+        self._upgraded = False
 
     def __repr__(self) -> str:
         return f"SqliteOutbox(path={self.path!r}, table={self.table!r}, mode={self.mode!r})"
@@ -106,8 +115,9 @@ class SqliteOutbox(Outbox):
 
     def _open(self) -> sqlite3.Connection:
         conn = open_sqlite(self.path, self.table, self.mode, self._busy_timeout)
-        if self.mode == "create":
+        if self.mode != "read_only":  # ``existing`` never creates the outbox, but upgrades it
             self.create_schema(conn)
+        self._upgraded = _has_table(conn, f"{self.table}_heads")
         self._sync = "FULL"
         log.info("outbox: sqlite %s (table %s, %s)", self.location, self.table, self.mode)
         return conn
@@ -135,9 +145,69 @@ class SqliteOutbox(Outbox):
                 finished_at REAL
             );
             CREATE INDEX IF NOT EXISTS {t}_line ON {t} (ordering_key, seq) WHERE state = 'pending';
-            CREATE INDEX IF NOT EXISTS {t}_due ON {t} (available_at) WHERE state = 'pending';
-            CREATE INDEX IF NOT EXISTS {t}_state ON {t} (state, integration);
+            CREATE INDEX IF NOT EXISTS {t}_status ON {t} (state, integration, enqueued_at);
+            CREATE INDEX IF NOT EXISTS {t}_done ON {t} (finished_at) WHERE state = 'delivered';
+            DROP INDEX IF EXISTS {t}_due;
+            DROP INDEX IF EXISTS {t}_state;
             """
+        )
+        if _has_table(conn, f"{t}_heads"):
+            return
+        # An outbox of an earlier version (or a new one): add the heads and the delivered
+        # counters, filled from the rows, in one write transaction (another process opening
+        # the same file at the same time waits, then finds them).
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if not _has_table(conn, f"{t}_heads"):
+                conn.execute(
+                    f"CREATE TABLE {t}_heads (ordering_key TEXT PRIMARY KEY, "
+                    "seq INTEGER NOT NULL UNIQUE, integration TEXT NOT NULL, "
+                    "due_at REAL NOT NULL, lease_until REAL)"
+                )
+                conn.execute(
+                    f"CREATE TABLE {t}_counts (integration TEXT NOT NULL, "
+                    "delivered INTEGER NOT NULL, PRIMARY KEY (integration))"
+                )
+                conn.execute(
+                    f"INSERT INTO {t}_heads SELECT o.ordering_key, o.seq, o.integration, "
+                    f"o.available_at, o.lease_until FROM {t} o WHERE o.state = 'pending' "
+                    f"AND o.seq = (SELECT MIN(p.seq) FROM {t} p WHERE p.state = 'pending' "
+                    "AND p.ordering_key = o.ordering_key)"
+                )
+                conn.execute(
+                    f"INSERT INTO {t}_counts SELECT integration, COUNT(*) FROM {t} "
+                    "WHERE state = 'delivered' GROUP BY integration"
+                )
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    # Heads: one row per ordering key with pending work, naming its oldest pending command (the
+    # only one a claim may take) and mirroring that command's due time and lease, so a claim
+    # reads heads in order and never the rows queued behind them. Kept in the transaction of
+    # every change to a pending row.
+
+    def _offer(self, conn: sqlite3.Connection, seq: int, key: str, integ: str, due: float) -> None:
+        """A row that just became pending: the head of its key unless an older one is."""
+        h = f"{self.table}_heads"
+        conn.execute(
+            f"INSERT INTO {h} (ordering_key, seq, integration, due_at, lease_until) "
+            "VALUES (?, ?, ?, ?, NULL) ON CONFLICT (ordering_key) DO UPDATE SET "
+            "seq = excluded.seq, integration = excluded.integration, due_at = excluded.due_at, "
+            f"lease_until = NULL WHERE excluded.seq < {h}.seq",
+            (key, seq, integ, due),
+        )
+
+    def _refresh(self, conn: sqlite3.Connection, key: str) -> None:
+        """Recompute the head of ``key`` after its head changed (outcome, requeue)."""
+        t = self.table
+        conn.execute(f"DELETE FROM {t}_heads WHERE ordering_key = ?", (key,))
+        conn.execute(
+            f"INSERT INTO {t}_heads (ordering_key, seq, integration, due_at, lease_until) "
+            f"SELECT ordering_key, seq, integration, available_at, lease_until FROM {t} "
+            "WHERE state = 'pending' AND ordering_key = ? ORDER BY seq LIMIT 1",
+            (key,),
         )
 
     async def _run(self, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
@@ -184,6 +254,7 @@ class SqliteOutbox(Outbox):
             row,
         )
         if cur.rowcount == 1:
+            self._offer(conn, int(cur.lastrowid or 0), row[3], row[2], row[7])
             return row[0]
         found = conn.execute(
             f"SELECT id, payload FROM {self.table} WHERE idempotency_key = ?", (row[4],)
@@ -208,31 +279,33 @@ class SqliteOutbox(Outbox):
         if integrations is not None:
             if not integrations:
                 return []
-            only = f" AND o.integration IN ({','.join('?' * len(integrations))})"
+            only = f" AND h.integration IN ({','.join('?' * len(integrations))})"
             params.extend(integrations)
         params.append(limit)
 
         def tx(conn: sqlite3.Connection) -> list[OutboxEntry]:
+            # Heads in order, each a primary-key lookup: the rows behind a head are never read.
             # A pending row that still holds a token had a lease that ran out without an outcome.
-            due = [
-                (r[0], r[1])
-                for r in conn.execute(
-                    f"SELECT o.seq, o.lease_token FROM {t} o "
-                    "WHERE o.state = 'pending' AND o.available_at <= ? "
-                    f"AND (o.lease_until IS NULL OR o.lease_until <= ?){only} "
-                    f"AND NOT EXISTS (SELECT 1 FROM {t} p WHERE p.state = 'pending' "
-                    "AND p.ordering_key = o.ordering_key AND p.seq < o.seq) "
-                    "ORDER BY o.seq LIMIT ?",
-                    params,
-                )
-            ]
+            due = conn.execute(
+                f"SELECT h.seq, h.ordering_key, o.lease_token FROM {t}_heads h "
+                f"JOIN {t} o ON o.seq = h.seq WHERE h.due_at <= ? "
+                f"AND (h.lease_until IS NULL OR h.lease_until <= ?){only} "
+                "ORDER BY h.seq LIMIT ?",
+                params,
+            ).fetchall()
             claimed = []
-            for seq, old in due:
+            until = now + lease_seconds
+            for seq, key, old in due:
                 row = conn.execute(
                     f"UPDATE {t} SET lease_token = ?, lease_until = ?, attempts = attempts + 1 "
-                    f"WHERE seq = ? RETURNING {COLUMNS}",
-                    (lease_token(old), now + lease_seconds, seq),
+                    f"WHERE seq = ? AND state = 'pending' RETURNING {COLUMNS}",
+                    (lease_token(old), until, seq),
                 ).fetchone()
+                if row is None:  # never, while the heads are kept with the rows
+                    continue
+                conn.execute(
+                    f"UPDATE {t}_heads SET lease_until = ? WHERE ordering_key = ?", (until, key)
+                )
                 claimed.append(to_entry(row, lease_expired=old is not None))
             return claimed
 
@@ -253,7 +326,10 @@ class SqliteOutbox(Outbox):
                 "WHERE id = ? AND state = 'pending' AND lease_token = ?",
                 (*params, keep, entry.id, entry.lease_token),
             )
-            return cur.rowcount == 1
+            if cur.rowcount != 1:
+                return False
+            self._refresh(conn, entry.ordering_key)
+            return True
 
         return self._write(tx, durable=False)
 
@@ -265,7 +341,19 @@ class SqliteOutbox(Outbox):
             "(state = 'pending' AND lease_token = ?) OR (state = 'dead' AND lease_token = ?))"
         )
         params = (now, entry.id, token, None if token is None else held(token))
-        return self._write(lambda c: c.execute(sql, params).rowcount == 1, durable=False)
+
+        def tx(conn: sqlite3.Connection) -> bool:
+            if conn.execute(sql, params).rowcount != 1:
+                return False
+            self._refresh(conn, entry.ordering_key)
+            conn.execute(
+                f"INSERT INTO {self.table}_counts VALUES (?, 1) ON CONFLICT (integration) "
+                "DO UPDATE SET delivered = delivered + 1",
+                (entry.integration,),
+            )
+            return True
+
+        return self._write(tx, durable=False)
 
     async def mark_delivered(self, entry: OutboxEntry) -> bool:
         """Record success under the current lease, or over a lease-expiry dead letter (`held`)."""
@@ -309,38 +397,81 @@ class SqliteOutbox(Outbox):
     def _update(self, sql: str, params: tuple[Any, ...]) -> int:
         return self._write(lambda c: c.execute(sql, params).rowcount)
 
-    async def requeue(self, entry_id: str) -> bool:
-        """Make one dead letter pending again with its attempts reset."""
+    def _requeue(self, where: str, params: tuple[Any, ...]) -> int:
         sql = (
             f"UPDATE {self.table} SET state = 'pending', attempts = 0, available_at = ?, "
             "finished_at = NULL, lease_token = NULL, lease_until = NULL "
-            "WHERE id = ? AND state = 'dead'"
+            f"WHERE state = 'dead' AND {where} "
+            "RETURNING seq, ordering_key, integration, available_at"
         )
-        return await self._run(self._update, sql, (self._clock(), entry_id)) == 1
+        now = self._clock()
+
+        def tx(conn: sqlite3.Connection) -> int:
+            rows = conn.execute(sql, (now, *params)).fetchall()
+            for seq, key, integ, due in rows:
+                self._offer(conn, seq, key, integ, due)
+            return len(rows)
+
+        return self._write(tx)
+
+    async def requeue(self, entry_id: str) -> bool:
+        """Make one dead letter pending again with its attempts reset."""
+        return await self._run(self._requeue, "id = ?", (entry_id,)) == 1
 
     async def requeue_all(self, *, integration: str | None = None) -> int:
         """Requeue every dead letter (of one integration)."""
-        sql = (
-            f"UPDATE {self.table} SET state = 'pending', attempts = 0, available_at = ?, "
-            "finished_at = NULL, lease_token = NULL, lease_until = NULL "
-            "WHERE state = 'dead' AND (? IS NULL OR integration = ?)"
-        )
-        return await self._run(self._update, sql, (self._clock(), integration, integration))
+        where = "(? IS NULL OR integration = ?)"
+        return await self._run(self._requeue, where, (integration, integration))
 
     async def purge_dead(self, entry_id: str | None = None) -> int:
         """Delete one dead letter, or all."""
         sql = f"DELETE FROM {self.table} WHERE state = 'dead' AND (? IS NULL OR id = ?)"
         return await self._run(self._update, sql, (entry_id, entry_id))
 
+    async def purge_delivered(self, *, finished_before: float, limit: int) -> int:
+        """Delete up to ``limit`` delivered entries finished before then, oldest first."""
+        t = self.table
+        sql = (
+            f"DELETE FROM {t} WHERE seq IN (SELECT seq FROM {t} WHERE state = 'delivered' "
+            "AND finished_at < ? ORDER BY finished_at LIMIT ?)"
+        )
+        return await self._run(self._update_relay, sql, (finished_before, limit))
+
+    def _update_relay(self, sql: str, params: tuple[Any, ...]) -> int:
+        return self._write(lambda c: c.execute(sql, params).rowcount, durable=False)
+
     def _status(self) -> OutboxStatus:
         now = self._clock()
-        rows = self._worker.connection().execute(
-            f"SELECT integration, state, COUNT(*), "
-            "SUM(CASE WHEN lease_until > ? THEN 1 ELSE 0 END), MIN(enqueued_at) "
-            f"FROM {self.table} GROUP BY integration, state",
-            (now,),
+        conn, t = self._worker.connection(), self.table
+        if not self._upgraded:  # a read-only view of an outbox no relay has upgraded yet
+            rows = conn.execute(
+                f"SELECT integration, state, COUNT(*), "
+                "SUM(CASE WHEN lease_until > ? THEN 1 ELSE 0 END), MIN(enqueued_at) "
+                f"FROM {t} GROUP BY integration, state",
+                (now,),
+            )
+            return backlog(now, rows.fetchall())
+        # Pending and dead from the status index (delivered rows are not read), leases from the
+        # heads (only a head is ever leased), delivered from the counters.
+        leased = dict(
+            conn.execute(
+                f"SELECT integration, COUNT(*) FROM {t}_heads WHERE lease_until > ? "
+                "GROUP BY integration",
+                (now,),
+            ).fetchall()
         )
-        return backlog(now, rows.fetchall())
+        found = [
+            (integ, state, count, leased.get(integ, 0), oldest)
+            for integ, state, count, oldest in conn.execute(
+                f"SELECT integration, state, COUNT(*), MIN(enqueued_at) FROM {t} "
+                "WHERE state IN ('pending', 'dead') GROUP BY state, integration"
+            )
+        ]
+        found += [
+            (integ, "delivered", count, 0, None)
+            for integ, count in conn.execute(f"SELECT integration, delivered FROM {t}_counts")
+        ]
+        return backlog(now, found)
 
     async def status(self) -> OutboxStatus:
         """Counts per integration."""

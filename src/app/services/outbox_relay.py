@@ -35,6 +35,7 @@ from .relay_verdicts import Decision, Verdict, after_failure, before_sending, un
 __all__ = ["OutboxRelay", "RelayStats"]
 
 log = logging.getLogger("portico.outbox.relay")
+PURGE_EVERY = 60.0  # seconds between retention passes that found less than a batch
 
 
 @attrs.define
@@ -47,6 +48,7 @@ class RelayStats:
     paused: int = 0
     lost_leases: int = 0
     batches: int = 0
+    purged: int = 0
 
 
 class OutboxRelay:
@@ -86,6 +88,7 @@ class OutboxRelay:
         self._wall_clock = epoch_seconds(clock)
         self._uniform = uniform
         self._paused_until: dict[str, float] = {}
+        self._next_purge = float("-inf")
         self.stats = RelayStats()
 
     # ------------------------------------------------------------ loop
@@ -124,6 +127,7 @@ class OutboxRelay:
         """
         idle = self.settings.idle_delay
         while stop is None or not stop.is_set():
+            await self.purge_delivered()
             try:
                 if await self.run_once():
                     continue
@@ -134,6 +138,28 @@ class OutboxRelay:
             if until_idle and not await self._backlog():
                 return
             await self._sleep(self._idle_wait())
+
+    async def purge_delivered(self) -> int:
+        """
+        One retention pass, when due: delete up to ``purge_batch`` commands delivered longer
+        than ``delivered_retention`` ago; returns how many. A full batch makes the next pass due
+        at once (between claims), a short one a minute later; a failure is logged and retried
+        then. Dead letters are never purged here.
+        """
+        retention, batch = self.settings.delivered_retention, self.settings.purge_batch
+        now = self._clock()
+        if not retention or now < self._next_purge:
+            return 0
+        try:
+            purged = await self.outbox.purge_delivered(
+                finished_before=self._wall_clock() - retention, limit=batch
+            )
+        except Exception as err:  # noqa: BLE001 - retention must never stop deliveries
+            log.warning("outbox retention pass failed, next in %.0fs: %r", PURGE_EVERY, err)
+            purged = 0
+        self._next_purge = now if purged >= batch else now + PURGE_EVERY
+        self.stats.purged += purged
+        return purged
 
     async def _backlog(self) -> int:
         status = await self.outbox.status()

@@ -15,9 +15,10 @@ from typing import Any
 import attrs
 
 
-__all__ = ["CALL_LOOKBACK", "DEFAULT_LEASE_SECONDS", "RelaySettings"]
+__all__ = ["CALL_LOOKBACK", "DEFAULT_DELIVERED_RETENTION", "DEFAULT_LEASE_SECONDS", "RelaySettings"]
 
 DEFAULT_LEASE_SECONDS = 120.0
+DEFAULT_DELIVERED_RETENTION = 7 * 86400.0
 # The voice vendor's key look-back (its adapter's KEY_LOOKBACK): how far back a keyed start finds
 # the call its key already started.
 CALL_LOOKBACK = 24 * 3600.0
@@ -60,6 +61,10 @@ class RelaySettings:
             delay drawn from ``[0, min(max_delay, base_delay * multiplier**(n-1))]``).
         call_lookback: seconds after its first enqueue a StartCall that may already have been
             sent is dead-lettered instead of resent (the voice vendor's key look-back).
+        delivered_retention: seconds a delivered command is kept before the relay purges it
+            (``outbox.delivered_retention``); 0 keeps them for ever.
+        purge_batch: delivered commands deleted per pass, between claims (a pass that fills
+            its batch is followed by another at once, else the next one is a minute later).
     """
 
     batch_size: int = attrs.field(default=32, validator=[_whole, _at_least(1)])
@@ -72,3 +77,7 @@ class RelaySettings:
     max_delay: float = attrs.field(default=300.0, validator=_at_least(0))
     multiplier: float = attrs.field(default=2.0, validator=_at_least(1))
     call_lookback: float = attrs.field(default=CALL_LOOKBACK, validator=_at_least(0, above=True))
+    delivered_retention: float = attrs.field(
+        default=DEFAULT_DELIVERED_RETENTION, validator=_at_least(0)
+    )
+    purge_batch: int = attrs.field(default=500, validator=[_whole, _at_least(1)])

@@ -22,6 +22,9 @@ StartCall first enqueued longer    ``DEAD`` "too old to reconcile safely" when i
 ago than ``call_lookback``         sent before: Vapi's key look-back would miss that call and ring
                                    the patient again
 attempts >= max_attempts           ``DEAD`` with the last error
+claimed with attempts >            ``DEAD`` "attempts exhausted while its outcome could not be
+max_attempts                       recorded", unsent: attempts count at claim, so a store that
+                                   cannot record outcomes resends at most ``max_attempts`` times
 =================================  ===============================================================
 
 Every function here is pure: the relay (`app.services.outbox_relay`) records what they decide.
@@ -118,6 +121,15 @@ def before_sending(
         )
     if entry.lease_expired and not command.redeliverable:
         return Decision(Verdict.DEAD, "outcome unknown after lease expiry (maybe sent); not resent")
+    if entry.attempts > settings.max_attempts:
+        # Attempts count at claim, so only leases that ran out get here: every send went out
+        # and no outcome was recorded. Park it rather than resend once per lease for ever.
+        return Decision(
+            Verdict.DEAD,
+            f"attempts exhausted while its outcome could not be recorded: sent "
+            f"{entry.attempts - 1} times (max_attempts {settings.max_attempts}), each lease "
+            "ran out without an outcome",
+        )
     return None
 
 

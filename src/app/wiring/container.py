@@ -43,9 +43,8 @@ from ..services.lead_intake import LeadIntake
 from ..services.message_failures import MessageFailures
 from ..services.outbox_dispatch import OutboxDispatch
 from ..services.payment_collection import PaymentCollection
-from ..services.relay_settings import RelaySettings
 from .leases import intake_lease
-from .outbox import build_relay, command_ports
+from .outbox import build_relay, command_ports, relay_settings
 from .registry import VendorRegistry
 from .settings import Settings, load_settings
 from .stores import (
@@ -235,9 +234,7 @@ class Container(containers.DeclarativeContainer):
         build_relay,
         outbox,
         command_ports,
-        settings=providers.Callable(
-            lambda s: RelaySettings(lease_seconds=s.outbox.lease_seconds), settings
-        ),
+        settings=providers.Callable(lambda s: relay_settings(s.outbox), settings),
         clock=clock,
     )
     outbox_dispatch = providers.Factory(

@@ -4,6 +4,8 @@ Builds the outbox relay over the container's resilient ports (the stores are in 
 ``outbox.lease_seconds`` (default 120) is how long a relay's claim is exclusive (`RelaySettings`);
 it must exceed every port pipeline's worst case (`Pipeline.worst_case_seconds`: see
 `app.wiring.leases`), or building the relay fails naming the integration.
+``outbox.delivered_retention`` (seconds, default 7 days) is how long the relay keeps delivered
+commands before purging them in small batches (`OutboxRelay.purge_delivered`).
 ``outbox.settle_delay`` (seconds, default 60) is how long an unknown send-now outcome waits in the
 outbox before the relay retries it (see `app.services.outbox_dispatch`).
 """
@@ -11,7 +13,7 @@ outbox before the relay retries it (see `app.services.outbox_dispatch`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import cast
+from typing import Any, cast
 
 from ...domain.time import SYSTEM_CLOCK, Clock
 from ...ports.execute import PORTS, CommandPorts
@@ -19,9 +21,19 @@ from ...ports.outbox import Outbox
 from ..services.outbox_relay import OutboxRelay, RelayStats
 from ..services.relay_settings import RelaySettings
 from .leases import check_relay_lease, pipelines_of
+from .settings import OutboxSettings
 
 
-__all__ = ["build_relay", "command_ports"]
+__all__ = ["build_relay", "command_ports", "relay_settings"]
+
+
+def relay_settings(section: OutboxSettings, **overrides: Any) -> RelaySettings:
+    """The relay's knobs from the ``outbox`` section (lease, retention), plus ``overrides``."""
+    return RelaySettings(
+        lease_seconds=section.lease_seconds,
+        delivered_retention=section.delivered_retention,
+        **overrides,
+    )
 
 
 def build_relay(

@@ -174,6 +174,11 @@ class OutboxSettings:
         "seconds an unknown send-now outcome waits before a retry", default=60.0
     )
     lease_seconds: float = setting("seconds a relay's claim is exclusive", default=120.0)
+    delivered_retention: float = setting(
+        "seconds a delivered command (and its idempotency key) is kept before the relay purges "
+        "it; 0 keeps them for ever; dead letters stay until an operator acts",
+        default=7 * 86400.0,
+    )
 
 
 @attrs.frozen
@@ -819,6 +824,8 @@ def load_settings(
             problems.add("outbox.kind", "memory loses commands on restart: fake environment only")
         if not 0 < outbox.lease_seconds <= 86400:
             problems.add("outbox.lease_seconds", "must be above 0 and at most 86400 seconds")
+        if outbox.delivered_retention < 0:
+            problems.add("outbox.delivered_retention", "must be 0 (keep) or a number of seconds")
         if outbox.settle_delay > 86400:
             problems.add("outbox.settle_delay", "must be at most 86400 seconds")
     server = app_sections.get("server")

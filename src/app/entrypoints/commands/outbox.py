@@ -38,8 +38,8 @@ from ....domain.errors import IntegrationError
 from ....domain.outbox import OutboxStatus
 from ....ports.outbox import Outbox
 from ...services.outbox_relay import OutboxRelay, RelayStats
-from ...services.relay_settings import RelaySettings
 from ...wiring.container import ConfigurationError, Container, create_container
+from ...wiring.outbox import relay_settings
 from ...wiring.stores import build_outbox, describe
 from ._args import positive_int
 from .requeue import requeue
@@ -302,8 +302,7 @@ def run_relay(args: argparse.Namespace) -> int:
         sys.stderr.write(FAKE_REFUSAL)
         return 2
     progress = _Progress()
-    lease = container.settings().outbox.lease_seconds
-    settings = RelaySettings(lease_seconds=lease, batch_size=args.batch_size)
+    settings = relay_settings(container.settings().outbox, batch_size=args.batch_size)
     relay: OutboxRelay = container.relay(settings=settings, on_progress=progress)
     sys.stderr.write(
         f"portico relay: {container.environment()} vendors, {describe(relay.outbox)}\n"

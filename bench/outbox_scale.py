@@ -1,0 +1,317 @@
+"""
+The outbox claim as its contents grow (issue 14): per command claimed and delivered, on SQLite and
+PostgreSQL, against a plain queue in the same run.
+
+Run: ``make bench`` or ``.venv/bin/python -m bench.outbox_scale``. Backlogs of 1k, 10k and 100k
+pending commands by default, and 1M with ``PORTICO_BENCH_FULL=1`` (the history case then sits
+behind 1M delivered rows instead of 100k). PostgreSQL comes from ``PORTICO_POSTGRES_URL``
+(default ``postgresql://postgres@127.0.0.1:5432/postgres``); a private database is created and
+dropped; without a server its rows are skipped. ``PORTICO_BENCH_STORES=postgresql`` runs one store.
+
+Cases: ``distinct`` (every command its own recipient), ``hot`` (10 busy recipients: a claim can
+hold only 10, one per recipient), ``history`` (2,000 pending behind a long delivered history),
+and on PostgreSQL ``stale`` (``history`` with the statistics taken before the rows arrived).
+The plain queue is ``INSERT`` + ``SELECT ... ORDER BY seq LIMIT 32 FOR UPDATE SKIP LOCKED`` (with
+a partial index on pending rows, so it too is flat) and a per-row ``UPDATE`` on delivery, through
+the same driver and thread hop; it keeps no per-recipient order. Both are filled with the same
+rows by bulk SQL (the outbox then builds its heads as it does when upgrading an older table).
+Targets: every ratio within 2x of the plain queue, and the largest backlog within 1.5x of 1k.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from bench._common import header
+from portico.adapters.outbox.sqlite import SqliteOutbox
+from portico.adapters.sqlite_worker import SQLiteWorker, open_wal
+
+
+FULL = os.environ.get("PORTICO_BENCH_FULL") == "1"
+SIZES = (1_000, 10_000, 100_000, 1_000_000) if FULL else (1_000, 10_000, 100_000)
+HISTORY = 1_000_000 if FULL else 100_000
+MEASURED = 2_048  # commands claimed and delivered per row
+BATCH = 32
+HOT_KEYS = 10
+STORES = tuple(os.environ.get("PORTICO_BENCH_STORES", "sqlite,postgresql").split(","))
+PG_URL = os.environ.get("PORTICO_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+_COLS = "id, kind, integration, ordering_key, idempotency_key, payload, state, enqueued_at, "
+_COLS += "available_at, finished_at"
+
+
+def _rows(pending: int, keys: int | None, delivered: int) -> list[tuple[Any, ...]]:
+    """Delivered history first, then the pending backlog (``keys`` recipients, or all distinct)."""
+    out: list[tuple[Any, ...]] = []
+    for i in range(delivered):
+        out.append((f"d{i}", "send_message", "messaging", f"h{i}", f"hk{i}", "x", "delivered",
+                    1.0, 1.0, 2.0))  # fmt: skip
+    for i in range(pending):
+        key = f"k{i % keys}" if keys else f"k{i}"
+        out.append((f"p{i}", "send_message", "messaging", key, f"pk{i}", "x", "pending",
+                    1.0, 1.0, None))  # fmt: skip
+    return out
+
+
+# ---------------------------------------------------------------- SQLite
+
+
+def _sqlite_fill(path: Path, table: str, rows: list[tuple[Any, ...]]) -> None:
+    with sqlite3.connect(path) as conn:
+        conn.executemany(
+            f"INSERT INTO {table} ({_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+            rows,
+        )
+        conn.execute(f"DROP TABLE {table}_heads")  # rebuilt from the rows at the next open
+        conn.execute(f"DROP TABLE {table}_counts")
+    conn.close()
+
+
+async def sqlite_outbox(rows: list[tuple[Any, ...]], tmp: Path) -> float:
+    """Microseconds per command claimed and delivered by `SqliteOutbox`."""
+    path, table = tmp / f"o{uuid.uuid4().hex[:6]}.sqlite3", "portico_outbox"
+    box = SqliteOutbox(path)
+    await box.status()
+    await box.close()
+    _sqlite_fill(path, table, rows)
+    box = SqliteOutbox(path)
+    await box.status()  # the upgrade builds the heads
+    try:
+        return await _drain_outbox(box)
+    finally:
+        await box.close()
+
+
+async def _drain_outbox(box: Any) -> float:
+    done = 0
+    started = time.perf_counter()
+    while done < MEASURED:
+        batch = await box.claim(limit=BATCH, lease_seconds=60)
+        if not batch:
+            break
+        for entry in batch:
+            await box.mark_delivered(entry)
+        done += len(batch)
+    return (time.perf_counter() - started) / max(done, 1) * 1e6
+
+
+async def sqlite_plain(rows: list[tuple[Any, ...]], tmp: Path) -> float:
+    """Microseconds per command of a plain queue on the same kind of file and worker thread."""
+    path = tmp / f"q{uuid.uuid4().hex[:6]}.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(
+            "CREATE TABLE q (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT, kind TEXT, "
+            "integration TEXT, ordering_key TEXT, idempotency_key TEXT UNIQUE, payload TEXT, "
+            "state TEXT, enqueued_at REAL, available_at REAL, finished_at REAL, lease_until REAL);"
+            "CREATE INDEX q_pending ON q (seq) WHERE state = 'pending';"
+        )
+        conn.executemany(f"INSERT INTO q ({_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)  # noqa: S608
+    conn.close()
+
+    def opener() -> sqlite3.Connection:
+        return open_wal(str(path), busy_timeout=10, synchronous="NORMAL", check_same_thread=False)
+
+    worker = SQLiteWorker(opener, name="plain", thread_name="plain")
+
+    def claim() -> list[tuple[Any, ...]]:
+        conn = worker.connection()
+        conn.execute("BEGIN IMMEDIATE")
+        got = conn.execute(
+            "UPDATE q SET state = 'leased', lease_until = 1e12 WHERE seq IN (SELECT seq FROM q "
+            "WHERE state = 'pending' ORDER BY seq LIMIT ?) RETURNING seq, id, payload",
+            (BATCH,),
+        ).fetchall()
+        conn.execute("COMMIT")
+        return got
+
+    def deliver(seq: int) -> None:
+        conn = worker.connection()
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("UPDATE q SET state = 'delivered', finished_at = 2 WHERE seq = ?", (seq,))
+        conn.execute("COMMIT")
+
+    try:
+        return await _drain_plain(lambda: worker.run(claim), lambda s: worker.run(deliver, s))
+    finally:
+        await worker.close()
+
+
+async def _drain_plain(
+    claim: Callable[[], Awaitable[list[tuple[Any, ...]]]], deliver: Callable[[int], Awaitable[None]]
+) -> float:
+    done = 0
+    started = time.perf_counter()
+    while done < MEASURED:
+        batch = await claim()
+        if not batch:
+            break
+        for row in batch:
+            await deliver(row[0])
+        done += len(batch)
+    return (time.perf_counter() - started) / max(done, 1) * 1e6
+
+
+# ---------------------------------------------------------------- PostgreSQL
+
+
+async def pg_outbox(url: str, rows: list[tuple[Any, ...]], *, stale: bool) -> float:
+    """Microseconds per command of `PostgresOutbox` (``stale``: ANALYZE before the fill)."""
+    import psycopg
+
+    from portico.adapters.outbox.postgres import PostgresOutbox
+
+    table = f"o_{uuid.uuid4().hex[:8]}"
+    box = PostgresOutbox(url, table=table)
+    await box.status()
+    await box.close()
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        await conn.execute(f"DROP TABLE {table}_heads, {table}_counts")
+        if stale:
+            await conn.execute(f"ANALYZE {table}")
+        await _pg_fill(conn, table, rows)
+    box = PostgresOutbox(url, table=table)
+    await box.status()  # the upgrade builds the heads
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        if stale:
+            await conn.execute(f"VACUUM {table}")  # visibility map only; statistics stay old
+        else:
+            await conn.execute(f"VACUUM ANALYZE {table}")
+            await conn.execute(f"ANALYZE {table}_heads")
+    try:
+        return await _drain_outbox(box)
+    finally:
+        await box.close()
+
+
+async def _pg_fill(conn: Any, table: str, rows: list[tuple[Any, ...]]) -> None:
+    async with conn.cursor() as cur, cur.copy(f"COPY {table} ({_COLS}) FROM STDIN") as copy:
+        for row in rows:
+            await copy.write_row(row)
+
+
+async def pg_plain(url: str, rows: list[tuple[Any, ...]], *, stale: bool) -> float:
+    """Microseconds per command of a plain skip-locked queue on the same server and driver."""
+    import psycopg
+
+    table = f"q_{uuid.uuid4().hex[:8]}"
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        await conn.execute(
+            f"CREATE TABLE {table} (seq BIGSERIAL PRIMARY KEY, id TEXT, kind TEXT, "
+            "integration TEXT, ordering_key TEXT, idempotency_key TEXT UNIQUE, payload TEXT, "
+            "state TEXT, enqueued_at DOUBLE PRECISION, available_at DOUBLE PRECISION, "
+            "finished_at DOUBLE PRECISION, lease_until DOUBLE PRECISION)"
+        )
+        await conn.execute(f"CREATE INDEX ON {table} (seq) WHERE state = 'pending'")
+        if stale:
+            await conn.execute(f"ANALYZE {table}")
+        await _pg_fill(conn, table, rows)
+        await conn.execute(f"VACUUM {table}" if stale else f"VACUUM ANALYZE {table}")
+    conn = await psycopg.AsyncConnection.connect(url, autocommit=True)
+    claim_sql = (
+        f"UPDATE {table} SET state = 'leased', lease_until = 1e12 WHERE seq IN (SELECT seq "  # noqa: S608
+        f"FROM {table} WHERE state = 'pending' ORDER BY seq LIMIT {BATCH} "
+        "FOR UPDATE SKIP LOCKED) RETURNING seq, id, payload"
+    )
+    deliver_sql = f"UPDATE {table} SET state = 'delivered', finished_at = 2 WHERE seq = %s"  # noqa: S608
+
+    async def claim() -> list[tuple[Any, ...]]:
+        return await (await conn.execute(claim_sql)).fetchall()
+
+    async def deliver(seq: int) -> None:
+        await conn.execute(deliver_sql, (seq,))
+
+    try:
+        return await _drain_plain(claim, deliver)
+    finally:
+        await conn.close()
+
+
+def _pg_database() -> str | None:
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_URL, autocommit=True, connect_timeout=5) as conn:
+            name = f"portico_bench_{uuid.uuid4().hex[:8]}"
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except Exception as err:
+        print(f"PostgreSQL rows skipped: {type(err).__name__}")
+        return None
+    return f"{PG_URL.rpartition('/')[0]}/{name}"
+
+
+def _drop(url: str) -> None:
+    import psycopg
+
+    name = url.rpartition("/")[2]
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# ---------------------------------------------------------------- report
+
+
+def _cases(store: str) -> list[tuple[str, int | None, bool]]:
+    cases = [("distinct", None, False), ("hot", HOT_KEYS, False), ("history", None, False)]
+    return cases + ([("stale", None, True)] if store == "postgresql" else [])
+
+
+async def main() -> int:
+    print(
+        header(
+            "outbox_scale: claim + deliver per command vs a plain skip-locked queue", ["psycopg"]
+        )
+    )
+    print(f"{MEASURED} commands measured per row, batches of {BATCH}; sizes {SIZES}")
+    misses = 0
+    pg = _pg_database()
+    try:
+        for store in STORES:
+            if store == "postgresql" and pg is None:
+                continue
+            for case, keys, stale in _cases(store):
+                first: float | None = None
+                sizes = SIZES if case in ("distinct", "hot") else (HISTORY,)
+                for size in sizes:
+                    history = case in ("history", "stale")
+                    pending = 2_000 if history else size
+                    rows = _rows(pending, keys, size if history else 0)
+                    with tempfile.TemporaryDirectory() as tmp:
+                        if store == "sqlite":
+                            ours = await sqlite_outbox(rows, Path(tmp))
+                            plain = await sqlite_plain(rows, Path(tmp))
+                        else:
+                            assert pg is not None
+                            ours = await pg_outbox(pg, rows, stale=stale)
+                            plain = await pg_plain(pg, rows, stale=stale)
+                    first = ours if first is None else first
+                    r, flat = ours / plain, ours / first
+                    ok = r <= 2.0 and (not case.startswith(("distinct", "hot")) or flat <= 1.5)
+                    misses += not ok
+                    label = f"{store:10} {case:8} " + (
+                        f"2k pending behind {size:>9,} delivered"
+                        if history
+                        else f"{size:>9,} pending"
+                    )
+                    print(
+                        f"{'PASS' if ok else 'MISS'} {label}: {ours:7.0f} us"
+                        f" vs plain {plain:6.0f} us"
+                        f" = {r:4.2f}x (target <= 2x)"
+                        + ("" if history else f"; {flat:4.2f}x of 1k (target <= 1.5x)")
+                    )
+    finally:
+        if pg is not None:
+            _drop(pg)
+    print(f"{misses} row(s) missed their target" if misses else "every row met its target")
+    return 0
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

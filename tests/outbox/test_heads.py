@@ -1,0 +1,164 @@
+"""
+The heads of the queue (issue 14): a claim reads one row per ordering key, whatever waits behind.
+
+Order per key, hot keys, requeued dead letters older than the current head, the purge of
+delivered rows, and the upgrade of an outbox written by an earlier version (no heads yet).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from portico.adapters.outbox.sqlite import SqliteOutbox
+from portico.domain.commands import AddNote
+from portico.domain.outbox import EntryState
+
+
+LEASE = 30.0
+
+
+def note(contact: str, text: str) -> AddNote:
+    return AddNote(contact, text)
+
+
+def line(contact: str) -> str:
+    """The ordering key of a contact's notes."""
+    return note(contact, "x").ordering_key
+
+
+async def test_hot_keys_keep_their_order_and_each_claim_takes_one_per_key(make_outbox):
+    """Three keys with 20 commands each: every claim holds one per key, each key in order."""
+    box = make_outbox()
+    ids = {k: [await box.enqueue(note(k, f"{k}-{i}")) for i in range(20)] for k in "abc"}
+    order: dict[str, list[str]] = {line(k): [] for k in "abc"}
+    rounds = 0
+    while batch := await box.claim(limit=32, lease_seconds=LEASE):
+        rounds += 1
+        assert len(batch) == 3
+        assert len({e.ordering_key for e in batch}) == 3
+        for entry in batch:
+            order[entry.ordering_key].append(entry.id)
+            assert await box.mark_delivered(entry)
+    assert rounds == 20
+    for k in "abc":
+        assert order[line(k)] == ids[k]
+    status = await box.status()
+    assert (status.pending, status.delivered) == (0, 60)
+
+
+async def test_a_leased_head_blocks_its_key_and_the_others_go_on(make_outbox):
+    """While a key's head is leased, the claim passes over it and takes the other keys."""
+    box = make_outbox()
+    for i in range(3):
+        await box.enqueue(note("busy", f"b{i}"))
+    await box.enqueue(note("calm", "c0"))
+    [first, other] = await box.claim(limit=32, lease_seconds=LEASE)
+    assert (first.ordering_key, other.ordering_key) == (
+        line("busy"),
+        line("calm"),
+    )
+    assert await box.mark_delivered(other)
+    assert await box.claim(limit=32, lease_seconds=LEASE) == []
+    assert await box.schedule_retry(first, delay=0, error="again")
+    [again] = await box.claim(limit=32, lease_seconds=LEASE)
+    assert again.id == first.id
+    assert again.attempts == 2
+
+
+async def test_a_requeued_older_dead_letter_becomes_the_head_again(make_outbox):
+    """A dead letter requeued while later commands of its key wait is sent before them."""
+    box = make_outbox()
+    dead_id = await box.enqueue(note("p", "first"))
+    [entry] = await box.claim(limit=32, lease_seconds=LEASE)
+    assert await box.dead_letter(entry, reason="vendor said no")
+    later = [await box.enqueue(note("p", f"later-{i}")) for i in range(2)]
+    assert await box.requeue(dead_id)
+    [head] = await box.claim(limit=32, lease_seconds=LEASE)
+    assert head.id == dead_id
+    assert await box.mark_delivered(head)
+    got = []
+    while batch := await box.claim(limit=32, lease_seconds=LEASE):
+        got += [e.id for e in batch]
+        for e in batch:
+            assert await box.mark_delivered(e)
+    assert got == later
+
+
+async def test_an_expired_lease_frees_the_head(make_outbox, clock):
+    """A head whose lease ran out is claimable again, reported as such."""
+    box = make_outbox()
+    await box.enqueue(note("p", "one"))
+    await box.enqueue(note("p", "two"))
+    [entry] = await box.claim(limit=32, lease_seconds=LEASE)
+    assert await box.claim(limit=32, lease_seconds=LEASE) == []
+    clock.advance(LEASE + 1)
+    [again] = await box.claim(limit=32, lease_seconds=LEASE)
+    assert (again.id, again.lease_expired) == (entry.id, True)
+
+
+async def test_delivered_rows_are_purged_after_their_age_and_dead_letters_stay(make_outbox, clock):
+    """purge_delivered removes only delivered rows finished before the cut, in batches."""
+    box = make_outbox()
+    for i in range(5):
+        await box.enqueue(note(f"k{i}", "x"))
+    await box.enqueue(note("dead", "x"))
+    batch = await box.claim(limit=32, lease_seconds=LEASE)
+    for entry in batch:
+        if entry.ordering_key == line("dead"):
+            assert await box.dead_letter(entry, reason="no")
+        else:
+            assert await box.mark_delivered(entry)
+    ids = [e.id for e in batch if e.ordering_key != line("dead")]
+    fresh = await box.enqueue(note("k9", "y"))
+    [late] = await box.claim(limit=32, lease_seconds=LEASE)
+    clock.advance(100)
+    assert await box.mark_delivered(late)
+    cut = clock() - 50
+    assert await box.purge_delivered(finished_before=cut, limit=3) == 3
+    assert await box.purge_delivered(finished_before=cut, limit=3) == 2
+    assert await box.purge_delivered(finished_before=cut, limit=3) == 0
+    assert all([await box.get(i) is None for i in ids])
+    kept = await box.get(fresh)
+    assert kept is not None
+    assert kept.state is EntryState.DELIVERED
+    status = await box.status()
+    assert (status.dead, status.delivered) == (1, 6)
+
+
+_OLD_SCHEMA = """
+CREATE TABLE {t} (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,
+    integration TEXT NOT NULL, ordering_key TEXT NOT NULL, idempotency_key TEXT NOT NULL UNIQUE,
+    payload TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0, enqueued_at REAL NOT NULL, available_at REAL NOT NULL,
+    lease_token TEXT, lease_until REAL, last_error TEXT, finished_at REAL);
+CREATE INDEX {t}_line ON {t} (ordering_key, seq) WHERE state = 'pending';
+CREATE INDEX {t}_due ON {t} (available_at) WHERE state = 'pending';
+CREATE INDEX {t}_state ON {t} (state, integration);
+"""
+
+
+async def test_an_outbox_of_an_earlier_version_is_upgraded_when_opened(tmp_path, clock):
+    """A file without heads gets them at open, filled from its pending rows, counts kept."""
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(_OLD_SCHEMA.format(t="portico_outbox"))
+        rows = [
+            (f"id{i}", "crm", f"p{i % 3}", f"k{i}", state, float(i))
+            for i, state in enumerate(["delivered"] * 4 + ["pending"] * 6 + ["dead"])
+        ]
+        conn.executemany(
+            "INSERT INTO portico_outbox (id, kind, integration, ordering_key, idempotency_key,"
+            " payload, state, enqueued_at, available_at) VALUES (?, 'add_note', ?, ?, ?, '{}',"
+            " ?, ?, 0)",
+            rows,
+        )
+    box = SqliteOutbox(path, clock=clock, mode="existing")
+    status = await box.status()
+    assert (status.pending, status.dead, status.delivered) == (6, 1, 4)
+    heads = [e.id for e in await box.claim(limit=32, lease_seconds=LEASE)]
+    assert heads == ["id4", "id5", "id6"]  # the oldest pending of p1, p2 and p0
+    await box.close()
+    reopened = SqliteOutbox(path, clock=clock)
+    assert (await reopened.status()).in_flight == 3
+    await reopened.close()
