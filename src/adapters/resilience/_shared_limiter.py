@@ -11,11 +11,13 @@ worker; a caller whose slot is further than ``max_wait`` away is refused at once
 (`RateLimitExceeded`) and reserves nothing.
 
 **Reserve, then wait.** The script reserves the slot and returns the wait; the caller sleeps it
-locally (no polling). A caller cancelled while it waits gives its slot back with a
-compare-and-set: when no later reservation was made, ``tat`` steps back by ``T`` and the next
-caller gets the slot. When later callers already reserved, the slot is forfeited, never handed
-out twice: its cost is one emission interval of delay for the callers behind it, gone as soon
-as the account is idle again (``tat`` falls behind ``now``). Never an extra call.
+locally (no polling), and on waking reads the pause key once: a pause set meanwhile sends it back
+to the queue behind the pause (or refuses it, past ``max_wait``). A caller cancelled while it waits
+gives its slot back with a compare-and-set: when no later reservation was made, ``tat`` steps back
+by ``T`` and the next caller gets the slot. When later callers already reserved, the slot is
+forfeited, never handed out twice: its cost is one emission interval of delay for the callers
+behind it, gone as soon as the account is idle again (``tat`` falls behind ``now``). Never an extra
+call.
 
 **Vendor feedback** adjusts the shared quota through the same key and a second one:
 
@@ -169,7 +171,6 @@ class SharedRateLimiter:
         self._keys = (key, key + ":paused")
         self._interval_ms = 1000.0 / rate
         self._tau_ms = burst * self._interval_ms
-        self._max_wait_ms = str(max_wait * 1000.0)
         self._wall = wall
         self._monotonic = clock.monotonic
         self._sleep = clock.sleep
@@ -202,10 +203,13 @@ class SharedRateLimiter:
         if self._down_since is not None and self._monotonic() < self._retry_at:
             await self._local()
             return
+        await self._take(self.max_wait)
+
+    async def _take(self, budget: float) -> None:
         try:
             reserved, wait_ms = await self._acquire(
                 keys=self._keys,
-                args=(self._interval_ms, self._tau_ms, self._max_wait_ms, self._now()),
+                args=(self._interval_ms, self._tau_ms, repr(budget * 1000.0), self._now()),
             )
         except _REDIS_DOWN as exc:
             self._went_away(exc)
@@ -228,6 +232,16 @@ class SharedRateLimiter:
             self._pending.add(task)
             task.add_done_callback(self._pending.discard)
             raise
+        # A pause set while this caller slept (another worker met a 429) holds it too: it
+        # queues again behind the pause, within what is left of its wait. Only callers that
+        # waited pay this read, so at most ``rate`` reads a second per account.
+        try:
+            paused_ms = await self._client.pttl(self._keys[1])
+        except _REDIS_DOWN as exc:
+            self._went_away(exc)
+            return
+        if paused_ms > 0:
+            await self._take(budget - wait)
 
     async def call(self, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
         """Take a slot (see `acquire`), then run ``fn(*args, **kwargs)``."""
