@@ -23,7 +23,7 @@ import attrs
 from ..domain.time import SYSTEM_CLOCK, Clock
 from ..ports.delivery_status import DeliveryStatusStore
 from ..ports.webhooks import WebhookParser, WebhookVerifier
-from .resilience import ResiliencePolicy
+from .resilience import RateFeedback, ResiliencePolicy
 
 
 __all__ = [
@@ -89,11 +89,14 @@ class BuildContext:
         environment: ``sandbox`` or ``production`` (fakes serve ``fake``).
         status_store: the shared delivery-status store's factory (WhatsApp keeps statuses there).
         clock: the container's time source; an adapter that stamps or compares times reads it.
+        rate_feedback: the account's shared quota (`SharedRateLimiter`), for an adapter that
+            reads the vendor's "calls left" headers; None when the limits are not shared.
     """
 
     environment: str
     status_store: Callable[[], DeliveryStatusStore] = attrs.field(repr=False)
     clock: Clock = attrs.field(default=SYSTEM_CLOCK, repr=False)
+    rate_feedback: RateFeedback | None = attrs.field(default=None, repr=False)
 
 
 @attrs.frozen

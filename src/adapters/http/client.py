@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any
 
 import attrs
@@ -65,12 +65,17 @@ class VendorClient:
     Never logs bodies, query strings or headers (they carry tokens and patient data): only the
     method, the path, the status and the time taken (and not even the path of a ``secret_url``).
     Every vendor call of an adapter goes through here, so there is one transport translation,
-    one error mapping and one JSON decoding.
+    one error mapping and one JSON decoding. ``on_response`` sees every response the vendor
+    sent (2xx or not) before it is mapped: the hook through which an adapter tells its
+    account's shared quota what the vendor's rate-limit headers say (it must not raise).
     """
 
     integration: str
     http: httpx.AsyncClient = attrs.field(repr=False)
     parse_vendor_error: VendorErrorParser = attrs.field(repr=False)
+    on_response: Callable[[httpx.Response], Awaitable[None]] | None = attrs.field(
+        default=None, repr=False
+    )
 
     async def request(
         self,
@@ -162,6 +167,8 @@ class VendorClient:
                 response.status_code,
                 (time.perf_counter() - started) * 1000,
             )
+        if self.on_response is not None:
+            await self.on_response(response)
         if not response.is_success:
             raise error_from_response(
                 response,

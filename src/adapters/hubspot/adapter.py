@@ -32,6 +32,7 @@ from ...domain.values import Email, PhoneNumber
 from ...ports.crm import CRMPort
 from ..http.client import DEFAULT_TIMEOUT, VendorClient, build_client
 from ..http.errors import response_errors, unexpected
+from ..resilience import RateFeedback
 from .codec import (
     CONTACT_CORE,
     DEAL_PROPERTIES,
@@ -47,7 +48,7 @@ from .codec import (
     read_deal,
     read_note,
 )
-from .errors import existing_contact_id, parse_hubspot_error
+from .errors import existing_contact_id, parse_hubspot_error, quota_left
 from .stages import HubSpotStages
 
 
@@ -83,6 +84,8 @@ class HubSpotCRM(CRMPort):
             a phone-only upsert is idempotent (see the module docstring); None: not set up.
         stages: how this portal spells the domain's lifecycle and deal stages (its pipeline's
             stage ids); HubSpot's defaults when not given.
+        rate_feedback: the account's shared quota, told what each response's
+            ``X-HubSpot-RateLimit-*`` headers leave (`quota_left`); None: headers not read.
     """
 
     http: httpx.AsyncClient = attrs.field(repr=False)
@@ -93,11 +96,13 @@ class HubSpotCRM(CRMPort):
     clock: Clock = attrs.field(default=SYSTEM_CLOCK, repr=False)
     phone_id_property: str | None = None
     stages: HubSpotStages = attrs.field(factory=HubSpotStages)
+    rate_feedback: RateFeedback | None = attrs.field(default=None, repr=False)
     _client: VendorClient = attrs.field(init=False, repr=False)
     _known: set[str] = attrs.field(factory=set, init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
-        self._client = VendorClient(INTEGRATION, self.http, parse_hubspot_error)
+        observe = None if self.rate_feedback is None else self._observe_quota
+        self._client = VendorClient(INTEGRATION, self.http, parse_hubspot_error, observe)
         self.objects_path = self.objects_path.rstrip("/")
         self._known.update(self.contact_properties)
 
@@ -118,6 +123,11 @@ class HubSpotCRM(CRMPort):
     async def aclose(self) -> None:
         """Close the connection pool."""
         await self.http.aclose()
+
+    async def _observe_quota(self, response: httpx.Response) -> None:
+        left = quota_left(response.headers)
+        if left is not None and self.rate_feedback is not None:
+            await self.rate_feedback.slow(*left)
 
     async def _call(self, operation: str, method: str, path: str, **kwargs: Any) -> JsonNode:
         headers = {"Authorization": f"Bearer {self.token}", "Accept": "application/json"}

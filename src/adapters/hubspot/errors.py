@@ -17,7 +17,7 @@ from ..http.errors import VendorError
 from ..http.redact import safe_vendor_text
 
 
-__all__ = ["EXISTING_ID", "existing_contact_id", "parse_hubspot_error"]
+__all__ = ["EXISTING_ID", "existing_contact_id", "parse_hubspot_error", "quota_left"]
 
 # "Contact already exists. Existing ID: 12345" (409, category CONFLICT).
 _EXISTING = re.compile(r"Existing ID:\s*(\d+)")
@@ -74,6 +74,29 @@ def _rate_limit_wait(headers: httpx.Headers, policy: str | None) -> float | None
     if remaining is None or remaining <= 0:
         return interval_ms / 1000.0
     return None
+
+
+def quota_left(headers: httpx.Headers) -> tuple[int, float] | None:
+    """
+    ``(calls left, window seconds)`` from any HubSpot response's rate-limit headers, or None.
+
+    The calls left are the fewer of ``X-HubSpot-RateLimit-Remaining`` (in the current
+    ``-Interval-Milliseconds``, a ten-second rolling window for private apps) and
+    ``X-HubSpot-RateLimit-Daily-Remaining``: a nearly spent day slows the calls to what is
+    left of it per window (its reset time is not in any header). OAuth calls carry no daily
+    headers; a response without an interval says nothing usable.
+    """
+    interval_ms = _number(headers.get("x-hubspot-ratelimit-interval-milliseconds"))
+    if interval_ms is None or interval_ms <= 0:
+        return None
+    counts = [
+        number
+        for name in ("x-hubspot-ratelimit-remaining", "x-hubspot-ratelimit-daily-remaining")
+        if (number := _number(headers.get(name))) is not None
+    ]
+    if not counts:
+        return None
+    return int(min(counts)), interval_ms / 1000.0
 
 
 def _number(value: str | None) -> float | None:

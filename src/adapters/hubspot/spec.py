@@ -69,6 +69,7 @@ def build(settings: HubSpotSettings, context: BuildContext) -> HubSpotCRM:
         phone_id_property=settings.phone_id_property,
         stages=settings.stages(),
         clock=context.clock,
+        rate_feedback=context.rate_feedback,
     )
 
 

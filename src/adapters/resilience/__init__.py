@@ -28,10 +28,11 @@ from ._decorators import (
     ResilientPayments,
     ResilientVoice,
 )
-from ._limiter import RateLimiter
+from ._limiter import Limiter, RateLimiter
 from ._pipeline import Pipeline
 from ._registry import BreakerRegistry, IntegrationHealth, render_health
 from ._retry import RetryEvent, RetryHook, RetryPolicy
+from ._shared_limiter import RateFeedback, SharedRateLimiter, account_key
 from ._timeout import Timeout, timed_out
 from ._windows import WindowType
 
@@ -45,8 +46,10 @@ __all__ = [
     "CircuitState",
     "HalfOpenMode",
     "IntegrationHealth",
+    "Limiter",
     "Listener",
     "Pipeline",
+    "RateFeedback",
     "RateLimiter",
     "ResiliencePolicy",
     "ResilientCRM",
@@ -56,8 +59,10 @@ __all__ = [
     "RetryEvent",
     "RetryHook",
     "RetryPolicy",
+    "SharedRateLimiter",
     "Timeout",
     "WindowType",
+    "account_key",
     "build_pipeline",
     "counts_as_failure",
     "render_health",

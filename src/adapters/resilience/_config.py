@@ -22,10 +22,11 @@ from ..telemetry import TELEMETRY
 from ._breaker import CircuitBreaker
 from ._bulkhead import Bulkhead
 from ._control import BreakerControl
-from ._limiter import RateLimiter
+from ._limiter import Limiter, RateLimiter
 from ._pipeline import Pipeline
 from ._registry import BreakerRegistry
 from ._retry import RetryHook, RetryPolicy
+from ._shared_limiter import SharedRateLimiter
 from ._timeout import Timeout
 
 
@@ -72,9 +73,12 @@ class ResiliencePolicy:
     per-attempt timeout, ``retry_deadline`` None the overall deadline, ``window_size`` 0 the
     failure-rate window, ``slow_call_duration`` None slow-call counting, ``slow_call_rate`` None
     its own threshold (a slow call then counts as a failure), ``reset_multiplier`` 1 a growing
-    open wait. The breaker fields are `CircuitBreaker`'s parameters (see there); ``window_type``
-    is "count" or "time", ``half_open_mode`` "probes" or "rate". A count window's
-    ``minimum_calls`` is capped at ``window_size`` (Resilience4j's rule).
+    open wait. ``shared_limits`` makes ``rate`` and ``burst`` the quota of the vendor account
+    named by ``account_key`` (the HubSpot app, the Twilio sender), shared by every worker through
+    Redis (`SharedRateLimiter`, settings ``resilience.shared``). The breaker fields are
+    `CircuitBreaker`'s parameters (see there); ``window_type`` is "count" or "time",
+    ``half_open_mode`` "probes" or "rate". A count window's ``minimum_calls`` is capped at
+    ``window_size`` (Resilience4j's rule).
 
     Two fields are set in code only (not from configuration): ``retry_on_result``, a predicate
     on a result that asks for another attempt of an idempotent operation (the last result is
@@ -108,6 +112,8 @@ class ResiliencePolicy:
     max_concurrent: int | None = attrs.field(default=20, validator=_positive)
     bulkhead_max_wait: float = attrs.field(default=1.0, validator=_non_negative)
     timeout: float | None = attrs.field(default=10.0, validator=_positive)
+    shared_limits: bool = False
+    account_key: str | None = None
     retry_on_result: Callable[[Any], bool] | None = attrs.field(
         default=None, eq=False, repr=False, kw_only=True
     )
@@ -121,6 +127,8 @@ class ResiliencePolicy:
             problems.append("reset_timeout_max is required when reset_multiplier > 1")
         if self.reset_timeout_max is not None and self.reset_timeout_max < self.reset_timeout:
             problems.append("reset_timeout_max must be >= reset_timeout")
+        if self.shared_limits and self.rate is None:
+            problems.append("shared_limits needs a rate (the account's quota)")
         if self.slow_call_rate is not None and (
             self.slow_call_duration is None or not self.window_size
         ):
@@ -150,6 +158,13 @@ class ResiliencePolicy:
             if isinstance(field.default, str):
                 changes[key] = str(value).strip().lower() if isinstance(value, str) else value
                 continue
+            if isinstance(field.default, bool):
+                changes[key] = _flag(key, value)
+                continue
+            if key in _TEXT:
+                text = None if value is None else str(value).strip()
+                changes[key] = text or None
+                continue
             changes[key] = _coerce(key, value, field.default)
         return attrs.evolve(self, **changes)  # type: ignore[arg-type]
 
@@ -157,6 +172,22 @@ class ResiliencePolicy:
         """The retry schedule in a few words, for the health report."""
         low, high = self.retry_base_delay, self.retry_max_delay
         return f"exp x{self.retry_multiplier:g} {low:g}s..{high:g}s jitter"
+
+
+_TEXT = frozenset({"account_key"})
+"""Free-text fields, kept as given (an account id is case-sensitive)."""
+
+
+def _flag(key: str, value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    msg = f"{key}: expected true or false, got {type(value).__name__}"
+    raise ValueError(msg)
 
 
 def _coerce(key: str, value: object, default: object) -> object:
@@ -185,6 +216,7 @@ def build_pipeline(
     registry: BreakerRegistry | None = None,
     control: BreakerControl | None = None,
     on_retry: RetryHook | None = None,
+    shared_limiter: SharedRateLimiter | None = None,
     clock: Clock = SYSTEM_CLOCK,
 ) -> Pipeline:
     """
@@ -195,7 +227,9 @@ def build_pipeline(
     The breaker is taken from ``registry`` when it already has one of that name (so every pipeline
     of an integration shares its breaker), else created and registered there. With a
     ``control`` the pipeline follows the operators' overrides (`BreakerControl`); ``on_retry``
-    is called before each retry when the policy sets none of its own.
+    is called before each retry when the policy sets none of its own. A ``shared_limiter``
+    (the account's quota on Redis, built by the container when ``policy.shared_limits``) takes
+    the local limiter's place and hears the vendor's ``Retry-After`` (`RateFeedback`).
     """
     if policy is None:
         policy = ResiliencePolicy()
@@ -221,6 +255,17 @@ def build_pipeline(
             listeners=(TELEMETRY.on_transition(integration),),
         )
         registry.register(breaker, policy)
+    limiter: Limiter | None = shared_limiter
+    if limiter is None and policy.rate is not None:
+        limiter = RateLimiter(
+            integration,
+            rate=policy.rate,
+            burst=policy.burst,
+            max_wait=policy.rate_max_wait,
+            clock=clock,
+        )
+    if shared_limiter is not None:
+        registry.register_limiter(shared_limiter)
     return Pipeline(
         integration,
         breaker=breaker,
@@ -242,18 +287,11 @@ def build_pipeline(
             max_wait=policy.bulkhead_max_wait,
             clock=clock,
         ),
-        limiter=None
-        if policy.rate is None
-        else RateLimiter(
-            integration,
-            rate=policy.rate,
-            burst=policy.burst,
-            max_wait=policy.rate_max_wait,
-            clock=clock,
-        ),
+        limiter=limiter,
         timeout=None
         if policy.timeout is None
         else Timeout(integration, policy.timeout, clock=clock),
         control=control,
+        feedback=shared_limiter,
         clock=clock,
     )

@@ -9,15 +9,41 @@ take longer than ``max_wait`` is refused at once with `RateLimitExceeded` and re
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from ...domain.errors import RateLimitExceeded
 from ...domain.time import SYSTEM_CLOCK, Clock
 
 
-__all__ = ["RateLimiter"]
+__all__ = ["Limiter", "RateLimiter"]
 
 T = TypeVar("T")
+
+
+class Limiter(Protocol):
+    """What the pipeline asks of a limiter: `RateLimiter` (local) or `SharedRateLimiter`."""
+
+    @property
+    def name(self) -> str:
+        """The integration."""
+
+    @property
+    def rate(self) -> float:
+        """Slots per second (for the whole account, when shared)."""
+
+    @property
+    def clock(self) -> Clock:
+        """The time source the limiter waits on."""
+
+    @property
+    def max_wait(self) -> float:
+        """The longest `acquire` waits before refusing (`Pipeline.worst_case_seconds`)."""
+
+    def try_acquire(self) -> bool:
+        """Take a slot now if one is there, without waiting or I/O."""
+
+    async def acquire(self) -> None:
+        """Take a slot within ``max_wait`` or raise `RateLimitExceeded`."""
 
 
 class RateLimiter:
@@ -109,6 +135,14 @@ class RateLimiter:
         # Reserved now, spent at wake-up; a cancelled waiter forfeits it (never over-admits).
         self._tokens = tokens
         await self._sleep(wait)
+
+    def pause(self, seconds: float) -> None:
+        """
+        No token for ``seconds`` (a vendor's ``Retry-After``): the balance drops to the debt
+        that takes that long to repay. Callers already waiting keep their turn.
+        """
+        if seconds > 0:
+            self._tokens = min(self._refill(), -seconds * self.rate)
 
     async def call(self, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
         """Take a token (see `acquire`), then run ``fn(*args, **kwargs)``."""

@@ -41,18 +41,19 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
-from ...domain.errors import LocalRejection, RetryExhaustedError, TransientError
+from ...domain.errors import LocalRejection, RateLimited, RetryExhaustedError, TransientError
 from ...domain.time import SYSTEM_CLOCK, Clock
 from ..telemetry import TELEMETRY, error_attributes, outcome_of
 from ._breaker import CircuitBreaker, RejectedByBreaker
 from ._bulkhead import Bulkhead
-from ._limiter import RateLimiter
+from ._limiter import Limiter
 from ._retry import RetryPolicy, notify
 from ._timeout import Timeout, timed_out
 
 
 if TYPE_CHECKING:
     from ._control import BreakerControl
+    from ._shared_limiter import RateFeedback
 
 
 __all__ = ["Pipeline"]
@@ -104,6 +105,9 @@ class Pipeline:
         bulkhead, limiter: None disables them.
         timeout: the per-attempt `Timeout`; None disables it.
         control: the operator overrides this pipeline's breaker follows (`BreakerControl`).
+        feedback: told of every `RateLimited` with a ``retry_after`` (`RateFeedback.pause`),
+            so a shared limiter pauses the account for every worker; None: only the retry
+            loop of the caller that met it honours the wait.
         clock: the time source: `Clock.monotonic` for retry's deadline and slow-call timing,
             `Clock.sleep` for the backoff wait. Give the policies the same one (`build_pipeline`
             does).
@@ -117,6 +121,7 @@ class Pipeline:
         "clock",
         "control",
         "decorators",
+        "feedback",
         "integration",
         "limiter",
         "retry",
@@ -130,9 +135,10 @@ class Pipeline:
         breaker: CircuitBreaker,
         retry: RetryPolicy | None = None,
         bulkhead: Bulkhead | None = None,
-        limiter: RateLimiter | None = None,
+        limiter: Limiter | None = None,
         timeout: Timeout | None = None,
         control: BreakerControl | None = None,
+        feedback: RateFeedback | None = None,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.integration = integration
@@ -142,6 +148,7 @@ class Pipeline:
         self.limiter = limiter
         self.timeout = timeout
         self.control = control
+        self.feedback = feedback
         self.clock = clock
         self._monotonic = clock.monotonic  # bound once: no lookup per call on the hot path
         self._sleep = clock.sleep
@@ -345,6 +352,9 @@ class Pipeline:
                     bulkhead.leave()
         except Exception as exc:
             breaker.on_error(permit, exc, self._monotonic() - started if started else 0.0)
+            feedback = self.feedback
+            if feedback is not None and isinstance(exc, RateLimited) and exc.retry_after:
+                await feedback.pause(exc.retry_after)
             raise
         except BaseException:
             breaker.release(permit)

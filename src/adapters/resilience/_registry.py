@@ -18,6 +18,7 @@ from ._breaker import BreakerStats, CircuitBreaker, CircuitState
 
 if TYPE_CHECKING:
     from ._config import ResiliencePolicy
+    from ._shared_limiter import SharedRateLimiter
 
 
 __all__ = ["BreakerRegistry", "IntegrationHealth", "render_health"]
@@ -44,6 +45,7 @@ class BreakerRegistry:
 
     _breakers: dict[str, CircuitBreaker] = attrs.field(factory=dict, init=False)
     _policies: dict[str, ResiliencePolicy | None] = attrs.field(factory=dict, init=False)
+    _limiters: dict[str, SharedRateLimiter] = attrs.field(factory=dict, init=False)
 
     def __repr__(self) -> str:
         return f"<BreakerRegistry {sorted(self._breakers)}>"
@@ -60,6 +62,17 @@ class BreakerRegistry:
             raise ValueError(msg)
         self._breakers[breaker.name] = breaker
         self._policies[breaker.name] = policy
+
+    def register_limiter(self, limiter: SharedRateLimiter) -> None:
+        """Report ``limiter`` (an account's shared quota) in `limiter_status`."""
+        self._limiters[limiter.name] = limiter
+
+    def limiter_status(self) -> tuple[str, ...]:
+        """
+        One line per shared rate limit, sorted by integration: on Redis, or on its local
+        fallback since when (for `portico health`).
+        """
+        return tuple(self._limiters[name].status() for name in sorted(self._limiters))
 
     def get(self, name: str) -> CircuitBreaker | None:
         """The breaker named ``name``, or None."""

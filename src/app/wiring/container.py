@@ -31,6 +31,7 @@ from ...adapters.resilience import (
     ResilientMessaging,
     ResilientPayments,
     ResilientVoice,
+    SharedRateLimiter,
     build_pipeline,
 )
 from ...adapters.spec import BuildContext, VendorSpec
@@ -47,6 +48,7 @@ from .leases import intake_lease
 from .outbox import build_relay, command_ports, relay_settings
 from .registry import VendorRegistry
 from .settings import Settings, load_settings
+from .shared import build_shared_limiter, build_shared_redis
 from .stores import (
     build_breaker_control_store,
     build_failed_event_log,
@@ -97,6 +99,7 @@ def _adapter(
     fake: Callable[[], object],
     status_store: Callable[[], Any],
     clock: Clock,
+    limiter: SharedRateLimiter | None = None,
 ) -> Any:
     """The raw adapter of ``port``: its fake, or its vendor built from its settings section."""
     if not settings.enabled(port):
@@ -105,7 +108,12 @@ def _adapter(
         return fake()
     spec: VendorSpec[Any] | None = settings.vendor_of(port)
     assert spec is not None  # enabled outside fake: load_settings resolved its vendor
-    context = BuildContext(environment=settings.environment, status_store=status_store, clock=clock)
+    context = BuildContext(
+        environment=settings.environment,
+        status_store=status_store,
+        clock=clock,
+        rate_feedback=limiter,
+    )
     try:
         return spec.build(settings.vendors[spec.name], context)
     except InvalidValue as err:
@@ -113,11 +121,21 @@ def _adapter(
 
 
 def _pipeline(
-    port: str, settings: Settings, breakers: BreakerRegistry, control: BreakerControl, clock: Clock
+    port: str,
+    settings: Settings,
+    breakers: BreakerRegistry,
+    control: BreakerControl,
+    clock: Clock,
+    limiter: SharedRateLimiter | None = None,
 ) -> Pipeline:
     integration = settings.integration(port)
     return build_pipeline(
-        integration, settings.policy(integration), registry=breakers, control=control, clock=clock
+        integration,
+        settings.policy(integration),
+        registry=breakers,
+        control=control,
+        shared_limiter=limiter,
+        clock=clock,
     )
 
 
@@ -190,33 +208,75 @@ class Container(containers.DeclarativeContainer):
         BreakerControl, breaker_control_store, breakers, interval=1.0, clock=clock
     )
 
+    # Shared rate limits (``resilience.<integration>.shared_limits``): one account quota on
+    # Redis per integration, given to its pipeline and (for the vendor's headers) its adapter.
+    shared_redis = providers.Singleton(build_shared_redis, settings)
+    messaging_limiter = providers.Singleton(
+        build_shared_limiter, "messaging", settings, shared_redis.provider, clock
+    )
+    crm_limiter = providers.Singleton(
+        build_shared_limiter, "crm", settings, shared_redis.provider, clock
+    )
+    payments_limiter = providers.Singleton(
+        build_shared_limiter, "payments", settings, shared_redis.provider, clock
+    )
+    voice_limiter = providers.Singleton(
+        build_shared_limiter, "voice", settings, shared_redis.provider, clock
+    )
+
     messaging_adapter = providers.Singleton(
-        _adapter, "messaging", settings, fake_messaging.provider, status_store.provider, clock
+        _adapter,
+        "messaging",
+        settings,
+        fake_messaging.provider,
+        status_store.provider,
+        clock,
+        messaging_limiter,
     )
     messaging_pipeline = providers.Singleton(
-        _pipeline, "messaging", settings, breakers, breaker_control, clock
+        _pipeline, "messaging", settings, breakers, breaker_control, clock, messaging_limiter
     )
     messaging = providers.Callable(ResilientMessaging.around, messaging_adapter, messaging_pipeline)
 
     crm_adapter = providers.Singleton(
-        _adapter, "crm", settings, fake_crm.provider, status_store.provider, clock
+        _adapter,
+        "crm",
+        settings,
+        fake_crm.provider,
+        status_store.provider,
+        clock,
+        crm_limiter,
     )
-    crm_pipeline = providers.Singleton(_pipeline, "crm", settings, breakers, breaker_control, clock)
+    crm_pipeline = providers.Singleton(
+        _pipeline, "crm", settings, breakers, breaker_control, clock, crm_limiter
+    )
     crm = providers.Callable(ResilientCRM.around, crm_adapter, crm_pipeline)
 
     payments_adapter = providers.Singleton(
-        _adapter, "payments", settings, fake_payments.provider, status_store.provider, clock
+        _adapter,
+        "payments",
+        settings,
+        fake_payments.provider,
+        status_store.provider,
+        clock,
+        payments_limiter,
     )
     payments_pipeline = providers.Singleton(
-        _pipeline, "payments", settings, breakers, breaker_control, clock
+        _pipeline, "payments", settings, breakers, breaker_control, clock, payments_limiter
     )
     payments = providers.Callable(ResilientPayments.around, payments_adapter, payments_pipeline)
 
     voice_adapter = providers.Singleton(
-        _adapter, "voice", settings, fake_voice.provider, status_store.provider, clock
+        _adapter,
+        "voice",
+        settings,
+        fake_voice.provider,
+        status_store.provider,
+        clock,
+        voice_limiter,
     )
     voice_pipeline = providers.Singleton(
-        _pipeline, "voice", settings, breakers, breaker_control, clock
+        _pipeline, "voice", settings, breakers, breaker_control, clock, voice_limiter
     )
     voice = providers.Callable(ResilientVoice.around, voice_adapter, voice_pipeline)
 

@@ -52,6 +52,7 @@ __all__ = [
     "PaymentsSettings",
     "ServerSettings",
     "Settings",
+    "SharedLimitSettings",
     "StatusStoreSettings",
     "StoreSettings",
     "VoiceSettings",
@@ -66,6 +67,7 @@ T = TypeVar("T", bound=AttrsInstance)
 ENV_PREFIX = "PORTICO_"
 ENVIRONMENTS = ("fake", "sandbox", "production")
 NONE = "none"
+SHARED = "shared"  # resilience.shared: not an integration
 _DEAL_STAGES = tuple(stage.value for stage in DealStage)
 
 
@@ -250,6 +252,31 @@ class WebhookSettings:
 
 
 @attrs.frozen
+class SharedLimitSettings:
+    """
+    ``resilience.shared``: the Redis where the workers' shared rate limits meet.
+
+    An integration opts in with ``resilience.<integration>.shared_limits: true`` (and names its
+    vendor account with ``account_key``); its ``rate`` and ``burst`` are then the account's.
+    """
+
+    redis_url: str | None = setting(
+        "Redis URL of the shared rate limits (required when an integration sets shared_limits)",
+        default=None,
+        secret=True,
+    )
+    expected_workers: int = setting(
+        "processes sharing each account; while Redis is away each limits itself to quota / this",
+        default=1,
+    )
+    prefix: str = setting("key prefix of the shared quotas", default="portico:rate:")
+    timeout: float = setting(
+        "seconds a Redis command may take before the local fallback takes over", default=0.25
+    )
+    retry_interval: float = setting("seconds between tries of Redis while it is away", default=2.0)
+
+
+@attrs.frozen
 class Settings:
     """Everything Portico was configured with, validated; build it with `load_settings`."""
 
@@ -267,6 +294,7 @@ class Settings:
     vendors: Mapping[str, object] = attrs.field(repr=False)
     resilience: Mapping[str, ResiliencePolicy] = attrs.field(repr=False)
     registry: VendorRegistry = attrs.field(repr=False)
+    shared: SharedLimitSettings = attrs.field(factory=SharedLimitSettings, repr=False)
 
     @property
     def is_fake(self) -> bool:
@@ -651,6 +679,8 @@ def _resilience(
         return policies
     for integration, overrides in section.items():
         name = str(integration)
+        if name == SHARED:
+            continue  # resilience.shared: read by _shared
         if name not in policies:
             problems.unknown("resilience", name, policies)
             continue
@@ -685,6 +715,26 @@ def _resilience(
         if not named:
             problems.add(where, whole)
     return policies
+
+
+def _shared(
+    raw: object, policies: Mapping[str, ResiliencePolicy], problems: _Problems
+) -> SharedLimitSettings | None:
+    section = _section_mapping(raw, "resilience", problems)
+    where = f"resilience.{SHARED}"
+    shared = load_section(SharedLimitSettings, (section or {}).get(SHARED), where, problems)
+    if shared is None:
+        return None
+    users = sorted(name for name, policy in policies.items() if policy.shared_limits)
+    if users and not shared.redis_url:
+        problems.add(f"{where}.redis_url", f"is required by shared_limits of {', '.join(users)}")
+    if shared.expected_workers < 1:
+        problems.add(f"{where}.expected_workers", "must be at least 1")
+    if not 0 < shared.timeout <= 10:
+        problems.add(f"{where}.timeout", "must be above 0 and at most 10 seconds")
+    if not shared.retry_interval > 0:
+        problems.add(f"{where}.retry_interval", "must be above 0 seconds")
+    return shared
 
 
 def _webhooks(
@@ -836,6 +886,7 @@ def load_settings(
     if status_store is not None:
         _check_redis_timeouts(status_store, "messaging.status_store", problems)
     resilience = _resilience(tree.get("resilience"), registry, problems)
+    shared = _shared(tree.get("resilience"), resilience, problems)
     webhooks = _webhooks(tree.get("webhooks"), environment, ports, registry, problems)
     if webhooks is not None:
         for store_name in ("replay", "failed_events"):
@@ -861,6 +912,7 @@ def load_settings(
         raise ConfigurationError(*problems.items)
     assert webhooks is not None
     assert status_store is not None
+    assert shared is not None
     return Settings(
         environment=environment,
         data_dir=data_dir,
@@ -876,6 +928,7 @@ def load_settings(
         vendors=vendors,
         resilience=resilience,
         registry=registry,
+        shared=shared,
     )
 
 
@@ -932,6 +985,7 @@ def settings_reference(registry: VendorRegistry | None = None) -> str:
         rows.extend(_rows(spec.settings, spec.name))
         if spec.webhook is not None:
             rows.extend(_rows(spec.webhook.settings, f"webhooks.{spec.webhook.provider}"))
+    rows.extend(_rows(SharedLimitSettings, f"resilience.{SHARED}"))
     rows.append(
         (
             "`PORTICO_RESILIENCE__<INTEGRATION>__<FIELD>`",
