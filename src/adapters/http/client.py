@@ -14,6 +14,7 @@ import attrs
 import httpx
 
 from ...domain.json_reader import JsonNode
+from ...ports.tokens import TokenProvider
 from .errors import (
     VendorErrorParser,
     error_from_response,
@@ -63,11 +64,17 @@ class VendorClient:
     method, the path, the status and the time taken (and not even the path of a ``secret_url``).
     Every vendor call of an adapter goes through here, so there is one transport translation,
     one error mapping and one JSON decoding.
+
+    With ``tokens`` (OAuth2), each request carries ``Authorization: Bearer`` with the provider's
+    current token; a 401 invalidates that token and the request is sent once more with a fresh
+    one (a 401 means the vendor did not act, so this is safe for any call), never more: a
+    second 401 is the caller's `AuthenticationFailed`.
     """
 
     integration: str
     http: httpx.AsyncClient = attrs.field(repr=False)
     parse_vendor_error: VendorErrorParser = attrs.field(repr=False)
+    tokens: TokenProvider | None = attrs.field(default=None, repr=False, kw_only=True)
 
     async def request(
         self,
@@ -145,11 +152,17 @@ class VendorClient:
             request.headers.pop(name, None)
         # A client-level ``auth`` would put the credential back: drop it with the header.
         no_auth = any(name.lower() == "authorization" for name in without_headers)
-        with translate_transport_errors(self.integration, operation):
-            if no_auth:
-                response = await self.http.send(request, auth=None)
-            else:
-                response = await self.http.send(request)
+        if self.tokens is None or no_auth:
+            response = await self._send_once(operation, request, no_auth=no_auth)
+        else:
+            token = await self.tokens.token()
+            request.headers["Authorization"] = f"Bearer {token.value}"
+            response = await self._send_once(operation, request, no_auth=False)
+            if response.status_code == 401:
+                await self.tokens.invalidate(token)
+                token = await self.tokens.token()
+                request.headers["Authorization"] = f"Bearer {token.value}"
+                response = await self._send_once(operation, request, no_auth=False)
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
                 "%s %s %s -> %d in %.1f ms",
@@ -167,6 +180,14 @@ class VendorClient:
                 parse_vendor_error=self.parse_vendor_error,
             )
         return response
+
+    async def _send_once(
+        self, operation: str, request: httpx.Request, *, no_auth: bool
+    ) -> httpx.Response:
+        with translate_transport_errors(self.integration, operation):
+            if no_auth:
+                return await self.http.send(request, auth=None)
+            return await self.http.send(request)
 
     async def aclose(self) -> None:
         """Close the underlying connection pool."""
