@@ -24,6 +24,7 @@ from ._config import (
 from ._control import BreakerControl
 from ._decorators import (
     ResilientCRM,
+    ResilientEmail,
     ResilientMessaging,
     ResilientPayments,
     ResilientVoice,
@@ -50,6 +51,7 @@ __all__ = [
     "RateLimiter",
     "ResiliencePolicy",
     "ResilientCRM",
+    "ResilientEmail",
     "ResilientMessaging",
     "ResilientPayments",
     "ResilientVoice",

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import ClassVar, Generic, Self, TypeVar
 
 from ...domain.crm import Contact, ContactDraft, Deal, DealDraft, DealStage, LifecycleStage, Note
+from ...domain.email import EmailMessage, EmailReceipt
 from ...domain.messaging import MessageReceipt, OutboundMessage
 from ...domain.payments import (
     CheckoutLink,
@@ -25,13 +26,20 @@ from ...domain.payments import (
 from ...domain.values import Email, PhoneNumber
 from ...domain.voice import Call, CallRequest
 from ...ports.crm import CRMPort, UpsertIdempotency
+from ...ports.email import EmailPort
 from ...ports.messaging import MessagingPort
 from ...ports.payments import PaymentPort
 from ...ports.voice import VoicePort
 from ._pipeline import Pipeline
 
 
-__all__ = ["ResilientCRM", "ResilientMessaging", "ResilientPayments", "ResilientVoice"]
+__all__ = [
+    "ResilientCRM",
+    "ResilientEmail",
+    "ResilientMessaging",
+    "ResilientPayments",
+    "ResilientVoice",
+]
 
 P = TypeVar("P")
 T = TypeVar("T")
@@ -81,6 +89,16 @@ class ResilientMessaging(_Resilient[MessagingPort], MessagingPort):
     async def get_status(self, message_id: str) -> MessageReceipt:
         """See `MessagingPort.get_status`."""
         return await self._run("get_status", lambda: self.inner.get_status(message_id))
+
+
+class ResilientEmail(_Resilient[EmailPort], EmailPort):
+    """An `EmailPort` whose calls go through a pipeline."""
+
+    IDEMPOTENT: ClassVar[Mapping[str, bool]] = {"send": False}
+
+    async def send(self, message: EmailMessage) -> EmailReceipt:
+        """See `EmailPort.send`; never retried once the request may have reached the vendor."""
+        return await self._run("send", lambda: self.inner.send(message))
 
 
 class ResilientCRM(_Resilient[CRMPort], CRMPort):

@@ -47,6 +47,7 @@ __all__ = [
     "ENVIRONMENTS",
     "ENV_PREFIX",
     "CRMSettings",
+    "EmailSettings",
     "MessagingSettings",
     "OutboxSettings",
     "PaymentsSettings",
@@ -136,6 +137,17 @@ class VoiceSettings:
 
 
 @attrs.frozen
+class EmailSettings:
+    """``email``: the email port's vendor and the mailbox the services send from."""
+
+    provider: str | None = setting("vendor: graph, or none", default=None)
+    sender: str = setting(
+        "mailbox the services send from (receipts)", default="receipts@clinic.example"
+    )
+    receipt_subject: str = setting("subject of an emailed receipt", default="Your receipt")
+
+
+@attrs.frozen
 class OutboxSettings:
     """``outbox``: where commands wait for the relay."""
 
@@ -204,6 +216,7 @@ class Settings:
     vendors: Mapping[str, object] = attrs.field(repr=False)
     resilience: Mapping[str, ResiliencePolicy] = attrs.field(repr=False)
     registry: VendorRegistry = attrs.field(repr=False)
+    email: EmailSettings = attrs.field(factory=EmailSettings)
 
     @property
     def is_fake(self) -> bool:
@@ -236,6 +249,7 @@ _APP_SECTIONS: Mapping[str, type] = {
     "payments": PaymentsSettings,
     "voice": VoiceSettings,
     "outbox": OutboxSettings,
+    "email": EmailSettings,
 }
 _TOP_LEVEL = frozenset(
     {"environment", "data_dir", "config_file", "webhooks", "resilience", *_APP_SECTIONS}
@@ -776,6 +790,7 @@ def load_settings(
         vendors=vendors,
         resilience=resilience,
         registry=registry,
+        email=app_sections["email"],
     )
 
 
