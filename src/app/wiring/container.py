@@ -282,6 +282,11 @@ class Container(containers.DeclarativeContainer):
         claims=replay_store,
         clock=clock,
         fallbacks=providers.Callable(_fallbacks, status_store),
+        # Receipts also by email when the email port is on (the outbox serves only ports on).
+        email_sender=providers.Callable(
+            lambda s: s.email.sender if s.enabled("email") else None, settings
+        ),
+        receipt_subject=providers.Callable(lambda s: s.email.receipt_subject, settings),
     )
     _follow_up_calls = providers.Factory(
         FollowUpCalls,
