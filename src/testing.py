@@ -25,6 +25,7 @@ clock's time: ``sign_stripe(body, DEV_SECRETS["stripe"]["secret"], clock=clock)`
 from .adapters.fakes import (
     FakeClock,
     FakeCRM,
+    FakeEmail,
     FakeMessaging,
     FakePayments,
     FakeVoice,
@@ -54,6 +55,7 @@ __all__ = [
     "DEV_SECRETS",
     "FakeCRM",
     "FakeClock",
+    "FakeEmail",
     "FakeMessaging",
     "FakePayments",
     "FakeVoice",

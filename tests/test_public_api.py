@@ -59,6 +59,7 @@ FRONT_DOOR = [
     "RetryExhaustedError",
     "StaleTimestamp",
     "TimedOut",
+    "TokenRefreshFailed",
     "TransientError",
     "Unavailable",
     "UnexpectedResponse",

@@ -11,6 +11,7 @@ TEST_KIT = [
     "DEV_SECRETS",
     "FakeCRM",
     "FakeClock",
+    "FakeEmail",
     "FakeMessaging",
     "FakePayments",
     "FakeVoice",

@@ -13,6 +13,7 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
+from .email import EmailMessage
 from .errors import InvalidValue
 from .messaging import TemplateMessage, TextMessage
 from .payments import CheckoutRequest, PaymentRequest, RefundRequest
@@ -28,7 +29,7 @@ def subject(integration: str, *parts: str) -> str:
     return f"{integration}:{IdempotencyKey.derive(*parts).value}"
 
 
-_Wrapped = TypeVar("_Wrapped", TextMessage | TemplateMessage, CallRequest)
+_Wrapped = TypeVar("_Wrapped", TextMessage | TemplateMessage, CallRequest, EmailMessage)
 
 
 class KeyFromWrapped(abc.ABC, Generic[_Wrapped]):

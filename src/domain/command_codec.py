@@ -13,6 +13,7 @@ never a KeyError, and never echoes the value.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -29,12 +30,14 @@ from .commands import (
     CreatePaymentIntent,
     IssueRefund,
     MoveDeal,
+    SendEmail,
     SendMessage,
     StartCall,
     UpdateContact,
     UpsertContact,
 )
 from .crm import ContactDraft, DealDraft, DealStage, LifecycleStage
+from .email import Attachment, EmailMessage
 from .errors import InvalidValue
 from .json_reader import JsonNode, PathError
 from .messaging import OutboundMessage, TemplateMessage, TextMessage
@@ -90,12 +93,34 @@ def _message(m: OutboundMessage) -> dict[str, Any]:
     }
 
 
+def _email(m: EmailMessage) -> dict[str, Any]:
+    return {
+        "sender": m.sender.address,
+        "to": [a.address for a in m.to],
+        "cc": [a.address for a in m.cc],
+        "subject": m.subject,
+        "text": m.text,
+        "html": m.html,
+        "attachments": [
+            {
+                "filename": a.filename,
+                "content_type": a.content_type,
+                "content": base64.b64encode(a.content).decode("ascii"),
+            }
+            for a in m.attachments
+        ],
+        "key": _key(m.idempotency_key),
+    }
+
+
 def to_dict(command: Command) -> dict[str, Any]:
     """The command as plain JSON types, tagged with its kind and the format version."""
     body: dict[str, Any]
     match command:
         case SendMessage(message=m):
             body = {"message": _message(m)}
+        case SendEmail(message=e):
+            body = {"email": _email(e)}
         case UpsertContact(draft=d):
             body = {
                 "draft": {
@@ -243,6 +268,24 @@ def _read_message(r: JsonNode) -> OutboundMessage:
     raise PathError(r.name("type"), "must be 'text' or 'template'")
 
 
+def _attachment(a: JsonNode) -> Attachment:
+    name, kind, raw = a.get("filename", str), a.get("content_type", str), a.get("content", str)
+    try:
+        content = base64.b64decode(raw, validate=True)
+    except ValueError:
+        raise PathError(a.name("content"), "must be base64") from None
+    return a.build(lambda: Attachment(name, kind, content))
+
+
+def _read_email(r: JsonNode) -> EmailMessage:
+    sender, subject = r.get("sender", str), r.get("subject", str)
+    to, cc = r.texts("to"), r.texts("cc")
+    text, html = r.opt("text", str), r.opt("html", str)
+    files = tuple(_attachment(a) for a in r.items("attachments"))
+    key = _opt_key(r, "key")
+    return r.build(lambda: EmailMessage(sender, to, subject, text, html, cc, files, key))
+
+
 def _contact(d: JsonNode) -> ContactDraft:
     phone, email = d.opt("phone", str), d.opt("email", str)
     first, last = d.opt("first_name", str), d.opt("last_name", str)
@@ -302,6 +345,9 @@ def _decode(r: JsonNode, kind: str) -> Command:
     if kind == SendMessage.kind:
         message = _read_message(r.child("message"))
         return r.build(lambda: SendMessage(message, key))
+    if kind == SendEmail.kind:
+        email = _read_email(r.child("email"))
+        return r.build(lambda: SendEmail(email, key))
     if kind == UpsertContact.kind:
         draft = _contact(r.child("draft"))
         # A row stored before the flag existed gets the safe default (True only with an email).

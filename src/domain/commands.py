@@ -27,6 +27,7 @@ import attrs
 from . import _validation as v
 from ._command_keys import KeyFromRequest, KeyFromWrapped, subject, wrapped_key
 from .crm import ContactDraft, DealDraft, DealStage, LifecycleStage
+from .email import EmailMessage
 from .errors import InvalidValue
 from .messaging import OutboundMessage, TemplateMessage, TextMessage
 from .payments import CheckoutRequest, PaymentRequest, RefundRequest
@@ -42,6 +43,7 @@ __all__ = [
     "CreatePaymentIntent",
     "IssueRefund",
     "MoveDeal",
+    "SendEmail",
     "SendMessage",
     "StartCall",
     "UpdateContact",
@@ -290,8 +292,38 @@ class StartCall(KeyFromWrapped[CallRequest]):
         return self._keyed()
 
 
+@attrs.frozen
+class SendEmail(KeyFromWrapped[EmailMessage]):
+    """Send an email from a clinic's mailbox; ordered per first recipient."""
+
+    kind: ClassVar[str] = "send_email"
+    integration: ClassVar[str] = "email"
+    # Graph's sendMail takes no key and returns no id: after an unknown outcome a resend could
+    # deliver the email twice, so it is never redelivered (dead-lettered as "maybe sent").
+    redeliverable: ClassVar[bool] = False
+
+    message: EmailMessage = attrs.field(validator=v.of_type(EmailMessage))
+    idempotency_key: IdempotencyKey = attrs.field(
+        default=attrs.Factory(wrapped_key, takes_self=True), validator=v.of_type(IdempotencyKey)
+    )
+
+    @property
+    def _wrapped(self) -> EmailMessage:
+        return self.message
+
+    @property
+    def ordering_key(self) -> str:
+        """Emails to one address go out in the order they were accepted."""
+        return subject(self.integration, "email", self.message.to[0].address)
+
+    def keyed_message(self) -> EmailMessage:
+        """The message carrying the command's key."""
+        return self._keyed()
+
+
 Command = (
     SendMessage
+    | SendEmail
     | UpsertContact
     | UpdateContact
     | CreateDeal

@@ -15,6 +15,7 @@ tree is the contract between adapters (which raise) and policies (which decide):
     │   ├── PermanentError                    the same request will fail the same way: never retried
     │   │   ├── InvalidRequest                400 / 422, declined card, outside the 24 h window
     │   │   ├── AuthenticationFailed          401, bad or expired credentials
+    │   │   │   └── TokenRefreshFailed        no new OAuth2 token: the breaker counts it
     │   │   ├── PermissionDenied              403
     │   │   ├── NotFound                      404
     │   │   └── Conflict                      409, idempotency key reused with another request
@@ -62,6 +63,7 @@ __all__ = [
     "RetryExhaustedError",
     "StaleTimestamp",
     "TimedOut",
+    "TokenRefreshFailed",
     "TransientError",
     "Unavailable",
     "UnexpectedResponse",
@@ -193,6 +195,21 @@ class InvalidRequest(PermanentError):
 
 class AuthenticationFailed(PermanentError):
     """The credentials were refused (401)."""
+
+
+class TokenRefreshFailed(AuthenticationFailed):
+    """
+    A new OAuth2 access token could not be obtained: the credentials or the refresh token were
+    refused, or the identity service did not answer.
+
+    Not retried (the next call asks again), but unlike other permanent errors the breaker counts
+    it, so a dead token endpoint opens the circuit and calls fail fast. Always
+    ``request_sent=False``: the vendor call itself was never made.
+    """
+
+    def __init__(self, message: str, **kwargs: object) -> None:
+        kwargs["request_sent"] = False
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
 
 
 class PermissionDenied(PermanentError):

@@ -24,6 +24,7 @@ from ..domain.commands import (
     CreatePaymentIntent,
     IssueRefund,
     MoveDeal,
+    SendEmail,
     SendMessage,
     StartCall,
     UpdateContact,
@@ -31,6 +32,7 @@ from ..domain.commands import (
 )
 from ..domain.errors import LocalRejection
 from .crm import CRMPort
+from .email import EmailPort
 from .messaging import MessagingPort
 from .payments import PaymentPort
 from .voice import VoicePort
@@ -53,6 +55,7 @@ class CommandPorts(TypedDict, total=False):
     crm: CRMPort
     payments: PaymentPort
     voice: VoicePort
+    email: EmailPort
 
 
 # integration name -> port Protocol, in declaration order: `CommandPorts` read at run time.
@@ -101,3 +104,5 @@ async def execute(command: Command, ports: CommandPorts) -> object:
             return await _need(ports.get("payments"), command).refund(request)
         case StartCall():
             return await _need(ports.get("voice"), command).start_call(command.keyed_request())
+        case SendEmail():
+            return await _need(ports.get("email"), command).send(command.keyed_message())

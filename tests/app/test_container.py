@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from dependency_injector import providers
 
-from portico.adapters.fakes import FakeCRM, FakeMessaging, FakePayments, FakeVoice
+from portico.adapters.fakes import FakeCRM, FakeEmail, FakeMessaging, FakePayments, FakeVoice
 from portico.adapters.hubspot import HubSpotCRM
 from portico.adapters.resilience import ResilientMessaging
 from portico.adapters.stripe import StripePayments
@@ -28,12 +28,13 @@ from portico.app.wiring.registry import PORT_NAMES, VendorRegistry
 from portico.app.wiring.settings import env_config
 from portico.domain.crm import DealStage
 from portico.ports.crm import CRMPort
+from portico.ports.email import EmailPort
 from portico.ports.messaging import MessagingPort
 from portico.ports.payments import PaymentPort
 from portico.ports.voice import VoicePort
 
 
-PORTS = ("messaging", "crm", "payments", "voice")
+PORTS = ("messaging", "crm", "payments", "voice", "email")
 
 
 def test_the_default_environment_is_fake_with_every_port_a_resilient_fake() -> None:
@@ -45,7 +46,9 @@ def test_the_default_environment_is_fake_with_every_port_a_resilient_fake() -> N
     assert isinstance(container.crm().inner, FakeCRM)
     assert isinstance(container.payments().inner, FakePayments)
     assert isinstance(container.voice().inner, FakeVoice)
-    for port, protocol in zip(PORTS, (MessagingPort, CRMPort, PaymentPort, VoicePort), strict=True):
+    assert isinstance(container.email().inner, FakeEmail)
+    protocols = (MessagingPort, CRMPort, PaymentPort, VoicePort, EmailPort)
+    for port, protocol in zip(PORTS, protocols, strict=True):
         assert isinstance(getattr(container, port)(), protocol)
 
 

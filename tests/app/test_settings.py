@@ -115,6 +115,7 @@ async def test_production_without_vapi_builds_with_the_voice_port_off(tmp_path: 
             "crm": "hubspot",
             "payments": "stripe",
             "voice": None,
+            "email": None,
         }
         with pytest.raises(PortDisabled) as caught:
             container.follow_up_calls()

@@ -84,6 +84,13 @@ async def voice(request: pytest.FixtureRequest) -> AsyncIterator[Harness[object]
         yield harness
 
 
+@pytest.fixture
+async def email(request: pytest.FixtureRequest) -> AsyncIterator[Harness[object]]:
+    """An email implementation under contract."""
+    async for harness in _open(request):
+        yield harness
+
+
 # A port without a fixture here would silently have no contract suite.
 _MISSING = [port for port in PORTS if port not in globals()]
 if _MISSING:

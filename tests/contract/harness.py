@@ -30,8 +30,11 @@ from portico.domain.voice import CallStatus
 
 __all__ = [
     "ASSISTANT_ID",
+    "MAILBOX",
     "TEMPLATE",
     "CRMControls",
+    "Delivered",
+    "EmailControls",
     "Factory",
     "Harness",
     "MessagingControls",
@@ -44,6 +47,24 @@ P = TypeVar("P")
 
 TEMPLATE = "hello_world"
 ASSISTANT_ID = "5b0c6f2e-8a1d-4c3e-9f47-2d6a1b8e9c10"
+MAILBOX = "clinic@contoso.example"  # the one mailbox of every email implementation's tenant
+
+
+@attrs.frozen
+class Delivered:
+    """An email as its recipient received it."""
+
+    subject: str
+    attachments: tuple[tuple[str, bytes], ...]
+
+
+@runtime_checkable
+class EmailControls(Protocol):
+    """What the recipients' mailboxes see."""
+
+    async def delivered(self, address: str) -> list[Delivered]:
+        """The messages accepted for ``address`` (to or cc), oldest first."""
+        ...
 
 
 @runtime_checkable

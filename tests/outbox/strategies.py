@@ -11,12 +11,14 @@ from portico.domain.commands import (
     CreatePaymentIntent,
     IssueRefund,
     MoveDeal,
+    SendEmail,
     SendMessage,
     StartCall,
     UpdateContact,
     UpsertContact,
 )
 from portico.domain.crm import ContactDraft, DealDraft, DealStage, LifecycleStage
+from portico.domain.email import Attachment, EmailMessage
 from portico.domain.messaging import TemplateMessage, TextMessage
 from portico.domain.payments import CheckoutRequest, PaymentRequest, RefundRequest
 from portico.domain.values import Email, IdempotencyKey, Money
@@ -71,6 +73,24 @@ checkout_requests = st.builds(
 refund_requests = st.builds(RefundRequest, ids, keys, st.none() | money, st.none() | words)
 call_requests = st.builds(CallRequest, phones, ids, meta, opt_keys)
 
+subjects = st.text(min_size=1, max_size=40).filter(
+    lambda s: s.strip() != "" and "\n" not in s and "\r" not in s
+)
+attachments = st.builds(
+    Attachment, words, st.sampled_from(["application/pdf", "text/plain"]), st.binary(max_size=64)
+)
+email_messages = st.builds(
+    EmailMessage,
+    emails,
+    st.lists(emails, min_size=1, max_size=3).map(tuple),
+    subjects,
+    st.none() | words,
+    words,
+    st.lists(emails, max_size=2).map(tuple),
+    st.lists(attachments, max_size=2).map(tuple),
+    opt_keys,
+)
+
 commands = st.one_of(
     st.builds(SendMessage, text_messages | template_messages),
     st.builds(UpsertContact, contact_drafts, keys),
@@ -87,4 +107,5 @@ commands = st.one_of(
     st.builds(CreateCheckoutLink, checkout_requests),
     st.builds(IssueRefund, refund_requests),
     st.builds(StartCall, call_requests),
+    st.builds(SendEmail, email_messages),
 )

@@ -7,7 +7,7 @@ from typing import get_args
 import pytest
 from hypothesis import given
 
-from portico.adapters.fakes import FakeCRM, FakeMessaging, FakePayments, FakeVoice
+from portico.adapters.fakes import FakeCRM, FakeEmail, FakeMessaging, FakePayments, FakeVoice
 from portico.app.wiring.lifecycle import CLOSABLE_PROVIDERS
 from portico.app.wiring.outbox import command_ports
 from portico.domain.commands import Command
@@ -16,7 +16,13 @@ from portico.ports import PORTS, CommandPorts, execute, served
 from tests.outbox.strategies import commands
 
 
-FAKES = {"messaging": FakeMessaging, "crm": FakeCRM, "payments": FakePayments, "voice": FakeVoice}
+FAKES = {
+    "messaging": FakeMessaging,
+    "crm": FakeCRM,
+    "payments": FakePayments,
+    "voice": FakeVoice,
+    "email": FakeEmail,
+}
 
 
 def test_every_command_names_a_port() -> None:

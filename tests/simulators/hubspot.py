@@ -116,6 +116,8 @@ class HubSpotSimulator(Simulator):
         lifecycle_stages: the portal's lifecycle stage values (add a custom stage's id here).
         clock: Unix seconds, for ``createdAt`` / ``updatedAt``.
         search_lag: search requests a write stays invisible to search for (0: at once).
+        accepts: decides whether a bearer token is good instead of ``token`` (an OAuth app's
+            tokens, from `tests.simulators.oauth.TokenIssuer.accepts`).
     """
 
     def __init__(
@@ -126,8 +128,10 @@ class HubSpotSimulator(Simulator):
         lifecycle_stages: frozenset[str] = LIFECYCLE_STAGES,
         clock: Callable[[], float] = time.time,
         search_lag: int = 0,
+        accepts: Callable[[str | None], bool] | None = None,
     ) -> None:
         super().__init__()
+        self.accepts = accepts
         if search_lag < 0:
             raise ValueError("search_lag must not be negative")
         self.search_lag = search_lag
@@ -212,7 +216,8 @@ class HubSpotSimulator(Simulator):
     def handle(self, request: SimRequest) -> SimResponse:
         """Authenticate and route."""
         try:
-            if bearer(request.headers) != self.token:
+            given = bearer(request.headers)
+            if not (self.accepts(given) if self.accepts else given == self.token):
                 raise HubSpotError(
                     401, "INVALID_AUTHENTICATION", "Authentication credentials not found."
                 )

@@ -12,6 +12,7 @@ resilience policies.
 from ._support import Fault, Faults, RecordedCall, maybe_sent, not_sent
 from .clock import FakeClock
 from .crm import FakeCRM
+from .email import FakeEmail
 from .messaging import FakeMessaging
 from .payments import FakePayments
 from .voice import FakeVoice
@@ -20,6 +21,7 @@ from .voice import FakeVoice
 __all__ = [
     "FakeCRM",
     "FakeClock",
+    "FakeEmail",
     "FakeMessaging",
     "FakePayments",
     "FakeVoice",

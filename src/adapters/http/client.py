@@ -15,6 +15,7 @@ import httpx
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from ...domain.json_reader import JsonNode
+from ...ports.tokens import TokenProvider
 from ..telemetry import TELEMETRY, url_template
 from .errors import (
     VendorErrorParser,
@@ -68,6 +69,11 @@ class VendorClient:
     one error mapping and one JSON decoding. ``on_response`` sees every response the vendor
     sent (2xx or not) before it is mapped: the hook through which an adapter tells its
     account's shared quota what the vendor's rate-limit headers say (it must not raise).
+
+    With ``tokens`` (OAuth2), each request carries ``Authorization: Bearer`` with the provider's
+    current token; a 401 invalidates that token and the request is sent once more with a fresh
+    one (a 401 means the vendor did not act, so this is safe for any call), never more: a
+    second 401 is the caller's `AuthenticationFailed`.
     """
 
     integration: str
@@ -76,6 +82,7 @@ class VendorClient:
     on_response: Callable[[httpx.Response], Awaitable[None]] | None = attrs.field(
         default=None, repr=False
     )
+    tokens: TokenProvider | None = attrs.field(default=None, repr=False, kw_only=True)
 
     async def request(
         self,
@@ -153,11 +160,19 @@ class VendorClient:
             request.headers.pop(name, None)
         # A client-level ``auth`` would put the credential back: drop it with the header.
         no_auth = any(name.lower() == "authorization" for name in without_headers)
-        if TELEMETRY.tracing:
-            response = await self._traced(request, operation, no_auth=no_auth, secret=secret_url)
+        if self.tokens is None or no_auth:
+            response = await self._send_once(operation, request, no_auth=no_auth, secret=secret_url)
         else:
-            with translate_transport_errors(self.integration, operation):
-                response = await self.http.send(request, **_NO_AUTH if no_auth else {})
+            token = await self.tokens.token()
+            request.headers["Authorization"] = f"Bearer {token.value}"
+            response = await self._send_once(operation, request, no_auth=False, secret=secret_url)
+            if response.status_code == 401:
+                await self.tokens.invalidate(token)
+                token = await self.tokens.token()
+                request.headers["Authorization"] = f"Bearer {token.value}"
+                response = await self._send_once(
+                    operation, request, no_auth=False, secret=secret_url
+                )
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
                 "%s %s %s -> %d in %.1f ms",
@@ -212,6 +227,14 @@ class VendorClient:
                     span.set_attribute("error.type", str(response.status_code))
                     span.set_status(Status(StatusCode.ERROR))
             return response
+
+    async def _send_once(
+        self, operation: str, request: httpx.Request, *, no_auth: bool, secret: bool
+    ) -> httpx.Response:
+        if TELEMETRY.tracing:
+            return await self._traced(request, operation, no_auth=no_auth, secret=secret)
+        with translate_transport_errors(self.integration, operation):
+            return await self.http.send(request, **_NO_AUTH if no_auth else {})
 
     async def aclose(self) -> None:
         """Close the underlying connection pool."""

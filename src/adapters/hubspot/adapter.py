@@ -1,5 +1,7 @@
 """
-`HubSpotCRM`: the `CRMPort` over HubSpot's CRM v3 objects API with a private-app token.
+`HubSpotCRM`: the `CRMPort` over HubSpot's CRM v3 objects API, authenticated with a private-app
+token or, for an OAuth app, with access tokens from a `TokenProvider` (renewed with the refresh
+token; a 401 renews once and resends, in `VendorClient`).
 
 Upsert matches by search (phone first, then email), then updates by id or creates. Search is
 eventually consistent (a contact created a moment ago, e.g. by an attempt whose answer timed
@@ -30,6 +32,7 @@ from ...domain.json_reader import JsonNode
 from ...domain.time import SYSTEM_CLOCK, Clock
 from ...domain.values import Email, PhoneNumber
 from ...ports.crm import CRMPort
+from ...ports.tokens import TokenProvider
 from ..http.client import DEFAULT_TIMEOUT, VendorClient, build_client
 from ..http.errors import response_errors, unexpected
 from ..resilience import RateFeedback
@@ -74,7 +77,8 @@ class HubSpotCRM(CRMPort):
 
     Args:
         http: the client to send with; its ``base_url`` is HubSpot's (or a simulator's).
-        token: the private app's access token; never printed.
+        token: the private app's access token; never printed. None with ``tokens``.
+        tokens: an OAuth app's access tokens (instead of ``token``).
         objects_path: the API prefix (``/crm/v3/objects``; a date-versioned one also works).
         default_currency: the account's currency, for deals stored without ``deal_currency_code``.
         contact_properties: custom contact properties to read back besides the core ones; those
@@ -89,7 +93,7 @@ class HubSpotCRM(CRMPort):
     """
 
     http: httpx.AsyncClient = attrs.field(repr=False)
-    token: str = attrs.field(repr=False)
+    token: str | None = attrs.field(repr=False)
     objects_path: str = OBJECTS_PATH
     default_currency: str = "EUR"
     contact_properties: tuple[str, ...] = ()
@@ -97,19 +101,24 @@ class HubSpotCRM(CRMPort):
     phone_id_property: str | None = None
     stages: HubSpotStages = attrs.field(factory=HubSpotStages)
     rate_feedback: RateFeedback | None = attrs.field(default=None, repr=False)
+    tokens: TokenProvider | None = attrs.field(default=None, repr=False)
     _client: VendorClient = attrs.field(init=False, repr=False)
     _known: set[str] = attrs.field(factory=set, init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
+        if (self.token is None) == (self.tokens is None):
+            raise ValueError("give exactly one of token or tokens")
         observe = None if self.rate_feedback is None else self._observe_quota
-        self._client = VendorClient(INTEGRATION, self.http, parse_hubspot_error, observe)
+        self._client = VendorClient(
+            INTEGRATION, self.http, parse_hubspot_error, observe, tokens=self.tokens
+        )
         self.objects_path = self.objects_path.rstrip("/")
         self._known.update(self.contact_properties)
 
     @classmethod
     def connect(
         cls,
-        token: str,
+        token: str | None,
         *,
         base_url: str = BASE_URL,
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
@@ -121,8 +130,11 @@ class HubSpotCRM(CRMPort):
         return cls(http=http, token=token, **options)
 
     async def aclose(self) -> None:
-        """Close the connection pool."""
+        """Close the connection pool (and the token provider's)."""
         await self.http.aclose()
+        closer = getattr(self.tokens, "aclose", None)
+        if closer is not None:
+            await closer()
 
     async def _observe_quota(self, response: httpx.Response) -> None:
         left = quota_left(response.headers)
@@ -130,7 +142,9 @@ class HubSpotCRM(CRMPort):
             await self.rate_feedback.slow(*left)
 
     async def _call(self, operation: str, method: str, path: str, **kwargs: Any) -> JsonNode:
-        headers = {"Authorization": f"Bearer {self.token}", "Accept": "application/json"}
+        headers = {"Accept": "application/json"}
+        if self.token is not None:
+            headers["Authorization"] = f"Bearer {self.token}"
         return await self._client.request(
             operation, method, f"{self.objects_path}{path}", headers=headers, **kwargs
         )

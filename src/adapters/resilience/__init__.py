@@ -24,6 +24,7 @@ from ._config import (
 from ._control import BreakerControl
 from ._decorators import (
     ResilientCRM,
+    ResilientEmail,
     ResilientMessaging,
     ResilientPayments,
     ResilientVoice,
@@ -53,6 +54,7 @@ __all__ = [
     "RateLimiter",
     "ResiliencePolicy",
     "ResilientCRM",
+    "ResilientEmail",
     "ResilientMessaging",
     "ResilientPayments",
     "ResilientVoice",

@@ -45,6 +45,7 @@ from ...domain.errors import (
     CircuitOpenError,
     IntegrationError,
     LocalRejection,
+    TokenRefreshFailed,
     TransientError,
 )
 from ...domain.time import SYSTEM_CLOCK, Clock
@@ -95,8 +96,11 @@ Listener = Callable[[CircuitState, CircuitState, str], None]
 
 
 def counts_as_failure(exc: BaseException) -> bool:
-    """The default predicate: transient vendor errors and timeouts say the vendor is unwell."""
-    return isinstance(exc, TransientError | TimeoutError)
+    """
+    The default predicate: transient vendor errors, timeouts and failed token renewals (the
+    vendor's identity service is unwell or refuses us) say the vendor is unwell.
+    """
+    return isinstance(exc, TransientError | TimeoutError | TokenRefreshFailed)
 
 
 @attrs.frozen

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import ClassVar, Generic, Self, TypeVar
 
 from ...domain.crm import Contact, ContactDraft, Deal, DealDraft, DealStage, LifecycleStage, Note
+from ...domain.email import EmailMessage, EmailReceipt
 from ...domain.messaging import MessageReceipt, OutboundMessage
 from ...domain.payments import (
     CheckoutLink,
@@ -27,13 +28,20 @@ from ...domain.payments import (
 from ...domain.values import Email, PhoneNumber
 from ...domain.voice import Call, CallRequest
 from ...ports.crm import CRMPort, UpsertIdempotency
+from ...ports.email import EmailPort
 from ...ports.messaging import MessagingPort
 from ...ports.payments import PaymentPort
 from ...ports.voice import VoicePort
 from ._pipeline import Pipeline
 
 
-__all__ = ["ResilientCRM", "ResilientMessaging", "ResilientPayments", "ResilientVoice"]
+__all__ = [
+    "ResilientCRM",
+    "ResilientEmail",
+    "ResilientMessaging",
+    "ResilientPayments",
+    "ResilientVoice",
+]
 
 P = TypeVar("P")
 T = TypeVar("T")
@@ -99,6 +107,16 @@ class ResilientMessaging(_Resilient[MessagingPort], MessagingPort):
     async def probe(self) -> None:
         """See `MessagingPort.probe`."""
         await self._probe()
+
+
+class ResilientEmail(_Resilient[EmailPort], EmailPort):
+    """An `EmailPort` whose calls go through a pipeline."""
+
+    IDEMPOTENT: ClassVar[Mapping[str, bool]] = {"send": False}
+
+    async def send(self, message: EmailMessage) -> EmailReceipt:
+        """See `EmailPort.send`; never retried once the request may have reached the vendor."""
+        return await self._run("send", lambda: self.inner.send(message))
 
 
 class ResilientCRM(_Resilient[CRMPort], CRMPort):

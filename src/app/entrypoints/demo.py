@@ -14,11 +14,18 @@ import asyncio
 import tempfile
 from collections.abc import Iterable
 
-from ...adapters.fakes import FakeClock, FakeCRM, FakeMessaging, FakePayments, FakeVoice
-from ...domain.crm import Contact
+from ...adapters.fakes import (
+    FakeClock,
+    FakeCRM,
+    FakeEmail,
+    FakeMessaging,
+    FakePayments,
+    FakeVoice,
+)
+from ...domain.crm import Contact, ContactDraft
 from ...domain.events import DomainEvent
 from ...domain.messaging import DeliveryStatus
-from ...domain.values import Money, PhoneNumber
+from ...domain.values import Email, Money, PhoneNumber
 from ...domain.voice import CallStatus
 from ..services.lead_intake import OPEN_DEAL_PROPERTY
 from ..services.outbox_relay import OutboxRelay
@@ -30,6 +37,7 @@ __all__ = ["main", "run_story"]
 
 PATIENT = PhoneNumber("+40 712 345 678")
 FEE = Money.of("150.00", "RON")
+EMAIL = Email("ana.popescu@example.com")
 # Throwaway stores: the demo leaves no file behind.
 DEMO_CONFIG = {"environment": "fake"}
 
@@ -88,7 +96,7 @@ async def run_story(container: Container, clock: FakeClock) -> list[str]:
     dispatch = _Dispatcher(
         [*intake.subscriptions(), *collection.subscriptions(), *calls.subscriptions()]
     )
-    out = ["Portico demo: one patient, four vendors, all in-memory fakes (no network)\n"]
+    out = ["Portico demo: one patient, five vendors, all in-memory fakes (no network)\n"]
 
     inbound = wa.receive(PATIENT, "Hello, I'd like to book a consultation.", name="Ana Popescu")
     await dispatch(wa.drain_events())
@@ -102,6 +110,8 @@ async def run_story(container: Container, clock: FakeClock) -> list[str]:
     deals = hubspot.deals_of(contact.id)
     _expect(len(deals) == 1 and deals[0].id == deal_id, "exactly one deal was opened")
     out.append(_line("3. Deal opened", f"deal {deal_id}, stage {deals[0].stage.value}"))
+    await crm.upsert_contact(ContactDraft(phone=PATIENT, email=EMAIL))
+    out.append(_line("   Email address on file", EMAIL.masked))
 
     clock.advance(60)
     sent = await collection.request_payment(
@@ -140,6 +150,9 @@ async def run_story(container: Container, clock: FakeClock) -> list[str]:
     out.append(
         _line("   Receipt sent by message", f"once, for {2 * len(paid)} payment webhook deliveries")
     )
+    mail: FakeEmail = container.fake_email()
+    _expect(len(mail.sent_to(EMAIL)) == 1, "exactly one receipt went by email")
+    out.append(_line("   Receipt sent by email", f"once, from {mail.sent[0].sender.address}"))
 
     clock.advance(3600)
     requested = await calls.request_call(contact.id, reason="post-payment follow-up")

@@ -32,8 +32,9 @@ import logging
 
 import attrs
 
-from ...domain.commands import AddNote, MoveDeal, SendMessage, UpdateContact
+from ...domain.commands import AddNote, MoveDeal, SendEmail, SendMessage, UpdateContact
 from ...domain.crm import DealStage, LifecycleStage
+from ...domain.email import EmailMessage
 from ...domain.errors import InvalidValue, NotFound, OutcomeUnknown
 from ...domain.events import CheckoutPaymentSettled, PaymentFailed, PaymentSucceeded
 from ...domain.messaging import TemplateMessage
@@ -109,6 +110,9 @@ class PaymentCollection:
         fallbacks: where an accepted link text's template is kept, so a later 131047 "failed"
             status sends it (`app.services.message_failures`); None: only the synchronous
             refusal falls back.
+        email_sender: the mailbox receipts are also emailed from, to a contact with an email
+            address (a `SendEmail` through the outbox); None: no email receipts.
+        receipt_subject: the emailed receipt's subject.
     """
 
     payments: PaymentPort
@@ -127,6 +131,8 @@ class PaymentCollection:
     clock: Clock = SYSTEM_CLOCK
     link_window: int = attrs.field(default=3600, validator=_window)
     fallbacks: TextFallbackStore | None = attrs.field(default=None, repr=False)
+    email_sender: str | None = attrs.field(default=None, repr=False)
+    receipt_subject: str = "Your receipt"
 
     async def request_payment(
         self, *, contact_id: str, deal_id: str, amount: Money, description: str
@@ -242,7 +248,7 @@ class PaymentCollection:
         def key(effect: str) -> IdempotencyKey:
             return IdempotencyKey.derive(effect, payment_intent_id)
 
-        commands: list[MoveDeal | SendMessage | UpdateContact | AddNote] = [
+        commands: list[MoveDeal | SendMessage | SendEmail | UpdateContact | AddNote] = [
             MoveDeal(deal_id, self.won_stage, key("settle-deal"))
         ]
         if contact.phone is not None:
@@ -250,6 +256,14 @@ class PaymentCollection:
                 contact.phone, self.receipt_template, self.language, (str(amount), item)
             )
             commands.append(SendMessage(receipt, key("receipt")))
+        if self.email_sender is not None and contact.email is not None:
+            mail = EmailMessage(
+                sender=self.email_sender,
+                to=(contact.email,),
+                subject=self.receipt_subject,
+                text=f"Paid {amount} for {item}. Thank you.",
+            )
+            commands.append(SendEmail(mail, key("receipt-email")))
         # By id: the contact is known, and a by-phone upsert could miss it in a lagging search.
         commands.append(
             UpdateContact(

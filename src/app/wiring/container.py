@@ -22,12 +22,13 @@ from typing import Any, TypeVar
 
 from dependency_injector import containers, providers
 
-from ...adapters.fakes import FakeCRM, FakeMessaging, FakePayments, FakeVoice
+from ...adapters.fakes import FakeCRM, FakeEmail, FakeMessaging, FakePayments, FakeVoice
 from ...adapters.resilience import (
     BreakerControl,
     BreakerRegistry,
     Pipeline,
     ResilientCRM,
+    ResilientEmail,
     ResilientMessaging,
     ResilientPayments,
     ResilientVoice,
@@ -197,6 +198,7 @@ class Container(containers.DeclarativeContainer):
     fake_crm = providers.Singleton(FakeCRM, clock=clock)
     fake_payments = providers.Singleton(FakePayments, clock=clock)
     fake_voice = providers.Singleton(FakeVoice, clock=clock)
+    fake_email = providers.Singleton(FakeEmail, clock=clock)
 
     # ---------------------------------------------------------------- ports
     # One breaker per integration, shared by its pipelines and read by `portico health`; each
@@ -280,6 +282,14 @@ class Container(containers.DeclarativeContainer):
     )
     voice = providers.Callable(ResilientVoice.around, voice_adapter, voice_pipeline)
 
+    email_adapter = providers.Singleton(
+        _adapter, "email", settings, fake_email.provider, status_store.provider, clock
+    )
+    email_pipeline = providers.Singleton(
+        _pipeline, "email", settings, breakers, breaker_control, clock
+    )
+    email = providers.Callable(ResilientEmail.around, email_adapter, email_pipeline)
+
     command_ports = providers.Callable(
         _command_ports,
         settings,
@@ -287,6 +297,7 @@ class Container(containers.DeclarativeContainer):
         crm=crm.provider,
         payments=payments.provider,
         voice=voice.provider,
+        email=email.provider,
     )
 
     # ---------------------------------------------------------------- outbox
@@ -328,6 +339,11 @@ class Container(containers.DeclarativeContainer):
         claims=replay_store,
         clock=clock,
         fallbacks=providers.Callable(_fallbacks, status_store),
+        # Receipts also by email when the email port is on (the outbox serves only ports on).
+        email_sender=providers.Callable(
+            lambda s: s.email.sender if s.enabled("email") else None, settings
+        ),
+        receipt_subject=providers.Callable(lambda s: s.email.receipt_subject, settings),
     )
     _follow_up_calls = providers.Factory(
         FollowUpCalls,

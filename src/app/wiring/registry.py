@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from ...adapters.graph.spec import SPEC as GRAPH
 from ...adapters.hubspot.spec import SPEC as HUBSPOT
 from ...adapters.spec import VendorSpec
 from ...adapters.stripe.spec import SPEC as STRIPE
@@ -30,7 +31,15 @@ __all__ = ["BUILTIN_VENDORS", "PORT_NAMES", "VendorRegistry"]
 PORT_NAMES = tuple(PORTS)  # the ports a vendor may implement: ports.execute.PORTS
 
 # The first vendor of a port is its default (the fake environment names its pipeline after it).
-BUILTIN_VENDORS: tuple[VendorSpec[Any], ...] = (WHATSAPP, DIALOG360, TWILIO, HUBSPOT, STRIPE, VAPI)
+BUILTIN_VENDORS: tuple[VendorSpec[Any], ...] = (
+    WHATSAPP,
+    DIALOG360,
+    TWILIO,
+    HUBSPOT,
+    STRIPE,
+    VAPI,
+    GRAPH,
+)
 
 
 class VendorRegistry:

@@ -47,6 +47,7 @@ __all__ = [
     "ENVIRONMENTS",
     "ENV_PREFIX",
     "CRMSettings",
+    "EmailSettings",
     "MessagingSettings",
     "OutboxSettings",
     "PaymentsSettings",
@@ -154,6 +155,17 @@ class VoiceSettings:
 
     provider: str | None = setting("vendor: vapi, or none", default=None)
     assistant_id: str = setting("assistant that makes follow-up calls", default="portico-follow-up")
+
+
+@attrs.frozen
+class EmailSettings:
+    """``email``: the email port's vendor and the mailbox the services send from."""
+
+    provider: str | None = setting("vendor: graph, or none", default=None)
+    sender: str = setting(
+        "mailbox the services send from (receipts)", default="receipts@clinic.example"
+    )
+    receipt_subject: str = setting("subject of an emailed receipt", default="Your receipt")
 
 
 @attrs.frozen
@@ -295,6 +307,7 @@ class Settings:
     resilience: Mapping[str, ResiliencePolicy] = attrs.field(repr=False)
     registry: VendorRegistry = attrs.field(repr=False)
     shared: SharedLimitSettings = attrs.field(factory=SharedLimitSettings, repr=False)
+    email: EmailSettings = attrs.field(factory=EmailSettings)
 
     @property
     def is_fake(self) -> bool:
@@ -328,6 +341,7 @@ _APP_SECTIONS: Mapping[str, type] = {
     "voice": VoiceSettings,
     "outbox": OutboxSettings,
     "server": ServerSettings,
+    "email": EmailSettings,
 }
 _TOP_LEVEL = frozenset(
     {"environment", "data_dir", "config_file", "webhooks", "resilience", *_APP_SECTIONS}
@@ -929,6 +943,7 @@ def load_settings(
         resilience=resilience,
         registry=registry,
         shared=shared,
+        email=app_sections["email"],
     )
 
 

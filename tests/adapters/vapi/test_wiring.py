@@ -135,6 +135,7 @@ async def test_the_voice_port_needs_key_and_number_id(tmp_path: Path) -> None:
             "crm": None,
             "payments": None,
             "voice": "vapi",
+            "email": None,
         }
     finally:
         await aclose_container(container)

@@ -8,11 +8,18 @@ from typing import Any
 
 import attrs
 
-from portico.adapters.fakes import FakeCRM, FakeMessaging, FakePayments, FakeVoice
+from portico.adapters.fakes import FakeCRM, FakeEmail, FakeMessaging, FakePayments, FakeVoice
 from portico.domain.crm import DealStage
 from portico.domain.messaging import DeliveryStatus
 from portico.domain.voice import CallStatus
-from tests.contract.harness import ASSISTANT_ID, TEMPLATE, Harness, Registry
+from tests.contract.harness import (
+    ASSISTANT_ID,
+    MAILBOX,
+    TEMPLATE,
+    Delivered,
+    Harness,
+    Registry,
+)
 
 
 @attrs.frozen
@@ -114,9 +121,36 @@ async def fake_voice() -> AsyncIterator[Harness[Any]]:
     yield Harness(fake, FakeVoiceControls(fake))
 
 
+@attrs.frozen
+class FakeEmailControls:
+    """The recipients' mailboxes, read from the fake's sent mail."""
+
+    fake: FakeEmail
+
+    async def delivered(self, address: str) -> list[Delivered]:
+        """The messages accepted for ``address``."""
+        return [
+            Delivered(m.subject, tuple((a.filename, a.content) for a in m.attachments))
+            for m in self.fake.sent_to(address)
+        ]
+
+
+def email_fake() -> FakeEmail:
+    """A FakeEmail whose tenant has the contract's one mailbox."""
+    return FakeEmail(mailboxes=(MAILBOX,))
+
+
+@asynccontextmanager
+async def fake_email() -> AsyncIterator[Harness[Any]]:
+    """A FakeEmail with one mailbox."""
+    fake = email_fake()
+    yield Harness(fake, FakeEmailControls(fake))
+
+
 FACTORIES: Registry = {
     "messaging": {"fake": fake_messaging},
     "crm": {"fake": fake_crm},
     "payments": {"fake": fake_payments},
     "voice": {"fake": fake_voice},
+    "email": {"fake": fake_email},
 }

@@ -11,6 +11,7 @@ from portico.adapters.resilience import (
     BreakerRegistry,
     Pipeline,
     ResilientCRM,
+    ResilientEmail,
     ResilientMessaging,
     ResilientPayments,
     ResilientVoice,
@@ -19,9 +20,11 @@ from portico.adapters.resilience import (
 from tests.contract.harness import Harness, Registry
 from tests.contract.impls.fakes import (
     FakeCRMControls,
+    FakeEmailControls,
     FakeMessagingControls,
     FakePaymentControls,
     FakeVoiceControls,
+    email_fake,
     messaging_fake,
     voice_fake,
 )
@@ -65,9 +68,17 @@ async def resilient_voice() -> AsyncIterator[Harness[Any]]:
     yield Harness(ResilientVoice(fake, _pipeline("vapi")), FakeVoiceControls(fake))
 
 
+@asynccontextmanager
+async def resilient_email() -> AsyncIterator[Harness[Any]]:
+    """The contract's FakeEmail behind the Graph pipeline."""
+    fake = email_fake()
+    yield Harness(ResilientEmail(fake, _pipeline("graph")), FakeEmailControls(fake))
+
+
 FACTORIES: Registry = {
     "messaging": {"resilient-fake": resilient_messaging},
     "crm": {"resilient-fake": resilient_crm},
     "payments": {"resilient-fake": resilient_payments},
     "voice": {"resilient-fake": resilient_voice},
+    "email": {"resilient-fake": resilient_email},
 }
