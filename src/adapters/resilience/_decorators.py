@@ -112,6 +112,7 @@ class ResilientMessaging(_Resilient[MessagingPort], MessagingPort):
 class ResilientEmail(_Resilient[EmailPort], EmailPort):
     """An `EmailPort` whose calls go through a pipeline."""
 
+    PORT: ClassVar[str] = "email"
     IDEMPOTENT: ClassVar[Mapping[str, bool]] = {"send": False}
 
     async def send(self, message: EmailMessage) -> EmailReceipt:
