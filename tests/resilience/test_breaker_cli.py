@@ -71,3 +71,17 @@ def test_unknown_integration_and_bad_duration_are_refused(
     assert "unknown integration 'strpe'" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["breaker", "open", "stripe", "--for", "soon"])
+
+
+def test_health_reports_a_forced_open_circuit_as_unhealthy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`breaker open stripe`: `portico health` shows forced_open and exits 1; after reset, 0."""
+    monkeypatch.setenv("PORTICO_DATA_DIR", str(tmp_path))
+    assert main(["health"]) == 0
+    assert main(["breaker", "open", "stripe", "--for", "10m"]) == 0
+    capsys.readouterr()
+    assert main(["health"]) == 1
+    assert "forced" in capsys.readouterr().out.lower()
+    assert main(["breaker", "reset", "stripe"]) == 0
+    assert main(["health"]) == 0

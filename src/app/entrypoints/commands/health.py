@@ -122,6 +122,10 @@ def _why(exc: Exception) -> str:
     return "failed"
 
 
+# A circuit that refuses calls, tripped or forced open by an operator: the vendor is not served.
+_REFUSING = frozenset({CircuitState.OPEN, CircuitState.FORCED_OPEN})
+
+
 def run(args: argparse.Namespace) -> int:
     """Build the container, optionally probe, print the report."""
     try:
@@ -130,8 +134,11 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.write(f"portico health: {exc}\n")
         return 1
     problems = asyncio.run(probe(container)) if args.probe else []
+    container.breaker_control().refresh()  # an operator's `portico breaker open` shows here too
     rows = container.breakers().snapshot()
     sys.stdout.write(render_health(rows, fmt=args.format))
+    for limit in container.breakers().limiter_status():
+        sys.stdout.write(f"rate limit: {limit}\n")
     if not args.probe:
         # Breakers live in each process: a fresh CLI process has seen no call yet.
         sys.stdout.write(
@@ -148,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
     degraded = [] if status is None else outbox_problems(status, max_pending_age=max_age)
     for reason in degraded:
         sys.stdout.write(f"degraded: outbox: {reason}\n")
-    if problems or any(row.stats.state is CircuitState.OPEN for row in rows):
+    if problems or any(row.stats.state in _REFUSING for row in rows):
         return UNHEALTHY
     return DEGRADED if degraded else HEALTHY
 
