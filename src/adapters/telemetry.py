@@ -49,6 +49,7 @@ __all__ = [
     "TELEMETRY",
     "LogContext",
     "Telemetry",
+    "observe_outbox",
     "outcome_of",
     "url_template",
 ]
@@ -291,6 +292,49 @@ class LogContext(logging.Filter):
         record.span_id = format(context.span_id, "016x") if context.is_valid else "-"
         record.correlation_id = correlation_id() or "-"
         return True
+
+
+def observe_outbox(telemetry: Telemetry, status: Any) -> None:
+    """
+    Register the outbox gauges over ``status()`` (the latest `OutboxStatus` or None): pending,
+    in flight, dead and the oldest pending command's age, per integration. The webhook app
+    refreshes that status on each ``/metrics`` scrape, since reading the store is async.
+    """
+    if not telemetry.metering:
+        return
+
+    def gauge(read: Any) -> Any:
+        def callback(_options: Any) -> Sequence[metrics.Observation]:
+            current = status()
+            if current is None:
+                return []
+            return [
+                metrics.Observation(value, {"portico.integration": backlog.integration})
+                for backlog in current.integrations
+                if (value := read(backlog, current.now)) is not None
+            ]
+
+        return callback
+
+    meter = telemetry.meter
+    meter.create_observable_gauge(
+        OUTBOX_PENDING, [gauge(lambda b, _now: b.pending)], unit="{command}"
+    )
+    meter.create_observable_gauge(
+        OUTBOX_IN_FLIGHT, [gauge(lambda b, _now: b.in_flight)], unit="{command}"
+    )
+    meter.create_observable_gauge(OUTBOX_DEAD, [gauge(lambda b, _now: b.dead)], unit="{command}")
+    meter.create_observable_gauge(
+        OUTBOX_OLDEST_AGE,
+        [
+            gauge(
+                lambda b, now: (
+                    None if b.oldest_pending_at is None else max(now - b.oldest_pending_at, 0.0)
+                )
+            )
+        ],
+        unit="s",
+    )
 
 
 def _proxy(provider: object) -> bool:

@@ -158,3 +158,31 @@ def test_without_an_sdk_nothing_is_observed() -> None:
 def test_url_templates_keep_no_ids_or_queries(path: str, template: str) -> None:
     """Ids (digits in a segment) become {id}; versions and names stay; the query goes."""
     assert url_template(path) == template
+
+
+def test_outbox_gauges_report_the_latest_status(otel: Recorded) -> None:
+    """Pending, in flight, dead and the oldest pending age per integration; none when unread."""
+    from portico.adapters.telemetry import observe_outbox
+    from portico.domain.outbox import IntegrationBacklog, OutboxStatus
+
+    latest: list[OutboxStatus | None] = [
+        OutboxStatus(
+            now=100.0,
+            integrations=(
+                IntegrationBacklog(
+                    "whatsapp", pending=3, in_flight=1, dead=2, oldest_pending_at=40.0
+                ),
+                IntegrationBacklog("hubspot", dead=1),
+            ),
+        )
+    ]
+    observe_outbox(TELEMETRY, lambda: latest[0])
+    pending = {a["portico.integration"]: v for a, v in otel.points("portico.outbox.pending")}
+    assert pending == {"whatsapp": 3, "hubspot": 0}
+    dead = {a["portico.integration"]: v for a, v in otel.points("portico.outbox.dead")}
+    assert dead == {"whatsapp": 2, "hubspot": 1}
+    assert otel.points("portico.outbox.in_flight")[0][1] == 1
+    (age,) = otel.points("portico.outbox.oldest_pending.age")
+    assert age == ({"portico.integration": "whatsapp"}, 60.0)
+    latest[0] = None
+    assert otel.points("portico.outbox.pending") == []

@@ -54,7 +54,7 @@ from ...ports.outbox import Outbox
 from ..services.outbox_health import DEFAULT_MAX_PENDING_AGE, outbox_counts
 from ..services.webhook_failures import failed_events_health
 from ..services.webhook_ingress import WebhookIngress, WebhookResponse
-from .observability import render_metrics
+from .observability import record_outbox, render_metrics
 
 
 __all__ = ["STANDALONE_PREFIX", "ASGIApp", "WebhookApp", "create_webhook_app"]
@@ -182,7 +182,10 @@ class WebhookApp:
                 await _send(send, await self.webhooks_health())
             return
         if path == "/metrics" and self.metrics:
-            await _send(send, _metrics() if method in {"GET", "HEAD"} else _not_allowed("GET"))
+            if method not in {"GET", "HEAD"}:
+                await _send(send, _not_allowed("GET"))
+            else:
+                await _send(send, await self._metrics())
             return
         match = self._provider_route.fullmatch(path)
         if match is None:
@@ -244,6 +247,19 @@ class WebhookApp:
                 if duplicates:
                     TELEMETRY.duplicates.add(duplicates, {"portico.webhook.provider": provider})
             return answer
+
+    async def _metrics(self) -> WebhookResponse:
+        """Prometheus text, the outbox gauges read from the store for this scrape."""
+        if self.outbox is not None:
+            try:
+                record_outbox(await self.outbox.status())
+            except Exception as exc:  # noqa: BLE001 - an unreadable outbox: its gauges go quiet
+                logger.warning("metrics: outbox unreadable (%s)", type(exc).__name__)
+                record_outbox(None)
+        text = render_metrics()
+        if text is None:
+            return WebhookResponse(404, {"error": "metrics are not installed (portico[otel])"})
+        return WebhookResponse(200, text.decode("utf-8"))
 
     def _request(self, scope: Scope, method: str, body: bytes) -> WebhookRequest:
         headers = [
@@ -350,13 +366,6 @@ async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes | None
         body += chunk
         if not message.get("more_body", False):
             return bytes(body)
-
-
-def _metrics() -> WebhookResponse:
-    text = render_metrics()
-    if text is None:
-        return WebhookResponse(404, {"error": "metrics are not installed (portico[otel])"})
-    return WebhookResponse(200, text.decode("utf-8"))
 
 
 def _verdict(answer: WebhookResponse) -> tuple[str, str | None]:

@@ -15,14 +15,16 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from ...adapters.telemetry import TELEMETRY
+from ...adapters.telemetry import TELEMETRY, observe_outbox
+from ...domain.outbox import OutboxStatus
 
 
-__all__ = ["PROMETHEUS_CONTENT_TYPE", "install_prometheus", "render_metrics"]
+__all__ = ["PROMETHEUS_CONTENT_TYPE", "install_prometheus", "record_outbox", "render_metrics"]
 
 logger = logging.getLogger("portico.telemetry")
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _render: Callable[[], bytes] | None = None
+_outbox: list[OutboxStatus | None] = [None]  # the status the outbox gauges report
 
 
 def install_prometheus(breakers: Callable[[], Any] | None = None) -> bool:
@@ -54,8 +56,14 @@ def install_prometheus(breakers: Callable[[], Any] | None = None) -> bool:
     TELEMETRY.configure(meter_provider=provider)
     if breakers is not None:
         TELEMETRY.observe_breakers(breakers)
+    observe_outbox(TELEMETRY, lambda: _outbox[0])
     _render = lambda: generate_latest(REGISTRY)  # noqa: E731 - bound once, called per scrape
     return True
+
+
+def record_outbox(status: OutboxStatus | None) -> None:
+    """The outbox status the next scrape reports (None: unreadable, its gauges go quiet)."""
+    _outbox[0] = status
 
 
 def render_metrics() -> bytes | None:
