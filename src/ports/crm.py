@@ -7,13 +7,14 @@ from typing import Protocol, runtime_checkable
 
 from ..domain.crm import Contact, ContactDraft, Deal, DealDraft, DealStage, LifecycleStage, Note
 from ..domain.values import Email, PhoneNumber
+from .probe import Probed
 
 
 __all__ = ["CRMPort", "UpsertIdempotency", "upsert_is_idempotent"]
 
 
 @runtime_checkable
-class CRMPort(Protocol):
+class CRMPort(Probed, Protocol):
     """Keep leads and patients in the CRM: contacts, deals, notes."""
 
     async def upsert_contact(self, draft: ContactDraft) -> Contact:
@@ -120,24 +121,6 @@ class CRMPort(Protocol):
         Not idempotent: each call adds a note.
         """
         ...
-
-    async def probe(self) -> None:
-        """
-        One cheap, authenticated read that only the vendor can answer: nothing is decided
-        locally, so success proves the vendor is reachable and accepts our credentials now
-        (`portico health --probe`). Reads no patient data and changes nothing.
-
-        Raises:
-            AuthenticationFailed: the vendor refused the credentials.
-            PermissionDenied: the credentials lack the read this probe needs.
-            NotFound: the configured account, number or resource does not exist at the vendor.
-            TransientError: the vendor could not be reached or is failing.
-
-        Idempotent (a read). An adapter that subclasses the port without implementing it
-        raises NotImplementedError here, so a health check reports it instead of passing.
-        """
-        missing = f"{type(self).__name__} implements no probe()"
-        raise NotImplementedError(missing)
 
 
 @runtime_checkable

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Protocol, runtime_checkable
 
 from ..domain.messaging import MessageReceipt, OutboundMessage
+from .probe import Probed
 
 
 __all__ = ["MessagingPort"]
 
 
 @runtime_checkable
-class MessagingPort(Protocol):
+class MessagingPort(Probed, Protocol):
     """Send messages to patients and ask where they are."""
 
     async def send(self, message: OutboundMessage) -> MessageReceipt:
@@ -47,21 +48,3 @@ class MessagingPort(Protocol):
         Idempotent (a read).
         """
         ...
-
-    async def probe(self) -> None:
-        """
-        One cheap, authenticated read that only the vendor can answer: nothing is decided
-        locally, so success proves the vendor is reachable and accepts our credentials now
-        (`portico health --probe`). Reads no patient data and changes nothing.
-
-        Raises:
-            AuthenticationFailed: the vendor refused the credentials.
-            PermissionDenied: the credentials lack the read this probe needs.
-            NotFound: the configured account, number or resource does not exist at the vendor.
-            TransientError: the vendor could not be reached or is failing.
-
-        Idempotent (a read). An adapter that subclasses the port without implementing it
-        raises NotImplementedError here, so a health check reports it instead of passing.
-        """
-        missing = f"{type(self).__name__} implements no probe()"
-        raise NotImplementedError(missing)

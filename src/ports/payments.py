@@ -12,13 +12,14 @@ from ..domain.payments import (
     Refund,
     RefundRequest,
 )
+from .probe import Probed
 
 
 __all__ = ["PaymentPort"]
 
 
 @runtime_checkable
-class PaymentPort(Protocol):
+class PaymentPort(Probed, Protocol):
     """Collect and refund patients' payments."""
 
     async def create_payment_intent(self, request: PaymentRequest) -> PaymentIntent:
@@ -92,21 +93,3 @@ class PaymentPort(Protocol):
         Idempotent by key.
         """
         ...
-
-    async def probe(self) -> None:
-        """
-        One cheap, authenticated read that only the vendor can answer: nothing is decided
-        locally, so success proves the vendor is reachable and accepts our credentials now
-        (`portico health --probe`). Reads no patient data and changes nothing.
-
-        Raises:
-            AuthenticationFailed: the vendor refused the credentials.
-            PermissionDenied: the credentials lack the read this probe needs.
-            NotFound: the configured account, number or resource does not exist at the vendor.
-            TransientError: the vendor could not be reached or is failing.
-
-        Idempotent (a read). An adapter that subclasses the port without implementing it
-        raises NotImplementedError here, so a health check reports it instead of passing.
-        """
-        missing = f"{type(self).__name__} implements no probe()"
-        raise NotImplementedError(missing)

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Protocol, runtime_checkable
 
 from ..domain.voice import Call, CallRequest
+from .probe import Probed
 
 
 __all__ = ["VoicePort"]
 
 
 @runtime_checkable
-class VoicePort(Protocol):
+class VoicePort(Probed, Protocol):
     """Have a voice assistant call patients back."""
 
     async def start_call(self, request: CallRequest) -> Call:
@@ -58,21 +59,3 @@ class VoicePort(Protocol):
         Idempotent: ending an ended call returns it unchanged.
         """
         ...
-
-    async def probe(self) -> None:
-        """
-        One cheap, authenticated read that only the vendor can answer: nothing is decided
-        locally, so success proves the vendor is reachable and accepts our credentials now
-        (`portico health --probe`). Reads no patient data and changes nothing.
-
-        Raises:
-            AuthenticationFailed: the vendor refused the credentials.
-            PermissionDenied: the credentials lack the read this probe needs.
-            NotFound: the configured account, number or resource does not exist at the vendor.
-            TransientError: the vendor could not be reached or is failing.
-
-        Idempotent (a read). An adapter that subclasses the port without implementing it
-        raises NotImplementedError here, so a health check reports it instead of passing.
-        """
-        missing = f"{type(self).__name__} implements no probe()"
-        raise NotImplementedError(missing)
