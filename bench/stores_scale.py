@@ -5,9 +5,11 @@ memory store's bytes per id.
 
 Run: ``make bench`` or ``.venv/bin/python -m bench.stores_scale``. The memory store is compared
 with a dict's get + set, the SQLite store with a bare ``INSERT ... ON CONFLICT`` + ``UPDATE`` on
-the same kind of file, durability (``synchronous=FULL``) and worker thread. Each figure is
-for the ids added on top of a store
-already holding the stated number, so it shows whether growth slows the hot path.
+the same kind of file, durability (``synchronous=FULL``) and worker thread, the Redis store with
+bare ``SET NX PX`` + ``SET PX`` on the same client and server (a private ``redis-server`` when the
+binary exists, else ``PORTICO_REDIS_URL``; without either its rows are skipped and say so). Each
+figure is for the ids added on top of a store already holding the stated number, so it shows
+whether growth slows the hot path.
 Memory per id (tracemalloc) must stay at or below 139 B.
 """
 
@@ -15,15 +17,21 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import socket
 import sqlite3
+import subprocess
 import tempfile
 import time
 import tracemalloc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from bench._common import header, ratio
 from portico.adapters.sqlite_worker import SQLiteWorker, open_wal
 from portico.adapters.stores.memory import MemoryReplayStore
+from portico.adapters.stores.redis_store import RedisReplayStore
 from portico.adapters.stores.sqlite import SQLiteReplayStore
 
 
@@ -33,7 +41,9 @@ MEASURED = 5_000
 MAX_BYTES_PER_ID = 139
 
 
-async def _fill(store: MemoryReplayStore | SQLiteReplayStore, start: int, count: int) -> float:
+async def _fill(
+    store: MemoryReplayStore | SQLiteReplayStore | RedisReplayStore, start: int, count: int
+) -> float:
     began = time.perf_counter()
     for i in range(start, start + count):
         await store.complete(await store.claim(f"evt_{i:024d}", lease_seconds=30))
@@ -82,6 +92,56 @@ async def _raw_sqlite_rate(path: Path, size: int) -> float:
     return rate
 
 
+@contextmanager
+def _redis() -> Iterator[str | None]:
+    """A private redis-server on a free port (AOF, fsync each second), else PORTICO_REDIS_URL."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        yield os.environ.get("PORTICO_REDIS_URL")
+        return
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with tempfile.TemporaryDirectory() as workdir:
+        command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+        command += ["--appendonly", "yes", "--appendfsync", "everysec", "--dir", workdir]
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                with socket.socket() as sock:
+                    if sock.connect_ex(("127.0.0.1", port)) == 0:
+                        break
+                time.sleep(0.05)
+            yield f"redis://127.0.0.1:{port}/0"
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+async def _redis_rows(url: str, size: int) -> tuple[float, float]:
+    """(store claim+complete/s, bare SET NX PX + SET PX/s) with ``size`` ids already held."""
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(url)
+    await client.flushdb()
+    for start in range(0, size, 10_000):
+        async with client.pipeline(transaction=False) as pipe:
+            for i in range(start, min(size, start + 10_000)):
+                pipe.set(f"portico:replay:evt_{i:024d}", "done", px=600_000_000)
+            await pipe.execute()
+    store = RedisReplayStore(client=client)
+    ours = await _fill(store, size, MEASURED)
+    began = time.perf_counter()
+    for i in range(size + MEASURED, size + 2 * MEASURED):
+        key = f"raw:evt_{i:024d}"
+        await client.set(key, "claim:token", nx=True, px=30_000)
+        await client.set(key, "done", px=600_000_000)
+    raw = MEASURED / (time.perf_counter() - began)
+    await client.aclose()
+    return ours, raw
+
+
 async def main() -> None:
     print(header("stores_scale: replay stores claim + complete as they fill"))
     for size in SIZES:
@@ -103,6 +163,14 @@ async def main() -> None:
             await store.close()
             raw = await _raw_sqlite_rate(Path(tmp) / "raw.sqlite3", size)
         print(ratio(f"sqlite  at {size:>9,} ids, claim+complete/s vs raw SQL", ours, raw))
+        with _redis() as url:
+            if url is None:
+                print(f"redis   at {size:>9,} ids: skipped (no redis-server, no PORTICO_REDIS_URL)")
+            else:
+                ours, raw = await _redis_rows(url, size)
+                print(
+                    ratio(f"redis   at {size:>9,} ids, claim+complete/s vs SET NX + SET", ours, raw)
+                )
     count = SIZES[-1]
     tracemalloc.start()
     store = MemoryReplayStore(max_entries=count)
