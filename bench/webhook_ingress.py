@@ -6,7 +6,10 @@ Webhook ingress: Stripe deliveries verified, parsed and replay-checked, versus s
    claim + complete in `MemoryReplayStore`, dispatch to a no-op handler, the response) against
    ``stripe.Webhook.construct_event`` (signature, JSON, an ``Event`` object; no replay
    protection). Target: at least the SDK's rate. Also Portico on the same deliveries again
-   (every one a duplicate, the path a retry storm takes).
+   (every one a duplicate, the path a retry storm takes), and the stdlib floor: only what no
+   ingress can skip (split the header, HMAC-SHA256, ``compare_digest``, ``json.loads``).
+   Target: Portico within 2x of the floor. One profiled round splits Portico's CPU per delivery
+   by stage (signature, parse to a domain event, replay store, the ingress and dispatch).
 2. Through uvicorn (its own process, h11): requests/s of the webhook app on 64 keep-alive
    connections from a minimal asyncio client (so the client is not the bottleneck), against a
    minimal ASGI app answering 200 on the same server: the share of the server's ceiling kept.
@@ -17,7 +20,12 @@ Run: ``.venv/bin/python -m bench.webhook_ingress`` (``BENCH_DELIVERIES`` overrid
 from __future__ import annotations
 
 import asyncio
+import cProfile
+import hashlib
+import hmac
+import json
 import os
+import pstats
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -111,23 +119,74 @@ def sdk_rate(payloads: list[tuple[bytes, dict[str, str]]]) -> float:
     return len(payloads) / (time.perf_counter() - started)
 
 
+def floor_rate(payloads: list[tuple[bytes, dict[str, str]]]) -> float:
+    """Deliveries per second doing only what any ingress must: the HMAC check and the JSON."""
+    key = SECRET.encode()
+    started = time.perf_counter()
+    for body, headers in payloads:
+        parts = dict(item.split("=", 1) for item in headers["Stripe-Signature"].split(","))
+        signed = parts["t"].encode() + b"." + body
+        expected = hmac.new(key, signed, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected, parts["v1"]):
+            raise RuntimeError("floor: bad signature")
+        json.loads(body)
+    return len(payloads) / (time.perf_counter() - started)
+
+
+_STAGES = (
+    ("signature (verifier, hmac)", ("stripe/verifier.py", "webhooks/signatures.py", "hmac.py")),
+    ("parse (JSON, reader, domain values)", ("stripe/parser.py", "json_reader", "json/", "attr")),
+    ("replay store (claim, complete)", ("stores/memory.py",)),
+)
+
+
+def _stage(filename: str) -> str:
+    for name, parts in _STAGES:
+        if any(part in filename for part in parts):
+            return name
+    return "ingress, dispatch, response, rest"
+
+
+def stage_split(requests: list[WebhookRequest]) -> dict[str, float]:
+    """Shares of Portico's CPU per delivery by stage, from one profiled round (cProfile)."""
+    ingress = make_ingress()
+    profile = cProfile.Profile()
+    profile.enable()
+    asyncio.run(portico_rate(requests, ingress))
+    profile.disable()
+    buckets: dict[str, float] = {}
+    stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
+    for (filename, _, name), (_, _, tottime, _, _) in stats.items():
+        stage = _stage(filename if filename != "~" else name)
+        buckets[stage] = buckets.get(stage, 0.0) + tottime
+    total = sum(buckets.values()) or 1.0
+    return {stage: seconds / total for stage, seconds in buckets.items()}
+
+
 def in_process() -> None:
     """Part 1: best of 3 rounds each, interleaved."""
     payloads = deliveries(DELIVERIES, "a")
     requests = [WebhookRequest("POST", URL, headers, body) for body, headers in payloads]
-    ours, dupes, theirs = [], [], []
+    ours, dupes, theirs, floor = [], [], [], []
     for _ in range(3):
         ingress = make_ingress()  # a fresh replay store: every delivery is new
         ours.append(asyncio.run(portico_rate(requests, ingress)))
         dupes.append(asyncio.run(portico_rate(requests, ingress)))
         theirs.append(sdk_rate(payloads))
+        floor.append(floor_rate(payloads))
     print(
         f"in process, {DELIVERIES:,} distinct deliveries of {len(payloads[0][0])} bytes, best of 3"
     )
     print(f"  portico verify+parse+replay+dispatch {max(ours):10,.0f} /s")
     print(f"  portico, all duplicates              {max(dupes):10,.0f} /s")
     print(f"  stripe.Webhook.construct_event       {max(theirs):10,.0f} /s  (no replay check)")
+    print(f"  stdlib floor (hmac + json.loads)     {max(floor):10,.0f} /s")
     print(ratio("portico / stripe-python (deliveries/s)", max(ours), max(theirs), target=1.0))
+    print(ratio("portico / stdlib floor (deliveries/s)", max(ours), max(floor), target=0.5))
+    per = 1e6 / max(ours)
+    print(f"portico's CPU per delivery ({per:.1f} µs) by stage (one profiled round, shares):")
+    for stage, share in sorted(stage_split(requests).items(), key=lambda kv: -kv[1]):
+        print(f"  {stage:<38}{share:6.1%}  {share * per:5.1f} µs")
 
 
 async def post_all(url: str, payloads: list[tuple[bytes, dict[str, str]]]) -> float:
