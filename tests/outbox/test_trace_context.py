@@ -265,7 +265,7 @@ async def _old_postgres(postgres_url: str, clock: ManualClock) -> AsyncIterator[
             + ")"
         )
         await conn.execute(
-            OLD_INSERT.format(t=table, marks=", ".join(["%s"] * 8)),  # type: ignore[arg-type]
+            OLD_INSERT.format(t=table, marks=", ".join(["%s"] * 8)),
             row,
         )
     yield table, str(row[0])
