@@ -57,7 +57,7 @@ class _Unobserved(DeliveryObserver, DeliveryRecord):
         """Nothing to record."""
 
 
-UNOBSERVED = _Unobserved()
+_UNOBSERVED = _Unobserved()
 
 
 @attrs.define
@@ -105,7 +105,7 @@ class OutboxRelay:
         observer: DeliveryObserver | None = None,
     ) -> None:
         self.outbox = outbox
-        self.observer = observer if observer is not None else UNOBSERVED
+        self.observer = observer if observer is not None else _UNOBSERVED
         self.ports = ports
         self.integrations = served(ports)
         self.settings = settings if settings is not None else RelaySettings()
