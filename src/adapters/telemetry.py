@@ -14,7 +14,8 @@ Where telemetry is emitted, and only there:
   with retries, rate-limit waits and breaker rejections as span events, and the call metrics;
 - `VendorClient`, one child span per HTTP attempt (OpenTelemetry's HTTP client conventions);
 - the webhook ASGI app, one span per delivery, with the ingress's verdicts (`IngressTelemetry`);
-- the outbox relay's delivery, linked to the trace that enqueued the command.
+- the outbox relay's delivery, linked to the trace that enqueued the command (`OutboxDeliverySpans`;
+  the outbox stores that trace context with the command, `current_trace_context`).
 
 Attributes carry names, codes, counts and states, never a value a caller passed in: no phone
 number, email, name, body, token or id that embeds one. URLs become templates (`url_template`):
@@ -23,6 +24,7 @@ no query string and no path segment that looks like an id.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -32,7 +34,17 @@ from typing import Any, Final
 
 from opentelemetry import metrics, trace
 from opentelemetry.metrics import MeterProvider, NoOpMeterProvider
-from opentelemetry.trace import NoOpTracerProvider, ProxyTracerProvider, Span, TracerProvider
+from opentelemetry.trace import (
+    Link,
+    NoOpTracerProvider,
+    ProxyTracerProvider,
+    Span,
+    SpanKind,
+    Status,
+    StatusCode,
+    TracerProvider,
+)
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from ..domain.correlation import correlation_id
 from ..domain.errors import (
@@ -42,13 +54,18 @@ from ..domain.errors import (
     PermanentError,
     RetryExhaustedError,
 )
+from ..domain.outbox import OutboxEntry
+from ..ports.outbox import DeliveryObserver, DeliveryRecord
 
 
 __all__ = [
     "RECHECK_SECONDS",
     "TELEMETRY",
     "LogContext",
+    "OutboxDeliverySpans",
     "Telemetry",
+    "current_trace_context",
+    "link_to",
     "observe_outbox",
     "outcome_of",
     "url_template",
@@ -335,6 +352,111 @@ def observe_outbox(telemetry: Telemetry, status: Any) -> None:
         ],
         unit="s",
     )
+
+
+# Across the outbox: the W3C Trace Context headers only (w3.org/TR/trace-context: ``traceparent``
+# and ``tracestate``, whose values "SHOULD" fit 512 characters), never the host's global
+# propagators: baggage may carry anything, and the row is kept for days.
+_W3C = TraceContextTextMapPropagator()
+MAX_TRACESTATE = 512
+DELIVER = "outbox.deliver"
+
+
+def current_trace_context() -> str | None:
+    """
+    The current span's W3C trace context as the outbox stores it with a command: the JSON object
+    of its ``traceparent`` and ``tracestate`` headers; None outside a valid span (no SDK, or no
+    span: the columns stay NULL).
+    """
+    if not trace.get_current_span().get_span_context().is_valid:
+        return None
+    carrier: dict[str, str] = {}
+    _W3C.inject(carrier)
+    if len(carrier.get("tracestate", "")) > MAX_TRACESTATE:
+        del carrier["tracestate"]
+    return json.dumps(carrier, separators=(",", ":"))
+
+
+def link_to(stored: str | None) -> list[Link]:
+    """A link to the span context `current_trace_context` stored; none if absent or unreadable."""
+    if not stored:
+        return []
+    try:
+        carrier = json.loads(stored)
+    except ValueError:
+        return []
+    if not isinstance(carrier, dict):
+        return []
+    headers = {k: v for k, v in carrier.items() if isinstance(v, str)}
+    context = trace.get_current_span(_W3C.extract(headers)).get_span_context()
+    return [Link(context)] if context.is_valid else []
+
+
+class _Unrecorded(DeliveryRecord):
+    def record(self, outcome: str, error: BaseException | None = None) -> None:
+        """Nothing is recorded without a tracer."""
+
+
+_UNRECORDED = _Unrecorded()
+
+
+class _DeliverySpan(DeliveryRecord):
+    def __init__(self, span: Span) -> None:
+        self.span = span
+
+    def record(self, outcome: str, error: BaseException | None = None) -> None:
+        """The outcome, and the error's type, vendor code and status (never its message)."""
+        self.span.set_attribute("portico.outcome", outcome)
+        if error is not None:
+            self.span.set_attributes(error_attributes(error))
+            self.span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+
+
+class OutboxDeliverySpans(DeliveryObserver):
+    """
+    The relay's ``outbox.deliver`` spans: one per delivery of a stored command, of kind CONSUMER,
+    with a link (not a parent) to the span that enqueued the command, since the delivery runs
+    hours later in another process (OpenTelemetry's messaging conventions: a "process" span links
+    to the message's creation context). The port call and its HTTP attempts are its children.
+
+    Attributes: ``portico.integration`` and ``portico.operation`` (the command's kind),
+    ``portico.outbox.attempt``, ``portico.outbox.lease_expired`` and ``portico.outcome``, with
+    `error_attributes` when an error decided it; never an entry id, a payload or a key.
+    """
+
+    def __init__(self, telemetry: Telemetry | None = None) -> None:
+        self.telemetry = telemetry if telemetry is not None else TELEMETRY
+
+    def __repr__(self) -> str:
+        return "OutboxDeliverySpans()"
+
+    @contextmanager
+    def delivering(self, entry: OutboxEntry) -> Iterator[DeliveryRecord]:
+        """A current span around delivering ``entry`` while tracing; nothing otherwise."""
+        telemetry = self.telemetry
+        if not telemetry.tracing:
+            yield _UNRECORDED
+            return
+        attributes: dict[str, Any] = {
+            "portico.integration": entry.integration,
+            "portico.operation": entry.kind,
+            "portico.outbox.attempt": entry.attempts,
+            "portico.outbox.lease_expired": entry.lease_expired,
+        }
+        with telemetry.tracer.start_as_current_span(
+            DELIVER,
+            kind=SpanKind.CONSUMER,
+            attributes=attributes,
+            links=link_to(entry.trace_context),
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
+            delivery = _DeliverySpan(span)
+            try:
+                yield delivery
+            except Exception as exc:
+                delivery.record("error", exc)
+                raise
 
 
 def _proxy(provider: object) -> bool:

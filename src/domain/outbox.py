@@ -34,6 +34,11 @@ class OutboxEntry:
     ``lease_expired`` is True on a claim that took over a lease which ran out without an outcome
     (a relay killed mid-send, or recording the outcome failed): the previous attempt may have
     reached the vendor, so only a command the vendor dedupes may be sent again.
+
+    ``trace_context`` is the W3C trace context (``traceparent``, ``tracestate``) of the code that
+    enqueued the command and ``correlation_id`` its correlation id (`domain.correlation`), both
+    None when there was none: the relay links its delivery span to the first and restores the
+    second while delivering, hours later and in another process.
     """
 
     id: str
@@ -52,6 +57,8 @@ class OutboxEntry:
     last_error: str | None = None
     finished_at: float | None = None
     lease_expired: bool = False
+    trace_context: str | None = attrs.field(default=None, repr=False)
+    correlation_id: str | None = None
 
 
 @attrs.frozen

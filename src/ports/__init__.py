@@ -9,7 +9,7 @@ from .delivery_status import DeliveryStatusStore
 from .execute import PORTS, CommandPorts, execute, served
 from .failed_events import FailedEventLog
 from .messaging import MessagingPort
-from .outbox import Outbox
+from .outbox import DeliveryObserver, DeliveryRecord, Outbox
 from .payments import PaymentPort
 from .voice import VoicePort
 from .webhooks import ReplayStore, WebhookParser, WebhookVerifier
@@ -19,6 +19,8 @@ __all__ = [
     "PORTS",
     "CRMPort",
     "CommandPorts",
+    "DeliveryObserver",
+    "DeliveryRecord",
     "DeliveryStatusStore",
     "FailedEventLog",
     "MessagingPort",

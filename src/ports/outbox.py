@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from contextlib import AbstractContextManager
 from typing import Protocol, runtime_checkable
 
 from ..domain.commands import Command
 from ..domain.outbox import OutboxEntry, OutboxStatus
 
 
-__all__ = ["Outbox"]
+__all__ = ["DeliveryObserver", "DeliveryRecord", "Outbox"]
 
 
 @runtime_checkable
@@ -116,4 +117,29 @@ class Outbox(Protocol):
 
     async def close(self) -> None:
         """Release connections and threads; the stored entries stay."""
+        ...
+
+
+class DeliveryRecord(Protocol):
+    """What the relay says of one delivery when it is decided (`DeliveryObserver.delivering`)."""
+
+    def record(self, outcome: str, error: BaseException | None = None) -> None:
+        """
+        The outcome (``delivered``, a relay verdict: ``retry``, ``release``, ``pause``,
+        ``dead``; or ``lost_lease``) and the error that led to it, if any.
+        """
+        ...
+
+
+class DeliveryObserver(Protocol):
+    """
+    Watches the relay deliver stored commands, one context per delivery (telemetry: a span linked
+    to the trace that enqueued the command, `adapters.telemetry.OutboxDeliverySpans`).
+
+    The port calls the relay makes inside the context belong to that delivery. An exception
+    escaping the context (the store failed) is the delivery's outcome, ``error``.
+    """
+
+    def delivering(self, entry: OutboxEntry) -> AbstractContextManager[DeliveryRecord]:
+        """The context around delivering ``entry``; never raises on its own."""
         ...

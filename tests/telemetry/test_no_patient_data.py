@@ -16,6 +16,16 @@ from tests.telemetry.conftest import Recorded
 
 # What the demo's patient gives away, in every form a number is written.
 PATIENT_DATA = ("712345678", "712 345 678", "Ana", "Popescu", "consultation.", "Hello, I")
+DELIVER_ATTRIBUTES = {
+    "portico.integration",
+    "portico.operation",
+    "portico.outbox.attempt",
+    "portico.outbox.lease_expired",
+    "portico.outcome",
+    "error.type",
+    "portico.vendor_code",
+    "http.response.status_code",
+}
 
 
 def _strings(value: object) -> Iterator[str]:
@@ -31,13 +41,21 @@ def _strings(value: object) -> Iterator[str]:
 def test_the_story_is_traced_and_nothing_secret_is_recorded(
     otel: Recorded, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Every port call of the demo is a span; no attribute anywhere carries patient data."""
+    """Every port call and outbox delivery of the demo is a span; none carries patient data."""
     assert cli.main(["demo"]) == 0
     capsys.readouterr()
     spans = otel.finished()
     names = {s.name for s in spans}
     assert {"messaging.send", "crm.upsert_contact", "payments.create_checkout_link"} <= names
     assert "voice.start_call" in names
+    delivers = otel.finished("outbox.deliver")  # the relay's deliveries of queued side effects
+    assert {otel.attributes(s)["portico.operation"] for s in delivers} >= {
+        "send_message",
+        "move_deal",
+        "add_note",
+    }
+    for span in delivers:  # names, counts and outcomes only: no entry id, key or payload
+        assert set(otel.attributes(span)) <= DELIVER_ATTRIBUTES
     values: list[str] = []
     for span in spans:
         values.extend(v for item in (span.attributes or {}).values() for v in _strings(item))

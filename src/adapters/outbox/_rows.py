@@ -9,12 +9,16 @@ from typing import Any, Literal
 
 from ...domain.command_codec import encode_command
 from ...domain.commands import Command
+from ...domain.correlation import correlation_id
 from ...domain.errors import Conflict, InvalidValue
 from ...domain.outbox import EntryState, IntegrationBacklog, OutboxEntry, OutboxStatus
+from ..telemetry import current_trace_context
 
 
 __all__ = [
+    "ADDED_COLUMNS",
     "COLUMNS",
+    "INSERTED",
     "MODES",
     "NewRow",
     "OpenMode",
@@ -26,13 +30,18 @@ __all__ = [
     "lease_token",
     "new_row",
     "previous_holder",
+    "selected",
     "to_entry",
 ]
 
 COLUMNS = (
     "id, seq, kind, integration, ordering_key, idempotency_key, payload, state, attempts, "
-    "enqueued_at, available_at, lease_token, lease_until, last_error, finished_at"
+    "enqueued_at, available_at, lease_token, lease_until, last_error, finished_at, "
+    "trace_context, correlation_id"
 )
+# Columns later versions added (nullable TEXT): a table of an earlier version gains them when a
+# writer opens it; a read-only view of one not upgraded yet reads NULL in their place.
+ADDED_COLUMNS = ("trace_context", "correlation_id")
 _TABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?")
 # Reasons and errors are stored for operators; cap them so a vendor's essay cannot bloat a row.
 MAX_REASON = 2000
@@ -53,11 +62,18 @@ class OutboxNotFound(FileNotFoundError):
     """The outbox (file or table) does not exist yet and the store was opened without creating."""
 
 
-NewRow = tuple[str, str, str, str, str, str, float, float]
+NewRow = tuple[str, str, str, str, str, str, float, float, str | None, str | None]
+INSERTED = (
+    "id, kind, integration, ordering_key, idempotency_key, payload, enqueued_at, available_at, "
+    "trace_context, correlation_id"
+)
 
 
 def new_row(command: Command, now: float, delay: float) -> NewRow:
-    """The values of a fresh pending row (id, kind, integration, order, key, payload, times)."""
+    """
+    The values of a fresh pending row, in `INSERTED` order: id, kind, integration, order, key,
+    payload, times, and the enqueuer's trace context and correlation id (None outside them).
+    """
     return (
         uuid.uuid4().hex,
         command.kind,
@@ -67,7 +83,18 @@ def new_row(command: Command, now: float, delay: float) -> NewRow:
         encode_command(command),
         now,
         now + max(delay, 0.0),
+        current_trace_context(),
+        correlation_id(),
     )
+
+
+def selected(present: Iterable[str]) -> str:
+    """`COLUMNS` for a table with only ``present`` of `ADDED_COLUMNS`: NULL for the others."""
+    have = set(present)
+    if have >= set(ADDED_COLUMNS):
+        return COLUMNS
+    cols = [c.strip() for c in COLUMNS.split(",")]
+    return ", ".join(c if c not in ADDED_COLUMNS or c in have else f"NULL AS {c}" for c in cols)
 
 
 def conflict() -> Conflict:
@@ -123,6 +150,8 @@ def to_entry(row: Sequence[Any], *, lease_expired: bool = False) -> OutboxEntry:
         last_error=row[13],
         finished_at=None if row[14] is None else float(row[14]),
         lease_expired=lease_expired,
+        trace_context=row[15],
+        correlation_id=row[16],
     )
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any
 
 import psycopg
@@ -26,7 +26,9 @@ from ...domain.time import SYSTEM_CLOCK, Clock, epoch_seconds
 from ...ports.outbox import Outbox
 from ._errors import store_unavailable
 from ._rows import (
+    ADDED_COLUMNS,
     COLUMNS,
+    INSERTED,
     MODES,
     OpenMode,
     OutboxNotFound,
@@ -37,13 +39,13 @@ from ._rows import (
     held,
     new_row,
     previous_holder,
+    selected,
     to_entry,
 )
 
 
 __all__ = ["PostgresOutbox"]
 
-_COLS = sql.SQL(COLUMNS)
 # Lease times: the injected clock when a test passes one, else the database's clock.
 _LEASE_NOW = (
     "COALESCE(%(lease_now)s::double precision, extract(epoch FROM now())::double precision)"
@@ -108,6 +110,7 @@ class PostgresOutbox(Outbox):
         )
         self._index = name
         self._upgraded = False
+        self._cols = sql.SQL(COLUMNS)
         self._clock = epoch_seconds(clock or SYSTEM_CLOCK)
         self._lease_clock = None if clock is None else self._clock  # None: the database's now()
         self._conn: psycopg.AsyncConnection[Any] | None = None
@@ -134,6 +137,7 @@ class PostgresOutbox(Outbox):
                     if self.mode == "existing":  # never creates the outbox, but upgrades it
                         await self.create_schema(conn)
                 self._upgraded = await self._has(conn, self._heads)
+                self._cols = sql.SQL(selected(await self._columns(conn)))
             except BaseException:
                 await conn.close()
                 raise
@@ -146,6 +150,15 @@ class PostgresOutbox(Outbox):
         cur = await conn.execute("SELECT to_regclass(%s)", (table.as_string(conn),))
         row = await cur.fetchone()
         return row is not None and row[0] is not None
+
+    async def _columns(self, conn: psycopg.AsyncConnection[Any]) -> list[str]:
+        """Which of `ADDED_COLUMNS` the table has (an earlier version's table has none)."""
+        cur = await conn.execute(
+            "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(%s) "
+            "AND attname = ANY(%s) AND NOT attisdropped",
+            (self._t.as_string(conn), list(ADDED_COLUMNS)),
+        )
+        return [row[0] for row in await cur.fetchall()]
 
     async def _check_table(self, conn: psycopg.AsyncConnection[Any]) -> None:
         if self.mode == "read_only":
@@ -183,10 +196,22 @@ class PostgresOutbox(Outbox):
                         lease_token TEXT,
                         lease_until DOUBLE PRECISION,
                         last_error TEXT,
-                        finished_at DOUBLE PRECISION
+                        finished_at DOUBLE PRECISION,
+                        trace_context TEXT,
+                        correlation_id TEXT
                     )"""
                 ).format(t=t)
             )
+            # An earlier version's table gains the columns added since (NULL in old rows). Checked
+            # first: ALTER TABLE takes an exclusive lock even when the column exists.
+            have = await self._columns(conn)
+            for column in ADDED_COLUMNS:
+                if column not in have:
+                    await conn.execute(
+                        sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} TEXT").format(
+                            t, sql.Identifier(column)
+                        )
+                    )
             for suffix, body in (
                 ("line", "(ordering_key, seq) WHERE state = 'pending'"),
                 ("status", "(state, integration, enqueued_at)"),
@@ -227,11 +252,15 @@ class PostgresOutbox(Outbox):
         ):
             await conn.execute(sql.SQL(text).format(t=t, h=h, c=c))
 
-    async def _exec(self, query: sql.SQL | sql.Composed, params: Any = ()) -> list[tuple[Any, ...]]:
+    async def _exec(
+        self, query: sql.SQL | sql.Composed | Callable[[], sql.Composed], params: Any = ()
+    ) -> list[tuple[Any, ...]]:
+        """Run ``query`` (or the query ``query()`` makes once connected) and return its rows."""
         async with self._lock:
             try:
                 conn = await self._connection()
-                cur = await conn.execute(query, params)
+                statement = query if isinstance(query, (sql.SQL, sql.Composed)) else query()
+                cur = await conn.execute(statement, params)
                 return await cur.fetchall() if cur.description else [(cur.rowcount,)]
             except psycopg.Error as err:
                 raise self._unavailable(err) from None
@@ -275,7 +304,9 @@ class PostgresOutbox(Outbox):
         Store ``command``; see `Outbox.enqueue`.
 
         With ``connection``, the insert runs on the caller's connection inside the caller's open
-        transaction and commits (or rolls back) with it; the table must already exist.
+        transaction and commits (or rolls back) with it; the table must already exist, created
+        or upgraded by this version (any connection of a writing `PostgresOutbox` does that).
+        The row keeps the caller's W3C trace context and correlation id (`OutboxEntry`).
 
         When another transaction inserts the same key concurrently, ``ON CONFLICT DO NOTHING``
         waits for it, but the statement's own snapshot cannot see the row that won; the key is
@@ -284,9 +315,11 @@ class PostgresOutbox(Outbox):
         """
         row = new_row(command, self._clock(), delay)
         insert = sql.SQL(
-            "WITH ins AS (INSERT INTO {t} (id, kind, integration, ordering_key, idempotency_key, "
-            "payload, enqueued_at, available_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
-            "ON CONFLICT (idempotency_key) DO NOTHING "
+            "WITH ins AS (INSERT INTO {t} ("
+            + INSERTED
+            + ") VALUES ("
+            + ", ".join(["%s"] * len(row))
+            + ") ON CONFLICT (idempotency_key) DO NOTHING "
             "RETURNING id, payload, seq, ordering_key, integration, available_at), "
             "head AS ("
             + _OFFER
@@ -445,7 +478,9 @@ class PostgresOutbox(Outbox):
     # ------------------------------------------------------------ operators
 
     async def _select(self, where: str, params: tuple[Any, ...]) -> list[OutboxEntry]:
-        query = sql.SQL("SELECT {cols} FROM {t} " + where).format(cols=_COLS, t=self._t)
+        def query() -> sql.Composed:  # the columns are known once connected (an old table?)
+            return sql.SQL("SELECT {cols} FROM {t} " + where).format(cols=self._cols, t=self._t)
+
         return [to_entry(r) for r in await self._exec(query, params)]
 
     async def get(self, entry_id: str) -> OutboxEntry | None:

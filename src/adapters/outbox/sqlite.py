@@ -26,8 +26,11 @@ from ...ports.outbox import Outbox
 from ..sqlite_worker import SQLiteWorker
 from ._errors import store_unavailable
 from ._rows import (
+    ADDED_COLUMNS,
     COLUMNS,
+    INSERTED,
     MODES,
+    NewRow,
     OpenMode,
     OutboxNotFound,
     backlog,
@@ -38,6 +41,7 @@ from ._rows import (
     lease_token,
     new_row,
     previous_holder,
+    selected,
     to_entry,
 )
 from ._sqlite_open import open_sqlite
@@ -56,6 +60,10 @@ def _has_table(conn: sqlite3.Connection, name: str) -> bool:
     except sqlite3.OperationalError:
         return False
     return True
+
+
+def _columns(conn: sqlite3.Connection, name: str) -> list[str]:
+    return [d[0] for d in conn.execute(f"SELECT * FROM {name} LIMIT 0").description]
 
 
 class SqliteOutbox(Outbox):
@@ -102,6 +110,7 @@ class SqliteOutbox(Outbox):
         )
         self._sync = "FULL"
         self._upgraded = False
+        self._cols = COLUMNS
 
     def __repr__(self) -> str:
         return f"SqliteOutbox(path={self.path!r}, table={self.table!r}, mode={self.mode!r})"
@@ -118,6 +127,7 @@ class SqliteOutbox(Outbox):
         if self.mode != "read_only":  # ``existing`` never creates the outbox, but upgrades it
             self.create_schema(conn)
         self._upgraded = _has_table(conn, f"{self.table}_heads")
+        self._cols = selected(_columns(conn, self.table))
         self._sync = "FULL"
         log.info("outbox: sqlite %s (table %s, %s)", self.location, self.table, self.mode)
         return conn
@@ -142,7 +152,9 @@ class SqliteOutbox(Outbox):
                 lease_token TEXT,
                 lease_until REAL,
                 last_error TEXT,
-                finished_at REAL
+                finished_at REAL,
+                trace_context TEXT,
+                correlation_id TEXT
             );
             CREATE INDEX IF NOT EXISTS {t}_line ON {t} (ordering_key, seq) WHERE state = 'pending';
             CREATE INDEX IF NOT EXISTS {t}_status ON {t} (state, integration, enqueued_at);
@@ -151,6 +163,7 @@ class SqliteOutbox(Outbox):
             DROP INDEX IF EXISTS {t}_state;
             """
         )
+        self._add_columns(conn)
         if _has_table(conn, f"{t}_heads"):
             return
         # An outbox of an earlier version (or a new one): add the heads and the delivered
@@ -178,6 +191,21 @@ class SqliteOutbox(Outbox):
                     f"INSERT INTO {t}_counts SELECT integration, COUNT(*) FROM {t} "
                     "WHERE state = 'delivered' GROUP BY integration"
                 )
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def _add_columns(self, conn: sqlite3.Connection) -> None:
+        """A table of an earlier version gains the nullable columns added since (old rows: NULL)."""
+        if set(ADDED_COLUMNS) <= set(_columns(conn, self.table)):
+            return
+        conn.execute("BEGIN IMMEDIATE")  # another process upgrading the same file waits here
+        try:
+            have = _columns(conn, self.table)
+            for column in ADDED_COLUMNS:
+                if column not in have:
+                    conn.execute(f"ALTER TABLE {self.table} ADD COLUMN {column} TEXT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
@@ -245,11 +273,13 @@ class SqliteOutbox(Outbox):
         The transactional-outbox form for SQLite: the host app writes its own row and this one,
         then commits both or neither. The connection must open this outbox's file, and the
         table must exist (`create_schema` once at setup: it commits, so not inside the transaction).
+        The row keeps the caller's W3C trace context and correlation id (`OutboxEntry`).
         """
-        row = new_row(command, self._clock(), delay)
+        return self._insert(conn, new_row(command, self._clock(), delay))
+
+    def _insert(self, conn: sqlite3.Connection, row: NewRow) -> str:
         cur = conn.execute(
-            f"INSERT INTO {self.table} (id, kind, integration, ordering_key, idempotency_key, "
-            "payload, enqueued_at, available_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            f"INSERT INTO {self.table} ({INSERTED}) VALUES ({', '.join('?' * len(row))}) "
             "ON CONFLICT (idempotency_key) DO NOTHING",
             row,
         )
@@ -265,7 +295,10 @@ class SqliteOutbox(Outbox):
 
     async def enqueue(self, command: Command, *, delay: float = 0.0) -> str:
         """Store ``command`` and commit; see `Outbox.enqueue`."""
-        return await self._run(self._write, lambda c: self.enqueue_with(c, command, delay=delay))
+        # The row is made here, not on the worker thread: the trace context and correlation id
+        # are the caller's context variables.
+        row = new_row(command, self._clock(), delay)
+        return await self._run(self._write, lambda c: self._insert(c, row))
 
     # ------------------------------------------------------------ relay side
 
@@ -378,7 +411,7 @@ class SqliteOutbox(Outbox):
 
     def _select(self, where: str, params: tuple[Any, ...]) -> list[OutboxEntry]:
         rows = self._worker.connection().execute(
-            f"SELECT {COLUMNS} FROM {self.table} {where}", params
+            f"SELECT {self._cols} FROM {self.table} {where}", params
         )
         return [to_entry(r) for r in rows]
 

@@ -11,6 +11,11 @@ subject becomes claimable only once the previous one is delivered or dead.
 
 Backoff between attempts is `domain.backoff` (exponential with full jitter), the schedule of the
 resilience library's in-call retries too, so both spread load the same way.
+
+Each delivery runs with the correlation id stored with its command (`domain.correlation`), so the
+log records of work done hours later carry the id of the webhook that caused it, and inside the
+``observer``'s context (`ports.outbox.DeliveryObserver`: telemetry's span, linked to the trace
+that enqueued the command).
 """
 
 from __future__ import annotations
@@ -18,16 +23,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import attrs
 
 from ...domain.command_codec import decode_command
+from ...domain.correlation import correlated
 from ...domain.errors import CircuitOpenError, InvalidValue
 from ...domain.outbox import OutboxEntry
 from ...domain.time import SYSTEM_CLOCK, Clock, epoch_seconds
 from ...ports.execute import CommandPorts, execute, served
-from ...ports.outbox import Outbox
+from ...ports.outbox import DeliveryObserver, DeliveryRecord, Outbox
 from .relay_settings import RelaySettings
 from .relay_verdicts import Decision, Verdict, after_failure, before_sending, undecodable
 
@@ -36,6 +43,21 @@ __all__ = ["OutboxRelay", "RelayStats"]
 
 log = logging.getLogger("portico.outbox.relay")
 PURGE_EVERY = 60.0  # seconds between retention passes that found less than a batch
+
+
+class _Unobserved(DeliveryObserver, DeliveryRecord):
+    """The observer of a relay built without one: records nothing."""
+
+    @contextmanager
+    def delivering(self, entry: OutboxEntry) -> Iterator[DeliveryRecord]:
+        """No context to speak of."""
+        yield self
+
+    def record(self, outcome: str, error: BaseException | None = None) -> None:
+        """Nothing to record."""
+
+
+_UNOBSERVED = _Unobserved()
 
 
 @attrs.define
@@ -64,6 +86,8 @@ class OutboxRelay:
             `Clock.now` compared with ``enqueued_at``; a `FakeClock` makes tests instant.
         uniform: ``uniform(a, b)`` for the backoff's jitter (``random.uniform``); tests pin it.
         on_progress: called with the stats after each batch.
+        observer: watches each delivery (telemetry's spans, which `build_relay` passes); None
+            observes nothing.
 
     The lease is checked against the ports' worst cases where the relay is built
     (`app.wiring.outbox.build_relay`): the relay sees ports, not their pipelines.
@@ -78,8 +102,10 @@ class OutboxRelay:
         clock: Clock = SYSTEM_CLOCK,
         uniform: Callable[[float, float], float] = random.uniform,
         on_progress: Callable[[RelayStats], None] | None = None,
+        observer: DeliveryObserver | None = None,
     ) -> None:
         self.outbox = outbox
+        self.observer = observer if observer is not None else _UNOBSERVED
         self.ports = ports
         self.integrations = served(ports)
         self.settings = settings if settings is not None else RelaySettings()
@@ -173,18 +199,23 @@ class OutboxRelay:
     # ------------------------------------------------------------ one entry
 
     async def _handle(self, entry: OutboxEntry) -> None:
+        with correlated(entry.correlation_id), self.observer.delivering(entry) as delivery:
+            await self._deliver(entry, delivery)
+
+    async def _deliver(self, entry: OutboxEntry, delivery: DeliveryRecord) -> None:
         try:
             command = decode_command(entry.payload, enqueued_at=entry.enqueued_at)
         except InvalidValue as err:
-            await self._settle(entry, undecodable(err))
+            await self._settle(entry, undecodable(err), delivery, err)
             return
         refused = before_sending(entry, command, self.settings, now=self._wall_clock())
         if refused is not None:
-            await self._settle(entry, refused)
+            await self._settle(entry, refused, delivery)
             return
         paused_for = self._paused_until.get(command.integration, 0.0) - self._clock()
         if paused_for > 0:
-            await self._settle(entry, Decision(Verdict.RELEASE, "circuit open", paused_for))
+            decision = Decision(Verdict.RELEASE, "circuit open", paused_for)
+            await self._settle(entry, decision, delivery)
             return
         try:
             await execute(command, self.ports)
@@ -192,18 +223,33 @@ class OutboxRelay:
             decision = after_failure(entry, command, err, self.settings, uniform=self._uniform)
             if isinstance(err, CircuitOpenError):
                 self._pause(command.integration, err.retry_in)
-            await self._settle(entry, decision)
+            await self._settle(entry, decision, delivery, err)
             return
         if await self.outbox.mark_delivered(entry):
             self.stats.delivered += 1
+            delivery.record("delivered")
+            log.debug(
+                "outbox entry %s (%s, %s, attempt %d): delivered",
+                entry.id,
+                entry.kind,
+                entry.integration,
+                entry.attempts,
+            )
         else:
+            delivery.record("lost_lease")
             self._lost(entry)
 
     def _pause(self, integration: str, seconds: float) -> None:
         until = self._clock() + seconds
         self._paused_until[integration] = max(until, self._paused_until.get(integration, 0.0))
 
-    async def _settle(self, entry: OutboxEntry, decision: Decision) -> None:
+    async def _settle(
+        self,
+        entry: OutboxEntry,
+        decision: Decision,
+        delivery: DeliveryRecord,
+        error: BaseException | None = None,
+    ) -> None:
         verdict = decision.verdict
         if verdict is Verdict.DEAD:
             ok = await self.outbox.dead_letter(entry, reason=decision.reason)
@@ -227,6 +273,7 @@ class OutboxRelay:
             decision.delay,
             decision.reason,
         )
+        delivery.record(verdict.value if ok else "lost_lease", error)
         if not ok:
             self._lost(entry)
 

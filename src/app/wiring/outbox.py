@@ -15,9 +15,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, cast
 
+from ...adapters.telemetry import OutboxDeliverySpans
 from ...domain.time import SYSTEM_CLOCK, Clock
 from ...ports.execute import PORTS, CommandPorts
-from ...ports.outbox import Outbox
+from ...ports.outbox import DeliveryObserver, Outbox
 from ..services.outbox_relay import OutboxRelay, RelayStats
 from ..services.relay_settings import RelaySettings
 from .leases import check_relay_lease, pipelines_of
@@ -43,17 +44,26 @@ def build_relay(
     settings: RelaySettings | None = None,
     on_progress: Callable[[RelayStats], None] | None = None,
     clock: Clock = SYSTEM_CLOCK,
+    observer: DeliveryObserver | None = None,
 ) -> OutboxRelay:
     """
     A relay over the resilient ``ports``, on ``clock`` (pauses, backoff waits, the call
-    look-back).
+    look-back), each delivery an ``outbox.deliver`` span while an OpenTelemetry SDK is installed
+    (``observer``: `OutboxDeliverySpans` unless given).
 
     Raises:
         ValueError: a port's pipeline could outlast the lease (`app.wiring.leases`).
     """
     settings = settings if settings is not None else RelaySettings()
     check_relay_lease(settings.lease_seconds, pipelines_of(ports.values()))
-    return OutboxRelay(outbox, ports, settings, clock=clock, on_progress=on_progress)
+    return OutboxRelay(
+        outbox,
+        ports,
+        settings,
+        clock=clock,
+        on_progress=on_progress,
+        observer=observer if observer is not None else OutboxDeliverySpans(),
+    )
 
 
 def command_ports(**ports: object) -> CommandPorts:
