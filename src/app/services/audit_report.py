@@ -643,15 +643,20 @@ def _webhook_findings(state: AuditState) -> list[Finding]:
                         "another worker is processed twice; use sqlite or redis",
                     )
                 )
-            if row.timestamp_tolerance is None:
+            if row.timestamp_tolerance is None or row.legacy is not None:
+                unsigned = (
+                    "its signature carries no timestamp"
+                    if row.timestamp_tolerance is None
+                    else f"it accepts {row.legacy}, which carry no timestamp"
+                )
                 found.append(
                     Finding(
                         "warning",
                         "no_replay_protection",
                         name,
-                        f"its signature carries no timestamp and the replay store is "
-                        f"{row.replay_kind}: after a restart a captured delivery verifies and "
-                        "is processed again; use a persistent replay store (sqlite or redis)",
+                        f"{unsigned} and the replay store is {row.replay_kind}: after a restart "
+                        "a captured delivery verifies and is processed again; use a persistent "
+                        "replay store (sqlite or redis)",
                     )
                 )
         if row.legacy is not None:
@@ -845,7 +850,7 @@ def _resilience_cells(row: ResilienceRow) -> tuple[str, ...]:
 def _webhook_cells(row: WebhookRow) -> tuple[str, ...]:
     retention = "" if row.replay_retention is None else f", {_duration(row.replay_retention)}"
     persistence = "" if row.replay_persistent else ", lost on restart"
-    legacy = "none" if row.legacy is None else f"{row.legacy} ({row.legacy_cost})"
+    legacy = "none" if row.legacy is None else f"{row.legacy}: see Issues found"
     return (
         row.provider,
         row.scheme,
