@@ -113,6 +113,7 @@ class TestGate:
             "provider",
             "scheme",
             "secret_configured",
+            "unset_secrets",
             "timestamp_tolerance_seconds",
             "replay_store",
             "public_base_url",
@@ -315,6 +316,18 @@ class TestConfiguration:
         assert ("warning", "no_replay_protection", "twilio") in found
         assert ("warning", "no_replay_protection", "hubspot") in found
         assert ("info", "legacy_signatures", "hubspot") in found
+
+    def test_an_unset_optional_secret_is_an_info(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """WhatsApp without verify_token: secret configured, handshake token named unset."""
+        config = _production(tmp_path, webhooks={"whatsapp": {"app_secret": TWILIO_TOKEN[::-1]}})
+        code, report = _health("--config", config, capsys=capsys)
+        assert code == 0
+        whatsapp = next(r for r in report["webhooks"] if r["provider"] == "whatsapp")
+        assert whatsapp["secret_configured"] is True
+        assert whatsapp["unset_secrets"] == ["webhooks.whatsapp.verify_token"]
+        assert ("info", "secret_unset", "whatsapp") in _codes(report)
 
     def test_a_persistent_replay_store_in_production_passes(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]

@@ -217,6 +217,8 @@ class WebhookRow:
         provider: the URL segment (``stripe``, ``hubspot``...).
         scheme: what the verifier checks, e.g. Stripe's ``t=,v1=`` HMAC-SHA256.
         secret_configured: whether every secret the verifier needs is set (never the value).
+        unset_secrets: optional secret settings left unset (Meta's ``verify_token``: the
+            subscription handshake is then refused).
         timestamp_tolerance: seconds a signed timestamp may be off; None when the scheme signs
             no timestamp (a captured delivery then verifies forever: only the replay store
             stops it).
@@ -239,6 +241,7 @@ class WebhookRow:
     legacy: str | None = None
     legacy_cost: str | None = None
     counts: WebhookCounts | None = None
+    unset_secrets: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, object]:
         """The row as a JSON object (``secret_configured`` is a yes/no, never the secret)."""
@@ -246,6 +249,7 @@ class WebhookRow:
             "provider": self.provider,
             "scheme": self.scheme,
             "secret_configured": self.secret_configured,
+            "unset_secrets": list(self.unset_secrets),
             "timestamp_tolerance_seconds": self.timestamp_tolerance,
             "replay_store": {
                 "kind": self.replay_kind,
@@ -625,12 +629,14 @@ def _outbox_findings(outbox: OutboxSummary) -> list[Finding]:
 
 
 def _webhook_findings(state: AuditState) -> list[Finding]:
-    found = []
+    found: list[Finding] = []
     fake = state.environment == "fake"
     for row in state.webhooks:
         name = row.provider
-        if not row.secret_configured:
-            found.append(Finding("critical", "secret_missing", name, "served without its secret"))
+        found.extend(
+            Finding("info", "secret_unset", name, f"optional secret {setting} is not set")
+            for setting in row.unset_secrets
+        )
         if not fake and not row.replay_persistent:
             if state.workers > 1:
                 found.append(
@@ -854,7 +860,8 @@ def _webhook_cells(row: WebhookRow) -> tuple[str, ...]:
     return (
         row.provider,
         row.scheme,
-        "configured" if row.secret_configured else "MISSING",
+        ("configured" if row.secret_configured else "MISSING")
+        + "".join(f"; {name} not set" for name in row.unset_secrets),
         "none (no timestamp signed)"
         if row.timestamp_tolerance is None
         else f"{row.timestamp_tolerance:g}s",
