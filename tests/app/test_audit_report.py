@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 import yaml
 
@@ -21,6 +22,7 @@ from portico.app.entrypoints.cli import main
 from portico.app.entrypoints.webhook_counters import WebhookHealth
 from portico.app.services.audit_report import (
     AuditReport,
+    Finding,
     build_audit_report,
     render_audit_markdown,
     render_audit_text,
@@ -175,7 +177,10 @@ class TestLiveState:
         assert report.gate.rule.startswith("1 critical finding(s) (circuit_open: stripe)")
         markdown = render_audit_markdown(report)
         assert "| stripe | OPEN (probe in 30s) | 3 (0 rejected) | never | - |" in markdown
-        assert "Quality gate: FAILED (exit 1)" in markdown
+        assert (
+            "| FAILED | 1 | 1 critical finding(s) (circuit_open: stripe): unhealthy, exit 1 |"
+            in (markdown.split("## Quality gate")[1])
+        )
 
     def test_a_dead_letter_is_a_warning_and_exits_2(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -396,6 +401,23 @@ async def _deliver_stripe(container: Container, clock: FakeClock) -> None:
     request = WebhookRequest("POST", "https://hooks.example/stripe", headers, body)
     response = await container.webhook_ingress().handle("stripe", request)
     assert response.status == 200
+
+
+def test_a_finding_refuses_an_unknown_severity() -> None:
+    """Severity is one of critical, warning, info: anything else is a programming error."""
+    with pytest.raises(ValueError, match="severity"):
+        Finding("fatal", "circuit_open", "stripe", "no")  # type: ignore[arg-type]
+
+
+def test_a_cell_with_a_pipe_or_a_line_break_keeps_the_markdown_table_whole() -> None:
+    """A probe's error text with '|' or a newline stays inside its cell."""
+    report = asyncio.run(build_audit_report(create_container(env={})))
+    odd = attrs.evolve(
+        report,
+        findings=(Finding("critical", "probe_failed", "stripe", "a | b\nc"),),
+    )
+    issues = render_audit_markdown(odd).split("## Issues found")[1]
+    assert "| CRITICAL | probe_failed | stripe | a \\| b c |" in issues
 
 
 def test_the_report_type_is_what_build_audit_report_returns() -> None:

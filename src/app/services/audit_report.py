@@ -207,8 +207,7 @@ def _render(report: AuditReport, fmt: ReportFormat) -> str:
     gate = report.gate
     parts = [
         f"{heading}\n\nGenerated {report.generated_at.isoformat(timespec='seconds')}, "
-        f"environment {report.environment}.\n\n"
-        f"Quality gate: {gate.status} (exit {gate.exit_code}): {gate.rule}\n",
+        f"environment {report.environment}: quality gate {gate.status} (exit {gate.exit_code}).\n",
         render_table(
             "Client status",
             ("Integration", "Circuit", "Failures", "Last success", "Probe"),
@@ -276,6 +275,14 @@ def _render(report: AuditReport, fmt: ReportFormat) -> str:
             ("Severity", "Code", "Subject", "Finding"),
             [(f.severity.upper(), f.code, f.subject, f.message) for f in report.findings]
             or [("-", "-", "-", "none")],
+            fmt=fmt,
+        )
+    )
+    parts.append(
+        render_table(
+            "Quality gate",
+            ("Status", "Exit code", "Rule"),
+            [(gate.status, str(gate.exit_code), gate.rule)],
             fmt=fmt,
         )
     )
