@@ -383,6 +383,7 @@ class Container(containers.DeclarativeContainer):
             payments=payments.provider,
             voice=voice.provider,
         ),
+        outbox=outbox.provider,
         clock=clock,
     )
 
