@@ -434,7 +434,7 @@ async def _deliver_stripe(container: Container, clock: FakeClock) -> None:
 def test_a_finding_refuses_an_unknown_severity() -> None:
     """Severity is one of critical, warning, info: anything else is a programming error."""
     with pytest.raises(ValueError, match="severity"):
-        Finding("fatal", "circuit_open", "stripe", "no")  # type: ignore[arg-type]
+        Finding("fatal", "circuit_open", "stripe", "no")
 
 
 def test_a_cell_with_a_pipe_or_a_line_break_keeps_the_markdown_table_whole() -> None:
