@@ -10,12 +10,10 @@ ingress's ``snapshot()`` directly.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Literal
 
 import attrs
 import httpx
 
-from ...adapters.report import render_table
 from ..services.webhook_ingress import WebhookIngress
 
 
@@ -25,21 +23,10 @@ __all__ = [
     "WebhookHealth",
     "fetch_webhook_counters",
     "fetch_webhook_health",
-    "render_webhook_counters",
     "rows_from_snapshot",
 ]
 
 COUNTERS_PATH = "/healthz/webhooks"
-_HEADERS = (
-    "Provider",
-    "Received",
-    "Processed",
-    "Duplicates",
-    "Rejected",
-    "Unknown types",
-    "Handler failures",
-    "Store failures",
-)
 _COUNTS = (
     "received",
     "processed",
@@ -63,6 +50,8 @@ class ProviderRow:
     unknown_types: int
     handler_failures: int
     store_failures: int
+    last_received_age: float | None = None  # seconds since the last delivery; None: none/unknown
+    counting_for: float | None = None  # seconds the server had counted; None: unknown
 
 
 @attrs.frozen
@@ -71,6 +60,11 @@ class WebhookHealth:
 
     rows: list[ProviderRow]
     problems: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, ingress: WebhookIngress) -> WebhookHealth:
+        """The counters of an ingress served in this process (for the audit report)."""
+        return cls(rows_from_snapshot(ingress.snapshot()))
 
 
 def _problems(document: Mapping[str, object]) -> tuple[str, ...]:
@@ -101,7 +95,22 @@ def _row(name: str, counters: object) -> ProviderRow:
     if not isinstance(rejected, Mapping):
         raise ValueError(f"providers.{name}.rejected must be an object")
     total = sum(_count(n, f"providers.{name}.rejected") for n in rejected.values())
-    return ProviderRow(provider=name, rejected=total, **counts)
+    return ProviderRow(
+        provider=name,
+        rejected=total,
+        last_received_age=_seconds(counters.get("last_received_age_seconds"), name),
+        counting_for=_seconds(counters.get("counting_for_seconds"), name),
+        **counts,
+    )
+
+
+def _seconds(value: object, name: str) -> float | None:
+    """An optional age (absent from an older server's document: None)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1e12:
+        raise ValueError(f"providers.{name[:40]} has an age that is not a number of seconds")
+    return float(value)
 
 
 def rows_from_snapshot(snapshot: Mapping[str, object]) -> list[ProviderRow]:
@@ -119,32 +128,6 @@ def rows_from_snapshot(snapshot: Mapping[str, object]) -> list[ProviderRow]:
             raise ValueError("providers has a key that is not a provider name")
         rows.append(_row(name, counters))
     return rows
-
-
-def render_webhook_counters(
-    source: WebhookIngress | list[ProviderRow], *, fmt: Literal["markdown", "text"] = "markdown"
-) -> str:
-    """The counters as a Markdown table or aligned plain text, like the audit report."""
-    rows = rows_from_snapshot(source.snapshot()) if isinstance(source, WebhookIngress) else source
-    cells = [
-        (
-            row.provider,
-            *(
-                str(n)
-                for n in (
-                    row.received,
-                    row.processed,
-                    row.duplicates,
-                    row.rejected,
-                    row.unknown_types,
-                    row.handler_failures,
-                    row.store_failures,
-                )
-            ),
-        )
-        for row in rows
-    ]
-    return render_table("Webhook ingress", _HEADERS, cells, fmt=fmt)
 
 
 async def fetch_webhook_counters(
