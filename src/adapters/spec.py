@@ -15,7 +15,7 @@ generically (types, required values, unknown keys) and renders the reference tab
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
 import attrs
@@ -134,6 +134,9 @@ class VendorSpec(Generic[S]):
         summary: one line for the reference table and ``portico health``.
         aliases: other accepted section names (flat ``PORTICO_D360_API_KEY`` for 360dialog).
         webhook: its webhooks, when it sends any.
+        audit: ``(settings, environment) -> [(setting, why)]``: the settings unfit for that
+            environment though accepted (a test-mode key in production), for the audit report;
+            never a value.
     """
 
     name: str
@@ -144,3 +147,4 @@ class VendorSpec(Generic[S]):
     summary: str
     aliases: tuple[str, ...] = ()
     webhook: WebhookSpec[Any] | None = None
+    audit: Callable[[S, str], Sequence[tuple[str, str]]] | None = None

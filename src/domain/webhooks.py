@@ -11,7 +11,7 @@ import attrs
 from .events import DomainEvent
 
 
-__all__ = ["ClaimOutcome", "Headers", "ParsedDelivery", "WebhookRequest"]
+__all__ = ["ClaimOutcome", "Headers", "ParsedDelivery", "SignatureScheme", "WebhookRequest"]
 
 
 class Headers(Mapping[str, str]):
@@ -97,3 +97,23 @@ class ParsedDelivery:
     provider: str
     events: tuple[DomainEvent, ...] = ()
     unknown_types: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class SignatureScheme:
+    """
+    What a webhook verifier checks, in words for the audit report (never a secret).
+
+    Attributes:
+        scheme: the signature it verifies, e.g. ``Stripe-Signature t=,v1= HMAC-SHA256``.
+        tolerance: seconds a signed timestamp may be old or ahead; None when the scheme signs
+            no timestamp (a captured delivery then verifies forever: only the replay store
+            refuses it again, for its retention).
+        legacy: older schemes also accepted (HubSpot v1/v2), None when none.
+        legacy_cost: what accepting them costs.
+    """
+
+    scheme: str
+    tolerance: float | None
+    legacy: str | None = None
+    legacy_cost: str | None = None

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Protocol, runtime_checkable
 
 from ..domain.replay import Claim
-from ..domain.webhooks import ParsedDelivery, WebhookRequest
+from ..domain.webhooks import ParsedDelivery, SignatureScheme, WebhookRequest
 
 
-__all__ = ["ReplayStore", "WebhookParser", "WebhookVerifier"]
+__all__ = ["DescribesScheme", "ReplayStore", "WebhookParser", "WebhookVerifier"]
 
 
 @runtime_checkable
@@ -27,6 +27,15 @@ class WebhookVerifier(Protocol):
             StaleTimestamp: the signed timestamp is too old or too far in the future.
             MalformedWebhook: the signature headers cannot be parsed.
         """
+        ...
+
+
+@runtime_checkable
+class DescribesScheme(Protocol):
+    """A verifier that can say what it checks (the audit report's webhook security section)."""
+
+    def scheme(self) -> SignatureScheme:
+        """The scheme verified, its timestamp tolerance and any legacy scheme accepted."""
         ...
 
 

@@ -25,7 +25,7 @@ import attrs
 
 from ...domain.errors import InvalidSignature, InvalidValue, MalformedWebhook
 from ...domain.time import SYSTEM_CLOCK, Clock
-from ...domain.webhooks import WebhookRequest
+from ...domain.webhooks import SignatureScheme, WebhookRequest
 from ...ports.webhooks import WebhookVerifier
 from ..webhooks.signatures import (
     any_match,
@@ -108,6 +108,26 @@ class HubSpotWebhookVerifier(WebhookVerifier):
     clock: Clock = SYSTEM_CLOCK
     public_base_url: str | None = None
     allow_legacy: bool = True
+
+    def scheme(self) -> SignatureScheme:
+        """
+        v3 within `tolerance`; v1/v2 too unless ``allow_legacy`` is off (HubSpot's "Validating
+        requests" page: v1/v2 carry no timestamp).
+        """
+        legacy = cost = None
+        if self.allow_legacy:
+            legacy = "v1/v2 (X-HubSpot-Signature, SHA-256 of secret + body)"
+            cost = (
+                "no timestamp: a captured v1/v2 delivery verifies forever; only the replay store "
+                "refuses it again, for its retention; set webhooks.hubspot.allow_legacy: false "
+                "when every sender signs v3"
+            )
+        return SignatureScheme(
+            f"{V3_HEADER} (base64 HMAC-SHA256 of method + URI + body + timestamp)",
+            self.tolerance,
+            legacy=legacy,
+            legacy_cost=cost,
+        )
 
     def verify(self, request: WebhookRequest) -> None:
         """Accept the delivery or raise a WebhookRejected subclass (see the port)."""

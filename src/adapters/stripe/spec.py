@@ -46,6 +46,15 @@ def build(settings: StripeSettings, context: BuildContext) -> StripePayments:
     )
 
 
+def audit(settings: StripeSettings, environment: str) -> list[tuple[str, str]]:
+    """A test-mode key (``sk_test_``/``rk_test_``) in production takes no real payment."""
+    if environment == "production" and "_test_" in settings.api_key:
+        return [
+            ("api_key", "a test-mode key (sk_test_...) in production: no real payment is taken")
+        ]
+    return []
+
+
 def endpoint(
     settings: StripeWebhookSettings, clock: Clock
 ) -> tuple[WebhookVerifier, WebhookParser]:
@@ -63,6 +72,7 @@ SPEC = VendorSpec(
     # Live mode allows 100 requests per second; the bucket keeps burst + rate * 1 s under it.
     policy=ResiliencePolicy(failure_threshold=3, reset_timeout=30.0, rate=90.0, burst=10),
     summary="Stripe: PaymentIntents, Refunds, Checkout Sessions (live mode: 100 req/s)",
+    audit=audit,
     webhook=WebhookSpec(
         provider="stripe",
         settings=StripeWebhookSettings,

@@ -21,7 +21,7 @@ import attrs
 
 from ...domain.errors import InvalidSignature, InvalidValue, MalformedWebhook
 from ...domain.time import SYSTEM_CLOCK, Clock
-from ...domain.webhooks import WebhookRequest
+from ...domain.webhooks import SignatureScheme, WebhookRequest
 from ...ports.webhooks import WebhookVerifier
 from ..webhooks.signatures import (
     any_match,
@@ -86,6 +86,13 @@ class StripeWebhookVerifier(WebhookVerifier):
     secrets: tuple[str, ...] = attrs.field(converter=_secrets, repr=False)
     tolerance: float = 300.0
     clock: Clock = SYSTEM_CLOCK
+
+    def scheme(self) -> SignatureScheme:
+        """``t=,v1=`` HMAC-SHA256 over ``t.body``, within `tolerance` (stripe.com/docs/webhooks)."""
+        rolling = f", {len(self.secrets)} secrets while rolling" if len(self.secrets) > 1 else ""
+        return SignatureScheme(
+            f"{HEADER} t=,v1= (HMAC-SHA256 of timestamp.body{rolling})", self.tolerance
+        )
 
     def verify(self, request: WebhookRequest) -> None:
         """Accept the delivery or raise a WebhookRejected subclass (see the port)."""

@@ -25,7 +25,7 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 import attrs
 
 from ...domain.errors import InvalidSignature, InvalidValue, MalformedWebhook
-from ...domain.webhooks import WebhookRequest
+from ...domain.webhooks import SignatureScheme, WebhookRequest
 from ...ports.webhooks import WebhookVerifier
 from ..webhooks.signatures import (
     any_match,
@@ -114,6 +114,19 @@ class TwilioWebhookVerifier(WebhookVerifier):
     auth_token: str = attrs.field(converter=_token, repr=False)
     shared_keys: Mapping[str, str] = attrs.field(factory=dict, converter=_shared_keys, repr=False)
     public_base_url: str | None = None
+
+    def scheme(self) -> SignatureScheme:
+        """Twilio signs no timestamp (twilio.com/docs/usage/webhooks/webhooks-security)."""
+        keys = (
+            f"; SharedKey HMAC-SHA256 for {len(self.shared_keys)} key(s)"
+            if self.shared_keys
+            else ""
+        )
+        return SignatureScheme(
+            f"{SIGNATURE_HEADER} (base64 HMAC-SHA1 of URL + sorted form parameters, "
+            f"JSON by bodySHA256{keys})",
+            None,
+        )
 
     def verify(self, request: WebhookRequest) -> None:
         """Accept the delivery or raise a WebhookRejected subclass (see the port)."""

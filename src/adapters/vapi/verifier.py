@@ -27,7 +27,7 @@ import attrs
 
 from ...domain.errors import InvalidSignature, InvalidValue, MalformedWebhook
 from ...domain.time import SYSTEM_CLOCK, Clock
-from ...domain.webhooks import WebhookRequest
+from ...domain.webhooks import SignatureScheme, WebhookRequest
 from ...ports.webhooks import WebhookVerifier
 from ..webhooks.signatures import (
     any_match,
@@ -137,6 +137,24 @@ class VapiWebhookVerifier(WebhookVerifier):
                 base64.b64decode(self.secret, validate=True)
             except ValueError:
                 raise InvalidValue("secret", "must be base64 when secret_is_base64") from None
+
+    def scheme(self) -> SignatureScheme:
+        """The shared-secret header (no MAC, no timestamp), or the HMAC plan's header and window."""
+        plan = self.hmac_plan
+        if plan is None:
+            bearer = self.bearer_prefix
+            if bearer is None:
+                bearer = self.header.lower() == "authorization"
+            shown = f"{self.header}: Bearer <secret>" if bearer else f"{self.header}: <secret>"
+            return SignatureScheme(
+                f"{shown} (shared secret compared in constant time; no MAC of the body)", None
+            )
+        window = self.tolerance if plan.timestamp_header is not None else None
+        return SignatureScheme(
+            f"{plan.signature_header} (HMAC-{plan.algorithm.upper()} of "
+            f"{plan.payload_format}, {plan.signature_encoding})",
+            window,
+        )
 
     def verify(self, request: WebhookRequest) -> None:
         """Accept the delivery or raise a WebhookRejected subclass (see the port)."""

@@ -19,7 +19,7 @@ import attrs
 
 from ...domain.errors import InvalidSignature, InvalidValue, MalformedWebhook
 from ...domain.time import SYSTEM_CLOCK, Clock
-from ...domain.webhooks import WebhookRequest
+from ...domain.webhooks import SignatureScheme, WebhookRequest
 from ...ports.webhooks import WebhookVerifier
 from .signatures import (
     any_match,
@@ -96,6 +96,13 @@ class StandardWebhookVerifier(WebhookVerifier):
     tolerance: float = 300.0
     clock: Clock = SYSTEM_CLOCK
     integration: str = "standard-webhooks"
+
+    def scheme(self) -> SignatureScheme:
+        """Standard Webhooks v1: HMAC-SHA256 of ``id.timestamp.body`` within `tolerance`."""
+        return SignatureScheme(
+            "webhook-signature v1 (HMAC-SHA256 of id.timestamp.body, Standard Webhooks)",
+            self.tolerance,
+        )
 
     def verify(self, request: WebhookRequest) -> None:
         """Accept the delivery or raise a WebhookRejected subclass (see the port)."""

@@ -24,7 +24,7 @@ from typing import ClassVar
 import attrs
 
 from ...domain.errors import InvalidSignature, InvalidValue, MalformedWebhook
-from ...domain.webhooks import WebhookRequest
+from ...domain.webhooks import SignatureScheme, WebhookRequest
 from ...ports.webhooks import WebhookVerifier
 from ..webhooks.signatures import any_match, mismatch, single_header
 
@@ -97,6 +97,10 @@ class MetaWebhookVerifier(WebhookVerifier):
             integration=self.integration,
         )
 
+    def scheme(self) -> SignatureScheme:
+        """Meta signs the body only, no timestamp (Meta's Webhooks docs, "Validate payloads")."""
+        return SignatureScheme(f"{self.header} sha256= (HMAC-SHA256 of the raw body)", None)
+
     def handshake(self, request: WebhookRequest) -> str:
         """
         The ``hub.challenge`` to echo (plain text, 200) when the GET subscription is genuine.
@@ -154,3 +158,7 @@ class Dialog360WebhookVerifier(WebhookVerifier):
             prefix_required=False,
             integration=self.integration,
         )
+
+    def scheme(self) -> SignatureScheme:
+        """360dialog's partner HMAC of the body, no timestamp."""
+        return SignatureScheme(f"{self.header} (hex HMAC-SHA256 of the body)", None)

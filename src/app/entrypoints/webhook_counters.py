@@ -63,6 +63,8 @@ class ProviderRow:
     unknown_types: int
     handler_failures: int
     store_failures: int
+    last_received_age: float | None = None  # seconds since the last delivery; None: none/unknown
+    counting_for: float | None = None  # seconds the server had counted; None: unknown
 
 
 @attrs.frozen
@@ -71,6 +73,11 @@ class WebhookHealth:
 
     rows: list[ProviderRow]
     problems: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, ingress: WebhookIngress) -> WebhookHealth:
+        """The counters of an ingress served in this process (for the audit report)."""
+        return cls(rows_from_snapshot(ingress.snapshot()))
 
 
 def _problems(document: Mapping[str, object]) -> tuple[str, ...]:
@@ -101,7 +108,22 @@ def _row(name: str, counters: object) -> ProviderRow:
     if not isinstance(rejected, Mapping):
         raise ValueError(f"providers.{name}.rejected must be an object")
     total = sum(_count(n, f"providers.{name}.rejected") for n in rejected.values())
-    return ProviderRow(provider=name, rejected=total, **counts)
+    return ProviderRow(
+        provider=name,
+        rejected=total,
+        last_received_age=_seconds(counters.get("last_received_age_seconds"), name),
+        counting_for=_seconds(counters.get("counting_for_seconds"), name),
+        **counts,
+    )
+
+
+def _seconds(value: object, name: str) -> float | None:
+    """An optional age (absent from an older server's document: None)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1e12:
+        raise ValueError(f"providers.{name[:40]} has an age that is not a number of seconds")
+    return float(value)
 
 
 def rows_from_snapshot(snapshot: Mapping[str, object]) -> list[ProviderRow]:

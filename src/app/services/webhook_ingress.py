@@ -159,6 +159,11 @@ class WebhookIngress:
     _handlers: dict[type[DomainEvent], list[_AnyHandler]] = attrs.field(factory=dict, init=False)
     _counters: dict[str, ProviderCounters] = attrs.field(init=False)
     _failures: RecentFailures = attrs.field(init=False)
+    _started: float = attrs.field(init=False)
+
+    @_started.default
+    def _start(self) -> float:
+        return self.clock.monotonic()
 
     @_counters.default
     def _make_counters(self) -> dict[str, ProviderCounters]:
@@ -224,8 +229,17 @@ class WebhookIngress:
         return self._counters.get(provider, ProviderCounters())
 
     def snapshot(self) -> dict[str, dict[str, object]]:
-        """Every provider's counters, JSON-ready."""
-        return {name: self._counters[name].snapshot() for name in self.providers}
+        """
+        Every provider's counters, JSON-ready, with ``last_received_age_seconds`` (None: no
+        delivery yet) and ``counting_for_seconds`` (how long this ingress has counted), so the
+        audit report can tell a provider that went quiet.
+        """
+        now = self.clock.monotonic()
+        counting = round(max(now - self._started, 0.0), 3)
+        return {
+            name: {**self._counters[name].snapshot(now), "counting_for_seconds": counting}
+            for name in self.providers
+        }
 
     async def handle(self, provider: str, request: WebhookRequest) -> WebhookResponse:
         """Process one delivery and decide the answer. Never raises (except on cancellation)."""
@@ -273,6 +287,7 @@ class WebhookIngress:
             return self._unknown_provider()
         counters = self._counters[provider]
         counters.received += 1
+        counters.last_received = self.clock.monotonic()
         if request.method != "POST":
             counters.rejected["method_not_allowed"] += 1
             return _POST_ONLY

@@ -72,9 +72,18 @@ class ProviderCounters:
     handler_rejected: int = 0
     store_failures: int = 0  # replay-store calls that failed (claim, complete, release)
     rejected: Counter[str] = attrs.Factory(Counter)
+    last_received: float | None = None  # the ingress clock's monotonic reading, None: none yet
 
-    def snapshot(self) -> dict[str, object]:
-        """A plain, JSON-ready copy."""
+    def snapshot(self, now: float | None = None) -> dict[str, object]:
+        """
+        A plain, JSON-ready copy; given ``now`` (a monotonic reading of the same clock), also
+        ``last_received_age_seconds``: how long ago the last delivery arrived (None: none yet).
+        """
         data: dict[str, object] = attrs.asdict(self)
         data["rejected"] = dict(sorted(self.rejected.items()))
+        del data["last_received"]
+        if now is not None:
+            data["last_received_age_seconds"] = (
+                None if self.last_received is None else round(max(now - self.last_received, 0.0), 3)
+            )
         return data

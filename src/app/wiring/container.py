@@ -45,6 +45,7 @@ from ..services.lead_intake import LeadIntake
 from ..services.message_failures import MessageFailures
 from ..services.outbox_dispatch import OutboxDispatch
 from ..services.payment_collection import PaymentCollection
+from .audit import ContainerAuditSource
 from .leases import intake_lease
 from .outbox import build_relay, command_ports, relay_settings
 from .registry import VendorRegistry
@@ -370,6 +371,22 @@ class Container(containers.DeclarativeContainer):
     )
     message_failures = providers.Callable(
         _service, "message_failures", settings, _message_failures.provider
+    )
+
+    # ---------------------------------------------------------------- the audit report
+    # `portico health` and the console read the live state through it (app.services.audit_report).
+    audit_source = providers.Factory(
+        ContainerAuditSource,
+        settings=settings,
+        breakers=breakers,
+        control=breaker_control,
+        ports=providers.Dict(
+            messaging=messaging.provider,
+            crm=crm.provider,
+            payments=payments.provider,
+            voice=voice.provider,
+        ),
+        clock=clock,
     )
 
     # ---------------------------------------------------------------- webhooks
