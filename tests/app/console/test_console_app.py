@@ -92,7 +92,8 @@ class TestAuthentication:
         answer = await client.get(path)
         assert answer.status_code == 401
         assert 'name="token"' in answer.text
-        assert "Dead letters" not in answer.text and "breaker" not in answer.text.lower()
+        assert "Dead letters" not in answer.text
+        assert "breaker" not in answer.text.lower()
 
     async def test_unauthenticated_actions_get_401(self, client):
         """A POST action without a session is 401, whatever it carries."""
@@ -247,16 +248,20 @@ class TestOutbox:
         page = await client.get("/console/outbox")
         assert entry_id in page.text
         assert "[number]" in page.text
-        assert PATIENT not in page.text and "results are ready" not in page.text
+        assert PATIENT not in page.text
+        assert "results are ready" not in page.text
         answer = await client.post(
             "/console/outbox/requeue", data={"csrf": _csrf(page.text), "id": entry_id}
         )
         assert answer.status_code == 303
         after = await client.get("/console/outbox")
-        assert "requeue" in after.text and "done" in after.text
+        assert "requeue" in after.text
+        assert "done" in after.text
         assert (await container.outbox().status()).dead == 0
         (action,) = await container.operator_action_log().recent()
-        assert action.action == "requeue" and action.target == entry_id and action.ok
+        assert action.action == "requeue"
+        assert action.target == entry_id
+        assert action.ok
         assert action.operator.startswith("Ana (token ")
         assert TOKEN not in action.operator
 
@@ -330,7 +335,8 @@ class TestFailedWebhooks:
         page = await client.get("/console/webhooks")
         assert FAILED_ID in page.text
         assert "InvalidValue" in page.text
-        assert "patient@example.org" not in page.text and "pi_console_1" not in page.text
+        assert "patient@example.org" not in page.text
+        assert "pi_console_1" not in page.text
         csrf = _csrf(page.text)
         await client.post("/console/webhooks/replay", data={"csrf": csrf, "id": FAILED_ID})
         assert "failed_again" in (await client.get("/console/webhooks")).text
@@ -364,7 +370,8 @@ class TestBreakers:
         container.messaging()  # builds the messaging pipeline and its breaker (whatsapp)
         await _login(client)
         page = await client.get("/console/breakers")
-        assert "whatsapp" in page.text and "CLOSED" in page.text
+        assert "whatsapp" in page.text
+        assert "CLOSED" in page.text
         csrf = _csrf(page.text)
         await client.post(
             "/console/breakers/force",
@@ -372,9 +379,11 @@ class TestBreakers:
         )
         row = container.breaker_control_store().read()["whatsapp"]
         assert row.mode == "open"
-        assert row.until is not None and 290 < row.until - time.time() <= 300
+        assert row.until is not None
+        assert 290 < row.until - time.time() <= 300
         page = await client.get("/console/breakers")
-        assert "FORCED OPEN" in page.text and "operator: open for" in page.text
+        assert "FORCED OPEN" in page.text
+        assert "operator: open for" in page.text
         await client.post(
             "/console/breakers/release", data={"csrf": csrf, "integration": "whatsapp"}
         )
@@ -386,7 +395,8 @@ class TestBreakers:
             ("breaker open", True),
         ]
         log = (await client.get("/console/actions")).text
-        assert "breaker open" in log and "forced open for 300s" in log
+        assert "breaker open" in log
+        assert "forced open for 300s" in log
 
     @pytest.mark.parametrize(
         ("data", "why"),
@@ -404,7 +414,8 @@ class TestBreakers:
         await client.post("/console/breakers/force", data={"csrf": csrf, **data})
         assert container.breaker_control_store().read() == {}
         (action,) = await container.operator_action_log().recent()
-        assert not action.ok and why in action.result
+        assert not action.ok
+        assert why in action.result
 
 
 class TestSettings:
@@ -417,7 +428,8 @@ class TestSettings:
                 {"console": {"enabled": True, "path": "console/", "session_seconds": 5}}, env={}
             )
         text = str(caught.value)
-        assert "console.token" in text and "console.path" in text
+        assert "console.token" in text
+        assert "console.path" in text
         assert "console.session_seconds" in text
 
     def test_a_short_token_is_refused_and_never_echoed(self):
@@ -439,3 +451,30 @@ class TestSettings:
         container = _container(tmp_path)
         assert TOKEN not in repr(container.settings())
         assert TOKEN not in repr(container.settings().console)
+
+
+class TestAuditReport:
+    """The audit report page: the gate, the findings and every section."""
+
+    async def test_the_report_shows_the_gate_findings_and_sections(self, client, container):
+        """An open circuit and a dead letter are findings; the gate fails; no secret shown."""
+        await _dead_letter(container, f"rejected: the number {PATIENT} is invalid")
+        container.messaging()
+        breaker = container.breakers()["whatsapp"]
+        breaker.force_open(None)
+        await _login(client)
+        page = await client.get("/console/")
+        assert page.status_code == 200
+        text = page.text
+        assert "Quality gate: FAILED" in text
+        for heading in (
+            "Issues found",
+            "Client status",
+            "Resilience configuration",
+            "Webhook security",
+        ):
+            assert heading in text
+        assert "whatsapp" in text and "FORCED_OPEN" in text
+        assert "sev-warning" in text or "sev-critical" in text
+        assert DEV_SECRETS["stripe"]["secret"] not in text
+        assert TOKEN not in text and PATIENT not in text

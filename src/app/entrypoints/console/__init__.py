@@ -26,8 +26,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ...services.audit_report import build_audit_report
 from ...services.operator_actions import OperatorActions
-from ._app import ConsoleApp
+from ..webhook_counters import WebhookHealth
+from ._app import ConsoleApp, ReportSource
 
 
 if TYPE_CHECKING:
@@ -98,17 +100,17 @@ def create_console(
         breakers=container.breakers(),
         breaker_store=breaker_store,
         refresh_breakers=control.refresh,
-        report=_report_source(container),
+        report=_report_source(container, ingress),
         https=https,
         clock=clock,
     )
 
 
-def _report_source(container: Container) -> Any:
-    async def report() -> Mapping[str, Any]:
-        from ...services.audit_report import build_audit_report
+def _report_source(container: Container, ingress: WebhookIngress) -> ReportSource:
+    """The audit report of this process: its breakers, outbox and webhook counters, now."""
 
-        built = await build_audit_report(container)
+    async def report() -> Mapping[str, Any]:
+        built = await build_audit_report(container, webhook_health=WebhookHealth.of(ingress))
         return built.to_json()
 
     return report
