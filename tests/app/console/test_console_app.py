@@ -474,7 +474,9 @@ class TestAuditReport:
             "Webhook security",
         ):
             assert heading in text
-        assert "whatsapp" in text and "FORCED_OPEN" in text
+        assert "whatsapp" in text
+        assert "FORCED_OPEN" in text
         assert "sev-warning" in text or "sev-critical" in text
         assert DEV_SECRETS["stripe"]["secret"] not in text
-        assert TOKEN not in text and PATIENT not in text
+        assert TOKEN not in text
+        assert PATIENT not in text
