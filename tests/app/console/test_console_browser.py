@@ -117,8 +117,8 @@ def _portico_serve(config: Path) -> Iterator[str]:
     try:
         assert proc.stdout is not None
         lines = [proc.stdout.readline()]
-        assert lines[0].startswith("Portico webhooks listening on http://"), (
-            lines[0] + (proc.stderr.read() if proc.stderr and proc.poll() is not None else "")
+        assert lines[0].startswith("Portico webhooks listening on http://"), lines[0] + (
+            proc.stderr.read() if proc.stderr and proc.poll() is not None else ""
         )
         while lines[-1] and not lines[-1].startswith("Data directory:"):
             lines.append(proc.stdout.readline())

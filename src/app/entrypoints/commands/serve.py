@@ -16,6 +16,9 @@ them (its in-memory fakes are its own). ``--no-relay`` leaves delivery to a sepa
 ``portico relay`` (several servers may also each run one: the outbox leases every command to one
 relay at a time).
 
+With ``console.token`` set (``PORTICO_CONSOLE__TOKEN``) it also serves the operators' console at
+``console.path`` (`app.entrypoints.console`), unless ``console.enabled`` is false.
+
 Uvicorn's access log keeps method, path and status but never the query string (Meta's handshake
 carries its verify token there: `app.entrypoints.access_log`). The ``server`` settings bound
 every connection (`edge_config`, `app.entrypoints.http_protocol`): head and body deadlines,
