@@ -58,7 +58,9 @@ def test_health_exits_2_with_dead_letters(outbox_path, capsys):
     asyncio.run(_fill(outbox_path, dead=1))
     assert main(["health", "--format", "text"]) == 2
     out = capsys.readouterr().out
-    assert "degraded: outbox: 1 dead letter(s)" in out
+    assert "Quality gate: FAILED (exit 2)" in out
+    assert "WARNING   dead_letters" in out
+    assert "1 dead letter(s): see `portico outbox dead`" in out
 
 
 def test_health_exits_2_when_a_command_waits_too_long(outbox_path, capsys):
@@ -99,7 +101,7 @@ def test_a_malformed_server_url_is_a_clear_failure(outbox_path, capsys):
     """--server "http://[::1" exits 1 with a message naming --server, no traceback."""
     assert main(["health", "--server", "http://[::1"]) == 1
     out = capsys.readouterr().out
-    assert "webhooks: --server is not a valid URL (InvalidURL" in out
+    assert "| CRITICAL | server_unhealthy | server | --server is not a valid URL (InvalidURL" in out
 
 
 def test_health_into_a_closed_pipe_exits_quietly(tmp_path):

@@ -8,6 +8,7 @@ refused inside the adapter, WhatsApp's read the local status log, and both count
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -95,9 +96,10 @@ def _config(
 
 
 def _health(config: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str]]:
-    code = main(["health", "--probe", "--config", str(config), "--format", "text"])
-    out = capsys.readouterr().out
-    return code, [line for line in out.splitlines() if line.startswith("probe failed:")]
+    """The exit code and the messages of the report's ``probe_failed`` findings."""
+    code = main(["health", "--probe", "--config", str(config), "--format", "json"])
+    report = json.loads(capsys.readouterr().out)
+    return code, [f["message"] for f in report["findings"] if f["code"] == "probe_failed"]
 
 
 @pytest.mark.parametrize("messaging", MESSAGING)
@@ -123,7 +125,7 @@ def test_an_unreachable_vendor_is_unhealthy_with_the_reason(
     assert code == 1
     assert len(failures) == 1, failures
     port = VENDORS[vendor][0]
-    assert failures[0].startswith(f"probe failed: {port}: unreachable: ")
+    assert failures[0].startswith(f"{port}: unreachable: ")
     assert "NetworkError" in failures[0]
 
 
@@ -139,7 +141,7 @@ def test_refused_credentials_are_unhealthy_with_the_reason(
     assert code == 1
     assert len(failures) == 1, failures
     port = VENDORS[vendor][0]
-    expected = f"probe failed: {port}: credentials refused: AuthenticationFailed"
+    expected = f"{port}: credentials refused: AuthenticationFailed"
     assert failures[0].startswith(expected)
     for secret in refused.values():
         assert secret not in failures[0]

@@ -97,7 +97,7 @@ def _assert_unusable(base: str, event_id: str) -> None:
     assert httpx.get(f"{base}/healthz").status_code == 200  # alive: restarting would not help
     code, out = _health_server_exit(base)
     assert code == 1, out
-    assert "probe failed: webhooks: replay store unavailable" in out
+    assert "| CRITICAL | server_unhealthy | server | replay store unavailable" in out
 
 
 def test_a_missing_replay_folder_at_start_up_is_reported_everywhere(tmp_path: Path) -> None:

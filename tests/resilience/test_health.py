@@ -8,15 +8,15 @@ from portico.adapters.fakes import FakeClock, FakeCRM
 from portico.adapters.resilience import (
     BreakerRegistry,
     CircuitBreaker,
+    CircuitState,
     ResilientCRM,
     ResilientEmail,
     ResilientMessaging,
     ResilientPayments,
     ResilientVoice,
-    render_health,
 )
 from portico.app.entrypoints.cli import main
-from portico.app.entrypoints.commands.health import probe
+from portico.app.services.audit_report import build_audit_report
 from portico.app.wiring.container import ConfigurationError, create_container
 from portico.domain.errors import AuthenticationFailed, Unavailable
 
@@ -36,15 +36,18 @@ def registry_with_an_open_circuit(clock: FakeClock) -> BreakerRegistry:
 
 
 class TestReport:
-    def test_markdown_report_has_one_row_per_integration(self) -> None:
-        """The Markdown table lists integrations by name with state, failures and last success."""
+    def test_snapshot_has_one_row_per_integration(self) -> None:
+        """The snapshot lists integrations by name with state, failures and last success."""
         clock = FakeClock()
-        text = render_health(registry_with_an_open_circuit(clock).snapshot())
-        lines = text.splitlines()
-        assert lines[0] == "## Integrations Audit Report"
-        assert lines[2].startswith("| Integration | Circuit | Failures | Last success |")
-        assert lines[4].startswith("| hubspot | CLOSED | 0 (0 rejected) | 1m ago |")
-        assert lines[5].startswith("| stripe | OPEN (probe in 30s) | 3 (0 rejected) | never |")
+        rows = registry_with_an_open_circuit(clock).snapshot()
+        assert [row.name for row in rows] == ["hubspot", "stripe"]
+        hubspot, stripe = rows
+        assert hubspot.stats.state is CircuitState.CLOSED
+        assert hubspot.stats.last_success is not None
+        assert hubspot.now - hubspot.stats.last_success == 90
+        assert stripe.stats.state is CircuitState.OPEN
+        assert (stripe.stats.failures, stripe.stats.last_success) == (3, None)
+        assert stripe.stats.retry_in == 30
 
     def test_registry_refuses_two_breakers_with_one_name(self) -> None:
         """Registering a second, different breaker under a taken name is a clear error."""
@@ -131,7 +134,7 @@ class TestCommand:
         probed = [line for line in out.splitlines() if not line.lstrip().startswith("graph ")]
         assert "never" not in "\n".join(probed)
         assert any(line.lstrip().startswith("graph ") for line in out.splitlines())
-        assert "probe failed" not in out
+        assert "probe_failed" not in out
 
     async def test_probe_reports_a_vendor_that_does_not_answer(self) -> None:
         """A port whose vendor is down or refuses our credentials is reported by name."""
@@ -140,7 +143,9 @@ class TestCommand:
         container.fake_payments().faults.fail_next(
             1, AuthenticationFailed("bad key", integration="stripe", status_code=401)
         )
-        problems = await probe(container)
-        assert [p.split(":")[0] for p in problems] == ["crm", "payments"]
-        assert "RetryExhaustedError" in problems[0]
-        assert "AuthenticationFailed" in problems[1]
+        report = await build_audit_report(container, probe=True)
+        problems = [f.message for f in report.findings if f.code == "probe_failed"]
+        assert sorted(p.split(":")[0] for p in problems) == ["crm", "payments"]
+        assert any("RetryExhaustedError" in p and p.startswith("crm") for p in problems)
+        assert any("AuthenticationFailed" in p and p.startswith("payments") for p in problems)
+        assert report.gate.exit_code == 1

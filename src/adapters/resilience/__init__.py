@@ -31,7 +31,7 @@ from ._decorators import (
 )
 from ._limiter import Limiter, RateLimiter
 from ._pipeline import Pipeline
-from ._registry import BreakerRegistry, IntegrationHealth, render_health
+from ._registry import BreakerRegistry, IntegrationHealth
 from ._retry import RetryEvent, RetryHook, RetryPolicy
 from ._shared_limiter import RateFeedback, SharedRateLimiter, account_key
 from ._timeout import Timeout, timed_out
@@ -67,6 +67,5 @@ __all__ = [
     "account_key",
     "build_pipeline",
     "counts_as_failure",
-    "render_health",
     "timed_out",
 ]

@@ -1,19 +1,18 @@
 """
-The breakers of every integration by name, and the "Integrations Audit Report" drawn from them.
+The breakers of every integration by name, each with the policy it was built from.
 
-The registry is what `portico health` reads: one row per integration with its circuit state,
-failures, last success and the retry and breaker settings that shape it.
+The registry is what the audit report reads (``app.wiring.audit``): one row per integration with
+its circuit state, failures, last success and the retry and breaker settings that shape it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import attrs
 
-from ..report import render_table
-from ._breaker import BreakerStats, CircuitBreaker, CircuitState
+from ._breaker import BreakerStats, CircuitBreaker
 
 
 if TYPE_CHECKING:
@@ -21,7 +20,7 @@ if TYPE_CHECKING:
     from ._shared_limiter import SharedRateLimiter
 
 
-__all__ = ["BreakerRegistry", "IntegrationHealth", "render_health"]
+__all__ = ["BreakerRegistry", "IntegrationHealth"]
 
 
 @attrs.frozen
@@ -106,53 +105,3 @@ class BreakerRegistry:
                 )
             )
         return tuple(rows)
-
-
-_HEADERS = (
-    "Integration",
-    "Circuit",
-    "Failures",
-    "Last success",
-    "Retry max",
-    "Backoff",
-    "Circuit threshold",
-)
-
-
-def _ago(seconds: float | None, now: float) -> str:
-    if seconds is None:
-        return "never"
-    delta = max(now - seconds, 0.0)
-    if delta < 60:
-        return f"{delta:.0f}s ago"
-    if delta < 3600:
-        return f"{delta // 60:.0f}m ago"
-    return f"{delta / 3600:.1f}h ago"
-
-
-def _circuit(stats: BreakerStats) -> str:
-    if stats.state is CircuitState.OPEN:
-        return f"OPEN (probe in {stats.retry_in:.0f}s)"
-    return stats.state.name
-
-
-def _cells(row: IntegrationHealth) -> tuple[str, ...]:
-    stats = row.stats
-    return (
-        stats.name,
-        _circuit(stats),
-        f"{stats.failures} ({stats.rejections} rejected)",
-        _ago(stats.last_success, row.now),
-        "-" if row.retry_max is None else str(row.retry_max),
-        row.backoff,
-        f"{stats.failure_threshold} / {stats.reset_timeout:g}s",
-    )
-
-
-def render_health(
-    rows: Sequence[IntegrationHealth], *, fmt: Literal["markdown", "text"] = "markdown"
-) -> str:
-    """The Integrations Audit Report as a Markdown table or aligned plain text."""
-    return render_table(
-        "Integrations Audit Report", _HEADERS, [_cells(row) for row in rows], fmt=fmt
-    )

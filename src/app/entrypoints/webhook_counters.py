@@ -10,12 +10,10 @@ ingress's ``snapshot()`` directly.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Literal
 
 import attrs
 import httpx
 
-from ...adapters.report import render_table
 from ..services.webhook_ingress import WebhookIngress
 
 
@@ -25,21 +23,10 @@ __all__ = [
     "WebhookHealth",
     "fetch_webhook_counters",
     "fetch_webhook_health",
-    "render_webhook_counters",
     "rows_from_snapshot",
 ]
 
 COUNTERS_PATH = "/healthz/webhooks"
-_HEADERS = (
-    "Provider",
-    "Received",
-    "Processed",
-    "Duplicates",
-    "Rejected",
-    "Unknown types",
-    "Handler failures",
-    "Store failures",
-)
 _COUNTS = (
     "received",
     "processed",
@@ -141,32 +128,6 @@ def rows_from_snapshot(snapshot: Mapping[str, object]) -> list[ProviderRow]:
             raise ValueError("providers has a key that is not a provider name")
         rows.append(_row(name, counters))
     return rows
-
-
-def render_webhook_counters(
-    source: WebhookIngress | list[ProviderRow], *, fmt: Literal["markdown", "text"] = "markdown"
-) -> str:
-    """The counters as a Markdown table or aligned plain text, like the audit report."""
-    rows = rows_from_snapshot(source.snapshot()) if isinstance(source, WebhookIngress) else source
-    cells = [
-        (
-            row.provider,
-            *(
-                str(n)
-                for n in (
-                    row.received,
-                    row.processed,
-                    row.duplicates,
-                    row.rejected,
-                    row.unknown_types,
-                    row.handler_failures,
-                    row.store_failures,
-                )
-            ),
-        )
-        for row in rows
-    ]
-    return render_table("Webhook ingress", _HEADERS, cells, fmt=fmt)
 
 
 async def fetch_webhook_counters(

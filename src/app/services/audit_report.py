@@ -784,7 +784,17 @@ def _render(report: AuditReport, fmt: ReportFormat) -> str:
         parts.append(
             render_table(
                 "Webhook ingress",
-                ("Provider", "Received", "Processed", "Duplicates", "Rejected", "Last delivery"),
+                (
+                    "Provider",
+                    "Received",
+                    "Processed",
+                    "Duplicates",
+                    "Rejected",
+                    "Unknown types",
+                    "Handler failures",
+                    "Store failures",
+                    "Last delivery",
+                ),
                 [_counter_cells(row.provider, row.counts) for row in counted if row.counts],
                 fmt=fmt,
             )
@@ -851,12 +861,18 @@ def _webhook_cells(row: WebhookRow) -> tuple[str, ...]:
 
 def _counter_cells(provider: str, counts: WebhookCounts) -> tuple[str, ...]:
     last = counts.last_received_age
+    numbers = (
+        counts.received,
+        counts.processed,
+        counts.duplicates,
+        counts.rejected,
+        counts.unknown_types,
+        counts.handler_failures,
+        counts.store_failures,
+    )
     return (
         provider,
-        str(counts.received),
-        str(counts.processed),
-        str(counts.duplicates),
-        str(counts.rejected),
+        *(str(n) for n in numbers),
         "never" if last is None else f"{_duration(last)} ago",
     )
 

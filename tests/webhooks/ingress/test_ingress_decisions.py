@@ -6,6 +6,7 @@ import logging
 
 import pytest
 
+from portico.adapters.fakes import FakeClock
 from portico.adapters.stores.memory import MemoryReplayStore
 from portico.domain.errors import PayloadTooLarge
 from portico.domain.events import DomainEvent
@@ -283,9 +284,13 @@ async def test_handshake_unknown_provider_is_404(make_ingress):
 
 
 async def test_snapshot_is_json_ready(make_ingress, deliver):
-    """snapshot() reports every counter per provider."""
-    ingress = make_ingress()
+    """snapshot() reports every counter per provider, how long ago the last delivery came and
+    how long the ingress has counted."""
+    clock = FakeClock()
+    ingress = make_ingress(clock=clock)
+    clock.advance(10)
     await ingress.handle("test", deliver("evt_1"))
+    clock.advance(3)
     assert ingress.snapshot() == {
         "test": {
             "received": 1,
@@ -297,6 +302,8 @@ async def test_snapshot_is_json_ready(make_ingress, deliver):
             "handler_rejected": 0,
             "store_failures": 0,
             "rejected": {},
+            "last_received_age_seconds": 3.0,
+            "counting_for_seconds": 13.0,
         }
     }
 
