@@ -1,4 +1,5 @@
 """`create_console`: the console over a container's stores, breakers and ingress."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
