@@ -23,9 +23,9 @@ def render_table(
         lines = [f"## {title}", ""]
         lines.append("| " + " | ".join(headers) + " |")
         lines.append("|" + "|".join("---" for _ in headers) + "|")
-        lines.extend("| " + " | ".join(cells) + " |" for cells in rows)
+        lines.extend("| " + " | ".join(_cell(cell) for cell in cells) + " |" for cells in rows)
         return "\n".join(lines) + "\n"
-    table = [tuple(headers), *(tuple(cells) for cells in rows)]
+    table = [tuple(headers), *(tuple(" ".join(cell.split()) for cell in cells) for cells in rows)]
     widths = [max(len(cells[i]) for cells in table) for i in range(len(headers))]
     lines = [title, ""]
     for n, cells in enumerate(table):
@@ -35,3 +35,8 @@ def render_table(
         if n == 0:
             lines.append("  ".join("-" * width for width in widths))
     return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    """A Markdown cell: a ``|`` or a line break in the text (an error message) cannot end it."""
+    return " ".join(text.replace("|", "\\|").split())

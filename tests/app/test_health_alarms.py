@@ -58,7 +58,7 @@ def test_health_exits_2_with_dead_letters(outbox_path, capsys):
     asyncio.run(_fill(outbox_path, dead=1))
     assert main(["health", "--format", "text"]) == 2
     out = capsys.readouterr().out
-    assert "Quality gate: FAILED (exit 2)" in out
+    assert "quality gate FAILED (exit 2)" in out
     assert "WARNING   dead_letters" in out
     assert "1 dead letter(s): see `portico outbox dead`" in out
 

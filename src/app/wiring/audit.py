@@ -172,6 +172,11 @@ class ContainerAuditSource(AuditSource):
                     public_base_url=None if base is None else describe_url(base),
                     legacy=legacy,
                     legacy_cost=cost,
+                    unset_secrets=tuple(
+                        f"webhooks.{provider}.{name}"
+                        for name, value in _secret_fields(section)
+                        if value is None
+                    ),
                 )
             )
         return tuple(rows), ()
