@@ -130,6 +130,14 @@ class OperatorActions:
 
         return await self._do(who, "breaker release", integration, work)
 
+    async def session(self, who: str, action: str) -> OperatorAction:
+        """Record a login or logout (who came and went is part of the trail)."""
+
+        async def work() -> tuple[bool, str]:
+            return True, "ok"
+
+        return await self._do(who, action, "console", work)
+
     def _failed_log(self) -> FailedEventLog | None:
         return None if self.ingress is None else self.ingress.failed_log
 

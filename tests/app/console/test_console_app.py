@@ -23,6 +23,7 @@ from portico.domain.commands import SendMessage
 from portico.domain.errors import ConfigurationError, InvalidValue
 from portico.domain.events import RefundIssued
 from portico.domain.messaging import TextMessage
+from portico.domain.operator_actions import OperatorAction
 
 
 TOKEN = "console-test-token-0123456789"
@@ -75,6 +76,12 @@ async def _login(
         "/console/login",
         data={"csrf": _csrf(form.text), "token": token, "operator": name},
     )
+
+
+async def _acts(container: Container) -> list[OperatorAction]:
+    """The recorded actions, newest first, without the logins and logouts."""
+    recent = await container.operator_action_log().recent()
+    return [a for a in recent if a.action not in {"login", "logout"}]
 
 
 async def _csrf_of(client: httpx.AsyncClient, page: str) -> str:
@@ -134,6 +141,16 @@ class TestAuthentication:
         assert (await client.post("/console/logout", data={"csrf": csrf})).status_code == 303
         client.cookies.set("portico_console", cookie or "")
         assert (await client.get("/console/outbox")).status_code == 401
+
+    async def test_logins_and_logouts_are_in_the_action_log(self, client, container):
+        """Who came and went is recorded; a failed login is not a session and is not listed."""
+        await _login(client, token="wrong-token-xxxxxxxx")
+        await _login(client, name="Ana <script>@x")
+        csrf = await _csrf_of(client, "/console/outbox")
+        await client.post("/console/logout", data={"csrf": csrf})
+        logout, login = await container.operator_action_log().recent()
+        assert (login.action, logout.action) == ("login", "logout")
+        assert login.operator.startswith("Ana script")  # no markup, no '@' (never an email)
 
     async def test_an_expired_session_is_401(self, container):
         """A session past ``console.session_seconds`` is forgotten."""
@@ -212,7 +229,7 @@ class TestCSRF:
         answer = await client.post("/console/breakers/force", data=data)
         assert answer.status_code == 403
         assert container.breaker_control_store().read() == {}
-        assert await container.operator_action_log().recent() == []
+        assert await _acts(container) == []
 
     async def test_a_cross_origin_post_is_403_even_with_the_token(self, client):
         """An Origin header naming another site is refused."""
@@ -258,7 +275,7 @@ class TestOutbox:
         assert "requeue" in after.text
         assert "done" in after.text
         assert (await container.outbox().status()).dead == 0
-        (action,) = await container.operator_action_log().recent()
+        (action,) = await _acts(container)
         assert action.action == "requeue"
         assert action.target == entry_id
         assert action.ok
@@ -279,7 +296,7 @@ class TestOutbox:
             "/console/outbox/requeue", data={"csrf": csrf, "id": entry_id, "force": "1"}
         )
         assert (await container.outbox().status()).dead == 0
-        forced, refused = await container.operator_action_log().recent()
+        forced, refused = await _acts(container)
         assert (forced.action, forced.ok) == ("requeue (forced)", True)
         assert (refused.action, refused.ok) == ("requeue", False)
         assert "outcome unknown" in refused.result
@@ -345,7 +362,7 @@ class TestFailedWebhooks:
         page = await client.get("/console/webhooks")
         assert "processed" in page.text
         assert "no failed webhook events" in page.text
-        done, again = await container.operator_action_log().recent()
+        done, again = await _acts(container)
         assert (done.action, done.ok, done.result) == ("replay", True, "processed")
         assert (again.ok, again.result.split(" ")[0]) == (False, "failed_again")
 
@@ -357,7 +374,7 @@ class TestFailedWebhooks:
         for _ in range(2):
             await client.post("/console/webhooks/resolve", data={"csrf": csrf, "id": FAILED_ID})
         assert await container.failed_event_log().count() == 0
-        second, first = await container.operator_action_log().recent()
+        second, first = await _acts(container)
         assert (first.ok, first.result) == (True, "resolved")
         assert (second.ok, second.result) == (False, "already resolved")
 
@@ -389,7 +406,7 @@ class TestBreakers:
         )
         assert container.breaker_control_store().read()["whatsapp"].mode is None
         assert "FORCED" not in (await client.get("/console/breakers")).text
-        actions = await container.operator_action_log().recent()
+        actions = await _acts(container)
         assert [(a.action, a.ok) for a in actions] == [
             ("breaker release", True),
             ("breaker open", True),
@@ -413,7 +430,7 @@ class TestBreakers:
         csrf = await _csrf_of(client, "/console/breakers")
         await client.post("/console/breakers/force", data={"csrf": csrf, **data})
         assert container.breaker_control_store().read() == {}
-        (action,) = await container.operator_action_log().recent()
+        (action,) = await _acts(container)
         assert not action.ok
         assert why in action.result
 

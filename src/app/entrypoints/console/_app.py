@@ -219,7 +219,7 @@ class ConsoleApp:
             return self._login_page(401, base, "That token is not right.")
         label = _OPERATOR_LABEL.sub("", form.get("operator", "")).strip()[:40] or "operator"
         session = self.sessions.create(f"{label} (token {fingerprint(self._token or '')})")
-        logger.info("console: %s logged in", session.operator)
+        await self.actions.session(session.operator, "login")
         cookie = _cookie(
             COOKIE, session.id, base, secure=self._secure(), max_age=int(self.sessions.lifetime)
         )
@@ -238,6 +238,7 @@ class ConsoleApp:
         who = session.operator
         if route == "/logout":
             self.sessions.end(session.id)
+            await self.actions.session(who, "logout")
             cookie = _cookie(COOKIE, "", base, secure=self._secure(), max_age=0)
             return _redirect(f"{base}/login", ((b"set-cookie", cookie),))
         target = form.get("id", "").strip()
