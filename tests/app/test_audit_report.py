@@ -150,6 +150,21 @@ class TestGate:
                 "persistent": False,
             }
 
+    def test_probe_marks_only_the_probed_integrations(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """--probe: the four probed ports say ok; email (Graph, no harmless read) says nothing."""
+        code, report = _health("--probe", capsys=capsys)
+        assert code == 0
+        probes = {c["integration"]: c["probe"] for c in report["clients"]}
+        assert probes == {
+            "graph": None,
+            "hubspot": "ok",
+            "stripe": "ok",
+            "vapi": "ok",
+            "whatsapp": "ok",
+        }
+
     def test_no_legacy_finding_once_hubspot_accepts_v3_only(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
@@ -199,6 +214,19 @@ class TestLiveState:
         assert report["outbox"]["dead"] == 1
         assert report["outbox"]["integrations"][dead[0]["subject"]]["dead"] == 1
         assert "+40720000000" not in json.dumps(report)  # the recipient never shows
+
+    async def test_a_memory_outbox_is_read_in_its_own_process(self) -> None:
+        """In-process (the console): the container's memory outbox is the one reported."""
+        container = create_container({"outbox": {"kind": "memory"}}, env={})
+        box = container.outbox()
+        await box.enqueue(SendMessage(TemplateMessage("+40720000001", "t")))
+        for entry in await box.claim(limit=1, lease_seconds=60):
+            await box.dead_letter(entry, reason="vendor said no")
+        report = await build_audit_report(container)
+        assert report.outbox.dead == 1
+        assert [f.code for f in report.findings if f.severity == "warning"] == ["dead_letters"]
+        assert report.gate.exit_code == 2
+        assert (await box.status()).dead == 1  # still open: the report does not close it
 
     def test_a_command_pending_past_its_limit_is_a_warning(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -406,7 +434,7 @@ async def _deliver_stripe(container: Container, clock: FakeClock) -> None:
 def test_a_finding_refuses_an_unknown_severity() -> None:
     """Severity is one of critical, warning, info: anything else is a programming error."""
     with pytest.raises(ValueError, match="severity"):
-        Finding("fatal", "circuit_open", "stripe", "no")  # type: ignore[arg-type]
+        Finding("fatal", "circuit_open", "stripe", "no")
 
 
 def test_a_cell_with_a_pipe_or_a_line_break_keeps_the_markdown_table_whole() -> None:

@@ -312,11 +312,11 @@ async def test_portico_health_shows_a_running_servers_counters(tmp_path, monkeyp
     assert lines[start + 2].split()[:8] == [
         "Provider", "Received", "Processed", "Duplicates", "Rejected", "Unknown", "types", "Handler"
     ]  # fmt: skip
-    rows = {line.split()[0]: line.split()[1:] for line in lines[start + 4 : start + 10]}
-    assert rows["whatsapp"][:7] == ["1", "1", "0", "0", "0", "0", "0"]
-    assert rows["whatsapp"][7:] == ["0s", "ago"]
-    assert rows["stripe"][:4] == ["1", "0", "0", "1"]
-    assert rows["hubspot"][7:] == ["never"]
+    table = {line.split()[0]: line.split()[1:] for line in lines[start + 4 : start + 10]}
+    assert table["whatsapp"][:7] == ["1", "1", "0", "0", "0", "0", "0"]
+    assert table["whatsapp"][7:] == ["0s", "ago"]
+    assert table["stripe"][:4] == ["1", "0", "0", "1"]
+    assert table["hubspot"][7:] == ["never"]
 
 
 def test_portico_health_without_a_server_says_how_to_see_counters(tmp_path, monkeypatch, capsys):

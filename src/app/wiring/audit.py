@@ -32,6 +32,7 @@ from ...domain.errors import (
 )
 from ...domain.outbox import OutboxStatus
 from ...domain.time import SYSTEM_CLOCK, Clock
+from ...ports.outbox import Outbox
 from ...ports.webhooks import DescribesScheme
 from ..services.audit_report import (
     AuditSource,
@@ -69,6 +70,8 @@ class ContainerAuditSource(AuditSource):
         breakers: every integration's breaker and policy.
         control: the operator overrides (refreshed first, so ``portico breaker open`` shows).
         ports: port name -> a function returning the resilient port (probed with ``probe``).
+        outbox: returns the container's own outbox; read only when it is in memory (this
+            process's, as the console serves it); any other kind is opened read-only.
         clock: the container's time source (the report's ``generated_at``, the stores' view).
     """
 
@@ -76,11 +79,12 @@ class ContainerAuditSource(AuditSource):
     breakers: BreakerRegistry
     control: BreakerControl
     ports: Mapping[str, Callable[[], Any]] = attrs.field(factory=dict)
+    outbox: Callable[[], Outbox] | None = None
     clock: Clock = SYSTEM_CLOCK
 
     async def gather(self, *, probe: bool, max_pending_age: float | None) -> AuditState:
         """The state now (see `AuditSource.gather`)."""
-        probes = await self._probe() if probe else {}
+        probes = await self._probe() if probe else {}  # integration -> "ok" or why not
         self.control.refresh()
         rows = self.breakers.snapshot()
         webhooks, problems = self._webhooks()
@@ -89,31 +93,32 @@ class ContainerAuditSource(AuditSource):
             environment=self.settings.environment,
             workers=self.settings.shared.expected_workers,
             probed=probe,
-            clients=tuple(
-                _client(row, probes.get(row.name, "ok" if probe else None)) for row in rows
-            ),
+            clients=tuple(_client(row, probes.get(row.name)) for row in rows),
             resilience=self._resilience(rows),
             webhooks=webhooks,
-            outbox=await read_outbox(self.settings, limit, clock=self.clock),
+            outbox=await read_outbox(self.settings, limit, clock=self.clock, live=self.outbox),
             generated_at=self.clock.now(),
             secrets=development_secrets(self.settings),
             problems=problems,
         )
 
     async def _probe(self) -> dict[str, str]:
-        """Call ``probe()`` on every enabled port: integration -> why it failed."""
-        failed: dict[str, str] = {}
+        """Call ``probe()`` on every enabled port: integration -> "ok" or why it failed."""
+        outcomes: dict[str, str] = {}
         for port in PROBED_PORTS:
             make = self.ports.get(port)
             if make is None or not self.settings.enabled(port):
                 continue  # left off by the configuration: nothing to probe
             read: Callable[[], Awaitable[None]] = make().probe
+            integration = self.settings.integration(port)
             try:
                 await read()
             except Exception as exc:  # noqa: BLE001 - every failure is reported, none passes
                 reason = f"{port}: {probe_reason(exc)}: {type(exc).__name__}: {exc}"
-                failed[self.settings.integration(port)] = reason
-        return failed
+                outcomes[integration] = reason
+            else:
+                outcomes[integration] = "ok"
+        return outcomes
 
     def _resilience(self, rows: Iterable[IntegrationHealth]) -> tuple[ResilienceRow, ...]:
         shared = {}
@@ -215,18 +220,32 @@ def _client(row: IntegrationHealth, probe: str | None) -> ClientRow:
 
 
 async def read_outbox(
-    settings: Settings, max_pending_age: float, *, clock: Clock = SYSTEM_CLOCK
+    settings: Settings,
+    max_pending_age: float,
+    *,
+    clock: Clock = SYSTEM_CLOCK,
+    live: Callable[[], Outbox] | None = None,
 ) -> OutboxSummary:
-    """The outbox's counts, read-only (never creates a store); unreadable says why."""
+    """
+    The outbox's counts, read-only (never creates a store); unreadable says why. A memory outbox
+    exists only in its process: ``live`` returns it (kept open), else it reads as empty.
+    """
+    section = settings.outbox
+    in_memory = store_kind(settings, section.kind, section.path) == "memory"
     try:
-        outbox = build_outbox(settings, mode="read_only", clock=clock)
+        outbox = (
+            live()
+            if in_memory and live is not None
+            else build_outbox(settings, mode="read_only", clock=clock)
+        )
     except ValueError as exc:
         return OutboxSummary("unreadable", f"misconfigured: {exc}", max_pending_age)
     try:
         try:
             status: OutboxStatus = await outbox.status()
         finally:
-            await outbox.close()
+            if not (in_memory and live is not None):
+                await outbox.close()
     except OutboxNotFound:
         return OutboxSummary("empty", f"empty (no outbox yet; {describe(outbox)})", max_pending_age)
     except NotAnOutbox as exc:

@@ -386,6 +386,7 @@ class Container(containers.DeclarativeContainer):
             payments=payments.provider,
             voice=voice.provider,
         ),
+        outbox=outbox.provider,
         clock=clock,
     )
 
