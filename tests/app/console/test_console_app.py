@@ -124,6 +124,22 @@ class TestAuthentication:
         """A login POST that did not come from the console's own form is 403."""
         answer = await client.post("/console/login", data={"token": TOKEN})
         assert answer.status_code == 403
+        assert "portico_console=" not in answer.headers.get("set-cookie", "")
+        assert 'name="token"' in answer.text  # a fresh form to try again
+
+    async def test_mounted_below_a_host_path_every_link_and_cookie_follows(self, container):
+        """Mounted at /ops (root_path), forms post to /ops/console/... and cookies say so."""
+        transport = httpx.ASGITransport(app=_app(container), root_path="/ops")
+        async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
+            form = await client.get("/ops/console/login")
+            assert 'action="/ops/console/login"' in form.text
+            assert 'href="/ops/console/static/console.css"' in form.text
+            answer = await client.post(
+                "/ops/console/login", data={"csrf": _csrf(form.text), "token": TOKEN}
+            )
+            assert answer.headers["location"] == "/ops/console/"
+            assert "Path=/ops/console" in answer.headers["set-cookie"]
+            assert (await client.get("/ops/console/outbox")).status_code == 200
 
     async def test_failed_logins_are_rate_limited(self, client):
         """After five wrong tokens from one client even the right one waits (429)."""

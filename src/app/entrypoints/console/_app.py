@@ -209,7 +209,9 @@ class ConsoleApp:
         if form is None or not self.sessions.take_login_form(
             cookies.get(LOGIN_COOKIE), form.get("csrf", "")
         ):
-            return _plain(403, "forbidden: missing or invalid CSRF token")
+            return self._login_page(
+                403, base, "That login form expired or was not ours: try again."
+            )
         if not self.limiter.allowed(client):
             logger.warning("console: login refused: too many failed attempts")
             return self._login_page(429, base, "Too many failed attempts: wait a few minutes.")
