@@ -195,14 +195,22 @@ class TestHeaders:
         assert "Path=/console" in cookie
         assert "Secure" not in cookie
 
-    async def test_secure_cookie_over_https(self, container):
-        """Over HTTPS (auto) the cookie is also Secure."""
-        transport = httpx.ASGITransport(app=_app(container, https=True))
-        async with httpx.AsyncClient(transport=transport, base_url="https://portico.test") as c:
-            answer = await _login(c)
-        assert any(
-            "Secure" in x for x in answer.headers.get_list("set-cookie") if "portico_console=" in x
-        )
+    @pytest.mark.parametrize(
+        ("https", "url"), [(False, "https://portico.test"), (True, "http://portico.test")]
+    )
+    async def test_secure_cookie_over_https(self, container, https, url):
+        """Auto: Secure when the request came over HTTPS or the public base URL is https."""
+        transport = httpx.ASGITransport(app=_app(container, https=https))
+        async with httpx.AsyncClient(transport=transport, base_url=url) as client:
+            form = await client.get("/console/login")
+            # httpx keeps a Secure cookie from a plain-HTTP origin to itself: hand it back.
+            client.cookies.set("portico_console_login", form.cookies["portico_console_login"])
+            answer = await client.post(
+                "/console/login", data={"csrf": _csrf(form.text), "token": TOKEN}
+            )
+        session = [c for c in answer.headers.get_list("set-cookie") if "portico_console=" in c]
+        assert session
+        assert "Secure" in session[0]
 
     async def test_secure_cookie_forced_by_setting(self, tmp_path):
         """``console.secure_cookie: true`` sets Secure even over plain HTTP."""

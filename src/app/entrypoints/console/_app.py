@@ -159,13 +159,13 @@ class ConsoleApp:
             if method == "POST":
                 return await self._login(scope, receive, cookies, base)
             if method in {"GET", "HEAD"}:
-                return self._login_page(200, base, "")
+                return self._login_page(scope, 200, base, "")
             return _plain(405, "method not allowed")
         session = self.sessions.get(cookies.get(COOKIE))
         if session is None:
             # Nothing about the console, its routes or its data before the token: a login form.
             if method in {"GET", "HEAD"}:
-                return self._login_page(401, base, "")
+                return self._login_page(scope, 401, base, "")
             return _plain(401, "unauthorized")
         if method == "POST":
             form = await _form(scope, receive)
@@ -175,7 +175,7 @@ class ConsoleApp:
             if not _same_origin(scope):
                 logger.warning("console: POST %s refused: cross-origin", route)
                 return _plain(403, "forbidden: cross-origin request")
-            return await self._action(route, form, session, base)
+            return await self._action(scope, route, form, session, base)
         if method not in {"GET", "HEAD"}:
             return _plain(405, "method not allowed")
         page = {
@@ -191,10 +191,10 @@ class ConsoleApp:
 
     # ---------------------------------------------------------------- login
 
-    def _login_page(self, status: int, base: str, problem: str) -> _Response:
+    def _login_page(self, scope: Scope, status: int, base: str, problem: str) -> _Response:
         form_id, csrf = self.sessions.login_form()
         cookie = _cookie(
-            LOGIN_COOKIE, form_id, base, secure=self._secure(), max_age=int(LOGIN_FORM_SECONDS)
+            LOGIN_COOKIE, form_id, base, secure=self._secure(scope), max_age=int(LOGIN_FORM_SECONDS)
         )
         body = self._render(
             "login.html", "Log in", base, None, "", problem=problem, login_csrf=csrf
@@ -210,38 +210,46 @@ class ConsoleApp:
             cookies.get(LOGIN_COOKIE), form.get("csrf", "")
         ):
             return self._login_page(
-                403, base, "That login form expired or was not ours: try again."
+                scope, 403, base, "That login form expired or was not ours: try again."
             )
         if not self.limiter.allowed(client):
             logger.warning("console: login refused: too many failed attempts")
-            return self._login_page(429, base, "Too many failed attempts: wait a few minutes.")
+            return self._login_page(
+                scope, 429, base, "Too many failed attempts: wait a few minutes."
+            )
         if not same_secret(form.get("token", ""), self._token or ""):
             self.limiter.failed(client)
             logger.warning("console: failed login")
-            return self._login_page(401, base, "That token is not right.")
+            return self._login_page(scope, 401, base, "That token is not right.")
         label = _OPERATOR_LABEL.sub("", form.get("operator", "")).strip()[:40] or "operator"
         session = self.sessions.create(f"{label} (token {fingerprint(self._token or '')})")
         await self.actions.session(session.operator, "login")
         cookie = _cookie(
-            COOKIE, session.id, base, secure=self._secure(), max_age=int(self.sessions.lifetime)
+            COOKIE,
+            session.id,
+            base,
+            secure=self._secure(scope),
+            max_age=int(self.sessions.lifetime),
         )
-        gone = _cookie(LOGIN_COOKIE, "", base, secure=self._secure(), max_age=0)
+        gone = _cookie(LOGIN_COOKIE, "", base, secure=self._secure(scope), max_age=0)
         return _redirect(f"{base}/", ((b"set-cookie", cookie), (b"set-cookie", gone)))
 
-    def _secure(self) -> bool:
+    def _secure(self, scope: Scope) -> bool:
+        """The cookie's Secure flag: as configured, or (auto) when served over HTTPS."""
         mode = self.settings.secure_cookie
-        return mode == "true" or (mode == "auto" and self.https)
+        over_https = self.https or scope.get("scheme") == "https"
+        return mode == "true" or (mode == "auto" and over_https)
 
     # ---------------------------------------------------------------- actions
 
     async def _action(
-        self, route: str, form: Mapping[str, str], session: Session, base: str
+        self, scope: Scope, route: str, form: Mapping[str, str], session: Session, base: str
     ) -> _Response:
         who = session.operator
         if route == "/logout":
             self.sessions.end(session.id)
             await self.actions.session(who, "logout")
-            cookie = _cookie(COOKIE, "", base, secure=self._secure(), max_age=0)
+            cookie = _cookie(COOKIE, "", base, secure=self._secure(scope), max_age=0)
             return _redirect(f"{base}/login", ((b"set-cookie", cookie),))
         target = form.get("id", "").strip()
         integration = form.get("integration", "").strip()
