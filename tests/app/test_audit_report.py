@@ -338,6 +338,25 @@ class TestConfiguration:
         assert ("critical", "replay_store_not_persistent", "twilio") in _codes(report)
         assert ("critical", "replay_store_not_persistent", "hubspot") in _codes(report)
 
+    def test_a_shared_redis_replay_store_serves_several_workers(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Redis as the replay store with two workers: persistent and shared, no finding."""
+        config = _production(
+            tmp_path,
+            webhooks={"replay": {"kind": "redis", "url": "redis://:s3cretpw@127.0.0.1:1/0"}},
+            resilience={"shared": {"expected_workers": 2}},
+        )
+        code, report = _health("--config", config, capsys=capsys)
+        assert code == 0, report["findings"]
+        twilio = next(r for r in report["webhooks"] if r["provider"] == "twilio")
+        assert twilio["replay_store"] == {
+            "kind": "redis",
+            "retention_seconds": 7 * 24 * HOUR,
+            "persistent": True,
+        }
+        assert "s3cretpw" not in json.dumps(report)
+
     def test_a_provider_without_replay_protection_is_a_warning(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:

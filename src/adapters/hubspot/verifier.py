@@ -111,8 +111,9 @@ class HubSpotWebhookVerifier(WebhookVerifier):
 
     def scheme(self) -> SignatureScheme:
         """
-        v3 within `tolerance`; v1/v2 too unless ``allow_legacy`` is off (HubSpot's "Validating
-        requests" page: v1/v2 carry no timestamp).
+        v3 within `tolerance`; v1/v2 too unless ``allow_legacy`` is off (no timestamp in them).
+
+        Confirmed: https://developers.hubspot.com/docs/api/webhooks/validating-requests.
         """
         legacy = cost = None
         if self.allow_legacy:

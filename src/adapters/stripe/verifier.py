@@ -88,7 +88,11 @@ class StripeWebhookVerifier(WebhookVerifier):
     clock: Clock = SYSTEM_CLOCK
 
     def scheme(self) -> SignatureScheme:
-        """``t=,v1=`` HMAC-SHA256 over ``t.body``, within `tolerance` (stripe.com/docs/webhooks)."""
+        """
+        ``t=,v1=`` HMAC-SHA256 over ``t.body``, within `tolerance`.
+
+        Confirmed: https://stripe.com/docs/webhooks/signatures#verify-manually (``t.payload``).
+        """
         rolling = f", {len(self.secrets)} secrets while rolling" if len(self.secrets) > 1 else ""
         return SignatureScheme(
             f"{HEADER} t=,v1= (HMAC-SHA256 of timestamp.body{rolling})", self.tolerance

@@ -116,7 +116,11 @@ class TwilioWebhookVerifier(WebhookVerifier):
     public_base_url: str | None = None
 
     def scheme(self) -> SignatureScheme:
-        """Twilio signs no timestamp (twilio.com/docs/usage/webhooks/webhooks-security)."""
+        """
+        URL + sorted parameters, no timestamp signed.
+
+        Confirmed: https://www.twilio.com/docs/usage/webhooks/webhooks-security (HMAC-SHA1).
+        """
         keys = (
             f"; SharedKey HMAC-SHA256 for {len(self.shared_keys)} key(s)"
             if self.shared_keys

@@ -139,7 +139,11 @@ class VapiWebhookVerifier(WebhookVerifier):
                 raise InvalidValue("secret", "must be base64 when secret_is_base64") from None
 
     def scheme(self) -> SignatureScheme:
-        """The shared-secret header (no MAC, no timestamp), or the HMAC plan's header and window."""
+        """
+        The shared-secret header (no MAC, no timestamp), or the HMAC plan's header and window.
+
+        Confirmed: https://docs.vapi.ai/server-url/server-authentication (bearer or HMAC).
+        """
         plan = self.hmac_plan
         if plan is None:
             bearer = self.bearer_prefix

@@ -98,7 +98,12 @@ class MetaWebhookVerifier(WebhookVerifier):
         )
 
     def scheme(self) -> SignatureScheme:
-        """Meta signs the body only, no timestamp (Meta's Webhooks docs, "Validate payloads")."""
+        """
+        The raw body only, no timestamp signed.
+
+        Confirmed: https://hexdocs.pm/whatsapp_sdk/WhatsApp.Webhook.html (X-Hub-Signature-256,
+        HMAC-SHA256 of the raw body keyed with the App Secret).
+        """
         return SignatureScheme(f"{self.header} sha256= (HMAC-SHA256 of the raw body)", None)
 
     def handshake(self, request: WebhookRequest) -> str:

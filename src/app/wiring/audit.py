@@ -19,7 +19,6 @@ import attrs
 from ...adapters.outbox import NotAnOutbox, OutboxNotFound
 from ...adapters.resilience import BreakerControl, BreakerRegistry, IntegrationHealth
 from ...adapters.spec import SECRET
-from ...adapters.stores.memory import DEFAULT_RETENTION_SECONDS
 from ...adapters.webhooks.signatures import describe_url
 from ...domain.errors import (
     AuthenticationFailed,
@@ -47,7 +46,7 @@ from ..services.audit_report import (
 )
 from ..services.outbox_health import DEFAULT_MAX_PENDING_AGE
 from .settings import Settings
-from .stores import build_outbox, describe, store_kind
+from .stores import build_outbox, describe, replay_retention, store_kind
 from .webhooks import build_endpoints
 
 
@@ -172,7 +171,7 @@ class ContainerAuditSource(AuditSource):
                     ),
                     timestamp_tolerance=tolerance,
                     replay_kind=kind,
-                    replay_retention=DEFAULT_RETENTION_SECONDS,
+                    replay_retention=replay_retention(kind),
                     replay_persistent=kind != "memory",
                     public_base_url=None if base is None else describe_url(base),
                     legacy=legacy,

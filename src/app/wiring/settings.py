@@ -314,7 +314,8 @@ class SharedLimitSettings:
         secret=True,
     )
     expected_workers: int = setting(
-        "processes sharing each account; while Redis is away each limits itself to quota / this",
+        "processes sharing each account; while Redis is away each limits itself to quota / this "
+        "(the audit report reads it as the worker count)",
         default=1,
     )
     prefix: str = setting("key prefix of the shared quotas", default="portico:rate:")

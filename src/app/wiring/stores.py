@@ -24,8 +24,10 @@ from ...adapters.stores.breaker_control import (
     MemoryBreakerControlStore,
     SQLiteBreakerControlStore,
 )
+from ...adapters.stores.memory import DEFAULT_RETENTION_SECONDS as MEMORY_RETENTION
 from ...adapters.stores.memory import MemoryReplayStore
 from ...adapters.stores.operator_actions import MemoryOperatorActionLog, SQLiteOperatorActionLog
+from ...adapters.stores.sqlite import DEFAULT_RETENTION_SECONDS as SQLITE_RETENTION
 from ...adapters.stores.sqlite import SQLiteReplayStore
 from ...adapters.whatsapp.status_log import MemoryDeliveryStatusStore
 from ...adapters.whatsapp.status_sqlite import SQLiteDeliveryStatusStore
@@ -47,6 +49,7 @@ __all__ = [
     "build_replay_store",
     "build_status_store",
     "describe",
+    "replay_retention",
     "store_kind",
     "store_path",
 ]
@@ -123,6 +126,15 @@ def build_replay_store(settings: Settings, *, clock: Clock = SYSTEM_CLOCK) -> Re
             connect_timeout=section.connect_timeout,
         )
     return SQLiteReplayStore(store_path(settings, section.path, "portico-replay"), clock=clock)
+
+
+def replay_retention(kind: str) -> float:
+    """Seconds a processed delivery answers "duplicate" in a replay store of ``kind``."""
+    if kind == "redis":
+        from ...adapters.stores.redis_store import DEFAULT_RETENTION_SECONDS  # only when used
+
+        return DEFAULT_RETENTION_SECONDS
+    return MEMORY_RETENTION if kind == "memory" else SQLITE_RETENTION
 
 
 def build_failed_event_log(settings: Settings, *, clock: Clock = SYSTEM_CLOCK) -> FailedEventLog:

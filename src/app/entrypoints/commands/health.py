@@ -32,8 +32,6 @@ from typing import Any
 import httpx
 
 from ...services.audit_report import (
-    EXIT_DEGRADED,
-    EXIT_HEALTHY,
     EXIT_UNHEALTHY,
     AuditReport,
     build_audit_report,
@@ -46,7 +44,6 @@ from ..webhook_counters import WebhookHealth, fetch_webhook_health
 from ._args import positive_seconds
 
 
-HEALTHY, UNHEALTHY, DEGRADED = EXIT_HEALTHY, EXIT_UNHEALTHY, EXIT_DEGRADED
 EXIT_CODES = """exit codes (the quality gate):
   0  healthy: no critical or warning finding
   1  unhealthy: a critical finding (a probe got no answer, a circuit is open, the server or the
@@ -96,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         container = create_container({"config_file": args.config} if args.config else None)
     except (ConfigurationError, ValueError) as exc:
         sys.stderr.write(f"portico health: {exc}\n")
-        return UNHEALTHY
+        return EXIT_UNHEALTHY
     report = asyncio.run(_report(container, args))
     sys.stdout.write(render(report, getattr(args, "format", "markdown")))
     return report.gate.exit_code
