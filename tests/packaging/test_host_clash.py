@@ -118,6 +118,19 @@ def test_every_module_under_src_is_in_the_wheel(wheel: Path) -> None:
     assert missing == [], f"not in the wheel (add them to [tool.setuptools] packages): {missing}"
 
 
+def test_the_console_templates_and_css_are_in_the_wheel(wheel: Path) -> None:
+    """The console's package data ships: every template and the stylesheet it links."""
+    shipped = set(_names(wheel))
+    console = ROOT / "src" / "app" / "entrypoints" / "console"
+    expected = {
+        "portico/" + path.relative_to(ROOT / "src").as_posix()
+        for path in [*console.glob("templates/*.html"), *console.glob("static/*.css")]
+    }
+    assert "portico/app/entrypoints/console/static/console.css" in expected
+    missing = sorted(expected - shipped)
+    assert missing == [], f"not in the wheel (add them to package-data): {missing}"
+
+
 def test_host_packages_and_portico_import_side_by_side(venv_python: Path, host: Path) -> None:
     """From the host's folder: its app/domain/ports/adapters, portico.*, and a story that works."""
     done = _run(venv_python, "story.py", cwd=host)

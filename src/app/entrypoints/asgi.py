@@ -20,6 +20,8 @@ empty by default)::
                                 per integration, and ``status`` "ok" or "degraded" (dead letters,
                                 or a command pending longer than ``max_pending_age``); numbers
                                 only, never a payload; 503 when the outbox cannot be read
+    GET|POST {console.path}/... the operators' console when built with ``console=``
+                                (`app.entrypoints.console`): 401 without a session
 
 Mounted in a FastAPI / Starlette host, the mount point is the prefix: after
 ``api.mount("/webhooks", create_webhook_app(container))`` providers call
@@ -43,7 +45,7 @@ import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
@@ -56,6 +58,9 @@ from ..services.webhook_failures import failed_events_health
 from ..services.webhook_ingress import WebhookIngress, WebhookResponse
 from .observability import record_outbox, render_metrics
 
+
+if TYPE_CHECKING:
+    from .console import ConsoleApp
 
 __all__ = ["STANDALONE_PREFIX", "ASGIApp", "WebhookApp", "create_webhook_app"]
 
@@ -97,9 +102,11 @@ class WebhookApp:
         max_pending_age: float = DEFAULT_MAX_PENDING_AGE,
         prefix: str = "",
         metrics: bool = False,
+        console: ConsoleApp | None = None,
     ):
         self.ingress = ingress
         self.metrics = metrics
+        self.console = console
         self.prefix = _normalise_prefix(prefix)
         if not self.prefix and "healthz" in ingress.providers:
             raise ValueError("a provider named 'healthz' needs a prefix (its route is /healthz)")
@@ -169,6 +176,9 @@ class WebhookApp:
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = str(scope.get("method", "GET")).upper()
         path = _route_path(scope)
+        if self.console is not None and self.console.serves(path):
+            await self.console(scope, receive, send, path)
+            return
         if path in _HEALTH_ROUTES:
             if method not in {"GET", "HEAD"}:
                 await _send(send, _not_allowed("GET"))
@@ -293,6 +303,7 @@ def create_webhook_app(
     max_pending_age: float = DEFAULT_MAX_PENDING_AGE,
     prefix: str = "",
     metrics: bool = False,
+    console: ConsoleApp | None = None,
 ) -> WebhookApp:
     """
     The ASGI application serving ``source``'s webhook ingress.
@@ -309,6 +320,8 @@ def create_webhook_app(
             served alone at the root (``portico serve``). Health routes never take it.
         metrics: serve ``GET /metrics`` (Prometheus text, `observability.install_prometheus`);
             off for a host, whose own stack exports Portico's instruments.
+        console: the operators' console (`app.entrypoints.console.create_console`), served at
+            its ``console.path``; None (the default) serves none.
 
     Raises:
         ValueError: no ``prefix`` while a provider is named ``healthz``.
@@ -328,6 +341,7 @@ def create_webhook_app(
         max_pending_age=max_pending_age,
         prefix=prefix,
         metrics=metrics,
+        console=console,
     )
 
 

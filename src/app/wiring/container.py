@@ -54,6 +54,7 @@ from .shared import build_shared_limiter, build_shared_redis
 from .stores import (
     build_breaker_control_store,
     build_failed_event_log,
+    build_operator_action_log,
     build_outbox,
     build_replay_store,
     build_status_store,
@@ -193,6 +194,8 @@ class Container(containers.DeclarativeContainer):
     status_store = providers.Singleton(build_status_store, settings, clock=clock)
     # Webhook events a handler refused for good (the ingress records them, the CLI reads them).
     failed_event_log = providers.Singleton(build_failed_event_log, settings, clock=clock)
+    # What operators did from the console (`app.entrypoints.console`), kept across restarts.
+    operator_action_log = providers.Singleton(build_operator_action_log, settings)
 
     # ---------------------------------------------------------------- fakes (environment "fake")
     fake_messaging = providers.Singleton(FakeMessaging, clock=clock)

@@ -33,6 +33,7 @@ CLOSABLE_PROVIDERS = (
     "status_store",
     "failed_event_log",
     "breaker_control_store",
+    "operator_action_log",
     "shared_redis",
 )
 

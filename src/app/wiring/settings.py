@@ -25,6 +25,7 @@ elsewhere SQLite files go to ``data_dir`` (default: the current folder), one set
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -47,6 +48,7 @@ __all__ = [
     "ENVIRONMENTS",
     "ENV_PREFIX",
     "CRMSettings",
+    "ConsoleSettings",
     "EmailSettings",
     "MessagingSettings",
     "OutboxSettings",
@@ -232,6 +234,40 @@ class ServerSettings:
 
 
 @attrs.frozen
+class ConsoleSettings:
+    """
+    ``console``: the operators' web console served by the webhook app (`app.entrypoints.console`).
+
+    It exposes actions (requeue, replay, breaker overrides), so it is off unless asked for and
+    never served without a token.
+    """
+
+    enabled: bool | None = setting(
+        "serve the console (default: on in `portico serve` when a token is set, off in a host)",
+        default=None,
+    )
+    path: str = setting("path of the console below the app's root", default="/console")
+    token: str | None = setting(
+        "the operators' login token, at least 16 characters (required when enabled)",
+        default=None,
+        secret=True,
+    )
+    secure_cookie: str = _choice(
+        "the session cookie's Secure flag; auto: when the request came over HTTPS",
+        "auto",
+        ("auto", "true", "false"),
+    )
+    session_seconds: float = setting(
+        "seconds a console session lasts after login", default=8 * 3600.0
+    )
+    actions_path: str | None = setting(
+        "SQLite file of the operator action log (default: portico-console[.<environment>]"
+        ".sqlite3 in data_dir; memory in fake without data_dir)",
+        default=None,
+    )
+
+
+@attrs.frozen
 class StoreSettings:
     """``webhooks.replay`` and ``webhooks.failed_events``: a store's kind and location."""
 
@@ -309,6 +345,7 @@ class Settings:
     registry: VendorRegistry = attrs.field(repr=False)
     shared: SharedLimitSettings = attrs.field(factory=SharedLimitSettings, repr=False)
     email: EmailSettings = attrs.field(factory=EmailSettings)
+    console: ConsoleSettings = attrs.field(factory=ConsoleSettings, repr=False)
 
     @property
     def is_fake(self) -> bool:
@@ -343,6 +380,7 @@ _APP_SECTIONS: Mapping[str, type] = {
     "outbox": OutboxSettings,
     "server": ServerSettings,
     "email": EmailSettings,
+    "console": ConsoleSettings,
 }
 _TOP_LEVEL = frozenset(
     {"environment", "data_dir", "config_file", "webhooks", "resilience", *_APP_SECTIONS}
@@ -828,6 +866,25 @@ def _check_server(server: ServerSettings, problems: _Problems) -> None:
         problems.add("server.max_head_bytes", "must be at least 1024 bytes")
 
 
+CONSOLE_TOKEN_MIN = 16  # characters: a token an attacker cannot guess within the login limit
+_RESERVED_PATHS = ("/healthz", "/readyz", "/metrics", "/webhooks")
+
+
+def _check_console(console: ConsoleSettings, problems: _Problems) -> None:
+    token = console.token or ""
+    if console.enabled and not token:
+        problems.add("console.token", "is required when console.enabled is true")
+    if token and len(token) < CONSOLE_TOKEN_MIN:
+        problems.add("console.token", f"must be at least {CONSOLE_TOKEN_MIN} characters")
+    path = console.path
+    if not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", path):
+        problems.add("console.path", "must be an absolute path like /console (no trailing /)")
+    elif any(path == r or path.startswith(f"{r}/") for r in _RESERVED_PATHS):
+        problems.add("console.path", f"must not be under {', '.join(_RESERVED_PATHS)}")
+    if not 60 <= console.session_seconds <= 7 * 86400:
+        problems.add("console.session_seconds", "must be between 60 and 604800 seconds")
+
+
 def load_settings(
     config: Mapping[str, Any] | None = None,
     *,
@@ -896,6 +953,9 @@ def load_settings(
     server = app_sections.get("server")
     if server is not None:
         _check_server(server, problems)
+    console = app_sections.get("console")
+    if console is not None:
+        _check_console(console, problems)
     if status_store is not None and status_store.kind == "redis" and not status_store.url:
         problems.add("messaging.status_store.url", "is required when the kind is redis")
     if status_store is not None:
@@ -945,6 +1005,7 @@ def load_settings(
         registry=registry,
         shared=shared,
         email=app_sections["email"],
+        console=app_sections["console"],
     )
 
 

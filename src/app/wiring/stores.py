@@ -26,6 +26,7 @@ from ...adapters.stores.breaker_control import (
 )
 from ...adapters.stores.memory import DEFAULT_RETENTION_SECONDS as MEMORY_RETENTION
 from ...adapters.stores.memory import MemoryReplayStore
+from ...adapters.stores.operator_actions import MemoryOperatorActionLog, SQLiteOperatorActionLog
 from ...adapters.stores.sqlite import DEFAULT_RETENTION_SECONDS as SQLITE_RETENTION
 from ...adapters.stores.sqlite import SQLiteReplayStore
 from ...adapters.whatsapp.status_log import MemoryDeliveryStatusStore
@@ -34,6 +35,7 @@ from ...domain.time import SYSTEM_CLOCK, Clock
 from ...ports.breaker_control import BreakerControlStore
 from ...ports.delivery_status import DeliveryStatusStore
 from ...ports.failed_events import FailedEventLog
+from ...ports.operator_actions import OperatorActionLog
 from ...ports.outbox import Outbox
 from ...ports.webhooks import ReplayStore
 from .settings import Settings
@@ -42,6 +44,7 @@ from .settings import Settings
 __all__ = [
     "build_breaker_control_store",
     "build_failed_event_log",
+    "build_operator_action_log",
     "build_outbox",
     "build_replay_store",
     "build_status_store",
@@ -197,3 +200,14 @@ def build_breaker_control_store(
     if store_kind(settings, None) == "memory":
         return MemoryBreakerControlStore(clock=clock)
     return SQLiteBreakerControlStore(store_path(settings, None, "portico-breakers"), clock=clock)
+
+
+def build_operator_action_log(settings: Settings) -> OperatorActionLog:
+    """
+    The console's operator action log: memory by the store rule above, else
+    ``console.actions_path`` or ``portico-console[.<environment>].sqlite3`` in ``data_dir``.
+    """
+    path = settings.console.actions_path
+    if store_kind(settings, None, path) == "memory":
+        return MemoryOperatorActionLog()
+    return SQLiteOperatorActionLog(store_path(settings, path, "portico-console"))

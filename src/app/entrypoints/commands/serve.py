@@ -16,6 +16,9 @@ them (its in-memory fakes are its own). ``--no-relay`` leaves delivery to a sepa
 ``portico relay`` (several servers may also each run one: the outbox leases every command to one
 relay at a time).
 
+With ``console.token`` set (``PORTICO_CONSOLE__TOKEN``) it also serves the operators' console at
+``console.path`` (`app.entrypoints.console`), unless ``console.enabled`` is false.
+
 Uvicorn's access log keeps method, path and status but never the query string (Meta's handshake
 carries its verify token there: `app.entrypoints.access_log`). The ``server`` settings bound
 every connection (`edge_config`, `app.entrypoints.http_protocol`): head and body deadlines,
@@ -53,6 +56,7 @@ from ...wiring.settings import ServerSettings, load_settings
 from ...wiring.stores import describe
 from ..access_log import install_access_log_filter
 from ..asgi import STANDALONE_PREFIX, create_webhook_app
+from ..console import console_wanted, create_console
 from ..http_protocol import EdgeLimits, edge_protocol
 from ..observability import install_prometheus
 
@@ -109,10 +113,19 @@ def run(args: argparse.Namespace) -> int:
         ingress = container.webhook_ingress()
         # Alone at the root: deliveries under /webhooks/{provider}, health at /healthz*.
         metrics = install_prometheus(container.breakers().snapshot)
-        app = create_webhook_app(
-            ingress, outbox=container.outbox(), prefix=STANDALONE_PREFIX, metrics=metrics
-        )
         relay: OutboxRelay | None = None if args.no_relay else container.relay()
+        console = (
+            create_console(container, ingress=ingress)
+            if console_wanted(container, default=True)
+            else None
+        )
+        app = create_webhook_app(
+            ingress,
+            outbox=container.outbox(),
+            prefix=STANDALONE_PREFIX,
+            metrics=metrics,
+            console=console,
+        )
         sock = socket.create_server((args.host, args.port))
     except (ConfigurationError, ValueError, OSError) as exc:
         asyncio.run(aclose_container(container))
@@ -133,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
         + f"  GET  {base}/healthz/webhooks\n"
         + f"  GET  {base}/healthz/outbox\n"
         + (f"  GET  {base}/metrics\n" if metrics else "")
+        + (f"  GET  {base}{console.path}/  (operators' console)\n" if console else "")
         + _relay_line(relay, container.environment())
         + f"Data directory: {settings.data_dir or '.'}\n"
     )
