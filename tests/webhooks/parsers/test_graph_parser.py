@@ -10,7 +10,9 @@ notification structure of https://learn.microsoft.com/en-us/graph/change-notific
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -22,6 +24,7 @@ from portico.domain.events import (
     ChangeNotificationsMissed,
     ResourceChanged,
     ResourceChangeType,
+    SubscriptionLifecycleEvent,
     SubscriptionReauthorizationRequired,
     SubscriptionRemoved,
 )
@@ -66,7 +69,7 @@ def doc_lifecycle(event: str) -> dict[str, object]:
     }
 
 
-def parse(body: bytes | dict[str, object], clock: FakeClock | None = None) -> list[object]:
+def parse(body: bytes | Mapping[str, Any], clock: FakeClock | None = None) -> list[Any]:
     """The events of one delivery of ``body``."""
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
     parser = GraphNotificationParser(clock or FakeClock(RECEIVED))
@@ -103,10 +106,11 @@ def test_the_resource_stays_out_of_the_repr() -> None:
     ],
 )
 def test_each_documented_lifecycle_notification_is_its_own_event(
-    lifecycle: str, kind: type
+    lifecycle: str, kind: type[SubscriptionLifecycleEvent]
 ) -> None:
     """reauthorizationRequired, subscriptionRemoved and missed, with the subscription's expiry."""
     (event,) = parse(doc_lifecycle(lifecycle))
+    assert isinstance(event, kind)
     assert type(event) is kind
     assert event.subscription_id == "<subscription_guid>"
     assert event.subscription_expires_at == datetime(2019, 3, 20, 11, 0, tzinfo=UTC)
