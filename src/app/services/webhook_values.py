@@ -37,6 +37,12 @@ class SubscriptionHandshake(Protocol):
         """The challenge to echo; raises `WebhookRejected` when the verify token is wrong."""
 
 
+def _success(_inst: object, _attr: object, value: int) -> None:
+    if not 200 <= value < 300:
+        msg = f"accepted_status must be a 2xx status, got {value}"
+        raise ValueError(msg)
+
+
 @runtime_checkable
 class ValidationHandshake(Protocol):
     """A verifier whose provider validates the endpoint by a POST (Graph's ``validationToken``)."""
@@ -55,7 +61,7 @@ class WebhookEndpoint:
 
     verifier: WebhookVerifier
     parser: WebhookParser
-    accepted_status: int = 200
+    accepted_status: int = attrs.field(default=200, validator=_success)
 
 
 @attrs.frozen

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from portico.adapters.stores.memory import MemoryReplayStore
 from portico.app.entrypoints.asgi import create_webhook_app
-from portico.app.services.webhook_ingress import WebhookIngress
+from portico.app.services.webhook_ingress import WebhookEndpoint, WebhookIngress
 from portico.app.wiring.webhooks import DEV_SECRETS, build_webhook_ingress
 from portico.domain.errors import ConfigurationError
 from portico.domain.events import (
@@ -217,3 +217,11 @@ async def test_notifications_with_the_right_client_state_are_202_or_400(
     request = WebhookRequest("POST", "https://hooks.test/webhooks/graph", {}, body)
     response = await ingress.handle("graph", request)
     assert response.status in {202, 400}, response.body
+
+
+def test_an_endpoint_success_status_must_be_2xx() -> None:
+    """A vendor spec cannot make a processed delivery answer anything but a 2xx."""
+    ingress = _ingress()
+    graph = ingress.endpoints["graph"]
+    with pytest.raises(ValueError, match="2xx"):
+        WebhookEndpoint(graph.verifier, graph.parser, accepted_status=500)
