@@ -19,7 +19,9 @@ a retry: `not_sent` (also what a bare class means) may be sent again; `maybe_sen
 operation that must not happen twice (a message, a call, a new deal).
 
 Sign test deliveries with the `DEV_SECRETS` the ``fake`` environment verifies with, at the
-clock's time: ``sign_stripe(body, DEV_SECRETS["stripe"]["secret"], clock=clock)``.
+clock's time: ``sign_stripe(body, DEV_SECRETS["stripe"]["secret"], clock=clock)``. Graph signs
+nothing: build its body with the clientState instead, ``graph_notification(DEV_SECRETS["graph"]
+["client_state"], graph_change("users/clinic/messages/AAMk"))``.
 """
 
 from .adapters.fakes import (
@@ -36,6 +38,9 @@ from .adapters.fakes import (
     not_sent,
 )
 from .adapters.webhooks.signers import (
+    graph_change,
+    graph_lifecycle,
+    graph_notification,
     sign_360dialog,
     sign_hubspot_v1,
     sign_hubspot_v2,
@@ -62,6 +67,9 @@ __all__ = [
     "Fault",
     "Faults",
     "RecordedCall",
+    "graph_change",
+    "graph_lifecycle",
+    "graph_notification",
     "maybe_sent",
     "not_sent",
     "sign_360dialog",

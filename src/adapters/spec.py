@@ -111,12 +111,16 @@ class WebhookSpec(Generic[W]):
             elsewhere), so a developer can sign test deliveries with known secrets.
         endpoint: builds the verifier and the parser from the validated settings, on the given
             clock (signature timestamp windows, times of receipt).
+        accepted_status: the 2xx a processed delivery is answered with (Graph asks for 202).
+
+    A settings class with an ``enabled`` field set to false keeps its provider unserved.
     """
 
     provider: str
     settings: type[W]
     development: Mapping[str, str]
     endpoint: Callable[[W, Clock], tuple[WebhookVerifier, WebhookParser]]
+    accepted_status: int = 200
 
 
 @attrs.frozen

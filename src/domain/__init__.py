@@ -52,6 +52,7 @@ from .errors import (
 from .events import (
     CallEnded,
     CallStatusChanged,
+    ChangeNotificationsMissed,
     CheckoutCompleted,
     CheckoutPaymentSettled,
     ContactChanged,
@@ -62,6 +63,11 @@ from .events import (
     PaymentFailed,
     PaymentSucceeded,
     RefundIssued,
+    ResourceChanged,
+    ResourceChangeType,
+    SubscriptionLifecycleEvent,
+    SubscriptionReauthorizationRequired,
+    SubscriptionRemoved,
 )
 from .failed_events import FailedEvent
 from .messaging import (
@@ -99,6 +105,7 @@ __all__ = [
     "CallRequest",
     "CallStatus",
     "CallStatusChanged",
+    "ChangeNotificationsMissed",
     "CheckoutCompleted",
     "CheckoutLink",
     "CheckoutPaymentSettled",
@@ -165,10 +172,15 @@ __all__ = [
     "RefundIssued",
     "RefundRequest",
     "RefundStatus",
+    "ResourceChangeType",
+    "ResourceChanged",
     "RetryExhaustedError",
     "SendMessage",
     "StaleTimestamp",
     "StartCall",
+    "SubscriptionLifecycleEvent",
+    "SubscriptionReauthorizationRequired",
+    "SubscriptionRemoved",
     "TemplateMessage",
     "TextMessage",
     "TimedOut",

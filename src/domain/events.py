@@ -7,6 +7,7 @@ dedup key), ``provider`` and ``occurred_at``.
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 
 import attrs
@@ -21,6 +22,7 @@ from .voice import CallOutcome, CallStatus
 __all__ = [
     "CallEnded",
     "CallStatusChanged",
+    "ChangeNotificationsMissed",
     "CheckoutCompleted",
     "CheckoutPaymentSettled",
     "ContactChanged",
@@ -31,6 +33,11 @@ __all__ = [
     "PaymentFailed",
     "PaymentSucceeded",
     "RefundIssued",
+    "ResourceChangeType",
+    "ResourceChanged",
+    "SubscriptionLifecycleEvent",
+    "SubscriptionReauthorizationRequired",
+    "SubscriptionRemoved",
 ]
 
 
@@ -163,3 +170,57 @@ class CallEnded(DomainEvent):
     """A call finished, with its summary and transcript."""
 
     outcome: CallOutcome
+
+
+class ResourceChangeType(enum.Enum):
+    """What happened to a subscribed resource (Microsoft Graph's ``changeType``)."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    DELETED = "deleted"
+
+
+@attrs.frozen(kw_only=True)
+class ResourceChanged(DomainEvent):
+    """
+    A resource the host subscribed to changed (a Graph change notification: a new message in a
+    mailbox, a calendar event moved). Only *which* resource: fetch it to see what changed.
+
+    ``resource`` is the path relative to the service root (it may name a mailbox, so it is kept
+    out of reprs); ``resource_id`` the changed item's id, when the notification carries it.
+    """
+
+    subscription_id: str
+    tenant_id: str
+    change_type: ResourceChangeType
+    resource: str = attrs.field(repr=False)
+    resource_id: str | None = attrs.field(default=None, repr=False)
+    subscription_expires_at: datetime
+
+
+@attrs.frozen(kw_only=True)
+class SubscriptionLifecycleEvent(DomainEvent):
+    """
+    A change-notification subscription needs the host's attention (a Graph lifecycle
+    notification); subscribe to a subclass to handle one kind, to this class for all.
+    """
+
+    subscription_id: str
+    tenant_id: str
+    subscription_expires_at: datetime
+
+
+@attrs.frozen(kw_only=True)
+class SubscriptionReauthorizationRequired(SubscriptionLifecycleEvent):
+    """The subscription needs reauthorizing (``POST /subscriptions/{id}/reauthorize`` or a renewal
+    PATCH) or its notifications pause."""
+
+
+@attrs.frozen(kw_only=True)
+class SubscriptionRemoved(SubscriptionLifecycleEvent):
+    """The vendor removed the subscription: create it again, then resynchronise."""
+
+
+@attrs.frozen(kw_only=True)
+class ChangeNotificationsMissed(SubscriptionLifecycleEvent):
+    """Some change notifications were not delivered: resynchronise (a delta query)."""

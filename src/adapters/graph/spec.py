@@ -5,17 +5,21 @@ from __future__ import annotations
 import attrs
 
 from ...domain.errors import InvalidValue
+from ...domain.time import Clock
+from ...ports.webhooks import WebhookParser, WebhookVerifier
 from ..http.client import build_client
 from ..oauth import CachedTokenProvider, ClientCredentialsGrant, microsoft_token_url, token_store
 from ..oauth.grants import GRAPH_SCOPE
 from ..oauth.provider import DEFAULT_SKEW_SECONDS
 from ..oauth.stores import TOKEN_STORE_KINDS
 from ..resilience import ResiliencePolicy
-from ..spec import BuildContext, VendorSpec, setting
+from ..spec import BuildContext, VendorSpec, WebhookSpec, setting
 from .adapter import BASE_URL, INTEGRATION, GraphEmail
+from .parser import GraphNotificationParser
+from .verifier import GraphNotificationVerifier, check_client_state
 
 
-__all__ = ["SPEC", "GraphSettings"]
+__all__ = ["SPEC", "GraphSettings", "GraphWebhookSettings"]
 
 AUTHORITY = "https://login.microsoftonline.com"
 
@@ -46,6 +50,26 @@ class GraphSettings:
     def __attrs_post_init__(self) -> None:
         if self.token_store == "redis" and self.token_store_url is None:  # noqa: S105 - a kind
             raise InvalidValue("token_store_url", "is required for token_store redis")
+
+
+@attrs.frozen
+class GraphWebhookSettings:
+    """The ``webhooks.graph`` section: change notifications at ``POST {prefix}/graph``."""
+
+    client_state: str = setting(
+        "clientState the subscriptions are created with (16-128 characters), checked on every "
+        "notification",
+        secret=True,
+    )
+    enabled: bool = setting("serve Graph's change notifications", default=True)
+
+    def __attrs_post_init__(self) -> None:
+        check_client_state(self.client_state)
+
+
+def endpoint(settings: GraphWebhookSettings, clock: Clock) -> tuple[WebhookVerifier, WebhookParser]:
+    """The clientState verifier (and validation handshake), and the parser stamping receipt."""
+    return GraphNotificationVerifier(settings.client_state), GraphNotificationParser(clock)
 
 
 def build(settings: GraphSettings, context: BuildContext) -> GraphEmail:
@@ -81,4 +105,12 @@ SPEC = VendorSpec(
     # Outlook resources: 10,000 requests per 10 minutes and 4 concurrent requests per mailbox.
     policy=ResiliencePolicy(rate=15.0, burst=4, max_concurrent=4),
     summary="Microsoft Graph: sendMail from a mailbox, app-only (4 concurrent per mailbox)",
+    webhook=WebhookSpec(
+        provider="graph",
+        settings=GraphWebhookSettings,
+        development={"client_state": "portico-graph-client-state-development"},
+        endpoint=endpoint,
+        # Graph: "return a 202 - Accepted status code" once the notification is persisted.
+        accepted_status=202,
+    ),
 )

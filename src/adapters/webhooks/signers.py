@@ -13,7 +13,8 @@ system clock): pass the test's `FakeClock` to sign at the time the verifiers wil
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Iterable, Mapping, Sequence
 
 from ...domain.time import SYSTEM_CLOCK, Clock
 from ..hubspot import verifier as _hubspot
@@ -25,6 +26,9 @@ from . import standard as _standard
 
 
 __all__ = [
+    "graph_change",
+    "graph_lifecycle",
+    "graph_notification",
     "sign_360dialog",
     "sign_hubspot_v1",
     "sign_hubspot_v2",
@@ -175,3 +179,59 @@ def sign_standard(
         f"{prefix}-timestamp": str(t),
         f"{prefix}-signature": "v1," + base64.b64encode(digest).decode(),
     }
+
+
+def graph_change(
+    resource: str,
+    *,
+    change_type: str = "created",
+    subscription_id: str = "7f105c7d-2dc5-4530-97cd-4e7ae6534c07",
+    tenant_id: str = "84bd8158-6d4d-4958-8b9f-9d6445542f95",
+    notification_id: str | None = None,
+    resource_id: str | None = None,
+    expires: str = "2026-12-05T10:00:00.0000000Z",
+) -> dict[str, object]:
+    """
+    One Graph change notification (``clientState`` is added by `graph_notification`).
+
+    ``resource_id`` (default: the last segment of ``resource``) goes to ``resourceData.id``;
+    ``notification_id`` is the notification's optional ``id``.
+    """
+    item: dict[str, object] = {
+        "subscriptionId": subscription_id,
+        "subscriptionExpirationDateTime": expires,
+        "changeType": change_type,
+        "resource": resource,
+        "tenantId": tenant_id,
+        "resourceData": {"id": resource_id or resource.rsplit("/", 1)[-1]},
+    }
+    if notification_id is not None:
+        item["id"] = notification_id
+    return item
+
+
+def graph_lifecycle(
+    event: str,
+    *,
+    subscription_id: str = "7f105c7d-2dc5-4530-97cd-4e7ae6534c07",
+    tenant_id: str = "84bd8158-6d4d-4958-8b9f-9d6445542f95",
+    expires: str = "2026-12-05T10:00:00.0000000Z",
+) -> dict[str, object]:
+    """One Graph lifecycle notification: ``reauthorizationRequired``, ``subscriptionRemoved``..."""
+    return {
+        "subscriptionId": subscription_id,
+        "subscriptionExpirationDateTime": expires,
+        "tenantId": tenant_id,
+        "lifecycleEvent": event,
+    }
+
+
+def graph_notification(client_state: str, *notifications: Mapping[str, object]) -> bytes:
+    """
+    The body Graph POSTs: ``{"value": [...]}``, each notification carrying ``client_state``.
+
+    Graph signs nothing; the ``clientState`` in every notification is what the verifier checks,
+    so a body built here with the configured secret is one the ingress accepts.
+    """
+    value = [{**notification, "clientState": client_state} for notification in notifications]
+    return json.dumps({"value": value}).encode()

@@ -10,11 +10,16 @@ success                            (none: the relay marks it delivered)
 CircuitOpenError                   ``PAUSE`` the integration for ``retry_in``; attempt refunded
 other LocalRejection               ``RELEASE`` after a short backoff, attempt refunded
 TransientError, RetryExhausted     ``RETRY`` with backoff (``RateLimited.retry_after`` honoured)
+TokenRefreshFailed                 ``RETRY`` with backoff, like an outage: no token could be had,
+                                   so nothing was sent; the breaker counts it, the command waits
+                                   for the identity service or a fixed secret (``DEAD`` only
+                                   after ``max_attempts``)
 OutcomeUnknown (or a transient     redeliverable command (payments, calls, moves, updates by id,
 error after the request was sent)  upserts the CRM dedupes): ``RETRY`` with the same idempotency
                                    key; otherwise ``DEAD``: never send twice
                                    (`app.services.delivery_rules`, shared with send-now)
-PermanentError                     ``DEAD`` with the vendor's error
+PermanentError                     ``DEAD`` with the vendor's error (an `AuthenticationFailed`
+                                   with a fresh token too: the vendor refused it)
 claimed after a lease expired      redeliverable: send again with the same key; otherwise
 (``entry.lease_expired``)          ``DEAD``, unsent: the killed attempt may have reached the vendor
 undecodable payload                ``DEAD``
@@ -49,6 +54,7 @@ from ...domain.errors import (
     PermanentError,
     RateLimited,
     RetryExhaustedError,
+    TokenRefreshFailed,
 )
 from ...domain.outbox import OutboxEntry
 from .delivery_rules import may_send_again
@@ -150,8 +156,10 @@ def after_failure(
         return Decision(Verdict.PAUSE, str(err), err.retry_in)
     if isinstance(err, LocalRejection):
         return Decision(Verdict.RELEASE, str(err), _backoff(1, settings, uniform))
-    if isinstance(err, PermanentError):
+    if isinstance(err, PermanentError) and not isinstance(err, TokenRefreshFailed):
         return Decision(Verdict.DEAD, str(err))
+    # A failed token refresh (``request_sent=False``: the vendor call was never made) is an
+    # outage of the identity service or a secret being rotated: back off, never a tight loop.
     if not may_send_again(command, err):
         return Decision(
             Verdict.DEAD, f"outcome unknown, not resent (the vendor may have applied it): {err}"

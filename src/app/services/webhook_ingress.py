@@ -69,6 +69,7 @@ from .webhook_failures import (
 from .webhook_values import (
     ProviderCounters,
     SubscriptionHandshake,
+    ValidationHandshake,
     WebhookEndpoint,
     WebhookResponse,
 )
@@ -79,6 +80,7 @@ __all__ = [
     "DEFAULT_MAX_BODY",
     "ProviderCounters",
     "SubscriptionHandshake",
+    "ValidationHandshake",
     "WebhookEndpoint",
     "WebhookIngress",
     "WebhookResponse",
@@ -118,6 +120,12 @@ def _reason_key(error: WebhookRejected) -> str:
 
 def _copy_endpoints(endpoints: Mapping[str, WebhookEndpoint]) -> dict[str, WebhookEndpoint]:
     return dict(endpoints)
+
+
+def _validation_token(endpoint: WebhookEndpoint, request: WebhookRequest) -> str | None:
+    """The token to echo when the provider validates the endpoint with this POST."""
+    verifier = endpoint.verifier
+    return verifier.validation(request) if isinstance(verifier, ValidationHandshake) else None
 
 
 def handler_name_of(handler: Callable[..., object]) -> str:
@@ -297,6 +305,11 @@ class WebhookIngress:
             )
             return self.refuse(provider, too_large)
         try:
+            token = _validation_token(endpoint, request)
+            if token is not None:
+                # Answered before any I/O: Graph allows 10 s for the echo.
+                logger.info("webhook %s: endpoint validation answered", provider)
+                return WebhookResponse(200, token)
             endpoint.verifier.verify(request)
             delivery = endpoint.parser.parse(request)
         except WebhookRejected as exc:
@@ -313,7 +326,10 @@ class WebhookIngress:
             await self._process(provider, event, request, counters) for event in delivery.events
         ]
         answer = self._decide(outcomes, len(delivery.unknown_types))
-        return attrs.evolve(answer, event_types=tuple(type(e).__name__ for e in delivery.events))
+        status = endpoint.accepted_status if answer.status == 200 else answer.status
+        return attrs.evolve(
+            answer, status=status, event_types=tuple(type(e).__name__ for e in delivery.events)
+        )
 
     async def _process(
         self,

@@ -20,6 +20,7 @@ __all__ = [
     "ProviderCounters",
     "Subscription",
     "SubscriptionHandshake",
+    "ValidationHandshake",
     "WebhookEndpoint",
     "WebhookResponse",
 ]
@@ -36,12 +37,31 @@ class SubscriptionHandshake(Protocol):
         """The challenge to echo; raises `WebhookRejected` when the verify token is wrong."""
 
 
+def _success(_inst: object, _attr: object, value: int) -> None:
+    if not 200 <= value < 300:
+        msg = f"accepted_status must be a 2xx status, got {value}"
+        raise ValueError(msg)
+
+
+@runtime_checkable
+class ValidationHandshake(Protocol):
+    """A verifier whose provider validates the endpoint by a POST (Graph's ``validationToken``)."""
+
+    def validation(self, request: WebhookRequest) -> str | None:
+        """
+        The token to echo (plain text, 200) when ``request`` is the provider's validation, else
+        None; read from the request alone (no I/O), so the answer is immediate. Raises
+        `WebhookRejected` for a malformed validation.
+        """
+
+
 @attrs.frozen
 class WebhookEndpoint:
-    """How one provider's deliveries are checked and read."""
+    """How one provider's deliveries are checked and read, and the 2xx a processed one gets."""
 
     verifier: WebhookVerifier
     parser: WebhookParser
+    accepted_status: int = attrs.field(default=200, validator=_success)
 
 
 @attrs.frozen

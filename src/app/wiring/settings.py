@@ -839,7 +839,7 @@ def _webhooks(
             if leaked:
                 continue
         built = load_section(hook.settings, values, where, problems)
-        if built is not None:
+        if built is not None and getattr(built, "enabled", True) is not False:
             providers[provider] = built
     if base is None:
         return None

@@ -17,6 +17,7 @@ The ``webhooks`` section (YAML, or ``PORTICO_WEBHOOKS__...`` variables)::
       twilio: {auth_token: ...}
       vapi: {secret: ..., header: X-Vapi-Secret}
       360dialog: {platform_secret: ...}            # partner HMAC, x-360dialog-signature
+      graph: {client_state: ..., enabled: true}    # Microsoft Graph change notifications
       subscribe_services: true   # false: the host registers its own handlers (the container's
                                  # services are then not subscribed; app.webhook_subscriptions)
 
@@ -142,7 +143,9 @@ def build_endpoints(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> dict[str
         except ValueError as exc:
             problems.append(f"webhooks.{provider}: {exc}")
             continue
-        endpoints[provider] = WebhookEndpoint(verifier, parser)
+        endpoints[provider] = WebhookEndpoint(
+            verifier, parser, accepted_status=hooks[provider].accepted_status
+        )
     if problems:
         raise ConfigurationError(*problems)
     return endpoints

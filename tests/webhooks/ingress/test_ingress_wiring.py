@@ -21,7 +21,15 @@ def test_fake_environment_serves_every_provider_with_logged_dev_secrets(caplog):
     """With no secrets in 'fake', every provider is served and each dev secret is logged."""
     with caplog.at_level(logging.WARNING, logger="portico.webhooks"):
         ingress = build_webhook_ingress({}, environment="fake")
-    assert ingress.providers == ("360dialog", "hubspot", "stripe", "twilio", "vapi", "whatsapp")
+    assert ingress.providers == (
+        "360dialog",
+        "graph",
+        "hubspot",
+        "stripe",
+        "twilio",
+        "vapi",
+        "whatsapp",
+    )
     assert "published DEVELOPMENT secrets in use for" in caplog.text
     assert "stripe.secret" in caplog.text
     for section in DEV_SECRETS.values():
