@@ -312,7 +312,9 @@ async def test_portico_health_shows_a_running_servers_counters(tmp_path, monkeyp
     assert lines[start + 2].split()[:8] == [
         "Provider", "Received", "Processed", "Duplicates", "Rejected", "Unknown", "types", "Handler"
     ]  # fmt: skip
-    table = {line.split()[0]: line.split()[1:] for line in lines[start + 4 : start + 10]}
+    rows_end = lines.index("", start + 4) if "" in lines[start + 4 :] else len(lines)
+    table = {line.split()[0]: line.split()[1:] for line in lines[start + 4 : rows_end]}
+    assert "graph" in table
     assert table["whatsapp"][:7] == ["1", "1", "0", "0", "0", "0", "0"]
     assert table["whatsapp"][7:] == ["0s", "ago"]
     assert table["stripe"][:4] == ["1", "0", "0", "1"]
