@@ -27,7 +27,7 @@ from typing import Protocol
 
 import attrs
 
-from ...adapters.report import ReportFormat, render_table
+from .report_table import ReportFormat, render_table
 from .audit_findings import decide_gate, derive_findings, duration, time_left
 from .audit_state import (
     EXIT_DEGRADED,
