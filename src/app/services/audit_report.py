@@ -27,7 +27,6 @@ from typing import Protocol
 
 import attrs
 
-from .report_table import ReportFormat, render_table
 from .audit_findings import decide_gate, derive_findings, duration, time_left
 from .audit_state import (
     EXIT_DEGRADED,
@@ -50,6 +49,7 @@ from .audit_state import (
     WebhookHealthLike,
     WebhookRow,
 )
+from .report_table import ReportFormat, render_table
 
 
 __all__ = [
