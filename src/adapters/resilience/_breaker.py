@@ -382,6 +382,26 @@ class CircuitBreaker:
         if state in OVERRIDES:
             self._transition(_CLOSED, f"{state.value} override released", 0.0)
 
+    def adopt_open(self, retry_in: float, reason: str) -> None:
+        """
+        Go OPEN for ``retry_in`` seconds because another worker's breaker opened (shared state).
+
+        Counters of the window are cleared as on any trip; the wait is the shared one, not this
+        breaker's own. An operator override wins: a FORCED or DISABLED breaker is left alone.
+        """
+        state = self._state
+        if state in OVERRIDES:
+            return
+        now = self._monotonic()
+        if state is not _OPEN:  # already OPEN: only its wait is aligned on the shared one
+            self._transition(_OPEN, reason, now)
+        self._open_until = now + max(retry_in, 0.0)
+
+    def adopt_closed(self, reason: str) -> None:
+        """Go CLOSED because another worker's probe closed the shared circuit (not overrides)."""
+        if self._state is _OPEN or self._state is _HALF_OPEN:
+            self._transition(_CLOSED, reason, 0.0)
+
     def _override(self, state: CircuitState, seconds: float | None) -> None:
         if seconds is not None and not seconds > 0:
             msg = f"seconds must be > 0, got {seconds}"
@@ -511,6 +531,10 @@ class CircuitBreaker:
             self.on_success(permit, duration)
         else:
             self.release(permit)
+
+    def counts_against(self, exc: BaseException) -> bool:
+        """Whether ``exc`` counts as a vendor failure (the ``is_failure`` predicate)."""
+        return self._is_failure(exc)
 
     def release(self, permit: int) -> None:
         """Return a permit with no outcome (cancelled, refused locally): frees its probe slot."""

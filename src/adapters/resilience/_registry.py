@@ -18,6 +18,7 @@ from ._breaker import BreakerStats, CircuitBreaker, CircuitState
 
 if TYPE_CHECKING:
     from ._config import ResiliencePolicy
+    from ._shared_breaker import SharedBreakerState, SharedCircuit
     from ._shared_limiter import SharedRateLimiter
 
 
@@ -32,6 +33,8 @@ class IntegrationHealth:
     now: float
     retry_max: int | None
     backoff: str
+    shared: SharedCircuit | None = None
+    """The circuit shared through Redis (who tripped it), when the integration shares it."""
 
     @property
     def name(self) -> str:
@@ -46,6 +49,7 @@ class BreakerRegistry:
     _breakers: dict[str, CircuitBreaker] = attrs.field(factory=dict, init=False)
     _policies: dict[str, ResiliencePolicy | None] = attrs.field(factory=dict, init=False)
     _limiters: dict[str, SharedRateLimiter] = attrs.field(factory=dict, init=False)
+    _shared: dict[str, SharedBreakerState] = attrs.field(factory=dict, init=False)
 
     def __repr__(self) -> str:
         return f"<BreakerRegistry {sorted(self._breakers)}>"
@@ -66,6 +70,15 @@ class BreakerRegistry:
     def register_limiter(self, limiter: SharedRateLimiter) -> None:
         """Report ``limiter`` (an account's shared quota) in `limiter_status`."""
         self._limiters[limiter.name] = limiter
+
+    def register_shared(self, shared: SharedBreakerState) -> None:
+        """Report ``shared`` (a breaker's state on Redis) in its integration's row."""
+        self._shared[shared.name] = shared
+
+    async def refresh_shared(self) -> None:
+        """Read every shared circuit from Redis now (a fresh process, `portico health`)."""
+        for shared in self._shared.values():
+            await shared.refresh()
 
     def limiter_status(self) -> tuple[str, ...]:
         """
@@ -97,12 +110,14 @@ class BreakerRegistry:
         for name in sorted(self._breakers):
             breaker = self._breakers[name]
             policy = self._policies[name]
+            shared = self._shared.get(name)
             rows.append(
                 IntegrationHealth(
                     stats=breaker.stats(),
                     now=breaker.clock.monotonic(),
                     retry_max=None if policy is None else policy.retry_attempts,
                     backoff="-" if policy is None else policy.backoff_summary(),
+                    shared=None if shared is None else shared.status(),
                 )
             )
         return tuple(rows)
@@ -152,7 +167,16 @@ def _cells(row: IntegrationHealth) -> tuple[str, ...]:
 def render_health(
     rows: Sequence[IntegrationHealth], *, fmt: Literal["markdown", "text"] = "markdown"
 ) -> str:
-    """The Integrations Audit Report as a Markdown table or aligned plain text."""
-    return render_table(
-        "Integrations Audit Report", _HEADERS, [_cells(row) for row in rows], fmt=fmt
-    )
+    """
+    The Integrations Audit Report as a Markdown table or aligned plain text; a "Shared circuit"
+    column (state and tripping worker) is added when an integration shares its breaker.
+    """
+    cells: list[tuple[str, ...]] = [_cells(row) for row in rows]
+    headers: tuple[str, ...] = _HEADERS
+    if any(row.shared is not None for row in rows):
+        headers = (*_HEADERS, "Shared circuit")
+        cells = [
+            (*line, "-" if row.shared is None else row.shared.describe())
+            for line, row in zip(cells, rows, strict=True)
+        ]
+    return render_table("Integrations Audit Report", headers, cells, fmt=fmt)
