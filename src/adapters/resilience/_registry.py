@@ -75,10 +75,18 @@ class BreakerRegistry:
         """Report ``shared`` (a breaker's state on Redis) in its integration's row."""
         self._shared[shared.name] = shared
 
-    async def refresh_shared(self) -> None:
-        """Read every shared circuit from Redis now (a fresh process, `portico health`)."""
+    async def refresh_shared(self, *, due_only: bool = False) -> None:
+        """
+        Read the shared circuits from Redis now (a fresh process: `portico health`); with
+        ``due_only``, only those whose view is older than their interval (``/healthz``).
+        """
         for shared in self._shared.values():
-            await shared.refresh()
+            if not due_only or shared.breaker.clock.monotonic() >= shared.due:
+                await shared.refresh()
+
+    def shared_circuits(self) -> dict[str, dict[str, object]]:
+        """The shared circuits by integration, as JSON-ready mappings (``/healthz``)."""
+        return {name: attrs.asdict(self._shared[name].status()) for name in sorted(self._shared)}
 
     def limiter_status(self) -> tuple[str, ...]:
         """

@@ -6,7 +6,9 @@ empty by default)::
 
     POST {prefix}/{provider}    a delivery -> WebhookIngress.handle
     GET  {prefix}/{provider}    a subscription handshake (Meta's hub.challenge) -> .handshake
-    GET  /healthz               liveness: {"status": "ok"} while the process answers at all
+    GET  /healthz               liveness: {"status": "ok"} while the process answers at all,
+                                with ``shared_breakers`` (state, tripping worker, Redis reachable)
+                                when an integration shares its circuit through Redis
     GET  /readyz                readiness: 200 {"status": "ready"} when deliveries can be
                                 processed (one round trip to the replay store), else 503
                                 {"status": "unavailable", "problems": [...]}: take the instance
@@ -47,6 +49,7 @@ from typing import Any, Protocol
 
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from ...adapters.resilience import BreakerRegistry
 from ...adapters.telemetry import TELEMETRY
 from ...domain.errors import PayloadTooLarge
 from ...domain.webhooks import Headers, WebhookRequest
@@ -97,8 +100,10 @@ class WebhookApp:
         max_pending_age: float = DEFAULT_MAX_PENDING_AGE,
         prefix: str = "",
         metrics: bool = False,
+        breakers: BreakerRegistry | None = None,
     ):
         self.ingress = ingress
+        self.breakers = breakers
         self.metrics = metrics
         self.prefix = _normalise_prefix(prefix)
         if not self.prefix and "healthz" in ingress.providers:
@@ -141,6 +146,15 @@ class WebhookApp:
             "recent_failures": self.ingress.recent_failures.snapshot(),
         }
 
+    async def liveness(self) -> WebhookResponse:
+        """The ``/healthz`` answer: ok, and the shared circuits (read when their view is due)."""
+        breakers = self.breakers
+        circuits = {} if breakers is None else breakers.shared_circuits()
+        if not circuits or breakers is None:
+            return WebhookResponse(200, {"status": "ok"})
+        await breakers.refresh_shared(due_only=True)  # fail-fast client: never hangs liveness
+        return WebhookResponse(200, {"status": "ok", "shared_breakers": breakers.shared_circuits()})
+
     async def readiness(self) -> WebhookResponse:
         """The ``/readyz`` answer: can this instance process deliveries now?"""
         problem = await self.ingress.check_store()
@@ -173,7 +187,7 @@ class WebhookApp:
             if method not in {"GET", "HEAD"}:
                 await _send(send, _not_allowed("GET"))
             elif path == "/healthz":
-                await _send(send, WebhookResponse(200, {"status": "ok"}))
+                await _send(send, await self.liveness())
             elif path == "/readyz":
                 await _send(send, await self.readiness())
             elif path == "/healthz/outbox":
@@ -313,6 +327,7 @@ def create_webhook_app(
     Raises:
         ValueError: no ``prefix`` while a provider is named ``healthz``.
     """
+    breakers: object = None
     if isinstance(source, WebhookIngress):
         ingress = source
     else:
@@ -320,6 +335,8 @@ def create_webhook_app(
         provider = getattr(source, "outbox", None)
         if outbox is None and callable(provider):
             outbox = provider()
+        registry = getattr(source, "breakers", None)
+        breakers = registry() if callable(registry) else None
     return WebhookApp(
         ingress,
         public_base_url=public_base_url or ingress.public_base_url,
@@ -328,6 +345,7 @@ def create_webhook_app(
         max_pending_age=max_pending_age,
         prefix=prefix,
         metrics=metrics,
+        breakers=breakers if isinstance(breakers, BreakerRegistry) else None,
     )
 
 

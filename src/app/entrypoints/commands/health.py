@@ -106,6 +106,13 @@ async def probe(container: Container) -> list[str]:
     return problems
 
 
+async def _observe(container: Any, *, probing: bool) -> list[str]:
+    """Probe when asked, then read the circuits shared on Redis (one event loop for both)."""
+    problems = await probe(container) if probing else []
+    await container.breakers().refresh_shared()
+    return problems
+
+
 def _why(exc: Exception) -> str:
     """The operator's word for a failed probe."""
     cause = exc.last_error if isinstance(exc, RetryExhaustedError) else exc
@@ -133,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
     except (ConfigurationError, ValueError) as exc:
         sys.stderr.write(f"portico health: {exc}\n")
         return 1
-    problems = asyncio.run(probe(container)) if args.probe else []
+    problems = asyncio.run(_observe(container, probing=args.probe))
     container.breaker_control().refresh()  # an operator's `portico breaker open` shows here too
     rows = container.breakers().snapshot()
     sys.stdout.write(render_health(rows, fmt=args.format))
