@@ -27,6 +27,10 @@ Operator overrides (`BreakerControl`: ``portico breaker open stripe --for 10m``)
 their store at most once per ``control.interval`` seconds, at the start of a call: one clock
 read and one comparison per call, never a store round trip.
 
+A shared breaker (`SharedBreakerState`, ``shared_breaker`` on) adds one clock comparison per call
+(its state is read from Redis in the background once per interval) and, for a half-open probe
+only, one Redis script for a cluster-wide probe slot and one for its outcome.
+
 The policies' fast paths are synchronous (`CircuitBreaker.acquire`, `Bulkhead.try_enter`,
 `RateLimiter.try_acquire`), so a successful call costs one coroutine and no allocations beyond
 one dict entry in the shared timeout.

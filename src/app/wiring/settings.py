@@ -274,7 +274,8 @@ class SharedLimitSettings:
     """
 
     redis_url: str | None = setting(
-        "Redis URL of the shared rate limits (required when an integration sets shared_limits)",
+        "Redis URL of the shared rate limits and circuits (required when an integration sets "
+        "shared_limits or shared_breaker)",
         default=None,
         secret=True,
     )
