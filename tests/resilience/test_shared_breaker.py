@@ -278,7 +278,7 @@ async def test_redis_away_leaves_the_local_breaker_deciding_and_comes_back(
         assert a.shared.status().describe() == "Redis away: local only"
         clock.advance(5.0)
         assert await a.call(fine) == "ok"  # a local probe (the local half-open limit)
-        assert a.breaker.state is CircuitState.CLOSED
+        assert a.breaker.stats().state is CircuitState.CLOSED
         away = [r for r in caplog.records if "Redis unavailable" in r.getMessage()]
         assert len(away) == 1
         restartable_redis.start()
