@@ -228,6 +228,7 @@ class CircuitBreaker:
         "clock",
         "failure_rate",
         "failure_threshold",
+        "half_open",
         "half_open_max_calls",
         "half_open_mode",
         "minimum_calls",
@@ -302,6 +303,8 @@ class CircuitBreaker:
         self._monotonic = clock.monotonic  # bound once: the hot path pays no lookup for it
         self._listeners = list(listeners)
         self._state = _CLOSED
+        self.half_open = False
+        """True while HALF_OPEN: a permit taken now is a probe (a plain read for the hot path)."""
         self._epoch = 0
         self._open_until = 0.0
         self._override_until = math.inf
@@ -660,6 +663,7 @@ class CircuitBreaker:
     def _transition(self, new: CircuitState, reason: str, now: float) -> None:
         old = self._state
         self._state = new
+        self.half_open = new is _HALF_OPEN
         self._epoch += 1
         self._probes = 0
         self._probes_judged = 0

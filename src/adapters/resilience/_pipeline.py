@@ -276,11 +276,13 @@ class Pipeline:
         seen: _Observed | None,
     ) -> T:
         control = self.control
-        if control is not None and self._monotonic() >= control.due:
-            control.refresh()
         shared = self.shared
-        if shared is not None and self._monotonic() >= shared.due:
-            await shared.catch_up()  # a background read; waits only after an idle spell
+        if control is not None or shared is not None:  # one clock read for both
+            now = self._monotonic()
+            if control is not None and now >= control.due:
+                control.refresh()
+            if shared is not None and now >= shared.due:
+                await shared.catch_up()  # a background read; waits only after an idle spell
         breaker = self.breaker
         retry_in = breaker.rejecting()
         if retry_in is not None:  # an outage's hot path: no retry machinery, no frame below
@@ -348,7 +350,7 @@ class Pipeline:
                         seen.rate_limited(time.perf_counter() - queued)
                 if waited:  # the breaker may have opened while this call queued
                     permit = breaker.readmit(permit)
-                if shared is not None and breaker.probes_in_flight:  # a probe: ask the cluster
+                if shared is not None and breaker.half_open:  # a probe: ask the cluster first
                     permit, probe = await shared.admit(permit)
                 if slow:
                     started = self._monotonic()
