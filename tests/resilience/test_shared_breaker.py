@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 import pytest
 from hypothesis import given, settings
@@ -103,6 +103,15 @@ async def fine() -> str:
     return "ok"
 
 
+async def settled(calls: Sequence[asyncio.Future[str]], entered: list[int]) -> None:
+    """Wait until every call is either refused (done) or held inside the vendor call."""
+    for _ in range(500):
+        if sum(c.done() for c in calls) + len(entered) >= len(calls):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("calls neither refused nor sent within 5 s")
+
+
 async def trip(worker: Worker) -> None:
     for _ in range(POLICY.failure_threshold):
         with pytest.raises((RetryExhaustedError, Unavailable)):
@@ -171,7 +180,7 @@ async def test_exactly_half_open_max_calls_probes_go_out_across_all_workers(
         return "ok"
 
     calls = [asyncio.ensure_future(w.call(probe)) for w in crew for _ in range(3)]
-    await asyncio.sleep(0.2)
+    await settled(calls, probes)
     assert len(probes) == POLICY.half_open_max_calls  # of 12 would-be probes on 4 workers
     gate.set()
     outcomes = await asyncio.gather(*calls, return_exceptions=True)
@@ -200,6 +209,88 @@ async def test_a_failed_probe_reopens_the_circuit_for_every_worker(client: Redis
     await a.shared.refresh()
     assert a.breaker.state is CircuitState.OPEN
     assert a.breaker.open_for() == pytest.approx(5.0, abs=0.01)
+
+
+async def held_probes(
+    crew: list[Worker], outcomes: list[Callable[[], Awaitable[str]]]
+) -> list[object]:
+    """One probe per worker, all admitted before any answers, answered as ``outcomes`` say."""
+    gate = asyncio.Event()
+    entered: list[int] = []
+
+    def held(answer: Callable[[], Awaitable[str]]) -> Callable[[], Awaitable[str]]:
+        async def probe() -> str:
+            entered.append(1)
+            await gate.wait()
+            return await answer()
+
+        return probe
+
+    calls = [
+        asyncio.ensure_future(w.call(held(answer)))
+        for w, answer in zip(crew, outcomes, strict=True)
+    ]
+    await settled(calls, entered)
+    gate.set()
+    return list(await asyncio.gather(*calls, return_exceptions=True))
+
+
+async def test_success_threshold_counts_probe_successes_of_every_worker(client: Redis) -> None:
+    """Two successes are needed; each worker saw one: together they close the circuit."""
+    clock = FakeClock()
+    policy = ResiliencePolicy(
+        failure_threshold=2,
+        reset_timeout=5.0,
+        half_open_max_calls=2,
+        success_threshold=2,
+        retry_attempts=1,
+        max_concurrent=None,
+        timeout=None,
+    )
+    a, b = workers(client, clock, 2, policy)
+    await trip(a)
+    await b.shared.refresh()
+    clock.advance(5.0)
+    assert await held_probes([a, b], [fine, fine]) == ["ok", "ok"]
+    assert (await client.hgetall(a.shared._keys[0]))[b"state"] == b"closed"
+    for worker in (a, b):
+        await worker.shared.refresh()
+        assert worker.breaker.stats().state is CircuitState.CLOSED
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "state"), [(fine, fine, b"closed"), (fine, failing, b"open")]
+)
+async def test_rate_mode_judges_the_probes_of_every_worker_together(
+    client: Redis,
+    first: Callable[[], Awaitable[str]],
+    second: Callable[[], Awaitable[str]],
+    state: bytes,
+) -> None:
+    """half_open_mode "rate": the failure rate over both workers' probes (1 of 2) decides."""
+    clock = FakeClock()
+    policy = ResiliencePolicy(
+        failure_threshold=2,
+        reset_timeout=5.0,
+        half_open_max_calls=2,
+        half_open_mode="rate",
+        failure_rate=0.5,
+        retry_attempts=1,
+        max_concurrent=None,
+        timeout=None,
+    )
+    a, b = workers(client, clock, 2, policy)
+    await trip(a)
+    await b.shared.refresh()
+    clock.advance(5.0)
+    await held_probes([a, b], [first, second])
+    row = await client.hgetall(a.shared._keys[0])
+    assert row[b"state"] == state
+    assert row[b"gen"] == b"2"  # exactly one verdict, after both outcomes
+    for worker in (a, b):
+        await worker.shared.refresh()
+        expected = CircuitState.CLOSED if state == b"closed" else CircuitState.OPEN
+        assert worker.breaker.stats().state is expected
 
 
 async def test_a_stale_trip_follows_the_newer_shared_state_instead_of_reopening(
@@ -232,7 +323,10 @@ async def test_a_cancelled_probe_gives_its_cluster_slot_back(client: Redis) -> N
     await b.shared.refresh()
     clock.advance(5.0)
     held = asyncio.ensure_future(a.call(asyncio.Event().wait))  # type: ignore[arg-type]
-    await asyncio.sleep(0.05)
+    for _ in range(500):
+        if a.shared.probes_admitted:
+            break
+        await asyncio.sleep(0.01)
     with pytest.raises(CircuitOpenError):
         await b.call(fine)  # the one slot is a's
     held.cancel()
@@ -320,8 +414,10 @@ def test_probe_admission_never_exceeds_the_cap_whatever_the_workers_try(
                 await worker.shared.refresh()
             clock.advance(5.0)
             gate = asyncio.Event()
+            entered: list[int] = []
 
             async def probe() -> str:
+                entered.append(1)
                 await gate.wait()
                 return "ok"
 
@@ -330,8 +426,9 @@ def test_probe_admission_never_exceeds_the_cap_whatever_the_workers_try(
                 for w, n in zip(crew, attempts, strict=True)
                 for _ in range(n)
             ]
-            await asyncio.sleep(0.05)
+            await settled(calls, entered)
             admitted = sum(w.shared.probes_admitted for w in crew)
+            assert admitted == len(entered)  # every admitted probe reached the vendor
             gate.set()
             await asyncio.gather(*calls, return_exceptions=True)
             return admitted
