@@ -438,3 +438,13 @@ def test_probe_admission_never_exceeds_the_cap_whatever_the_workers_try(
 
     total = sum(attempts)
     assert asyncio.run(run()) == min(total, max_calls)
+
+
+async def test_pipelines_of_one_integration_share_one_state(client: Redis) -> None:
+    """A second pipeline of the integration reuses the registered state: one listener, one read."""
+    clock = FakeClock()
+    (a,) = workers(client, clock, 1)
+    other = SharedBreakerState("vendor", client=client, key=key(), clock=clock)
+    again = build_pipeline("vendor", POLICY, registry=a.registry, shared_breaker=other)
+    assert again.breaker is a.breaker
+    assert again.shared is a.shared

@@ -272,9 +272,9 @@ def build_pipeline(
         )
     if shared_limiter is not None:
         registry.register_limiter(shared_limiter)
-    if shared_breaker is not None:
+    if shared_breaker is not None:  # every pipeline of the integration shares the first one
+        shared_breaker = registry.register_shared(shared_breaker)
         shared_breaker.attach(breaker)
-        registry.register_shared(shared_breaker)
     return Pipeline(
         integration,
         breaker=breaker,

@@ -71,9 +71,12 @@ class BreakerRegistry:
         """Report ``limiter`` (an account's shared quota) in `limiter_status`."""
         self._limiters[limiter.name] = limiter
 
-    def register_shared(self, shared: SharedBreakerState) -> None:
-        """Report ``shared`` (a breaker's state on Redis) in its integration's row."""
-        self._shared[shared.name] = shared
+    def register_shared(self, shared: SharedBreakerState) -> SharedBreakerState:
+        """
+        Report ``shared`` (a breaker's state on Redis) in its integration's row; the one
+        already registered for that integration is kept and returned (one per breaker).
+        """
+        return self._shared.setdefault(shared.name, shared)
 
     async def refresh_shared(self, *, due_only: bool = False) -> None:
         """

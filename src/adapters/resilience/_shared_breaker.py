@@ -398,7 +398,8 @@ class SharedBreakerState:
         row = self._row
         if row is None:
             return SharedCircuit("unknown", None, None, 0.0, redis=self._down_since is None)
-        since = self._monotonic() - (self._read_at or self._monotonic())
+        now = self._monotonic()
+        since = 0.0 if self._read_at is None else now - self._read_at
         opened_ago = None if row.opened_at is None else (row.now - row.opened_at) / 1000 + since
         retry_in = max((row.open_until - row.now) / 1000 - since, 0.0)
         return SharedCircuit(
