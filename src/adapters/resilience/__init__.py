@@ -33,6 +33,7 @@ from ._limiter import Limiter, RateLimiter
 from ._pipeline import Pipeline
 from ._registry import BreakerRegistry, IntegrationHealth
 from ._retry import RetryEvent, RetryHook, RetryPolicy
+from ._shared_breaker import SharedBreakerState, SharedCircuit, breaker_key, worker_id
 from ._shared_limiter import RateFeedback, SharedRateLimiter, account_key
 from ._timeout import Timeout, timed_out
 from ._windows import WindowType
@@ -61,11 +62,15 @@ __all__ = [
     "RetryEvent",
     "RetryHook",
     "RetryPolicy",
+    "SharedBreakerState",
+    "SharedCircuit",
     "SharedRateLimiter",
     "Timeout",
     "WindowType",
     "account_key",
+    "breaker_key",
     "build_pipeline",
     "counts_as_failure",
     "timed_out",
+    "worker_id",
 ]

@@ -228,6 +228,7 @@ class CircuitBreaker:
         "clock",
         "failure_rate",
         "failure_threshold",
+        "half_open",
         "half_open_max_calls",
         "half_open_mode",
         "minimum_calls",
@@ -302,6 +303,8 @@ class CircuitBreaker:
         self._monotonic = clock.monotonic  # bound once: the hot path pays no lookup for it
         self._listeners = list(listeners)
         self._state = _CLOSED
+        self.half_open = False
+        """True while HALF_OPEN: a permit taken now is a probe (a plain read for the hot path)."""
         self._epoch = 0
         self._open_until = 0.0
         self._override_until = math.inf
@@ -381,6 +384,26 @@ class CircuitBreaker:
         state = self._state
         if state in OVERRIDES:
             self._transition(_CLOSED, f"{state.value} override released", 0.0)
+
+    def adopt_open(self, retry_in: float, reason: str) -> None:
+        """
+        Go OPEN for ``retry_in`` seconds because another worker's breaker opened (shared state).
+
+        Counters of the window are cleared as on any trip; the wait is the shared one, not this
+        breaker's own. An operator override wins: a FORCED or DISABLED breaker is left alone.
+        """
+        state = self._state
+        if state in OVERRIDES:
+            return
+        now = self._monotonic()
+        if state is not _OPEN:  # already OPEN: only its wait is aligned on the shared one
+            self._transition(_OPEN, reason, now)
+        self._open_until = now + max(retry_in, 0.0)
+
+    def adopt_closed(self, reason: str) -> None:
+        """Go CLOSED because another worker's probe closed the shared circuit (not overrides)."""
+        if self._state is _OPEN or self._state is _HALF_OPEN:
+            self._transition(_CLOSED, reason, 0.0)
 
     def _override(self, state: CircuitState, seconds: float | None) -> None:
         if seconds is not None and not seconds > 0:
@@ -512,6 +535,10 @@ class CircuitBreaker:
         else:
             self.release(permit)
 
+    def counts_against(self, exc: BaseException) -> bool:
+        """Whether ``exc`` counts as a vendor failure (the ``is_failure`` predicate)."""
+        return self._is_failure(exc)
+
     def release(self, permit: int) -> None:
         """Return a permit with no outcome (cancelled, refused locally): frees its probe slot."""
         if permit == self._epoch and self._state is _HALF_OPEN:
@@ -636,6 +663,7 @@ class CircuitBreaker:
     def _transition(self, new: CircuitState, reason: str, now: float) -> None:
         old = self._state
         self._state = new
+        self.half_open = new is _HALF_OPEN
         self._epoch += 1
         self._probes = 0
         self._probes_judged = 0

@@ -26,6 +26,7 @@ from ._limiter import Limiter, RateLimiter
 from ._pipeline import Pipeline
 from ._registry import BreakerRegistry
 from ._retry import RetryHook, RetryPolicy
+from ._shared_breaker import SharedBreakerState
 from ._shared_limiter import SharedRateLimiter
 from ._timeout import Timeout
 
@@ -75,7 +76,8 @@ class ResiliencePolicy:
     its own threshold (a slow call then counts as a failure), ``reset_multiplier`` 1 a growing
     open wait. ``shared_limits`` makes ``rate`` and ``burst`` the quota of the vendor account
     named by ``account_key`` (the HubSpot app, the Twilio sender), shared by every worker through
-    Redis (`SharedRateLimiter`, settings ``resilience.shared``). The breaker fields are
+    Redis (`SharedRateLimiter`, settings ``resilience.shared``); ``shared_breaker`` shares the
+    breaker's trips and half-open probes with them (`SharedBreakerState`). The breaker fields are
     `CircuitBreaker`'s parameters (see there); ``window_type`` is "count" or "time",
     ``half_open_mode`` "probes" or "rate". A count window's ``minimum_calls`` is capped at
     ``window_size`` (Resilience4j's rule).
@@ -113,6 +115,7 @@ class ResiliencePolicy:
     bulkhead_max_wait: float = attrs.field(default=1.0, validator=_non_negative)
     timeout: float | None = attrs.field(default=10.0, validator=_positive)
     shared_limits: bool = False
+    shared_breaker: bool = False
     account_key: str | None = None
     retry_on_result: Callable[[Any], bool] | None = attrs.field(
         default=None, eq=False, repr=False, kw_only=True
@@ -217,6 +220,7 @@ def build_pipeline(
     control: BreakerControl | None = None,
     on_retry: RetryHook | None = None,
     shared_limiter: SharedRateLimiter | None = None,
+    shared_breaker: SharedBreakerState | None = None,
     clock: Clock = SYSTEM_CLOCK,
 ) -> Pipeline:
     """
@@ -229,7 +233,9 @@ def build_pipeline(
     ``control`` the pipeline follows the operators' overrides (`BreakerControl`); ``on_retry``
     is called before each retry when the policy sets none of its own. A ``shared_limiter``
     (the account's quota on Redis, built by the container when ``policy.shared_limits``) takes
-    the local limiter's place and hears the vendor's ``Retry-After`` (`RateFeedback`).
+    the local limiter's place and hears the vendor's ``Retry-After`` (`RateFeedback`). A
+    ``shared_breaker`` (built when ``policy.shared_breaker``) is attached to the breaker: its
+    trips reach every worker and its half-open probes are counted across all of them.
     """
     if policy is None:
         policy = ResiliencePolicy()
@@ -266,6 +272,9 @@ def build_pipeline(
         )
     if shared_limiter is not None:
         registry.register_limiter(shared_limiter)
+    if shared_breaker is not None:  # every pipeline of the integration shares the first one
+        shared_breaker = registry.register_shared(shared_breaker)
+        shared_breaker.attach(breaker)
     return Pipeline(
         integration,
         breaker=breaker,
@@ -293,5 +302,6 @@ def build_pipeline(
         else Timeout(integration, policy.timeout, clock=clock),
         control=control,
         feedback=shared_limiter,
+        shared=shared_breaker,
         clock=clock,
     )

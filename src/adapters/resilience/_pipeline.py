@@ -27,6 +27,10 @@ Operator overrides (`BreakerControl`: ``portico breaker open stripe --for 10m``)
 their store at most once per ``control.interval`` seconds, at the start of a call: one clock
 read and one comparison per call, never a store round trip.
 
+A shared breaker (`SharedBreakerState`, ``shared_breaker`` on) adds one clock comparison per call
+(its state is read from Redis in the background once per interval) and, for a half-open probe
+only, one Redis script for a cluster-wide probe slot and one for its outcome.
+
 The policies' fast paths are synchronous (`CircuitBreaker.acquire`, `Bulkhead.try_enter`,
 `RateLimiter.try_acquire`), so a successful call costs one coroutine and no allocations beyond
 one dict entry in the shared timeout.
@@ -53,6 +57,7 @@ from ._timeout import Timeout, timed_out
 
 if TYPE_CHECKING:
     from ._control import BreakerControl
+    from ._shared_breaker import SharedBreakerState
     from ._shared_limiter import RateFeedback
 
 
@@ -108,6 +113,9 @@ class Pipeline:
         feedback: told of every `RateLimited` with a ``retry_after`` (`RateFeedback.pause`),
             so a shared limiter pauses the account for every worker; None: only the retry
             loop of the caller that met it honours the wait.
+        shared: the breaker's state shared through Redis (`SharedBreakerState`, attached to
+            ``breaker``): read in the background once per its interval, and asked for a
+            cluster-wide slot before a probe goes out; None: the breaker is this process's.
         clock: the time source: `Clock.monotonic` for retry's deadline and slow-call timing,
             `Clock.sleep` for the backoff wait. Give the policies the same one (`build_pipeline`
             does).
@@ -125,6 +133,7 @@ class Pipeline:
         "integration",
         "limiter",
         "retry",
+        "shared",
         "timeout",
     )
 
@@ -139,6 +148,7 @@ class Pipeline:
         timeout: Timeout | None = None,
         control: BreakerControl | None = None,
         feedback: RateFeedback | None = None,
+        shared: SharedBreakerState | None = None,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.integration = integration
@@ -149,6 +159,7 @@ class Pipeline:
         self.timeout = timeout
         self.control = control
         self.feedback = feedback
+        self.shared = shared
         self.clock = clock
         self._monotonic = clock.monotonic  # bound once: no lookup per call on the hot path
         self._sleep = clock.sleep
@@ -265,8 +276,13 @@ class Pipeline:
         seen: _Observed | None,
     ) -> T:
         control = self.control
-        if control is not None and self._monotonic() >= control.due:
-            control.refresh()
+        shared = self.shared
+        if control is not None or shared is not None:  # one clock read for both
+            now = self._monotonic()
+            if control is not None and now >= control.due:
+                control.refresh()
+            if shared is not None and now >= shared.due:
+                await shared.catch_up()  # a background read; waits only after an idle spell
         breaker = self.breaker
         retry_in = breaker.rejecting()
         if retry_in is not None:  # an outage's hot path: no retry machinery, no frame below
@@ -316,6 +332,8 @@ class Pipeline:
         permit = breaker.acquire()
         slow = breaker.slow_call_duration is not None
         started = 0.0
+        shared = self.shared
+        probe: int | None = None  # the shared generation a cluster-wide probe was admitted in
         try:
             waited = False
             bulkhead = self.bulkhead
@@ -332,6 +350,8 @@ class Pipeline:
                         seen.rate_limited(time.perf_counter() - queued)
                 if waited:  # the breaker may have opened while this call queued
                     permit = breaker.readmit(permit)
+                if shared is not None and breaker.half_open:  # a probe: ask the cluster first
+                    permit, probe = await shared.admit(permit)
                 if slow:
                     started = self._monotonic()
                 timeout = self.timeout
@@ -351,13 +371,20 @@ class Pipeline:
                 if bulkhead is not None:
                     bulkhead.leave()
         except Exception as exc:
-            breaker.on_error(permit, exc, self._monotonic() - started if started else 0.0)
+            duration = self._monotonic() - started if started else 0.0
+            if probe is not None and shared is not None:
+                await shared.outcome(probe, exc, duration)
+            breaker.on_error(permit, exc, duration)
             feedback = self.feedback
             if feedback is not None and isinstance(exc, RateLimited) and exc.retry_after:
                 await feedback.pause(exc.retry_after)
             raise
         except BaseException:
+            if probe is not None and shared is not None:
+                shared.give_back(probe)
             breaker.release(permit)
             raise
+        if probe is not None and shared is not None:
+            await shared.outcome(probe, None, self._monotonic() - started if slow else 0.0)
         breaker.on_success(permit, self._monotonic() - started if slow else 0.0)
         return result

@@ -17,6 +17,7 @@ from ._breaker import BreakerStats, CircuitBreaker
 
 if TYPE_CHECKING:
     from ._config import ResiliencePolicy
+    from ._shared_breaker import SharedBreakerState, SharedCircuit
     from ._shared_limiter import SharedRateLimiter
 
 
@@ -31,6 +32,8 @@ class IntegrationHealth:
     now: float
     retry_max: int | None
     backoff: str
+    shared: SharedCircuit | None = None
+    """The circuit shared through Redis (who tripped it), when the integration shares it."""
 
     @property
     def name(self) -> str:
@@ -45,6 +48,7 @@ class BreakerRegistry:
     _breakers: dict[str, CircuitBreaker] = attrs.field(factory=dict, init=False)
     _policies: dict[str, ResiliencePolicy | None] = attrs.field(factory=dict, init=False)
     _limiters: dict[str, SharedRateLimiter] = attrs.field(factory=dict, init=False)
+    _shared: dict[str, SharedBreakerState] = attrs.field(factory=dict, init=False)
 
     def __repr__(self) -> str:
         return f"<BreakerRegistry {sorted(self._breakers)}>"
@@ -65,6 +69,26 @@ class BreakerRegistry:
     def register_limiter(self, limiter: SharedRateLimiter) -> None:
         """Report ``limiter`` (an account's shared quota) in `limiter_status`."""
         self._limiters[limiter.name] = limiter
+
+    def register_shared(self, shared: SharedBreakerState) -> SharedBreakerState:
+        """
+        Report ``shared`` (a breaker's state on Redis) in its integration's row; the one
+        already registered for that integration is kept and returned (one per breaker).
+        """
+        return self._shared.setdefault(shared.name, shared)
+
+    async def refresh_shared(self, *, due_only: bool = False) -> None:
+        """
+        Read the shared circuits from Redis now (a fresh process: `portico health`); with
+        ``due_only``, only those whose view is older than their interval (``/healthz``).
+        """
+        for shared in self._shared.values():
+            if not due_only or shared.breaker.clock.monotonic() >= shared.due:
+                await shared.refresh()
+
+    def shared_circuits(self) -> dict[str, dict[str, object]]:
+        """The shared circuits by integration, as JSON-ready mappings (``/healthz``)."""
+        return {name: attrs.asdict(self._shared[name].status()) for name in sorted(self._shared)}
 
     def limiter_status(self) -> tuple[str, ...]:
         """
@@ -96,12 +120,14 @@ class BreakerRegistry:
         for name in sorted(self._breakers):
             breaker = self._breakers[name]
             policy = self._policies[name]
+            shared = self._shared.get(name)
             rows.append(
                 IntegrationHealth(
                     stats=breaker.stats(),
                     now=breaker.clock.monotonic(),
                     retry_max=None if policy is None else policy.retry_attempts,
                     backoff="-" if policy is None else policy.backoff_summary(),
+                    shared=None if shared is None else shared.status(),
                 )
             )
         return tuple(rows)

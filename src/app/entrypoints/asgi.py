@@ -6,7 +6,9 @@ empty by default)::
 
     POST {prefix}/{provider}    a delivery -> WebhookIngress.handle
     GET  {prefix}/{provider}    a subscription handshake (Meta's hub.challenge) -> .handshake
-    GET  /healthz               liveness: {"status": "ok"} while the process answers at all
+    GET  /healthz               liveness: {"status": "ok"} while the process answers at all,
+                                with ``shared_breakers`` (state, tripping worker, Redis reachable)
+                                when an integration shares its circuit through Redis
     GET  /readyz                readiness: 200 {"status": "ready"} when deliveries can be
                                 processed (one round trip to the replay store), else 503
                                 {"status": "unavailable", "problems": [...]}: take the instance
@@ -49,6 +51,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from ...adapters.resilience import BreakerRegistry
 from ...adapters.telemetry import TELEMETRY
 from ...domain.errors import PayloadTooLarge
 from ...domain.webhooks import Headers, WebhookRequest
@@ -103,8 +106,10 @@ class WebhookApp:
         prefix: str = "",
         metrics: bool = False,
         console: ConsoleApp | None = None,
+        breakers: BreakerRegistry | None = None,
     ):
         self.ingress = ingress
+        self.breakers = breakers
         self.metrics = metrics
         self.console = console
         self.prefix = _normalise_prefix(prefix)
@@ -148,6 +153,15 @@ class WebhookApp:
             "recent_failures": self.ingress.recent_failures.snapshot(),
         }
 
+    async def liveness(self) -> WebhookResponse:
+        """The ``/healthz`` answer: ok, and the shared circuits (read when their view is due)."""
+        breakers = self.breakers
+        circuits = {} if breakers is None else breakers.shared_circuits()
+        if not circuits or breakers is None:
+            return WebhookResponse(200, {"status": "ok"})
+        await breakers.refresh_shared(due_only=True)  # fail-fast client: never hangs liveness
+        return WebhookResponse(200, {"status": "ok", "shared_breakers": breakers.shared_circuits()})
+
     async def readiness(self) -> WebhookResponse:
         """The ``/readyz`` answer: can this instance process deliveries now?"""
         problem = await self.ingress.check_store()
@@ -183,7 +197,7 @@ class WebhookApp:
             if method not in {"GET", "HEAD"}:
                 await _send(send, _not_allowed("GET"))
             elif path == "/healthz":
-                await _send(send, WebhookResponse(200, {"status": "ok"}))
+                await _send(send, await self.liveness())
             elif path == "/readyz":
                 await _send(send, await self.readiness())
             elif path == "/healthz/outbox":
@@ -326,6 +340,7 @@ def create_webhook_app(
     Raises:
         ValueError: no ``prefix`` while a provider is named ``healthz``.
     """
+    breakers: object = None
     if isinstance(source, WebhookIngress):
         ingress = source
     else:
@@ -333,6 +348,8 @@ def create_webhook_app(
         provider = getattr(source, "outbox", None)
         if outbox is None and callable(provider):
             outbox = provider()
+        registry = getattr(source, "breakers", None)
+        breakers = registry() if callable(registry) else None
     return WebhookApp(
         ingress,
         public_base_url=public_base_url or ingress.public_base_url,
@@ -342,6 +359,7 @@ def create_webhook_app(
         prefix=prefix,
         metrics=metrics,
         console=console,
+        breakers=breakers if isinstance(breakers, BreakerRegistry) else None,
     )
 
 

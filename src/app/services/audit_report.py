@@ -22,6 +22,7 @@ setting looks like a development value, never the value.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -208,12 +209,7 @@ def _render(report: AuditReport, fmt: ReportFormat) -> str:
     parts = [
         f"{heading}\n\nGenerated {report.generated_at.isoformat(timespec='seconds')}, "
         f"environment {report.environment}: quality gate {gate.status} (exit {gate.exit_code}).\n",
-        render_table(
-            "Client status",
-            ("Integration", "Circuit", "Failures", "Last success", "Probe"),
-            [_client_cells(row) for row in report.clients],
-            fmt=fmt,
-        ),
+        _client_table(report.clients, fmt),
     ]
     if not report.probed:
         parts.append(
@@ -287,6 +283,16 @@ def _render(report: AuditReport, fmt: ReportFormat) -> str:
         )
     )
     return "\n".join(parts)
+
+
+def _client_table(rows: Sequence[ClientRow], fmt: ReportFormat) -> str:
+    """Client status; a "Shared circuit" column when an integration shares its breaker."""
+    headers: tuple[str, ...] = ("Integration", "Circuit", "Failures", "Last success", "Probe")
+    cells = [_client_cells(row) for row in rows]
+    if any(row.shared is not None for row in rows):
+        headers = (*headers, "Shared circuit")
+        cells = [(*line, row.shared or "-") for line, row in zip(cells, rows, strict=True)]
+    return render_table("Client status", headers, cells, fmt=fmt)
 
 
 def _client_cells(row: ClientRow) -> tuple[str, ...]:

@@ -6,7 +6,7 @@ judging lives in `app.services.audit_findings`, the report in `app.services.audi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Literal, Protocol
 
@@ -103,6 +103,10 @@ class ClientRow:
         last_success_age: seconds since the last success, None if never.
         override_for: seconds an operator override has left (inf: until cleared), None: none.
         probe: None when not probed, "ok", or why the probe failed (``--probe``).
+        shared: the circuit shared through Redis, in a few words (``open by host:pid 3s ago``),
+            None when the integration does not share its breaker.
+        shared_detail: the same as a JSON-ready mapping (state, tripped_by, opened_ago,
+            retry_in, redis).
     """
 
     integration: str
@@ -113,6 +117,8 @@ class ClientRow:
     last_success_age: float | None
     override_for: float | None = None
     probe: str | None = None
+    shared: str | None = None
+    shared_detail: Mapping[str, object] | None = None
 
     def to_json(self) -> dict[str, object]:
         """The row as a JSON object (infinite override: null with ``until_cleared``)."""
@@ -127,6 +133,7 @@ class ClientRow:
             "override_seconds_left": None if endless else _rounded(self.override_for),
             "override_until_cleared": endless,
             "probe": self.probe,
+            "shared_circuit": None if self.shared_detail is None else dict(self.shared_detail),
         }
 
 

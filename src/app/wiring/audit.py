@@ -85,6 +85,7 @@ class ContainerAuditSource(AuditSource):
         """The state now (see `AuditSource.gather`)."""
         probes = await self._probe() if probe else {}  # integration -> "ok" or why not
         self.control.refresh()
+        await self.breakers.refresh_shared()  # circuits on Redis, as other workers left them
         rows = self.breakers.snapshot()
         webhooks, problems = self._webhooks()
         limit = DEFAULT_MAX_PENDING_AGE if max_pending_age is None else max_pending_age
@@ -215,6 +216,8 @@ def _client(row: IntegrationHealth, probe: str | None) -> ClientRow:
         else max(row.now - stats.last_success, 0.0),
         override_for=stats.override_for,
         probe=probe,
+        shared=None if row.shared is None else row.shared.describe(),
+        shared_detail=None if row.shared is None else attrs.asdict(row.shared),
     )
 
 

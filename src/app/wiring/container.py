@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from dependency_injector import containers, providers
+from redis.asyncio import Redis
 
 from ...adapters.fakes import FakeCRM, FakeEmail, FakeMessaging, FakePayments, FakeVoice
 from ...adapters.resilience import (
@@ -50,7 +51,7 @@ from .leases import intake_lease
 from .outbox import build_relay, command_ports, relay_settings
 from .registry import VendorRegistry
 from .settings import Settings, load_settings
-from .shared import build_shared_limiter, build_shared_redis
+from .shared import build_shared_breaker, build_shared_limiter, build_shared_redis
 from .stores import (
     build_breaker_control_store,
     build_failed_event_log,
@@ -130,6 +131,7 @@ def _pipeline(
     control: BreakerControl,
     clock: Clock,
     limiter: SharedRateLimiter | None = None,
+    redis: Callable[[], Redis | None] | None = None,
 ) -> Pipeline:
     integration = settings.integration(port)
     return build_pipeline(
@@ -138,6 +140,9 @@ def _pipeline(
         registry=breakers,
         control=control,
         shared_limiter=limiter,
+        shared_breaker=None
+        if redis is None
+        else build_shared_breaker(port, settings, redis, clock),
         clock=clock,
     )
 
@@ -240,7 +245,14 @@ class Container(containers.DeclarativeContainer):
         messaging_limiter,
     )
     messaging_pipeline = providers.Singleton(
-        _pipeline, "messaging", settings, breakers, breaker_control, clock, messaging_limiter
+        _pipeline,
+        "messaging",
+        settings,
+        breakers,
+        breaker_control,
+        clock,
+        messaging_limiter,
+        redis=shared_redis.provider,
     )
     messaging = providers.Callable(ResilientMessaging.around, messaging_adapter, messaging_pipeline)
 
@@ -254,7 +266,14 @@ class Container(containers.DeclarativeContainer):
         crm_limiter,
     )
     crm_pipeline = providers.Singleton(
-        _pipeline, "crm", settings, breakers, breaker_control, clock, crm_limiter
+        _pipeline,
+        "crm",
+        settings,
+        breakers,
+        breaker_control,
+        clock,
+        crm_limiter,
+        redis=shared_redis.provider,
     )
     crm = providers.Callable(ResilientCRM.around, crm_adapter, crm_pipeline)
 
@@ -268,7 +287,14 @@ class Container(containers.DeclarativeContainer):
         payments_limiter,
     )
     payments_pipeline = providers.Singleton(
-        _pipeline, "payments", settings, breakers, breaker_control, clock, payments_limiter
+        _pipeline,
+        "payments",
+        settings,
+        breakers,
+        breaker_control,
+        clock,
+        payments_limiter,
+        redis=shared_redis.provider,
     )
     payments = providers.Callable(ResilientPayments.around, payments_adapter, payments_pipeline)
 
@@ -282,7 +308,14 @@ class Container(containers.DeclarativeContainer):
         voice_limiter,
     )
     voice_pipeline = providers.Singleton(
-        _pipeline, "voice", settings, breakers, breaker_control, clock, voice_limiter
+        _pipeline,
+        "voice",
+        settings,
+        breakers,
+        breaker_control,
+        clock,
+        voice_limiter,
+        redis=shared_redis.provider,
     )
     voice = providers.Callable(ResilientVoice.around, voice_adapter, voice_pipeline)
 
@@ -290,7 +323,7 @@ class Container(containers.DeclarativeContainer):
         _adapter, "email", settings, fake_email.provider, status_store.provider, clock
     )
     email_pipeline = providers.Singleton(
-        _pipeline, "email", settings, breakers, breaker_control, clock
+        _pipeline, "email", settings, breakers, breaker_control, clock, redis=shared_redis.provider
     )
     email = providers.Callable(ResilientEmail.around, email_adapter, email_pipeline)
 

@@ -302,14 +302,16 @@ class WebhookSettings:
 @attrs.frozen
 class SharedLimitSettings:
     """
-    ``resilience.shared``: the Redis where the workers' shared rate limits meet.
+    ``resilience.shared``: the Redis where the workers' shared rate limits and circuits meet.
 
     An integration opts in with ``resilience.<integration>.shared_limits: true`` (and names its
     vendor account with ``account_key``); its ``rate`` and ``burst`` are then the account's.
+    ``shared_breaker: true`` shares its circuit breaker's trips and half-open probes.
     """
 
     redis_url: str | None = setting(
-        "Redis URL of the shared rate limits (required when an integration sets shared_limits)",
+        "Redis URL of the shared rate limits and circuits (required when an integration sets "
+        "shared_limits or shared_breaker)",
         default=None,
         secret=True,
     )
@@ -323,6 +325,11 @@ class SharedLimitSettings:
         "seconds a Redis command may take before the local fallback takes over", default=0.25
     )
     retry_interval: float = setting("seconds between tries of Redis while it is away", default=2.0)
+    breaker_prefix: str = setting("key prefix of the shared circuits", default="portico:breaker:")
+    breaker_interval: float = setting(
+        "seconds between reads of the shared circuits: how soon a trip elsewhere is seen",
+        default=0.5,
+    )
 
 
 @attrs.frozen
@@ -781,6 +788,13 @@ def _shared(
     users = sorted(name for name, policy in policies.items() if policy.shared_limits)
     if users and not shared.redis_url:
         problems.add(f"{where}.redis_url", f"is required by shared_limits of {', '.join(users)}")
+    breakers = sorted(name for name, policy in policies.items() if policy.shared_breaker)
+    if breakers and not shared.redis_url:
+        problems.add(
+            f"{where}.redis_url", f"is required by shared_breaker of {', '.join(breakers)}"
+        )
+    if not 0 < shared.breaker_interval <= 60:
+        problems.add(f"{where}.breaker_interval", "must be above 0 and at most 60 seconds")
     if shared.expected_workers < 1:
         problems.add(f"{where}.expected_workers", "must be at least 1")
     if not 0 < shared.timeout <= 10:
