@@ -14,12 +14,12 @@ from collections.abc import Mapping
 import attrs
 import httpx
 
+from ..services.audit_state import WebhookCounts
 from ..services.webhook_ingress import WebhookIngress
 
 
 __all__ = [
     "COUNTERS_PATH",
-    "ProviderRow",
     "WebhookHealth",
     "fetch_webhook_counters",
     "fetch_webhook_health",
@@ -39,26 +39,10 @@ _MAX_PROVIDERS = 64  # a server that answers more is not a Portico ingress
 
 
 @attrs.frozen
-class ProviderRow:
-    """One provider's line of the report (``rejected`` is the total over every reason)."""
-
-    provider: str
-    received: int
-    processed: int
-    duplicates: int
-    rejected: int
-    unknown_types: int
-    handler_failures: int
-    store_failures: int
-    last_received_age: float | None = None  # seconds since the last delivery; None: none/unknown
-    counting_for: float | None = None  # seconds the server had counted; None: unknown
-
-
-@attrs.frozen
 class WebhookHealth:
     """A server's ``/healthz/webhooks``: its rows, and why it cannot take deliveries (if so)."""
 
-    rows: list[ProviderRow]
+    rows: list[WebhookCounts]
     problems: tuple[str, ...] = ()
 
     @classmethod
@@ -87,7 +71,7 @@ def _count(value: object, where: str) -> int:
     return value
 
 
-def _row(name: str, counters: object) -> ProviderRow:
+def _row(name: str, counters: object) -> WebhookCounts:
     if not isinstance(counters, Mapping):
         raise ValueError(f"providers.{name[:40]} must be an object")
     counts = {key: _count(counters.get(key, 0), f"providers.{name}.{key}") for key in _COUNTS}
@@ -95,7 +79,7 @@ def _row(name: str, counters: object) -> ProviderRow:
     if not isinstance(rejected, Mapping):
         raise ValueError(f"providers.{name}.rejected must be an object")
     total = sum(_count(n, f"providers.{name}.rejected") for n in rejected.values())
-    return ProviderRow(
+    return WebhookCounts(
         provider=name,
         rejected=total,
         last_received_age=_seconds(counters.get("last_received_age_seconds"), name),
@@ -113,7 +97,7 @@ def _seconds(value: object, name: str) -> float | None:
     return float(value)
 
 
-def rows_from_snapshot(snapshot: Mapping[str, object]) -> list[ProviderRow]:
+def rows_from_snapshot(snapshot: Mapping[str, object]) -> list[WebhookCounts]:
     """
     Rows from ``WebhookIngress.snapshot()`` or the ``providers`` of ``/healthz/webhooks``.
 
@@ -132,7 +116,7 @@ def rows_from_snapshot(snapshot: Mapping[str, object]) -> list[ProviderRow]:
 
 async def fetch_webhook_counters(
     server: str, *, timeout_s: float = 5.0, transport: httpx.AsyncBaseTransport | None = None
-) -> list[ProviderRow]:
+) -> list[WebhookCounts]:
     """
     Read a running server's counters from ``{server}/healthz/webhooks``.
 

@@ -38,7 +38,6 @@ from .audit_state import (
     AuditSource,
     AuditState,
     ClientRow,
-    CounterRow,
     Finding,
     OutboxRow,
     OutboxSummary,
@@ -63,7 +62,6 @@ __all__ = [
     "AuditSource",
     "AuditState",
     "ClientRow",
-    "CounterRow",
     "Finding",
     "OutboxRow",
     "OutboxSummary",
@@ -147,7 +145,7 @@ def report_from_state(state: AuditState, webhook_health: WebhookHealthLike | Non
     if webhook_health is not None:
         by_provider = {row.provider: row for row in webhook_health.rows}
         webhooks = tuple(
-            attrs.evolve(row, counts=_counts(by_provider[row.provider]))
+            attrs.evolve(row, counts=by_provider[row.provider])
             if row.provider in by_provider
             else row
             for row in webhooks
@@ -173,20 +171,6 @@ def report_from_state(state: AuditState, webhook_health: WebhookHealthLike | Non
         findings=findings,
         gate=decide_gate(findings),
         counters_known=webhook_health is not None,
-    )
-
-
-def _counts(row: CounterRow) -> WebhookCounts:
-    return WebhookCounts(
-        received=row.received,
-        processed=row.processed,
-        duplicates=row.duplicates,
-        rejected=row.rejected,
-        unknown_types=row.unknown_types,
-        handler_failures=row.handler_failures,
-        store_failures=row.store_failures,
-        last_received_age=row.last_received_age,
-        counting_for=row.counting_for,
     )
 
 

@@ -22,7 +22,6 @@ __all__ = [
     "AuditSource",
     "AuditState",
     "ClientRow",
-    "CounterRow",
     "Finding",
     "OutboxRow",
     "OutboxSummary",
@@ -166,8 +165,12 @@ class ResilienceRow:
 
 @attrs.frozen
 class WebhookCounts:
-    """A provider's counters in the serving process (when ``--server`` or in-process)."""
+    """
+    A provider's counters in the serving process (``/healthz/webhooks`` read by ``--server``,
+    or the ingress in this process); ``rejected`` is the total over every reason.
+    """
 
+    provider: str
     received: int
     processed: int
     duplicates: int
@@ -332,65 +335,11 @@ class AuditState:
     problems: tuple[Finding, ...] = ()
 
 
-class CounterRow(Protocol):
-    """One provider's counters as ``app.entrypoints.webhook_counters.ProviderRow`` has them."""
-
-    @property
-    def provider(self) -> str:
-        """The provider."""
-        ...
-
-    @property
-    def received(self) -> int:
-        """Deliveries received."""
-        ...
-
-    @property
-    def processed(self) -> int:
-        """Deliveries processed."""
-        ...
-
-    @property
-    def duplicates(self) -> int:
-        """Deliveries answered as duplicates."""
-        ...
-
-    @property
-    def rejected(self) -> int:
-        """Deliveries refused (every reason)."""
-        ...
-
-    @property
-    def unknown_types(self) -> int:
-        """Deliveries of a type nobody handles."""
-        ...
-
-    @property
-    def handler_failures(self) -> int:
-        """Handler failures."""
-        ...
-
-    @property
-    def store_failures(self) -> int:
-        """Replay-store calls that failed."""
-        ...
-
-    @property
-    def last_received_age(self) -> float | None:
-        """Seconds since the last delivery when it was read, None if none yet."""
-        ...
-
-    @property
-    def counting_for(self) -> float | None:
-        """Seconds the server had been counting when it was read, None if unknown."""
-        ...
-
-
 class WebhookHealthLike(Protocol):
     """The serving process's counters and verdict (``webhook_counters.WebhookHealth``)."""
 
     @property
-    def rows(self) -> Sequence[CounterRow]:
+    def rows(self) -> Sequence[WebhookCounts]:
         """One row per provider."""
         ...
 
