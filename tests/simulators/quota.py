@@ -38,6 +38,7 @@ class QuotaGate:
         self.throttle_at: int | None = None  # answer the request of this number with a 429
         self.throttled_at: float | None = None
         self.arrivals: list[float] = []
+        self.refused_at: list[float] = []  # when each over-quota request arrived
 
     def reset(self) -> None:
         """Forget every count (between two runs)."""
@@ -47,6 +48,7 @@ class QuotaGate:
         self._times.clear()
         self.throttle_at = self.throttled_at = None
         self.arrivals.clear()
+        self.refused_at.clear()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Let the request through if the window has room, else answer 429."""
@@ -65,6 +67,7 @@ class QuotaGate:
             times.popleft()
         if len(times) >= self.limit:
             self.refused += 1
+            self.refused_at.append(now)
             await send_response(send, self.simulator.fault_response(429, self.window))
             return
         times.append(now)

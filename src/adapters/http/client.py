@@ -16,6 +16,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from ...domain.json_reader import JsonNode
 from ...ports.tokens import TokenProvider
+from ..resilience import spend_request
 from ..telemetry import TELEMETRY, url_template
 from .errors import (
     VendorErrorParser,
@@ -231,6 +232,7 @@ class VendorClient:
     async def _send_once(
         self, operation: str, request: httpx.Request, *, no_auth: bool, secret: bool
     ) -> httpx.Response:
+        await spend_request()  # a further request of the attempt takes its own rate-limit token
         if TELEMETRY.tracing:
             return await self._traced(request, operation, no_auth=no_auth, secret=secret)
         with translate_transport_errors(self.integration, operation):

@@ -29,7 +29,7 @@ from ._decorators import (
     ResilientPayments,
     ResilientVoice,
 )
-from ._limiter import Limiter, RateLimiter
+from ._limiter import Limiter, RateLimiter, spend_request
 from ._pipeline import Pipeline
 from ._registry import BreakerRegistry, IntegrationHealth
 from ._retry import RetryEvent, RetryHook, RetryPolicy
@@ -71,6 +71,7 @@ __all__ = [
     "breaker_key",
     "build_pipeline",
     "counts_as_failure",
+    "spend_request",
     "timed_out",
     "worker_id",
 ]

@@ -1,21 +1,27 @@
 """
-An async token bucket: at most ``burst + rate * t`` calls in any window of ``t`` seconds.
+An async token bucket: at most ``burst + rate * t`` requests in any window of ``t`` seconds.
 
 Waiters *reserve* their token (the balance may go negative) and sleep until it exists, so
 concurrent callers are served in arrival order and never over-admit. A caller whose token would
 take longer than ``max_wait`` is refused at once with `RateLimitExceeded` and reserves nothing.
+
+A token is one HTTP request, because that is what a vendor's quota counts: the pipeline takes
+the first before an attempt, and `spend_request` (called by the HTTP client before each
+request) takes one more for every further request the same attempt sends (HubSpot's
+``add_note`` reads the contact, then creates the note: two requests, two tokens).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar, Token
 from typing import Any, Protocol, TypeVar
 
 from ...domain.errors import RateLimitExceeded
 from ...domain.time import SYSTEM_CLOCK, Clock
 
 
-__all__ = ["Limiter", "RateLimiter"]
+__all__ = ["Limiter", "RateLimiter", "charging", "end_charging", "spend_request"]
 
 T = TypeVar("T")
 
@@ -44,6 +50,52 @@ class Limiter(Protocol):
 
     async def acquire(self) -> None:
         """Take a slot within ``max_wait`` or raise `RateLimitExceeded`."""
+
+
+class _Attempt:
+    """The limiter of the attempt in progress, and whether its prepaid first token is used."""
+
+    __slots__ = ("limiter", "prepaid")
+
+    def __init__(self, limiter: Limiter) -> None:
+        self.limiter = limiter
+        self.prepaid = True
+
+
+_ATTEMPT: ContextVar[_Attempt | None] = ContextVar("portico_rate_attempt", default=None)
+
+
+def charging(limiter: Limiter) -> Token[_Attempt | None]:
+    """
+    Start an attempt whose first token ``limiter`` has just given (the pipeline's); pass the
+    result to `end_charging` when the attempt ends.
+    """
+    return _ATTEMPT.set(_Attempt(limiter))
+
+
+def end_charging(token: Token[_Attempt | None]) -> None:
+    """End the attempt `charging` started."""
+    _ATTEMPT.reset(token)
+
+
+async def spend_request() -> None:
+    """
+    Before sending one request: the attempt's first request uses the token the pipeline took,
+    each further one takes (or waits for) another. Outside a rate-limited attempt, nothing.
+
+    Raises:
+        RateLimitExceeded: the next token is further away than the limiter's ``max_wait``
+            (this request is not sent).
+    """
+    attempt = _ATTEMPT.get()
+    if attempt is None:
+        return
+    if attempt.prepaid:
+        attempt.prepaid = False
+        return
+    limiter = attempt.limiter
+    if not limiter.try_acquire():
+        await limiter.acquire()
 
 
 class RateLimiter:

@@ -50,7 +50,7 @@ from ...domain.time import SYSTEM_CLOCK, Clock
 from ..telemetry import TELEMETRY, error_attributes, outcome_of
 from ._breaker import CircuitBreaker, RejectedByBreaker
 from ._bulkhead import Bulkhead
-from ._limiter import Limiter
+from ._limiter import Limiter, charging, end_charging
 from ._retry import RetryPolicy, notify
 from ._timeout import Timeout, timed_out
 
@@ -354,19 +354,26 @@ class Pipeline:
                     permit, probe = await shared.admit(permit)
                 if slow:
                     started = self._monotonic()
-                timeout = self.timeout
-                if timeout is None:
-                    result = await fn()
-                else:
-                    task = timeout.enter()
-                    try:
+                charged = None if limiter is None else charging(limiter)
+                try:
+                    timeout = self.timeout
+                    if timeout is None:
                         result = await fn()
-                    except asyncio.CancelledError:
-                        if timeout.expired(task):
-                            raise timed_out(self.integration, operation, timeout.seconds) from None
-                        raise
-                    finally:
-                        timeout.leave(task)
+                    else:
+                        task = timeout.enter()
+                        try:
+                            result = await fn()
+                        except asyncio.CancelledError:
+                            if timeout.expired(task):
+                                raise timed_out(
+                                    self.integration, operation, timeout.seconds
+                                ) from None
+                            raise
+                        finally:
+                            timeout.leave(task)
+                finally:
+                    if charged is not None:
+                        end_charging(charged)
             finally:
                 if bulkhead is not None:
                     bulkhead.leave()

@@ -9,7 +9,9 @@ import httpx
 import pytest
 import respx
 
+from portico.adapters.fakes import FakeClock
 from portico.adapters.http import VendorClient, VendorError, build_client, encode_form
+from portico.adapters.resilience import ResiliencePolicy, build_pipeline
 from portico.domain.errors import NetworkError, Unavailable, UnexpectedResponse
 
 
@@ -160,3 +162,29 @@ def test_encode_form_nests_lists_and_drops_none() -> None:
     assert encode_form(
         {"a": {"b": [{"c": 1}, {"d": True}]}, "skip": None, "e": False, "s": "x"}
     ) == [("a[b][0][c]", "1"), ("a[b][1][d]", "true"), ("e", "false"), ("s", "x")]
+
+
+@respx.mock
+async def test_every_request_of_an_attempt_takes_a_rate_limit_token(
+    http: httpx.AsyncClient,
+) -> None:
+    """
+    A vendor's quota counts requests: an operation that sends three takes three tokens (the
+    pipeline's first, then one per further request, waited for on the limiter's clock).
+    """
+    clock = FakeClock()
+    route = respx.get("https://v.test/thing").respond(200, json={"id": "t1"})
+    pipeline = build_pipeline(
+        "vendor", ResiliencePolicy(rate=10.0, burst=1, rate_max_wait=5.0), clock=clock
+    )
+    client = _client(http)
+
+    async def three_requests() -> None:
+        for _ in range(3):
+            await client.request("get thing", "GET", "/thing")
+
+    await pipeline.call("get thing", three_requests, idempotent=True)
+    assert route.call_count == 3
+    assert clock.sleeps == pytest.approx([0.1, 0.1])  # tokens two and three, 10/s apart
+    await client.request("get thing", "GET", "/thing")  # outside a pipeline: nothing to take
+    assert clock.sleeps == pytest.approx([0.1, 0.1])
