@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from contextlib import AbstractContextManager
 from typing import Protocol, runtime_checkable
 
@@ -62,6 +62,15 @@ class Outbox(Protocol):
         One exception: when the lease ran out while the send was still in flight and the next
         claimer dead-lettered the entry for that (``lease_expired``), the holder of that expired
         lease may still record the delivery it proves, turning the dead letter into delivered.
+        """
+        ...
+
+    async def mark_delivered_many(self, entries: Sequence[OutboxEntry]) -> set[str]:
+        """
+        `mark_delivered` for every entry of ``entries`` in one transaction; returns the ids
+        recorded. An entry whose lease is no longer current is left out (and left unchanged),
+        exactly as `mark_delivered` would have returned False for it; the others are recorded
+        all the same. No entries: nothing is done.
         """
         ...
 

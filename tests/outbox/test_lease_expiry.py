@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Unpack
 
 from portico.adapters.fakes import FakeMessaging, FakePayments
@@ -35,7 +36,7 @@ def relay(box: Outbox, clock, **ports: Unpack[CommandPorts]) -> OutboxRelay:
 
 
 class _MarkFails:
-    """An outbox whose `mark_delivered` fails once (the store hiccuped after the send)."""
+    """An outbox whose `mark_delivered` (and `mark_delivered_many`) fails once (the store hiccuped after the send)."""
 
     def __init__(self, inner: Outbox) -> None:
         self.inner = inner
@@ -44,6 +45,9 @@ class _MarkFails:
         return getattr(self.inner, name)
 
     async def mark_delivered(self, entry: OutboxEntry) -> bool:
+        raise OSError("disk I/O error")
+
+    async def mark_delivered_many(self, entries: Sequence[OutboxEntry]) -> set[str]:
         raise OSError("disk I/O error")
 
 

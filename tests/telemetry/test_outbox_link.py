@@ -239,6 +239,9 @@ class _StoreFails(SqliteOutbox):
     async def mark_delivered(self, entry: Any) -> bool:
         raise Unavailable("disk full", integration="outbox")
 
+    async def mark_delivered_many(self, entries: Any) -> set[str]:
+        raise Unavailable("disk full", integration="outbox")
+
 
 async def test_a_store_failure_ends_the_span_with_outcome_error(
     otel: Recorded, tmp_path: Path

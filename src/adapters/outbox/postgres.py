@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 import psycopg
@@ -270,11 +270,18 @@ class PostgresOutbox(Outbox):
                 raise self._unavailable(err) from None
 
     async def _tx(self, steps: list[tuple[sql.Composed, Any]]) -> list[tuple[Any, ...]]:
-        """Run ``steps`` in one transaction, pipelined (one round trip); the last one's rows."""
+        """
+        Run ``steps`` in one transaction, pipelined in one round trip; the last one's rows.
+
+        No BEGIN/COMMIT (psycopg's ``transaction()`` syncs on each, three round trips): on this
+        autocommit connection the steps before the pipeline's one Sync form an implicit
+        transaction, committed at the Sync, rolled back whole if a step fails (PostgreSQL
+        protocol docs, "Pipelining"). READ COMMITTED still takes a snapshot per statement.
+        """
         async with self._lock:
             try:
                 conn = await self._connection()
-                async with conn.pipeline(), conn.transaction():
+                async with conn.pipeline():
                     curs = [await conn.execute(q, p) for q, p in steps]
                 last = curs[-1]
                 return await last.fetchall() if last.description else [(last.rowcount,)]
@@ -393,22 +400,13 @@ class PostgresOutbox(Outbox):
         entries = (to_entry(r, lease_expired=":" in (r[11] or "")) for r in rows)
         return sorted(entries, key=lambda e: e.seq)
 
-    async def _settle(
-        self, entry: OutboxEntry, change: str, params: dict[str, Any], *, count: bool = False
-    ) -> bool:
+    async def _settle(self, entry: OutboxEntry, change: str, params: dict[str, Any]) -> bool:
         """
         Apply ``change`` (an UPDATE of ``entry``'s row ``RETURNING seq, integration, state,
         available_at, lease_until``) under its key's heads lock, then recompute that head.
         """
         lock = sql.SQL("SELECT 1 FROM {h} WHERE ordering_key = %(key)s FOR UPDATE").format(
             h=self._heads
-        )
-        counted = (
-            ", n AS (INSERT INTO {c} AS cur (integration, shard, delivered) "
-            "SELECT integration, seq %% " + str(_SHARDS) + ", 1 FROM d "
-            "ON CONFLICT (integration, shard) DO UPDATE SET delivered = cur.delivered + 1)"
-            if count
-            else ""
         )
         refresh = sql.SQL(
             "WITH d AS (" + change + "), "
@@ -423,9 +421,9 @@ class PostgresOutbox(Outbox):
             "seq = excluded.seq, integration = excluded.integration, due_at = excluded.due_at, "
             "lease_until = excluded.lease_until), "
             "gone AS (DELETE FROM {h} WHERE ordering_key = %(key)s AND EXISTS (SELECT 1 FROM d) "
-            "AND NOT EXISTS (SELECT 1 FROM nxt))" + counted + " "
+            "AND NOT EXISTS (SELECT 1 FROM nxt)) "
             "SELECT COUNT(*) FROM d"
-        ).format(t=self._t, h=self._heads, c=self._counts)
+        ).format(t=self._t, h=self._heads)
         params = {**params, "key": entry.ordering_key}
         rows = await self._tx([(lock, params), (refresh, params)])
         return bool(rows[0][0] == 1)
@@ -445,20 +443,62 @@ class PostgresOutbox(Outbox):
 
     async def mark_delivered(self, entry: OutboxEntry) -> bool:
         """Record success under the current lease, or over a lease-expiry dead letter (`held`)."""
-        change = (
-            "UPDATE {t} SET state = 'delivered', finished_at = %(now)s, last_error = NULL, "
-            "lease_token = NULL, lease_until = NULL WHERE id = %(id)s AND ("
-            "(state = 'pending' AND lease_token = %(token)s) "
-            "OR (state = 'dead' AND lease_token = %(held)s))" + self._RETURNING
-        )
-        token = entry.lease_token
+        return entry.id in await self.mark_delivered_many([entry])
+
+    async def mark_delivered_many(self, entries: Sequence[OutboxEntry]) -> set[str]:
+        """
+        `mark_delivered` for each of ``entries`` in one transaction and one round trip: lock
+        their keys' heads (in key order, so two relays settling overlapping keys cannot
+        deadlock), then one statement updates every row whose lease is current (each row checks
+        its own token), recomputes each affected key's head and adds to one counter shard per
+        integration. Returns the ids recorded.
+        """
+        if not entries:
+            return set()
+        unique = list({e.id: e for e in entries}.values())
+        tokens = [e.lease_token for e in unique]
         params = {
             "now": self._clock(),
-            "id": entry.id,
-            "token": token,
-            "held": None if token is None else held(token),
+            "ids": [e.id for e in unique],
+            "tokens": tokens,
+            "helds": [None if t is None else held(t) for t in tokens],
+            "keys": sorted({e.ordering_key for e in unique}),
         }
-        return await self._settle(entry, change, params, count=True)
+        lock = sql.SQL(
+            "SELECT 1 FROM {h} WHERE ordering_key = ANY(%(keys)s::text[]) "
+            "ORDER BY ordering_key FOR UPDATE"
+        ).format(h=self._heads)
+        # Rows by primary key (ANY of an array) and heads by key, never a join the planner may
+        # hash over the table. The statement's snapshot still shows ``d`` pending: excluded.
+        settle = sql.SQL(
+            "WITH v AS (SELECT * FROM unnest(%(ids)s::text[], %(tokens)s::text[], "
+            "%(helds)s::text[]) AS v(id, token, held)), "
+            "d AS (UPDATE {t} o SET state = 'delivered', finished_at = %(now)s, "
+            "last_error = NULL, lease_token = NULL, lease_until = NULL FROM v "
+            "WHERE o.id = ANY(%(ids)s::text[]) AND o.id = v.id AND ("
+            "(o.state = 'pending' AND o.lease_token = v.token) "
+            "OR (o.state = 'dead' AND o.lease_token = v.held)) "
+            "RETURNING o.id, o.seq, o.ordering_key, o.integration), "
+            "k AS (SELECT DISTINCT ordering_key FROM d), "
+            "nxt AS (SELECT k.ordering_key, p.seq, p.integration, p.available_at, "
+            "p.lease_until FROM k CROSS JOIN LATERAL (SELECT seq, integration, available_at, "
+            "lease_until FROM {t} WHERE state = 'pending' AND ordering_key = k.ordering_key "
+            "AND seq <> ALL(ARRAY(SELECT seq FROM d)) ORDER BY seq LIMIT 1) p), "
+            "up AS (INSERT INTO {h} (ordering_key, seq, integration, due_at, lease_until) "
+            "SELECT ordering_key, seq, integration, available_at, lease_until FROM nxt "
+            "ORDER BY ordering_key ON CONFLICT (ordering_key) DO UPDATE SET "
+            "seq = excluded.seq, integration = excluded.integration, due_at = excluded.due_at, "
+            "lease_until = excluded.lease_until), "
+            "gone AS (DELETE FROM {h} WHERE ordering_key = ANY(ARRAY(SELECT ordering_key FROM k)) "
+            "AND ordering_key <> ALL(ARRAY(SELECT ordering_key FROM nxt))), "
+            "n AS (INSERT INTO {c} AS cur (integration, shard, delivered) "
+            "SELECT integration, MIN(seq) %% " + str(_SHARDS) + ", COUNT(*) FROM d "
+            "GROUP BY integration ORDER BY integration ON CONFLICT (integration, shard) "
+            "DO UPDATE SET delivered = cur.delivered + excluded.delivered) "
+            "SELECT id FROM d"
+        ).format(t=self._t, h=self._heads, c=self._counts)
+        rows = await self._tx([(lock, params), (settle, params)])
+        return {str(r[0]) for r in rows}
 
     async def schedule_retry(
         self, entry: OutboxEntry, *, delay: float, error: str, attempted: bool = True

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Callable, Collection
+from collections import Counter
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
@@ -366,31 +367,43 @@ class SqliteOutbox(Outbox):
 
         return self._write(tx, durable=False)
 
-    def _delivered(self, entry: OutboxEntry, now: float) -> bool:
-        token = entry.lease_token
+    def _delivered(self, entries: Sequence[OutboxEntry], now: float) -> set[str]:
+        """Record each entry's success, in one write transaction; the ids recorded."""
         sql = (
             f"UPDATE {self.table} SET state = 'delivered', finished_at = ?, last_error = NULL, "
             "lease_token = NULL, lease_until = NULL WHERE id = ? AND ("
             "(state = 'pending' AND lease_token = ?) OR (state = 'dead' AND lease_token = ?))"
         )
-        params = (now, entry.id, token, None if token is None else held(token))
 
-        def tx(conn: sqlite3.Connection) -> bool:
-            if conn.execute(sql, params).rowcount != 1:
-                return False
-            self._refresh(conn, entry.ordering_key)
-            conn.execute(
-                f"INSERT INTO {self.table}_counts VALUES (?, 1) ON CONFLICT (integration) "
-                "DO UPDATE SET delivered = delivered + 1",
-                (entry.integration,),
+        def tx(conn: sqlite3.Connection) -> set[str]:
+            recorded: set[str] = set()
+            counts: Counter[str] = Counter()
+            for entry in entries:
+                token = entry.lease_token
+                params = (now, entry.id, token, None if token is None else held(token))
+                if entry.id in recorded or conn.execute(sql, params).rowcount != 1:
+                    continue
+                self._refresh(conn, entry.ordering_key)
+                recorded.add(entry.id)
+                counts[entry.integration] += 1
+            conn.executemany(
+                f"INSERT INTO {self.table}_counts VALUES (?, ?) ON CONFLICT (integration) "
+                "DO UPDATE SET delivered = delivered + excluded.delivered",
+                sorted(counts.items()),
             )
-            return True
+            return recorded
 
         return self._write(tx, durable=False)
 
     async def mark_delivered(self, entry: OutboxEntry) -> bool:
         """Record success under the current lease, or over a lease-expiry dead letter (`held`)."""
-        return await self._run(self._delivered, entry, self._clock())
+        return entry.id in await self._run(self._delivered, [entry], self._clock())
+
+    async def mark_delivered_many(self, entries: Sequence[OutboxEntry]) -> set[str]:
+        """`mark_delivered` for each of ``entries``, in one transaction; the ids recorded."""
+        if not entries:
+            return set()
+        return await self._run(self._delivered, list(entries), self._clock())
 
     async def schedule_retry(
         self, entry: OutboxEntry, *, delay: float, error: str, attempted: bool = True

@@ -60,6 +60,50 @@ class _Unobserved(DeliveryObserver, DeliveryRecord):
 _UNOBSERVED = _Unobserved()
 
 
+class _Deliveries:
+    """
+    The sent entries of one batch, recorded in one `Outbox.mark_delivered_many` once every entry
+    of the batch is decided (sent, settled otherwise, or failed), so a batch costs the store one
+    transaction for its successes instead of one each. The last success is recorded when the
+    slowest send of the batch ends, which is when the relay moved on to the next claim anyway;
+    the lease covers that (every send of the batch starts at the claim).
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._decided: set[str] = set()
+        self._all_decided = asyncio.Event()
+        self._sent: list[OutboxEntry] = []
+        self._recorded: asyncio.Future[set[str]] = asyncio.get_running_loop().create_future()
+        if not size:
+            self._all_decided.set()
+
+    def decided(self, entry: OutboxEntry) -> None:
+        """``entry`` is decided (again: no change)."""
+        self._decided.add(entry.id)
+        if len(self._decided) >= self._size:
+            self._all_decided.set()
+
+    async def delivered(self, entry: OutboxEntry) -> bool:
+        """``entry`` reached the vendor: True once recorded, False if its lease was lost."""
+        self._sent.append(entry)
+        self.decided(entry)
+        return entry.id in await asyncio.shield(self._recorded)
+
+    async def record(self, outbox: Outbox) -> None:
+        """Once all are decided, record the successes; a store failure reaches each waiter."""
+        try:
+            await self._all_decided.wait()
+            recorded = await outbox.mark_delivered_many(self._sent) if self._sent else set()
+        except BaseException as err:
+            if self._sent:
+                self._recorded.set_exception(err)
+            else:
+                self._recorded.cancel()
+            raise
+        self._recorded.set_result(recorded)
+
+
 @attrs.define
 class RelayStats:
     """Running totals of one relay, for the progress line and tests."""
@@ -135,9 +179,14 @@ class OutboxRelay:
             integrations=active,
         )
         if entries:
-            outcomes = await asyncio.gather(
-                *(self._handle(e) for e in entries), return_exceptions=True
+            batch = _Deliveries(len(entries))
+            first, *outcomes = await asyncio.gather(
+                batch.record(self.outbox),
+                *(self._handle(e, batch) for e in entries),
+                return_exceptions=True,
             )
+            if isinstance(first, BaseException) and not isinstance(first, Exception):
+                raise first  # cancelled, not a store failure (each entry logs that below)
             for entry, outcome in zip(entries, outcomes, strict=True):
                 if isinstance(outcome, BaseException):  # the store failed: the lease will expire
                     log.error("outbox entry %s: outcome not recorded: %r", entry.id, outcome)
@@ -198,25 +247,43 @@ class OutboxRelay:
 
     # ------------------------------------------------------------ one entry
 
-    async def _handle(self, entry: OutboxEntry) -> None:
-        with correlated(entry.correlation_id), self.observer.delivering(entry) as delivery:
-            await self._deliver(entry, delivery)
+    async def _handle(self, entry: OutboxEntry, batch: _Deliveries) -> None:
+        try:
+            with correlated(entry.correlation_id), self.observer.delivering(entry) as delivery:
+                if not await self._deliver(entry, delivery):
+                    return
+                if not await batch.delivered(entry):
+                    delivery.record("lost_lease")
+                    self._lost(entry)
+                    return
+                self.stats.delivered += 1
+                delivery.record("delivered")
+                log.debug(
+                    "outbox entry %s (%s, %s, attempt %d): delivered",
+                    entry.id,
+                    entry.kind,
+                    entry.integration,
+                    entry.attempts,
+                )
+        finally:
+            batch.decided(entry)  # whatever happened, the batch's successes are not held up
 
-    async def _deliver(self, entry: OutboxEntry, delivery: DeliveryRecord) -> None:
+    async def _deliver(self, entry: OutboxEntry, delivery: DeliveryRecord) -> bool:
+        """Send ``entry``: True when it reached the vendor, else its verdict is recorded."""
         try:
             command = decode_command(entry.payload, enqueued_at=entry.enqueued_at)
         except InvalidValue as err:
             await self._settle(entry, undecodable(err), delivery, err)
-            return
+            return False
         refused = before_sending(entry, command, self.settings, now=self._wall_clock())
         if refused is not None:
             await self._settle(entry, refused, delivery)
-            return
+            return False
         paused_for = self._paused_until.get(command.integration, 0.0) - self._clock()
         if paused_for > 0:
             decision = Decision(Verdict.RELEASE, "circuit open", paused_for)
             await self._settle(entry, decision, delivery)
-            return
+            return False
         try:
             await execute(command, self.ports)
         except Exception as err:  # noqa: BLE001 - every failure must end in a recorded verdict
@@ -224,20 +291,8 @@ class OutboxRelay:
             if isinstance(err, CircuitOpenError):
                 self._pause(command.integration, err.retry_in)
             await self._settle(entry, decision, delivery, err)
-            return
-        if await self.outbox.mark_delivered(entry):
-            self.stats.delivered += 1
-            delivery.record("delivered")
-            log.debug(
-                "outbox entry %s (%s, %s, attempt %d): delivered",
-                entry.id,
-                entry.kind,
-                entry.integration,
-                entry.attempts,
-            )
-        else:
-            delivery.record("lost_lease")
-            self._lost(entry)
+            return False
+        return True
 
     def _pause(self, integration: str, seconds: float) -> None:
         until = self._clock() + seconds
