@@ -64,3 +64,20 @@ async def make_outbox(
     yield make
     for box in opened:
         await box.close()
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+async def any_outbox(
+    request: pytest.FixtureRequest, tmp_path: Path, clock: ManualClock
+) -> AsyncIterator[Outbox]:
+    """One outbox on each store the wiring builds: in memory (``fake``), a file, PostgreSQL."""
+    box: Outbox
+    if request.param == "postgres":
+        url = request.getfixturevalue("postgres_url")
+        box = PostgresOutbox(url, table=f"t_ob_{uuid.uuid4().hex[:10]}.outbox", clock=clock)
+    elif request.param == "memory":
+        box = SqliteOutbox(":memory:", clock=clock)
+    else:
+        box = SqliteOutbox(tmp_path / "outbox.sqlite3", clock=clock)
+    yield box
+    await box.close()

@@ -36,7 +36,7 @@ def relay(box: Outbox, clock, **ports: Unpack[CommandPorts]) -> OutboxRelay:
 
 
 class _MarkFails:
-    """An outbox whose `mark_delivered` (and `mark_delivered_many`) fails once (the store hiccuped after the send)."""
+    """An outbox whose `mark_delivered(_many)` fails once (the store hiccuped after the send)."""
 
     def __init__(self, inner: Outbox) -> None:
         self.inner = inner

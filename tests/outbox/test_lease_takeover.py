@@ -30,9 +30,11 @@ from portico.app.wiring.outbox import build_relay
 from portico.app.wiring.settings import load_settings
 from portico.domain.commands import SendMessage
 from portico.domain.errors import ConfigurationError
-from portico.domain.messaging import TemplateMessage
-from portico.domain.outbox import EntryState
+from portico.domain.messaging import MessageReceipt, OutboundMessage, TemplateMessage
+from portico.domain.outbox import EntryState, OutboxEntry
 from portico.ports.execute import CommandPorts
+from portico.ports.outbox import Outbox
+from tests.outbox.conftest import ManualClock
 
 
 LEASE = 30.0
@@ -210,3 +212,58 @@ def test_a_pipeline_without_a_timeout_has_no_worst_case_but_a_stand_in(caplog):
 
 class _Unused:
     """An outbox the constructor never touches."""
+
+
+class _TakenOverWhileSending(FakeMessaging):
+    """
+    WhatsApp whose first send of a batch outlives the leases: another relay's claim takes over
+    the batch's oldest entry (``limit=1``) before the batch is recorded; ``settle`` also has that
+    relay dead-letter it as maybe sent at once.
+    """
+
+    def __init__(self, other: Outbox, clock: ManualClock, *, settle: bool) -> None:
+        super().__init__()
+        self.other, self.clock, self.settle = other, clock, settle
+        self.taken: list[OutboxEntry] = []
+        self.late = False
+
+    async def send(self, message: OutboundMessage) -> MessageReceipt:
+        if not self.late:  # the batch's sends run concurrently: only the first is late
+            self.late = True
+            self.clock.advance(LEASE + 1)
+            self.taken = await self.other.claim(limit=1, lease_seconds=LEASE)
+            if self.settle:
+                assert await self.other.dead_letter(self.taken[0], reason="maybe sent")
+        return await super().send(message)
+
+
+async def test_a_batch_with_one_lease_taken_over_records_the_others(make_outbox, clock):
+    """The taken-over entry is a lost lease of its own; the rest of the batch is delivered."""
+    box, other = make_outbox(), make_outbox()
+    ids = [await box.enqueue(_message(n)) for n in range(4)]
+    vendor = _TakenOverWhileSending(other, clock, settle=False)
+    relay = OutboxRelay(box, CommandPorts(messaging=vendor), RelaySettings(lease_seconds=LEASE))
+    assert await relay.run_once() == 4
+    [taken] = vendor.taken
+    assert taken.id == ids[0]
+    assert (relay.stats.delivered, relay.stats.lost_leases) == (3, 1)
+    stored = await box.get(taken.id)
+    assert (stored.state, stored.lease_token) == (EntryState.PENDING, taken.lease_token)
+    status = await box.status()
+    assert (status.pending, status.integrations[0].delivered) == (1, 3)
+    assert await other.mark_delivered(taken)  # the new holder still owns it
+    assert (await box.status()).integrations[0].delivered == 4
+
+
+async def test_a_batch_proves_delivery_of_an_entry_dead_lettered_by_its_taker(make_outbox, clock):
+    """The taker parked the entry as maybe sent; the batch that sent it records it delivered."""
+    box, other = make_outbox(), make_outbox()
+    for n in range(3):
+        await box.enqueue(_message(n))
+    vendor = _TakenOverWhileSending(other, clock, settle=True)
+    relay = OutboxRelay(box, CommandPorts(messaging=vendor), RelaySettings(lease_seconds=LEASE))
+    assert await relay.run_once() == 3
+    assert (relay.stats.delivered, relay.stats.lost_leases) == (3, 0)
+    assert await box.dead_letters() == []
+    status = await box.status()
+    assert (status.pending, status.dead, status.integrations[0].delivered) == (0, 0, 3)

@@ -8,7 +8,7 @@ from portico.domain.command_codec import decode_command
 from portico.domain.commands import AddNote, SendMessage
 from portico.domain.errors import Conflict
 from portico.domain.messaging import TextMessage
-from portico.domain.outbox import EntryState
+from portico.domain.outbox import EntryState, OutboxStatus
 from portico.domain.values import IdempotencyKey
 
 
@@ -174,3 +174,74 @@ async def test_entry_repr_hides_the_payload(make_outbox):
     [entry] = await box.claim(limit=1, lease_seconds=30)
     assert "secret" not in repr(entry)
     assert "712345678" not in repr(entry)
+
+
+# ------------------------------------------------------------ a batch of deliveries at once
+
+
+def _delivered(status: OutboxStatus, integration: str = "messaging") -> int:
+    return next(b.delivered for b in status.integrations if b.integration == integration)
+
+
+async def test_many_deliveries_are_recorded_at_once(any_outbox):
+    """Every entry of a claimed batch is recorded, counted once, and each line moves on."""
+    box = any_outbox
+    a1, a2, b1, c1 = msg(body="a1"), msg(body="a2"), msg(to="+40711111111"), note()
+    for c in (a1, a2, b1, c1):
+        await box.enqueue(c)
+    batch = await box.claim(limit=10, lease_seconds=30)
+    assert [decode_command(e.payload) for e in batch] == [a1, b1, c1]
+    assert await box.mark_delivered_many(batch) == {e.id for e in batch}
+    for entry in batch:
+        assert (await box.get(entry.id)).state is EntryState.DELIVERED
+    [nxt] = await box.claim(limit=10, lease_seconds=30)  # the heads moved to a2
+    assert decode_command(nxt.payload) == a2
+    status = await box.status()
+    assert (_delivered(status), _delivered(status, "crm")) == (2, 1)
+    assert status.pending == 1
+    assert await box.mark_delivered_many([]) == set()
+
+
+async def test_a_batch_records_around_a_lease_taken_over(any_outbox, clock):
+    """Of a batch with one lease taken over, the others are recorded and that one is untouched."""
+    box = any_outbox
+    for n in range(3):
+        await box.enqueue(msg(to=f"+4071000000{n}"))
+    [lost] = await box.claim(limit=1, lease_seconds=10)
+    kept = await box.claim(limit=10, lease_seconds=60)
+    clock.advance(11)
+    [taker] = await box.claim(limit=10, lease_seconds=60)
+    assert taker.id == lost.id
+    assert taker.lease_expired
+    assert await box.mark_delivered_many([lost, *kept]) == {e.id for e in kept}
+    stored = await box.get(lost.id)
+    assert (stored.state, stored.lease_token) == (EntryState.PENDING, taker.lease_token)
+    assert _delivered(await box.status()) == 2
+    assert await box.mark_delivered_many([taker]) == {taker.id}
+    assert await box.mark_delivered_many([taker, *kept]) == set()  # recorded once, not again
+    assert _delivered(await box.status()) == 3
+
+
+async def test_a_batch_proves_delivery_over_a_lease_expiry_dead_letter(any_outbox, clock):
+    """The holder whose lease ran out records its batch, the dead-lettered entry included."""
+    box = any_outbox
+    await box.enqueue(msg(to="+40710000000"))
+    await box.enqueue(msg(to="+40710000001"))
+    first, second = await box.claim(limit=10, lease_seconds=30)
+    clock.advance(31)
+    [taker] = await box.claim(limit=1, lease_seconds=30)
+    assert taker.id == first.id
+    assert await box.dead_letter(taker, reason="maybe sent")
+    assert await box.mark_delivered_many([first, second]) == {first.id, second.id}
+    assert (await box.get(first.id)).state is EntryState.DELIVERED
+    assert await box.dead_letters() == []
+    assert _delivered(await box.status()) == 2
+
+
+async def test_an_entry_listed_twice_is_recorded_and_counted_once(any_outbox):
+    """Duplicates in the list change nothing: one delivery, one count."""
+    box = any_outbox
+    await box.enqueue(msg())
+    [entry] = await box.claim(limit=1, lease_seconds=30)
+    assert await box.mark_delivered_many([entry, entry]) == {entry.id}
+    assert _delivered(await box.status()) == 1

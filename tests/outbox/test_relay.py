@@ -232,3 +232,30 @@ async def test_relay_survives_a_store_failure(box, clock):
     await r.run(until_idle=True)
     assert r.stats.delivered == 1
     assert clock.slept[0] == r.settings.idle_delay
+
+
+class _CountingOutbox(SqliteOutbox):
+    """A SQLite outbox that keeps each batch of deliveries it was asked to record."""
+
+    recorded: list[list[str]]
+
+    async def mark_delivered_many(self, entries):
+        self.recorded.append([e.id for e in entries])
+        return await super().mark_delivered_many(entries)
+
+
+async def test_a_batch_records_its_deliveries_in_one_call_after_every_verdict(tmp_path, clock):
+    """Five sent and one dead letter in a batch: one store call records the five, once decided."""
+    box = _CountingOutbox(tmp_path / "o.sqlite3", clock=clock)
+    box.recorded = []
+    sent = [await box.enqueue(template(to=f"+4071234560{n}")) for n in range(5)]
+    await box.enqueue(SendMessage(TextMessage("+40712345699", "outside the window")))
+    r = relay(box, clock, messaging=FakeMessaging())
+    assert await r.run_once() == 6
+    [batch] = box.recorded
+    assert sorted(batch) == sorted(sent)
+    assert (r.stats.delivered, r.stats.dead) == (5, 1)
+    assert (await box.status()).integrations[0].delivered == 5
+    assert await r.run_once() == 0
+    assert len(box.recorded) == 1  # an empty claim records nothing
+    await box.close()
