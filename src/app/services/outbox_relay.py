@@ -7,7 +7,8 @@ Its knobs are one `RelaySettings` value.
 
 Order: the outbox leases only the oldest pending command per ordering key, so one batch holds at
 most one command per subject; the relay sends a batch concurrently and the next command of a
-subject becomes claimable only once the previous one is delivered or dead.
+subject becomes claimable only once the previous one is delivered or dead. The batch's deliveries
+are recorded together (`Outbox.mark_delivered_many`) once every entry of it is decided.
 
 Backoff between attempts is `domain.backoff` (exponential with full jitter), the schedule of the
 resilience library's in-call retries too, so both spread load the same way.
