@@ -96,11 +96,11 @@ class _Deliveries:
         try:
             await self._all_decided.wait()
             recorded = await outbox.mark_delivered_many(self._sent) if self._sent else set()
-        except BaseException as err:
-            if self._sent:
-                self._recorded.set_exception(err)
-            else:
-                self._recorded.cancel()
+        except asyncio.CancelledError:
+            self._recorded.cancel()
+            raise
+        except Exception as err:
+            self._recorded.set_exception(err)  # each sent entry's task raises it: not recorded
             raise
         self._recorded.set_result(recorded)
 
