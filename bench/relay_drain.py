@@ -31,6 +31,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import uuid
 
 import httpx
@@ -134,11 +135,14 @@ async def _outbox_fill(db: str, table: str) -> None:
         await conn.execute(f"VACUUM ANALYZE {table}")
 
 
-def _relay_env(db: str, table: str, sim: str) -> dict[str, str]:
+def _relay_env(db: str, table: str, sim: str, data_dir: str) -> dict[str, str]:
     return {
         **os.environ,
         "PYTHONPATH": str(ROOT),
         "PORTICO_ENVIRONMENT": "sandbox",
+        # The WhatsApp statuses the relays record (SQLite, shared by the run's processes) go to
+        # a folder of this run: not the repository's root, not a file grown by earlier runs.
+        "PORTICO_DATA_DIR": data_dir,
         "PORTICO_MESSAGING__PROVIDER": "whatsapp",
         "PORTICO_CRM__PROVIDER": "none",
         "PORTICO_PAYMENTS__PROVIDER": "none",
@@ -226,7 +230,8 @@ def main() -> int:
                 bare_cmd.append(sim)
                 _run([bare_cmd] * n, {**os.environ, "PYTHONPATH": str(ROOT)})
                 relay_cmd = [sys.executable, "-m", "portico", "relay", "--until-idle"]
-                _run([relay_cmd] * n, _relay_env(db, box_table, sim))
+                with tempfile.TemporaryDirectory(prefix="portico-drain-") as data_dir:
+                    _run([relay_cmd] * n, _relay_env(db, box_table, sim, data_dir))
                 bare, bare_count = asyncio.run(_rate(db, bare_table))
                 ours, our_count = asyncio.run(_rate(db, box_table))
                 line = ratio(f"{n} process(es), commands/s", ours, bare, target=TARGET)
