@@ -74,3 +74,20 @@ async def test_many_concurrent_enqueues_of_one_key_store_it_once(postgres_url):
     finally:
         for b in boxes:
             await b.close()
+
+
+async def test_a_new_outbox_leaves_room_on_its_pages_for_lease_updates(postgres_url):
+    """Fillfactor 90 (rows) and 50 (heads): a claim's lease update can stay on its page (HOT)."""
+    table = f"ff_{uuid.uuid4().hex[:8]}"
+    box = PostgresOutbox(postgres_url, table=table)
+    try:
+        await box.status()
+        async with await psycopg.AsyncConnection.connect(postgres_url) as conn:
+            cur = await conn.execute(
+                "SELECT relname, reloptions FROM pg_class WHERE relname = ANY(%s) ORDER BY relname",
+                ([table, f"{table}_heads"],),
+            )
+            found = await cur.fetchall()
+        assert found == [(table, ["fillfactor=90"]), (f"{table}_heads", ["fillfactor=50"])]
+    finally:
+        await box.close()
