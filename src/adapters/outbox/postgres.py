@@ -118,6 +118,13 @@ class PostgresOutbox(Outbox):
         self._lease_clock = None if clock is None else self._clock  # None: the database's now()
         self._conn: psycopg.AsyncConnection[Any] | None = None
         self._lock = asyncio.Lock()
+        # The hot path's statements, composed once (they depend only on the table's names).
+        self._claim_sql = self._claim_query()
+        self._lock_keys_sql = sql.SQL(
+            "SELECT 1 FROM {h} WHERE ordering_key = ANY(%(keys)s::text[]) "
+            "ORDER BY ordering_key FOR UPDATE"
+        ).format(h=self._heads)
+        self._delivered_sql = self._delivered_query()
 
     def __repr__(self) -> str:
         return f"PostgresOutbox(table={self.table!r}, mode={self.mode!r})"
@@ -364,7 +371,25 @@ class PostgresOutbox(Outbox):
         if integrations is not None and not integrations:
             return []
         now = self._clock()
-        query = sql.SQL(
+        rows = await self._exec(
+            self._claim_sql,
+            {
+                "now": now,
+                "all": integrations is None,
+                "only": list(integrations or ()),
+                "limit": limit,
+                "lease": lease_seconds,
+                "lease_now": None if self._lease_clock is None else self._lease_clock(),
+            },
+        )
+        # A claim of a row that still held a token (a lease that ran out without an outcome)
+        # gives it ``<own>:<previous>``.
+        entries = (to_entry(r, lease_expired=":" in (r[11] or "")) for r in rows)
+        return sorted(entries, key=lambda e: e.seq)
+
+    def _claim_query(self) -> sql.Composed:
+        """`claim`'s statement: lock due heads SKIP LOCKED, lease their commands, mirror leases."""
+        return sql.SQL(
             "WITH h AS (SELECT ordering_key, seq FROM {h} "
             "WHERE due_at <= %(now)s AND (lease_until IS NULL OR lease_until <= "
             + _LEASE_NOW
@@ -387,21 +412,6 @@ class PostgresOutbox(Outbox):
                 sql.SQL("o.{c}").format(c=sql.Identifier(c.strip())) for c in COLUMNS.split(",")
             ),
         )
-        rows = await self._exec(
-            query,
-            {
-                "now": now,
-                "all": integrations is None,
-                "only": list(integrations or ()),
-                "limit": limit,
-                "lease": lease_seconds,
-                "lease_now": None if self._lease_clock is None else self._lease_clock(),
-            },
-        )
-        # A claim of a row that still held a token (a lease that ran out without an outcome)
-        # gives it ``<own>:<previous>``.
-        entries = (to_entry(r, lease_expired=":" in (r[11] or "")) for r in rows)
-        return sorted(entries, key=lambda e: e.seq)
 
     async def _settle(self, entry: OutboxEntry, change: str, params: dict[str, Any]) -> bool:
         """
@@ -467,13 +477,14 @@ class PostgresOutbox(Outbox):
             "helds": [None if t is None else held(t) for t in tokens],
             "keys": sorted({e.ordering_key for e in unique}),
         }
-        lock = sql.SQL(
-            "SELECT 1 FROM {h} WHERE ordering_key = ANY(%(keys)s::text[]) "
-            "ORDER BY ordering_key FOR UPDATE"
-        ).format(h=self._heads)
+        rows = await self._tx([(self._lock_keys_sql, params), (self._delivered_sql, params)])
+        return {str(r[0]) for r in rows}
+
+    def _delivered_query(self) -> sql.Composed:
+        """`mark_delivered_many`'s statement, run after its heads are locked."""
         # Rows by primary key (ANY of an array) and heads by key, never a join the planner may
         # hash over the table. The statement's snapshot still shows ``d`` pending: excluded.
-        settle = sql.SQL(
+        return sql.SQL(
             "WITH v AS (SELECT * FROM unnest(%(ids)s::text[], %(tokens)s::text[], "
             "%(helds)s::text[]) AS v(id, token, held)), "
             "d AS (UPDATE {t} o SET state = 'delivered', finished_at = %(now)s, "
@@ -500,8 +511,6 @@ class PostgresOutbox(Outbox):
             "DO UPDATE SET delivered = cur.delivered + excluded.delivered) "
             "SELECT id FROM d"
         ).format(t=self._t, h=self._heads, c=self._counts)
-        rows = await self._tx([(lock, params), (settle, params)])
-        return {str(r[0]) for r in rows}
 
     async def schedule_retry(
         self, entry: OutboxEntry, *, delay: float, error: str, attempted: bool = True
