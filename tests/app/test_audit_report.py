@@ -22,11 +22,11 @@ from portico.app.entrypoints.cli import main
 from portico.app.entrypoints.webhook_counters import WebhookHealth
 from portico.app.services.audit_report import (
     AuditReport,
-    Finding,
     build_audit_report,
     render_audit_markdown,
     render_audit_text,
 )
+from portico.app.services.audit_state import Finding
 from portico.app.wiring.container import Container, create_container
 from portico.domain.commands import SendMessage
 from portico.domain.errors import RetryExhaustedError, Unavailable

@@ -7,8 +7,8 @@ probes) for the live state (`AuditState`, records in ``audit_state``), judges it
 (``audit_findings``: every finding with its severity, and the quality gate with the rule that
 decided it) and returns the `AuditReport`. The same report renders as Markdown or text
 (`render_audit_markdown`, `render_audit_text`: ``portico health``), as JSON
-(`AuditReport.to_json`: ``portico health --format json``) and in the web console. This module
-re-exports the records, so ``from portico.app.services.audit_report import ...`` is enough.
+(`AuditReport.to_json`: ``portico health --format json``) and in the web console. The records
+it is built from live in ``audit_state``.
 
 Severities map onto ``portico health``'s exit codes (`EXIT_HEALTHY`, `EXIT_UNHEALTHY`,
 `EXIT_DEGRADED`), whose meaning is unchanged: a *critical* finding (an open circuit, a failed
@@ -30,21 +30,13 @@ import attrs
 
 from .audit_findings import decide_gate, derive_findings, duration, time_left
 from .audit_state import (
-    EXIT_DEGRADED,
-    EXIT_HEALTHY,
-    EXIT_UNHEALTHY,
-    SEVERITIES,
-    SILENT_PROVIDER_AFTER,
     AuditSource,
     AuditState,
     ClientRow,
     Finding,
-    OutboxRow,
     OutboxSummary,
     QualityGate,
     ResilienceRow,
-    SecretIssue,
-    Severity,
     WebhookCounts,
     WebhookHealthLike,
     WebhookRow,
@@ -53,28 +45,8 @@ from .report_table import ReportFormat, render_table
 
 
 __all__ = [
-    "EXIT_DEGRADED",
-    "EXIT_HEALTHY",
-    "EXIT_UNHEALTHY",
-    "SEVERITIES",
-    "SILENT_PROVIDER_AFTER",
     "AuditReport",
-    "AuditSource",
-    "AuditState",
-    "ClientRow",
-    "Finding",
-    "OutboxRow",
-    "OutboxSummary",
-    "QualityGate",
-    "ResilienceRow",
-    "SecretIssue",
-    "Severity",
-    "WebhookCounts",
-    "WebhookHealthLike",
-    "WebhookRow",
     "build_audit_report",
-    "decide_gate",
-    "derive_findings",
     "render_audit_markdown",
     "render_audit_text",
     "report_from_state",

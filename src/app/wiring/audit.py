@@ -33,7 +33,7 @@ from ...domain.outbox import OutboxStatus
 from ...domain.time import SYSTEM_CLOCK, Clock
 from ...ports.outbox import Outbox
 from ...ports.webhooks import DescribesScheme
-from ..services.audit_report import (
+from ..services.audit_state import (
     AuditSource,
     AuditState,
     ClientRow,

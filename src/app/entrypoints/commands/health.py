@@ -32,12 +32,12 @@ from typing import Any
 import httpx
 
 from ...services.audit_report import (
-    EXIT_UNHEALTHY,
     AuditReport,
     build_audit_report,
     render_audit_markdown,
     render_audit_text,
 )
+from ...services.audit_state import EXIT_UNHEALTHY
 from ...services.outbox_health import DEFAULT_MAX_PENDING_AGE
 from ...wiring.container import ConfigurationError, Container, create_container
 from ..webhook_counters import WebhookHealth, fetch_webhook_health
