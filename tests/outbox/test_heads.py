@@ -8,6 +8,7 @@ delivered rows, and the upgrade of an outbox written by an earlier version (no h
 from __future__ import annotations
 
 import sqlite3
+import uuid
 
 from portico.adapters.outbox.sqlite import SqliteOutbox
 from portico.domain.commands import AddNote
@@ -162,3 +163,88 @@ async def test_an_outbox_of_an_earlier_version_is_upgraded_when_opened(tmp_path,
     reopened = SqliteOutbox(path, clock=clock)
     assert (await reopened.status()).in_flight == 3
     await reopened.close()
+
+
+_OPEN_QUERIES = (
+    "SELECT integration, state, COUNT(*), MIN(enqueued_at) FROM {t} "
+    "WHERE state IN ('pending', 'dead') GROUP BY state, integration",
+    "SELECT id FROM {t} WHERE state IN ('pending', 'dead') AND state = 'dead' "
+    "AND (? IS NULL OR integration = ?) ORDER BY seq LIMIT 5",
+)
+
+
+async def test_delivered_rows_are_not_in_the_status_index_on_sqlite(tmp_path, clock):
+    """
+    The ``open`` index holds pending and dead rows only (a delivery writes no entry there), an
+    earlier version's full ``status`` index is dropped, and status and dead-letter queries
+    still read the index, never the table.
+    """
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(_OLD_SCHEMA.format(t="portico_outbox"))
+        conn.execute("CREATE INDEX portico_outbox_status ON portico_outbox (state, integration)")
+    box = SqliteOutbox(path, clock=clock)
+    await box.enqueue(note("c1", "a"))
+    [entry] = await box.claim(limit=1, lease_seconds=LEASE)
+    assert await box.mark_delivered(entry)
+    await box.close()
+    with sqlite3.connect(path) as conn:
+        indexes = dict(
+            conn.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+            )
+        )
+        assert "portico_outbox_status" not in indexes
+        assert "WHERE state IN ('pending', 'dead')" in indexes["portico_outbox_open"]
+        entries = conn.execute(
+            "SELECT COUNT(*) FROM portico_outbox INDEXED BY portico_outbox_open "
+            "WHERE state IN ('pending', 'dead')"
+        ).fetchone()
+        assert entries == (0,)  # the delivered row left no entry
+        for query in _OPEN_QUERIES:
+            text = query.format(t="portico_outbox")
+            plan = [
+                r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + text, (None,) * text.count("?"))
+            ]
+            assert any("portico_outbox_open" in step for step in plan), plan
+            assert not any(step.startswith("SCAN portico_outbox") for step in plan), plan
+
+
+async def test_delivered_rows_are_not_in_the_status_index_on_postgresql(postgres_url, clock):
+    """The same on PostgreSQL: an earlier ``status`` index is replaced by the partial one."""
+    import psycopg
+
+    from portico.adapters.outbox.postgres import PostgresOutbox
+
+    table = f"open_{uuid.uuid4().hex[:8]}"
+    box = PostgresOutbox(postgres_url, table=table, clock=clock)
+    await box.status()
+    await box.close()
+    async with await psycopg.AsyncConnection.connect(postgres_url, autocommit=True) as conn:
+        await conn.execute(f"DROP INDEX {table}_open")  # as an earlier version left it
+        await conn.execute(f"CREATE INDEX {table}_status ON {table} (state, integration)")
+    box = PostgresOutbox(postgres_url, table=table, clock=clock)
+    try:
+        await box.enqueue(note("c1", "a"))
+        assert await box.mark_delivered_many(await box.claim(limit=1, lease_seconds=LEASE))
+        async with await psycopg.AsyncConnection.connect(postgres_url, autocommit=True) as conn:
+            cur = await conn.execute(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s", (table,)
+            )
+            indexes = dict(await cur.fetchall())
+            assert f"{table}_status" not in indexes
+            assert (
+                "WHERE (state = ANY (ARRAY['pending'::text, 'dead'::text]))"
+                in (indexes[f"{table}_open"])
+            )
+            await conn.execute("SET enable_seqscan = off")
+            for query in _OPEN_QUERIES:
+                text = query.format(t=table).replace("?", "%s::text")
+                cur = await conn.execute("EXPLAIN " + text, (None,) * text.count("%s"))
+                plan = " ".join(r[0] for r in await cur.fetchall())
+                assert f"{table}_open" in plan, plan
+        assert (await box.status()).delivered == 1
+    finally:
+        await box.close()
+        async with await psycopg.AsyncConnection.connect(postgres_url, autocommit=True) as conn:
+            await conn.execute(f"DROP TABLE IF EXISTS {table}, {table}_heads, {table}_counts")

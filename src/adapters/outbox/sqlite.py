@@ -52,6 +52,10 @@ __all__ = ["OpenMode", "SqliteOutbox"]
 
 T = TypeVar("T")
 P = ParamSpec("P")
+# The rows of the ``open`` index: partial, so a delivery inserts no entry in it. SQLite uses a
+# partial index only for a query whose WHERE has its term word for word, so every query over
+# pending or dead rows says it too (``state = 'dead'`` alone would scan the table).
+_OPEN = "state IN ('pending', 'dead')"
 log = logging.getLogger("portico.outbox")
 
 
@@ -158,10 +162,12 @@ class SqliteOutbox(Outbox):
                 correlation_id TEXT
             );
             CREATE INDEX IF NOT EXISTS {t}_line ON {t} (ordering_key, seq) WHERE state = 'pending';
-            CREATE INDEX IF NOT EXISTS {t}_status ON {t} (state, integration, enqueued_at);
+            CREATE INDEX IF NOT EXISTS {t}_open ON {t} (state, integration, enqueued_at)
+                WHERE {_OPEN};
             CREATE INDEX IF NOT EXISTS {t}_done ON {t} (finished_at) WHERE state = 'delivered';
             DROP INDEX IF EXISTS {t}_due;
             DROP INDEX IF EXISTS {t}_state;
+            DROP INDEX IF EXISTS {t}_status;
             """
         )
         self._add_columns(conn)
@@ -437,7 +443,10 @@ class SqliteOutbox(Outbox):
         self, *, limit: int = 100, integration: str | None = None
     ) -> list[OutboxEntry]:
         """Dead letters, oldest first."""
-        where = "WHERE state = 'dead' AND (? IS NULL OR integration = ?) ORDER BY seq LIMIT ?"
+        where = (
+            f"WHERE {_OPEN} AND state = 'dead' AND (? IS NULL OR integration = ?) "
+            "ORDER BY seq LIMIT ?"
+        )
         return await self._run(self._select, where, (integration, integration, limit))
 
     def _update(self, sql: str, params: tuple[Any, ...]) -> int:
@@ -447,7 +456,7 @@ class SqliteOutbox(Outbox):
         sql = (
             f"UPDATE {self.table} SET state = 'pending', attempts = 0, available_at = ?, "
             "finished_at = NULL, lease_token = NULL, lease_until = NULL "
-            f"WHERE state = 'dead' AND {where} "
+            f"WHERE {_OPEN} AND state = 'dead' AND {where} "
             "RETURNING seq, ordering_key, integration, available_at"
         )
         now = self._clock()
@@ -471,7 +480,7 @@ class SqliteOutbox(Outbox):
 
     async def purge_dead(self, entry_id: str | None = None) -> int:
         """Delete one dead letter, or all."""
-        sql = f"DELETE FROM {self.table} WHERE state = 'dead' AND (? IS NULL OR id = ?)"
+        sql = f"DELETE FROM {self.table} WHERE {_OPEN} AND state = 'dead' AND (? IS NULL OR id = ?)"
         return await self._run(self._update, sql, (entry_id, entry_id))
 
     async def purge_delivered(self, *, finished_before: float, limit: int) -> int:
@@ -497,7 +506,7 @@ class SqliteOutbox(Outbox):
                 (now,),
             )
             return backlog(now, rows.fetchall())
-        # Pending and dead from the status index (delivered rows are not read), leases from the
+        # Pending and dead from the ``open`` index (delivered rows are not in it), leases from the
         # heads (only a head is ever leased), delivered from the counters.
         leased = dict(
             conn.execute(
@@ -510,7 +519,7 @@ class SqliteOutbox(Outbox):
             (integ, state, count, leased.get(integ, 0), oldest)
             for integ, state, count, oldest in conn.execute(
                 f"SELECT integration, state, COUNT(*), MIN(enqueued_at) FROM {t} "
-                "WHERE state IN ('pending', 'dead') GROUP BY state, integration"
+                f"WHERE {_OPEN} GROUP BY state, integration"
             )
         ]
         found += [
