@@ -231,7 +231,7 @@ async def test_delivered_rows_are_not_in_the_status_index_on_postgresql(postgres
             cur = await conn.execute(
                 "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s", (table,)
             )
-            indexes = dict(await cur.fetchall())
+            indexes: dict[str, str] = dict(await cur.fetchall())
             assert f"{table}_status" not in indexes
             assert (
                 "WHERE (state = ANY (ARRAY['pending'::text, 'dead'::text]))"
