@@ -87,7 +87,10 @@ class OutboxStatus:
 
     @property
     def in_flight(self) -> int:
-        """Commands leased to a relay right now."""
+        """
+        Commands being sent right now: one per ordering key leased to a relay (a relay sends a
+        key's run one command at a time; the run's later commands count as pending only).
+        """
         return sum(b.in_flight for b in self.integrations)
 
     @property

@@ -18,10 +18,13 @@ class Outbox(Protocol):
     """
     A durable queue of outbound commands with leases and dead letters.
 
-    Order: `claim` hands out, per ``ordering_key``, only the oldest pending entry, and only when it
-    is not leased; the next one waits until it is delivered or dead. So commands for one subject
-    reach the vendor in the order they were enqueued, even with several relays. A dead letter does
-    not block its line (one poisoned command must not silence a patient forever).
+    Order: `claim` hands out, per ``ordering_key``, a run of consecutive pending entries that
+    starts at the key's oldest pending one (its head), and only when that head is not leased; the
+    entries after the run wait until the run's entries are delivered or dead. The holder sends a
+    run one entry after another in seq order, so commands for one subject reach the vendor in the
+    order they were enqueued, even with several relays: the key stays leased to that holder while
+    the run's entries are settled, as its next pending entry then carries the run's lease. A dead
+    letter does not block its line (one poisoned command must not silence a patient forever).
 
     Errors: every method raises `domain.errors.Unavailable` (``integration="outbox"``,
     ``request_sent=False``) when the store itself fails (unopenable file, full disk, lock
@@ -43,15 +46,33 @@ class Outbox(Protocol):
         ...
 
     async def claim(
-        self, *, limit: int, lease_seconds: float, integrations: Collection[str] | None = None
+        self,
+        *,
+        limit: int,
+        lease_seconds: float,
+        integrations: Collection[str] | None = None,
+        per_key: int = 1,
     ) -> list[OutboxEntry]:
         """
-        Lease up to ``limit`` due entries (at most one per ordering key), oldest first.
+        Lease up to ``limit`` due entries, at most ``per_key`` per ordering key, in seq order.
 
-        Each claim counts one attempt. A lease that expires (its relay crashed) makes the entry
-        claimable again, and that claim returns it with ``lease_expired=True``: the previous
-        attempt may have reached the vendor. ``integrations`` restricts the claim (a relay skips
-        paused ones).
+        The entries of one key are consecutive pending entries starting at that key's head (its
+        oldest pending entry), all due and none leased, in seq order: a key's run stops before
+        its first entry that is not due yet or is still leased (to a run another claim holds).
+        With the default ``per_key=1`` a claim takes only heads, one entry per key. At most
+        ``limit`` keys are taken, oldest head first. When their runs hold more than ``limit``
+        entries, the batch is cut fairly, round-robin across keys: entries are taken in the
+        order (position in their run, seq), so every key taken keeps its head and a prefix of
+        its run.
+
+        Each entry claimed counts one attempt, and every entry of one claim gets the same lease
+        expiry. A lease that expires (its relay crashed) makes the entry claimable again, and
+        that claim returns it with ``lease_expired=True``: the previous attempt may have
+        reached the vendor. ``integrations`` restricts the claim (a relay skips paused ones).
+
+        The holder of a run sends its entries one after another and settles every one of them;
+        an entry it decides not to send gives its lease back with
+        ``schedule_retry(..., delay=0, attempted=False)``, so it waits behind the head again.
         """
         ...
 
@@ -121,7 +142,10 @@ class Outbox(Protocol):
         ...
 
     async def status(self) -> OutboxStatus:
-        """Pending, in-flight, dead and delivered counts and the oldest pending, per integration."""
+        """
+        Pending, in-flight, dead and delivered counts and the oldest pending, per integration.
+        In flight counts leased keys, one each (`OutboxStatus.in_flight`).
+        """
         ...
 
     async def close(self) -> None:

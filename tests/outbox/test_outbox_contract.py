@@ -8,8 +8,9 @@ from portico.domain.command_codec import decode_command
 from portico.domain.commands import AddNote, SendMessage
 from portico.domain.errors import Conflict
 from portico.domain.messaging import TextMessage
-from portico.domain.outbox import EntryState, OutboxStatus
+from portico.domain.outbox import EntryState, OutboxEntry, OutboxStatus
 from portico.domain.values import IdempotencyKey
+from portico.ports.outbox import Outbox
 
 
 def msg(to: str = "+40712345678", body: str = "hi", key: str | None = None) -> SendMessage:
@@ -245,3 +246,131 @@ async def test_an_entry_listed_twice_is_recorded_and_counted_once(any_outbox):
     [entry] = await box.claim(limit=1, lease_seconds=30)
     assert await box.mark_delivered_many([entry, entry]) == {entry.id}
     assert _delivered(await box.status()) == 1
+
+
+# ------------------------------------------------------------ runs: several commands per key
+
+
+def _bodies(batch: list[OutboxEntry]) -> list[str]:
+    """The message bodies of a batch, in its order."""
+    bodies = []
+    for entry in batch:
+        command = decode_command(entry.payload)
+        assert isinstance(command, SendMessage)
+        assert isinstance(command.message, TextMessage)
+        bodies.append(command.message.body)
+    return bodies
+
+
+async def _enqueue(box: Outbox, to: str, *bodies: str, delay: float = 0.0) -> None:
+    for body in bodies:
+        await box.enqueue(msg(to=to, body=body), delay=delay)
+
+
+A, B, C = "+40711111111", "+40722222222", "+40733333333"
+
+
+async def test_a_claim_takes_a_run_of_consecutive_commands_per_key_in_order(make_outbox):
+    """per_key=3 takes each key's three oldest, in seq order; the rest wait behind the run."""
+    box = make_outbox()
+    await _enqueue(box, A, "a1", "a2")
+    await _enqueue(box, B, "b1")
+    await _enqueue(box, A, "a3", "a4", "a5")
+    batch = await box.claim(limit=10, lease_seconds=30, per_key=3)
+    assert _bodies(batch) == ["a1", "a2", "b1", "a3"]
+    assert all(e.attempts == 1 and e.lease_token for e in batch)
+    assert len({e.lease_token for e in batch}) == 4
+    assert await box.claim(limit=10, lease_seconds=30, per_key=3) == []
+    assert (await box.status()).in_flight == 2  # one per key: the heads are what is leased
+    assert await box.mark_delivered_many(batch) == {e.id for e in batch}
+    assert _bodies(await box.claim(limit=10, lease_seconds=30, per_key=3)) == ["a4", "a5"]
+
+
+async def test_a_run_stops_at_its_first_command_not_yet_due(make_outbox, clock):
+    """A command not due yet ends its key's run there, even when later ones are due."""
+    box = make_outbox()
+    await _enqueue(box, A, "a1")
+    await _enqueue(box, A, "a2", delay=60)
+    await _enqueue(box, A, "a3")
+    [first] = await box.claim(limit=10, lease_seconds=30, per_key=5)
+    assert _bodies([first]) == ["a1"]
+    assert await box.mark_delivered(first)
+    assert await box.claim(limit=10, lease_seconds=30, per_key=5) == []  # a2 is the head now
+    clock.advance(60)
+    assert _bodies(await box.claim(limit=10, lease_seconds=30, per_key=5)) == ["a2", "a3"]
+
+
+async def test_a_retried_command_behind_the_head_ends_the_run(make_outbox, clock):
+    """A run taken after a retry with a delay stops before the retried command."""
+    box = make_outbox()
+    await _enqueue(box, A, "a1", "a2", "a3")
+    a1, a2, a3 = await box.claim(limit=10, lease_seconds=30, per_key=3)
+    assert await box.schedule_retry(a1, delay=0, error="release", attempted=False)
+    assert await box.schedule_retry(a2, delay=60, error="503")
+    assert await box.schedule_retry(a3, delay=0, error="release", attempted=False)
+    again = await box.claim(limit=10, lease_seconds=30, per_key=3)
+    assert [e.id for e in again] == [a1.id]
+    assert again[0].attempts == 1  # the release refunded the first claim's attempt
+
+
+async def test_the_batch_is_cut_round_robin_across_keys(make_outbox):
+    """limit=5 of runs 4+4+1: every key keeps its head, then second places, in seq order."""
+    box = make_outbox()
+    await _enqueue(box, A, "a1", "a2", "a3", "a4")
+    await _enqueue(box, B, "b1", "b2", "b3", "b4")
+    await _enqueue(box, C, "c1")
+    batch = await box.claim(limit=5, lease_seconds=30, per_key=4)
+    assert _bodies(batch) == ["a1", "a2", "b1", "b2", "c1"]
+    batch = await box.claim(limit=2, lease_seconds=30, per_key=4)
+    assert batch == []  # all three keys are held by the first claim's runs
+
+
+async def test_more_keys_than_the_limit_take_the_oldest_heads_only(make_outbox):
+    """With as many keys as the limit, the batch is heads only, oldest first."""
+    box = make_outbox()
+    await _enqueue(box, A, "a1", "a2")
+    await _enqueue(box, B, "b1", "b2")
+    assert _bodies(await box.claim(limit=2, lease_seconds=30, per_key=8)) == ["a1", "b1"]
+
+
+async def test_the_next_command_of_a_settled_head_keeps_the_runs_lease(make_outbox):
+    """Two outboxes on one store: a run's rows stay out of reach of the other while it is held."""
+    first, second = make_outbox(), make_outbox()
+    await _enqueue(first, A, "a1", "a2", "a3", "a4")
+    await _enqueue(first, B, "b1")
+    a1, a2, a3, b1 = await first.claim(limit=10, lease_seconds=30, per_key=3)
+    assert await second.claim(limit=10, lease_seconds=30, per_key=3) == []
+    assert await first.mark_delivered_many([a1, b1]) == {a1.id, b1.id}
+    assert await second.claim(limit=10, lease_seconds=30, per_key=3) == []  # a2 is held
+    assert await first.dead_letter(a2, reason="vendor said no")
+    assert await second.claim(limit=10, lease_seconds=30, per_key=3) == []  # a3 is held
+    assert await first.schedule_retry(a3, delay=0, error="release", attempted=False)
+    taken = await second.claim(limit=10, lease_seconds=30, per_key=3)
+    assert _bodies(taken) == ["a3", "a4"]
+
+
+async def test_a_released_head_is_claimed_without_the_rest_of_the_live_run(make_outbox):
+    """After the head of a run is retried, another claim gets the head, never the held rest."""
+    first, second = make_outbox(), make_outbox()
+    await _enqueue(first, A, "a1", "a2", "a3", "a4")
+    a1, a2, a3 = await first.claim(limit=10, lease_seconds=30, per_key=3)
+    assert await first.schedule_retry(a1, delay=0, error="503")
+    [head] = await second.claim(limit=10, lease_seconds=30, per_key=3)
+    assert head.id == a1.id
+    assert await first.schedule_retry(a2, delay=0, error="release", attempted=False)
+    assert await first.schedule_retry(a3, delay=0, error="release", attempted=False)
+    assert await first.claim(limit=10, lease_seconds=30, per_key=3) == []  # a1 is held again
+    assert await second.mark_delivered(head)
+    assert _bodies(await first.claim(limit=10, lease_seconds=30, per_key=3)) == ["a2", "a3", "a4"]
+
+
+async def test_an_expired_run_comes_back_whole_as_lease_expired(make_outbox, clock):
+    """A run whose relay died is claimed again after the lease, every entry marked expired."""
+    box = make_outbox()
+    await _enqueue(box, A, "a1", "a2", "a3")
+    held = await box.claim(limit=10, lease_seconds=30, per_key=2)
+    clock.advance(31)
+    again = await box.claim(limit=10, lease_seconds=30, per_key=2)
+    assert [e.id for e in again] == [e.id for e in held]
+    assert all(e.lease_expired and e.attempts == 2 for e in again)
+    assert not await box.mark_delivered(held[0])

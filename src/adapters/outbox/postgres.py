@@ -51,9 +51,11 @@ _LEASE_NOW = (
     "COALESCE(%(lease_now)s::double precision, extract(epoch FROM now())::double precision)"
 )
 log = logging.getLogger("portico.outbox")
-# Heads: one row per ordering key with pending work, naming its oldest pending command (the only
-# one a claim may take) and mirroring that command's due time and lease. A claim locks heads
-# (SKIP LOCKED) and reads each command by primary key, never the rows queued behind a head.
+# Heads: one row per ordering key with pending work, naming its oldest pending command (where a
+# claim's run of that key starts) and mirroring that command's due time and lease. A claim locks
+# heads (SKIP LOCKED) and reads each run from the ``_line`` index, at most ``per_key`` rows from
+# the head, never the rest of the queue. The rows of a run share one lease, so when its head is
+# settled the recomputed head (the run's next row) mirrors that lease and the key stays held.
 # Whatever changes a head's command locks its heads row first and recomputes it in a later
 # statement (READ COMMITTED: a snapshot taken after the lock, so it sees every enqueue that
 # committed before); a row that becomes pending (enqueue, requeue) offers itself as the head.
@@ -367,9 +369,14 @@ class PostgresOutbox(Outbox):
     # ------------------------------------------------------------ relay side
 
     async def claim(
-        self, *, limit: int, lease_seconds: float, integrations: Collection[str] | None = None
+        self,
+        *,
+        limit: int,
+        lease_seconds: float,
+        integrations: Collection[str] | None = None,
+        per_key: int = 1,
     ) -> list[OutboxEntry]:
-        """Lease due entries, one per ordering key, skipping heads other relays hold."""
+        """Lease runs of due entries, up to ``per_key`` per key, skipping heads others hold."""
         if integrations is not None and not integrations:
             return []
         now = self._clock()
@@ -380,6 +387,7 @@ class PostgresOutbox(Outbox):
                 "all": integrations is None,
                 "only": list(integrations or ()),
                 "limit": limit,
+                "per_key": max(per_key, 1),
                 "lease": lease_seconds,
                 "lease_now": None if self._lease_clock is None else self._lease_clock(),
             },
@@ -390,7 +398,20 @@ class PostgresOutbox(Outbox):
         return sorted(entries, key=lambda e: e.seq)
 
     def _claim_query(self) -> sql.Composed:
-        """`claim`'s statement: lock due heads SKIP LOCKED, lease their commands, mirror leases."""
+        """
+        `claim`'s statement: lock due heads SKIP LOCKED, read each key's run, lease, mirror.
+
+        Each run is read from the ``_line`` index (pending rows in (key, seq) order) from the
+        locked head on, ``per_key`` rows at most, never the rest of the key's queue: the range
+        is a row comparison ordered by (key, seq), which only that index serves, so no planner
+        statistics can turn it into a walk of the primary key; rows of the next keys that fill
+        the ``LIMIT`` are dropped after it. A row counts while it and every row before it in
+        the run is due and unleased (the head by its heads row). Starting from the head's seq
+        matters: a head locked after another claim's or outcome's commit is re-read at its new
+        seq (this statement's snapshot may still show the older rows pending). The cut to
+        ``limit`` is round-robin: (position in run, seq).
+        """
+        free = "(p.lease_until IS NULL OR p.lease_until <= " + _LEASE_NOW + ")"
         return sql.SQL(
             "WITH h AS (SELECT ordering_key, seq FROM {h} "
             "WHERE due_at <= %(now)s AND (lease_until IS NULL OR lease_until <= "
@@ -398,14 +419,24 @@ class PostgresOutbox(Outbox):
             + ") "
             "AND (%(all)s OR integration = ANY(%(only)s)) "
             "ORDER BY seq LIMIT %(limit)s FOR UPDATE SKIP LOCKED), "
+            "r AS (SELECT w.seq, w.n FROM h CROSS JOIN LATERAL (SELECT p.seq, "
+            "row_number() OVER (ORDER BY p.seq) AS n, bool_and(p.seq = h.seq OR "
+            "(p.available_at <= %(now)s AND " + free + ")) OVER (ORDER BY p.seq) AS ok "
+            "FROM (SELECT ordering_key, seq, available_at, lease_until FROM {t} "
+            "WHERE state = 'pending' AND (ordering_key, seq) >= (h.ordering_key, h.seq) "
+            "ORDER BY ordering_key, seq LIMIT %(per_key)s) p "
+            "WHERE p.ordering_key = h.ordering_key) w WHERE w.ok), "
+            "pick AS (SELECT seq FROM r ORDER BY n, seq LIMIT %(limit)s), "
+            # Rows and heads by primary key (ANY of an array), never a join the planner may hash.
             "c AS (UPDATE {t} o SET lease_token = md5(random()::text || clock_timestamp()::text) "
             "|| COALESCE(':' || split_part(o.lease_token, ':', 1), ''), "
             "lease_until = " + _LEASE_NOW + " + %(lease)s, attempts = o.attempts + 1 "
-            "FROM h WHERE o.seq = h.seq AND o.state = 'pending' RETURNING {cols}), "
-            # Heads by primary key (ANY of an array), never a join the planner may hash.
-            "u AS (UPDATE {h} x SET lease_until = c.lease_until FROM c "
+            "WHERE o.seq = ANY(ARRAY(SELECT seq FROM pick)) AND o.state = 'pending' "
+            "RETURNING {cols}), "
+            "u AS (UPDATE {h} x SET lease_until = k.lease_until FROM "
+            "(SELECT DISTINCT ordering_key, lease_until FROM c) k "
             "WHERE x.ordering_key = ANY(ARRAY(SELECT ordering_key FROM c)) "
-            "AND x.ordering_key = c.ordering_key) "
+            "AND x.ordering_key = k.ordering_key) "
             "SELECT * FROM c"
         ).format(
             t=self._t,
@@ -595,7 +626,7 @@ class PostgresOutbox(Outbox):
     async def status(self) -> OutboxStatus:
         """
         Counts per integration: pending and dead from the ``open`` index (delivered rows are not
-        in it), leases from the heads (only a head is leased), delivered from the counters.
+        in it), leases from the heads (one per leased key), delivered from the counters.
         """
         now = self._clock()
         lease_now = None if self._lease_clock is None else self._lease_clock()

@@ -218,10 +218,11 @@ class SqliteOutbox(Outbox):
             raise
         conn.execute("COMMIT")
 
-    # Heads: one row per ordering key with pending work, naming its oldest pending command (the
-    # only one a claim may take) and mirroring that command's due time and lease, so a claim
-    # reads heads in order and never the rows queued behind them. Kept in the transaction of
-    # every change to a pending row.
+    # Heads: one row per ordering key with pending work, naming its oldest pending command (where
+    # a claim's run of that key starts) and mirroring that command's due time and lease, so a
+    # claim reads heads in order and, behind each, at most its run. Kept in the transaction of
+    # every change to a pending row; the rows of a run share one lease, so the head recomputed
+    # when a run's head is settled (the run's next row) mirrors that lease.
 
     def _offer(self, conn: sqlite3.Connection, seq: int, key: str, integ: str, due: float) -> None:
         """A row that just became pending: the head of its key unless an older one is."""
@@ -310,7 +311,11 @@ class SqliteOutbox(Outbox):
     # ------------------------------------------------------------ relay side
 
     def _claim(
-        self, limit: int, lease_seconds: float, integrations: Collection[str] | None
+        self,
+        limit: int,
+        lease_seconds: float,
+        integrations: Collection[str] | None,
+        per_key: int,
     ) -> list[OutboxEntry]:
         now = self._clock()
         t = self.table
@@ -324,7 +329,8 @@ class SqliteOutbox(Outbox):
         params.append(limit)
 
         def tx(conn: sqlite3.Connection) -> list[OutboxEntry]:
-            # Heads in order, each a primary-key lookup: the rows behind a head are never read.
+            # Heads in order, each a primary-key lookup; a run's later rows come from the
+            # ``_line`` index, at most ``per_key`` from the head: never the rest of the queue.
             # A pending row that still holds a token had a lease that ran out without an outcome.
             due = conn.execute(
                 f"SELECT h.seq, h.ordering_key, o.lease_token FROM {t}_heads h "
@@ -333,9 +339,15 @@ class SqliteOutbox(Outbox):
                 "ORDER BY h.seq LIMIT ?",
                 params,
             ).fetchall()
+            runs: list[tuple[int, int, str, str | None]] = []  # (position, seq, key, old token)
+            for seq, key, old in due:
+                runs.append((0, seq, key, old))
+                if per_key > 1:
+                    runs += self._run_after(conn, key, seq, per_key - 1, now)
+            runs.sort(key=lambda r: (r[0], r[1]))  # the round-robin cut: (position in run, seq)
             claimed = []
             until = now + lease_seconds
-            for seq, key, old in due:
+            for _, seq, key, old in runs[:limit]:
                 row = conn.execute(
                     f"UPDATE {t} SET lease_token = ?, lease_until = ?, attempts = attempts + 1 "
                     f"WHERE seq = ? AND state = 'pending' RETURNING {COLUMNS}",
@@ -347,15 +359,36 @@ class SqliteOutbox(Outbox):
                     f"UPDATE {t}_heads SET lease_until = ? WHERE ordering_key = ?", (until, key)
                 )
                 claimed.append(to_entry(row, lease_expired=old is not None))
-            return claimed
+            return sorted(claimed, key=lambda e: e.seq)
 
         return self._write(tx, durable=False)
 
+    def _run_after(
+        self, conn: sqlite3.Connection, key: str, head: int, count: int, now: float
+    ) -> list[tuple[int, int, str, str | None]]:
+        """Up to ``count`` pending rows after ``key``'s ``head``, until one not due or leased."""
+        rows = conn.execute(
+            f"SELECT seq, lease_token, available_at, lease_until FROM {self.table} "
+            "WHERE state = 'pending' AND ordering_key = ? AND seq > ? ORDER BY seq LIMIT ?",
+            (key, head, count),
+        )
+        run = []
+        for position, (seq, old, due_at, leased_until) in enumerate(rows, start=1):
+            if due_at > now or (leased_until is not None and leased_until > now):
+                break
+            run.append((position, seq, key, old))
+        return run
+
     async def claim(
-        self, *, limit: int, lease_seconds: float, integrations: Collection[str] | None = None
+        self,
+        *,
+        limit: int,
+        lease_seconds: float,
+        integrations: Collection[str] | None = None,
+        per_key: int = 1,
     ) -> list[OutboxEntry]:
-        """Lease due entries, one per ordering key; see `Outbox.claim`."""
-        return await self._run(self._claim, limit, lease_seconds, integrations)
+        """Lease runs of due entries, up to ``per_key`` per ordering key; see `Outbox.claim`."""
+        return await self._run(self._claim, limit, lease_seconds, integrations, per_key)
 
     def _finish(
         self, entry: OutboxEntry, sets: str, params: tuple[Any, ...], keep: str | None = None
@@ -507,7 +540,7 @@ class SqliteOutbox(Outbox):
             )
             return backlog(now, rows.fetchall())
         # Pending and dead from the ``open`` index (delivered rows are not in it), leases from the
-        # heads (only a head is ever leased), delivered from the counters.
+        # heads (one per leased key: `OutboxStatus.in_flight`), delivered from the counters.
         leased = dict(
             conn.execute(
                 f"SELECT integration, COUNT(*) FROM {t}_heads WHERE lease_until > ? "

@@ -5,10 +5,16 @@ What becomes of a command that is not simply delivered (retry, release, pause, d
 decided in `app.services.relay_verdicts`; the relay claims, sends, and records those decisions.
 Its knobs are one `RelaySettings` value.
 
-Order: the outbox leases only the oldest pending command per ordering key, so one batch holds at
-most one command per subject; the relay sends a batch concurrently and the next command of a
-subject becomes claimable only once the previous one is delivered or dead. The batch's deliveries
-are recorded together (`Outbox.mark_delivered_many`) once every entry of it is decided.
+Order: the outbox leases, per ordering key, a run of up to ``per_key`` consecutive pending
+commands starting at the oldest (`Outbox.claim`). The relay sends different subjects' runs
+concurrently and one run strictly one command after another, in seq order: the next is sent once
+the previous reached the vendor or became a dead letter. Any other outcome (retry, release,
+pause, a lost lease, a store failure) stops the run, and its later commands are given back
+unsent (``schedule_retry(delay=0, attempted=False)``) to wait behind the head again, as is the
+rest of a run whose lease no longer has room for one more call at its worst (``send_bound``).
+With ``per_key=1`` a batch holds one command per subject, as before runs. The batch's deliveries
+are recorded together (`Outbox.mark_delivered_many`) once every entry of it is decided: a run's
+next command is sent before the previous one's success is recorded (see `_Deliveries`).
 
 Backoff between attempts is `domain.backoff` (exponential with full jitter), the schedule of the
 resilience library's in-call retries too, so both spread load the same way.
@@ -22,6 +28,7 @@ that enqueued the command).
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 import random
 from collections.abc import Callable, Iterator
@@ -66,8 +73,14 @@ class _Deliveries:
     The sent entries of one batch, recorded in one `Outbox.mark_delivered_many` once every entry
     of the batch is decided (sent, settled otherwise, or failed), so a batch costs the store one
     transaction for its successes instead of one each. The last success is recorded when the
-    slowest send of the batch ends, which is when the relay moved on to the next claim anyway;
-    the lease covers that (every send of the batch starts at the claim).
+    slowest run of the batch ends, which is when the relay moved on to the next claim anyway;
+    the lease covers that (a send starts only while the lease has room for it at its worst).
+
+    Recording comes after the next entry of a run: an entry that reached the vendor lets its
+    run go on at once, its success recorded with the batch's. The vendor still sees the run in
+    order (a send starts only after the previous one returned). A relay that dies before the
+    recording leaves the whole run leased: after the lease, the next claim gets its entries back
+    with ``lease_expired`` (resent with their keys, or parked as "maybe sent"), as for any batch.
     """
 
     def __init__(self, size: int) -> None:
@@ -105,6 +118,53 @@ class _Deliveries:
         self._recorded.set_result(recorded)
 
 
+class _Step(enum.Enum):
+    """How the send of one entry of a run ended, for the entries after it."""
+
+    SENT = "sent"  # reached the vendor: the next is sent
+    ON = "on"  # a dead letter, recorded: the next is sent (a poisoned command blocks no one)
+    STOP = "stop"  # any other verdict, or a lost lease: the rest of the run is given back
+
+
+@attrs.define
+class _Turn:
+    """
+    One entry's place in its key's run: it is sent only after the one before it (``previous``,
+    None for a run's first) went on, and only while the lease (``lease_ends``, on the relay's
+    monotonic clock) has room for one more send.
+    """
+
+    previous: asyncio.Future[bool] | None
+    lease_ends: float
+    done: asyncio.Future[bool] = attrs.field(
+        factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+    @property
+    def follows(self) -> bool:
+        """Whether an entry of the run comes before this one."""
+        return self.previous is not None
+
+    async def previous_went_on(self) -> bool:
+        """Wait for the entry before this one; True when it let the run go on (or none)."""
+        return True if self.previous is None else await self.previous
+
+    def went_on(self, goes_on: bool) -> None:
+        """Tell the next entry whether to go on; only the first word counts."""
+        if not self.done.done():
+            self.done.set_result(goes_on)
+
+
+def _turns(entries: list[OutboxEntry], lease_ends: float) -> Iterator[tuple[OutboxEntry, _Turn]]:
+    """Each entry with its turn: chained within a key's run in seq order, keys independent."""
+    last: dict[str, _Turn] = {}
+    for entry in sorted(entries, key=lambda e: e.seq):
+        before = last.get(entry.ordering_key)
+        turn = _Turn(None if before is None else before.done, lease_ends)
+        last[entry.ordering_key] = turn
+        yield entry, turn
+
+
 @attrs.define
 class RelayStats:
     """Running totals of one relay, for the progress line and tests."""
@@ -116,6 +176,7 @@ class RelayStats:
     lost_leases: int = 0
     batches: int = 0
     purged: int = 0
+    released: int = 0  # later entries of a stopped run, given back unsent
 
 
 class OutboxRelay:
@@ -133,6 +194,10 @@ class OutboxRelay:
         on_progress: called with the stats after each batch.
         observer: watches each delivery (telemetry's spans, which `build_relay` passes); None
             observes nothing.
+        send_bound: the seconds one send may take at its worst; a later entry of a run is sent
+            only while the batch's lease has more than that left, else it and the rest of its
+            run are given back unsent. `build_relay` passes the slowest port pipeline's worst
+            case (`app.wiring.leases.relay_send_bound`); 0 sends while the lease lasts.
 
     The lease is checked against the ports' worst cases where the relay is built
     (`app.wiring.outbox.build_relay`): the relay sees ports, not their pipelines.
@@ -148,8 +213,10 @@ class OutboxRelay:
         uniform: Callable[[float, float], float] = random.uniform,
         on_progress: Callable[[RelayStats], None] | None = None,
         observer: DeliveryObserver | None = None,
+        send_bound: float = 0.0,
     ) -> None:
         self.outbox = outbox
+        self.send_bound = send_bound
         self.observer = observer if observer is not None else _UNOBSERVED
         self.ports = ports
         self.integrations = served(ports)
@@ -174,16 +241,18 @@ class OutboxRelay:
         active = self.active_integrations()
         if not active:
             return 0
+        lease_ends = self._clock() + self.settings.lease_seconds  # taken before: never later
         entries = await self.outbox.claim(
             limit=self.settings.batch_size,
             lease_seconds=self.settings.lease_seconds,
             integrations=active,
+            per_key=self.settings.per_key,
         )
         if entries:
             batch = _Deliveries(len(entries))
             first, *outcomes = await asyncio.gather(
                 batch.record(self.outbox),
-                *(self._handle(e, batch) for e in entries),
+                *(self._handle(e, batch, turn) for e, turn in _turns(entries, lease_ends)),
                 return_exceptions=True,
             )
             if isinstance(first, BaseException) and not isinstance(first, Exception):
@@ -248,11 +317,21 @@ class OutboxRelay:
 
     # ------------------------------------------------------------ one entry
 
-    async def _handle(self, entry: OutboxEntry, batch: _Deliveries) -> None:
+    async def _handle(self, entry: OutboxEntry, batch: _Deliveries, turn: _Turn) -> None:
+        goes_on = False  # whether the next entry of the run may be sent after this one
         try:
+            if not await turn.previous_went_on():
+                await self._release(entry, "an earlier command of its key was not delivered")
+                return
+            if turn.follows and self._clock() + self.send_bound >= turn.lease_ends:
+                await self._release(entry, "the lease had no room left for another send")
+                return
             with correlated(entry.correlation_id), self.observer.delivering(entry) as delivery:
-                if not await self._deliver(entry, delivery):
+                step = await self._deliver(entry, delivery)
+                if step is not _Step.SENT:
+                    goes_on = step is _Step.ON
                     return
+                turn.went_on(True)  # the next of the run is sent now; this one recorded later
                 if not await batch.delivered(entry):
                     delivery.record("lost_lease")
                     self._lost(entry)
@@ -267,33 +346,38 @@ class OutboxRelay:
                     entry.attempts,
                 )
         finally:
+            turn.went_on(goes_on)  # the first word stands: a sent entry already said go on
             batch.decided(entry)  # whatever happened, the batch's successes are not held up
 
-    async def _deliver(self, entry: OutboxEntry, delivery: DeliveryRecord) -> bool:
-        """Send ``entry``: True when it reached the vendor, else its verdict is recorded."""
+    async def _release(self, entry: OutboxEntry, reason: str) -> None:
+        """Give ``entry`` back unsent, its attempt refunded: it waits behind its key's head."""
+        if await self.outbox.schedule_retry(entry, delay=0.0, error=reason, attempted=False):
+            self.stats.released += 1
+            log.debug("outbox entry %s: released unsent: %s", entry.id, reason)
+        else:
+            self._lost(entry)
+
+    async def _deliver(self, entry: OutboxEntry, delivery: DeliveryRecord) -> _Step:
+        """Send ``entry``: `_Step.SENT` when it reached the vendor, else its verdict is recorded."""
         try:
             command = decode_command(entry.payload, enqueued_at=entry.enqueued_at)
         except InvalidValue as err:
-            await self._settle(entry, undecodable(err), delivery, err)
-            return False
+            return await self._settle(entry, undecodable(err), delivery, err)
         refused = before_sending(entry, command, self.settings, now=self._wall_clock())
         if refused is not None:
-            await self._settle(entry, refused, delivery)
-            return False
+            return await self._settle(entry, refused, delivery)
         paused_for = self._paused_until.get(command.integration, 0.0) - self._clock()
         if paused_for > 0:
             decision = Decision(Verdict.RELEASE, "circuit open", paused_for)
-            await self._settle(entry, decision, delivery)
-            return False
+            return await self._settle(entry, decision, delivery)
         try:
             await execute(command, self.ports)
         except Exception as err:  # noqa: BLE001 - every failure must end in a recorded verdict
             decision = after_failure(entry, command, err, self.settings, uniform=self._uniform)
             if isinstance(err, CircuitOpenError):
                 self._pause(command.integration, err.retry_in)
-            await self._settle(entry, decision, delivery, err)
-            return False
-        return True
+            return await self._settle(entry, decision, delivery, err)
+        return _Step.SENT
 
     def _pause(self, integration: str, seconds: float) -> None:
         until = self._clock() + seconds
@@ -305,7 +389,8 @@ class OutboxRelay:
         decision: Decision,
         delivery: DeliveryRecord,
         error: BaseException | None = None,
-    ) -> None:
+    ) -> _Step:
+        """Record ``decision``; `_Step.ON` for a recorded dead letter (its run goes on)."""
         verdict = decision.verdict
         if verdict is Verdict.DEAD:
             ok = await self.outbox.dead_letter(entry, reason=decision.reason)
@@ -332,6 +417,7 @@ class OutboxRelay:
         delivery.record(verdict.value if ok else "lost_lease", error)
         if not ok:
             self._lost(entry)
+        return _Step.ON if ok and verdict is Verdict.DEAD else _Step.STOP
 
     def _lost(self, entry: OutboxEntry) -> None:
         self.stats.lost_leases += 1

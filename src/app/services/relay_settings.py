@@ -3,8 +3,9 @@ The outbox relay's knobs, in one validated value: `RelaySettings`.
 
 Every field has the production default; a bad value fails at construction with a `ValueError`
 naming the field (a `TypeError` for a value that is not a number at all). The wiring reads
-``outbox.lease_seconds`` from the configuration into it (`app.wiring.outbox.relay_settings`) and
-checks the lease against the ports' pipelines (`app.wiring.leases.check_relay_lease`).
+``outbox.lease_seconds``, ``outbox.per_key`` and ``outbox.delivered_retention`` from the
+configuration into it (`app.wiring.outbox.relay_settings`) and checks the lease against the
+ports' pipelines (`app.wiring.leases.check_relay_lease`).
 """
 
 from __future__ import annotations
@@ -15,9 +16,16 @@ from typing import Any
 import attrs
 
 
-__all__ = ["CALL_LOOKBACK", "DEFAULT_DELIVERED_RETENTION", "DEFAULT_LEASE_SECONDS", "RelaySettings"]
+__all__ = [
+    "CALL_LOOKBACK",
+    "DEFAULT_DELIVERED_RETENTION",
+    "DEFAULT_LEASE_SECONDS",
+    "DEFAULT_PER_KEY",
+    "RelaySettings",
+]
 
 DEFAULT_LEASE_SECONDS = 120.0
+DEFAULT_PER_KEY = 8
 DEFAULT_DELIVERED_RETENTION = 7 * 86400.0
 # The voice vendor's key look-back (its adapter's KEY_LOOKBACK): how far back a keyed start finds
 # the call its key already started.
@@ -51,7 +59,13 @@ class RelaySettings:
     How a relay claims, waits and gives up.
 
     Args:
-        batch_size: entries claimed at a time; also the number sent concurrently.
+        batch_size: entries claimed at a time; also the most sent concurrently.
+        per_key: consecutive commands of one ordering key a claim may take (`Outbox.claim`);
+            the relay sends them one after another, other keys concurrently. 1 is one command
+            per key per claim. The default 8 fills a 32-entry batch from 4 busy recipients,
+            while a run stays short: 8 sequential sends at a vendor's usual sub-second latency
+            end well inside the lease (a later entry is sent only while the lease has room for
+            one more worst-case call), and a recipient's run never waits behind more than 7.
         lease_seconds: how long a claim is exclusive. It must exceed every resilient port's worst
             case, so a slow send is never taken over while still in flight (the wiring checks
             it: `app.wiring.leases.check_relay_lease`).
@@ -68,6 +82,7 @@ class RelaySettings:
     """
 
     batch_size: int = attrs.field(default=32, validator=[_whole, _at_least(1)])
+    per_key: int = attrs.field(default=DEFAULT_PER_KEY, validator=[_whole, _at_least(1)])
     lease_seconds: float = attrs.field(
         default=DEFAULT_LEASE_SECONDS, validator=_at_least(0, above=True)
     )

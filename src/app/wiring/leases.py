@@ -9,6 +9,8 @@ So leases are derived from the configured pipelines, never guessed, and follow a
 
 - the relay's ``outbox.lease_seconds`` is refused unless it exceeds every port's worst case
   (`check_relay_lease`; with the default policies that is 72 s, under the 120 s default lease);
+- within a claim, the relay sends a later command of a recipient's run only while the lease has
+  room for one more call at its worst (`relay_send_bound`);
 - intake's claim is computed (`intake_lease`).
 """
 
@@ -21,7 +23,7 @@ from ...adapters.resilience import Pipeline
 from ..services.lead_intake import INTAKE_CRM_CALLS
 
 
-__all__ = ["check_relay_lease", "intake_lease", "pipelines_of"]
+__all__ = ["check_relay_lease", "intake_lease", "pipelines_of", "relay_send_bound"]
 
 log = logging.getLogger("portico.outbox.relay")
 
@@ -63,6 +65,16 @@ def check_relay_lease(lease_seconds: float, pipelines: Iterable[Pipeline]) -> No
                 "attempt and backoff without a deadline); raise it or shorten that integration's "
                 "resilience settings"
             )
+
+
+def relay_send_bound(pipelines: Iterable[Pipeline]) -> float:
+    """
+    Seconds the lease must still have left before the relay sends a later command of a run
+    (`OutboxRelay`'s ``send_bound``): the slowest of ``pipelines``' worst cases (one without a
+    timeout counted as `UNBOUNDED_ATTEMPT` per attempt) plus `MARGIN`; 0 without pipelines.
+    """
+    worst = [p.worst_case_seconds(untimed_attempt=UNBOUNDED_ATTEMPT) for p in pipelines]
+    return max(worst) + MARGIN if worst else 0.0
 
 
 def intake_lease(crm_pipeline: Pipeline, *, calls: int = INTAKE_CRM_CALLS) -> float:

@@ -4,6 +4,9 @@ Builds the outbox relay over the container's resilient ports (the stores are in 
 ``outbox.lease_seconds`` (default 120) is how long a relay's claim is exclusive (`RelaySettings`);
 it must exceed every port pipeline's worst case (`Pipeline.worst_case_seconds`: see
 `app.wiring.leases`), or building the relay fails naming the integration.
+``outbox.per_key`` (default 8) is how many consecutive commands of one recipient a claim takes;
+the relay sends them one after another, each later one only while the lease has room for one more
+call at the slowest pipeline's worst case (`relay_send_bound`).
 ``outbox.delivered_retention`` (seconds, default 7 days) is how long the relay keeps delivered
 commands before purging them in small batches (`OutboxRelay.purge_delivered`).
 ``outbox.settle_delay`` (seconds, default 60) is how long an unknown send-now outcome waits in the
@@ -21,7 +24,7 @@ from ...ports.execute import PORTS, CommandPorts
 from ...ports.outbox import DeliveryObserver, Outbox
 from ..services.outbox_relay import OutboxRelay, RelayStats
 from ..services.relay_settings import RelaySettings
-from .leases import check_relay_lease, pipelines_of
+from .leases import check_relay_lease, pipelines_of, relay_send_bound
 from .settings import OutboxSettings
 
 
@@ -29,9 +32,10 @@ __all__ = ["build_relay", "command_ports", "relay_settings"]
 
 
 def relay_settings(section: OutboxSettings, **overrides: Any) -> RelaySettings:
-    """The relay's knobs from the ``outbox`` section (lease, retention), plus ``overrides``."""
+    """The relay's knobs from the ``outbox`` section (lease, runs, retention), and ``overrides``."""
     return RelaySettings(
         lease_seconds=section.lease_seconds,
+        per_key=section.per_key,
         delivered_retention=section.delivered_retention,
         **overrides,
     )
@@ -55,11 +59,13 @@ def build_relay(
         ValueError: a port's pipeline could outlast the lease (`app.wiring.leases`).
     """
     settings = settings if settings is not None else RelaySettings()
-    check_relay_lease(settings.lease_seconds, pipelines_of(ports.values()))
+    pipelines = pipelines_of(ports.values())
+    check_relay_lease(settings.lease_seconds, pipelines)
     return OutboxRelay(
         outbox,
         ports,
         settings,
+        send_bound=relay_send_bound(pipelines),
         clock=clock,
         on_progress=on_progress,
         observer=observer if observer is not None else OutboxDeliverySpans(),

@@ -40,6 +40,7 @@ from ...adapters.resilience import ResiliencePolicy
 from ...adapters.spec import CHOICES, HELP, REQUIRED_UNLESS, SECRET, VendorSpec, setting
 from ...domain.crm import DealStage
 from ...domain.errors import ConfigurationError, InvalidValue
+from ..services.relay_settings import DEFAULT_PER_KEY
 from .registry import PORT_NAMES, VendorRegistry
 
 
@@ -190,6 +191,11 @@ class OutboxSettings:
         "seconds an unknown send-now outcome waits before a retry", default=60.0
     )
     lease_seconds: float = setting("seconds a relay's claim is exclusive", default=120.0)
+    per_key: int = setting(
+        "consecutive commands of one recipient a relay claims at once and sends one after "
+        "another (1: one per recipient per claim)",
+        default=DEFAULT_PER_KEY,
+    )
     delivered_retention: float = setting(
         "seconds a delivered command (and its idempotency key) is kept before the relay purges "
         "it; 0 keeps them for ever; dead letters stay until an operator acts",
@@ -960,6 +966,8 @@ def load_settings(
             problems.add("outbox.kind", "memory loses commands on restart: fake environment only")
         if not 0 < outbox.lease_seconds <= 86400:
             problems.add("outbox.lease_seconds", "must be above 0 and at most 86400 seconds")
+        if not 1 <= outbox.per_key <= 1000:
+            problems.add("outbox.per_key", "must be a whole number from 1 to 1000")
         if outbox.delivered_retention < 0:
             problems.add("outbox.delivered_retention", "must be 0 (keep) or a number of seconds")
         if outbox.settle_delay > 86400:
