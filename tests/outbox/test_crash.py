@@ -1,4 +1,9 @@
-"""Crash proof: a relay killed with SIGKILL mid-drain loses nothing and applies nothing twice."""
+"""
+Crash proof: a relay killed with SIGKILL mid-drain loses nothing and applies nothing twice, and
+each patient's payments are applied in order, with claims taking runs of a patient's commands
+(``per_key``); on SQLite (the relay restarted) and on PostgreSQL (a second relay process working
+alongside the killed one).
+"""
 
 from __future__ import annotations
 
@@ -7,15 +12,18 @@ import os
 import signal
 import sqlite3
 import sys
+import uuid
 from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
 
+from portico.adapters.outbox.postgres import PostgresOutbox
 from portico.adapters.outbox.sqlite import SqliteOutbox
 from portico.domain.commands import CreatePaymentIntent
 from portico.domain.payments import PaymentRequest
 from portico.domain.values import IdempotencyKey, Money
+from portico.ports.outbox import Outbox
 from tests.simulators.server import serve
 from tests.simulators.stripe import StripeSimulator
 
@@ -27,10 +35,12 @@ WORKER = Path(__file__).with_name("relay_worker.py")
 SRC = Path(__file__).parents[2] / "src"
 
 
-async def _start(db: Path, url: str) -> asyncio.subprocess.Process:
+async def _start(
+    outbox: str, url: str, per_key: int, table: str = "portico_outbox"
+) -> asyncio.subprocess.Process:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), str(SRC.parent)])}
     return await asyncio.create_subprocess_exec(
-        sys.executable, str(WORKER), str(db), url, str(LEASE), env=env
+        sys.executable, str(WORKER), outbox, url, str(LEASE), str(per_key), table, env=env
     )
 
 
@@ -46,6 +56,15 @@ async def _until_applied(sim: StripeSimulator, count: int, worker: asyncio.subpr
         await asyncio.sleep(0.005)
 
 
+def _payment(i: int) -> CreatePaymentIntent:
+    """The i-th of ten payments per patient, its patient and number in the description."""
+    patient, n = f"pat{i % PATIENTS}", i // PATIENTS
+    request = PaymentRequest(
+        Money(1000 + i, "EUR"), f"{patient}#{n}", patient, IdempotencyKey(f"crash-{i}")
+    )
+    return CreatePaymentIntent(request)
+
+
 def _enqueue_all(db: Path) -> None:
     """2,000 payments, ten per patient, in one transaction (the transactional-outbox form)."""
     box = SqliteOutbox(db)
@@ -53,31 +72,48 @@ def _enqueue_all(db: Path) -> None:
         conn.execute("PRAGMA journal_mode=WAL")
         box.create_schema(conn)
         for i in range(TOTAL):
-            patient, n = f"pat{i % PATIENTS}", i // PATIENTS
-            request = PaymentRequest(
-                Money(1000 + i, "EUR"), f"{patient}#{n}", patient, IdempotencyKey(f"crash-{i}")
-            )
-            box.enqueue_with(conn, CreatePaymentIntent(request))
+            box.enqueue_with(conn, _payment(i))
+
+
+async def _enqueue_all_postgres(url: str, table: str) -> None:
+    """The same 2,000 payments in a PostgreSQL outbox."""
+    box = PostgresOutbox(url, table=table)
+    try:
+        for i in range(TOTAL):
+            await box.enqueue(_payment(i))
+    finally:
+        await box.close()
 
 
 @pytest.mark.slow
-async def test_relay_killed_mid_drain_finishes_without_loss_or_duplicates(tmp_path):
-    """2,000 Stripe payments: SIGKILL mid-drain, restart, each applied once, in order."""
-    db = tmp_path / "outbox.sqlite3"
-    _enqueue_all(db)
+@pytest.mark.parametrize(("store", "per_key"), [("sqlite", 8), ("postgres", 8)])
+async def test_relay_killed_mid_drain_finishes_without_loss_or_duplicates(
+    tmp_path, request, store, per_key
+):
+    """2,000 Stripe payments: SIGKILL mid-drain, go on, each applied once, in order."""
+    if store == "postgres":
+        outbox, table = request.getfixturevalue("postgres_url"), f"crash_{uuid.uuid4().hex[:8]}"
+        await _enqueue_all_postgres(outbox, table)
+    else:
+        db, table = tmp_path / "outbox.sqlite3", "portico_outbox"
+        _enqueue_all(db)
+        outbox = str(db)
     sim = StripeSimulator()
     workers: list[asyncio.subprocess.Process] = []
     with serve(sim) as url:
         try:
-            workers.append(first := await _start(db, url))
+            workers.append(first := await _start(outbox, url, per_key, table))
+            if store == "postgres":  # a second relay shares the table (SKIP LOCKED) throughout
+                workers.append(await _start(outbox, url, per_key, table))
             await _until_applied(sim, TOTAL // 4, first)
             first.send_signal(signal.SIGKILL)
             assert await asyncio.wait_for(first.wait(), 10) == -signal.SIGKILL
             at_kill = len(sim.applied)
             assert 0 < at_kill < TOTAL
 
-            workers.append(second := await _start(db, url))
-            assert await asyncio.wait_for(second.wait(), 40) == 0
+            if store == "sqlite":
+                workers.append(await _start(outbox, url, per_key, table))
+            assert await asyncio.wait_for(workers[-1].wait(), 40) == 0
         finally:
             for worker in workers:
                 if worker.returncode is None:
@@ -95,10 +131,17 @@ async def test_relay_killed_mid_drain_finishes_without_loss_or_duplicates(tmp_pa
     for intent in sim.intents.values():  # dicts keep creation order
         patient, _, n = intent["description"].partition("#")
         order[patient].append(int(n))
-    assert all(seq == sorted(seq) for seq in order.values())  # in order per patient
-    box = SqliteOutbox(db, mode="read_only")
+    assert all(seq == list(range(TOTAL // PATIENTS)) for seq in order.values())  # in order
+    box: Outbox = (
+        PostgresOutbox(outbox, table=table, mode="read_only")
+        if store == "postgres"
+        else SqliteOutbox(outbox, mode="read_only")
+    )
     status = await box.status()
     await box.close()
     assert (status.pending, status.dead) == (0, 0)
     resent = sum(1 for n in posts.values() if n > 1)
-    sys.stderr.write(f"killed at {at_kill}/{TOTAL}; {sum(posts.values())} POSTs, {resent} resent\n")
+    sys.stderr.write(
+        f"{store}, per_key {per_key}: killed at {at_kill}/{TOTAL}; "
+        f"{sum(posts.values())} POSTs, {resent} resent\n"
+    )

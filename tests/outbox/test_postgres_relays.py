@@ -29,11 +29,13 @@ from portico.ports.payments import PaymentPort
 
 
 class Recorder(PaymentPort):
-    """Counts concurrent sends per key and the order each patient's payments arrive in."""
+    """Counts concurrent sends per key and per patient, and the order each patient's arrive in."""
 
     def __init__(self) -> None:
         self.in_flight: set[str] = set()
         self.overlaps = 0
+        self.patients: set[str] = set()
+        self.patient_overlaps = 0
         self.sent: Counter[str] = Counter()
         self.order: defaultdict[str, list[int]] = defaultdict(list)
 
@@ -41,7 +43,10 @@ class Recorder(PaymentPort):
         key = request.idempotency_key.value
         if key in self.in_flight:
             self.overlaps += 1
+        if request.patient_ref in self.patients:
+            self.patient_overlaps += 1
         self.in_flight.add(key)
+        self.patients.add(request.patient_ref)
         try:
             for _ in range(3):
                 await asyncio.sleep(0)  # give the other relay every chance to interleave
@@ -49,6 +54,7 @@ class Recorder(PaymentPort):
             self.order[request.patient_ref].append(int(request.description))
         finally:
             self.in_flight.discard(key)
+            self.patients.discard(request.patient_ref)
         return PaymentIntent(f"pi_{key}", PaymentStatus.REQUIRES_PAYMENT_METHOD, request.amount)
 
     # The relays here only create intents; the rest of the port is never called.
@@ -72,7 +78,8 @@ def payment(patient: int, n: int) -> CreatePaymentIntent:
     return CreatePaymentIntent(request)
 
 
-async def test_two_relays_never_deliver_the_same_command_concurrently(postgres_url):
+@pytest.mark.parametrize("per_key", [1, 4])
+async def test_two_relays_never_deliver_the_same_command_concurrently(postgres_url, per_key):
     """Two relays on two connections drain 300 commands: each sent once, in order per patient."""
     table = f"relays_{uuid.uuid4().hex[:8]}"
     boxes = [PostgresOutbox(postgres_url, table=table) for _ in range(2)]
@@ -80,13 +87,13 @@ async def test_two_relays_never_deliver_the_same_command_concurrently(postgres_u
         for patient in range(30):
             await boxes[0].enqueue(payment(patient, n))
     vendor = Recorder()
-    settings = RelaySettings(batch_size=8, idle_delay=0.01, lease_seconds=30)
+    settings = RelaySettings(batch_size=8, idle_delay=0.01, lease_seconds=30, per_key=per_key)
     relays = [OutboxRelay(box, CommandPorts(payments=vendor), settings) for box in boxes]
     await asyncio.wait_for(asyncio.gather(*(r.run(until_idle=True) for r in relays)), 30)
     for box in boxes:
         await box.close()
 
-    assert vendor.overlaps == 0
+    assert (vendor.overlaps, vendor.patient_overlaps) == (0, 0)
     assert len(vendor.sent) == 300
     assert set(vendor.sent.values()) == {1}
     assert all(order == list(range(10)) for order in vendor.order.values())
@@ -120,12 +127,13 @@ async def test_enqueue_joins_the_callers_transaction(postgres_url):
         await box.close()
 
 
-async def test_four_relays_drain_hot_keys_while_commands_keep_arriving(postgres_url):
+@pytest.mark.parametrize("per_key", [1, 8])
+async def test_four_relays_drain_hot_keys_while_commands_keep_arriving(postgres_url, per_key):
     """Three busy patients, enqueues racing four relays: each sent once, in order, no head left."""
     table = f"hot_{uuid.uuid4().hex[:8]}"
     boxes = [PostgresOutbox(postgres_url, table=table) for _ in range(6)]
     vendor = Recorder()
-    settings = RelaySettings(batch_size=8, idle_delay=0.01, lease_seconds=30)
+    settings = RelaySettings(batch_size=8, idle_delay=0.01, lease_seconds=30, per_key=per_key)
     relays = [OutboxRelay(box, CommandPorts(payments=vendor), settings) for box in boxes[:4]]
     stop = asyncio.Event()
 
@@ -151,7 +159,7 @@ async def test_four_relays_drain_hot_keys_while_commands_keep_arriving(postgres_
 
     assert heads == (0,)
     assert status.integrations[0].delivered == 120  # the counters, exact under four relays
-    assert vendor.overlaps == 0
+    assert (vendor.overlaps, vendor.patient_overlaps) == (0, 0)
     assert len(vendor.sent) == 120
     assert set(vendor.sent.values()) == {1}
     assert all(order == list(range(40)) for order in vendor.order.values())
