@@ -8,9 +8,11 @@ behind 1M delivered rows instead of 100k). PostgreSQL comes from ``PORTICO_POSTG
 (default ``postgresql://postgres@127.0.0.1:5432/postgres``); a private database is created and
 dropped; without a server its rows are skipped. ``PORTICO_BENCH_STORES=postgresql`` runs one store.
 
-Cases: ``distinct`` (every command its own recipient), ``hot`` (10 busy recipients: a claim can
-hold only 10, one per recipient), ``history`` (2,000 pending behind a long delivered history),
+Cases: ``distinct`` (every command its own recipient), ``hot`` (10 busy recipients: a claim
+fills its batch with runs of up to ``per_key`` consecutive commands per recipient, the relay's
+default, printed in the header), ``history`` (2,000 pending behind a long delivered history),
 and on PostgreSQL ``stale`` (``history`` with the statistics taken before the rows arrived).
+The outbox side claims with that same ``per_key`` in every case.
 The plain queue is ``INSERT`` + ``SELECT ... ORDER BY seq LIMIT 32 FOR UPDATE SKIP LOCKED`` (with
 a partial index on pending rows, so it too is flat) and one ``UPDATE`` per claimed batch on
 delivery (the target's baseline), through the same driver and thread hop; it keeps no
@@ -43,6 +45,7 @@ from typing import Any
 from bench._common import header
 from portico.adapters.outbox.sqlite import SqliteOutbox
 from portico.adapters.sqlite_worker import SQLiteWorker, open_wal
+from portico.app.services.relay_settings import DEFAULT_PER_KEY
 
 
 FULL = os.environ.get("PORTICO_BENCH_FULL") == "1"
@@ -104,7 +107,7 @@ async def _timed(step: Callable[[], Awaitable[int]], n: int) -> float:
 
 def _outbox_drain(box: Any) -> Drain:
     async def step() -> int:
-        batch = await box.claim(limit=BATCH, lease_seconds=60)
+        batch = await box.claim(limit=BATCH, lease_seconds=60, per_key=DEFAULT_PER_KEY)
         if batch:
             await box.mark_delivered_many(batch)  # as the relay records a batch's deliveries
         return len(batch)
@@ -337,7 +340,8 @@ async def main() -> int:
     )
     print(
         f"up to {MEASURED} commands measured per row in {ROUNDS} alternating rounds after"
-        f" {WARM_UP} warm-up batches per side, batches of {BATCH}; sizes {SIZES}"
+        f" {WARM_UP} warm-up batches per side, batches of {BATCH}, outbox claims with per_key"
+        f" {DEFAULT_PER_KEY} (the relay's default); sizes {SIZES}"
     )
     misses = 0
     pg = _pg_database()

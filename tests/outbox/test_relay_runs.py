@@ -191,3 +191,50 @@ def test_outbox_per_key_is_configured_and_validated_by_name():
             load_settings({"outbox": {"per_key": bad}}, env={})
     with pytest.raises(ValueError, match=r"^per_key must be >= 1"):
         RelaySettings(per_key=0)
+
+
+class _Gate(FakeMessaging):
+    """Meta's fake whose first send waits for ``opened`` after setting ``entered``."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.entered, self.opened = asyncio.Event(), asyncio.Event()
+
+    async def send(self, message: OutboundMessage):
+        if not self.entered.is_set():
+            self.entered.set()
+            await self.opened.wait()
+        return await super().send(message)
+
+
+async def test_a_stopping_relay_finishes_the_send_under_way_and_gives_the_rest_back(box, clock):
+    """Stop is set during a run's first send: that one is delivered, the others released."""
+    ids = [await box.enqueue(template(A, f"a{i}")) for i in range(3)]
+    fake = _Gate(clock=clock)
+    r = _relay(box, clock, fake)
+    stop = asyncio.Event()
+    running = asyncio.create_task(r.run(stop=stop))
+    await fake.entered.wait()
+    stop.set()
+    fake.opened.set()
+    await asyncio.wait_for(running, 5)
+    states = [(await box.get(i)).state for i in ids]
+    assert states == [EntryState.DELIVERED, EntryState.PENDING, EntryState.PENDING]
+    assert [(await box.get(i)).attempts for i in ids[1:]] == [0, 0]
+    assert (r.stats.delivered, r.stats.released) == (1, 2)
+
+
+async def test_a_cancelled_relay_gives_back_the_commands_it_had_not_started(box, clock):
+    """Cancelled mid-send: the one in flight keeps its lease, the unsent ones are released."""
+    ids = [await box.enqueue(template(A, f"a{i}")) for i in range(3)]
+    fake = _Gate(clock=clock)
+    r = _relay(box, clock, fake)
+    running = asyncio.create_task(r.run_once())
+    await fake.entered.wait()
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    head, *rest = [await box.get(i) for i in ids]
+    assert head.lease_token is not None  # maybe sent: its lease runs out, then it is reclaimed
+    assert [(e.lease_token, e.attempts) for e in rest] == [(None, 0), (None, 0)]
+    assert r.stats.released == 2

@@ -11,7 +11,11 @@ concurrently and one run strictly one command after another, in seq order: the n
 the previous reached the vendor or became a dead letter. Any other outcome (retry, release,
 pause, a lost lease, a store failure) stops the run, and its later commands are given back
 unsent (``schedule_retry(delay=0, attempted=False)``) to wait behind the head again, as is the
-rest of a run whose lease no longer has room for one more call at its worst (``send_bound``).
+rest of a run whose lease no longer has room for one more call at its worst (``send_bound``),
+or whose relay is stopping or cancelled. A relay that dies mid-run cannot give anything back:
+after the lease, its run's unsent commands come back ``lease_expired`` like the one in flight
+(the store cannot tell them apart), so those not redeliverable are parked as "maybe sent" for an
+operator to requeue; ``per_key`` bounds how many per subject (1: only the one in flight).
 With ``per_key=1`` a batch holds one command per subject, as before runs. The batch's deliveries
 are recorded together (`Outbox.mark_delivered_many`) once every entry of it is decided: a run's
 next command is sent before the previous one's success is recorded (see `_Deliveries`).
@@ -28,6 +32,7 @@ that enqueued the command).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import logging
 import random
@@ -227,6 +232,7 @@ class OutboxRelay:
         self._uniform = uniform
         self._paused_until: dict[str, float] = {}
         self._next_purge = float("-inf")
+        self._stop: asyncio.Event | None = None
         self.stats = RelayStats()
 
     # ------------------------------------------------------------ loop
@@ -250,14 +256,15 @@ class OutboxRelay:
         )
         if entries:
             batch = _Deliveries(len(entries))
+            turns = list(_turns(entries, lease_ends))
             first, *outcomes = await asyncio.gather(
                 batch.record(self.outbox),
-                *(self._handle(e, batch, turn) for e, turn in _turns(entries, lease_ends)),
+                *(self._handle(e, batch, turn) for e, turn in turns),
                 return_exceptions=True,
             )
             if isinstance(first, BaseException) and not isinstance(first, Exception):
                 raise first  # cancelled, not a store failure (each entry logs that below)
-            for entry, outcome in zip(entries, outcomes, strict=True):
+            for (entry, _), outcome in zip(turns, outcomes, strict=True):
                 if isinstance(outcome, BaseException):  # the store failed: the lease will expire
                     log.error("outbox entry %s: outcome not recorded: %r", entry.id, outcome)
             self.stats.batches += 1
@@ -271,6 +278,7 @@ class OutboxRelay:
         integration is pending (dead letters do not count).
         """
         idle = self.settings.idle_delay
+        self._stop = stop  # once set, the batch's runs end after the sends under way
         while stop is None or not stop.is_set():
             await self.purge_delivered()
             try:
@@ -320,8 +328,17 @@ class OutboxRelay:
     async def _handle(self, entry: OutboxEntry, batch: _Deliveries, turn: _Turn) -> None:
         goes_on = False  # whether the next entry of the run may be sent after this one
         try:
-            if not await turn.previous_went_on():
+            try:
+                went_on = await turn.previous_went_on()
+            except asyncio.CancelledError:  # unsent: give it back now rather than at lease end
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(self._release(entry, "the relay was cancelled"))
+                raise
+            if not went_on:
                 await self._release(entry, "an earlier command of its key was not delivered")
+                return
+            if turn.follows and self._stop is not None and self._stop.is_set():
+                await self._release(entry, "the relay is stopping")
                 return
             if turn.follows and self._clock() + self.send_bound >= turn.lease_ends:
                 await self._release(entry, "the lease had no room left for another send")

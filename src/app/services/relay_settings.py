@@ -66,6 +66,8 @@ class RelaySettings:
             while a run stays short: 8 sequential sends at a vendor's usual sub-second latency
             end well inside the lease (a later entry is sent only while the lease has room for
             one more worst-case call), and a recipient's run never waits behind more than 7.
+            The price of a longer run: a relay killed mid-run leaves its unsent commands
+            looking "maybe sent" (`app.services.outbox_relay`), up to ``per_key - 1`` each.
         lease_seconds: how long a claim is exclusive. It must exceed every resilient port's worst
             case, so a slow send is never taken over while still in flight (the wiring checks
             it: `app.wiring.leases.check_relay_lease`).

@@ -192,8 +192,8 @@ class OutboxSettings:
     )
     lease_seconds: float = setting("seconds a relay's claim is exclusive", default=120.0)
     per_key: int = setting(
-        "consecutive commands of one recipient a relay claims at once and sends one after "
-        "another (1: one per recipient per claim)",
+        "consecutive commands of one ordering key (a patient's, a contact's) a relay claims at "
+        "once and sends one after another; 1: one per key per claim",
         default=DEFAULT_PER_KEY,
     )
     delivered_retention: float = setting(
