@@ -449,7 +449,9 @@ class PostgresOutbox(Outbox):
     async def _settle(self, entry: OutboxEntry, change: str, params: dict[str, Any]) -> bool:
         """
         Apply ``change`` (an UPDATE of ``entry``'s row ``RETURNING seq, integration, state,
-        available_at, lease_until``) under its key's heads lock, then recompute that head.
+        available_at, lease_until``) under its key's heads lock, then recompute that head: the
+        changed row if still pending, or the key's next pending row from the ``_line`` index,
+        with its lease (a run's next row carries the run's: the key stays held).
         """
         lock = sql.SQL("SELECT 1 FROM {h} WHERE ordering_key = %(key)s FOR UPDATE").format(
             h=self._heads
@@ -458,8 +460,10 @@ class PostgresOutbox(Outbox):
             "WITH d AS (" + change + "), "
             "cand AS (SELECT seq, integration, available_at, lease_until FROM d "
             "WHERE state = 'pending' UNION ALL (SELECT seq, integration, available_at, "
-            "lease_until FROM {t} WHERE state = 'pending' AND ordering_key = %(key)s "
-            "AND seq <> ALL(SELECT seq FROM d) ORDER BY seq LIMIT 1)), "
+            "lease_until FROM (SELECT ordering_key, seq, integration, available_at, "
+            "lease_until FROM {t} WHERE state = 'pending' AND (ordering_key, seq) >= "
+            "(%(key)s, 0) AND seq <> ALL(SELECT seq FROM d) ORDER BY ordering_key, seq "
+            "LIMIT 1) f WHERE f.ordering_key = %(key)s)), "
             "nxt AS (SELECT * FROM cand ORDER BY seq LIMIT 1), "
             "up AS (INSERT INTO {h} (ordering_key, seq, integration, due_at, lease_until) "
             "SELECT %(key)s, seq, integration, available_at, lease_until FROM nxt "
@@ -517,6 +521,9 @@ class PostgresOutbox(Outbox):
         """`mark_delivered_many`'s statement, run after its heads are locked."""
         # Rows by primary key (ANY of an array) and heads by key, never a join the planner may
         # hash over the table. The statement's snapshot still shows ``d`` pending: excluded.
+        # Each key's next row from the ``_line`` index (`_claim_query` says why the row
+        # comparison): at most the key's delivered rows and one more, never a walk of the
+        # primary key past a busy key's history.
         return sql.SQL(
             "WITH v AS (SELECT * FROM unnest(%(ids)s::text[], %(tokens)s::text[], "
             "%(helds)s::text[]) AS v(id, token, held)), "
@@ -528,9 +535,11 @@ class PostgresOutbox(Outbox):
             "RETURNING o.id, o.seq, o.ordering_key, o.integration), "
             "k AS (SELECT DISTINCT ordering_key FROM d), "
             "nxt AS (SELECT k.ordering_key, p.seq, p.integration, p.available_at, "
-            "p.lease_until FROM k CROSS JOIN LATERAL (SELECT seq, integration, available_at, "
-            "lease_until FROM {t} WHERE state = 'pending' AND ordering_key = k.ordering_key "
-            "AND seq <> ALL(ARRAY(SELECT seq FROM d)) ORDER BY seq LIMIT 1) p), "
+            "p.lease_until FROM k CROSS JOIN LATERAL (SELECT ordering_key, seq, integration, "
+            "available_at, lease_until FROM {t} WHERE state = 'pending' "
+            "AND (ordering_key, seq) >= (k.ordering_key, 0) "
+            "AND seq <> ALL(ARRAY(SELECT seq FROM d)) ORDER BY ordering_key, seq LIMIT 1) p "
+            "WHERE p.ordering_key = k.ordering_key), "
             "up AS (INSERT INTO {h} (ordering_key, seq, integration, due_at, lease_until) "
             "SELECT ordering_key, seq, integration, available_at, lease_until FROM nxt "
             "ORDER BY ordering_key ON CONFLICT (ordering_key) DO UPDATE SET "

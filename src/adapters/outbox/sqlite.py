@@ -347,7 +347,7 @@ class SqliteOutbox(Outbox):
             runs.sort(key=lambda r: (r[0], r[1]))  # the round-robin cut: (position in run, seq)
             claimed = []
             until = now + lease_seconds
-            for _, seq, key, old in runs[:limit]:
+            for position, seq, key, old in runs[:limit]:
                 row = conn.execute(
                     f"UPDATE {t} SET lease_token = ?, lease_until = ?, attempts = attempts + 1 "
                     f"WHERE seq = ? AND state = 'pending' RETURNING {COLUMNS}",
@@ -355,9 +355,11 @@ class SqliteOutbox(Outbox):
                 ).fetchone()
                 if row is None:  # never, while the heads are kept with the rows
                     continue
-                conn.execute(
-                    f"UPDATE {t}_heads SET lease_until = ? WHERE ordering_key = ?", (until, key)
-                )
+                if position == 0:  # the head's row mirrors the lease of the whole run
+                    conn.execute(
+                        f"UPDATE {t}_heads SET lease_until = ? WHERE ordering_key = ?",
+                        (until, key),
+                    )
                 claimed.append(to_entry(row, lease_expired=old is not None))
             return sorted(claimed, key=lambda e: e.seq)
 
@@ -416,15 +418,18 @@ class SqliteOutbox(Outbox):
 
         def tx(conn: sqlite3.Connection) -> set[str]:
             recorded: set[str] = set()
+            keys: set[str] = set()
             counts: Counter[str] = Counter()
             for entry in entries:
                 token = entry.lease_token
                 params = (now, entry.id, token, None if token is None else held(token))
                 if entry.id in recorded or conn.execute(sql, params).rowcount != 1:
                     continue
-                self._refresh(conn, entry.ordering_key)
                 recorded.add(entry.id)
                 counts[entry.integration] += 1
+                keys.add(entry.ordering_key)
+            for key in sorted(keys):  # once per key, however many of its run were delivered
+                self._refresh(conn, key)
             conn.executemany(
                 f"INSERT INTO {self.table}_counts VALUES (?, ?) ON CONFLICT (integration) "
                 "DO UPDATE SET delivered = delivered + excluded.delivered",
