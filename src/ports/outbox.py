@@ -72,7 +72,8 @@ class Outbox(Protocol):
 
         The holder of a run sends its entries one after another and settles every one of them;
         an entry it decides not to send gives its lease back with
-        ``schedule_retry(..., delay=0, attempted=False)``, so it waits behind the head again.
+        ``schedule_retry(..., delay=0, error=None, attempted=False)``, so it waits behind the
+        head again as it was.
         """
         ...
 
@@ -96,13 +97,15 @@ class Outbox(Protocol):
         ...
 
     async def schedule_retry(
-        self, entry: OutboxEntry, *, delay: float, error: str, attempted: bool = True
+        self, entry: OutboxEntry, *, delay: float, error: str | None, attempted: bool = True
     ) -> bool:
         """
         Release the lease and make the entry due again in ``delay`` seconds.
 
-        ``attempted=False`` gives the claim's attempt back (nothing reached the vendor, e.g. an
-        open breaker). False when the lease is no longer current.
+        ``error`` is recorded as the entry's last error; None keeps the one recorded before (an
+        entry given back unsent, e.g. the rest of a stopped run). ``attempted=False`` gives the
+        claim's attempt back (nothing reached the vendor, e.g. an open breaker). False when the
+        lease is no longer current.
         """
         ...
 

@@ -100,6 +100,18 @@ async def test_unattempted_release_refunds_the_attempt(make_outbox):
     assert again.attempts == 1
 
 
+async def test_a_release_without_an_error_keeps_the_last_one(make_outbox):
+    """error=None (an entry given back unsent) leaves the recorded error as it was."""
+    box = make_outbox()
+    await box.enqueue(msg())
+    [entry] = await box.claim(limit=10, lease_seconds=30)
+    assert await box.schedule_retry(entry, delay=0, error="Unavailable: 503")
+    [again] = await box.claim(limit=10, lease_seconds=30)
+    assert await box.schedule_retry(again, delay=0, error=None, attempted=False)
+    [third] = await box.claim(limit=10, lease_seconds=30)
+    assert (third.last_error, third.attempts) == ("Unavailable: 503", 2)
+
+
 async def test_dead_letters_keep_reason_release_the_line_and_requeue(make_outbox):
     """A dead letter is listed with its reason, unblocks its subject and can be requeued."""
     box = make_outbox()

@@ -119,8 +119,8 @@ async def test_a_retry_stops_the_run_and_gives_the_rest_back_unattempted(box, cl
     assert len(fake.faults.calls_to("send")) == 1
     head, *rest = [await box.get(i) for i in ids]
     assert (head.attempts, head.available_at - clock()) == (1, 1.0)
-    assert [(e.state, e.attempts, e.lease_token) for e in rest] == [
-        (EntryState.PENDING, 0, None)
+    assert [(e.state, e.attempts, e.lease_token, e.last_error) for e in rest] == [
+        (EntryState.PENDING, 0, None, None)
     ] * 2
     assert (r.stats.retried, r.stats.released, r.stats.lost_leases) == (1, 2, 0)
     assert await r.run_once() == 0  # the head is not due yet, and the rest wait behind it

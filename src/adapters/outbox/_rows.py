@@ -131,6 +131,11 @@ def clip(text: str) -> str:
     return text if len(text) <= MAX_REASON else text[: MAX_REASON - 1] + "…"
 
 
+def clip_or_none(text: str | None) -> str | None:
+    """`clip`, passing None through (an error left as it was)."""
+    return None if text is None else clip(text)
+
+
 def to_entry(row: Sequence[Any], *, lease_expired: bool = False) -> OutboxEntry:
     """One row, in `COLUMNS` order, as an entry (``lease_expired``: see `OutboxEntry`)."""
     return OutboxEntry(

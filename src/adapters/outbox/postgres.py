@@ -35,6 +35,7 @@ from ._rows import (
     backlog,
     check_table_name,
     clip,
+    clip_or_none,
     conflict,
     held,
     new_row,
@@ -555,12 +556,12 @@ class PostgresOutbox(Outbox):
         ).format(t=self._t, h=self._heads, c=self._counts)
 
     async def schedule_retry(
-        self, entry: OutboxEntry, *, delay: float, error: str, attempted: bool = True
+        self, entry: OutboxEntry, *, delay: float, error: str | None, attempted: bool = True
     ) -> bool:
-        """Release the lease; due again after ``delay``."""
+        """Release the lease; due again after ``delay`` (``error`` None: the last one stays)."""
         back = "" if attempted else ", attempts = GREATEST(attempts - 1, 0)"
-        sets = "available_at = %(due)s, last_error = %(error)s" + back
-        params = {"due": self._clock() + max(delay, 0.0), "error": clip(error)}
+        sets = "available_at = %(due)s, last_error = COALESCE(%(error)s::text, last_error)" + back
+        params = {"due": self._clock() + max(delay, 0.0), "error": clip_or_none(error)}
         return await self._finish(entry, sets, params)
 
     async def dead_letter(self, entry: OutboxEntry, *, reason: str) -> bool:

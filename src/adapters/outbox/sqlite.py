@@ -37,6 +37,7 @@ from ._rows import (
     backlog,
     check_table_name,
     clip,
+    clip_or_none,
     conflict,
     held,
     lease_token,
@@ -450,12 +451,12 @@ class SqliteOutbox(Outbox):
         return await self._run(self._delivered, list(entries), self._clock())
 
     async def schedule_retry(
-        self, entry: OutboxEntry, *, delay: float, error: str, attempted: bool = True
+        self, entry: OutboxEntry, *, delay: float, error: str | None, attempted: bool = True
     ) -> bool:
-        """Release the lease; due again after ``delay``."""
+        """Release the lease; due again after ``delay`` (``error`` None: the last one stays)."""
         back = "" if attempted else ", attempts = MAX(attempts - 1, 0)"
-        sets = f"available_at = ?, last_error = ?{back}"
-        params = (self._clock() + max(delay, 0.0), clip(error))
+        sets = f"available_at = ?, last_error = COALESCE(?, last_error){back}"
+        params = (self._clock() + max(delay, 0.0), clip_or_none(error))
         return await self._run(self._finish, entry, sets, params)
 
     async def dead_letter(self, entry: OutboxEntry, *, reason: str) -> bool:

@@ -10,12 +10,13 @@ commands starting at the oldest (`Outbox.claim`). The relay sends different subj
 concurrently and one run strictly one command after another, in seq order: the next is sent once
 the previous reached the vendor or became a dead letter. Any other outcome (retry, release,
 pause, a lost lease, a store failure) stops the run, and its later commands are given back
-unsent (``schedule_retry(delay=0, attempted=False)``) to wait behind the head again, as is the
-rest of a run whose lease no longer has room for one more call at its worst (``send_bound``),
-or whose relay is stopping or cancelled. A relay that dies mid-run cannot give anything back:
-after the lease, its run's unsent commands come back ``lease_expired`` like the one in flight
-(the store cannot tell them apart), so those not redeliverable are parked as "maybe sent" for an
-operator to requeue; ``per_key`` bounds how many per subject (1: only the one in flight).
+unsent (``schedule_retry(delay=0, error=None, attempted=False)``) to wait behind the head, as
+is the rest of a run whose lease no longer has room for one more call at its worst
+(``send_bound``), or whose relay is stopping or cancelled. A relay that dies mid-run cannot
+give anything back: after the lease, its run's unsent commands come back ``lease_expired`` like
+the one in flight (the store cannot tell them apart), so those not redeliverable are parked as
+"maybe sent" for an operator to requeue; ``per_key`` bounds how many per subject (1: only the
+one in flight).
 With ``per_key=1`` a batch holds one command per subject, as before runs. The batch's deliveries
 are recorded together (`Outbox.mark_delivered_many`) once every entry of it is decided: a run's
 next command is sent before the previous one's success is recorded (see `_Deliveries`).
@@ -367,8 +368,11 @@ class OutboxRelay:
             batch.decided(entry)  # whatever happened, the batch's successes are not held up
 
     async def _release(self, entry: OutboxEntry, reason: str) -> None:
-        """Give ``entry`` back unsent, its attempt refunded: it waits behind its key's head."""
-        if await self.outbox.schedule_retry(entry, delay=0.0, error=reason, attempted=False):
+        """
+        Give ``entry`` back unsent, its attempt refunded and its last error kept: it waits
+        behind its key's head as it was.
+        """
+        if await self.outbox.schedule_retry(entry, delay=0.0, error=None, attempted=False):
             self.stats.released += 1
             log.debug("outbox entry %s: released unsent: %s", entry.id, reason)
         else:
