@@ -27,7 +27,6 @@ __all__ = [
     "check_table_name",
     "conflict",
     "held",
-    "lease_token",
     "new_row",
     "previous_holder",
     "selected",
@@ -105,13 +104,7 @@ def conflict() -> Conflict:
 # Lease tokens: ``<own>`` or, for a claim made after a lease expired, ``<own>:<previous own>``.
 # A lease-expiry dead letter keeps ``<previous own>``, so the relay whose lease ran out while it was
 # still sending can still record the delivery it proves (`mark_delivered`), instead of leaving
-# the row "dead, maybe sent".
-
-
-def lease_token(previous: str | None) -> str:
-    """A fresh token for a claim; ``previous`` is the row's token when its lease expired."""
-    own = uuid.uuid4().hex
-    return own if previous is None else f"{own}:{held(previous)}"
+# the row "dead, maybe sent". Both stores make tokens in SQL, in the claim's statement.
 
 
 def held(token: str) -> str:

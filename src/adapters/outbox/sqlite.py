@@ -40,7 +40,6 @@ from ._rows import (
     clip_or_none,
     conflict,
     held,
-    lease_token,
     new_row,
     previous_holder,
     selected,
@@ -53,6 +52,14 @@ __all__ = ["OpenMode", "SqliteOutbox"]
 
 T = TypeVar("T")
 P = ParamSpec("P")
+# Rows (or keys) per set-based statement: at most 3 parameters each, far below SQLite's 32,766.
+_CHUNK = 500
+# A claim's lease token, made in SQL as on PostgreSQL: 32 random hex digits, plus
+# ``:<previous own>`` when the row still holds a token (`_rows`' token form: ``lease_expired``).
+_NEW_LEASE = (
+    "lower(hex(randomblob(16))) || COALESCE(':' || "
+    "substr(lease_token, 1, instr(lease_token || ':', ':') - 1), '')"
+)
 # The rows of the ``open`` index: partial, so a delivery inserts no entry in it. SQLite uses a
 # partial index only for a query whose WHERE has its term word for word, so every query over
 # pending or dead rows says it too (``state = 'dead'`` alone would scan the table).
@@ -70,6 +77,16 @@ def _has_table(conn: sqlite3.Connection, name: str) -> bool:
 
 def _columns(conn: sqlite3.Connection, name: str) -> list[str]:
     return [d[0] for d in conn.execute(f"SELECT * FROM {name} LIMIT 0").description]
+
+
+def _chunks(items: Sequence[T]) -> list[Sequence[T]]:
+    """``items`` in slices of `_CHUNK`, for statements with one parameter group per item."""
+    return [items[i : i + _CHUNK] for i in range(0, len(items), _CHUNK)]
+
+
+def _marks(values: Sequence[object]) -> str:
+    """``?, ?, ...``: one placeholder per value."""
+    return ", ".join("?" * len(values))
 
 
 class SqliteOutbox(Outbox):
@@ -238,14 +255,22 @@ class SqliteOutbox(Outbox):
 
     def _refresh(self, conn: sqlite3.Connection, key: str) -> None:
         """Recompute the head of ``key`` after its head changed (outcome, requeue)."""
+        self._refresh_many(conn, [key])
+
+    def _refresh_many(self, conn: sqlite3.Connection, keys: Sequence[str]) -> None:
+        """Recompute the heads of ``keys``: each key's oldest pending row, if it has one."""
         t = self.table
-        conn.execute(f"DELETE FROM {t}_heads WHERE ordering_key = ?", (key,))
-        conn.execute(
-            f"INSERT INTO {t}_heads (ordering_key, seq, integration, due_at, lease_until) "
-            f"SELECT ordering_key, seq, integration, available_at, lease_until FROM {t} "
-            "WHERE state = 'pending' AND ordering_key = ? ORDER BY seq LIMIT 1",
-            (key,),
-        )
+        for chunk in _chunks(keys):
+            conn.execute(f"DELETE FROM {t}_heads WHERE ordering_key IN ({_marks(chunk)})", chunk)
+            # One probe of the ``_line`` index per key: never the rows queued behind a head.
+            conn.execute(
+                f"INSERT INTO {t}_heads (ordering_key, seq, integration, due_at, lease_until) "
+                f"SELECT ordering_key, seq, integration, available_at, lease_until FROM {t} "
+                f"WHERE seq IN (SELECT (SELECT p.seq FROM {t} p WHERE p.state = 'pending' "
+                "AND p.ordering_key = k.column1 ORDER BY p.seq LIMIT 1) "
+                f"FROM (VALUES {', '.join(['(?)'] * len(chunk))}) k)",
+                chunk,
+            )
 
     async def _run(self, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ``work`` on the worker thread; a failing store raises `Unavailable`, not sqlite3."""
@@ -332,55 +357,72 @@ class SqliteOutbox(Outbox):
         def tx(conn: sqlite3.Connection) -> list[OutboxEntry]:
             # Heads in order, each a primary-key lookup; a run's later rows come from the
             # ``_line`` index, at most ``per_key`` from the head: never the rest of the queue.
-            # A pending row that still holds a token had a lease that ran out without an outcome.
+            # Set-based: a claim is four statements whatever its size.
             due = conn.execute(
-                f"SELECT h.seq, h.ordering_key, o.lease_token FROM {t}_heads h "
-                f"JOIN {t} o ON o.seq = h.seq WHERE h.due_at <= ? "
-                f"AND (h.lease_until IS NULL OR h.lease_until <= ?){only} "
+                f"SELECT h.seq, h.ordering_key FROM {t}_heads h "
+                f"WHERE h.due_at <= ? AND (h.lease_until IS NULL OR h.lease_until <= ?){only} "
                 "ORDER BY h.seq LIMIT ?",
                 params,
             ).fetchall()
-            runs: list[tuple[int, int, str, str | None]] = []  # (position, seq, key, old token)
-            for seq, key, old in due:
-                runs.append((0, seq, key, old))
-                if per_key > 1:
-                    runs += self._run_after(conn, key, seq, per_key - 1, now)
-            runs.sort(key=lambda r: (r[0], r[1]))  # the round-robin cut: (position in run, seq)
-            claimed = []
+            if not due:
+                return []
+            picks = [(0, seq, key) for seq, key in due]  # (position in run, seq, key)
+            if per_key > 1:
+                picks += self._runs_after(conn, due, per_key - 1, now)
+            picks.sort()  # the round-robin cut: (position in run, seq)
+            picks = picks[:limit]
             until = now + lease_seconds
-            for position, seq, key, old in runs[:limit]:
-                row = conn.execute(
-                    f"UPDATE {t} SET lease_token = ?, lease_until = ?, attempts = attempts + 1 "
-                    f"WHERE seq = ? AND state = 'pending' RETURNING {COLUMNS}",
-                    (lease_token(old), until, seq),
-                ).fetchone()
-                if row is None:  # never, while the heads are kept with the rows
-                    continue
-                if position == 0:  # the head's row mirrors the lease of the whole run
-                    conn.execute(
-                        f"UPDATE {t}_heads SET lease_until = ? WHERE ordering_key = ?",
-                        (until, key),
-                    )
-                claimed.append(to_entry(row, lease_expired=old is not None))
-            return sorted(claimed, key=lambda e: e.seq)
+            rows: list[Any] = []
+            for chunk in _chunks([seq for _, seq, _ in picks]):
+                # A row that still holds a token had a lease that ran out without an outcome:
+                # its new token is ``<own>:<previous own>``.
+                rows += conn.execute(
+                    f"UPDATE {t} SET lease_token = {_NEW_LEASE}, lease_until = ?, "
+                    f"attempts = attempts + 1 WHERE seq IN ({_marks(chunk)}) "
+                    f"AND state = 'pending' RETURNING {COLUMNS}",
+                    (until, *chunk),
+                ).fetchall()
+            for chunk in _chunks([key for position, _, key in picks if position == 0]):
+                # The head's row mirrors the lease of the whole run.
+                conn.execute(
+                    f"UPDATE {t}_heads SET lease_until = ? WHERE ordering_key IN ({_marks(chunk)})",
+                    (until, *chunk),
+                )
+            entries = (to_entry(r, lease_expired=":" in r[11]) for r in rows)
+            return sorted(entries, key=lambda e: e.seq)
 
         return self._write(tx, durable=False)
 
-    def _run_after(
-        self, conn: sqlite3.Connection, key: str, head: int, count: int, now: float
-    ) -> list[tuple[int, int, str, str | None]]:
-        """Up to ``count`` pending rows after ``key``'s ``head``, until one not due or leased."""
-        rows = conn.execute(
-            f"SELECT seq, lease_token, available_at, lease_until FROM {self.table} "
-            "WHERE state = 'pending' AND ordering_key = ? AND seq > ? ORDER BY seq LIMIT ?",
-            (key, head, count),
-        )
-        run = []
-        for position, (seq, old, due_at, leased_until) in enumerate(rows, start=1):
-            if due_at > now or (leased_until is not None and leased_until > now):
-                break
-            run.append((position, seq, key, old))
-        return run
+    def _runs_after(
+        self, conn: sqlite3.Connection, heads: list[Any], count: int, now: float
+    ) -> list[tuple[int, int, str]]:
+        """
+        For each ``(seq, key)`` head, up to ``count`` pending rows after it, until one that is
+        not due or is leased: ``(position, seq, key)``. One statement per chunk of heads, each
+        head's rows read from the ``_line`` index (at most ``count`` of them).
+        """
+        t = self.table
+        found: list[tuple[int, int, str]] = []
+        for chunk in _chunks(heads):
+            rows = conn.execute(
+                f"WITH h(key, seq) AS (VALUES {', '.join(['(?, ?)'] * len(chunk))}) "
+                f"SELECT h.key, o.seq, o.available_at, o.lease_until FROM h JOIN {t} o "
+                f"ON o.seq IN (SELECT p.seq FROM {t} p WHERE p.state = 'pending' "
+                "AND p.ordering_key = h.key AND p.seq > h.seq ORDER BY p.seq LIMIT ?) "
+                "ORDER BY h.key, o.seq",
+                [*(v for seq, key in chunk for v in (key, seq)), count],
+            )
+            key, position, stopped = None, 0, False
+            for row_key, seq, due_at, leased_until in rows:
+                if row_key != key:
+                    key, position, stopped = row_key, 0, False
+                position += 1
+                stopped = (
+                    stopped or due_at > now or (leased_until is not None and leased_until > now)
+                )
+                if not stopped:
+                    found.append((position, seq, row_key))
+        return found
 
     async def claim(
         self,
@@ -410,29 +452,40 @@ class SqliteOutbox(Outbox):
         return self._write(tx, durable=False)
 
     def _delivered(self, entries: Sequence[OutboxEntry], now: float) -> set[str]:
-        """Record each entry's success, in one write transaction; the ids recorded."""
-        sql = (
-            f"UPDATE {self.table} SET state = 'delivered', finished_at = ?, last_error = NULL, "
-            "lease_token = NULL, lease_until = NULL WHERE id = ? AND ("
-            "(state = 'pending' AND lease_token = ?) OR (state = 'dead' AND lease_token = ?))"
-        )
+        """
+        Record each entry's success in one write transaction; the ids recorded. Set-based: one
+        UPDATE per chunk of entries (each row checks its own token), then each affected key's
+        head is recomputed once, however many of its run were delivered.
+        """
+        t = self.table
+        unique = list({e.id: e for e in entries}.values())
 
         def tx(conn: sqlite3.Connection) -> set[str]:
             recorded: set[str] = set()
             keys: set[str] = set()
             counts: Counter[str] = Counter()
-            for entry in entries:
-                token = entry.lease_token
-                params = (now, entry.id, token, None if token is None else held(token))
-                if entry.id in recorded or conn.execute(sql, params).rowcount != 1:
-                    continue
-                recorded.add(entry.id)
-                counts[entry.integration] += 1
-                keys.add(entry.ordering_key)
-            for key in sorted(keys):  # once per key, however many of its run were delivered
-                self._refresh(conn, key)
+            for chunk in _chunks(unique):
+                values: list[Any] = []
+                for e in chunk:
+                    token = e.lease_token
+                    values += (e.id, token, None if token is None else held(token))
+                # One unique-index probe per id (`tests/outbox/test_heads.py` counts the steps).
+                rows = conn.execute(
+                    f"WITH v(id, token, held) AS (VALUES {', '.join(['(?, ?, ?)'] * len(chunk))}) "
+                    f"UPDATE {t} SET state = 'delivered', finished_at = ?, last_error = NULL, "
+                    f"lease_token = NULL, lease_until = NULL FROM v WHERE {t}.id = v.id AND ("
+                    f"({t}.state = 'pending' AND {t}.lease_token = v.token) OR "
+                    f"({t}.state = 'dead' AND {t}.lease_token = v.held)) "
+                    f"RETURNING {t}.id, {t}.ordering_key, {t}.integration",
+                    [*values, now],  # the SET's parameter follows the VALUES' in the text
+                ).fetchall()
+                for entry_id, key, integration in rows:
+                    recorded.add(entry_id)
+                    keys.add(key)
+                    counts[integration] += 1
+            self._refresh_many(conn, sorted(keys))
             conn.executemany(
-                f"INSERT INTO {self.table}_counts VALUES (?, ?) ON CONFLICT (integration) "
+                f"INSERT INTO {t}_counts VALUES (?, ?) ON CONFLICT (integration) "
                 "DO UPDATE SET delivered = delivered + excluded.delivered",
                 sorted(counts.items()),
             )
