@@ -1,16 +1,21 @@
 """
-The webhook replay stores as they fill (issue 14): claim + complete per second at 10k and 100k
-ids (1M with ``PORTICO_BENCH_FULL=1``) against the raw operations they are built on, and the
-memory store's bytes per id.
+The webhook replay stores and the failed-event log as they fill (issue 14): replay claim +
+complete per second at 10k, 100k and 1M ids against the raw operations they are built on, the
+memory store's bytes per id, and the failed-event log's record and count as it holds more.
 
 Run: ``make bench`` or ``.venv/bin/python -m bench.stores_scale``. The memory store is compared
 with a dict's get + set, the SQLite store with a bare ``INSERT ... ON CONFLICT`` + ``UPDATE`` on
 the same kind of file, durability (``synchronous=FULL``) and worker thread, the Redis store with
-bare ``SET NX PX`` + ``SET PX`` on the same client and server (a private ``redis-server`` when the
-binary exists, else ``PORTICO_REDIS_URL``; without either its rows are skipped and say so). Each
-figure is for the ids added on top of a store already holding the stated number, so it shows
-whether growth slows the hot path.
-Memory per id (tracemalloc) must stay at or below 139 B.
+bare ``SET NX PX`` + ``SET PX`` on the same client and server (a private ``redis-server`` when
+the binary exists, else ``PORTICO_REDIS_URL``; without either its rows are skipped and say so).
+Each figure is for the ids added on top of a store already holding the stated number, so it
+shows whether growth slows the hot path. Memory per id (tracemalloc) must stay at or below 139 B.
+
+The failed-event log holds unresolved records (an unattended log: the worst case, since they are
+kept until an operator acts): ``record`` of new failures per second and ``count`` (what the
+health route reads) at each size. Both must stay flat, the largest size within 1.5x of the
+smallest (the outbox's flatness target): on SQLite at 10k to 1M records, on the bounded memory
+log (``max_entries``, default 1,000) at its bound of 1k to 100k, where every record evicts one.
 """
 
 from __future__ import annotations
@@ -29,16 +34,21 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bench._common import header, ratio
+from portico.adapters.failed_events.memory import MemoryFailedEventLog
+from portico.adapters.failed_events.sqlite import SQLiteFailedEventLog
 from portico.adapters.sqlite_worker import SQLiteWorker, open_wal
 from portico.adapters.stores.memory import MemoryReplayStore
 from portico.adapters.stores.redis_store import RedisReplayStore
 from portico.adapters.stores.sqlite import SQLiteReplayStore
+from portico.domain.failed_events import FailedEvent
 
 
-FULL = os.environ.get("PORTICO_BENCH_FULL") == "1"
-SIZES = (10_000, 100_000, 1_000_000) if FULL else (10_000, 100_000)
+SIZES = (10_000, 100_000, 1_000_000)
 MEASURED = 5_000
 MAX_BYTES_PER_ID = 139
+FLAT = 1.5
+FAILED_MEASURED = 1_000
+MEMORY_LOG_SIZES = (1_000, 10_000, 100_000)
 
 
 async def _fill(
@@ -142,6 +152,95 @@ async def _redis_rows(url: str, size: int) -> tuple[float, float]:
     return ours, raw
 
 
+def _failure(i: int) -> FailedEvent:
+    """The ``i``-th permanently failed Stripe event, as the ingress records it."""
+    return FailedEvent(
+        provider="stripe",
+        event_id=f"evt_{i:024d}",
+        event_type="payment_intent.succeeded",
+        handler="record_payment",
+        error="InvalidRequest",
+        reason="InvalidRequest",
+        first_failed_at=1.7e9 + i,
+        last_failed_at=1.7e9 + i,
+        url="/webhooks/stripe",
+        content_type="application/json",
+        body=b'{"id": "evt", "type": "payment_intent.succeeded"}',
+    )
+
+
+async def _log_rates(
+    log: MemoryFailedEventLog | SQLiteFailedEventLog, start: int
+) -> tuple[float, float]:
+    """(``record`` of new failures per second, the best of 5 ``count`` in ms) as the log is."""
+    began = time.perf_counter()
+    for i in range(start, start + FAILED_MEASURED):
+        await log.record(_failure(i))
+    rate = FAILED_MEASURED / (time.perf_counter() - began)
+    counts = []
+    for _ in range(5):
+        began = time.perf_counter()
+        await log.count()
+        counts.append(time.perf_counter() - began)
+    return rate, min(counts) * 1e3
+
+
+def _flat(what: str, small: tuple[int, float], large: tuple[int, float]) -> str:
+    """PASS when the cost per operation at the larger size is within `FLAT` of the smaller's."""
+    slower = large[1] / small[1]
+    verdict = "PASS" if slower <= FLAT else "MISS"
+    return (
+        f"{verdict} {what} with {large[0]:,} held takes {slower:.2f}x its time with "
+        f"{small[0]:,} (target <= {FLAT}x: flat)"
+    )
+
+
+async def _sqlite_log(path: Path, size: int) -> tuple[float, float]:
+    """The SQLite log's rates with ``size`` unresolved records already in it (filled in bulk)."""
+    log = SQLiteFailedEventLog(path)
+    await log.record(_failure(0))  # creates the table
+    with sqlite3.connect(path) as conn:
+        conn.executemany(
+            "INSERT INTO portico_failed_events VALUES "
+            "(?, 'stripe', ?, 'payment_intent.succeeded', 'record_payment', 'InvalidRequest', "
+            "'InvalidRequest', ?, ?, 1, NULL, '/webhooks/stripe', 'application/json', x'7b7d')",
+            (
+                (f"stripe:evt_{i:024d}", f"evt_{i:024d}", 1.7e9 + i, 1.7e9 + i)
+                for i in range(1, size)
+            ),
+        )
+    conn.close()
+    try:
+        return await _log_rates(log, size)
+    finally:
+        await log.close()
+
+
+async def _failed_event_rows() -> None:
+    print("failed-event log, unresolved records held: record of new failures/s, one count()")
+    sqlite: dict[int, tuple[float, float]] = {}
+    for size in SIZES:
+        with tempfile.TemporaryDirectory() as tmp:
+            rate, count_ms = sqlite[size] = await _sqlite_log(Path(tmp) / "failed.sqlite3", size)
+        print(f"  sqlite  at {size:>9,} records: {rate:7,.0f} record/s, count() {count_ms:8.2f} ms")
+    memory: dict[int, tuple[float, float]] = {}
+    for size in MEMORY_LOG_SIZES:
+        log = MemoryFailedEventLog(max_entries=size)
+        for i in range(size):
+            await log.record(_failure(i))
+        rate, count_ms = memory[size] = await _log_rates(log, size)
+        print(
+            f"  memory  at {size:>9,} records (its bound, each record evicts one): "
+            f"{rate:7,.0f} record/s, count() {count_ms:8.2f} ms"
+        )
+    for name, rows, sizes in (("sqlite", sqlite, SIZES), ("memory", memory, MEMORY_LOG_SIZES)):
+        small, large = sizes[0], sizes[-1]
+        record = (small, 1 / rows[small][0]), (large, 1 / rows[large][0])
+        print(_flat(f"{name} failed-event log: a record", *record))
+        count = (small, rows[small][1]), (large, rows[large][1])
+        print(_flat(f"{name} failed-event log: count()", *count))
+
+
 async def main() -> None:
     print(header("stores_scale: replay stores claim + complete as they fill"))
     for size in SIZES:
@@ -180,6 +279,7 @@ async def main() -> None:
     tracemalloc.stop()
     verdict = "PASS" if per_id <= MAX_BYTES_PER_ID else "MISS"
     print(f"{verdict} memory store: {per_id:.0f} B per id at {count:,} ids (target <= 139 B)")
+    await _failed_event_rows()
 
 
 if __name__ == "__main__":

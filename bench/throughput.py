@@ -7,10 +7,12 @@ Both send the same Cloud API requests (20,000 at concurrency 64 by default) to o
 Portico user gets: payload building, the error mapping, `ResilientMessaging` with retry, breaker,
 bulkhead (64), rate limiter (raised so it never binds) and per-attempt timeout. Reported:
 requests/s over all chunks, the ratio (target >= 0.9) overall and as the median of back-to-back
-chunk pairs (robust to a noisy neighbour), and client CPU per request. Both sides are bound by
-httpx's connection pool, so one extra profiled chunk splits the Portico contender's CPU by where
-it goes (Portico's own modules, httpx/httpcore/h11, asyncio, the rest): the "portico's own code"
-line is the figure that measures Portico.
+chunk pairs (robust to a noisy neighbour), every chunk's pair side by side, and client CPU per
+request. Both sides are bound by httpx's connection pool, so after the timed chunks (which run
+unprofiled) one profiled chunk per contender splits its CPU by where it goes (functions whose
+file is in the portico package, httpx/httpcore/h11, asyncio, the rest), each share applied to
+that contender's unprofiled CPU per request: "portico's own code" is the figure that measures
+Portico, the pool's rows show what both pay alike.
 
 Run: ``.venv/bin/python -m bench.throughput`` (``BENCH_SENDS`` and ``BENCH_ROUNDS`` override).
 """
@@ -124,21 +126,23 @@ async def measure(url: str) -> dict[str, list[tuple[float, float]]]:
     return results
 
 
-async def cpu_split(url: str, count: int) -> dict[str, float]:
+async def cpu_split(
+    url: str, make: Callable[[httpx.AsyncClient], Callable[[int], Awaitable[object]]], count: int
+) -> dict[str, float]:
     """
-    Client CPU per request of the Portico contender, split by where it is spent: Portico's own
-    modules, httpx + httpcore (the connection pool, h11), asyncio, and the rest. One profiled
-    chunk (cProfile's own overhead inflates every share alike, so only shares are used, applied
-    to the unprofiled CPU per request).
+    One contender's client CPU split by where it is spent: Portico's own modules, httpx +
+    httpcore (the connection pool, h11), asyncio, and the rest, as shares of one profiled chunk
+    (cProfile's own overhead inflates every share alike, so only shares are used, applied to the
+    unprofiled CPU per request).
     """
     async with same_client(url) as http:
-        send = portico(http)
+        send = make(http)
         await drive(send, 256)
         profile = cProfile.Profile()
         profile.enable()
         await drive(send, count)
         profile.disable()
-    buckets = dict.fromkeys(("portico", "httpx+httpcore+h11", "asyncio", _OTHER), 0.0)
+    buckets = dict.fromkeys(BUCKETS, 0.0)
     stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
     for (filename, _, _), (_, _, tottime, _, _) in stats.items():
         buckets[_bucket(filename)] += tottime
@@ -147,6 +151,8 @@ async def cpu_split(url: str, count: int) -> dict[str, float]:
 
 
 _OTHER = "other (C builtins, json, attrs)"
+_POOL_BUCKET = "httpx+httpcore+h11"
+BUCKETS = ("portico", _POOL_BUCKET, "asyncio", _OTHER)
 _PORTICO = os.path.dirname(os.path.abspath(portico_package.__file__)) + os.sep
 _POOL = tuple(f"{os.sep}{lib}{os.sep}" for lib in ("httpx", "httpcore", "h11", "anyio", "sniffio"))
 
@@ -155,7 +161,7 @@ def _bucket(filename: str) -> str:
     if os.path.abspath(filename).startswith(_PORTICO):
         return "portico"
     if any(part in filename for part in _POOL):
-        return "httpx+httpcore+h11"
+        return _POOL_BUCKET
     if f"{os.sep}asyncio{os.sep}" in filename:
         return "asyncio"
     return _OTHER
@@ -176,7 +182,10 @@ def main() -> None:
     )
     with uvicorn_process("bench.throughput:simulator_app") as url:
         results = asyncio.run(measure(url))
-        split = asyncio.run(cpu_split(url, SENDS // ROUNDS))
+        split = {
+            name: asyncio.run(cpu_split(url, make, SENDS // ROUNDS))
+            for name, make in (("bare", bare), ("portico", portico))
+        }
     chunk = SENDS // ROUNDS
     best = {name: overall(rounds, chunk) for name, rounds in results.items()}
     for name, label in (
@@ -185,12 +194,19 @@ def main() -> None:
         ("defaults", "portico, build_client pool"),
     ):
         rate, cpu = best[name]
-        chunks = ", ".join(f"{r:,.0f}" for r, _ in results[name])
-        print(f"  {label:<28}{rate:9,.0f} req/s  {cpu:6.0f} µs client CPU/req  chunks: {chunks}")
+        print(f"  {label:<28}{rate:9,.0f} req/s  {cpu:6.0f} µs client CPU/req")
     print(ratio("portico / bare httpx (req/s)", best["portico"][0], best["bare"][0], target=0.9))
-    pairs = sorted(
-        p / b for (p, _), (b, _) in zip(results["portico"], results["bare"], strict=True)
-    )
+    print("chunk pairs (back to back; req/s and client CPU µs/req):")
+    pairs = []
+    for i, ((p, p_cpu), (b, b_cpu)) in enumerate(
+        zip(results["portico"], results["bare"], strict=True), 1
+    ):
+        pairs.append(p / b)
+        print(
+            f"  chunk {i}: bare {b:7,.0f} req/s {b_cpu:6.0f} µs | "
+            f"portico {p:7,.0f} req/s {p_cpu:6.0f} µs | ratio {p / b:.2f}"
+        )
+    pairs.sort()
     print(
         f"median of the {ROUNDS} paired chunk ratios: {statistics.median(pairs):.2f} "
         f"(range {pairs[0]:.2f}..{pairs[-1]:.2f}; pairs ran back to back, so drift cancels)"
@@ -200,14 +216,23 @@ def main() -> None:
         f"client CPU per request: portico {best['portico'][1]:.0f} µs vs bare "
         f"{best['bare'][1]:.0f} µs ({extra:+.0f} µs)"
     )
-    cpu = best["portico"][1]
     print(
-        "portico contender's client CPU by where it goes (one profiled chunk, shares applied "
-        f"to {cpu:.0f} µs/req):"
+        "client CPU by where it goes (one profiled chunk per contender after the timed ones, "
+        "its shares applied to the contender's unprofiled µs/req):"
     )
-    for name, share in sorted(split.items(), key=lambda kv: -kv[1]):
-        print(f"  {name:<34}{share:6.1%}  {share * cpu:7.0f} µs/req")
-    print(f"portico's own code: {split['portico'] * cpu:.0f} µs/req of client CPU")
+    print(f"  {'':<34}{'bare httpx':>18}{'portico':>18}")
+    for bucket in BUCKETS:
+        cells = [
+            f"{split[name][bucket]:6.1%} {split[name][bucket] * best[name][1]:6.0f} µs"
+            for name in ("bare", "portico")
+        ]
+        print(f"  {bucket:<34}{cells[0]:>18}{cells[1]:>18}")
+    own = split["portico"]["portico"] * best["portico"][1]
+    pool = {name: split[name][_POOL_BUCKET] * best[name][1] for name in ("bare", "portico")}
+    print(
+        f"portico's own code: {own:.0f} µs/req of client CPU; the pool: "
+        f"{pool['portico']:.0f} µs/req under portico vs {pool['bare']:.0f} under bare httpx"
+    )
 
 
 if __name__ == "__main__":

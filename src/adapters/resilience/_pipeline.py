@@ -22,6 +22,10 @@ The one place the policies are composed, in this order (outermost first)::
 An OPEN breaker is consulted before any of this (`CircuitBreaker.rejecting`): an outage's
 rejection costs one coroutine and one fresh `CircuitOpenError`, raised in its own ``raise`` so that
 no local keeps it (a frame -> error -> traceback -> frame cycle cost 40% more per rejection).
+Only two checks come before it, and a refusal needs both: the telemetry check in `call` (a
+refused call is traced and counted too) and the override and shared-state refresh below (either
+may have closed or forced the breaker). Below the telemetry check a rejection costs what
+`CircuitBreaker.call`'s does; bench/overhead.py prints the share of the check and `call`'s frame.
 
 Operator overrides (`BreakerControl`: ``portico breaker open stripe --for 10m``) are read from
 their store at most once per ``control.interval`` seconds, at the start of a call: one clock
