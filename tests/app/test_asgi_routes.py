@@ -225,6 +225,21 @@ async def test_body_at_the_limit_is_accepted():
     assert recorder.requests[0].body == b"a" * 50 + b"b" * 50
 
 
+@pytest.mark.parametrize(
+    "chunks",
+    [[b"whole body"], [b"a", b"", bytearray(b"bc"), b"d"], [b"", b"late"]],
+)
+async def test_a_body_reaches_the_ingress_as_the_exact_bytes_sent(chunks: list[bytes]):
+    """One message or many (empty ones, a bytearray): the verifier gets the same bytes."""
+    recorder = _Recorder()
+    app = create_webhook_app(_ingress(recorder))
+    status, _, _, _ = await _call(app, "POST", "/rec", chunks=chunks, headers=[(b"x-sig", b"ok")])
+    assert status == 200
+    body = recorder.requests[0].body
+    assert type(body) is bytes
+    assert body == b"".join(chunks)
+
+
 async def test_forged_delivery_is_401_json():
     """A refused signature is a 401 with a JSON reason."""
     app = create_webhook_app(_ingress(_Recorder()))

@@ -79,6 +79,8 @@ _HEALTH_ROUTES = frozenset({"/healthz", "/readyz", "/healthz/webhooks", "/health
 # What `portico serve` puts before /{provider}, so its deliveries and /healthz share the root.
 STANDALONE_PREFIX = "/webhooks"
 _SECURITY_HEADERS = ((b"cache-control", b"no-store"), (b"x-content-type-options", b"nosniff"))
+# Compact JSON; one encoder (`json.dumps` with options builds a new one per call).
+_encode_json = json.JSONEncoder(separators=(",", ":")).encode
 
 
 class HasWebhookIngress(Protocol):
@@ -286,11 +288,13 @@ class WebhookApp:
         return WebhookResponse(200, text.decode("utf-8"))
 
     def _request(self, scope: Scope, method: str, body: bytes) -> WebhookRequest:
-        headers = [
-            (name.decode("latin-1"), value.decode("latin-1"))
-            for name, value in scope.get("headers", ())
-        ]
-        return WebhookRequest(method, self._url(scope, Headers(headers)), headers, body)
+        headers = Headers(
+            [
+                (name.decode("latin-1"), value.decode("latin-1"))
+                for name, value in scope.get("headers", ())
+            ]
+        )
+        return WebhookRequest(method, self._url(scope, headers), headers, body)
 
     def _url(self, scope: Scope, headers: Headers) -> str:
         raw_path = scope.get("raw_path") or _full_path(scope).encode("utf-8")
@@ -387,17 +391,20 @@ async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes | None
     for name, value in scope.get("headers", ()):
         if name.lower() == b"content-length" and value.strip().isdigit() and int(value) > limit:
             return None
-    body = bytearray()
+    chunks: list[bytes] = []
+    size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             raise _ClientGone
-        chunk = message.get("body", b"")
-        if len(body) + len(chunk) > limit:
+        chunk = bytes(message.get("body", b""))  # (the same object when it is bytes already)
+        size += len(chunk)
+        if size > limit:
             return None
-        body += chunk
         if not message.get("more_body", False):
-            return bytes(body)
+            # The usual case, the whole body in one message, is returned as it came.
+            return b"".join((*chunks, chunk)) if chunks else chunk
+        chunks.append(chunk)
 
 
 def _verdict(answer: WebhookResponse) -> tuple[str, str | None]:
@@ -433,7 +440,7 @@ async def _send(send: Send, response: WebhookResponse) -> None:
         payload = response.body.encode("utf-8")
         content_type = b"text/plain; charset=utf-8"
     else:
-        payload = json.dumps(response.body, separators=(",", ":")).encode("utf-8")
+        payload = _encode_json(response.body).encode("utf-8")
         content_type = b"application/json"
     headers = [
         (b"content-type", content_type),
