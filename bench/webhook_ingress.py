@@ -13,6 +13,7 @@ Webhook ingress: Stripe deliveries verified, parsed and replay-checked, versus s
 2. Through uvicorn (its own process, h11): requests/s of the webhook app on 64 keep-alive
    connections from a minimal asyncio client (so the client is not the bottleneck), against a
    minimal ASGI app answering 200 on the same server: the share of the server's ceiling kept.
+   Target: at least 0.7 of it.
 
 Run: ``.venv/bin/python -m bench.webhook_ingress`` (``BENCH_DELIVERIES`` overrides the count).
 """
@@ -135,8 +136,12 @@ def floor_rate(payloads: list[tuple[bytes, dict[str, str]]]) -> float:
 
 _STAGES = (
     ("signature (verifier, hmac)", ("stripe/verifier.py", "webhooks/signatures.py", "hmac.py")),
-    ("parse (JSON, reader, domain values)", ("stripe/parser.py", "json_reader", "json/", "attr")),
-    ("replay store (claim, complete)", ("stores/memory.py",)),
+    (
+        "parse (JSON, reader, domain values)",
+        ("stripe/parser.py", "json_reader", "json/", "domain.values", "domain.events", "Delivery"),
+    ),
+    ("replay store (claim, complete)", ("stores/memory.py", "domain.replay")),
+    ("correlation id (sha256, contextvar)", ("domain/correlation.py",)),
 )
 
 
@@ -148,7 +153,12 @@ def _stage(filename: str) -> str:
 
 
 def stage_split(requests: list[WebhookRequest]) -> dict[str, float]:
-    """Shares of Portico's CPU per delivery by stage, from one profiled round (cProfile)."""
+    """
+    Shares of Portico's CPU per delivery by stage, from one profiled round (cProfile).
+
+    A function's own time goes to the stage of its file (attrs-generated methods: of their
+    class's module); a builtin's (``dict.get``, ``hmac_digest``, ``sha256``) to its callers'.
+    """
     ingress = make_ingress()
     profile = cProfile.Profile()
     profile.enable()
@@ -156,9 +166,14 @@ def stage_split(requests: list[WebhookRequest]) -> dict[str, float]:
     profile.disable()
     buckets: dict[str, float] = {}
     stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
-    for (filename, _, name), (_, _, tottime, _, _) in stats.items():
-        stage = _stage(filename if filename != "~" else name)
-        buckets[stage] = buckets.get(stage, 0.0) + tottime
+    for (filename, _, _), (_, _, tottime, _, callers) in stats.items():
+        if filename == "~" and callers:
+            for (caller_file, _, _), (_, _, seconds, _) in callers.items():
+                stage = _stage(caller_file)
+                buckets[stage] = buckets.get(stage, 0.0) + seconds
+        else:
+            stage = _stage(filename)
+            buckets[stage] = buckets.get(stage, 0.0) + tottime
     total = sum(buckets.values()) or 1.0
     return {stage: seconds / total for stage, seconds in buckets.items()}
 
@@ -200,21 +215,23 @@ async def post_all(url: str, payloads: list[tuple[bytes, dict[str, str]]]) -> fl
 
 
 def over_uvicorn() -> None:
-    """Part 2: the webhook app and the minimal app on the same server, same client."""
+    """Part 2: the webhook app and the minimal app on the same server, same client, best of 2."""
     count = max(DELIVERIES // 2, 1000)
-    with uvicorn_process("bench.webhook_ingress:ok_factory") as url:
-        asyncio.run(post_all(url, deliveries(1000, "w")))
-        ceiling = asyncio.run(post_all(url, deliveries(count, "c")))
-    with uvicorn_process("bench.webhook_ingress:ingress_app") as url:
-        asyncio.run(post_all(url, deliveries(1000, "w")))
-        served = asyncio.run(post_all(url, deliveries(count, "s")))
+    ceilings, served = [], []
+    for round_ in range(2):  # interleaved, so a burst of load elsewhere hits both sides alike
+        with uvicorn_process("bench.webhook_ingress:ok_factory") as url:
+            asyncio.run(post_all(url, deliveries(1000, f"w{round_}")))
+            ceilings.append(asyncio.run(post_all(url, deliveries(count, f"c{round_}"))))
+        with uvicorn_process("bench.webhook_ingress:ingress_app") as url:
+            asyncio.run(post_all(url, deliveries(1000, f"w{round_}")))
+            served.append(asyncio.run(post_all(url, deliveries(count, f"s{round_}"))))
     print(
         f"through uvicorn (h11, own process), {count:,} POSTs on {CONCURRENCY} keep-alive "
-        "connections (minimal asyncio client)"
+        "connections (minimal asyncio client), best of 2"
     )
-    print(f"  webhook app (full ingress)           {served:10,.0f} req/s")
-    print(f"  minimal ASGI app (server ceiling)    {ceiling:10,.0f} req/s")
-    print(ratio("webhook app / minimal app (req/s)", served, ceiling))
+    print(f"  webhook app (full ingress)           {max(served):10,.0f} req/s")
+    print(f"  minimal ASGI app (server ceiling)    {max(ceilings):10,.0f} req/s")
+    print(ratio("webhook app / minimal app (req/s)", max(served), max(ceilings), target=0.7))
 
 
 def main() -> None:

@@ -74,6 +74,10 @@ def _reject_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not JSON")
 
 
+# One decoder for every document: `json.loads` with an option builds a new decoder per call.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def parse_json(body: bytes | str, *, error: ErrorFactory, path: str = "body") -> JsonNode:
     """
     Decode UTF-8 JSON into a `JsonNode`, or raise ``error(path, why)``.
@@ -86,7 +90,7 @@ def parse_json(body: bytes | str, *, error: ErrorFactory, path: str = "body") ->
     except UnicodeDecodeError:
         raise error(path, "not UTF-8") from None
     try:
-        value = json.loads(text, parse_constant=_reject_constant)
+        value = _DECODER.decode(text)
     except RecursionError:
         raise error(path, "JSON nested too deeply") from None
     except json.JSONDecodeError as err:
@@ -107,23 +111,47 @@ class JsonNode:
 
     Absent and ``null`` fields are the same: a required getter raises ``missing``, an ``opt_``
     getter returns None.
+
+    A child remembers its parent and its key, not its path: the dotted path is spelled only when
+    asked for (`path`, an error), so reading a valid document builds no path strings.
     """
 
-    __slots__ = ("_error", "path", "value")
+    __slots__ = ("_error", "_key", "_parent", "value")
 
     def __init__(self, value: object, *, error: ErrorFactory, path: str = "") -> None:
         self.value = value
-        self.path = path
         self._error = error
+        self._parent: JsonNode | None = None
+        self._key: str | int = path  # the root's path; a child's field name or array index
+
+    def _at(self, value: object, key: str | int) -> JsonNode:
+        """The child node holding ``value`` at ``key`` of this one."""
+        node = _new_node(JsonNode)
+        node.value = value
+        node._error = self._error
+        node._parent = self
+        node._key = key
+        return node
 
     def __repr__(self) -> str:
         return f"JsonNode({self.path or '<root>'}: {_describe(self.value)})"
 
     # ------------------------------------------------------------------ where and why
 
+    @property
+    def path(self) -> str:
+        """Where this value sits: ``entry[0].changes[1].value`` (``""`` for a bare root)."""
+        parent, key = self._parent, self._key
+        if parent is None:
+            return str(key)
+        if isinstance(key, int):
+            return f"{parent.path}[{key}]"
+        return parent.name(key)
+
     def name(self, field: str) -> str:
         """The dotted path of ``field`` of this object."""
-        return f"{self.path}.{field}" if self.path else field
+        path = self.path
+        return f"{path}.{field}" if path else field
 
     def fail(self, rule: str, field: str | None = None) -> NoReturn:
         """Raise this node's error for itself (or for its ``field``)."""
@@ -158,7 +186,10 @@ class JsonNode:
         return self.value
 
     def _field(self, field: str, required: bool) -> object:
-        value = self._object().get(field)
+        obj = self.value
+        if not isinstance(obj, dict):
+            self.fail(f"must be an object, not {_describe(obj)}")
+        value = obj.get(field)
         if value is None and required:
             self.fail("missing", field)
         return value
@@ -185,13 +216,19 @@ class JsonNode:
 
     def child(self, field: str) -> JsonNode:
         """The required object ``field``."""
-        node = JsonNode(self._field(field, True), error=self._error, path=self.name(field))
-        node._object()  # an object, or the error names its path
-        return node
+        value = self._field(field, True)
+        if not isinstance(value, dict):
+            self.fail(f"must be an object, not {_describe(value)}", field)
+        return self._at(value, field)
 
     def opt_child(self, field: str) -> JsonNode | None:
         """The object ``field``, or None when absent or null."""
-        return None if self._field(field, False) is None else self.child(field)
+        value = self._field(field, False)
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            self.fail(f"must be an object, not {_describe(value)}", field)
+        return self._at(value, field)
 
     def items(self, field: str, *, required: bool = True) -> list[JsonNode]:
         """The array ``field`` as nodes (``[]`` when optional and absent)."""
@@ -200,39 +237,35 @@ class JsonNode:
             return []
         if not isinstance(value, list):
             self.fail(f"must be an array, not {_describe(value)}", field)
-        where = self.name(field)
-        return [
-            JsonNode(item, error=self._error, path=f"{where}[{i}]") for i, item in enumerate(value)
-        ]
+        return self._at(value, field).elements()
 
     def elements(self) -> list[JsonNode]:
         """This node as an array of nodes."""
         if not isinstance(self.value, list):
             self.fail(f"must be an array, not {_describe(self.value)}")
-        return [
-            JsonNode(item, error=self._error, path=f"{self.path}[{i}]")
-            for i, item in enumerate(self.value)
-        ]
+        return [self._at(item, i) for i, item in enumerate(self.value)]
 
     # ------------------------------------------------------------------ scalars
 
     def text(self, field: str, *, max_length: int = 65_536) -> str:
         """The required non-blank string ``field``."""
-        value = self._field(field, True)
-        if not isinstance(value, str):
-            self.fail(f"must be a string, not {_describe(value)}", field)
-        if not value.strip():
-            self.fail("must not be empty", field)
-        if len(value) > max_length:
-            self.fail(f"must be at most {max_length} characters", field)
-        return value
+        return self._text(field, self._field(field, True), max_length)
 
     def opt_text(self, field: str, *, max_length: int = 1_000_000) -> str | None:
         """The string ``field``, or None when absent, null or empty."""
         value = self._field(field, False)
         if value is None or value == "":
             return None
-        return self.text(field, max_length=max_length)
+        return self._text(field, value, max_length)
+
+    def _text(self, field: str, value: object, max_length: int) -> str:
+        if not isinstance(value, str):
+            self.fail(f"must be a string, not {_describe(value)}", field)
+        if not value or value.isspace():
+            self.fail("must not be empty", field)
+        if len(value) > max_length:
+            self.fail(f"must be at most {max_length} characters", field)
+        return value
 
     def integer(self, field: str, *, minimum: int | None = None) -> int:
         """The required integer ``field`` (a JSON integer, or a string of digits as forms send)."""
@@ -329,6 +362,9 @@ class JsonNode:
         if not all(isinstance(v, str) for v in value):
             self.fail("must be an array of strings", field)
         return tuple(value)
+
+
+_new_node = object.__new__
 
 
 def _is_digits(text: str) -> bool:

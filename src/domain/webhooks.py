@@ -31,6 +31,20 @@ class Headers(Mapping[str, str]):
             store.setdefault(name.lower(), []).append(value)
         self._items = store
 
+    @classmethod
+    def from_wire(cls, raw: Iterable[tuple[bytes, bytes]]) -> Headers:
+        """Headers from raw ``(name, value)`` byte pairs (an ASGI scope's), read as latin-1."""
+        headers = cls()
+        store = headers._items
+        for name, value in raw:
+            key = name.decode("latin-1").lower()
+            found = store.get(key)
+            if found is None:
+                store[key] = [value.decode("latin-1")]
+            else:
+                found.append(value.decode("latin-1"))
+        return headers
+
     def __getitem__(self, name: str) -> str:
         return self._items[name.lower()][0]
 

@@ -225,6 +225,33 @@ async def test_body_at_the_limit_is_accepted():
     assert recorder.requests[0].body == b"a" * 50 + b"b" * 50
 
 
+@pytest.mark.parametrize(
+    "chunks",
+    [[b"whole body"], [b"a", b"", bytearray(b"bc"), b"d"], [b"", b"late"]],
+)
+async def test_a_body_reaches_the_ingress_as_the_exact_bytes_sent(chunks: list[bytes]):
+    """One message or many (empty ones, a bytearray): the verifier gets the same bytes."""
+    recorder = _Recorder()
+    app = create_webhook_app(_ingress(recorder))
+    status, _, _, _ = await _call(app, "POST", "/rec", chunks=chunks, headers=[(b"x-sig", b"ok")])
+    assert status == 200
+    body = recorder.requests[0].body
+    assert type(body) is bytes
+    assert body == b"".join(chunks)
+
+
+async def test_headers_reach_the_verifier_case_insensitive_in_order_and_as_latin1():
+    """Repeated headers keep every value in the order sent, whatever the case of their name."""
+    recorder = _Recorder()
+    app = create_webhook_app(_ingress(recorder))
+    sent = [(b"X-Sig", b"ok"), (b"x-trace", b"caf\xe9"), (b"X-SIG", b"second")]
+    await _call(app, "POST", "/rec", headers=sent)
+    headers = recorder.requests[0].headers
+    assert headers.get_all("x-sig") == ["ok", "second"]
+    assert headers["X-Trace"] == "caf\u00e9"
+    assert headers["host"] == "internal:8000"
+
+
 async def test_forged_delivery_is_401_json():
     """A refused signature is a 401 with a JSON reason."""
     app = create_webhook_app(_ingress(_Recorder()))

@@ -49,3 +49,23 @@ def test_records_inside_a_span_and_a_delivery_carry_both_ids(otel: Recorded, kep
     assert wamid not in inside.correlation_id  # type: ignore[attr-defined]
     assert (outside.trace_id, outside.correlation_id) == ("-", "-")  # type: ignore[attr-defined]
     assert correlation_id() is None
+
+
+def test_correlated_blocks_nest_and_none_keeps_the_current_id() -> None:
+    """An inner block restores the outer id on exit, even on an error; None changes nothing."""
+    assert correlation_id() is None
+    with correlated("outer"):
+        with correlated(None):
+            assert correlation_id() == "outer"
+        seen: list[str | None] = []
+
+        def fail_inside() -> None:
+            with correlated("x" * 100):
+                seen.append(correlation_id())
+                raise RuntimeError
+
+        with pytest.raises(RuntimeError):
+            fail_inside()
+        assert seen == ["x" * 64]
+        assert correlation_id() == "outer"
+    assert correlation_id() is None

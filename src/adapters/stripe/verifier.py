@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import attrs
 
 from ...domain.errors import InvalidSignature, InvalidValue, MalformedWebhook
-from ...domain.time import SYSTEM_CLOCK, Clock
+from ...domain.time import SYSTEM_CLOCK, Clock, epoch_seconds
 from ...domain.webhooks import SignatureScheme, WebhookRequest
 from ...ports.webhooks import WebhookVerifier
 from ..webhooks.signatures import (
@@ -35,12 +35,14 @@ from ..webhooks.signatures import (
 __all__ = ["StripeWebhookVerifier", "stripe_signature"]
 
 HEADER = "Stripe-Signature"
+_T_HEADER = f"{HEADER} t"
 _INTEGRATION = "stripe"
 
 
-def stripe_signature(secret: str, timestamp: int, body: bytes) -> str:
+def stripe_signature(secret: str | bytes, timestamp: int, body: bytes) -> str:
     """The lowercase hex ``v1`` signature Stripe computes for ``body`` at ``timestamp``."""
-    return hmac.new(secret.encode(), b"%d." % timestamp + body, hashlib.sha256).hexdigest()
+    key = secret.encode() if isinstance(secret, str) else secret
+    return hmac.digest(key, b"%d." % timestamp + body, hashlib.sha256).hex()
 
 
 def _secrets(value: str | Sequence[str]) -> tuple[str, ...]:
@@ -72,6 +74,14 @@ def _parse(header: str) -> tuple[str, list[str]]:
     return timestamps[0], signatures
 
 
+def _keys_of(verifier: StripeWebhookVerifier) -> tuple[bytes, ...]:
+    return tuple(secret.encode() for secret in verifier.secrets)
+
+
+def _epoch_of(verifier: StripeWebhookVerifier) -> Callable[[], float]:
+    return epoch_seconds(verifier.clock)
+
+
 @attrs.frozen
 class StripeWebhookVerifier(WebhookVerifier):
     """
@@ -86,6 +96,13 @@ class StripeWebhookVerifier(WebhookVerifier):
     secrets: tuple[str, ...] = attrs.field(converter=_secrets, repr=False)
     tolerance: float = 300.0
     clock: Clock = SYSTEM_CLOCK
+    # Derived once: the secrets as HMAC keys, and the clock as epoch seconds.
+    _keys: tuple[bytes, ...] = attrs.field(
+        init=False, repr=False, eq=False, default=attrs.Factory(_keys_of, takes_self=True)
+    )
+    _epoch: Callable[[], float] = attrs.field(
+        init=False, repr=False, eq=False, default=attrs.Factory(_epoch_of, takes_self=True)
+    )
 
     def scheme(self) -> SignatureScheme:
         """
@@ -103,14 +120,14 @@ class StripeWebhookVerifier(WebhookVerifier):
         header = single_header(request, HEADER, integration=_INTEGRATION)
         assert header is not None
         raw_t, presented = _parse(header)
-        timestamp = parse_timestamp(raw_t, header=f"{HEADER} t", integration=_INTEGRATION)
-        expected = [stripe_signature(s, timestamp, request.body).encode() for s in self.secrets]
-        if not any_match(expected, (sig.encode() for sig in presented)):
+        timestamp = parse_timestamp(raw_t, header=_T_HEADER, integration=_INTEGRATION)
+        expected = [stripe_signature(key, timestamp, request.body).encode() for key in self._keys]
+        if not any_match(expected, [sig.encode() for sig in presented]):
             raise mismatch(f"{HEADER} v1 (HMAC-SHA256 of t.body)", integration=_INTEGRATION)
         check_window(
             timestamp,
-            now=self.clock.now().timestamp(),
+            now=self._epoch(),
             tolerance=self.tolerance,
-            header=f"{HEADER} t",
+            header=_T_HEADER,
             integration=_INTEGRATION,
         )

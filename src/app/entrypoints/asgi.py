@@ -79,6 +79,8 @@ _HEALTH_ROUTES = frozenset({"/healthz", "/readyz", "/healthz/webhooks", "/health
 # What `portico serve` puts before /{provider}, so its deliveries and /healthz share the root.
 STANDALONE_PREFIX = "/webhooks"
 _SECURITY_HEADERS = ((b"cache-control", b"no-store"), (b"x-content-type-options", b"nosniff"))
+# Compact JSON; one encoder (`json.dumps` with options builds a new one per call).
+_encode_json = json.JSONEncoder(separators=(",", ":")).encode
 
 
 class HasWebhookIngress(Protocol):
@@ -217,20 +219,21 @@ class WebhookApp:
             return
         provider = match.group(1)
         if method == "GET":
-            request = self._request(scope, method, b"")
+            request = self._request(scope, method, Headers.from_wire(scope.get("headers", ())), b"")
             await _send(send, await self.ingress.handshake(provider, request))
             return
         if method != "POST":
             await _send(send, _not_allowed("GET, POST"))
             return
-        body = await _read_body(scope, receive, self.max_body)
+        headers = Headers.from_wire(scope.get("headers", ()))
+        body = await _read_body(headers, receive, self.max_body)
         if body is None:
             too_large = PayloadTooLarge(
                 f"body is over the {self.max_body}-byte limit", integration=provider
             )
             await _send(send, self.ingress.refuse(provider, too_large))
             return
-        request = self._request(scope, method, body)
+        request = self._request(scope, method, headers, body)
         if not TELEMETRY.observing:
             await _send(send, await self.ingress.handle(provider, request))
             return
@@ -285,12 +288,8 @@ class WebhookApp:
             return WebhookResponse(404, {"error": "metrics are not installed (portico[otel])"})
         return WebhookResponse(200, text.decode("utf-8"))
 
-    def _request(self, scope: Scope, method: str, body: bytes) -> WebhookRequest:
-        headers = [
-            (name.decode("latin-1"), value.decode("latin-1"))
-            for name, value in scope.get("headers", ())
-        ]
-        return WebhookRequest(method, self._url(scope, Headers(headers)), headers, body)
+    def _request(self, scope: Scope, method: str, headers: Headers, body: bytes) -> WebhookRequest:
+        return WebhookRequest(method, self._url(scope, headers), headers, body)
 
     def _url(self, scope: Scope, headers: Headers) -> str:
         raw_path = scope.get("raw_path") or _full_path(scope).encode("utf-8")
@@ -382,22 +381,25 @@ def _route_path(scope: Scope) -> str:
     return (path[len(root) :] or "/") if root and path.startswith(root) else path
 
 
-async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes | None:
+async def _read_body(headers: Headers, receive: Receive, limit: int) -> bytes | None:
     """The whole body, or None as soon as it would exceed ``limit`` (never buffers more)."""
-    for name, value in scope.get("headers", ()):
-        if name.lower() == b"content-length" and value.strip().isdigit() and int(value) > limit:
+    for value in headers.get_all("content-length"):
+        if value.strip().isdigit() and int(value) > limit:
             return None
-    body = bytearray()
+    chunks: list[bytes] = []
+    size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             raise _ClientGone
-        chunk = message.get("body", b"")
-        if len(body) + len(chunk) > limit:
+        chunk = bytes(message.get("body", b""))  # (the same object when it is bytes already)
+        size += len(chunk)
+        if size > limit:
             return None
-        body += chunk
         if not message.get("more_body", False):
-            return bytes(body)
+            # The usual case, the whole body in one message, is returned as it came.
+            return b"".join((*chunks, chunk)) if chunks else chunk
+        chunks.append(chunk)
 
 
 def _verdict(answer: WebhookResponse) -> tuple[str, str | None]:
@@ -433,14 +435,15 @@ async def _send(send: Send, response: WebhookResponse) -> None:
         payload = response.body.encode("utf-8")
         content_type = b"text/plain; charset=utf-8"
     else:
-        payload = json.dumps(response.body, separators=(",", ":")).encode("utf-8")
+        payload = _encode_json(response.body).encode("utf-8")
         content_type = b"application/json"
     headers = [
         (b"content-type", content_type),
-        (b"content-length", str(len(payload)).encode("ascii")),
+        (b"content-length", b"%d" % len(payload)),
         *_SECURITY_HEADERS,
-        *((k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers),
     ]
+    if response.headers:
+        headers += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
 

@@ -91,6 +91,7 @@ COMPLETE_ATTEMPTS = 3  # tries of a completion before its claim is kept for late
 COMPLETE_PAUSES = (0.05, 0.25)  # seconds between those tries (at most 0.3 s in all)
 MAX_UNCOMPLETED = 10_000  # handled-but-uncompleted claims kept; beyond, the oldest are dropped
 READINESS_KEY = "portico:readiness"  # the key `check_store` claims and releases
+_COMPLETE_SCHEDULE = (*COMPLETE_PAUSES, None)  # the pause after each try (None: the last)
 logger = logging.getLogger("portico.webhooks")
 
 EventT = TypeVar("EventT", bound=DomainEvent)
@@ -120,12 +121,6 @@ def _reason_key(error: WebhookRejected) -> str:
 
 def _copy_endpoints(endpoints: Mapping[str, WebhookEndpoint]) -> dict[str, WebhookEndpoint]:
     return dict(endpoints)
-
-
-def _validation_token(endpoint: WebhookEndpoint, request: WebhookRequest) -> str | None:
-    """The token to echo when the provider validates the endpoint with this POST."""
-    verifier = endpoint.verifier
-    return verifier.validation(request) if isinstance(verifier, ValidationHandshake) else None
 
 
 def handler_name_of(handler: Callable[..., object]) -> str:
@@ -165,6 +160,10 @@ class WebhookIngress:
     store_problem: str | None = attrs.field(default=None, init=False)
     _uncompleted: dict[str, Claim] = attrs.field(factory=dict, init=False)
     _handlers: dict[type[DomainEvent], list[_AnyHandler]] = attrs.field(factory=dict, init=False)
+    # handlers_for's answers, per event class; emptied by `on`.
+    _routes: dict[type[DomainEvent], tuple[_AnyHandler, ...]] = attrs.field(
+        factory=dict, init=False
+    )
     _counters: dict[str, ProviderCounters] = attrs.field(init=False)
     _failures: RecentFailures = attrs.field(init=False)
     _started: float = attrs.field(init=False)
@@ -191,11 +190,12 @@ class WebhookIngress:
         """The provider names this ingress accepts, sorted."""
         return tuple(sorted(self.endpoints))
 
-    def handlers_for(self, event_type: type[DomainEvent]) -> list[_AnyHandler]:
+    def handlers_for(self, event_type: type[DomainEvent]) -> tuple[_AnyHandler, ...]:
         """The handlers an event of ``event_type`` runs through, in order (base classes' too)."""
-        found: list[_AnyHandler] = []
-        for cls in event_type.__mro__:
-            found.extend(self._handlers.get(cls, ()))
+        found = self._routes.get(event_type)
+        if found is None:
+            found = tuple(h for cls in event_type.__mro__ for h in self._handlers.get(cls, ()))
+            self._routes[event_type] = found
         return found
 
     def on(self, event_type: type[EventT], handler: Callable[[EventT], Awaitable[None]]) -> None:
@@ -208,6 +208,7 @@ class WebhookIngress:
         is completed, counted as ``handler_rejected`` and listed in `recent_failures`.
         """
         self._handlers.setdefault(event_type, []).append(handler)
+        self._routes.clear()
 
     @property
     def uncompleted(self) -> tuple[str, ...]:
@@ -305,7 +306,8 @@ class WebhookIngress:
             )
             return self.refuse(provider, too_large)
         try:
-            token = _validation_token(endpoint, request)
+            validation = endpoint.validation
+            token = None if validation is None else validation(request)
             if token is not None:
                 # Answered before any I/O: Graph allows 10 s for the echo.
                 logger.info("webhook %s: endpoint validation answered", provider)
@@ -322,14 +324,11 @@ class WebhookIngress:
                 len(delivery.unknown_types),
                 sorted({t[:80] for t in delivery.unknown_types}),
             )
-        outcomes = [
-            await self._process(provider, event, request, counters) for event in delivery.events
-        ]
-        answer = self._decide(outcomes, len(delivery.unknown_types))
-        status = endpoint.accepted_status if answer.status == 200 else answer.status
-        return attrs.evolve(
-            answer, status=status, event_types=tuple(type(e).__name__ for e in delivery.events)
-        )
+        outcomes: list[_Outcome] = []
+        for event in delivery.events:
+            outcomes.append(await self._process(provider, event, request, counters))
+        event_types = tuple([type(e).__name__ for e in delivery.events])
+        return self._decide(outcomes, len(delivery.unknown_types), endpoint, event_types)
 
     async def _process(
         self,
@@ -353,7 +352,8 @@ class WebhookIngress:
         except Exception as exc:  # noqa: BLE001 - any store failure means "try again later"
             self._store_failed(provider, f"claim ({type(exc).__name__})", counters)
             return _Outcome.STORE_DOWN
-        self.store_problem = None
+        if self.store_problem is not None:  # (an attrs field: skip its setter when unchanged)
+            self.store_problem = None
         if self._uncompleted:
             await self._flush_uncompleted()
         if claim.outcome is ClaimOutcome.DUPLICATE:
@@ -362,16 +362,16 @@ class WebhookIngress:
         if claim.outcome is ClaimOutcome.IN_FLIGHT:
             counters.in_flight += 1
             return _Outcome.IN_FLIGHT
-        handler_name = ""
+        handler: _AnyHandler | None = None
         try:
             with correlated(for_event(provider, event.event_id)):
                 for handler in self.handlers_for(type(event)):
-                    handler_name = handler_name_of(handler)
                     await handler(event)
         except asyncio.CancelledError:
             await self._release(provider, claim, counters)
             raise
         except Exception as exc:  # noqa: BLE001 - a failed handler means "retry", never a crash
+            handler_name = "" if handler is None else handler_name_of(handler)
             if is_permanent(exc):
                 at = self.clock.now().timestamp()
                 failure = failed_event(provider, event, request, handler_name, exc, at)
@@ -445,7 +445,7 @@ class WebhookIngress:
         Mark a handled event complete, retrying briefly; if the store still fails, keep the
         claim for later (see the module docstring): the event is not run again here.
         """
-        for pause in (*COMPLETE_PAUSES, None):
+        for pause in _COMPLETE_SCHEDULE:
             if await self._try_complete(claim):
                 return
             counters.store_failures += 1
@@ -495,37 +495,44 @@ class WebhookIngress:
             counters.store_failures += 1
             logger.error("webhook %s: could not release a claim (%s)", provider, type(exc).__name__)
 
-    def _decide(self, outcomes: list[_Outcome], unknown: int) -> WebhookResponse:
+    def _decide(
+        self,
+        outcomes: list[_Outcome],
+        unknown: int,
+        endpoint: WebhookEndpoint,
+        event_types: tuple[str, ...],
+    ) -> WebhookResponse:
         """
         The answer to a delivery whose events ended in ``outcomes`` (``unknown``: unhandled).
 
         It tells the provider only whether to retry: 5xx when any event must come back (a
         handler failed, the replay store is down, another worker holds it; with Retry-After
-        where it helps), 2xx otherwise, with counts of what was processed, already processed or
-        of an unhandled type.
+        where it helps), 2xx otherwise (the endpoint's ``accepted_status``), with counts of
+        what was processed, already processed or of an unhandled type.
         """
         if _Outcome.FAILED in outcomes:
-            return WebhookResponse(500, {"received": False, "error": "a handler failed; retry"})
-        retry = (("retry-after", str(self.retry_after)),)
-        if _Outcome.STORE_DOWN in outcomes:
-            return WebhookResponse(
-                503, {"received": False, "error": "temporarily unavailable; retry"}, retry
-            )
-        if _Outcome.IN_FLIGHT in outcomes:
-            busy = {"received": False, "in_flight": True, "error": "being processed; retry"}
-            return WebhookResponse(503, busy, retry)
+            body: dict[str, object] = {"received": False, "error": "a handler failed; retry"}
+            return WebhookResponse(500, body, event_types=event_types)
+        if _Outcome.STORE_DOWN in outcomes or _Outcome.IN_FLIGHT in outcomes:
+            retry = (("retry-after", str(self.retry_after)),)
+            if _Outcome.STORE_DOWN in outcomes:
+                body = {"received": False, "error": "temporarily unavailable; retry"}
+            else:
+                body = {"received": False, "in_flight": True, "error": "being processed; retry"}
+            return WebhookResponse(503, body, retry, event_types)
         if _Outcome.REJECTED in outcomes:
-            return WebhookResponse(200, {"received": True, "failed": True})
-        if outcomes and all(o is _Outcome.DUPLICATE for o in outcomes):
-            return WebhookResponse(200, {"received": True, "duplicate": True})
-        body: dict[str, object] = {
-            "received": True,
-            "processed": outcomes.count(_Outcome.PROCESSED),
-            "duplicates": outcomes.count(_Outcome.DUPLICATE),
-        }
-        if unknown:
-            body["unknown_types"] = unknown
-        return WebhookResponse(200, body)
+            body = {"received": True, "failed": True}
+        elif outcomes and all(o is _Outcome.DUPLICATE for o in outcomes):
+            body = {"received": True, "duplicate": True}
+        else:
+            body = {
+                "received": True,
+                "processed": outcomes.count(_Outcome.PROCESSED),
+                "duplicates": outcomes.count(_Outcome.DUPLICATE),
+            }
+            if unknown:
+                body["unknown_types"] = unknown
+        return WebhookResponse(endpoint.accepted_status, body, event_types=event_types)
 
     def _unknown_provider(self) -> WebhookResponse:
         self.unknown_provider += 1

@@ -55,13 +55,26 @@ class ValidationHandshake(Protocol):
         """
 
 
+def _validation_of(endpoint: WebhookEndpoint) -> Callable[[WebhookRequest], str | None] | None:
+    verifier = endpoint.verifier
+    return verifier.validation if isinstance(verifier, ValidationHandshake) else None
+
+
 @attrs.frozen
 class WebhookEndpoint:
-    """How one provider's deliveries are checked and read, and the 2xx a processed one gets."""
+    """
+    How one provider's deliveries are checked and read, and the 2xx a processed one gets.
+
+    ``validation`` is the verifier's `ValidationHandshake.validation` when it has one (else
+    None), looked up once here: a runtime protocol check per delivery costs more than the HMAC.
+    """
 
     verifier: WebhookVerifier
     parser: WebhookParser
     accepted_status: int = attrs.field(default=200, validator=_success)
+    validation: Callable[[WebhookRequest], str | None] | None = attrs.field(
+        init=False, eq=False, repr=False, default=attrs.Factory(_validation_of, takes_self=True)
+    )
 
 
 @attrs.frozen

@@ -82,6 +82,43 @@ def test_values_never_appear_in_errors_or_reprs(source: Any) -> None:
     assert SECRET not in str(caught.value)
 
 
+@pytest.mark.parametrize(("root", "prefix"), [("", ""), ("body", "body.")])
+def test_nested_nodes_name_their_whole_path(root: str, prefix: str) -> None:
+    """Paths are spelled only on demand, yet name every step: fields, indexes, the root's path."""
+    data = {"entry": [{"changes": [{}, {"value": {"ids": [1, "x"]}}]}]}
+    node = JsonNode(data, error=malformed("vendor"), path=root)
+    change = node.items("entry")[0].items("changes")[1]
+    value = change.child("value")
+    assert node.path == root
+    assert change.path == f"{prefix}entry[0].changes[1]"
+    assert value.path == f"{prefix}entry[0].changes[1].value"
+    ids = value.items("ids")
+    with pytest.raises(MalformedWebhook) as caught:
+        ids[0].text("id")
+    assert caught.value.reason == (
+        f"{prefix}entry[0].changes[1].value.ids[0]: must be an object, not an integer"
+    )
+    with pytest.raises(MalformedWebhook) as caught:
+        value.opt_child("ids")
+    assert (
+        caught.value.reason
+        == f"{prefix}entry[0].changes[1].value.ids: must be an object, not an array"
+    )
+    with pytest.raises(MalformedWebhook) as caught:
+        node.items("entry")[0].items("changes")[0].text("id")
+    assert caught.value.reason == f"{prefix}entry[0].changes[0].id: missing"
+    assert repr(ids[1]) == f"JsonNode({prefix}entry[0].changes[1].value.ids[1]: a string)"
+
+
+@pytest.mark.parametrize("blank", [" ", "\t\n", "\u2003\u00a0"])
+def test_blank_text_is_empty_whatever_the_whitespace(blank: str) -> None:
+    """A string of only (Unicode) whitespace is refused by text and by opt_text."""
+    node = JsonNode({"t": blank}, error=PathError)
+    for read in (node.text, node.opt_text):
+        with pytest.raises(InvalidValue, match="must not be empty"):
+            read("t")
+
+
 def test_build_names_the_domain_field_under_the_nodes_path() -> None:
     """A domain constructor's InvalidValue becomes the node's error, prefixed with its path."""
     node = JsonNode({}, error=malformed("stripe"), path="body.data.object")

@@ -8,10 +8,11 @@ import pytest
 
 from portico.adapters.fakes import FakeClock
 from portico.adapters.stores.memory import MemoryReplayStore
+from portico.app.services.webhook_ingress import WebhookEndpoint
 from portico.domain.errors import PayloadTooLarge
 from portico.domain.events import DomainEvent
 from portico.domain.replay import Claim
-from portico.domain.webhooks import ClaimOutcome, WebhookRequest
+from portico.domain.webhooks import ClaimOutcome, ParsedDelivery, WebhookRequest
 
 
 async def test_valid_delivery_is_dispatched_and_acknowledged(make_ingress, deliver, paid_type):
@@ -49,6 +50,26 @@ async def test_several_handlers_and_base_class_handlers_all_run(make_ingress, de
     ingress.on(DomainEvent, every)
     await ingress.handle("test", deliver("evt_1"))
     assert calls == ["first", "second", "every"]
+
+
+async def test_a_handler_added_after_deliveries_runs_for_the_next_one(
+    make_ingress, deliver, paid_type
+):
+    """The handlers looked up per event type are looked up again once `on` adds one."""
+    ingress = make_ingress()
+    calls: list[str] = []
+
+    async def first(event: DomainEvent) -> None:
+        calls.append(f"first {event.event_id}")
+
+    async def later(event: DomainEvent) -> None:
+        calls.append(f"later {event.event_id}")
+
+    ingress.on(paid_type, first)
+    await ingress.handle("test", deliver("evt_1"))
+    ingress.on(DomainEvent, later)
+    await ingress.handle("test", deliver("evt_2"))
+    assert calls == ["first evt_1", "first evt_2", "later evt_2"]
 
 
 async def test_duplicate_is_acknowledged_without_dispatch(make_ingress, deliver, paid_type):
@@ -321,3 +342,30 @@ async def test_claims_use_the_configured_lease(make_ingress, deliver, lease):
     ingress = make_ingress(replay_store=_Recording(), lease_seconds=lease)
     await ingress.handle("test", deliver("evt_1"))
     assert leases == [lease]
+
+
+def test_an_endpoint_looks_up_its_verifiers_validation_once():
+    """`WebhookEndpoint.validation` is the verifier's handshake method, or None without one."""
+
+    class Plain:
+        def verify(self, request: WebhookRequest) -> None:
+            """Accept everything."""
+
+    class Validating(Plain):
+        def validation(self, request: WebhookRequest) -> str | None:
+            """Echo a fixed token."""
+            return "token"
+
+    class _NoEvents:
+        provider = "plain"
+
+        def parse(self, request: WebhookRequest) -> ParsedDelivery:
+            """Nothing in it."""
+            return ParsedDelivery("plain")
+
+    parser = _NoEvents()
+    assert WebhookEndpoint(Plain(), parser).validation is None
+    verifier = Validating()
+    found = WebhookEndpoint(verifier, parser).validation
+    assert found is not None
+    assert found(WebhookRequest("POST", "https://x/y", {}, b"")) == "token"
