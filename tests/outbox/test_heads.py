@@ -299,3 +299,51 @@ async def test_a_claim_and_its_delivery_cost_the_same_whatever_waits_behind(tmp_
         small = await _vm_steps_per_command(tmp_path, f"s{keys}", 400, keys)
         large = await _vm_steps_per_command(tmp_path, f"l{keys}", 40_000, keys)
         assert large < small * 1.5, (keys, small, large)
+
+
+async def test_a_claim_on_postgresql_reads_no_bitmap_of_the_backlog_with_stale_statistics(
+    postgres_url, clock
+):
+    """
+    Statistics taken while the table was empty, then 20,000 rows of 4 busy keys: the claim's
+    plan reads rows by key (no bitmap of the whole ``_line`` index, which grows with the backlog).
+    """
+    import psycopg
+    from psycopg import sql
+
+    from portico.adapters.outbox.postgres import PostgresOutbox
+
+    table = f"stale_{uuid.uuid4().hex[:8]}"
+    box = PostgresOutbox(postgres_url, table=table, clock=clock)
+    try:
+        await box.status()
+        async with await psycopg.AsyncConnection.connect(postgres_url, autocommit=True) as conn:
+            await conn.execute(f"ANALYZE {table}")
+            await conn.execute(
+                f"INSERT INTO {table} (id, kind, integration, ordering_key, idempotency_key, "  # noqa: S608
+                "payload, enqueued_at, available_at) SELECT 'p' || i, 'add_note', 'crm', "
+                "'k' || (i % 4), 'i' || i, '{}', 1, 1 FROM generate_series(1, 20000) i"
+            )
+            await conn.execute(
+                f"INSERT INTO {table}_heads SELECT DISTINCT ON (ordering_key) ordering_key, seq, "  # noqa: S608
+                f"integration, available_at, NULL FROM {table} ORDER BY ordering_key, seq"
+            )
+            await conn.execute(f"VACUUM {table}")  # the visibility map; statistics stay old
+        conn = await box._connection()
+        params = {
+            "now": clock(),
+            "all": True,
+            "only": [],
+            "limit": 32,
+            "lease": LEASE,
+            "lease_now": clock(),
+            "per_key": 8,
+        }
+        cur = await conn.execute(sql.SQL("EXPLAIN (COSTS OFF) ") + box._claim_sql, params)
+        plan = "\n".join(r[0] for r in await cur.fetchall())
+        assert "Bitmap" not in plan, plan
+        assert len(await box.claim(limit=32, lease_seconds=LEASE, per_key=8)) == 32
+    finally:
+        await box.close()
+        async with await psycopg.AsyncConnection.connect(postgres_url, autocommit=True) as conn:
+            await conn.execute(f"DROP TABLE IF EXISTS {table}, {table}_heads, {table}_counts")

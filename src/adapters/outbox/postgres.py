@@ -143,6 +143,11 @@ class PostgresOutbox(Outbox):
         if self._conn is None or self._conn.closed:
             conn = await psycopg.AsyncConnection.connect(self._url, autocommit=True)
             try:
+                # Every statement of this connection reads a few rows by key: a bitmap scan is
+                # never the right plan, and with statistics taken before a backlog arrived the
+                # planner ANDs the whole ``_line`` index into the claim's update (measured:
+                # 100k entries read per claim, 7-14 ms, growing with the backlog).
+                await conn.execute("SET enable_bitmapscan = off")
                 if self.mode == "create":
                     await self.create_schema(conn)
                 else:
