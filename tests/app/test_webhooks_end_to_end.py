@@ -316,7 +316,8 @@ async def test_portico_health_shows_a_running_servers_counters(tmp_path, monkeyp
     table = {line.split()[0]: line.split()[1:] for line in lines[start + 4 : rows_end]}
     assert "graph" in table
     assert table["whatsapp"][:7] == ["1", "1", "0", "0", "0", "0", "0"]
-    assert table["whatsapp"][7:] == ["0s", "ago"]
+    seen, ago = table["whatsapp"][7:]  # a second or two on a loaded machine
+    assert (ago, seen[-1], int(seen[:-1]) <= 5) == ("ago", "s", True)
     assert table["stripe"][:4] == ["1", "0", "0", "1"]
     assert table["hubspot"][7:] == ["never"]
 
