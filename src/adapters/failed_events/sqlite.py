@@ -5,6 +5,11 @@ A recorded failure is on disk before the ingress answers the provider, so an eve
 the replay store is never forgotten. Recording the same event again is one upsert (attempts
 added, reopened if it was resolved), atomic across the processes sharing the file. All SQLite work
 runs on the store's worker thread (`adapters.sqlite_worker`).
+
+`count` reads one row of ``portico_failed_events_counts``, never the records: triggers on the
+records table keep it in the statement that changes a record (insert, reopen, resolve, delete),
+so every writer of the file keeps it right, an older Portico sharing the file included. A file
+of an earlier version gains the counter and its triggers on open, counted from its rows.
 """
 
 from __future__ import annotations
@@ -49,6 +54,23 @@ CREATE INDEX IF NOT EXISTS portico_failed_events_open
     ON portico_failed_events (resolved_at, last_failed_at);
 """
 
+# The unresolved records, counted as they change (one row; see the module docstring).
+_COUNTER = (
+    "CREATE TABLE portico_failed_events_counts (unresolved INTEGER NOT NULL)",
+    "INSERT INTO portico_failed_events_counts "
+    "SELECT count(*) FROM portico_failed_events WHERE resolved_at IS NULL",
+    "CREATE TRIGGER portico_failed_events_added AFTER INSERT ON portico_failed_events "
+    "WHEN NEW.resolved_at IS NULL "
+    "BEGIN UPDATE portico_failed_events_counts SET unresolved = unresolved + 1; END",
+    "CREATE TRIGGER portico_failed_events_changed AFTER UPDATE OF resolved_at "
+    "ON portico_failed_events WHEN (OLD.resolved_at IS NULL) != (NEW.resolved_at IS NULL) "
+    "BEGIN UPDATE portico_failed_events_counts "
+    "SET unresolved = unresolved + iif(NEW.resolved_at IS NULL, 1, -1); END",
+    "CREATE TRIGGER portico_failed_events_removed AFTER DELETE ON portico_failed_events "
+    "WHEN OLD.resolved_at IS NULL "
+    "BEGIN UPDATE portico_failed_events_counts SET unresolved = unresolved - 1; END",
+)
+
 _RECORD = f"""
 INSERT INTO portico_failed_events (id, {_COLUMNS})
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?)
@@ -86,6 +108,30 @@ def _row(row: tuple[object, ...]) -> FailedEvent:
         content_type=str(content_type),
         body=bytes(body),  # type: ignore[call-overload]
     )
+
+
+def _has_counter(conn: sqlite3.Connection) -> bool:
+    found = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE name = 'portico_failed_events_counts'"
+    ).fetchone()
+    return found is not None
+
+
+def _create_schema(conn: sqlite3.Connection) -> None:
+    """The records table, then (new file or earlier version) the counter, in one transaction."""
+    conn.executescript(_SCHEMA)
+    if _has_counter(conn):
+        return
+    # Another process upgrading the same file at the same time waits here, then finds it.
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if not _has_counter(conn):
+            for statement in _COUNTER:
+                conn.execute(statement)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 class SQLiteFailedEventLog(SQLiteStore):
@@ -136,8 +182,8 @@ class SQLiteFailedEventLog(SQLiteStore):
         return _row(rows[0]) if rows else None
 
     async def count(self) -> int:
-        """Unresolved records."""
-        sql = "SELECT count(*) FROM portico_failed_events WHERE resolved_at IS NULL"
+        """Unresolved records (one counter row: the same cost however many are held)."""
+        sql = "SELECT unresolved FROM portico_failed_events_counts"
         rows = await self._worker.run(self._fetch, sql, ())
         (value,) = rows[0]
         return value if isinstance(value, int) else 0
@@ -161,7 +207,7 @@ class SQLiteFailedEventLog(SQLiteStore):
             self._path,
             busy_timeout=self._busy_timeout,
             synchronous="FULL",
-            setup=lambda conn: conn.executescript(_SCHEMA),
+            setup=_create_schema,
         )
 
     def _record(self, e: FailedEvent) -> FailedEvent:
