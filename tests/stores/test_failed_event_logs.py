@@ -240,3 +240,36 @@ async def test_memory_record_eviction_and_count_cost_the_same_whatever_the_log_h
     small = await _memory_lines(1_000)
     large = await _memory_lines(50_000)
     assert large < small * 1.5, (small, large)
+
+
+# -- retention of resolved records -------------------------------------------------------------
+
+
+async def test_the_sqlite_log_deletes_resolved_records_past_retention_and_keeps_the_rest(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """Every ``purge_every`` writes, resolved records older than retention go; unresolved stay."""
+    log = SQLiteFailedEventLog(
+        tmp_path / "failed.sqlite3", clock=clock, retention_seconds=100, purge_every=4
+    )
+    async with log:
+        for n in range(3):
+            await log.record(_failure(n))
+        assert await log.resolve("p:0")  # the 4th write: a purge, nothing past retention yet
+        clock.advance(101)
+        assert await log.resolve("p:1")  # resolved just now: within retention
+        await log.record(_failure(3))
+        await log.record(_failure(4))
+        assert await log.get("p:0") is not None  # 7 writes: no purge due yet
+        await log.record(_failure(5))  # the 8th write: p:0, resolved 101 s ago, goes
+        assert await log.get("p:0") is None
+        assert [e.id for e in await log.list(resolved=True)] == ["p:5", "p:4", "p:3", "p:2", "p:1"]
+        assert await log.count() == await _unresolved(log) == 4
+
+
+def test_a_retention_that_is_not_positive_is_refused_by_name(tmp_path: Path) -> None:
+    """The log refuses to start with a retention or purge interval of zero, naming which."""
+    with pytest.raises(ValueError, match="retention_seconds"):
+        SQLiteFailedEventLog(tmp_path / "f.sqlite3", retention_seconds=0)
+    with pytest.raises(ValueError, match="purge_every"):
+        SQLiteFailedEventLog(tmp_path / "f.sqlite3", purge_every=0)
