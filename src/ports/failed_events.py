@@ -18,6 +18,11 @@ class FailedEventLog(Protocol):
 
     Records are keyed by `FailedEvent.id`; recording the same event again merges into one record
     (`FailedEvent.again`: one more attempt, reopened if resolved).
+
+    Growth is bounded: a log forgets resolved records on its own (after a retention period, or
+    first when a bounded log is full); an unresolved record stays until it is resolved (a bounded
+    log evicts the oldest only when it holds nothing resolved). `record` and `count` cost the same
+    however many records are held: they are the ingress's and the health route's hot path.
     """
 
     async def record(self, event: FailedEvent) -> FailedEvent:
@@ -33,7 +38,7 @@ class FailedEventLog(Protocol):
         ...
 
     async def count(self) -> int:
-        """How many records are unresolved."""
+        """How many records are unresolved (kept as records change, never counted by a scan)."""
         ...
 
     async def resolve(self, id: str) -> bool:
