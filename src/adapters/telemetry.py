@@ -12,7 +12,8 @@ Noticing an SDK installed after the container was built: every check counts down
 `Telemetry.countdown`; once per `RECHECK_CALLS` checks `Telemetry.recheck` reads the clock, and at
 most once per `RECHECK_SECONDS` it asks the API for the global providers again. So a late SDK is
 seen within `RECHECK_SECONDS` and then at most `RECHECK_CALLS` checks (on a quiet host those calls
-go untraced; `Telemetry.refresh` after installing the SDK sees it at once). Rejected: the clock on
+go untraced; `Telemetry.refresh` after installing the SDK sees it at once, and a container's
+`lifespan` calls it when the host starts Portico). Rejected: the clock on
 every check (a Python frame and a clock read, a third of an open breaker's rejection); a hook on
 ``set_tracer_provider`` (the API has none for traces: it would mean wrapping private functions,
 and a provider named by ``OTEL_PYTHON_TRACER_PROVIDER`` is only set when someone asks for it); a
@@ -83,7 +84,7 @@ __all__ = [
 
 SCOPE = "portico"
 RECHECK_SECONDS = 5.0
-RECHECK_CALLS = 64
+RECHECK_CALLS = 16
 # Metric names (OpenTelemetry's conventions: dotted lower case, UCUM units, bounded attributes).
 CALLS = "portico.calls"
 CALL_DURATION = "portico.call.duration"

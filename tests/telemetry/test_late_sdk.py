@@ -133,3 +133,16 @@ def test_the_recheck_looks_at_most_once_per_recheck_seconds() -> None:
     assert clock.reads == reads  # counted down, no clock read
     assert not telemetry.observing
     assert clock.reads == reads + 1  # the countdown ran out: one read, not due, no look
+
+
+async def test_a_hosts_lifespan_sees_an_sdk_installed_after_the_container_was_built(
+    clock: CountingClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The usual host: container at import, SDK set up later, then ``lifespan`` at start-up."""
+    import portico
+
+    container = portico.create_container({}, env={})
+    _install_sdk(monkeypatch)
+    assert not TELEMETRY.active  # the recheck is not due
+    async with portico.lifespan(container, relay=False):
+        assert TELEMETRY.active
