@@ -4,10 +4,20 @@ OpenTelemetry for Portico: one tracer, one meter, their instruments, and what ma
 Portico depends on ``opentelemetry-api`` only. Until the host installs and configures the SDK the
 API is a no-op, but even a no-op span costs microseconds (measured on CPython 3.11: a no-op
 ``start_as_current_span`` ~6 us, a no-op counter ~0.12 us, against a whole pipeline call of
-~1.6 us). So `TELEMETRY` asks the API whether a real tracer or meter provider is installed at most
-once per `RECHECK_SECONDS` (one `time.monotonic` read per call otherwise), and the instrumented
-paths run only when one is: a host that uses nothing pays one clock read per port call
-(``bench/overhead.py`` measures it).
+~1.6 us). So the instrumented paths run only while `Telemetry.active` says a real tracer or meter
+provider is installed, and a host that uses nothing pays one attribute read and one countdown per
+port call (``bench/overhead.py`` measures it).
+
+Noticing an SDK installed after the container was built: every check counts down
+`Telemetry.countdown`; once per `RECHECK_CALLS` checks `Telemetry.recheck` reads the clock, and at
+most once per `RECHECK_SECONDS` it asks the API for the global providers again. So a late SDK is
+seen within `RECHECK_SECONDS` and then at most `RECHECK_CALLS` checks (on a quiet host those calls
+go untraced; `Telemetry.refresh` after installing the SDK sees it at once, and a container's
+`lifespan` calls it when the host starts Portico). Rejected: the clock on
+every check (a Python frame and a clock read, a third of an open breaker's rejection); a hook on
+``set_tracer_provider`` (the API has none for traces: it would mean wrapping private functions,
+and a provider named by ``OTEL_PYTHON_TRACER_PROVIDER`` is only set when someone asks for it); a
+background thread or task (lost across ``fork``, and a library should not start one unasked).
 
 Where telemetry is emitted, and only there:
 - the resilience pipeline, one span per port call (``messaging.send``, ``payments.create_intent``)
@@ -27,7 +37,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Final
@@ -55,10 +64,12 @@ from ..domain.errors import (
     RetryExhaustedError,
 )
 from ..domain.outbox import OutboxEntry
+from ..domain.time import SYSTEM_CLOCK, Clock
 from ..ports.outbox import DeliveryObserver, DeliveryRecord
 
 
 __all__ = [
+    "RECHECK_CALLS",
     "RECHECK_SECONDS",
     "TELEMETRY",
     "LogContext",
@@ -73,6 +84,7 @@ __all__ = [
 
 SCOPE = "portico"
 RECHECK_SECONDS = 5.0
+RECHECK_CALLS = 16
 # Metric names (OpenTelemetry's conventions: dotted lower case, UCUM units, bounded attributes).
 CALLS = "portico.calls"
 CALL_DURATION = "portico.call.duration"
@@ -155,8 +167,15 @@ class Telemetry:
 
     Args:
         tracer_provider, meter_provider: explicit providers (a test's in-memory exporters);
-            None follows OpenTelemetry's global providers, re-read every `RECHECK_SECONDS`, so
+            None follows OpenTelemetry's global providers, looked at again at most every
+            `RECHECK_SECONDS` (by the first check once `RECHECK_CALLS` checks have passed), so
             a host that configures the SDK after building the container is still seen.
+        clock: the clock `recheck` reads.
+
+    Attributes:
+        active: a real tracer or meter provider was installed at the last look; what a hot path
+            reads after counting down `countdown` (`Pipeline.call` does both inline).
+        countdown: checks left before `recheck`.
     """
 
     def __init__(
@@ -164,9 +183,13 @@ class Telemetry:
         *,
         tracer_provider: TracerProvider | None = None,
         meter_provider: MeterProvider | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._fixed_tracer = tracer_provider
         self._fixed_meter = meter_provider
+        self.clock = clock
+        self.countdown = 0
+        self.active = False
         self._due = 0.0
         self._tracing = False
         self._metering = False
@@ -182,31 +205,45 @@ class Telemetry:
         """Use these providers from now on (None: back to the global ones)."""
         self._fixed_tracer = tracer_provider
         self._fixed_meter = meter_provider
-        self._due = 0.0
+        self.refresh()
 
     @property
     def tracing(self) -> bool:
-        """True while a real tracer provider is installed (re-read every few seconds)."""
-        if time.monotonic() >= self._due:
-            self._refresh()
+        """True while a real tracer provider is installed (one check: see `countdown`)."""
+        self._check()
         return self._tracing
 
     @property
     def metering(self) -> bool:
-        """True while a real meter provider is installed (re-read every few seconds)."""
-        if time.monotonic() >= self._due:
-            self._refresh()
+        """True while a real meter provider is installed (one check: see `countdown`)."""
+        self._check()
         return self._metering
 
     @property
     def observing(self) -> bool:
-        """Tracing or metering: the one check on the hot path."""
-        if time.monotonic() >= self._due:
-            self._refresh()
-        return self._tracing or self._metering
+        """Tracing or metering (one check: see `countdown`)."""
+        self._check()
+        return self.active
 
-    def _refresh(self) -> None:
-        self._due = time.monotonic() + RECHECK_SECONDS
+    def _check(self) -> None:
+        # Pipeline.call inlines these four lines (a call would cost a frame per port call).
+        if self.countdown:
+            self.countdown -= 1
+        else:
+            self.recheck()
+
+    def recheck(self) -> None:
+        """`countdown` ran out: look at the providers again if `RECHECK_SECONDS` have passed."""
+        self.countdown = RECHECK_CALLS
+        if self.clock.monotonic() >= self._due:
+            self.refresh()
+
+    def refresh(self) -> None:
+        """
+        Look at the providers now: a host that installs the SDK after building the container
+        may call it to be seen at once instead of within `RECHECK_SECONDS`.
+        """
+        self._due = self.clock.monotonic() + RECHECK_SECONDS
         tracer_provider = self._fixed_tracer or trace.get_tracer_provider()
         self._tracing = _real(tracer_provider, ProxyTracerProvider, NoOpTracerProvider)
         if self._tracing:
@@ -216,6 +253,7 @@ class Telemetry:
         if metering and (not self._metering or meter_provider is not self._meter_provider):
             self._bind_meter(meter_provider)
         self._metering = metering
+        self.active = self._tracing or metering
 
     def _bind_meter(self, provider: MeterProvider) -> None:
         self._meter_provider = provider

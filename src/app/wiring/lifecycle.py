@@ -18,6 +18,7 @@ import logging
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
+from ...adapters.telemetry import TELEMETRY
 from ...ports.execute import PORTS
 
 
@@ -113,8 +114,9 @@ class Lifespan:
         return self._task
 
     async def __aenter__(self) -> Any:
-        """Open the stores, start the relay; returns the container."""
+        """Look for an OpenTelemetry SDK, open the stores, start the relay; return the container."""
         self._stop.clear()
+        TELEMETRY.refresh()  # a host's SDK set up after the container was built is used at once
         try:
             # Opening the stores now makes a bad path or an unreachable server fail here, at the
             # host's start-up, and not at the first webhook.
