@@ -21,7 +21,9 @@ and ``call``'s own frame put the full pipeline at ~0.34x; inlined as an attribut
 clock read once per ``RECHECK_CALLS`` calls, issue 14) they cost ~940 instructions per rejected
 call instead of ~1,880 (callgrind, against ~6,700 for ``Pipeline._run``), ``call``'s frame being
 two thirds of it. The row "no telemetry check" (``Pipeline._run``) shows the rest still costs what
-``breaker.call``'s does; the check itself lives in ``adapters/telemetry.py``.
+``breaker.call``'s does; the check itself lives in ``adapters/telemetry.py``. That left the full
+pipeline at 0.31x; ``Pipeline._run`` now inlines the breaker's rejection as ``breaker.call`` does
+(a method returning the wait was ~45 ns) and `Telemetry` keeps its attributes in slots: 0.29x.
 """
 
 from __future__ import annotations

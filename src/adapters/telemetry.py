@@ -178,6 +178,28 @@ class Telemetry:
         countdown: checks left before `recheck`.
     """
 
+    # Slots: `Pipeline.call` reads and writes `countdown` on every port call.
+    __slots__ = (
+        "_due",
+        "_fixed_meter",
+        "_fixed_tracer",
+        "_meter_provider",
+        "_metering",
+        "_tracing",
+        "active",
+        "calls",
+        "clock",
+        "countdown",
+        "deliveries",
+        "duplicates",
+        "duration",
+        "meter",
+        "rate_wait",
+        "retries",
+        "tracer",
+        "transitions",
+    )
+
     def __init__(
         self,
         *,
