@@ -2,7 +2,8 @@
 The heads of the queue (issue 14): a claim reads one row per ordering key, whatever waits behind.
 
 Order per key, hot keys, requeued dead letters older than the current head, the purge of
-delivered rows, and the upgrade of an outbox written by an earlier version (no heads yet).
+delivered rows, and the upgrade of an outbox written by an earlier version (no heads yet, or
+heads of an earlier layout).
 """
 
 from __future__ import annotations
@@ -163,6 +164,41 @@ async def test_an_outbox_of_an_earlier_version_is_upgraded_when_opened(tmp_path,
     reopened = SqliteOutbox(path, clock=clock)
     assert (await reopened.status()).in_flight == 3
     await reopened.close()
+
+
+async def test_heads_of_the_earlier_layout_are_rebuilt_in_claim_order(tmp_path, clock):
+    """
+    Heads keyed by ordering key (the earlier layout) are rebuilt keyed by ``seq`` when a writer
+    opens the file: leases, order and the delivered counters carry over.
+    """
+    path = tmp_path / "heads.sqlite3"
+    box = SqliteOutbox(path, clock=clock)
+    for contact in ("c1", "c2", "c1"):
+        await box.enqueue(note(contact, "a"))
+    first = await box.claim(limit=1, lease_seconds=LEASE)
+    assert len(first) == 1
+    [delivered] = await box.claim(limit=1, lease_seconds=LEASE)
+    assert await box.mark_delivered(delivered)
+    await box.close()
+    with sqlite3.connect(path) as conn:
+        conn.executescript(
+            "ALTER TABLE portico_outbox_heads RENAME TO h_new;"
+            "CREATE TABLE portico_outbox_heads (ordering_key TEXT PRIMARY KEY, "
+            "seq INTEGER NOT NULL UNIQUE, integration TEXT NOT NULL, due_at REAL NOT NULL, "
+            "lease_until REAL);"
+            "INSERT INTO portico_outbox_heads SELECT ordering_key, seq, integration, due_at, "
+            "lease_until FROM h_new; DROP TABLE h_new;"
+        )
+    reopened = SqliteOutbox(path, clock=clock)
+    status = await reopened.status()
+    assert (status.pending, status.in_flight, status.delivered) == (2, 1, 1)
+    assert await reopened.claim(limit=32, lease_seconds=LEASE) == []  # c1 is still leased
+    await reopened.close()
+    with sqlite3.connect(path) as conn:
+        pk = [r[1] for r in conn.execute("PRAGMA table_info(portico_outbox_heads)") if r[5]]
+        heads = conn.execute("SELECT ordering_key FROM portico_outbox_heads ORDER BY rowid")
+        assert pk == ["seq"]
+        assert [k for (k,) in heads] == [line("c1")]
 
 
 _OPEN_QUERIES = (
