@@ -25,8 +25,14 @@ Targets: every ratio within 2x of the plain queue, and the largest backlog withi
 
 Method: both sides are filled, then each claims and delivers `WARM_UP` batches untimed (a relay
 runs for hours: its statements are prepared and its caches warm; the plain queue gets the same),
-then `ROUNDS` rounds alternate between them on their tables, so drift on a shared machine hits
-both alike; a row reports the median of the per-round ratios (and of the per-round costs).
+then `ROUNDS` rounds alternate between them on their tables, each round starting at the next
+side, so drift on a shared machine hits both alike; a row reports the median of the per-round
+ratios (and of the per-round costs).
+
+Last, for SQLite, where the cost goes: the plain queue, then its claim and delivery on the
+outbox's own table with a little more of what an outbox row needs at each rung (a lease token
+made in SQL, the 17 columns of an entry returned, the per-recipient index, the status and
+retention indexes), then the outbox, which adds the heads, runs, counters and entries.
 """
 
 from __future__ import annotations
@@ -38,12 +44,13 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from bench._common import header
+from portico.adapters.outbox._rows import COLUMNS
 from portico.adapters.outbox.sqlite import SqliteOutbox
 from portico.adapters.sqlite_worker import SQLiteWorker, open_wal
 from portico.app.services.relay_settings import DEFAULT_PER_KEY
@@ -56,6 +63,7 @@ MEASURED = 2_048  # commands claimed and delivered per row
 BATCH = 32
 WARM_UP = 6  # untimed batches per side before the rounds
 ROUNDS = 3
+LADDER_ROUNDS = 7  # the ladder's rungs differ by a few microseconds: more rounds
 HOT_KEYS = 10
 STORES = tuple(os.environ.get("PORTICO_BENCH_STORES", "sqlite,postgresql").split(","))
 PG_URL = os.environ.get("PORTICO_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -92,6 +100,26 @@ def _sqlite_fill(path: Path, table: str, rows: list[tuple[Any, ...]]) -> None:
 
 
 Drain = Callable[[int], Awaitable[float]]  # claims and delivers n commands: us per command
+
+
+async def _measured(
+    sides: Sequence[AbstractAsyncContextManager[Drain]], rounds: int, n: int
+) -> list[list[float]]:
+    """
+    Open every side, warm each up (`WARM_UP` batches), then each side's cost per command in
+    each of ``rounds`` rounds of ``n`` commands. Each round starts at the next side, so no
+    side always runs first (or right after the same one).
+    """
+    async with AsyncExitStack() as stack:
+        drains = [await stack.enter_async_context(side) for side in sides]
+        for drain in drains:
+            await drain(WARM_UP * BATCH)
+        costs: list[list[float]] = [[] for _ in drains]
+        for round_ in range(rounds):
+            for i in range(len(drains)):
+                at = (i + round_) % len(drains)
+                costs[at].append(await drains[at](n))
+    return costs
 
 
 async def _timed(step: Callable[[], Awaitable[int]], n: int) -> float:
@@ -198,6 +226,93 @@ async def sqlite_plain(
         )
     finally:
         await worker.close()
+
+
+# The rungs from the plain queue to the outbox, on the outbox's own table: what a row costs
+# before any heads bookkeeping. (label, indexes kept, the lease token, the columns returned.)
+_ENTRY = "seq, " + COLUMNS.replace("seq, ", "")  # seq first: the plain deliver reads row[0]
+_NEW_LEASE = "lower(hex(randomblob(16)))"  # 32 random hex digits, as the outbox makes
+_RUNGS = (
+    ("plain queue on the outbox's table", (), "'t'", "seq, id, payload"),
+    ("+ a lease token made in SQL", (), _NEW_LEASE, "seq, id, payload"),
+    ("+ returning an entry's 17 columns", (), _NEW_LEASE, _ENTRY),
+    ("+ the per-recipient index (_line)", ("line",), _NEW_LEASE, _ENTRY),
+    ("+ the status and retention indexes", ("line", "open", "done"), _NEW_LEASE, _ENTRY),
+)
+
+
+@asynccontextmanager
+async def sqlite_rung(
+    rows: list[tuple[Any, ...]], tmp: Path, keep: tuple[str, ...], token: str, columns: str
+) -> AsyncIterator[Drain]:
+    """The plain queue's claim and batched delivery on the outbox's table, ``keep`` its indexes."""
+    path, t = tmp / f"r{uuid.uuid4().hex[:6]}.sqlite3", "portico_outbox"
+    box = SqliteOutbox(path)
+    await box.status()
+    await box.close()
+    _sqlite_fill(path, t, rows)
+    with sqlite3.connect(path) as conn:
+        for index in {"line", "open", "done"} - set(keep):
+            conn.execute(f"DROP INDEX {t}_{index}")
+        conn.execute(f"CREATE INDEX {t}_pending ON {t} (seq) WHERE state = 'pending'")
+    conn.close()
+
+    def opener() -> sqlite3.Connection:
+        return open_wal(str(path), busy_timeout=10, synchronous="NORMAL", check_same_thread=False)
+
+    worker = SQLiteWorker(opener, name="rung", thread_name="rung")
+
+    def claim() -> list[tuple[Any, ...]]:
+        conn = worker.connection()
+        conn.execute("BEGIN IMMEDIATE")
+        got = conn.execute(
+            f"UPDATE {t} SET state = 'leased', lease_token = {token}, lease_until = 1e12, "  # noqa: S608
+            f"attempts = attempts + 1 WHERE seq IN (SELECT seq FROM {t} WHERE state = 'pending' "
+            f"ORDER BY seq LIMIT ?) RETURNING {columns}",
+            (BATCH,),
+        ).fetchall()
+        conn.execute("COMMIT")
+        return got
+
+    def deliver(seqs: list[int]) -> None:
+        conn = worker.connection()
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(
+            f"UPDATE {t} SET state = 'delivered', finished_at = 2, lease_token = NULL, "  # noqa: S608
+            "lease_until = NULL WHERE seq = ?",
+            [(s,) for s in seqs],
+        )
+        conn.execute("COMMIT")
+
+    try:
+        yield _plain_drain(
+            lambda: worker.run(claim), lambda seqs: worker.run(deliver, seqs), batched=True
+        )
+    finally:
+        await worker.close()
+
+
+async def sqlite_ladder(pending: int = 10_000) -> None:
+    """
+    Where the outbox's cost per command goes on SQLite: the plain queue, the same claim and
+    delivery on the outbox's table with more of what an outbox row needs at each rung, then the
+    outbox itself; all through the same worker thread, alternating in `LADDER_ROUNDS` rounds.
+    """
+    rows = _rows(pending, None, 0)
+    with tempfile.TemporaryDirectory() as tmp:
+        sides = [sqlite_plain(rows, Path(tmp), batched=True)]
+        sides += [sqlite_rung(rows, Path(tmp), *rung[1:]) for rung in _RUNGS]
+        sides.append(sqlite_outbox(rows, Path(tmp)))
+        costs = await _measured(sides, LADDER_ROUNDS, MEASURED // ROUNDS)
+    labels = ["the plain queue (the baseline above)", *(rung[0] for rung in _RUNGS)]
+    labels.append("the outbox (heads, runs, counters, entries)")
+    print(
+        f"where the cost goes, sqlite, {pending:,} distinct pending, batched claim + deliver "
+        "(best of rounds, as timeit: the rungs differ by microseconds; x of the plain queue):"
+    )
+    base = min(costs[0])
+    for label, cost in zip(labels, costs, strict=True):
+        print(f"  {label:<46}{min(cost):6.0f} us  {min(cost) / base:4.2f}x")
 
 
 # ---------------------------------------------------------------- PostgreSQL
@@ -316,19 +431,11 @@ async def _paired(
     sides: tuple[AbstractAsyncContextManager[Drain], ...], pending: int
 ) -> tuple[float, float, float, float]:
     """
-    Warm each side up, then alternate `ROUNDS` rounds: the median cost per command of the
-    outbox, the plain queue and the plain queue row by row, and the median per-round ratio
-    outbox / plain queue.
+    The median cost per command of the outbox, the plain queue and the plain queue row by
+    row over `ROUNDS` rounds, and the median per-round ratio outbox / plain queue.
     """
-    async with AsyncExitStack() as stack:
-        drains = [await stack.enter_async_context(side) for side in sides]
-        for drain in drains:
-            await drain(WARM_UP * BATCH)
-        per_round = max(BATCH, (min(MEASURED, pending) - WARM_UP * BATCH) // ROUNDS)
-        costs: list[list[float]] = [[] for _ in drains]
-        for _ in range(ROUNDS):
-            for drain, cost in zip(drains, costs, strict=True):
-                cost.append(await drain(per_round))
+    per_round = max(BATCH, (min(MEASURED, pending) - WARM_UP * BATCH) // ROUNDS)
+    costs = await _measured(sides, ROUNDS, per_round)
     ours, plain, by_row = (statistics.median(c) for c in costs)
     ratios = [o / p for o, p in zip(costs[0], costs[1], strict=True)]
     return ours, plain, by_row, statistics.median(ratios)
@@ -395,6 +502,8 @@ async def main() -> int:
     finally:
         if pg is not None:
             _drop(pg)
+    if "sqlite" in STORES:
+        await sqlite_ladder()
     print(f"{misses} row(s) missed their target" if misses else "every row met its target")
     return 0
 
