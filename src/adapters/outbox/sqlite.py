@@ -76,7 +76,7 @@ def _has_table(conn: sqlite3.Connection, name: str) -> bool:
 
 
 def _heads_current(conn: sqlite3.Connection, table: str) -> bool:
-    """The heads and counters exist, the heads keyed by ``seq`` (the current layout)."""
+    """The heads exist, keyed by ``seq`` (the current layout)."""
     schema, _, name = table.rpartition(".")
     info = (
         f"PRAGMA {schema}.table_info({name}_heads)"
@@ -84,7 +84,7 @@ def _heads_current(conn: sqlite3.Connection, table: str) -> bool:
         else f"PRAGMA table_info({name}_heads)"
     )
     pk = [r[1] for r in conn.execute(info) if r[5]]
-    return pk == ["seq"] and _has_table(conn, f"{table}_counts")
+    return pk == ["seq"]
 
 
 def _columns(conn: sqlite3.Connection, name: str) -> list[str]:
@@ -201,7 +201,7 @@ class SqliteOutbox(Outbox):
             """
         )
         self._add_columns(conn)
-        if _heads_current(conn, t):
+        if _heads_current(conn, t) and _has_table(conn, f"{t}_counts"):
             return
         # An outbox of an earlier version (or a new one): add the heads and the delivered
         # counters, filled from the rows, in one write transaction (another process opening
@@ -214,7 +214,8 @@ class SqliteOutbox(Outbox):
                 # ``seq`` is the rowid: heads are stored in claim order, so a claim reading the
                 # oldest heads reads adjacent pages (keyed by ordering key, as before, each
                 # head was on a page of its own once the keys outnumbered a page: measured, 27
-                # of the 40 pages a delivered batch of 32 distinct keys wrote at 100k pending).
+                # of the 53 pages each transaction of a batch of 32 distinct keys wrote at 100k
+                # pending).
                 conn.execute(
                     f"CREATE TABLE {t}_heads (seq INTEGER PRIMARY KEY, "
                     "ordering_key TEXT NOT NULL UNIQUE, integration TEXT NOT NULL, "
