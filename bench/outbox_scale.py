@@ -4,9 +4,10 @@ PostgreSQL, against a plain queue in the same run.
 
 Run: ``make bench`` or ``.venv/bin/python -m bench.outbox_scale``. Backlogs of 1k, 10k and 100k
 pending commands by default, and 1M with ``PORTICO_BENCH_FULL=1`` (the history case then sits
-behind 1M delivered rows instead of 100k). PostgreSQL comes from ``PORTICO_POSTGRES_URL``
-(default ``postgresql://postgres@127.0.0.1:5432/postgres``); a private database is created and
-dropped; without a server its rows are skipped. ``PORTICO_BENCH_STORES=postgresql`` runs one store.
+behind 1M delivered rows instead of 100k; ``bench/results/outbox_scale_1m.txt`` holds such a
+run). PostgreSQL comes from ``PORTICO_POSTGRES_URL`` (default
+``postgresql://postgres@127.0.0.1:5432/postgres``); a private database is created and dropped;
+without a server its rows are skipped. ``PORTICO_BENCH_STORES=postgresql`` runs one store.
 
 Cases: ``distinct`` (every command its own recipient), ``hot`` (10 busy recipients: a claim
 fills its batch with runs of up to ``per_key`` consecutive commands per recipient, the relay's
