@@ -196,6 +196,25 @@ async def sqlite_plain(
         )
         conn.executemany(f"INSERT INTO q ({_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)  # noqa: S608
     conn.close()
+    async with _sqlite_queue(path, "q", batched=batched) as drain:
+        yield drain
+
+
+@asynccontextmanager
+async def _sqlite_queue(
+    path: Path,
+    t: str,
+    *,
+    batched: bool,
+    claim_sets: str = "",
+    columns: str = "seq, id, payload",
+    deliver_sets: str = "",
+) -> AsyncIterator[Drain]:
+    """
+    The plain queue's claim (``UPDATE ... WHERE seq IN (SELECT ... LIMIT 32) RETURNING``) and
+    delivery on table ``t`` of ``path``, on a worker thread as the outbox's; ``claim_sets`` and
+    ``deliver_sets`` add columns to set, ``columns`` what the claim returns (``seq`` first).
+    """
 
     def opener() -> sqlite3.Connection:
         return open_wal(str(path), busy_timeout=10, synchronous="NORMAL", check_same_thread=False)
@@ -206,8 +225,9 @@ async def sqlite_plain(
         conn = worker.connection()
         conn.execute("BEGIN IMMEDIATE")
         got = conn.execute(
-            "UPDATE q SET state = 'leased', lease_until = 1e12 WHERE seq IN (SELECT seq FROM q "
-            "WHERE state = 'pending' ORDER BY seq LIMIT ?) RETURNING seq, id, payload",
+            f"UPDATE {t} SET state = 'leased', lease_until = 1e12{claim_sets} WHERE seq IN "  # noqa: S608
+            f"(SELECT seq FROM {t} WHERE state = 'pending' ORDER BY seq LIMIT ?) "
+            f"RETURNING {columns}",
             (BATCH,),
         ).fetchall()
         conn.execute("COMMIT")
@@ -217,7 +237,8 @@ async def sqlite_plain(
         conn = worker.connection()
         conn.execute("BEGIN IMMEDIATE")
         conn.executemany(
-            "UPDATE q SET state = 'delivered', finished_at = 2 WHERE seq = ?", [(s,) for s in seqs]
+            f"UPDATE {t} SET state = 'delivered', finished_at = 2{deliver_sets} WHERE seq = ?",  # noqa: S608
+            [(s,) for s in seqs],
         )
         conn.execute("COMMIT")
 
@@ -257,40 +278,15 @@ async def sqlite_rung(
             conn.execute(f"DROP INDEX {t}_{index}")
         conn.execute(f"CREATE INDEX {t}_pending ON {t} (seq) WHERE state = 'pending'")
     conn.close()
-
-    def opener() -> sqlite3.Connection:
-        return open_wal(str(path), busy_timeout=10, synchronous="NORMAL", check_same_thread=False)
-
-    worker = SQLiteWorker(opener, name="rung", thread_name="rung")
-
-    def claim() -> list[tuple[Any, ...]]:
-        conn = worker.connection()
-        conn.execute("BEGIN IMMEDIATE")
-        got = conn.execute(
-            f"UPDATE {t} SET state = 'leased', lease_token = {token}, lease_until = 1e12, "  # noqa: S608
-            f"attempts = attempts + 1 WHERE seq IN (SELECT seq FROM {t} WHERE state = 'pending' "
-            f"ORDER BY seq LIMIT ?) RETURNING {columns}",
-            (BATCH,),
-        ).fetchall()
-        conn.execute("COMMIT")
-        return got
-
-    def deliver(seqs: list[int]) -> None:
-        conn = worker.connection()
-        conn.execute("BEGIN IMMEDIATE")
-        conn.executemany(
-            f"UPDATE {t} SET state = 'delivered', finished_at = 2, lease_token = NULL, "  # noqa: S608
-            "lease_until = NULL WHERE seq = ?",
-            [(s,) for s in seqs],
-        )
-        conn.execute("COMMIT")
-
-    try:
-        yield _plain_drain(
-            lambda: worker.run(claim), lambda seqs: worker.run(deliver, seqs), batched=True
-        )
-    finally:
-        await worker.close()
+    async with _sqlite_queue(
+        path,
+        t,
+        batched=True,
+        claim_sets=f", lease_token = {token}, attempts = attempts + 1",
+        columns=columns,
+        deliver_sets=", lease_token = NULL, lease_until = NULL",
+    ) as drain:
+        yield drain
 
 
 async def sqlite_ladder(pending: int = 10_000) -> None:
