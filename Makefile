@@ -29,7 +29,7 @@ lint: $(STAMP)
 
 typecheck: $(STAMP) $(MYPY_PATH)/portico
 	$(BIN)/mypy
-	MYPYPATH=$(MYPY_PATH) $(BIN)/mypy tests
+	MYPYPATH=$(MYPY_PATH) $(BIN)/mypy tests bench
 
 $(MYPY_PATH)/portico:
 	mkdir -p $(MYPY_PATH) && ln -sfn ../../src $(MYPY_PATH)/portico

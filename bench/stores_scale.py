@@ -273,9 +273,9 @@ async def main() -> None:
                 )
     count = SIZES[-1]
     tracemalloc.start()
-    store = MemoryReplayStore(max_entries=count)
+    memory = MemoryReplayStore(max_entries=count)
     before = tracemalloc.get_traced_memory()[0]
-    await _fill(store, 0, count)
+    await _fill(memory, 0, count)
     per_id = (tracemalloc.get_traced_memory()[0] - before) / count
     tracemalloc.stop()
     verdict = "PASS" if per_id <= MAX_BYTES_PER_ID else "MISS"
